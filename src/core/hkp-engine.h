@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "hkp-plugin-object.h"
+
+G_BEGIN_DECLS
+
+#define HKP_DRAIN_TIMEOUT_DEFAULT_SEC 60.0
+#define HKP_HEALTH_INTERVAL_DEFAULT_SEC 30.0
+#define HKP_SHUTDOWN_TIMEOUT_DEFAULT_SEC 10.0
+#define HKP_PARALLEL_LOADS_DEFAULT 4
+
+/* What the engine is built from; zero fields take the defaults above. */
+typedef struct {
+  const char *plugin_dir;
+  const char *config_dir;
+  const char *state_dir;
+  gdouble drain_timeout_sec;
+  gdouble health_interval_sec;
+  gdouble init_timeout_sec;
+  gdouble shutdown_timeout_sec;
+  guint max_parallel_loads;
+} HkpEngineSettings;
+
+/*
+ * The plugin engine: the registry of declared plugins and their loading and
+ * unloading.  Lives on the thread-default main context it was created in;
+ * plugin code runs on worker threads.  Signals: "plugin-added" (HkpPlugin),
+ * "plugin-removed" (HkpPlugin).
+ */
+#define HKP_TYPE_ENGINE (hkp_engine_get_type ())
+G_DECLARE_FINAL_TYPE (HkpEngine, hkp_engine, HKP, ENGINE, GObject)
+
+/* Creates an engine, making the state directory and a private module-copy directory inside it; returns a new reference or NULL. */
+HkpEngine *hkp_engine_new (const HkpEngineSettings *settings, GError **error);
+
+/* Returns the settings in force (defaults filled in), owned by engine. */
+const HkpEngineSettings *hkp_engine_get_settings (HkpEngine *engine);
+
+/*
+ * Reads every <name>.json in the config directory and loads each plugin;
+ * completes when every one has an outcome (active, disabled or failed).  A
+ * missing or empty directory is logged as a warning.
+ */
+void hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_load_async(); FALSE with an error only if the engine is stopping. */
+gboolean hkp_engine_load_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
+
+/*
+ * Declares the plugin of the file at path and starts loading it; returns the
+ * plugin (owned by engine) in state loading, disabled or failed, or NULL with
+ * HKP_ERROR_DUPLICATE if a plugin of that name exists.
+ */
+HkpPlugin *hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error);
+
+/* Completes once no plugin is loading. */
+void hkp_engine_wait_idle_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_wait_idle_async(). */
+gboolean hkp_engine_wait_idle_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
+
+/* Returns the plugin called name (owned by engine) or NULL. */
+HkpPlugin *hkp_engine_lookup (HkpEngine *engine, const char *name);
+
+/* Returns the plugins in priority order; the array is the caller's, its elements are owned by engine. */
+GPtrArray *hkp_engine_list_plugins (HkpEngine *engine);
+
+/*
+ * Stops loading, then shuts down and unloads every plugin in reverse
+ * priority order, each shutdown on a worker thread with a time bound, and
+ * removes them; completes when all are gone.
+ */
+void hkp_engine_shutdown_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_shutdown_async(). */
+gboolean hkp_engine_shutdown_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
+
+G_END_DECLS

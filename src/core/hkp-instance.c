@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-core"
+
+#include "hkp-instance.h"
+
+#include "hkp-error.h"
+
+struct _HkpInstance {
+  HkpModule *module;
+  void *handle;
+  char *plugin_name;
+  gint shut_down;
+};
+
+/* Returns the plugin's message from buffer as valid UTF-8, or fallback if it wrote none; caller frees. */
+static char *
+plugin_message (char *buffer, gsize size, const char *fallback)
+{
+  buffer[size - 1] = '\0';
+  return g_utf8_make_valid (buffer[0] != '\0' ? buffer : fallback, -1);
+}
+
+HkpInstance *
+hkp_instance_new (HkpModule *module, const char *plugin_name,
+                  const char *config_json, GError **error)
+{
+  const hkp_plugin_descriptor *d = hkp_module_get_descriptor (module);
+  char message[HKP_PLUGIN_ERROR_SIZE] = "";
+  HkpInstance *instance;
+  void *handle = NULL;
+
+  if (d->validate_config != NULL &&
+      d->validate_config (config_json, message, sizeof message) != 0)
+    {
+      g_autofree char *text = plugin_message (message, sizeof message, "no reason given");
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG, "config rejected: %s", text);
+      return NULL;
+    }
+  if (d->init (config_json, &handle, message, sizeof message) != 0)
+    {
+      g_autofree char *text = plugin_message (message, sizeof message, "no reason given");
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INIT_FAILED, "init failed: %s", text);
+      return NULL;
+    }
+
+  instance = g_atomic_rc_box_new0 (HkpInstance);
+  instance->module = hkp_module_ref (module);
+  instance->handle = handle;
+  instance->plugin_name = g_strdup (plugin_name);
+  return instance;
+}
+
+void
+hkp_instance_shutdown (HkpInstance *instance)
+{
+  if (!g_atomic_int_compare_and_exchange (&instance->shut_down, 0, 1))
+    return;
+  hkp_module_get_descriptor (instance->module)->shutdown (instance->handle);
+  instance->handle = NULL;
+}
+
+static void
+instance_clear (HkpInstance *instance)
+{
+  if (!g_atomic_int_get (&instance->shut_down))
+    {
+      /* Never shut down: keep the module mapped, since the plugin may still own threads in it. */
+      g_warning ("plugin %s: instance dropped without shutdown; its module stays loaded", instance->plugin_name);
+    }
+  else
+    hkp_module_unref (instance->module);
+  g_free (instance->plugin_name);
+}
+
+HkpInstance *
+hkp_instance_ref (HkpInstance *instance)
+{
+  return g_atomic_rc_box_acquire (instance);
+}
+
+void
+hkp_instance_unref (HkpInstance *instance)
+{
+  g_atomic_rc_box_release_full (instance, (GDestroyNotify) instance_clear);
+}
+
+HkpModule *
+hkp_instance_get_module (HkpInstance *instance)
+{
+  return instance->module;
+}
+
+gboolean
+hkp_instance_is_shut_down (HkpInstance *instance)
+{
+  return g_atomic_int_get (&instance->shut_down) != 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "hkp-module.h"
+
+G_BEGIN_DECLS
+
+/*
+ * One initialised plugin instance: the module it runs from and the handle
+ * init() returned.  Atomically reference-counted.  shutdown() is called by
+ * hkp_instance_shutdown() only, exactly once; dropping the last reference
+ * of an instance that was not shut down leaks the plugin's handle on purpose
+ * rather than calling plugin code from an arbitrary thread.
+ */
+typedef struct _HkpInstance HkpInstance;
+
+/*
+ * Creates an instance: validate_config (if the module has it), then init,
+ * with config_json.  Runs plugin code: call it off the main thread.  Returns
+ * a new instance or NULL with HKP_ERROR_INVALID_CONFIG or
+ * HKP_ERROR_INIT_FAILED carrying the plugin's own message.
+ */
+HkpInstance *hkp_instance_new (HkpModule *module, const char *plugin_name,
+                               const char *config_json, GError **error);
+
+/* Calls the plugin's shutdown() once; later calls do nothing.  Runs plugin code: call it off the main thread. */
+void hkp_instance_shutdown (HkpInstance *instance);
+
+/* Returns a new reference to instance. */
+HkpInstance *hkp_instance_ref (HkpInstance *instance);
+
+/* Drops a reference; the last one releases the module reference. */
+void hkp_instance_unref (HkpInstance *instance);
+
+/* Returns the module the instance runs from, owned by instance. */
+HkpModule *hkp_instance_get_module (HkpInstance *instance);
+
+/* Returns TRUE once hkp_instance_shutdown() has begun. */
+gboolean hkp_instance_is_shut_down (HkpInstance *instance);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpInstance, hkp_instance_unref)
+
+G_END_DECLS

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-core"
+
+#include "hkp-manifest.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "hkp-error.h"
+#include "hkp-json.h"
+
+#define MANIFEST_SUFFIX ".json"
+
+gboolean
+hkp_plugin_name_is_valid (const char *name)
+{
+  gsize len;
+
+  if (name == NULL)
+    return FALSE;
+  len = strlen (name);
+  if (len == 0 || len > 64)
+    return FALSE;
+  if (!g_ascii_islower (name[0]) && !g_ascii_isdigit (name[0]))
+    return FALSE;
+  for (gsize i = 1; i < len; i++)
+    if (!g_ascii_islower (name[i]) && !g_ascii_isdigit (name[i]) && name[i] != '_' && name[i] != '-')
+      return FALSE;
+  return TRUE;
+}
+
+char *
+hkp_manifest_name_from_filename (const char *filename)
+{
+  g_autofree char *base = g_path_get_basename (filename);
+
+  if (base[0] == '.' || !g_str_has_suffix (base, MANIFEST_SUFFIX) ||
+      strlen (base) == strlen (MANIFEST_SUFFIX))
+    return NULL;
+  return g_strndup (base, strlen (base) - strlen (MANIFEST_SUFFIX));
+}
+
+static void
+manifest_clear (HkpManifest *manifest)
+{
+  g_free (manifest->name);
+  g_free (manifest->path);
+  g_free (manifest->module);
+  g_clear_pointer (&manifest->config, json_node_unref);
+  g_free (manifest->config_json);
+}
+
+HkpManifest *
+hkp_manifest_ref (HkpManifest *manifest)
+{
+  return g_atomic_rc_box_acquire (manifest);
+}
+
+void
+hkp_manifest_unref (HkpManifest *manifest)
+{
+  g_atomic_rc_box_release_full (manifest, (GDestroyNotify) manifest_clear);
+}
+
+const char *
+hkp_reload_strategy_to_string (HkpReloadStrategy strategy)
+{
+  return strategy == HKP_RELOAD_EXCLUSIVE ? "exclusive" : "overlap";
+}
+
+const char *
+hkp_failure_mode_to_string (HkpFailureMode mode)
+{
+  return mode == HKP_FAILURE_OPEN ? "open" : "closed";
+}
+
+/* Each reader checks one key's type and range and stores it; FALSE with error otherwise. */
+
+static gboolean
+wrong_type (const char *path, const char *key, const char *expected, JsonNode *node, GError **error)
+{
+  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+               "%s: key \"%s\" must be %s, not %s", path, key, expected, hkp_json_type_name (node));
+  return FALSE;
+}
+
+static gboolean
+read_string (const char *path, const char *key, JsonNode *node, char **out, GError **error)
+{
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return wrong_type (path, key, "a string", node, error);
+  g_free (*out);
+  *out = g_strdup (json_node_get_string (node));
+  return TRUE;
+}
+
+static gboolean
+read_boolean (const char *path, const char *key, JsonNode *node, gboolean *out, GError **error)
+{
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+    return wrong_type (path, key, "true or false", node, error);
+  *out = json_node_get_boolean (node);
+  return TRUE;
+}
+
+static gboolean
+read_priority (const char *path, const char *key, JsonNode *node, gint *out, GError **error)
+{
+  gint64 value;
+
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return wrong_type (path, key, "an integer", node, error);
+  value = json_node_get_int (node);
+  if (value < HKP_PRIORITY_MIN || value > HKP_PRIORITY_MAX)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: key \"%s\" must be between %d and %d, not %" G_GINT64_FORMAT,
+                   path, key, HKP_PRIORITY_MIN, HKP_PRIORITY_MAX, value);
+      return FALSE;
+    }
+  *out = (gint) value;
+  return TRUE;
+}
+
+static gboolean
+read_seconds (const char *path, const char *key, JsonNode *node, gdouble *out, GError **error)
+{
+  gdouble value;
+  GType type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
+
+  if (type != G_TYPE_INT64 && type != G_TYPE_DOUBLE)
+    return wrong_type (path, key, "a number of seconds", node, error);
+  value = json_node_get_double (node);
+  if (!(value > 0 && value <= HKP_TIMEOUT_MAX_SEC))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: key \"%s\" must be more than 0 and at most %.0f seconds, not %g",
+                   path, key, HKP_TIMEOUT_MAX_SEC, value);
+      return FALSE;
+    }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+read_choice (const char *path, const char *key, JsonNode *node,
+             const char *first, const char *second, gint *out, GError **error)
+{
+  g_autofree char *value = NULL;
+
+  if (!read_string (path, key, node, &value, error))
+    return FALSE;
+  if (g_str_equal (value, first))
+    *out = 0;
+  else if (g_str_equal (value, second))
+    *out = 1;
+  else
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: key \"%s\" must be \"%s\" or \"%s\", not \"%s\"", path, key, first, second, value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_config (const char *path, JsonNode *node, HkpManifest *manifest, GError **error)
+{
+  JsonNode *enabled;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return wrong_type (path, "config", "an object", node, error);
+  enabled = json_object_get_member (json_node_get_object (node), "enabled");
+  if (enabled != NULL && !read_boolean (path, "config.enabled", enabled, &manifest->enabled, error))
+    return FALSE;
+  g_clear_pointer (&manifest->config, json_node_unref);
+  manifest->config = json_node_copy (node);
+  json_node_seal (manifest->config);
+  return TRUE;
+}
+
+static gboolean
+read_member (const char *path, const char *key, JsonNode *node, HkpManifest *manifest, GError **error)
+{
+  if (g_str_equal (key, "module"))
+    return read_string (path, key, node, &manifest->module, error);
+  if (g_str_equal (key, "priority"))
+    return read_priority (path, key, node, &manifest->priority, error);
+  if (g_str_equal (key, "reload_strategy"))
+    return read_choice (path, key, node, "overlap", "exclusive", (gint *) &manifest->reload_strategy, error);
+  if (g_str_equal (key, "failure_mode"))
+    return read_choice (path, key, node, "closed", "open", (gint *) &manifest->failure_mode, error);
+  if (g_str_equal (key, "drain_timeout_sec"))
+    return read_seconds (path, key, node, &manifest->drain_timeout_sec, error);
+  if (g_str_equal (key, "init_timeout_sec"))
+    return read_seconds (path, key, node, &manifest->init_timeout_sec, error);
+  if (g_str_equal (key, "health_interval_sec"))
+    return read_seconds (path, key, node, &manifest->health_interval_sec, error);
+  if (g_str_equal (key, "required"))
+    return read_boolean (path, key, node, &manifest->required, error);
+  if (g_str_equal (key, "config"))
+    return read_config (path, node, manifest, error);
+
+  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+               "%s: unknown key \"%s\" (known: module, priority, reload_strategy, failure_mode, "
+               "drain_timeout_sec, init_timeout_sec, health_interval_sec, required, config)",
+               path, key);
+  return FALSE;
+}
+
+HkpManifest *
+hkp_manifest_new_from_data (const char *name, const char *path,
+                            const char *data, gsize len, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(HkpManifest) manifest = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  g_autoptr(GList) members = NULL;
+  JsonObject *root;
+
+  if (!hkp_plugin_name_is_valid (name))
+    {
+      g_autofree char *shown = g_utf8_make_valid (name, -1);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
+                   "%s: invalid plugin name \"%s\": names are 1 to 64 of a-z, 0-9, '_' and '-', "
+                   "starting with a letter or digit", path, shown);
+      return NULL;
+    }
+  if (len > HKP_MANIFEST_MAX_SIZE)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: file is %" G_GSIZE_FORMAT " bytes, more than the %d allowed",
+                   path, len, HKP_MANIFEST_MAX_SIZE);
+      return NULL;
+    }
+  if (!hkp_json_depth_within (data, len, HKP_MANIFEST_MAX_DEPTH))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: invalid JSON: nested deeper than %d levels", path, HKP_MANIFEST_MAX_DEPTH);
+      return NULL;
+    }
+  if (!g_utf8_validate_len (data, len, NULL))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: invalid JSON: not valid UTF-8", path);
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &parse_error))
+    {
+      /* json-glib says "<data>:LINE:COL: Parse error: …"; keep the position, name the file. */
+      const char *detail = parse_error->message;
+      if (g_str_has_prefix (detail, "<data>:"))
+        detail += strlen ("<data>:");
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s:%s", path, detail);
+      return NULL;
+    }
+  if (json_parser_get_root (parser) == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: file is empty", path);
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: the top level must be a JSON object, not %s",
+                   path, hkp_json_type_name (json_parser_get_root (parser)));
+      return NULL;
+    }
+
+  manifest = g_atomic_rc_box_new0 (HkpManifest);
+  manifest->name = g_strdup (name);
+  manifest->path = g_strdup (path);
+  manifest->priority = HKP_PRIORITY_DEFAULT;
+  manifest->enabled = TRUE;
+
+  root = json_node_get_object (json_parser_get_root (parser));
+  members = json_object_get_members (root);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!read_member (path, l->data, json_object_get_member (root, l->data), manifest, error))
+      return NULL;
+
+  if (manifest->module == NULL || manifest->module[0] == '\0')
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: key \"module\" is missing (the module file in the plugin directory, e.g. \"%s.so\")",
+                   path, name);
+      return NULL;
+    }
+  if (manifest->config == NULL)
+    {
+      manifest->config = json_node_init_object (json_node_alloc (), json_object_new ());
+      json_node_seal (manifest->config);
+    }
+  manifest->config_json = hkp_json_to_string (manifest->config);
+  return g_steal_pointer (&manifest);
+}
+
+HkpManifest *
+hkp_manifest_new_from_file (const char *path, GError **error)
+{
+  g_autofree char *name = hkp_manifest_name_from_filename (path);
+  g_autofree char *data = NULL;
+  g_autoptr(GError) read_error = NULL;
+  GStatBuf st;
+  gsize len = 0;
+
+  if (name == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
+                   "%s: a plugin file must be named <name>.json", path);
+      return NULL;
+    }
+  /* Check the size before reading, so a huge file is never read into memory. */
+  if (g_stat (path, &st) == 0 && st.st_size > HKP_MANIFEST_MAX_SIZE)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: file is %" G_GINT64_FORMAT " bytes, more than the %d allowed",
+                   path, (gint64) st.st_size, HKP_MANIFEST_MAX_SIZE);
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &data, &len, &read_error))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: cannot read: %s", path, read_error->message);
+      return NULL;
+    }
+  return hkp_manifest_new_from_data (name, path, data, len, error);
+}

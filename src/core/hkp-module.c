@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-core"
+
+#include "hkp-module.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <gmodule.h>
+
+#include "hkp-error.h"
+
+struct _HkpModule {
+  GModule *gmodule;
+  const hkp_plugin_descriptor *descriptor;
+  char *path;       /* where it was loaded from */
+  char *copy_path;  /* the private copy that is mapped */
+  char *name;
+  char *version;
+  char *description;
+};
+
+/* Returns TRUE if any component of path is "..". */
+static gboolean
+path_has_dotdot (const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (g_str_equal (parts[i], ".."))
+      return TRUE;
+  return FALSE;
+}
+
+/* Returns TRUE if path equals dir or lies below it; both canonical. */
+static gboolean
+path_is_inside (const char *path, const char *dir)
+{
+  gsize len = strlen (dir);
+
+  if (len == 1 && dir[0] == '/')
+    return TRUE;
+  return strncmp (path, dir, len) == 0 && path[len] == '/';
+}
+
+char *
+hkp_module_resolve (const char *plugin_dir, const char *module, GError **error)
+{
+  g_autofree char *real_dir = NULL;
+  g_autofree char *candidate = NULL;
+  g_autofree char *real = NULL;
+  GStatBuf st;
+
+  if (module == NULL || module[0] == '\0')
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "no module named");
+      return NULL;
+    }
+  if (path_has_dotdot (module))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module \"%s\" must not contain \"..\": modules are loaded only from the plugin directory %s",
+                   module, plugin_dir);
+      return NULL;
+    }
+  real_dir = realpath (plugin_dir, NULL);
+  if (real_dir == NULL)
+    {
+      int saved = errno;
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "plugin directory %s: %s", plugin_dir, g_strerror (saved));
+      return NULL;
+    }
+  if (g_path_is_absolute (module))
+    {
+      g_autofree char *canonical = g_canonicalize_filename (module, NULL);
+      g_autofree char *canonical_dir = g_canonicalize_filename (plugin_dir, NULL);
+      if (!path_is_inside (canonical, canonical_dir) && !path_is_inside (canonical, real_dir))
+        {
+          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                       "module %s is outside the plugin directory %s", module, plugin_dir);
+          return NULL;
+        }
+      candidate = g_strdup (module);
+    }
+  else
+    candidate = g_build_filename (real_dir, module, NULL);
+
+  real = realpath (candidate, NULL);
+  if (real == NULL)
+    {
+      int saved = errno;
+      if (saved == ENOENT)
+        g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                     "module \"%s\" not found in the plugin directory %s", module, plugin_dir);
+      else
+        g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                     "module \"%s\": %s", module, g_strerror (saved));
+      return NULL;
+    }
+  if (!path_is_inside (real, real_dir))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module \"%s\" resolves to %s, outside the plugin directory %s",
+                   module, real, plugin_dir);
+      return NULL;
+    }
+  if (g_stat (real, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module \"%s\" (%s) is not a regular file", module, real);
+      return NULL;
+    }
+  return g_steal_pointer (&real);
+}
+
+/* Copies path into copy_dir under a new unique name; returns the copy's path or NULL. */
+static char *
+copy_module_file (const char *path, const char *copy_dir, guint64 serial, GError **error)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *copy_path = NULL;
+  g_autofree char *data = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gsize len = 0, written = 0;
+  int fd;
+
+  if (!g_file_get_contents (path, &data, &len, &local_error))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s",
+                   path, local_error->message);
+      return NULL;
+    }
+  /* The dynamic loader caches by path: a name never used before guarantees a fresh load. */
+  copy_path = g_strdup_printf ("%s/%" G_GUINT64_FORMAT "-XXXXXX-%s", copy_dir, serial, base);
+  fd = g_mkstemp_full (copy_path, O_RDWR | O_CLOEXEC, 0500);
+  if (fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot copy module %s into %s: %s",
+                   path, copy_dir, g_strerror (saved));
+      return NULL;
+    }
+  while (written < len)
+    {
+      ssize_t n = write (fd, data + written, len - written);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          int saved = errno;
+          close (fd);
+          g_unlink (copy_path);
+          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot copy module %s into %s: %s",
+                       path, copy_dir, g_strerror (saved));
+          return NULL;
+        }
+      written += (gsize) n;
+    }
+  close (fd);
+  return g_steal_pointer (&copy_path);
+}
+
+static char *
+descriptor_string (const char *value)
+{
+  return g_utf8_make_valid (value, -1);
+}
+
+/* Checks the descriptor, ABI version and size first; sets error and returns FALSE if unusable. */
+static gboolean
+check_descriptor (const hkp_plugin_descriptor *d, const char *path, GError **error)
+{
+  if (d == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module %s: %s() returned no descriptor", path, HKP_PLUGIN_ENTRY_SYMBOL);
+      return FALSE;
+    }
+  if (d->abi_version != HKP_PLUGIN_ABI_VERSION)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
+                   "module %s was built for plugin ABI version %u; this hkp-plugind supports version %u",
+                   path, d->abi_version, HKP_PLUGIN_ABI_VERSION);
+      return FALSE;
+    }
+  if (d->struct_size < sizeof (hkp_plugin_descriptor))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
+                   "module %s has a descriptor of %u bytes; ABI version %u needs at least %zu",
+                   path, d->struct_size, HKP_PLUGIN_ABI_VERSION, sizeof (hkp_plugin_descriptor));
+      return FALSE;
+    }
+  if (d->name == NULL || d->version == NULL || d->description == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module %s: descriptor lacks its name, version or description", path);
+      return FALSE;
+    }
+  if (d->init == NULL || d->handle == NULL || d->shutdown == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module %s: descriptor lacks init, handle or shutdown", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+module_clear (HkpModule *module)
+{
+  if (module->gmodule != NULL && !g_module_close (module->gmodule))
+    g_warning ("closing module %s: %s", module->path, g_module_error ());
+  if (module->copy_path != NULL)
+    g_unlink (module->copy_path);
+  g_free (module->path);
+  g_free (module->copy_path);
+  g_free (module->name);
+  g_free (module->version);
+  g_free (module->description);
+}
+
+HkpModule *
+hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError **error)
+{
+  g_autoptr(HkpModule) module = g_atomic_rc_box_new0 (HkpModule);
+  hkp_plugin_entry_func entry = NULL;
+
+  module->path = g_strdup (path);
+  module->copy_path = copy_module_file (path, copy_dir, serial, error);
+  if (module->copy_path == NULL)
+    return NULL;
+
+  module->gmodule = g_module_open (module->copy_path, G_MODULE_BIND_LOCAL);
+  if (module->gmodule == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module %s is not a loadable shared object: %s", path, g_module_error ());
+      return NULL;
+    }
+  if (!g_module_symbol (module->gmodule, HKP_PLUGIN_ENTRY_SYMBOL, (gpointer *) &entry) || entry == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
+                   "module %s has no entry symbol %s(): it is not an hkp-plugind plugin",
+                   path, HKP_PLUGIN_ENTRY_SYMBOL);
+      return NULL;
+    }
+  module->descriptor = entry ();
+  if (!check_descriptor (module->descriptor, path, error))
+    return NULL;
+  module->name = descriptor_string (module->descriptor->name);
+  module->version = descriptor_string (module->descriptor->version);
+  module->description = descriptor_string (module->descriptor->description);
+  return g_steal_pointer (&module);
+}
+
+HkpModule *
+hkp_module_ref (HkpModule *module)
+{
+  return g_atomic_rc_box_acquire (module);
+}
+
+void
+hkp_module_unref (HkpModule *module)
+{
+  g_atomic_rc_box_release_full (module, (GDestroyNotify) module_clear);
+}
+
+const hkp_plugin_descriptor *
+hkp_module_get_descriptor (HkpModule *module)
+{
+  return module->descriptor;
+}
+
+const char *
+hkp_module_get_path (HkpModule *module)
+{
+  return module->path;
+}
+
+const char *
+hkp_module_get_version (HkpModule *module)
+{
+  return module->version;
+}
+
+const char *
+hkp_module_get_description (HkpModule *module)
+{
+  return module->description;
+}
+
+const char *
+hkp_module_get_name (HkpModule *module)
+{
+  return module->name;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "hkp-plugin.h"
+
+G_BEGIN_DECLS
+
+/*
+ * A loaded plugin module: a private copy of the module file, opened with
+ * RTLD_LOCAL, whose descriptor has passed the ABI checks.  Atomically
+ * reference-counted; the last unref closes the module and deletes the copy,
+ * so it must not happen while a call into the module is running.
+ */
+typedef struct _HkpModule HkpModule;
+
+/*
+ * Resolves module (as written in a plugin file) against plugin_dir and
+ * returns the canonical path of a regular file inside plugin_dir (caller
+ * frees), or NULL with HKP_ERROR_MODULE if it is missing, names '..', or
+ * lies (or links) outside the directory.
+ */
+char *hkp_module_resolve (const char *plugin_dir, const char *module, GError **error);
+
+/*
+ * Copies the module file at path into copy_dir under a fresh name (serial
+ * makes it unique within the process), opens the copy and checks its
+ * descriptor: ABI version and size first, then the required fields.  Runs
+ * the module's constructors, so call it off the main thread.  Returns a new
+ * module or NULL with HKP_ERROR_MODULE or HKP_ERROR_ABI_MISMATCH.
+ */
+HkpModule *hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError **error);
+
+/* Returns a new reference to module. */
+HkpModule *hkp_module_ref (HkpModule *module);
+
+/* Drops a reference; the last one closes the module and deletes its copy. */
+void hkp_module_unref (HkpModule *module);
+
+/* Returns the module's descriptor, valid while module is referenced. */
+const hkp_plugin_descriptor *hkp_module_get_descriptor (HkpModule *module);
+
+/* Returns the path the module was loaded from (not the copy), owned by module. */
+const char *hkp_module_get_path (HkpModule *module);
+
+/* Returns the descriptor's version as valid UTF-8, owned by module. */
+const char *hkp_module_get_version (HkpModule *module);
+
+/* Returns the descriptor's description as valid UTF-8, owned by module. */
+const char *hkp_module_get_description (HkpModule *module);
+
+/* Returns the descriptor's module name as valid UTF-8, owned by module. */
+const char *hkp_module_get_name (HkpModule *module);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpModule, hkp_module_unref)
+
+G_END_DECLS

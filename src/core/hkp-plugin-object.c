@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-core"
+
+#include "hkp-plugin-object-private.h"
+
+#include "hkp-log.h"
+
+struct _HkpPlugin {
+  GObject parent_instance;
+  char *name;
+  char *file;
+  HkpPluginState state;
+  char *last_error;
+  HkpManifest *manifest;
+  HkpInstance *instance;
+  char *version;
+  char *description;
+  char *module_path;
+};
+
+enum {
+  SIGNAL_STATE_CHANGED,
+  N_SIGNALS,
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (HkpPlugin, hkp_plugin, G_TYPE_OBJECT)
+
+static const char *const state_names[] = {
+  [HKP_PLUGIN_STATE_LOADING] = "loading",
+  [HKP_PLUGIN_STATE_ACTIVE] = "active",
+  [HKP_PLUGIN_STATE_RELOADING] = "reloading",
+  [HKP_PLUGIN_STATE_UNLOADING] = "unloading",
+  [HKP_PLUGIN_STATE_FAILED] = "failed",
+  [HKP_PLUGIN_STATE_DISABLED] = "disabled",
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (state_names) == HKP_PLUGIN_N_STATES);
+
+const char *
+hkp_plugin_state_to_string (HkpPluginState state)
+{
+  return (guint) state < HKP_PLUGIN_N_STATES ? state_names[state] : "failed";
+}
+
+static void
+hkp_plugin_finalize (GObject *object)
+{
+  HkpPlugin *plugin = HKP_PLUGIN (object);
+
+  /* The engine shuts instances down before it lets go of a plugin. */
+  g_clear_pointer (&plugin->instance, hkp_instance_unref);
+  g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
+  g_free (plugin->name);
+  g_free (plugin->file);
+  g_free (plugin->last_error);
+  g_free (plugin->version);
+  g_free (plugin->description);
+  g_free (plugin->module_path);
+  G_OBJECT_CLASS (hkp_plugin_parent_class)->finalize (object);
+}
+
+static void
+hkp_plugin_class_init (HkpPluginClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = hkp_plugin_finalize;
+  signals[SIGNAL_STATE_CHANGED] =
+    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+}
+
+static void
+hkp_plugin_init (HkpPlugin *plugin)
+{
+  plugin->last_error = g_strdup ("");
+  plugin->version = g_strdup ("");
+  plugin->description = g_strdup ("");
+  plugin->module_path = g_strdup ("");
+}
+
+HkpPlugin *
+hkp_plugin_new (const char *name, const char *file)
+{
+  HkpPlugin *plugin = g_object_new (HKP_TYPE_PLUGIN, NULL);
+
+  plugin->name = g_utf8_make_valid (name, -1);
+  plugin->file = g_strdup (file);
+  plugin->state = HKP_PLUGIN_STATE_LOADING;
+  return plugin;
+}
+
+const char *
+hkp_plugin_get_name (HkpPlugin *plugin)
+{
+  return plugin->name;
+}
+
+const char *
+hkp_plugin_get_file (HkpPlugin *plugin)
+{
+  return plugin->file;
+}
+
+HkpPluginState
+hkp_plugin_get_state (HkpPlugin *plugin)
+{
+  return plugin->state;
+}
+
+const char *
+hkp_plugin_get_last_error (HkpPlugin *plugin)
+{
+  return plugin->last_error;
+}
+
+HkpManifest *
+hkp_plugin_get_manifest (HkpPlugin *plugin)
+{
+  return plugin->manifest;
+}
+
+gint
+hkp_plugin_get_priority (HkpPlugin *plugin)
+{
+  return plugin->manifest != NULL ? plugin->manifest->priority : HKP_PRIORITY_MAX + 1;
+}
+
+const char *
+hkp_plugin_get_version (HkpPlugin *plugin)
+{
+  return plugin->version;
+}
+
+const char *
+hkp_plugin_get_description (HkpPlugin *plugin)
+{
+  return plugin->description;
+}
+
+const char *
+hkp_plugin_get_module_path (HkpPlugin *plugin)
+{
+  return plugin->module_path;
+}
+
+HkpInstance *
+hkp_plugin_get_instance (HkpPlugin *plugin)
+{
+  return plugin->instance;
+}
+
+gint
+hkp_plugin_compare (gconstpointer a, gconstpointer b)
+{
+  HkpPlugin *pa = *(HkpPlugin **) a;
+  HkpPlugin *pb = *(HkpPlugin **) b;
+  gint prio_a = hkp_plugin_get_priority (pa);
+  gint prio_b = hkp_plugin_get_priority (pb);
+
+  if (prio_a != prio_b)
+    return prio_a < prio_b ? -1 : 1;
+  return g_strcmp0 (pa->name, pb->name);
+}
+
+void
+hkp_plugin_set_manifest (HkpPlugin *plugin, HkpManifest *manifest)
+{
+  if (manifest != NULL)
+    hkp_manifest_ref (manifest);
+  g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
+  plugin->manifest = manifest;
+}
+
+void
+hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error)
+{
+  HkpPluginState old = plugin->state;
+
+  if (error != NULL)
+    {
+      g_free (plugin->last_error);
+      plugin->last_error = g_utf8_make_valid (error, -1);
+    }
+  if (old == state)
+    return;
+  plugin->state = state;
+
+  if (state == HKP_PLUGIN_STATE_FAILED)
+    hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s failed: %s",
+                    plugin->name, plugin->last_error);
+  else if (state == HKP_PLUGIN_STATE_ACTIVE)
+    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s active (%s %s)",
+                    plugin->name, plugin->module_path, plugin->version);
+  else
+    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s %s → %s", plugin->name,
+                    hkp_plugin_state_to_string (old), hkp_plugin_state_to_string (state));
+  g_signal_emit (plugin, signals[SIGNAL_STATE_CHANGED], 0, (guint) old, (guint) state);
+}
+
+HkpInstance *
+hkp_plugin_swap_instance (HkpPlugin *plugin, HkpInstance *instance)
+{
+  HkpInstance *previous = plugin->instance;
+
+  plugin->instance = instance != NULL ? hkp_instance_ref (instance) : NULL;
+  if (instance != NULL)
+    {
+      HkpModule *module = hkp_instance_get_module (instance);
+      g_free (plugin->version);
+      plugin->version = g_strdup (hkp_module_get_version (module));
+      g_free (plugin->description);
+      plugin->description = g_strdup (hkp_module_get_description (module));
+      g_free (plugin->module_path);
+      plugin->module_path = g_strdup (hkp_module_get_path (module));
+    }
+  return previous;
+}

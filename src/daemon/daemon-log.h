@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Installs the daemon's structured log writer: journald (with every field,
+ * PLUGIN= among them) when JOURNAL_STREAM says stderr is the journal, and
+ * readable lines on stderr otherwise.  G_MESSAGES_DEBUG selects debug output
+ * as usual.
+ */
+void daemon_log_setup (void);
+
+/* Formats one structured log entry as a readable line ending in '\n'; caller frees. */
+char *daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields);
+
+G_END_DECLS

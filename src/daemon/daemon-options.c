@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-plugind"
+
+#include "config.h"
+
+#include "daemon-options.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hkp-manifest.h"
+
+#define MAIN_GROUP "hkp-plugind"
+
+/* The options that are also main-config keys: the key is the long option name. */
+typedef enum {
+  OPT_PLUGIN_DIR,
+  OPT_CONFIG_DIR,
+  OPT_STATE_DIR,
+  OPT_BUS,
+  OPT_NO_POLKIT,
+  OPT_HTTP_LISTEN,
+  OPT_HTTP_TOKEN_FILE,
+  OPT_CHECK_LISTEN,
+  OPT_DRAIN_TIMEOUT,
+  OPT_HEALTH_INTERVAL,
+  N_OPTS,
+} OptionId;
+
+static const char *const option_keys[N_OPTS] = {
+  [OPT_PLUGIN_DIR] = "plugin-dir",
+  [OPT_CONFIG_DIR] = "config-dir",
+  [OPT_STATE_DIR] = "state-dir",
+  [OPT_BUS] = "bus",
+  [OPT_NO_POLKIT] = "no-polkit",
+  [OPT_HTTP_LISTEN] = "http-listen",
+  [OPT_HTTP_TOKEN_FILE] = "http-token-file",
+  [OPT_CHECK_LISTEN] = "check-listen",
+  [OPT_DRAIN_TIMEOUT] = "drain-timeout",
+  [OPT_HEALTH_INTERVAL] = "health-interval",
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (option_keys) == N_OPTS);
+
+/* One raw value per option and where it came from, for messages. */
+typedef struct {
+  char *value[N_OPTS];
+  char *origin[N_OPTS];
+} RawOptions;
+
+static void
+raw_options_clear (RawOptions *raw)
+{
+  for (guint i = 0; i < N_OPTS; i++)
+    {
+      g_free (raw->value[i]);
+      g_free (raw->origin[i]);
+    }
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RawOptions, raw_options_clear)
+
+void
+daemon_options_clear (DaemonOptions *options)
+{
+  g_free (options->config_file);
+  g_free (options->plugin_dir);
+  g_free (options->config_dir);
+  g_free (options->state_dir);
+  g_free (options->bus_address);
+  g_free (options->http_listen.host);
+  g_free (options->http_listen.path);
+  g_free (options->http_token_file);
+  g_free (options->check_listen.host);
+  g_free (options->check_listen.path);
+  memset (options, 0, sizeof *options);
+}
+
+gboolean
+listen_address_parse (const char *text, ListenAddress *address, GError **error)
+{
+  const char *colon;
+  g_autofree char *host = NULL;
+  char *end = NULL;
+  guint64 port;
+
+  memset (address, 0, sizeof *address);
+  if (g_str_equal (text, "none"))
+    {
+      address->kind = LISTEN_NONE;
+      return TRUE;
+    }
+  if (g_str_has_prefix (text, "unix:"))
+    {
+      const char *path = text + strlen ("unix:");
+      if (!g_path_is_absolute (path))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "\"%s\": a unix socket needs an absolute path (unix:/run/hkp-plugind/http.sock)", text);
+          return FALSE;
+        }
+      address->kind = LISTEN_UNIX;
+      address->path = g_strdup (path);
+      return TRUE;
+    }
+  colon = strrchr (text, ':');
+  if (colon == NULL || colon == text)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\" is not HOST:PORT, unix:PATH or none", text);
+      return FALSE;
+    }
+  host = g_strndup (text, (gsize) (colon - text));
+  if (host[0] == '[')
+    {
+      gsize len = strlen (host);
+      if (len < 3 || host[len - 1] != ']')
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "\"%s\": an IPv6 host goes in brackets, as in [::1]:11380", text);
+          return FALSE;
+        }
+      memmove (host, host + 1, len - 2);
+      host[len - 2] = '\0';
+    }
+  else if (strchr (host, ':') != NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\": an IPv6 host goes in brackets, as in [::1]:11380", text);
+      return FALSE;
+    }
+  errno = 0;
+  port = g_ascii_strtoull (colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535 || !g_ascii_isdigit (colon[1]))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\": the port must be a number from 0 to 65535", text);
+      return FALSE;
+    }
+  address->kind = LISTEN_TCP;
+  address->host = g_steal_pointer (&host);
+  address->port = (guint16) port;
+  return TRUE;
+}
+
+char *
+listen_address_to_string (const ListenAddress *address)
+{
+  switch (address->kind)
+    {
+    case LISTEN_UNIX:
+      return g_strdup_printf ("unix:%s", address->path);
+    case LISTEN_TCP:
+      if (strchr (address->host, ':') != NULL)
+        return g_strdup_printf ("[%s]:%u", address->host, address->port);
+      return g_strdup_printf ("%s:%u", address->host, address->port);
+    case LISTEN_NONE:
+    default:
+      return g_strdup ("none");
+    }
+}
+
+static gboolean
+parse_seconds (const char *text, gdouble *out)
+{
+  char *end = NULL;
+  gdouble value;
+
+  errno = 0;
+  value = g_ascii_strtod (text, &end);
+  if (text[0] == '\0' || *end != '\0' || errno != 0 || !(value > 0 && value <= HKP_TIMEOUT_MAX_SEC))
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+parse_boolean (const char *text, gboolean *out)
+{
+  if (g_str_equal (text, "true") || g_str_equal (text, "yes") || g_str_equal (text, "1"))
+    *out = TRUE;
+  else if (g_str_equal (text, "false") || g_str_equal (text, "no") || g_str_equal (text, "0"))
+    *out = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+bad_value (GError **error, const char *origin, const char *value, const char *expected)
+{
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "%s: invalid value \"%s\": %s", origin, value, expected);
+  return FALSE;
+}
+
+static gboolean
+take_directory (const RawOptions *raw, OptionId id, char **out, GError **error)
+{
+  if (raw->value[id] == NULL)
+    return TRUE;
+  if (raw->value[id][0] == '\0')
+    return bad_value (error, raw->origin[id], raw->value[id], "expected a directory");
+  g_free (*out);
+  *out = g_strdup (raw->value[id]);
+  return TRUE;
+}
+
+/* Turns the merged raw values into options, naming the option or key of any bad value. */
+static gboolean
+apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  const char *v;
+
+  if (!take_directory (raw, OPT_PLUGIN_DIR, &options->plugin_dir, error) ||
+      !take_directory (raw, OPT_CONFIG_DIR, &options->config_dir, error) ||
+      !take_directory (raw, OPT_STATE_DIR, &options->state_dir, error))
+    return FALSE;
+
+  if ((v = raw->value[OPT_HTTP_TOKEN_FILE]) != NULL)
+    {
+      if (!g_path_is_absolute (v))
+        return bad_value (error, raw->origin[OPT_HTTP_TOKEN_FILE], v, "expected an absolute file name");
+      g_free (options->http_token_file);
+      options->http_token_file = g_strdup (v);
+    }
+
+  if ((v = raw->value[OPT_BUS]) != NULL)
+    {
+      g_clear_pointer (&options->bus_address, g_free);
+      if (g_str_equal (v, "system"))
+        options->bus_kind = BUS_SYSTEM;
+      else if (g_str_equal (v, "session"))
+        options->bus_kind = BUS_SESSION;
+      else if (strchr (v, ':') != NULL && strchr (v, '=') != NULL)
+        {
+          options->bus_kind = BUS_ADDRESS;
+          options->bus_address = g_strdup (v);
+        }
+      else
+        return bad_value (error, raw->origin[OPT_BUS], v,
+                          "expected system, session or a D-Bus address such as unix:path=/run/bus");
+    }
+
+  if ((v = raw->value[OPT_NO_POLKIT]) != NULL && !parse_boolean (v, &options->no_polkit))
+    return bad_value (error, raw->origin[OPT_NO_POLKIT], v, "expected true or false");
+
+  if ((v = raw->value[OPT_HTTP_LISTEN]) != NULL)
+    {
+      g_free (options->http_listen.host);
+      g_free (options->http_listen.path);
+      if (!listen_address_parse (v, &options->http_listen, &local_error))
+        return bad_value (error, raw->origin[OPT_HTTP_LISTEN], v, local_error->message);
+    }
+  if ((v = raw->value[OPT_CHECK_LISTEN]) != NULL)
+    {
+      g_free (options->check_listen.host);
+      g_free (options->check_listen.path);
+      if (!listen_address_parse (v, &options->check_listen, &local_error))
+        return bad_value (error, raw->origin[OPT_CHECK_LISTEN], v, local_error->message);
+    }
+
+  if ((v = raw->value[OPT_DRAIN_TIMEOUT]) != NULL && !parse_seconds (v, &options->drain_timeout_sec))
+    return bad_value (error, raw->origin[OPT_DRAIN_TIMEOUT], v,
+                      "expected a number of seconds greater than 0 and at most 86400");
+  if ((v = raw->value[OPT_HEALTH_INTERVAL]) != NULL && !parse_seconds (v, &options->health_interval_sec))
+    return bad_value (error, raw->origin[OPT_HEALTH_INTERVAL], v,
+                      "expected a number of seconds greater than 0 and at most 86400");
+  return TRUE;
+}
+
+static OptionId
+option_id_for_key (const char *key)
+{
+  for (guint i = 0; i < N_OPTS; i++)
+    if (g_str_equal (option_keys[i], key))
+      return (OptionId) i;
+  return N_OPTS;
+}
+
+/* Fills the values the command line left unset from the main config file. */
+static gboolean
+merge_config_file (RawOptions *raw, const char *path, gboolean must_exist, GError **error)
+{
+  g_autoptr(GKeyFile) file = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) groups = NULL;
+
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error))
+    {
+      if (!must_exist && g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          g_info ("main config file %s does not exist; using defaults", path);
+          return TRUE;
+        }
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: %s", path, local_error->message);
+      return FALSE;
+    }
+
+  groups = g_key_file_get_groups (file, NULL);
+  for (guint g = 0; groups[g] != NULL; g++)
+    {
+      g_auto(GStrv) keys = NULL;
+
+      if (!g_str_equal (groups[g], MAIN_GROUP))
+        {
+          g_warning ("%s: unknown group [%s] ignored (settings go in [%s])", path, groups[g], MAIN_GROUP);
+          continue;
+        }
+      keys = g_key_file_get_keys (file, groups[g], NULL, NULL);
+      for (guint k = 0; keys[k] != NULL; k++)
+        {
+          OptionId id = option_id_for_key (keys[k]);
+          g_autofree char *value = NULL;
+
+          if (id == N_OPTS)
+            {
+              g_warning ("%s: unknown key \"%s\" in [%s] ignored", path, keys[k], MAIN_GROUP);
+              continue;
+            }
+          if (raw->value[id] != NULL)
+            continue; /* the command line wins */
+          value = g_key_file_get_string (file, MAIN_GROUP, keys[k], &local_error);
+          if (value == NULL)
+            {
+              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: key \"%s\": %s",
+                           path, keys[k], local_error->message);
+              return FALSE;
+            }
+          raw->value[id] = g_steal_pointer (&value);
+          raw->origin[id] = g_strdup_printf ("%s: key \"%s\"", path, keys[k]);
+        }
+    }
+  return TRUE;
+}
+
+static void
+set_defaults (DaemonOptions *options)
+{
+  options->config_file = g_strdup (HKP_DEFAULT_MAIN_CONFIG);
+  options->plugin_dir = g_strdup (HKP_DEFAULT_PLUGIN_DIR);
+  options->config_dir = g_strdup (HKP_DEFAULT_CONFIG_DIR);
+  options->state_dir = g_strdup (HKP_DEFAULT_STATE_DIR);
+  options->bus_kind = BUS_SYSTEM;
+  options->http_listen.kind = LISTEN_TCP;
+  options->http_listen.host = g_strdup ("127.0.0.1");
+  options->http_listen.port = 11380;
+  options->check_listen.kind = LISTEN_TCP;
+  options->check_listen.host = g_strdup ("127.0.0.1");
+  options->check_listen.port = 11381;
+  options->drain_timeout_sec = 60;
+  options->health_interval_sec = 30;
+}
+
+gboolean
+daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **error)
+{
+  g_auto(RawOptions) raw = { { NULL } };
+  g_autofree char *config_file = NULL;
+  gboolean no_polkit = FALSE;
+  gboolean show_version = FALSE;
+  g_autoptr(GOptionContext) context = NULL;
+  const GOptionEntry entries[] = {
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_file,
+      "Main config file (default " HKP_DEFAULT_MAIN_CONFIG ")", "FILE" },
+    { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_PLUGIN_DIR],
+      "Directory of plugin modules (default " HKP_DEFAULT_PLUGIN_DIR ")", "DIR" },
+    { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_CONFIG_DIR],
+      "Directory of plugin files <name>.json (default " HKP_DEFAULT_CONFIG_DIR ")", "DIR" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_STATE_DIR],
+      "State directory (default " HKP_DEFAULT_STATE_DIR ")", "DIR" },
+    { "bus", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_BUS],
+      "D-Bus to serve on: system, session or an address (default system)", "BUS" },
+    { "no-polkit", 0, 0, G_OPTION_ARG_NONE, &no_polkit,
+      "Do not ask polkit; only the daemon's own uid may change anything", NULL },
+    { "http-listen", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_LISTEN],
+      "Management bridge address: HOST:PORT, unix:PATH or none (default 127.0.0.1:11380)", "ADDR" },
+    { "http-token-file", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_HTTP_TOKEN_FILE],
+      "File holding the bearer token for mutating HTTP calls", "FILE" },
+    { "check-listen", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_CHECK_LISTEN],
+      "Check endpoint address: HOST:PORT, unix:PATH or none (default 127.0.0.1:11381)", "ADDR" },
+    { "drain-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_DRAIN_TIMEOUT],
+      "Default drain timeout in seconds (default 60)", "SECONDS" },
+    { "health-interval", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HEALTH_INTERVAL],
+      "Default health check interval in seconds (default 30)", "SECONDS" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
+    { NULL }
+  };
+
+  set_defaults (options);
+  context = g_option_context_new ("- host and manage request-filtering plugins for HKP keyservers");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (*argc > 1)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "unexpected argument \"%s\"", (*argv)[1]);
+      return FALSE;
+    }
+  options->show_version = show_version;
+  if (show_version)
+    return TRUE;
+
+  for (guint i = 0; i < N_OPTS; i++)
+    if (raw.value[i] != NULL)
+      raw.origin[i] = g_strdup_printf ("--%s", option_keys[i]);
+  if (no_polkit)
+    {
+      raw.value[OPT_NO_POLKIT] = g_strdup ("true");
+      raw.origin[OPT_NO_POLKIT] = g_strdup ("--no-polkit");
+    }
+  if (config_file != NULL)
+    {
+      g_free (options->config_file);
+      options->config_file = g_steal_pointer (&config_file);
+      options->config_file_given = TRUE;
+    }
+  if (!merge_config_file (&raw, options->config_file, options->config_file_given, error))
+    return FALSE;
+  return apply_raw (&raw, options, error);
+}

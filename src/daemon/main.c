@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-plugind"
+
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <glib-unix.h>
+
+#include "daemon-log.h"
+#include "daemon-options.h"
+#include "hkp-engine.h"
+
+#define EXIT_USAGE 2
+
+/* Everything the running daemon owns; built and torn down in main(). */
+typedef struct {
+  DaemonOptions options;
+  GMainLoop *loop;
+  HkpEngine *engine;
+  gboolean stopping;
+  guint signal_sources[2];
+} Daemon;
+
+static void
+daemon_clear (Daemon *daemon)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
+    g_clear_handle_id (&daemon->signal_sources[i], g_source_remove);
+  g_clear_object (&daemon->engine);
+  g_clear_pointer (&daemon->loop, g_main_loop_unref);
+  daemon_options_clear (&daemon->options);
+}
+
+static void
+on_engine_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!hkp_engine_shutdown_finish (HKP_ENGINE (source), result, &error))
+    g_warning ("shutdown: %s", error->message);
+  g_message ("stopped");
+  g_main_loop_quit (daemon->loop);
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->stopping)
+    {
+      g_message ("already stopping; waiting for plugins to shut down");
+      return G_SOURCE_CONTINUE;
+    }
+  daemon->stopping = TRUE;
+  g_message ("stopping: shutting down every plugin");
+  hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!hkp_engine_load_finish (HKP_ENGINE (source), result, &error))
+    {
+      g_info ("initial load: %s", error->message);
+      return;
+    }
+  g_message ("ready");
+}
+
+static void
+log_front_ends (const DaemonOptions *options)
+{
+  g_autofree char *http = listen_address_to_string (&options->http_listen);
+  g_autofree char *check = listen_address_to_string (&options->check_listen);
+  const char *bus = options->bus_kind == BUS_SYSTEM ? "system"
+                    : options->bus_kind == BUS_SESSION ? "session" : options->bus_address;
+
+  /* The D-Bus, HTTP and check front ends come in later releases; say so rather than pretend. */
+  g_message ("front ends not in this build yet: D-Bus (--bus=%s%s), HTTP bridge (--http-listen=%s) "
+             "and check endpoint (--check-listen=%s) are validated but not started",
+             bus, options->no_polkit ? ", --no-polkit" : "", http, check);
+}
+
+int
+main (int argc, char **argv)
+{
+  Daemon daemon = { 0 };
+  g_autoptr(GError) error = NULL;
+  HkpEngineSettings settings = { 0 };
+
+  setlocale (LC_ALL, "");
+  daemon_log_setup ();
+
+  if (!daemon_options_parse (&daemon.options, &argc, &argv, &error))
+    {
+      fprintf (stderr, "hkp-plugind: %s\nTry \"hkp-plugind --help\".\n", error->message);
+      daemon_clear (&daemon);
+      return EXIT_USAGE;
+    }
+  if (daemon.options.show_version)
+    {
+      printf ("hkp-plugind %s (plugin ABI %u)\n", PACKAGE_VERSION, HKP_PLUGIN_ABI_VERSION);
+      daemon_clear (&daemon);
+      return EXIT_SUCCESS;
+    }
+
+  g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s",
+             PACKAGE_VERSION, daemon.options.plugin_dir, daemon.options.config_dir,
+             daemon.options.state_dir);
+  log_front_ends (&daemon.options);
+
+  settings.plugin_dir = daemon.options.plugin_dir;
+  settings.config_dir = daemon.options.config_dir;
+  settings.state_dir = daemon.options.state_dir;
+  settings.drain_timeout_sec = daemon.options.drain_timeout_sec;
+  settings.health_interval_sec = daemon.options.health_interval_sec;
+  daemon.engine = hkp_engine_new (&settings, &error);
+  if (daemon.engine == NULL)
+    {
+      g_critical ("cannot start: %s", error->message);
+      daemon_clear (&daemon);
+      return EXIT_FAILURE;
+    }
+
+  daemon.loop = g_main_loop_new (NULL, FALSE);
+  daemon.signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, &daemon);
+  daemon.signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, &daemon);
+  hkp_engine_load_async (daemon.engine, on_engine_loaded, NULL);
+  g_main_loop_run (daemon.loop);
+
+  daemon_clear (&daemon);
+  return EXIT_SUCCESS;
+}

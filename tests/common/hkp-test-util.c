@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "hkp-test-util.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#define WAIT_LIMIT_USEC (60 * G_USEC_PER_SEC)
+
+/* The captured log: test programs are single-process, and the writer is per-process by nature. */
+typedef struct {
+  GMutex lock;
+  GPtrArray *lines; /* "PLUGIN\x1fMESSAGE" */
+} LogCapture;
+
+static LogCapture capture;
+
+char *
+hkp_test_make_tmpdir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("hkp-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+hkp_test_rm_rf (const char *path)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *entry;
+  GStatBuf st;
+
+  if (g_lstat (path, &st) != 0)
+    return;
+  if (S_ISDIR (st.st_mode) && (dir = g_dir_open (path, 0, NULL)) != NULL)
+    while ((entry = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, entry, NULL);
+        hkp_test_rm_rf (child);
+      }
+  g_remove (path);
+}
+
+void
+hkp_test_write_file (const char *dir, const char *name, const char *contents)
+{
+  g_free (hkp_test_write_file_path (dir, name, contents));
+}
+
+char *
+hkp_test_write_file_path (const char *dir, const char *name, const char *contents)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (dir, name, NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+void
+hkp_test_copy_file (const char *source, const char *dir, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *data = NULL;
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  gsize len = 0;
+
+  g_file_get_contents (source, &data, &len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_file_set_contents (path, data, (gssize) len, &error);
+  g_assert_no_error (error);
+}
+
+const char *
+hkp_test_plugin_build_dir (void)
+{
+  const char *dir = g_getenv ("HKP_TEST_PLUGIN_DIR");
+
+  g_assert_nonnull (dir);
+  return dir;
+}
+
+void
+hkp_test_install_plugins (const char *dir)
+{
+  g_autoptr(GDir) handle = g_dir_open (hkp_test_plugin_build_dir (), 0, NULL);
+  const char *entry;
+
+  g_assert_nonnull (handle);
+  while ((entry = g_dir_read_name (handle)) != NULL)
+    if (g_str_has_suffix (entry, ".so"))
+      {
+        g_autofree char *source = g_build_filename (hkp_test_plugin_build_dir (), entry, NULL);
+        hkp_test_copy_file (source, dir, entry);
+      }
+}
+
+static const char *
+field_value (const GLogField *fields, gsize n_fields, const char *key)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, key) && fields[i].length < 0)
+      return fields[i].value;
+  return NULL;
+}
+
+static GLogWriterOutput
+capture_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  const char *message = field_value (fields, n_fields, "MESSAGE");
+  const char *plugin = field_value (fields, n_fields, "PLUGIN");
+
+  g_mutex_lock (&capture.lock);
+  g_ptr_array_add (capture.lines, g_strdup_printf ("%s\x1f%s", plugin ? plugin : "", message ? message : ""));
+  g_mutex_unlock (&capture.lock);
+  /* Wake a hkp_test_wait_log() that may be waiting for this line from another thread. */
+  g_main_context_wakeup (NULL);
+  /* Show everything on stderr for the test log; none of it is fatal. */
+  if ((level & G_LOG_LEVEL_DEBUG) == 0 || g_getenv ("G_MESSAGES_DEBUG") != NULL)
+    g_printerr ("# [%s] %s\n", plugin ? plugin : "-", message ? message : "");
+  if (level & G_LOG_LEVEL_ERROR)
+    return G_LOG_WRITER_UNHANDLED;
+  return G_LOG_WRITER_HANDLED;
+}
+
+void
+hkp_test_log_capture_install (void)
+{
+  g_mutex_init (&capture.lock);
+  capture.lines = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (capture_writer, NULL, NULL);
+}
+
+gboolean
+hkp_test_log_contains_for_plugin (const char *plugin, const char *needle)
+{
+  gboolean found = FALSE;
+
+  g_mutex_lock (&capture.lock);
+  for (guint i = 0; i < capture.lines->len && !found; i++)
+    {
+      const char *line = capture.lines->pdata[i];
+      const char *sep = strchr (line, '\x1f');
+      gboolean plugin_ok = plugin == NULL ||
+                           ((gsize) (sep - line) == strlen (plugin) && strncmp (line, plugin, strlen (plugin)) == 0);
+      found = plugin_ok && strstr (sep + 1, needle) != NULL;
+    }
+  g_mutex_unlock (&capture.lock);
+  return found;
+}
+
+gboolean
+hkp_test_log_contains (const char *needle)
+{
+  return hkp_test_log_contains_for_plugin (NULL, needle);
+}
+
+void
+hkp_test_log_clear (void)
+{
+  g_mutex_lock (&capture.lock);
+  g_ptr_array_set_size (capture.lines, 0);
+  g_mutex_unlock (&capture.lock);
+}
+
+void
+hkp_test_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+void
+hkp_test_wait_result (GAsyncResult **result)
+{
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+
+  while (*result == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, limit);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+void
+hkp_test_wait_log (const char *needle)
+{
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+
+  while (!hkp_test_log_contains (needle))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, limit);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The hkp-plugind binary as an admin runs it: --version and --help, exit 2
+ * for bad options and config values (named), exit 1 when it cannot start,
+ * and an orderly stop on SIGTERM and SIGINT that shuts plugins down in
+ * reverse priority order and exits 0.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "daemon-log.h"
+#include "hkp-test-util.h"
+
+typedef struct {
+  char *root;
+  char *plugin_dir;
+  char *config_dir;
+  char *state_dir;
+  char *main_config;
+  GSubprocess *process;
+  GDataInputStream *err;
+  GPtrArray *lines;
+  gboolean eof;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->root = hkp_test_make_tmpdir ();
+  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
+  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
+  f->state_dir = g_build_filename (f->root, "state", NULL);
+  f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\n");
+  f->lines = g_ptr_array_new_with_free_func (g_free);
+  hkp_test_install_plugins (f->plugin_dir);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  if (f->process != NULL && g_subprocess_get_identifier (f->process) != NULL)
+    {
+      g_subprocess_force_exit (f->process);
+      g_subprocess_wait (f->process, NULL, NULL);
+    }
+  g_clear_object (&f->err);
+  g_clear_object (&f->process);
+  g_ptr_array_unref (f->lines);
+  hkp_test_rm_rf (f->root);
+  g_free (f->root);
+  g_free (f->plugin_dir);
+  g_free (f->config_dir);
+  g_free (f->state_dir);
+  g_free (f->main_config);
+}
+
+static const char *
+daemon_path (void)
+{
+  const char *path = g_getenv ("HKP_PLUGIND");
+
+  g_assert_nonnull (path);
+  return path;
+}
+
+/* Runs the daemon to completion with args; returns its exit status and output. */
+static int
+run_sync (const char *const *args, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, (gpointer) daemon_path ());
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  process = g_subprocess_newv ((const char *const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, out, err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+#define RUN(out, err, ...) run_sync ((const char *const[]) { __VA_ARGS__, NULL }, (out), (err))
+
+static void
+assert_contains (const char *haystack, const char *needle)
+{
+  if (haystack == NULL || strstr (haystack, needle) == NULL)
+    g_error ("output lacks \"%s\":\n%s", needle, haystack ? haystack : "(none)");
+}
+
+static void on_line (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+read_next_line (Fixture *f)
+{
+  g_data_input_stream_read_line_async (f->err, G_PRIORITY_DEFAULT, NULL, on_line, f);
+}
+
+static void
+on_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Fixture *f = user_data;
+  g_autoptr(GError) error = NULL;
+  char *line = g_data_input_stream_read_line_finish_utf8 (f->err, result, NULL, &error);
+
+  if (line == NULL)
+    {
+      f->eof = TRUE;
+      return;
+    }
+  g_printerr ("# daemon: %s\n", line);
+  g_ptr_array_add (f->lines, line);
+  read_next_line (f);
+}
+
+/* Starts the daemon with the fixture's directories plus args, reading its stderr line by line. */
+static void
+start_daemon (Fixture *f, const char *const *extra)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, g_strdup (daemon_path ()));
+  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", f->main_config));
+  g_ptr_array_add (argv, g_strdup_printf ("--plugin-dir=%s", f->plugin_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", f->config_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", f->state_dir));
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (extra[i]));
+  g_ptr_array_add (argv, NULL);
+  f->process = g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  f->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (f->process));
+  read_next_line (f);
+}
+
+/* Returns the index of the first line holding needle, or -1. */
+static gint
+find_line (Fixture *f, const char *needle)
+{
+  for (guint i = 0; i < f->lines->len; i++)
+    if (strstr (f->lines->pdata[i], needle) != NULL)
+      return (gint) i;
+  return -1;
+}
+
+/* Waits until the daemon has printed a line holding needle; fails if its output ends first. */
+static gint
+wait_line (Fixture *f, const char *needle)
+{
+  gint index;
+
+  while ((index = find_line (f, needle)) < 0)
+    {
+      if (f->eof)
+        g_error ("the daemon's output ended without \"%s\"", needle);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  return index;
+}
+
+/* Waits for the daemon to exit and its output to end; returns the exit status. */
+static int
+wait_exit (Fixture *f)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_wait_async (f->process, NULL, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (g_subprocess_wait_finish (f->process, result, &error));
+  while (!f->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (g_subprocess_get_if_exited (f->process));
+  return g_subprocess_get_exit_status (f->process);
+}
+
+static void
+test_version (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_assert_cmpint (RUN (&out, &err, "--version"), ==, 0);
+  assert_contains (out, "hkp-plugind " PACKAGE_VERSION " (plugin ABI 1)");
+}
+
+static void
+test_help (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  const char *options[] = { "--config=FILE", "--plugin-dir=DIR", "--config-dir=DIR", "--state-dir=DIR",
+                            "--bus=BUS", "--no-polkit", "--http-listen=ADDR", "--http-token-file=FILE",
+                            "--check-listen=ADDR", "--drain-timeout=SECONDS", "--health-interval=SECONDS",
+                            "--version" };
+
+  g_assert_cmpint (RUN (&out, &err, "--help"), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (options); i++)
+    assert_contains (out, options[i]);
+}
+
+static void
+test_usage_errors (Fixture *f, gconstpointer data)
+{
+  g_autofree char *bad_conf = hkp_test_write_file_path (f->root, "bad.conf", "[hkp-plugind]\nhealth-interval=often\n");
+  g_autofree char *bad_conf_arg = g_strdup_printf ("--config=%s", bad_conf);
+  g_autofree char *bad_conf_needle = g_strdup_printf ("%s: key \"health-interval\": invalid value \"often\"", bad_conf);
+  struct { const char *arg; const char *needle; } cases[] = {
+    { "--bogus", "Unknown option --bogus" },
+    { "--drain-timeout=abc", "--drain-timeout: invalid value \"abc\"" },
+    { "--http-listen=nowhere", "--http-listen: invalid value \"nowhere\"" },
+    { "--bus=sytem", "--bus: invalid value \"sytem\"" },
+    { bad_conf_arg, bad_conf_needle },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = NULL, *err = NULL;
+      g_assert_cmpint (RUN (&out, &err, cases[i].arg, "--state-dir=/nonexistent/never"), ==, 2);
+      assert_contains (err, cases[i].needle);
+      assert_contains (err, "Try \"hkp-plugind --help\"");
+      /* Nothing started: no plugin was looked at. */
+      g_assert_null (strstr (err, "starting"));
+    }
+}
+
+static void
+test_cannot_start (Fixture *f, gconstpointer data)
+{
+  g_autofree char *file = hkp_test_write_file_path (f->root, "plain-file", "");
+  g_autofree char *state = g_strdup_printf ("--state-dir=%s/below", file);
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_assert_cmpint (RUN (&out, &err, "--config-dir=/nonexistent", state), ==, 1);
+  assert_contains (err, "cannot start: state directory");
+}
+
+static void
+run_and_stop (Fixture *f, int signal_number)
+{
+  gint first, second;
+
+  hkp_test_write_file (f->config_dir, "a.json", "{\"module\": \"answer.so\", \"priority\": 10}");
+  hkp_test_write_file (f->config_dir, "b.json", "{\"module\": \"health.so\", \"priority\": 20}");
+  hkp_test_write_file (f->config_dir, "broken.json",
+                       "{\"module\": \"failinit.so\", \"config\": {\"message\": \"no database\"}}");
+  g_free (f->main_config);
+  f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\nfrobnicate=yes\n");
+
+  start_daemon (f, (const char *const[]) { "--bus=session", "--http-listen=none", NULL });
+  wait_line (f, "ready");
+  g_assert_cmpint (find_line (f, "unknown key \"frobnicate\" in [hkp-plugind] ignored"), >=, 0);
+  g_assert_cmpint (find_line (f, "[broken] plugin broken failed: "), >=, 0);
+  g_assert_cmpint (find_line (f, "init failed: no database"), >=, 0);
+  g_assert_cmpint (find_line (f, "[a] plugin a active"), >=, 0);
+  g_assert_cmpint (find_line (f, "3 plugins: 2 active, 0 disabled, 1 failed"), >=, 0);
+
+  g_subprocess_send_signal (f->process, signal_number);
+  g_assert_cmpint (wait_exit (f), ==, 0);
+  /* Reverse priority order: b (20) goes before a (10). */
+  first = find_line (f, "[b] plugin b shut down");
+  second = find_line (f, "[a] plugin a shut down");
+  g_assert_cmpint (first, >=, 0);
+  g_assert_cmpint (second, >, first);
+  g_assert_cmpint (find_line (f, "all plugins shut down"), >, second);
+  g_assert_cmpint (find_line (f, "stopped"), >, second);
+}
+
+static void
+test_sigterm (Fixture *f, gconstpointer data)
+{
+  run_and_stop (f, SIGTERM);
+}
+
+static void
+test_sigint (Fixture *f, gconstpointer data)
+{
+  run_and_stop (f, SIGINT);
+}
+
+static void
+test_empty_config_dir (Fixture *f, gconstpointer data)
+{
+  start_daemon (f, NULL);
+  wait_line (f, "ready");
+  g_assert_cmpint (find_line (f, "does not exist: no plugins loaded"), >=, 0);
+  g_subprocess_send_signal (f->process, SIGTERM);
+  g_assert_cmpint (wait_exit (f), ==, 0);
+}
+
+static void
+test_log_line (Fixture *f, gconstpointer data)
+{
+  const GLogField fields[] = {
+    { "MESSAGE", "plugin ratelimit failed: boom", -1 },
+    { "PLUGIN", "ratelimit", -1 },
+    { "GLIB_DOMAIN", "hkp-core", -1 },
+  };
+  const GLogField plain[] = { { "MESSAGE", "ready", -1 } };
+  g_autofree char *line = daemon_log_format_line (G_LOG_LEVEL_WARNING, fields, G_N_ELEMENTS (fields));
+  g_autofree char *plain_line = daemon_log_format_line (G_LOG_LEVEL_MESSAGE, plain, G_N_ELEMENTS (plain));
+
+  assert_contains (line, "warning  [ratelimit] plugin ratelimit failed: boom\n");
+  assert_contains (plain_line, "notice   ready\n");
+  g_assert_null (strchr (plain_line, '['));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
+  ADD ("/daemon/version", test_version);
+  ADD ("/daemon/help", test_help);
+  ADD ("/daemon/usage-errors", test_usage_errors);
+  ADD ("/daemon/cannot-start", test_cannot_start);
+  ADD ("/daemon/sigterm", test_sigterm);
+  ADD ("/daemon/sigint", test_sigint);
+  ADD ("/daemon/empty-config-dir", test_empty_config_dir);
+  ADD ("/daemon/log-line", test_log_line);
+#undef ADD
+  return g_test_run ();
+}

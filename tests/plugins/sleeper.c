@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Test plugin: init waits "init_delay_ms"; handle sleeps "sleep_ms" in 1 ms
+ * steps, returning early once cancelled, then answers "verdict" (allow).
+ * Its health reports how many calls it saw, how many were cancelled, and how
+ * many arrived after shutdown began (which must stay 0).
+ */
+#include "test-plugin-util.h"
+
+typedef struct {
+  gint64 sleep_ms;
+  gint calls;
+  gint cancelled;
+  gint after_shutdown;
+  gint shutting_down;
+} Sleeper;
+
+static int
+sleeper_init (const char *config_json, void **instance, char *error, size_t error_size)
+{
+  g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  Sleeper *sleeper;
+
+  if (config == NULL)
+    return -1;
+  g_usleep ((gulong) test_plugin_int (config, "init_delay_ms", 0) * 1000);
+  sleeper = g_new0 (Sleeper, 1);
+  sleeper->sleep_ms = test_plugin_int (config, "sleep_ms", 0);
+  *instance = sleeper;
+  return 0;
+}
+
+static hkp_verdict
+sleeper_handle (void *instance, const hkp_request *request, hkp_response *response)
+{
+  Sleeper *sleeper = instance;
+  gint64 deadline = g_get_monotonic_time () + sleeper->sleep_ms * 1000;
+
+  if (g_atomic_int_get (&sleeper->shutting_down))
+    g_atomic_int_inc (&sleeper->after_shutdown);
+  g_atomic_int_inc (&sleeper->calls);
+  while (g_get_monotonic_time () < deadline)
+    {
+      if (request->cancelled (request))
+        {
+          g_atomic_int_inc (&sleeper->cancelled);
+          return HKP_VERDICT_CONTINUE;
+        }
+      g_usleep (1000);
+    }
+  return HKP_VERDICT_ALLOW;
+}
+
+static hkp_health_status
+sleeper_health (void *instance, hkp_health_report *report)
+{
+  Sleeper *sleeper = instance;
+
+  report->add_check_int (report, "calls", g_atomic_int_get (&sleeper->calls));
+  report->add_check_int (report, "cancelled", g_atomic_int_get (&sleeper->cancelled));
+  report->add_check_int (report, "after_shutdown", g_atomic_int_get (&sleeper->after_shutdown));
+  return HKP_HEALTH_HEALTHY;
+}
+
+static void
+sleeper_shutdown (void *instance)
+{
+  Sleeper *sleeper = instance;
+
+  g_atomic_int_set (&sleeper->shutting_down, 1);
+  g_free (sleeper);
+}
+
+static const hkp_plugin_descriptor descriptor = {
+  .abi_version = HKP_PLUGIN_ABI_VERSION,
+  .struct_size = sizeof (hkp_plugin_descriptor),
+  .name = "sleeper",
+  .version = "1.0",
+  .description = "Test plugin: slow init and handle, honours cancellation",
+  .init = sleeper_init,
+  .handle = sleeper_handle,
+  .health = sleeper_health,
+  .shutdown = sleeper_shutdown,
+};
+
+const hkp_plugin_descriptor *
+hkp_plugin_entry (void)
+{
+  return &descriptor;
+}
