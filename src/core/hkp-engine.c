@@ -1,31 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "hkp-core"
 
-#include "hkp-engine.h"
+#include "hkp-engine-private.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
 #include "hkp-log.h"
-#include "hkp-plugin-object-private.h"
 #include "hkp-thread-call.h"
-
-struct _HkpEngine {
-  GObject parent_instance;
-  HkpEngineSettings settings;   /* string fields point at the copies below */
-  char *plugin_dir;
-  char *config_dir;
-  char *state_dir;
-  char *copy_dir;               /* private copies of loaded modules */
-  GPtrArray *plugins;           /* HkpPlugin, priority order, owned */
-  GHashTable *by_name;          /* name → HkpPlugin, borrowed from plugins */
-  GQueue load_queue;            /* HkpPlugin waiting for a load slot, owned */
-  guint loads_running;
-  guint64 module_serial;        /* makes every module copy's name unique */
-  GPtrArray *idle_waiters;      /* GTask waiting for no load to be pending */
-  gboolean stopping;
-};
 
 enum {
   SIGNAL_PLUGIN_ADDED,
@@ -57,6 +40,10 @@ hkp_engine_finalize (GObject *object)
 {
   HkpEngine *engine = HKP_ENGINE (object);
 
+  if (engine->check_pool != NULL)
+    g_thread_pool_free (engine->check_pool, FALSE, TRUE);
+  /* Nobody checks requests any more: the last chain goes at once. */
+  hkp_chain_free ((HkpChain *) hkp_guard_swap (&engine->chain, NULL));
   g_queue_clear_full (&engine->load_queue, g_object_unref);
   g_clear_pointer (&engine->by_name, g_hash_table_unref);
   g_clear_pointer (&engine->plugins, g_ptr_array_unref);
@@ -67,6 +54,7 @@ hkp_engine_finalize (GObject *object)
   g_free (engine->plugin_dir);
   g_free (engine->config_dir);
   g_free (engine->state_dir);
+  g_clear_pointer (&engine->context, g_main_context_unref);
   G_OBJECT_CLASS (hkp_engine_parent_class)->finalize (object);
 }
 
@@ -90,6 +78,7 @@ hkp_engine_init (HkpEngine *engine)
   engine->plugins = g_ptr_array_new_with_free_func (g_object_unref);
   engine->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   engine->idle_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  engine->context = g_main_context_ref_thread_default ();
   g_queue_init (&engine->load_queue);
 }
 
@@ -154,6 +143,22 @@ hkp_engine_lookup (HkpEngine *engine, const char *name)
   return g_hash_table_lookup (engine->by_name, name);
 }
 
+HkpPlugin *
+hkp_engine_find (HkpEngine *engine, const char *name, GError **error)
+{
+  HkpPlugin *plugin;
+
+  if (name == NULL || !g_utf8_validate (name, -1, NULL))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME, "a plugin name must be valid UTF-8");
+      return NULL;
+    }
+  plugin = hkp_engine_lookup (engine, name);
+  if (plugin == NULL)
+    g_set_error (error, HKP_ERROR, HKP_ERROR_NO_SUCH_PLUGIN, "no plugin named \"%s\"", name);
+  return plugin;
+}
+
 GPtrArray *
 hkp_engine_list_plugins (HkpEngine *engine)
 {
@@ -164,9 +169,39 @@ hkp_engine_list_plugins (HkpEngine *engine)
   return list;
 }
 
-/* Inserts plugin in priority order and announces it. */
-static void
-register_plugin (HkpEngine *engine, HkpPlugin *plugin)
+gdouble
+hkp_engine_drain_timeout (HkpEngine *engine, HkpPlugin *plugin)
+{
+  if (plugin->manifest != NULL && plugin->manifest->drain_timeout_sec > 0)
+    return plugin->manifest->drain_timeout_sec;
+  return engine->settings.drain_timeout_sec;
+}
+
+/* ---- the chain -------------------------------------------------------- */
+
+void
+hkp_engine_publish_chain (HkpEngine *engine)
+{
+  g_autofree HkpSlot **slots = g_new (HkpSlot *, engine->plugins->len + 1);
+  HkpChain *chain;
+  HkpGuarded *old;
+
+  for (guint i = 0; i < engine->plugins->len; i++)
+    slots[i] = ((HkpPlugin *) engine->plugins->pdata[i])->slot;
+  chain = hkp_chain_new (slots, engine->plugins->len);
+  old = hkp_guard_peek (&engine->chain);
+  if (old != NULL)
+    {
+      old->retired = hkp_chain_free_drained;
+      old->retired_data = NULL;
+    }
+  hkp_guard_swap (&engine->chain, &chain->guard);
+}
+
+/* ---- registry --------------------------------------------------------- */
+
+void
+hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin)
 {
   guint low = 0, high = engine->plugins->len;
 
@@ -179,60 +214,142 @@ register_plugin (HkpEngine *engine, HkpPlugin *plugin)
         high = mid;
     }
   g_ptr_array_insert (engine->plugins, (gint) low, g_object_ref (plugin));
-  g_hash_table_insert (engine->by_name, (gpointer) hkp_plugin_get_name (plugin), plugin);
+  g_hash_table_insert (engine->by_name, plugin->name, plugin);
+  hkp_engine_publish_chain (engine);
   g_signal_emit (engine, signals[SIGNAL_PLUGIN_ADDED], 0, plugin);
 }
 
-/* Announces plugin's removal and drops it; the caller has shut its instance down. */
-static void
-unregister_plugin (HkpEngine *engine, HkpPlugin *plugin)
+void
+hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
 {
   g_autoptr(HkpPlugin) keep = g_object_ref (plugin);
 
-  g_hash_table_remove (engine->by_name, hkp_plugin_get_name (plugin));
+  g_hash_table_remove (engine->by_name, plugin->name);
   g_ptr_array_remove (engine->plugins, plugin);
+  hkp_engine_publish_chain (engine);
   g_signal_emit (engine, signals[SIGNAL_PLUGIN_REMOVED], 0, plugin);
 }
 
-/* ---- loading ---------------------------------------------------------- */
+/* ---- operations in progress ------------------------------------------- */
+
+static void
+check_idle (HkpEngine *engine)
+{
+  g_autoptr(GPtrArray) waiters = NULL;
+
+  if (engine->loads_running > 0 || engine->pending > 0 || !g_queue_is_empty (&engine->load_queue))
+    return;
+  waiters = g_steal_pointer (&engine->idle_waiters);
+  engine->idle_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < waiters->len; i++)
+    g_task_return_boolean (waiters->pdata[i], TRUE);
+}
+
+void
+hkp_engine_op_begin (HkpEngine *engine)
+{
+  engine->pending++;
+}
+
+void
+hkp_engine_op_end (HkpEngine *engine)
+{
+  g_assert (engine->pending > 0);
+  engine->pending--;
+  check_idle (engine);
+}
+
+gboolean
+hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
+{
+  if (engine->stopping)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "the service is stopping");
+      return FALSE;
+    }
+  if (plugin->busy || plugin->state == HKP_PLUGIN_STATE_LOADING)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_BUSY,
+                   "another change of plugin %s is in progress", plugin->name);
+      return FALSE;
+    }
+  plugin->busy = TRUE;
+  hkp_engine_op_begin (engine);
+  return TRUE;
+}
+
+void
+hkp_engine_release (HkpEngine *engine, HkpPlugin *plugin)
+{
+  plugin->busy = FALSE;
+  hkp_engine_op_end (engine);
+}
+
+void
+hkp_engine_wait_idle_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (engine, NULL, callback, user_data);
+
+  g_task_set_source_tag (task, hkp_engine_wait_idle_async);
+  g_ptr_array_add (engine->idle_waiters, task);
+  check_idle (engine);
+}
+
+gboolean
+hkp_engine_wait_idle_finish (HkpEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- instances -------------------------------------------------------- */
 
 typedef struct {
   char *plugin_dir;
   char *copy_dir;
   guint64 serial;
   HkpManifest *manifest;
-} LoadJob;
+  HkpModule *module;      /* reuse this module instead of loading the file */
+  gdouble timeout_sec;
+} StartJob;
 
 static void
-load_job_free (LoadJob *job)
+start_job_free (StartJob *job)
 {
   g_free (job->plugin_dir);
   g_free (job->copy_dir);
   hkp_manifest_unref (job->manifest);
+  g_clear_pointer (&job->module, hkp_module_unref);
   g_free (job);
 }
 
-/* Worker thread: resolve, copy and open the module, then validate and init. */
+/* Worker thread: resolve, copy and open the module (unless reused), then validate and init. */
 static gpointer
-load_job_run (gpointer data, GError **error)
+start_job_run (gpointer data, GError **error)
 {
-  LoadJob *job = data;
-  g_autofree char *path = hkp_module_resolve (job->plugin_dir, job->manifest->module, error);
+  StartJob *job = data;
+  g_autofree char *path = NULL;
   g_autoptr(HkpModule) module = NULL;
 
-  if (path == NULL)
-    return NULL;
-  module = hkp_module_open (path, job->copy_dir, job->serial, error);
-  if (module == NULL)
-    return NULL;
+  if (job->module != NULL)
+    module = hkp_module_ref (job->module);
+  else
+    {
+      path = hkp_module_resolve (job->plugin_dir, job->manifest->module, error);
+      if (path == NULL)
+        return NULL;
+      module = hkp_module_open (path, job->copy_dir, job->serial, error);
+      if (module == NULL)
+        return NULL;
+    }
   return hkp_instance_new (module, job->manifest->name, job->manifest->config_json, error);
 }
 
 /* Worker thread: an init that finished after its deadline is shut down at once. */
 static void
-load_job_late (gpointer result, gpointer data)
+start_job_late (gpointer result, gpointer data)
 {
-  LoadJob *job = data;
+  StartJob *job = data;
   HkpInstance *instance = result;
 
   if (instance == NULL)
@@ -244,14 +361,177 @@ load_job_late (gpointer result, gpointer data)
   hkp_instance_unref (instance);
 }
 
+void
+hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpModule *module,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  StartJob *job = g_new0 (StartJob, 1);
+  g_autofree char *thread_name = g_strdup_printf ("init:%.10s", manifest->name);
+
+  job->plugin_dir = g_strdup (engine->plugin_dir);
+  job->copy_dir = g_strdup (engine->copy_dir);
+  job->serial = ++engine->module_serial;
+  job->manifest = hkp_manifest_ref (manifest);
+  job->module = module != NULL ? hkp_module_ref (module) : NULL;
+  job->timeout_sec = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec
+                                                    : engine->settings.init_timeout_sec;
+  hkp_thread_call_async (thread_name, (guint) (job->timeout_sec * 1000), start_job_run, start_job_late,
+                         job, (GDestroyNotify) start_job_free, callback, user_data);
+}
+
+HkpInstance *
+hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest,
+                                  GAsyncResult *result, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  HkpInstance *instance = hkp_thread_call_finish (result, &local_error);
+  gdouble timeout = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec
+                                                   : engine->settings.init_timeout_sec;
+
+  if (instance != NULL)
+    return instance;
+  if (g_error_matches (local_error, HKP_ERROR, HKP_ERROR_TIMED_OUT))
+    g_set_error (error, HKP_ERROR, HKP_ERROR_TIMED_OUT,
+                 "%s: loading and init did not finish within %g s (init_timeout_sec)", manifest->path, timeout);
+  else
+    g_set_error (error, local_error->domain, local_error->code, "%s: %s", manifest->path, local_error->message);
+  return NULL;
+}
+
+void
+hkp_engine_set_instance (HkpPlugin *plugin, HkpInstance *instance)
+{
+  g_autoptr(HkpInstance) previous = hkp_plugin_swap_instance (plugin, instance);
+}
+
+void
+hkp_engine_set_gate_mode (HkpPlugin *plugin, HkpGateMode mode)
+{
+  HkpGate *current = hkp_slot_peek_gate (plugin->slot);
+
+  g_assert (current->mode != HKP_GATE_SERVE);
+  if (current->mode == mode)
+    return;
+  hkp_slot_swap_gate (plugin->slot, hkp_gate_new (mode, NULL), hkp_gate_free_drained, NULL);
+}
+
+/* Worker thread: shut the gate's instance down and free the gate, so the module closes off the main thread. */
+static gpointer
+shutdown_job_run (gpointer data, GError **error)
+{
+  HkpGate *gate = data;
+
+  if (gate->instance != NULL && !gate->keep_instance)
+    hkp_instance_shutdown (gate->instance);
+  hkp_gate_free (gate);
+  return GINT_TO_POINTER (1);
+}
+
+void
+hkp_engine_shutdown_gate_async (HkpEngine *engine, const char *plugin_name, HkpGate *gate,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autofree char *thread_name = g_strdup_printf ("stop:%.10s", plugin_name);
+
+  hkp_thread_call_async (thread_name, (guint) (engine->settings.shutdown_timeout_sec * 1000),
+                         shutdown_job_run, NULL, gate, NULL, callback, user_data);
+}
+
+void
+hkp_engine_shutdown_late (HkpGate *gate, const char *plugin_name)
+{
+  g_autofree char *thread_name = g_strdup_printf ("stop:%.10s", plugin_name);
+
+  hkp_thread_call_async (thread_name, 0, shutdown_job_run, NULL, gate, NULL, NULL, NULL);
+}
+
 typedef struct {
   HkpEngine *engine;
   HkpPlugin *plugin;
-  gdouble timeout_sec;
-} LoadContext;
+  HkpGate *gate;          /* the gate being drained */
+  GTask *task;
+} Retire;
+
+static void
+retire_free (Retire *retire)
+{
+  g_object_unref (retire->plugin);
+  g_object_unref (retire->engine);
+  g_clear_object (&retire->task);
+  g_free (retire);
+}
+
+static void
+on_retired_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Retire *retire = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (hkp_thread_call_finish (result, &error) == NULL)
+    hkp_log_plugin (G_LOG_LEVEL_WARNING, retire->plugin->name,
+                    "plugin %s: shutdown of the previous instance %s; leaving it behind",
+                    retire->plugin->name, error->message);
+  else
+    hkp_log_plugin (G_LOG_LEVEL_INFO, retire->plugin->name,
+                    "plugin %s: previous instance shut down", retire->plugin->name);
+  if (retire->task != NULL)
+    g_task_return_boolean (retire->task, TRUE);
+  hkp_engine_op_end (retire->engine);
+  retire_free (retire);
+}
+
+static void
+on_retired_drained (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Retire *retire = user_data;
+  HkpDrainResult outcome;
+  HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
+
+  g_ptr_array_remove (retire->plugin->draining, retire->gate);
+  retire->plugin->cancelled_by_drain += outcome.cancelled;
+  if (outcome.cancelled > 0)
+    hkp_log_plugin (G_LOG_LEVEL_WARNING, retire->plugin->name,
+                    "plugin %s: drain of the previous instance cancelled %u requests after %g s",
+                    retire->plugin->name, outcome.cancelled, hkp_engine_drain_timeout (retire->engine, retire->plugin));
+  if (gate == NULL)
+    {
+      /* Stuck: shutdown_late finishes the instance when its calls return. */
+      if (retire->task != NULL)
+        g_task_return_boolean (retire->task, FALSE);
+      hkp_engine_op_end (retire->engine);
+      retire_free (retire);
+      return;
+    }
+  hkp_engine_shutdown_gate_async (retire->engine, retire->plugin->name, gate, on_retired_shut_down, retire);
+}
+
+void
+hkp_engine_retire_serving_gate (HkpEngine *engine, HkpPlugin *plugin, HkpGate *new_gate,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  Retire *retire = g_new0 (Retire, 1);
+  gdouble timeout = hkp_engine_drain_timeout (engine, plugin);
+
+  retire->engine = g_object_ref (engine);
+  retire->plugin = g_object_ref (plugin);
+  retire->gate = hkp_slot_peek_gate (plugin->slot);
+  if (callback != NULL)
+    retire->task = g_task_new (engine, NULL, callback, user_data);
+  g_assert (retire->gate->mode == HKP_GATE_SERVE);
+  g_ptr_array_add (plugin->draining, retire->gate);
+  hkp_engine_op_begin (engine);
+  hkp_drain_swap_async (plugin->slot, new_gate, timeout, MAX (timeout, 1.0),
+                        hkp_engine_shutdown_late, on_retired_drained, retire);
+}
+
+/* ---- loading ---------------------------------------------------------- */
 
 static void pump_load_queue (HkpEngine *engine);
-static void check_idle (HkpEngine *engine);
+
+typedef struct {
+  HkpEngine *engine;
+  HkpPlugin *plugin;
+} LoadContext;
 
 static void
 on_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -260,27 +540,22 @@ on_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(HkpEngine) engine = ctx->engine;
   g_autoptr(HkpPlugin) plugin = ctx->plugin;
   g_autoptr(GError) error = NULL;
-  g_autoptr(HkpInstance) instance = hkp_thread_call_finish (result, &error);
-  const char *file = hkp_plugin_get_file (plugin);
+  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (engine, plugin->manifest, result, &error);
 
+  g_free (ctx);
   engine->loads_running--;
+  plugin->busy = FALSE;
   if (instance != NULL)
     {
-      g_autoptr(HkpInstance) previous = hkp_plugin_swap_instance (plugin, instance);
-      g_assert (previous == NULL);
+      hkp_engine_set_instance (plugin, instance);
+      hkp_slot_swap_gate (plugin->slot, hkp_gate_new (HKP_GATE_SERVE, instance), hkp_gate_free_drained, NULL);
       hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_ACTIVE, "");
     }
   else
     {
-      g_autofree char *message = NULL;
-      if (g_error_matches (error, HKP_ERROR, HKP_ERROR_TIMED_OUT))
-        message = g_strdup_printf ("%s: loading and init did not finish within %g s (init_timeout_sec)",
-                                   file, ctx->timeout_sec);
-      else
-        message = g_strdup_printf ("%s: %s", file, error->message);
-      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);
+      hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, error->message);
     }
-  g_free (ctx);
   pump_load_queue (engine);
   check_idle (engine);
 }
@@ -288,23 +563,12 @@ on_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 start_load (HkpEngine *engine, HkpPlugin *plugin)
 {
-  HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
-  LoadJob *job = g_new0 (LoadJob, 1);
   LoadContext *ctx = g_new0 (LoadContext, 1);
-  g_autofree char *thread_name = g_strdup_printf ("load:%.10s", manifest->name);
 
-  job->plugin_dir = g_strdup (engine->plugin_dir);
-  job->copy_dir = g_strdup (engine->copy_dir);
-  job->serial = ++engine->module_serial;
-  job->manifest = hkp_manifest_ref (manifest);
   ctx->engine = g_object_ref (engine);
   ctx->plugin = plugin; /* the queue's reference moves here */
-  ctx->timeout_sec = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec
-                                                    : engine->settings.init_timeout_sec;
   engine->loads_running++;
-  hkp_thread_call_async (thread_name, (guint) (ctx->timeout_sec * 1000),
-                         load_job_run, load_job_late, job, (GDestroyNotify) load_job_free,
-                         on_load_done, ctx);
+  hkp_engine_start_instance_async (engine, plugin->manifest, NULL, on_load_done, ctx);
 }
 
 static void
@@ -315,17 +579,13 @@ pump_load_queue (HkpEngine *engine)
     start_load (engine, g_queue_pop_head (&engine->load_queue));
 }
 
-static void
-check_idle (HkpEngine *engine)
+void
+hkp_engine_queue_load (HkpEngine *engine, HkpPlugin *plugin)
 {
-  g_autoptr(GPtrArray) waiters = NULL;
-
-  if (engine->loads_running > 0 || !g_queue_is_empty (&engine->load_queue))
-    return;
-  waiters = g_steal_pointer (&engine->idle_waiters);
-  engine->idle_waiters = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < waiters->len; i++)
-    g_task_return_boolean (waiters->pdata[i], TRUE);
+  g_assert (plugin->state == HKP_PLUGIN_STATE_LOADING && plugin->manifest != NULL);
+  plugin->busy = TRUE;
+  g_queue_push_tail (&engine->load_queue, g_object_ref (plugin));
+  pump_load_queue (engine);
 }
 
 HkpPlugin *
@@ -356,39 +616,25 @@ hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
   plugin = hkp_plugin_new (name, path);
   manifest = hkp_manifest_new_from_file (path, &local_error);
   if (manifest == NULL)
-    hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, local_error->message);
+    {
+      hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, local_error->message);
+    }
   else
     {
       hkp_plugin_set_manifest (plugin, manifest);
       if (!manifest->enabled)
         hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_DISABLED, "");
       else if (engine->stopping)
-        hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, "not loaded: the service is stopping");
+        {
+          hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
+          hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, "not loaded: the service is stopping");
+        }
     }
-  register_plugin (engine, plugin);
-  if (hkp_plugin_get_state (plugin) == HKP_PLUGIN_STATE_LOADING)
-    {
-      g_queue_push_tail (&engine->load_queue, g_object_ref (plugin));
-      pump_load_queue (engine);
-    }
+  hkp_engine_register (engine, plugin);
+  if (plugin->state == HKP_PLUGIN_STATE_LOADING)
+    hkp_engine_queue_load (engine, plugin);
   return plugin;
-}
-
-void
-hkp_engine_wait_idle_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data)
-{
-  GTask *task = g_task_new (engine, NULL, callback, user_data);
-
-  g_task_set_source_tag (task, hkp_engine_wait_idle_async);
-  g_ptr_array_add (engine->idle_waiters, task);
-  check_idle (engine);
-}
-
-gboolean
-hkp_engine_wait_idle_finish (HkpEngine *engine, GAsyncResult *result, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* Returns the sorted paths of the plugin files in dir, logging a warning when there are none. */
@@ -466,17 +712,6 @@ hkp_engine_load_finish (HkpEngine *engine, GAsyncResult *result, GError **error)
 
 /* ---- shutdown --------------------------------------------------------- */
 
-/* Worker thread: shut the instance down and drop it, so the module closes off the main thread. */
-static gpointer
-shutdown_job_run (gpointer data, GError **error)
-{
-  HkpInstance *instance = data;
-
-  hkp_instance_shutdown (instance);
-  hkp_instance_unref (instance);
-  return GINT_TO_POINTER (1);
-}
-
 typedef struct {
   GTask *task;
   HkpPlugin *current;
@@ -493,17 +728,34 @@ on_instance_shut_down (GObject *source, GAsyncResult *result, gpointer user_data
   g_autoptr(GError) error = NULL;
 
   if (hkp_thread_call_finish (result, &error) == NULL)
-    hkp_log_plugin (G_LOG_LEVEL_WARNING, hkp_plugin_get_name (plugin),
-                    "plugin %s: shutdown %s; leaving it behind", hkp_plugin_get_name (plugin),
-                    error->message);
+    hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: shutdown %s; leaving it behind",
+                    plugin->name, error->message);
   else
-    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, hkp_plugin_get_name (plugin), "plugin %s shut down",
-                    hkp_plugin_get_name (plugin));
-  unregister_plugin (engine, plugin);
+    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s shut down", plugin->name);
+  hkp_engine_unregister (engine, plugin);
   shutdown_next (ctx);
 }
 
-/* Shuts down the last plugin in priority order, then the one before, until none is left. */
+static void
+on_final_drain (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ShutdownContext *ctx = user_data;
+  HkpEngine *engine = g_task_get_source_object (ctx->task);
+  HkpDrainResult outcome;
+  HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
+
+  ctx->current->cancelled_by_drain += outcome.cancelled;
+  if (gate == NULL)
+    {
+      g_autoptr(HkpPlugin) plugin = g_steal_pointer (&ctx->current);
+      hkp_engine_unregister (engine, plugin);
+      shutdown_next (ctx);
+      return;
+    }
+  hkp_engine_shutdown_gate_async (engine, ctx->current->name, gate, on_instance_shut_down, ctx);
+}
+
+/* Drains and shuts down the last plugin in priority order, then the one before, until none is left. */
 static void
 shutdown_next (ShutdownContext *ctx)
 {
@@ -512,19 +764,18 @@ shutdown_next (ShutdownContext *ctx)
   while (engine->plugins->len > 0)
     {
       HkpPlugin *plugin = engine->plugins->pdata[engine->plugins->len - 1];
-      HkpInstance *instance = hkp_plugin_swap_instance (plugin, NULL);
-      g_autofree char *thread_name = NULL;
 
-      if (instance == NULL)
+      if (hkp_slot_peek_gate (plugin->slot)->mode != HKP_GATE_SERVE)
         {
-          unregister_plugin (engine, plugin);
+          hkp_engine_unregister (engine, plugin);
           continue;
         }
       hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_UNLOADING, NULL);
+      hkp_engine_set_instance (plugin, NULL);
       ctx->current = g_object_ref (plugin);
-      thread_name = g_strdup_printf ("stop:%.10s", hkp_plugin_get_name (plugin));
-      hkp_thread_call_async (thread_name, (guint) (engine->settings.shutdown_timeout_sec * 1000),
-                             shutdown_job_run, NULL, instance, NULL, on_instance_shut_down, ctx);
+      hkp_drain_swap_async (plugin->slot, hkp_gate_new (HKP_GATE_SKIP, NULL),
+                            hkp_engine_drain_timeout (engine, plugin), MAX (hkp_engine_drain_timeout (engine, plugin), 1.0),
+                            hkp_engine_shutdown_late, on_final_drain, ctx);
       return;
     }
   g_message ("all plugins shut down");
@@ -536,9 +787,7 @@ shutdown_next (ShutdownContext *ctx)
 static void
 on_shutdown_idle (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  ShutdownContext *ctx = user_data;
-
-  shutdown_next (ctx);
+  shutdown_next (user_data);
 }
 
 void
@@ -552,10 +801,12 @@ hkp_engine_shutdown_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoi
   engine->stopping = TRUE;
   while ((queued = g_queue_pop_head (&engine->load_queue)) != NULL)
     {
+      queued->busy = FALSE;
+      hkp_engine_set_gate_mode (queued, HKP_GATE_FAILED);
       hkp_plugin_set_state (queued, HKP_PLUGIN_STATE_FAILED, "not loaded: the service is stopping");
       g_object_unref (queued);
     }
-  /* Loads in flight finish (or time out) first, so their instances are shut down too. */
+  /* Loads, transitions and drains in flight finish first, so their instances are shut down too. */
   hkp_engine_wait_idle_async (engine, on_shutdown_idle, ctx);
 }
 

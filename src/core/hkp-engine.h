@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "hkp-check.h"
 #include "hkp-plugin-object.h"
 
 G_BEGIN_DECLS
@@ -67,6 +68,43 @@ HkpPlugin *hkp_engine_lookup (HkpEngine *engine, const char *name);
 
 /* Returns the plugins in priority order; the array is the caller's, its elements are owned by engine. */
 GPtrArray *hkp_engine_list_plugins (HkpEngine *engine);
+
+/* ---- the request path (any thread but the main one) ---- */
+
+/*
+ * Runs request through the enabled plugins in priority order and fills
+ * result (the caller clears it).  Safe to call from many threads at once;
+ * takes no lock on the way, so call it from a thread of your own, never the
+ * engine's main thread (plugin code runs in it).
+ */
+void hkp_engine_check (HkpEngine *engine, const HkpCheckRequest *request, HkpCheckResult *result);
+
+/*
+ * Runs a request on the engine's worker threads; callback runs in the
+ * caller's thread-default main context.  headers is NULL or a
+ * NULL-terminated list of name, value, name, value…; everything is copied.
+ * Cancelling cancellable makes request->cancelled true for the plugins.
+ */
+void hkp_engine_check_async (HkpEngine *engine, const char *method, const char *path, const char *query,
+                             const char *client_address, const char *const *headers,
+                             GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_check_async(): fills result (caller clears it); FALSE with an error if cancelled. */
+gboolean hkp_engine_check_finish (HkpEngine *engine, GAsyncResult *result, HkpCheckResult *out, GError **error);
+
+/* ---- transitions (main thread) ---- */
+
+/*
+ * Reloads plugin name from a fresh copy of its module with its current
+ * config, by its reload strategy.  Completes when the outcome is known:
+ * TRUE once the new instance serves; FALSE with HKP_ERROR_RELOAD_FAILED
+ * (the previous instance keeps serving: rolled back, the plugin's error in
+ * the message), HKP_ERROR_BUSY, HKP_ERROR_NO_SUCH_PLUGIN or HKP_ERROR_FAILED.
+ */
+void hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_reload_async(). */
+gboolean hkp_engine_reload_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 
 /*
  * Stops loading, then shuts down and unloads every plugin in reverse

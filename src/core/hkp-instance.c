@@ -95,3 +95,9 @@ hkp_instance_is_shut_down (HkpInstance *instance)
 {
   return g_atomic_int_get (&instance->shut_down) != 0;
 }
+
+void *
+hkp_instance_get_handle (HkpInstance *instance)
+{
+  return instance->handle;
+}

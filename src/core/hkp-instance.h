@@ -37,6 +37,9 @@ void hkp_instance_unref (HkpInstance *instance);
 /* Returns the module the instance runs from, owned by instance. */
 HkpModule *hkp_instance_get_module (HkpInstance *instance);
 
+/* Returns the plugin's own handle from init(), for calls into the plugin. */
+void *hkp_instance_get_handle (HkpInstance *instance);
+
 /* Returns TRUE once hkp_instance_shutdown() has begun. */
 gboolean hkp_instance_is_shut_down (HkpInstance *instance);
 

@@ -4,8 +4,30 @@
 /* The engine's side of HkpPlugin: only the engine changes a plugin. */
 
 #include "hkp-plugin-object.h"
+#include "hkp-slot.h"
 
 G_BEGIN_DECLS
+
+struct _HkpPlugin {
+  GObject parent_instance;
+  char *name;
+  char *file;
+  HkpPluginState state;
+  char *last_error;
+  HkpManifest *manifest;
+  HkpInstance *instance;       /* the instance the slot's gate serves, if any */
+  HkpSlot *slot;               /* the request path's view, shared with the chain */
+  char *version;
+  char *description;
+  char *module_path;
+  gboolean busy;               /* a transition (load, reload, config, enable, disable) is running */
+  GPtrArray *draining;         /* HkpGate of earlier instances still draining (borrowed) */
+  guint reload_count;
+  guint config_version;
+  guint64 cancelled_by_drain;
+  HkpHealth health;
+  gpointer monitor;            /* the health monitor's per-plugin state */
+};
 
 /* Creates a plugin in state loading; returns a new reference. */
 HkpPlugin *hkp_plugin_new (const char *name, const char *file);
@@ -18,5 +40,11 @@ void hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *
 
 /* Installs instance (NULL allowed) and takes the module facts from it; returns the previous instance (transfer full). */
 HkpInstance *hkp_plugin_swap_instance (HkpPlugin *plugin, HkpInstance *instance);
+
+/* Sets the config version and emits config-changed (old, new). */
+void hkp_plugin_set_config_version (HkpPlugin *plugin, guint version);
+
+/* Takes over health (zeroed afterwards), logs and emits health-changed if the status changed. */
+void hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health);
 
 G_END_DECLS

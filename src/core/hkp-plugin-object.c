@@ -3,23 +3,15 @@
 
 #include "hkp-plugin-object-private.h"
 
+#include <string.h>
+
 #include "hkp-log.h"
 
-struct _HkpPlugin {
-  GObject parent_instance;
-  char *name;
-  char *file;
-  HkpPluginState state;
-  char *last_error;
-  HkpManifest *manifest;
-  HkpInstance *instance;
-  char *version;
-  char *description;
-  char *module_path;
-};
 
 enum {
   SIGNAL_STATE_CHANGED,
+  SIGNAL_HEALTH_CHANGED,
+  SIGNAL_CONFIG_CHANGED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -50,6 +42,9 @@ hkp_plugin_finalize (GObject *object)
   /* The engine shuts instances down before it lets go of a plugin. */
   g_clear_pointer (&plugin->instance, hkp_instance_unref);
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
+  g_clear_pointer (&plugin->slot, hkp_slot_unref);
+  g_clear_pointer (&plugin->draining, g_ptr_array_unref);
+  hkp_health_clear (&plugin->health);
   g_free (plugin->name);
   g_free (plugin->file);
   g_free (plugin->last_error);
@@ -68,6 +63,12 @@ hkp_plugin_class_init (HkpPluginClass *klass)
   signals[SIGNAL_STATE_CHANGED] =
     g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[SIGNAL_HEALTH_CHANGED] =
+    g_signal_new ("health-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[SIGNAL_CONFIG_CHANGED] =
+    g_signal_new ("config-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
 }
 
 static void
@@ -77,6 +78,9 @@ hkp_plugin_init (HkpPlugin *plugin)
   plugin->version = g_strdup ("");
   plugin->description = g_strdup ("");
   plugin->module_path = g_strdup ("");
+  plugin->config_version = 1;
+  plugin->draining = g_ptr_array_new ();
+  hkp_health_init (&plugin->health);
 }
 
 HkpPlugin *
@@ -87,6 +91,7 @@ hkp_plugin_new (const char *name, const char *file)
   plugin->name = g_utf8_make_valid (name, -1);
   plugin->file = g_strdup (file);
   plugin->state = HKP_PLUGIN_STATE_LOADING;
+  plugin->slot = hkp_slot_new (plugin->name, HKP_GATE_SKIP, HKP_FAILURE_CLOSED);
   return plugin;
 }
 
@@ -167,9 +172,91 @@ void
 hkp_plugin_set_manifest (HkpPlugin *plugin, HkpManifest *manifest)
 {
   if (manifest != NULL)
-    hkp_manifest_ref (manifest);
+    {
+      hkp_manifest_ref (manifest);
+      g_atomic_int_set (&plugin->slot->failure_mode, manifest->failure_mode);
+    }
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
   plugin->manifest = manifest;
+}
+
+guint
+hkp_plugin_get_reload_count (HkpPlugin *plugin)
+{
+  return plugin->reload_count;
+}
+
+guint
+hkp_plugin_get_config_version (HkpPlugin *plugin)
+{
+  return plugin->config_version;
+}
+
+guint64
+hkp_plugin_get_active_requests (HkpPlugin *plugin)
+{
+  guint64 total = hkp_slot_current_requests (plugin->slot);
+
+  for (guint i = 0; i < plugin->draining->len; i++)
+    total += (guint64) MAX (hkp_gate_retired_requests (plugin->draining->pdata[i]), 0);
+  return total;
+}
+
+const HkpHealth *
+hkp_plugin_get_health (HkpPlugin *plugin)
+{
+  return &plugin->health;
+}
+
+gboolean
+hkp_plugin_is_busy (HkpPlugin *plugin)
+{
+  return plugin->busy;
+}
+
+guint
+hkp_plugin_get_draining (HkpPlugin *plugin)
+{
+  return plugin->draining->len;
+}
+
+guint64
+hkp_plugin_get_outcome_count (HkpPlugin *plugin, HkpOutcome outcome)
+{
+  return (guint64) __atomic_load_n (&plugin->slot->outcomes[outcome], __ATOMIC_RELAXED);
+}
+
+guint64
+hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin)
+{
+  return plugin->cancelled_by_drain;
+}
+
+void
+hkp_plugin_set_config_version (HkpPlugin *plugin, guint version)
+{
+  guint old = plugin->config_version;
+
+  plugin->config_version = version;
+  g_signal_emit (plugin, signals[SIGNAL_CONFIG_CHANGED], 0, old, version);
+}
+
+void
+hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
+{
+  HkpHealthStatus old = plugin->health.status;
+
+  hkp_health_clear (&plugin->health);
+  plugin->health = *health;
+  memset (health, 0, sizeof *health);
+  if (old != plugin->health.status)
+    {
+      hkp_log_plugin (plugin->health.status == HKP_HEALTH_STATUS_HEALTHY ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+                      plugin->name, "plugin %s health %s → %s%s%s", plugin->name,
+                      hkp_health_status_to_string (old), hkp_health_status_to_string (plugin->health.status),
+                      plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);
+      g_signal_emit (plugin, signals[SIGNAL_HEALTH_CHANGED], 0, (guint) old, (guint) plugin->health.status);
+    }
 }
 
 void

@@ -3,16 +3,20 @@
 
 #include <glib-object.h>
 
+#include "hkp-health.h"
 #include "hkp-instance.h"
 #include "hkp-manifest.h"
 #include "hkp-plugin-state.h"
+#include "hkp-slot.h"
 
 G_BEGIN_DECLS
 
 /*
  * One declared plugin as the engine keeps it: its file, manifest, state,
  * last error and current instance.  Lives on the main thread; signals are
- * emitted there.  Signals: "state-changed" (guint old_state, guint new_state).
+ * emitted there.  Signals, each with the old and new value:
+ * "state-changed" (HkpPluginState), "health-changed" (HkpHealthStatus),
+ * "config-changed" (config version).
  */
 #define HKP_TYPE_PLUGIN (hkp_plugin_get_type ())
 G_DECLARE_FINAL_TYPE (HkpPlugin, hkp_plugin, HKP, PLUGIN, GObject)
@@ -46,6 +50,30 @@ const char *hkp_plugin_get_module_path (HkpPlugin *plugin);
 
 /* Returns the current instance (NULL unless loaded), owned by plugin. */
 HkpInstance *hkp_plugin_get_instance (HkpPlugin *plugin);
+
+/* Returns how many reloads have been applied. */
+guint hkp_plugin_get_reload_count (HkpPlugin *plugin);
+
+/* Returns the config version: 1 at load, one more at every applied change. */
+guint hkp_plugin_get_config_version (HkpPlugin *plugin);
+
+/* Returns the requests in flight in the plugin's current instance. */
+guint64 hkp_plugin_get_active_requests (HkpPlugin *plugin);
+
+/* Returns the last health check's result, owned by plugin. */
+const HkpHealth *hkp_plugin_get_health (HkpPlugin *plugin);
+
+/* Returns TRUE while a transition of the plugin runs (another one is refused as busy). */
+gboolean hkp_plugin_is_busy (HkpPlugin *plugin);
+
+/* Returns how many earlier instances are still draining. */
+guint hkp_plugin_get_draining (HkpPlugin *plugin);
+
+/* Returns how many requests ended with outcome in this plugin. */
+guint64 hkp_plugin_get_outcome_count (HkpPlugin *plugin, HkpOutcome outcome);
+
+/* Returns how many requests drains have cancelled in this plugin. */
+guint64 hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin);
 
 /* Orders two plugins by priority, then name (a GCompareFunc over HkpPlugin **). */
 gint hkp_plugin_compare (gconstpointer a, gconstpointer b);

@@ -11,114 +11,32 @@
 
 #include "hkp-engine.h"
 #include "hkp-error.h"
-#include "hkp-test-util.h"
+#include "hkp-test-engine.h"
 
-typedef struct {
-  char *root;
-  char *plugin_dir;
-  char *config_dir;
-  char *state_dir;
-  HkpEngine *engine;
-} Fixture;
-
-static void
-fixture_setup (Fixture *f, gconstpointer data)
-{
-  f->root = hkp_test_make_tmpdir ();
-  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
-  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
-  f->state_dir = g_build_filename (f->root, "state", NULL);
-  hkp_test_install_plugins (f->plugin_dir);
-  g_assert_cmpint (g_mkdir_with_parents (f->config_dir, 0755), ==, 0);
-  hkp_test_log_clear ();
-}
-
-static HkpEngine *
-engine_new (Fixture *f, gdouble init_timeout_sec)
-{
-  g_autoptr(GError) error = NULL;
-  HkpEngineSettings settings = {
-    .plugin_dir = f->plugin_dir,
-    .config_dir = f->config_dir,
-    .state_dir = f->state_dir,
-    .init_timeout_sec = init_timeout_sec,
-  };
-  HkpEngine *engine = hkp_engine_new (&settings, &error);
-
-  g_assert_no_error (error);
-  return engine;
-}
-
-static void
-engine_load (HkpEngine *engine)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-
-  hkp_engine_load_async (engine, hkp_test_store_result, &result);
-  hkp_test_wait_result (&result);
-  g_assert_true (hkp_engine_load_finish (engine, result, &error));
-  g_assert_no_error (error);
-}
-
-static void
-engine_shutdown (HkpEngine *engine)
-{
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-
-  hkp_engine_shutdown_async (engine, hkp_test_store_result, &result);
-  hkp_test_wait_result (&result);
-  g_assert_true (hkp_engine_shutdown_finish (engine, result, &error));
-  g_assert_no_error (error);
-}
-
-static void
-fixture_teardown (Fixture *f, gconstpointer data)
-{
-  if (f->engine != NULL)
-    {
-      g_autoptr(GPtrArray) left = NULL;
-      engine_shutdown (f->engine);
-      left = hkp_engine_list_plugins (f->engine);
-      g_assert_cmpuint (left->len, ==, 0);
-      g_clear_object (&f->engine);
-    }
-  hkp_test_rm_rf (f->root);
-  g_free (f->root);
-  g_free (f->plugin_dir);
-  g_free (f->config_dir);
-  g_free (f->state_dir);
-}
-
-/* Writes the plugin file <name>.json; returns its path (caller frees). */
-static char *
-write_plugin_path (Fixture *f, const char *name, const char *json)
-{
-  g_autofree char *file = g_strdup_printf ("%s.json", name);
-  return hkp_test_write_file_path (f->config_dir, file, json);
-}
+typedef EngineFixture Fixture;
 
 static void
 write_plugin (Fixture *f, const char *name, const char *json)
 {
-  g_free (write_plugin_path (f, name, json));
+  engine_fixture_write_plugin (f, name, json);
+}
+
+static char *
+write_plugin_path (Fixture *f, const char *name, const char *json)
+{
+  return engine_fixture_write_plugin_path (f, name, json);
 }
 
 static void
 start (Fixture *f)
 {
-  f->engine = engine_new (f, 0);
-  engine_load (f->engine);
+  engine_fixture_start (f, NULL);
 }
 
 static HkpPlugin *
 lookup (Fixture *f, const char *name)
 {
-  HkpPlugin *plugin = hkp_engine_lookup (f->engine, name);
-
-  g_assert_nonnull (plugin);
-  return plugin;
+  return engine_fixture_lookup (f, name);
 }
 
 static void
@@ -418,39 +336,25 @@ test_many_plugins (Fixture *f, gconstpointer data)
 }
 
 static void
-replace_file (const char *source, const char *dir, const char *name)
-{
-  g_autofree char *tmp = g_strdup_printf ("%s.new", name);
-  g_autofree char *tmp_path = g_build_filename (dir, tmp, NULL);
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-
-  hkp_test_copy_file (source, dir, tmp);
-  g_assert_cmpint (g_rename (tmp_path, path), ==, 0);
-}
-
-static void
 test_private_copy (Fixture *f, gconstpointer data)
 {
   g_autofree char *v1 = g_build_filename (hkp_test_plugin_build_dir (), "answer.so", NULL);
   g_autofree char *v2 = g_build_filename (hkp_test_plugin_build_dir (), "answer-v2.so", NULL);
   g_autofree char *second = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) idle = NULL;
   HkpPlugin *plugin;
 
-  replace_file (v1, f->plugin_dir, "swap.so");
+  engine_fixture_replace_file (v1, f->plugin_dir, "swap.so");
   write_plugin (f, "first", "{\"module\": \"swap.so\"}");
   start (f);
   g_assert_cmpstr (hkp_plugin_get_version (lookup (f, "first")), ==, "1.0");
 
   /* Replace the file on disk while version 1.0 stays loaded, then load it again. */
-  replace_file (v2, f->plugin_dir, "swap.so");
+  engine_fixture_replace_file (v2, f->plugin_dir, "swap.so");
   second = write_plugin_path (f, "second", "{\"module\": \"swap.so\"}");
   plugin = hkp_engine_add_file (f->engine, second, &error);
   g_assert_no_error (error);
-  hkp_engine_wait_idle_async (f->engine, hkp_test_store_result, &idle);
-  hkp_test_wait_result (&idle);
-  g_assert_true (hkp_engine_wait_idle_finish (f->engine, idle, NULL));
+  engine_fixture_wait_idle (f);
 
   g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
   g_assert_cmpstr (hkp_plugin_get_version (plugin), ==, "2.0");
@@ -475,13 +379,17 @@ test_shutdown_order (Fixture *f, gconstpointer data)
   write_plugin (f, "c", "{\"module\": \"sleeper.so\", \"priority\": 30}");
   start (f);
   g_signal_connect (f->engine, "plugin-removed", G_CALLBACK (on_removed), order);
-  engine_shutdown (f->engine);
+  g_object_ref (f->engine);
+  {
+    g_autoptr(HkpEngine) engine = f->engine;
+    engine_fixture_stop (f);
+    g_signal_handlers_disconnect_by_data (engine, order);
+  }
   g_assert_cmpuint (order->len, ==, 3);
   for (guint i = 0; i < 3; i++)
     g_assert_cmpstr (order->pdata[i], ==, expected[i]);
   g_assert_true (hkp_test_log_contains_for_plugin ("c", "plugin c shut down"));
   g_assert_true (hkp_test_log_contains ("all plugins shut down"));
-  g_clear_object (&f->engine);
 }
 
 static void
@@ -492,8 +400,7 @@ test_copies_removed (Fixture *f, gconstpointer data)
 
   write_plugin (f, "a", "{\"module\": \"answer.so\"}");
   start (f);
-  engine_shutdown (f->engine);
-  g_clear_object (&f->engine);
+  engine_fixture_stop (f);
   /* Only the state directory's own contents remain: no module copy is left behind. */
   dir = g_dir_open (f->state_dir, 0, NULL);
   g_assert_nonnull (dir);
@@ -507,7 +414,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   hkp_test_log_capture_install ();
 
-#define ADD(path, func) g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, engine_fixture_setup, (func), engine_fixture_teardown)
   ADD ("/engine/loads-active", test_loads_active);
   ADD ("/engine/bad/invalid-json", test_invalid_json);
   ADD ("/engine/bad/not-object", test_not_object);

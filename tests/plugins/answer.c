@@ -2,6 +2,7 @@
 /* Test plugin: answers every request from its config ("verdict", "status", "reason", "headers"). */
 #include <string.h>
 
+#include "hkp-test-probe.h"
 #include "test-plugin-util.h"
 
 #ifndef ANSWER_VERSION
@@ -9,6 +10,7 @@
 #endif
 
 typedef struct {
+  gint dead;          /* shutdown began: any later call is a violation */
   hkp_verdict verdict;
   int status;
   char *reason;
@@ -79,6 +81,8 @@ answer_handle (void *instance, const hkp_request *request, hkp_response *respons
 {
   Answer *answer = instance;
 
+  if (g_atomic_int_get (&answer->dead))
+    hkp_test_probe_violation ();
   if (answer->status != 0)
     response->status = answer->status;
   if (answer->reason[0] != '\0')
@@ -93,9 +97,10 @@ answer_shutdown (void *instance)
 {
   Answer *answer = instance;
 
-  g_free (answer->reason);
-  g_ptr_array_unref (answer->headers);
-  g_free (answer);
+  g_atomic_int_set (&answer->dead, 1);
+  g_clear_pointer (&answer->reason, g_free);
+  g_clear_pointer (&answer->headers, g_ptr_array_unref);
+  hkp_test_probe_bury (answer);
 }
 
 static const hkp_plugin_descriptor descriptor = {

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Test plugin: init waits "init_delay_ms"; handle sleeps "sleep_ms" in 1 ms
- * steps, returning early once cancelled, then answers "verdict" (allow).
+ * steps, returning early once cancelled, then allows.  With
+ * "sleep_first_instance_only", only the first instance made in the process
+ * sleeps (so a reload's new instance answers at once).
  * Its health reports how many calls it saw, how many were cancelled, and how
  * many arrived after shutdown began (which must stay 0).
  */
+#include "hkp-test-probe.h"
 #include "test-plugin-util.h"
 
 typedef struct {
@@ -26,6 +29,8 @@ sleeper_init (const char *config_json, void **instance, char *error, size_t erro
   g_usleep ((gulong) test_plugin_int (config, "init_delay_ms", 0) * 1000);
   sleeper = g_new0 (Sleeper, 1);
   sleeper->sleep_ms = test_plugin_int (config, "sleep_ms", 0);
+  if (hkp_test_probe_next_instance () > 1 && json_object_get_boolean_member_with_default (config, "sleep_first_instance_only", FALSE))
+    sleeper->sleep_ms = 0;
   *instance = sleeper;
   return 0;
 }
@@ -37,13 +42,18 @@ sleeper_handle (void *instance, const hkp_request *request, hkp_response *respon
   gint64 deadline = g_get_monotonic_time () + sleeper->sleep_ms * 1000;
 
   if (g_atomic_int_get (&sleeper->shutting_down))
-    g_atomic_int_inc (&sleeper->after_shutdown);
+    {
+      g_atomic_int_inc (&sleeper->after_shutdown);
+      hkp_test_probe_violation ();
+    }
   g_atomic_int_inc (&sleeper->calls);
+  hkp_test_probe_entered ();
   while (g_get_monotonic_time () < deadline)
     {
       if (request->cancelled (request))
         {
           g_atomic_int_inc (&sleeper->cancelled);
+          hkp_test_probe_cancelled ();
           return HKP_VERDICT_CONTINUE;
         }
       g_usleep (1000);
@@ -68,7 +78,7 @@ sleeper_shutdown (void *instance)
   Sleeper *sleeper = instance;
 
   g_atomic_int_set (&sleeper->shutting_down, 1);
-  g_free (sleeper);
+  hkp_test_probe_bury (sleeper);
 }
 
 static const hkp_plugin_descriptor descriptor = {

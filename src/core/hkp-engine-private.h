@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What the engine's own files share; nothing outside src/core includes this. */
+
+#include "hkp-check.h"
+#include "hkp-drain.h"
+#include "hkp-engine.h"
+#include "hkp-plugin-object-private.h"
+
+G_BEGIN_DECLS
+
+struct _HkpEngine {
+  GObject parent_instance;
+  HkpEngineSettings settings;   /* string fields point at the copies below */
+  char *plugin_dir;
+  char *config_dir;
+  char *state_dir;
+  char *copy_dir;               /* private copies of loaded modules */
+  GMainContext *context;        /* where the engine lives */
+  GPtrArray *plugins;           /* HkpPlugin, priority order, owned */
+  GHashTable *by_name;          /* name → HkpPlugin, borrowed from plugins */
+  GQueue load_queue;            /* HkpPlugin waiting for a load slot, owned */
+  guint loads_running;
+  guint pending;                /* transitions and drains in progress */
+  guint64 module_serial;        /* makes every module copy's name unique */
+  GPtrArray *idle_waiters;      /* GTask waiting for nothing to be pending */
+  gboolean stopping;
+  HkpGuardBox chain;            /* HkpChain: what the request path runs through */
+  GThreadPool *check_pool;      /* runs hkp_engine_check_async() requests */
+  gpointer monitor;             /* the health monitor */
+};
+
+/* Publishes a new chain of the plugins' slots in priority order; the old one is freed once unread. */
+void hkp_engine_publish_chain (HkpEngine *engine);
+
+/* Counts an operation in progress (idle waiters and shutdown wait for it). */
+void hkp_engine_op_begin (HkpEngine *engine);
+
+/* Ends an operation counted by hkp_engine_op_begin(). */
+void hkp_engine_op_end (HkpEngine *engine);
+
+/* Returns the drain timeout of plugin: its own, or the engine's. */
+gdouble hkp_engine_drain_timeout (HkpEngine *engine, HkpPlugin *plugin);
+
+/*
+ * Starts an instance for manifest on a worker thread with the init time
+ * bound: from module if given (re-initialising a module already loaded),
+ * otherwise from a fresh private copy of the module file.
+ */
+void hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpModule *module,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_start_instance_async(): a new instance, or NULL with an error that names the file. */
+HkpInstance *hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest,
+                                               GAsyncResult *result, GError **error);
+
+/* Makes instance the plugin's current one (or none), taking the module facts from it; the gate is not touched. */
+void hkp_engine_set_instance (HkpPlugin *plugin, HkpInstance *instance);
+
+/* Replaces the plugin's gate by a gate of mode without an instance; the old one must not serve. */
+void hkp_engine_set_gate_mode (HkpPlugin *plugin, HkpGateMode mode);
+
+/*
+ * Replaces the plugin's serving gate by new_gate and, in the background,
+ * drains the old one and shuts its instance down (counted as draining and
+ * pending).  callback (may be NULL) runs when the old instance is gone.
+ */
+void hkp_engine_retire_serving_gate (HkpEngine *engine, HkpPlugin *plugin, HkpGate *new_gate,
+                                     GAsyncReadyCallback callback, gpointer user_data);
+
+/* Shuts down the instance of gate on a worker and frees the gate there; callback (may be NULL) when done. */
+void hkp_engine_shutdown_gate_async (HkpEngine *engine, const char *plugin_name, HkpGate *gate,
+                                     GAsyncReadyCallback callback, gpointer user_data);
+
+/* The late handler of drains reported stuck: finishes the gate off the main thread when it empties. */
+void hkp_engine_shutdown_late (HkpGate *gate, const char *plugin_name);
+
+/*
+ * Applies manifest to a claimed plugin: reload by its strategy when it
+ * serves, start it when it does not, disable it when manifest says so.
+ * Completes when the outcome is known; on failure the previous manifest is
+ * back in force.  The claim is released before the callback runs.
+ */
+void hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest,
+                             GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_apply_async(). */
+gboolean hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
+
+/* Claims plugin for a transition: FALSE with HKP_ERROR_BUSY (or stopping) if it cannot start now. */
+gboolean hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error);
+
+/* Releases a claim taken with hkp_engine_claim(). */
+void hkp_engine_release (HkpEngine *engine, HkpPlugin *plugin);
+
+/* Looks up name for a transition: the plugin, or NULL with HKP_ERROR_NO_SUCH_PLUGIN / INVALID_NAME. */
+HkpPlugin *hkp_engine_find (HkpEngine *engine, const char *name, GError **error);
+
+/* Registers plugin in priority order, publishes the chain, emits plugin-added. */
+void hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin);
+
+/* Unregisters plugin (its instance already gone), publishes the chain, emits plugin-removed. */
+void hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin);
+
+/* Queues plugin (in state loading, with a manifest) for loading. */
+void hkp_engine_queue_load (HkpEngine *engine, HkpPlugin *plugin);
+
+G_END_DECLS

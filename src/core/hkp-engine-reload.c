@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-core"
+
+/*
+ * Applying a manifest to a plugin: a reload (same manifest), a config change
+ * (new config), enable and disable, and rescan edits all come here.
+ *   overlap:   init the new instance while the old serves; switch; drain the old in the background.
+ *   exclusive: pause the plugin's requests (they wait), drain, shut down, init the new instance;
+ *              on failure init the previous module with the previous config again.
+ */
+
+#include "hkp-engine-private.h"
+
+#include "hkp-error.h"
+#include "hkp-log.h"
+
+typedef struct {
+  HkpEngine *engine;
+  HkpPlugin *plugin;
+  HkpManifest *manifest;       /* what to apply */
+  HkpManifest *previous;       /* what was in force (NULL if the file never parsed) */
+  HkpModule *previous_module;  /* exclusive: kept loaded for the rollback */
+  HkpGate *paused_from;        /* exclusive: the serving gate being drained */
+  GError *error;               /* exclusive: why the new instance failed */
+} Apply;
+
+static void
+apply_free (Apply *apply)
+{
+  g_object_unref (apply->engine);
+  g_object_unref (apply->plugin);
+  hkp_manifest_unref (apply->manifest);
+  g_clear_pointer (&apply->previous, hkp_manifest_unref);
+  g_clear_pointer (&apply->previous_module, hkp_module_unref);
+  g_clear_error (&apply->error);
+  g_free (apply);
+}
+
+/* Makes instance the plugin's serving one (the current gate must not serve). */
+static void
+serve (HkpPlugin *plugin, HkpInstance *instance)
+{
+  hkp_engine_set_instance (plugin, instance);
+  hkp_slot_swap_gate (plugin->slot, hkp_gate_new (HKP_GATE_SERVE, instance), hkp_gate_free_drained, NULL);
+}
+
+/* The outcome is known: success when error is NULL (taken). */
+static void
+finish (GTask *task, GError *error)
+{
+  Apply *apply = g_task_get_task_data (task);
+
+  if (error != NULL && apply->previous != NULL)
+    hkp_plugin_set_manifest (apply->plugin, apply->previous);
+  hkp_engine_release (apply->engine, apply->plugin);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+/* The caller's error: a refused config stays InvalidConfig; otherwise code, saying what happened. */
+static GError *
+outcome_error (Apply *apply, const GError *cause, HkpErrorCode code, const char *what)
+{
+  if (g_error_matches (cause, HKP_ERROR, HKP_ERROR_INVALID_CONFIG))
+    code = HKP_ERROR_INVALID_CONFIG;
+  return g_error_new (HKP_ERROR, code, "reload of plugin %s %s: %s", apply->plugin->name, what, cause->message);
+}
+
+/* ---- starting from nothing (failed or disabled plugins) ---------------- */
+
+static void
+on_fresh_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Apply *apply = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
+
+  if (instance == NULL)
+    {
+      hkp_engine_set_gate_mode (apply->plugin, HKP_GATE_FAILED);
+      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_FAILED, error->message);
+      finish (task, outcome_error (apply, error, HKP_ERROR_FAILED, "failed"));
+      return;
+    }
+  serve (apply->plugin, instance);
+  apply->plugin->reload_count++;
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, "");
+  finish (task, NULL);
+}
+
+/* ---- overlap ---------------------------------------------------------- */
+
+static void
+on_overlap_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Apply *apply = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
+
+  if (instance == NULL)
+    {
+      /* The old instance never stopped serving: that is the rollback. */
+      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, error->message);
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
+                      "plugin %s: reload failed, the previous instance keeps serving: %s",
+                      apply->plugin->name, error->message);
+      finish (task, outcome_error (apply, error, HKP_ERROR_RELOAD_FAILED,
+                                   "failed and was rolled back; the previous instance keeps serving"));
+      return;
+    }
+  hkp_engine_set_instance (apply->plugin, instance);
+  hkp_engine_retire_serving_gate (apply->engine, apply->plugin, hkp_gate_new (HKP_GATE_SERVE, instance), NULL, NULL);
+  apply->plugin->reload_count++;
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, "");
+  finish (task, NULL);
+}
+
+/* ---- exclusive -------------------------------------------------------- */
+
+static void
+on_exclusive_rollback (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Apply *apply = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->previous, result, &error);
+
+  if (instance == NULL)
+    {
+      g_autofree char *message = g_strdup_printf ("%s; starting the previous module again failed too: %s",
+                                                  apply->error->message, error->message);
+      hkp_slot_swap_gate (apply->plugin->slot, hkp_gate_new (HKP_GATE_FAILED, NULL), hkp_gate_free_drained, NULL);
+      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_FAILED, message);
+      finish (task, g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "reload of plugin %s failed: %s",
+                                 apply->plugin->name, message));
+      return;
+    }
+  serve (apply->plugin, instance);
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, apply->error->message);
+  hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
+                  "plugin %s: reload failed, the previous module and config were started again: %s",
+                  apply->plugin->name, apply->error->message);
+  finish (task, outcome_error (apply, apply->error, HKP_ERROR_RELOAD_FAILED,
+                               "failed and was rolled back to the previous module and config"));
+}
+
+static void
+on_exclusive_started (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Apply *apply = g_task_get_task_data (task);
+  g_autoptr(HkpInstance) instance =
+    hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &apply->error);
+
+  if (instance == NULL)
+    {
+      /* Requests keep waiting on the paused gate while the previous module starts again. */
+      hkp_engine_start_instance_async (apply->engine, apply->previous, apply->previous_module,
+                                       on_exclusive_rollback, task);
+      return;
+    }
+  serve (apply->plugin, instance);
+  apply->plugin->reload_count++;
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, "");
+  finish (task, NULL);
+}
+
+static void
+on_exclusive_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Apply *apply = g_task_get_task_data (task);
+
+  hkp_engine_start_instance_async (apply->engine, apply->manifest, NULL, on_exclusive_started, task);
+}
+
+static void
+on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Apply *apply = g_task_get_task_data (task);
+  HkpDrainResult outcome;
+  HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
+
+  g_ptr_array_remove (apply->plugin->draining, apply->paused_from);
+  apply->plugin->cancelled_by_drain += outcome.cancelled;
+  if (gate == NULL)
+    {
+      /* Calls into the old instance ignored cancellation: it cannot be shut down, so it serves on. */
+      apply->paused_from->keep_instance = TRUE;
+      hkp_slot_swap_gate (apply->plugin->slot, hkp_gate_new (HKP_GATE_SERVE, apply->plugin->instance),
+                          hkp_gate_free_drained, NULL);
+      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, NULL);
+      finish (task, g_error_new (HKP_ERROR, HKP_ERROR_RELOAD_FAILED,
+                                 "reload of plugin %s abandoned: calls into the previous instance did not return "
+                                 "after cancellation; it keeps serving", apply->plugin->name));
+      return;
+    }
+  apply->previous_module = hkp_module_ref (hkp_instance_get_module (gate->instance));
+  hkp_engine_set_instance (apply->plugin, NULL);
+  hkp_engine_shutdown_gate_async (apply->engine, apply->plugin->name, gate, on_exclusive_shut_down, task);
+}
+
+/* ---- disabling -------------------------------------------------------- */
+
+static void
+on_disabled (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GTask *task = user_data;
+  Apply *apply = g_task_get_task_data (task);
+
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_DISABLED, "");
+  finish (task, NULL);
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+void
+hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (engine, NULL, callback, user_data);
+  Apply *apply = g_new0 (Apply, 1);
+  gboolean serving = hkp_slot_peek_gate (plugin->slot)->mode == HKP_GATE_SERVE;
+  gdouble drain_timeout;
+
+  g_assert (plugin->busy);
+  g_task_set_source_tag (task, hkp_engine_apply_async);
+  apply->engine = g_object_ref (engine);
+  apply->plugin = g_object_ref (plugin);
+  apply->manifest = hkp_manifest_ref (manifest);
+  apply->previous = plugin->manifest != NULL ? hkp_manifest_ref (plugin->manifest) : NULL;
+  g_task_set_task_data (task, apply, (GDestroyNotify) apply_free);
+  hkp_plugin_set_manifest (plugin, manifest);
+
+  if (!manifest->enabled)
+    {
+      if (!serving)
+        {
+          hkp_engine_set_gate_mode (plugin, HKP_GATE_SKIP);
+          on_disabled (NULL, NULL, task);
+          return;
+        }
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_UNLOADING, NULL);
+      hkp_engine_set_instance (plugin, NULL);
+      hkp_engine_retire_serving_gate (engine, plugin, hkp_gate_new (HKP_GATE_SKIP, NULL), on_disabled, task);
+      return;
+    }
+  if (!serving)
+    {
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_LOADING, NULL);
+      hkp_engine_start_instance_async (engine, manifest, NULL, on_fresh_started, task);
+      return;
+    }
+  hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_RELOADING, NULL);
+  if (manifest->reload_strategy == HKP_RELOAD_OVERLAP)
+    {
+      hkp_engine_start_instance_async (engine, manifest, NULL, on_overlap_started, task);
+      return;
+    }
+  apply->paused_from = hkp_slot_peek_gate (plugin->slot);
+  g_ptr_array_add (plugin->draining, apply->paused_from);
+  /* Waiting requests get the drain and both init bounds before they give up on the plugin. */
+  drain_timeout = hkp_engine_drain_timeout (engine, plugin);
+  __atomic_store_n (&plugin->slot->pause_limit_usec,
+                    (gint64) ((2 * drain_timeout + 2 * engine->settings.init_timeout_sec) * G_USEC_PER_SEC),
+                    __ATOMIC_RELAXED);
+  hkp_drain_swap_async (plugin->slot, hkp_gate_new (HKP_GATE_PAUSED, NULL), drain_timeout, MAX (drain_timeout, 1.0),
+                        hkp_engine_shutdown_late, on_exclusive_drained, task);
+}
+
+gboolean
+hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+on_reload_applied (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (engine, NULL, callback, user_data);
+  GError *error = NULL;
+  HkpPlugin *plugin;
+
+  g_task_set_source_tag (task, hkp_engine_reload_async);
+  plugin = hkp_engine_find (engine, name, &error);
+  if (plugin == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (plugin->manifest == NULL || plugin->state == HKP_PLUGIN_STATE_DISABLED)
+    {
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED,
+                               plugin->manifest == NULL ? "plugin %s cannot be reloaded: its file is invalid (%s)"
+                                                        : "plugin %s is disabled; enable it instead%s",
+                               name, plugin->manifest == NULL ? plugin->last_error : "");
+      return;
+    }
+  if (plugin->draining->len >= 2)
+    {
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_BUSY,
+                               "two earlier instances of plugin %s are still draining", name);
+      return;
+    }
+  if (!hkp_engine_claim (engine, plugin, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  hkp_engine_apply_async (engine, plugin, plugin->manifest, on_reload_applied, g_steal_pointer (&task));
+}
+
+gboolean
+hkp_engine_reload_finish (HkpEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

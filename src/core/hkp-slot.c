@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "hkp-slot.h"
+
+HkpGate *
+hkp_gate_new (HkpGateMode mode, HkpInstance *instance)
+{
+  HkpGate *gate = g_new0 (HkpGate, 1);
+
+  g_assert ((mode == HKP_GATE_SERVE) == (instance != NULL));
+  gate->mode = mode;
+  gate->instance = instance != NULL ? hkp_instance_ref (instance) : NULL;
+  return gate;
+}
+
+void
+hkp_gate_free (HkpGate *gate)
+{
+  if (gate == NULL)
+    return;
+  g_clear_pointer (&gate->instance, hkp_instance_unref);
+  g_free (gate);
+}
+
+HkpSlot *
+hkp_slot_new (const char *name, HkpGateMode mode, HkpFailureMode failure_mode)
+{
+  HkpSlot *slot = g_new0 (HkpSlot, 1);
+
+  slot->ref = 1;
+  slot->name = g_strdup (name);
+  slot->failure_mode = failure_mode;
+  slot->pause_limit_usec = 90 * G_USEC_PER_SEC;
+  g_mutex_init (&slot->lock);
+  g_cond_init (&slot->resumed);
+  hkp_guard_swap (&slot->gate, &hkp_gate_new (mode, NULL)->guard);
+  return slot;
+}
+
+HkpSlot *
+hkp_slot_ref (HkpSlot *slot)
+{
+  g_atomic_int_inc (&slot->ref);
+  return slot;
+}
+
+void
+hkp_slot_unref (HkpSlot *slot)
+{
+  if (!g_atomic_int_dec_and_test (&slot->ref))
+    return;
+  /* No chain holds the slot any more, so nobody can be inside its gate. */
+  hkp_gate_free ((HkpGate *) hkp_guard_swap (&slot->gate, NULL));
+  g_mutex_clear (&slot->lock);
+  g_cond_clear (&slot->resumed);
+  g_free (slot->name);
+  g_free (slot);
+}
+
+void
+hkp_gate_free_drained (HkpGuarded *gate, gpointer user_data)
+{
+  hkp_gate_free ((HkpGate *) gate);
+}
+
+void
+hkp_slot_swap_gate (HkpSlot *slot, HkpGate *gate, HkpGuardRetired drained, gpointer user_data)
+{
+  HkpGate *previous = hkp_slot_peek_gate (slot);
+
+  /* Only this thread swaps, so previous is still current: arm it before it can retire. */
+  previous->guard.retired = drained;
+  previous->guard.retired_data = user_data;
+  hkp_guard_swap (&slot->gate, &gate->guard);
+  g_mutex_lock (&slot->lock);
+  g_atomic_int_inc (&slot->generation);
+  g_cond_broadcast (&slot->resumed);
+  g_mutex_unlock (&slot->lock);
+}
+
+HkpGate *
+hkp_slot_peek_gate (HkpSlot *slot)
+{
+  return (HkpGate *) hkp_guard_peek (&slot->gate);
+}
+
+guint64
+hkp_slot_current_requests (HkpSlot *slot)
+{
+  return hkp_guard_current_readers (&slot->gate);
+}
+
+gint64
+hkp_gate_retired_requests (HkpGate *gate)
+{
+  return hkp_guard_retired_readers (&gate->guard);
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "hkp-test-engine.h"
+
+#include <glib/gstdio.h>
+
+void
+engine_fixture_setup (EngineFixture *f, gconstpointer data)
+{
+  f->root = hkp_test_make_tmpdir ();
+  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
+  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
+  f->state_dir = g_build_filename (f->root, "state", NULL);
+  hkp_test_install_plugins (f->plugin_dir);
+  g_assert_cmpint (g_mkdir_with_parents (f->config_dir, 0755), ==, 0);
+  hkp_test_log_clear ();
+}
+
+void
+engine_fixture_stop (EngineFixture *f)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) left = NULL;
+
+  hkp_engine_shutdown_async (f->engine, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_shutdown_finish (f->engine, result, &error));
+  g_assert_no_error (error);
+  left = hkp_engine_list_plugins (f->engine);
+  g_assert_cmpuint (left->len, ==, 0);
+  g_clear_object (&f->engine);
+}
+
+void
+engine_fixture_teardown (EngineFixture *f, gconstpointer data)
+{
+  if (f->engine != NULL)
+    engine_fixture_stop (f);
+  hkp_test_rm_rf (f->root);
+  g_free (f->root);
+  g_free (f->plugin_dir);
+  g_free (f->config_dir);
+  g_free (f->state_dir);
+}
+
+char *
+engine_fixture_write_plugin_path (EngineFixture *f, const char *name, const char *json)
+{
+  g_autofree char *file = g_strdup_printf ("%s.json", name);
+
+  return hkp_test_write_file_path (f->config_dir, file, json);
+}
+
+void
+engine_fixture_write_plugin (EngineFixture *f, const char *name, const char *json)
+{
+  g_free (engine_fixture_write_plugin_path (f, name, json));
+}
+
+void
+engine_fixture_start (EngineFixture *f, const HkpEngineSettings *settings)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  HkpEngineSettings defaults = { 0 };
+
+  if (settings != NULL)
+    defaults = *settings;
+  defaults.plugin_dir = f->plugin_dir;
+  defaults.config_dir = f->config_dir;
+  defaults.state_dir = f->state_dir;
+  f->engine = hkp_engine_new (&defaults, &error);
+  g_assert_no_error (error);
+  hkp_engine_load_async (f->engine, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_load_finish (f->engine, result, &error));
+  g_assert_no_error (error);
+}
+
+HkpPlugin *
+engine_fixture_lookup (EngineFixture *f, const char *name)
+{
+  HkpPlugin *plugin = hkp_engine_lookup (f->engine, name);
+
+  if (plugin == NULL)
+    g_error ("no plugin %s", name);
+  return plugin;
+}
+
+void
+engine_fixture_wait_idle (EngineFixture *f)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  hkp_engine_wait_idle_async (f->engine, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_wait_idle_finish (f->engine, result, NULL));
+}
+
+void
+engine_fixture_replace_file (const char *source, const char *dir, const char *name)
+{
+  g_autofree char *tmp = g_strdup_printf (".%s.new", name);
+  g_autofree char *tmp_path = g_build_filename (dir, tmp, NULL);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  hkp_test_copy_file (source, dir, tmp);
+  g_assert_cmpint (g_rename (tmp_path, path), ==, 0);
+}

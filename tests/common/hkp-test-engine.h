@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* An engine over a temporary tree (plugins, plugins.d, state) with the test modules installed. */
+
+#include "hkp-engine.h"
+#include "hkp-test-util.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *root;
+  char *plugin_dir;
+  char *config_dir;
+  char *state_dir;
+  HkpEngine *engine;
+} EngineFixture;
+
+/* GTest setup and teardown: teardown shuts the engine down (if started) and removes the tree. */
+void engine_fixture_setup (EngineFixture *f, gconstpointer data);
+void engine_fixture_teardown (EngineFixture *f, gconstpointer data);
+
+/* Writes plugins.d/<name>.json. */
+void engine_fixture_write_plugin (EngineFixture *f, const char *name, const char *json);
+
+/* Like engine_fixture_write_plugin(); returns the file's path (caller frees). */
+G_GNUC_WARN_UNUSED_RESULT char *engine_fixture_write_plugin_path (EngineFixture *f, const char *name, const char *json);
+
+/* Creates the engine with settings (NULL: defaults) and loads the config directory. */
+void engine_fixture_start (EngineFixture *f, const HkpEngineSettings *settings);
+
+/* Returns the plugin called name, failing the test if there is none. */
+HkpPlugin *engine_fixture_lookup (EngineFixture *f, const char *name);
+
+/* Waits until no load, transition or drain is pending. */
+void engine_fixture_wait_idle (EngineFixture *f);
+
+/* Shuts the engine down and drops it. */
+void engine_fixture_stop (EngineFixture *f);
+
+/* Copies the file at source over dir/name atomically (as a package upgrade would). */
+void engine_fixture_replace_file (const char *source, const char *dir, const char *name);
+
+G_END_DECLS
