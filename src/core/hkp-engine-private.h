@@ -80,7 +80,7 @@ void hkp_engine_shutdown_late (HkpGate *gate, const char *plugin_name);
  * Applies manifest to a claimed plugin: reload by its strategy when it
  * serves, start it when it does not, disable it when manifest says so.
  * Completes when the outcome is known; on failure the previous manifest is
- * back in force.  The claim is released before the callback runs.
+ * back in force.  The plugin stays claimed: the caller releases it.
  */
 void hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest,
                              GAsyncReadyCallback callback, gpointer user_data);

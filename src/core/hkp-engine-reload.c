@@ -52,7 +52,6 @@ finish (GTask *task, GError *error)
 
   if (error != NULL && apply->previous != NULL)
     hkp_plugin_set_manifest (apply->plugin, apply->previous);
-  hkp_engine_release (apply->engine, apply->plugin);
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -287,6 +286,7 @@ on_reload_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
 
+  hkp_engine_release (HKP_ENGINE (source), g_task_get_task_data (task));
   if (hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
     g_task_return_boolean (task, TRUE);
   else
@@ -326,6 +326,7 @@ hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallbac
       g_task_return_error (task, error);
       return;
     }
+  g_task_set_task_data (task, g_object_ref (plugin), g_object_unref);
   hkp_engine_apply_async (engine, plugin, plugin->manifest, on_reload_applied, g_steal_pointer (&task));
 }
 

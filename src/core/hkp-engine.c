@@ -9,6 +9,7 @@
 #include "hkp-error.h"
 #include "hkp-log.h"
 #include "hkp-thread-call.h"
+#include "hkp-util.h"
 
 enum {
   SIGNAL_PLUGIN_ADDED,
@@ -614,7 +615,7 @@ hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
     }
 
   plugin = hkp_plugin_new (name, path);
-  manifest = hkp_manifest_new_from_file (path, &local_error);
+  manifest = hkp_manifest_new_from_file (path, &plugin->file_text, &local_error);
   if (manifest == NULL)
     {
       hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
@@ -662,7 +663,7 @@ list_plugin_files (const char *dir)
     }
   if (files->len == 0)
     g_warning ("config directory %s holds no plugin files (<name>.json): no plugins loaded", dir);
-  g_ptr_array_sort (files, (GCompareFunc) (void (*) (void)) g_strcmp0);
+  hkp_strv_array_sort (files);
   return g_steal_pointer (&files);
 }
 

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "hkp-check.h"
+#include "hkp-config-store.h"
 #include "hkp-plugin-object.h"
 
 G_BEGIN_DECLS
@@ -23,6 +24,8 @@ typedef struct {
   gdouble init_timeout_sec;
   gdouble shutdown_timeout_sec;
   guint max_parallel_loads;
+  HkpWriteHook write_hook;      /* tests: runs before a plugin file is renamed into place */
+  gpointer write_hook_data;
 } HkpEngineSettings;
 
 /*
@@ -105,6 +108,31 @@ void hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCa
 
 /* Finishes hkp_engine_reload_async(). */
 gboolean hkp_engine_reload_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
+
+/* Returns plugin name's config object as JSON text (caller frees), or NULL with an error. */
+char *hkp_engine_get_config (HkpEngine *engine, const char *name, GError **error);
+
+/*
+ * Replaces plugin name's config with json (a JSON object): validated, applied
+ * through a reload, then written to its file atomically with the previous
+ * file kept in the history.  Fails with HKP_ERROR_INVALID_CONFIG (bad JSON, or
+ * refused by the plugin), HKP_ERROR_RELOAD_FAILED (rolled back), BUSY,
+ * NO_SUCH_PLUGIN or FAILED; on failure nothing changes, in memory or on disk.
+ * Finish with hkp_engine_change_finish().
+ */
+void hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *json,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+
+/* Returns plugin name to the newest earlier file in its history, which then leaves the history. */
+void hkp_engine_rollback_config_async (HkpEngine *engine, const char *name,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+
+/* Sets config.enabled of plugin name (disable drains and unloads; enable loads), saved like a config change. */
+void hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enabled,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes a set-config, rollback or set-enabled call. */
+gboolean hkp_engine_change_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 
 /*
  * Stops loading, then shuts down and unloads every plugin in reverse

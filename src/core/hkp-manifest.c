@@ -297,7 +297,7 @@ hkp_manifest_new_from_data (const char *name, const char *path,
 }
 
 HkpManifest *
-hkp_manifest_new_from_file (const char *path, GError **error)
+hkp_manifest_new_from_file (const char *path, char **text, GError **error)
 {
   g_autofree char *name = hkp_manifest_name_from_filename (path);
   g_autofree char *data = NULL;
@@ -325,5 +325,7 @@ hkp_manifest_new_from_file (const char *path, GError **error)
                    "%s: cannot read: %s", path, read_error->message);
       return NULL;
     }
+  if (text != NULL)
+    *text = g_strdup (data);
   return hkp_manifest_new_from_data (name, path, data, len, error);
 }

@@ -52,8 +52,12 @@ gboolean hkp_plugin_name_is_valid (const char *name);
 /* Returns the plugin name a file name declares ("a.json" → "a"), or NULL if it is no plugin file; caller frees. */
 char *hkp_manifest_name_from_filename (const char *filename);
 
-/* Parses the plugin file at path; returns a new reference or NULL with an HKP_ERROR naming path and the problem. */
-HkpManifest *hkp_manifest_new_from_file (const char *path, GError **error);
+/*
+ * Parses the plugin file at path; returns a new reference or NULL with an
+ * HKP_ERROR naming path and the problem.  If text is not NULL it receives the
+ * file's contents when they could be read (caller frees), even if invalid.
+ */
+HkpManifest *hkp_manifest_new_from_file (const char *path, char **text, GError **error);
 
 /* Parses a plugin declaration from memory, as if read from path; returns a new reference or NULL with an error. */
 HkpManifest *hkp_manifest_new_from_data (const char *name, const char *path,

@@ -12,6 +12,7 @@ struct _HkpPlugin {
   GObject parent_instance;
   char *name;
   char *file;
+  char *file_text;             /* the file as last loaded or saved */
   HkpPluginState state;
   char *last_error;
   HkpManifest *manifest;

@@ -47,6 +47,7 @@ hkp_plugin_finalize (GObject *object)
   hkp_health_clear (&plugin->health);
   g_free (plugin->name);
   g_free (plugin->file);
+  g_free (plugin->file_text);
   g_free (plugin->last_error);
   g_free (plugin->version);
   g_free (plugin->description);

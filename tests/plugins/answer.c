@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Test plugin: answers every request from its config ("verdict", "status", "reason", "headers"). */
+/*
+ * Test plugin: answers every request from its config ("verdict", "status",
+ * "reason", "headers"); init fails with "fail_init" when that is set.
+ */
 #include <string.h>
 
 #include "hkp-test-probe.h"
@@ -56,6 +59,11 @@ answer_init (const char *config_json, void **instance, char *error, size_t error
 
   if (config == NULL)
     return -1;
+  if (test_plugin_string (config, "fail_init", NULL) != NULL)
+    {
+      snprintf (error, error_size, "%s", test_plugin_string (config, "fail_init", NULL));
+      return -1;
+    }
   answer = g_new0 (Answer, 1);
   parse_verdict (test_plugin_string (config, "verdict", "continue"), &answer->verdict);
   answer->status = (int) test_plugin_int (config, "status", 0);

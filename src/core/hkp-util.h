@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Sorts an array of strings in strcmp() order (g_ptr_array_sort hands out pointers to elements). */
+void hkp_strv_array_sort (GPtrArray *strings);
+
+G_END_DECLS
