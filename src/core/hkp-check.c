@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hkp-plugin.h"
+#include "hkp-util.h"
 
 #define REASON_MAX 1024
 #define HEADERS_MAX 32
@@ -48,15 +49,11 @@ static int
 host_set_reason (hkp_response *view, const char *reason)
 {
   HostResponse *host = (HostResponse *) view;
-  const char *end;
 
-  if (reason == NULL || !g_utf8_validate (reason, -1, &end))
+  if (reason == NULL || !g_utf8_validate (reason, -1, NULL))
     return -1;
   g_free (host->reason);
-  /* Cut long reasons at a character boundary. */
-  if (end - reason > REASON_MAX)
-    end = g_utf8_find_prev_char (reason, reason + REASON_MAX + 1);
-  host->reason = g_strndup (reason, (gsize) (end - reason));
+  host->reason = hkp_utf8_truncate (reason, REASON_MAX);
   return 0;
 }
 

@@ -28,7 +28,6 @@ struct _HkpEngine {
   gboolean stopping;
   HkpGuardBox chain;            /* HkpChain: what the request path runs through */
   GThreadPool *check_pool;      /* runs hkp_engine_check_async() requests */
-  gpointer monitor;             /* the health monitor */
 };
 
 /* Publishes a new chain of the plugins' slots in priority order; the old one is freed once unread. */
@@ -102,6 +101,12 @@ void hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin);
 
 /* Unregisters plugin (its instance already gone), publishes the chain, emits plugin-removed. */
 void hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin);
+
+/* Moves plugin to its place in priority order (after its priority changed) and publishes the chain. */
+void hkp_engine_reorder (HkpEngine *engine, HkpPlugin *plugin);
+
+/* Returns the sorted paths of the plugin files in the config directory (warns when there are none). */
+GPtrArray *hkp_engine_list_plugin_files (HkpEngine *engine);
 
 /* Queues plugin (in state loading, with a manifest) for loading. */
 void hkp_engine_queue_load (HkpEngine *engine, HkpPlugin *plugin);

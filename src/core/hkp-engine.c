@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
+#include "hkp-health-monitor.h"
 #include "hkp-log.h"
 #include "hkp-thread-call.h"
 #include "hkp-util.h"
@@ -111,6 +112,20 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
     engine->settings.shutdown_timeout_sec = HKP_SHUTDOWN_TIMEOUT_DEFAULT_SEC;
   if (engine->settings.max_parallel_loads == 0)
     engine->settings.max_parallel_loads = HKP_PARALLEL_LOADS_DEFAULT;
+  if (engine->settings.health_timeout_sec <= 0)
+    engine->settings.health_timeout_sec = HKP_HEALTH_TIMEOUT_DEFAULT_SEC;
+  if (engine->settings.restart.after_failures == 0)
+    engine->settings.restart.after_failures = 3;
+  if (engine->settings.restart.backoff_initial_sec <= 0)
+    engine->settings.restart.backoff_initial_sec = 1;
+  if (engine->settings.restart.backoff_max_sec <= 0)
+    engine->settings.restart.backoff_max_sec = 300;
+  if (engine->settings.restart.reset_after_sec <= 0)
+    engine->settings.restart.reset_after_sec = 600;
+  if (engine->settings.restart.window_sec <= 0)
+    engine->settings.restart.window_sec = 3600;
+  if (engine->settings.restart.max_in_window == 0)
+    engine->settings.restart.max_in_window = 5;
 
   if (g_mkdir_with_parents (engine->state_dir, 0700) != 0)
     {
@@ -201,8 +216,9 @@ hkp_engine_publish_chain (HkpEngine *engine)
 
 /* ---- registry --------------------------------------------------------- */
 
-void
-hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin)
+/* Returns where plugin belongs in the priority order of engine->plugins. */
+static guint
+priority_position (HkpEngine *engine, HkpPlugin *plugin)
 {
   guint low = 0, high = engine->plugins->len;
 
@@ -214,10 +230,27 @@ hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin)
       else
         high = mid;
     }
-  g_ptr_array_insert (engine->plugins, (gint) low, g_object_ref (plugin));
+  return low;
+}
+
+void
+hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin)
+{
+  g_ptr_array_insert (engine->plugins, (gint) priority_position (engine, plugin), g_object_ref (plugin));
   g_hash_table_insert (engine->by_name, plugin->name, plugin);
+  hkp_health_watch_start (engine, plugin);
   hkp_engine_publish_chain (engine);
   g_signal_emit (engine, signals[SIGNAL_PLUGIN_ADDED], 0, plugin);
+}
+
+void
+hkp_engine_reorder (HkpEngine *engine, HkpPlugin *plugin)
+{
+  g_autoptr(HkpPlugin) keep = g_object_ref (plugin);
+
+  g_ptr_array_remove (engine->plugins, plugin);
+  g_ptr_array_insert (engine->plugins, (gint) priority_position (engine, plugin), g_object_ref (plugin));
+  hkp_engine_publish_chain (engine);
 }
 
 void
@@ -225,6 +258,7 @@ hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
 {
   g_autoptr(HkpPlugin) keep = g_object_ref (plugin);
 
+  hkp_health_watch_stop (plugin);
   g_hash_table_remove (engine->by_name, plugin->name);
   g_ptr_array_remove (engine->plugins, plugin);
   hkp_engine_publish_chain (engine);
@@ -638,10 +672,10 @@ hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
   return plugin;
 }
 
-/* Returns the sorted paths of the plugin files in dir, logging a warning when there are none. */
-static GPtrArray *
-list_plugin_files (const char *dir)
+GPtrArray *
+hkp_engine_list_plugin_files (HkpEngine *engine)
 {
+  const char *dir = engine->config_dir;
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   g_autoptr(GDir) handle = g_dir_open (dir, 0, &error);
@@ -694,7 +728,7 @@ hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer
       g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED, "the engine is stopping");
       return;
     }
-  files = list_plugin_files (engine->config_dir);
+  files = hkp_engine_list_plugin_files (engine);
   for (guint i = 0; i < files->len; i++)
     {
       /* A duplicate is logged by add_file and leaves the first declaration in place. */
@@ -800,6 +834,8 @@ hkp_engine_shutdown_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoi
   ctx->task = g_task_new (engine, NULL, callback, user_data);
   g_task_set_source_tag (ctx->task, hkp_engine_shutdown_async);
   engine->stopping = TRUE;
+  for (guint i = 0; i < engine->plugins->len; i++)
+    hkp_health_watch_stop (engine->plugins->pdata[i]);
   while ((queued = g_queue_pop_head (&engine->load_queue)) != NULL)
     {
       queued->busy = FALSE;

@@ -13,6 +13,17 @@ G_BEGIN_DECLS
 #define HKP_HEALTH_INTERVAL_DEFAULT_SEC 30.0
 #define HKP_SHUTDOWN_TIMEOUT_DEFAULT_SEC 10.0
 #define HKP_PARALLEL_LOADS_DEFAULT 4
+#define HKP_HEALTH_TIMEOUT_DEFAULT_SEC 5.0
+
+/* When an unhealthy plugin is restarted (reloaded), and when the engine gives up on it. */
+typedef struct {
+  guint after_failures;          /* consecutive unhealthy checks before a restart (default 3) */
+  gdouble backoff_initial_sec;   /* delay before the first restart, doubled each time (default 1) */
+  gdouble backoff_max_sec;       /* longest delay (default 300) */
+  gdouble reset_after_sec;       /* healthy this long: the delay starts again from the first (default 600) */
+  gdouble window_sec;            /* at most max_in_window restarts within this window (default 3600) */
+  guint max_in_window;           /* then the plugin is marked failed (default 5) */
+} HkpRestartPolicy;
 
 /* What the engine is built from; zero fields take the defaults above. */
 typedef struct {
@@ -24,6 +35,8 @@ typedef struct {
   gdouble init_timeout_sec;
   gdouble shutdown_timeout_sec;
   guint max_parallel_loads;
+  gdouble health_timeout_sec;   /* a health() call that overruns counts as unhealthy */
+  HkpRestartPolicy restart;
   HkpWriteHook write_hook;      /* tests: runs before a plugin file is renamed into place */
   gpointer write_hook_data;
 } HkpEngineSettings;
@@ -133,6 +146,26 @@ void hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean
 
 /* Finishes a set-config, rollback or set-enabled call. */
 gboolean hkp_engine_change_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
+
+/* What a rescan did. */
+typedef struct {
+  guint added;
+  guint removed;
+  guint changed;
+  guint unchanged;
+  guint errors;       /* bad edits, busy plugins, unreadable files */
+} HkpRescanSummary;
+
+/*
+ * Picks up added, removed and edited plugin files: added ones load, removed
+ * ones drain and unload, edited ones are applied (reload with the new file);
+ * an edit that does not parse keeps the running instance and sets its last
+ * error.  Completes when every change has an outcome.
+ */
+void hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_rescan_async(), filling summary (may be NULL). */
+gboolean hkp_engine_rescan_finish (HkpEngine *engine, GAsyncResult *result, HkpRescanSummary *summary, GError **error);
 
 /*
  * Stops loading, then shuts down and unloads every plugin in reverse

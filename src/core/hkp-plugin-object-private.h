@@ -27,7 +27,8 @@ struct _HkpPlugin {
   guint config_version;
   guint64 cancelled_by_drain;
   HkpHealth health;
-  gpointer monitor;            /* the health monitor's per-plugin state */
+  guint restart_count;         /* restarts by the health monitor */
+  gpointer watch;              /* the health monitor's per-plugin state */
 };
 
 /* Creates a plugin in state loading; returns a new reference. */

@@ -198,9 +198,12 @@ hkp_plugin_get_active_requests (HkpPlugin *plugin)
 {
   guint64 total = hkp_slot_current_requests (plugin->slot);
 
+  guint64 health_checks = (guint64) g_atomic_int_get (&plugin->slot->health_checks);
+
   for (guint i = 0; i < plugin->draining->len; i++)
     total += (guint64) MAX (hkp_gate_retired_requests (plugin->draining->pdata[i]), 0);
-  return total;
+  /* A running health() holds a gate too, so the instance outlives it; it is not a request. */
+  return total > health_checks ? total - health_checks : 0;
 }
 
 const HkpHealth *
@@ -225,6 +228,12 @@ guint64
 hkp_plugin_get_outcome_count (HkpPlugin *plugin, HkpOutcome outcome)
 {
   return (guint64) __atomic_load_n (&plugin->slot->outcomes[outcome], __ATOMIC_RELAXED);
+}
+
+guint
+hkp_plugin_get_restart_count (HkpPlugin *plugin)
+{
+  return plugin->restart_count;
 }
 
 guint64

@@ -72,6 +72,9 @@ guint hkp_plugin_get_draining (HkpPlugin *plugin);
 /* Returns how many requests ended with outcome in this plugin. */
 guint64 hkp_plugin_get_outcome_count (HkpPlugin *plugin, HkpOutcome outcome);
 
+/* Returns how many times the health monitor restarted the plugin. */
+guint hkp_plugin_get_restart_count (HkpPlugin *plugin);
+
 /* Returns how many requests drains have cancelled in this plugin. */
 guint64 hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin);
 

@@ -54,6 +54,7 @@ typedef struct {
   gint64 pause_limit_usec;     /* how long a request waits for a paused plugin, atomic */
   GMutex lock;                 /* guards generation, for waiters on a paused gate */
   GCond resumed;
+  gint health_checks;          /* health() calls inside one of this slot's gates (not requests), atomic */
   gint generation;              /* bumped (atomically, under lock) at every gate swap */
   gint64 outcomes[HKP_N_OUTCOMES];
 } HkpSlot;

@@ -116,6 +116,38 @@ test_failure_modes (Fixture *f, gconstpointer data)
   g_assert_cmpstr (open.plugin, ==, "last");
 }
 
+static void
+test_response_limits (Fixture *f, gconstpointer data)
+{
+  g_auto(HkpCheckResult) result = { 0 };
+  g_autoptr(GString) json = g_string_new ("{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"status\": 99, \"reason\": \"");
+
+  /* 1023 ASCII bytes then a 2-byte character: the reason is cut before it, at 1023 bytes. */
+  for (guint i = 0; i < 1023; i++)
+    g_string_append_c (json, 'r');
+  g_string_append (json, "\u00e9tail\", \"headers\": {\"Retry-After\": \"5\", \"Bad Name\": \"x\", "
+                   "\"X-Split\": \"a\\r\\nInjected: yes\"");
+  for (guint i = 0; i < 40; i++)
+    g_string_append_printf (json, ", \"X-H%u\": \"%u\"", i, i);
+  g_string_append (json, "}}}");
+  engine_fixture_write_plugin (f, "p", json->str);
+  engine_fixture_start (f, NULL);
+  check_on_worker (f, &result);
+
+  /* An out-of-range status falls back to 403 for a denial. */
+  g_assert_cmpuint (result.status, ==, 403);
+  g_assert_cmpuint (strlen (result.reason), ==, 1023);
+  g_assert_true (g_utf8_validate (result.reason, -1, NULL));
+  /* Only valid headers are kept, 32 at most. */
+  g_assert_cmpuint (result.headers->len, ==, 64);
+  g_assert_cmpstr (result.headers->pdata[0], ==, "Retry-After");
+  for (guint i = 0; i < result.headers->len; i += 2)
+    {
+      g_assert_cmpstr (result.headers->pdata[i], !=, "Bad Name");
+      g_assert_cmpstr (result.headers->pdata[i], !=, "X-Split");
+    }
+}
+
 /* ---- no request lost ---------------------------------------------------- */
 
 typedef struct {
@@ -391,6 +423,7 @@ main (int argc, char **argv)
   ADD ("/lifecycle/check/chain-order", test_chain_order);
   ADD ("/lifecycle/check/all-continue", test_all_continue);
   ADD ("/lifecycle/check/failure-modes", test_failure_modes);
+  ADD ("/lifecycle/check/response-limits", test_response_limits);
   ADD ("/lifecycle/reload/no-request-lost/overlap", test_no_loss_overlap);
   ADD ("/lifecycle/reload/no-request-lost/exclusive", test_no_loss_exclusive);
   ADD ("/lifecycle/reload/drain-timeout", test_drain_timeout);

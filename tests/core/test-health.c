@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Health monitoring with real modules: statuses and checks, a hanging
+ * health() reported as timed out, transitioning during reloads, and the
+ * restart policy backing off, giving up, and resetting after a healthy period.
+ */
+#include <string.h>
+
+#include "hkp-error.h"
+#include "hkp-test-engine.h"
+#include "hkp-test-probe.h"
+
+typedef EngineFixture Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  engine_fixture_setup (f, data);
+  hkp_test_probe_reset ();
+}
+
+static void
+on_health_changed (HkpPlugin *plugin, guint old_status, guint new_status, GPtrArray *events)
+{
+  g_ptr_array_add (events, g_strdup (hkp_health_status_to_string (new_status)));
+}
+
+/* Iterates the loop until plugin's health is status. */
+static void
+wait_health (HkpPlugin *plugin, HkpHealthStatus status)
+{
+  while (hkp_plugin_get_health (plugin)->status != status)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static const HkpHealthCheck *
+find_check (const HkpHealth *health, const char *key)
+{
+  for (guint i = 0; i < health->checks->len; i++)
+    if (g_str_equal (((HkpHealthCheck *) health->checks->pdata[i])->key, key))
+      return health->checks->pdata[i];
+  return NULL;
+}
+
+static void
+test_statuses (Fixture *f, gconstpointer data)
+{
+  const HkpHealth *health;
+  const HkpHealthCheck *check;
+  gint64 before = g_get_real_time ();
+
+  engine_fixture_write_plugin (f, "fine", "{\"module\": \"health.so\"}");
+  engine_fixture_write_plugin (f, "meh", "{\"module\": \"health.so\", \"config\": {\"health\": \"degraded\", \"message\": \"cache cold\"}}");
+  engine_fixture_write_plugin (f, "bad", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
+  engine_fixture_write_plugin (f, "plain", "{\"module\": \"answer.so\"}");
+  engine_fixture_write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"config\": {\"message\": \"no key\"}}");
+  engine_fixture_write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
+  engine_fixture_start (f, NULL);
+
+  wait_health (engine_fixture_lookup (f, "fine"), HKP_HEALTH_STATUS_HEALTHY);
+  health = hkp_plugin_get_health (engine_fixture_lookup (f, "fine"));
+  check = find_check (health, "checks");
+  g_assert_nonnull (check);
+  g_assert_true (check->is_int);
+  g_assert_cmpint (check->int_value, ==, 1);
+  g_assert_cmpint (health->last_check_usec, >=, before);
+  g_assert_cmpuint (health->consecutive_failures, ==, 0);
+
+  wait_health (engine_fixture_lookup (f, "meh"), HKP_HEALTH_STATUS_DEGRADED);
+  g_assert_cmpstr (hkp_plugin_get_health (engine_fixture_lookup (f, "meh"))->message, ==, "cache cold");
+  wait_health (engine_fixture_lookup (f, "bad"), HKP_HEALTH_STATUS_UNHEALTHY);
+  g_assert_cmpstr (hkp_plugin_get_health (engine_fixture_lookup (f, "bad"))->message, ==, "db down");
+  g_assert_cmpuint (hkp_plugin_get_health (engine_fixture_lookup (f, "bad"))->consecutive_failures, ==, 1);
+  /* A plugin without health() is healthy while active. */
+  wait_health (engine_fixture_lookup (f, "plain"), HKP_HEALTH_STATUS_HEALTHY);
+  health = hkp_plugin_get_health (engine_fixture_lookup (f, "broken"));
+  g_assert_cmpint (health->status, ==, HKP_HEALTH_STATUS_UNHEALTHY);
+  g_assert_nonnull (strstr (health->message, "init failed: no key"));
+  g_assert_cmpint (hkp_plugin_get_health (engine_fixture_lookup (f, "off"))->status, ==, HKP_HEALTH_STATUS_UNKNOWN);
+}
+
+static void
+test_hang_times_out (Fixture *f, gconstpointer data)
+{
+  HkpEngineSettings settings = { .health_timeout_sec = 0.1 };
+  HkpPlugin *plugin;
+
+  engine_fixture_write_plugin (f, "stuck", "{\"module\": \"health.so\", \"config\": {\"health\": \"hang\", \"hang_ms\": 400}}");
+  engine_fixture_start (f, &settings);
+  plugin = engine_fixture_lookup (f, "stuck");
+  wait_health (plugin, HKP_HEALTH_STATUS_UNHEALTHY);
+  g_assert_cmpstr (hkp_plugin_get_health (plugin)->message, ==, "health check timed out after 0.1 s");
+  /* The hung call is not a request. */
+  g_assert_cmpuint (hkp_plugin_get_active_requests (plugin), ==, 0);
+  /* Stopping waits for the hung health() to return before the instance is shut down (teardown). */
+}
+
+static void
+test_transitioning (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GAsyncResult) result = NULL;
+  HkpPlugin *plugin;
+
+  engine_fixture_write_plugin (f, "p", "{\"module\": \"health.so\"}");
+  engine_fixture_start (f, NULL);
+  plugin = engine_fixture_lookup (f, "p");
+  wait_health (plugin, HKP_HEALTH_STATUS_HEALTHY);
+  g_signal_connect (plugin, "health-changed", G_CALLBACK (on_health_changed), events);
+  hkp_engine_reload_async (f->engine, "p", hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_reload_finish (f->engine, result, NULL));
+  wait_health (plugin, HKP_HEALTH_STATUS_HEALTHY);
+  g_signal_handlers_disconnect_by_data (plugin, events);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpstr (events->pdata[0], ==, "transitioning");
+  g_assert_cmpstr (events->pdata[1], ==, "healthy");
+}
+
+static const HkpEngineSettings restart_settings = {
+  .health_interval_sec = 0.02,
+  .restart = {
+    .after_failures = 2,
+    .backoff_initial_sec = 0.05,
+    .backoff_max_sec = 1,
+    .reset_after_sec = 0.3,
+    .window_sec = 60,
+    .max_in_window = 3,
+  },
+};
+
+static void
+test_restart_backs_off_then_gives_up (Fixture *f, gconstpointer data)
+{
+  HkpPlugin *plugin;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_auto(HkpCheckResult) check = { 0 };
+
+  engine_fixture_write_plugin (f, "sick", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
+  engine_fixture_start (f, &restart_settings);
+  plugin = engine_fixture_lookup (f, "sick");
+
+  hkp_test_wait_log ("giving up");
+  wait_health (plugin, HKP_HEALTH_STATUS_UNHEALTHY);
+  g_assert_true (hkp_test_log_contains_for_plugin ("sick", "unhealthy 2 checks in a row; restart in 0.05 s"));
+  g_assert_true (hkp_test_log_contains_for_plugin ("sick", "unhealthy 2 checks in a row; restart in 0.1 s"));
+  g_assert_true (hkp_test_log_contains_for_plugin ("sick", "unhealthy 2 checks in a row; restart in 0.2 s"));
+  g_assert_false (hkp_test_log_contains_for_plugin ("sick", "restart in 0.4 s"));
+  g_assert_cmpuint (hkp_plugin_get_restart_count (plugin), ==, 3);
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_FAILED);
+  g_assert_cmpstr (hkp_plugin_get_last_error (plugin), ==,
+                   "restarted 3 times within 60 s without recovering; giving up (last check: db down)");
+  /* Failed means its requests follow the failure mode. */
+  hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_check_finish (f->engine, result, &check, NULL));
+  g_assert_cmpuint (check.status, ==, 503);
+}
+
+static void
+set_health (Fixture *f, const char *json)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  hkp_engine_set_config_async (f->engine, "sick", json, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_change_finish (f->engine, result, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_restart_backoff_resets (Fixture *f, gconstpointer data)
+{
+  HkpPlugin *plugin;
+
+  engine_fixture_write_plugin (f, "sick", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\"}}");
+  engine_fixture_start (f, &restart_settings);
+  plugin = engine_fixture_lookup (f, "sick");
+  hkp_test_wait_log ("restart in 0.1 s");
+  /* Recover: healthy long enough and the backoff starts again from the first delay. */
+  set_health (f, "{\"health\": \"healthy\"}");
+  hkp_test_wait_log ("healthy for 0.3 s; restart backoff reset");
+  hkp_test_log_clear ();
+  set_health (f, "{\"health\": \"unhealthy\"}");
+  hkp_test_wait_log ("restart in");
+  g_assert_true (hkp_test_log_contains_for_plugin ("sick", "restart in 0.05 s"));
+  g_assert_cmpint (hkp_plugin_get_state (plugin), !=, HKP_PLUGIN_STATE_FAILED);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), engine_fixture_teardown)
+  ADD ("/health/statuses", test_statuses);
+  ADD ("/health/hang-times-out", test_hang_times_out);
+  ADD ("/health/transitioning", test_transitioning);
+  ADD ("/health/restart/backs-off-then-gives-up", test_restart_backs_off_then_gives_up);
+  ADD ("/health/restart/backoff-resets", test_restart_backoff_resets);
+#undef ADD
+  return g_test_run ();
+}
