@@ -262,7 +262,7 @@ hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
   if (old != plugin->health.status)
     {
       hkp_log_plugin (plugin->health.status == HKP_HEALTH_STATUS_HEALTHY ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
-                      plugin->name, "plugin %s health %s → %s%s%s", plugin->name,
+                      plugin->name, "plugin %s health %s -> %s%s%s", plugin->name,
                       hkp_health_status_to_string (old), hkp_health_status_to_string (plugin->health.status),
                       plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);
       g_signal_emit (plugin, signals[SIGNAL_HEALTH_CHANGED], 0, (guint) old, (guint) plugin->health.status);
@@ -290,7 +290,7 @@ hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error
     hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s active (%s %s)",
                     plugin->name, plugin->module_path, plugin->version);
   else
-    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s %s → %s", plugin->name,
+    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s %s -> %s", plugin->name,
                     hkp_plugin_state_to_string (old), hkp_plugin_state_to_string (state));
   g_signal_emit (plugin, signals[SIGNAL_STATE_CHANGED], 0, (guint) old, (guint) state);
 }

@@ -268,7 +268,7 @@ test_drain_timeout (Fixture *f, gconstpointer data)
 
   /* The first instance takes 10 s per request; the reload's instance answers at once. */
   engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.2, "
-                               "\"config\": {\"sleep_ms\": 10000, \"sleep_first_instance_only\": true}}");
+                               "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 1}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
   for (guint i = 0; i < 4; i++)
@@ -294,6 +294,62 @@ test_drain_timeout (Fixture *f, gconstpointer data)
   g_assert_true (hkp_test_log_contains_for_plugin ("slow", "drain of the previous instance cancelled 4 requests"));
   g_assert_cmpint (hkp_test_probe_violations (), ==, 0);
   g_ptr_array_unref (recorder.events);
+}
+
+static void
+test_two_draining_at_most (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) third = NULL;
+  HkpPlugin *plugin;
+
+  /* Instances 1 and 2 hold their requests for 10 s; instance 3 answers at once. */
+  engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 2, "
+                               "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 2}}");
+  engine_fixture_start (f, NULL);
+  plugin = engine_fixture_lookup (f, "slow");
+  for (guint round = 1; round <= 2; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, NULL, NULL);
+      hkp_test_probe_wait_entered (round);
+      reload (f, "slow", &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (hkp_plugin_get_draining (plugin), ==, round);
+    }
+  reload (f, "slow", &third);
+  g_assert_error (third, HKP_ERROR, HKP_ERROR_BUSY);
+  g_assert_cmpstr (third->message, ==, "two earlier instances of plugin slow are still draining");
+  g_assert_cmpuint (hkp_plugin_get_reload_count (plugin), ==, 2);
+  /* Teardown's shutdown drains them: their calls are cancelled and answered, nothing is lost. */
+}
+
+static void
+on_cancelled_check (GObject *source, GAsyncResult *async, gpointer user_data)
+{
+  GError **error = user_data;
+  g_auto(HkpCheckResult) result = { 0 };
+
+  g_assert_false (hkp_engine_check_finish (HKP_ENGINE (source), async, &result, error));
+}
+
+static void
+test_caller_cancels (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  HkpPlugin *plugin;
+
+  engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"config\": {\"sleep_ms\": 10000}}");
+  engine_fixture_start (f, NULL);
+  plugin = engine_fixture_lookup (f, "slow");
+  hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, cancellable, on_cancelled_check, &error);
+  hkp_test_probe_wait_entered (1);
+  g_cancellable_cancel (cancellable);
+  while (error == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (hkp_test_probe_cancelled_count (), ==, 1);
+  g_assert_cmpuint (hkp_plugin_get_outcome_count (plugin, HKP_OUTCOME_CANCELLED), ==, 1);
 }
 
 /* ---- rollback --------------------------------------------------------- */
@@ -430,6 +486,8 @@ main (int argc, char **argv)
   ADD ("/lifecycle/reload/rollback/overlap", test_rollback_overlap);
   ADD ("/lifecycle/reload/rollback/exclusive", test_rollback_exclusive);
   ADD ("/lifecycle/reload/busy", test_busy);
+  ADD ("/lifecycle/reload/two-draining-at-most", test_two_draining_at_most);
+  ADD ("/lifecycle/check/caller-cancels", test_caller_cancels);
   ADD ("/lifecycle/reload/errors", test_reload_errors);
   ADD ("/lifecycle/reload/events", test_reload_events);
 #undef ADD

@@ -2,8 +2,8 @@
 /*
  * Test plugin: init waits "init_delay_ms"; handle sleeps "sleep_ms" in 1 ms
  * steps, returning early once cancelled, then allows.  With
- * "sleep_first_instance_only", only the first instance made in the process
- * sleeps (so a reload's new instance answers at once).
+ * "sleep_instances": N, only the first N instances made since the probe was
+ * reset sleep (so later instances, after reloads, answer at once).
  * Its health reports how many calls it saw, how many were cancelled, and how
  * many arrived after shutdown began (which must stay 0).
  */
@@ -29,7 +29,7 @@ sleeper_init (const char *config_json, void **instance, char *error, size_t erro
   g_usleep ((gulong) test_plugin_int (config, "init_delay_ms", 0) * 1000);
   sleeper = g_new0 (Sleeper, 1);
   sleeper->sleep_ms = test_plugin_int (config, "sleep_ms", 0);
-  if (hkp_test_probe_next_instance () > 1 && json_object_get_boolean_member_with_default (config, "sleep_first_instance_only", FALSE))
+  if (hkp_test_probe_next_instance () > test_plugin_int (config, "sleep_instances", G_MAXINT64))
     sleeper->sleep_ms = 0;
   *instance = sleeper;
   return 0;
