@@ -21,7 +21,7 @@ typedef struct {
   GMainLoop *loop;
   HkpEngine *engine;
   gboolean stopping;
-  guint signal_sources[2];
+  guint signal_sources[3];
 } Daemon;
 
 static void
@@ -59,6 +59,27 @@ on_stop_signal (gpointer user_data)
   daemon->stopping = TRUE;
   g_message ("stopping: shutting down every plugin");
   hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_rescanned (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!hkp_engine_rescan_finish (HKP_ENGINE (source), result, NULL, &error))
+    g_warning ("rescan: %s", error->message);
+}
+
+static gboolean
+on_hangup (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  if (daemon->stopping)
+    return G_SOURCE_CONTINUE;
+  g_message ("SIGHUP: rescanning %s", daemon->options.config_dir);
+  hkp_engine_rescan_async (daemon->engine, on_rescanned, daemon);
   return G_SOURCE_CONTINUE;
 }
 
@@ -133,6 +154,7 @@ main (int argc, char **argv)
   daemon.loop = g_main_loop_new (NULL, FALSE);
   daemon.signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, &daemon);
   daemon.signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, &daemon);
+  daemon.signal_sources[2] = g_unix_signal_add (SIGHUP, on_hangup, &daemon);
   hkp_engine_load_async (daemon.engine, on_engine_loaded, NULL);
   g_main_loop_run (daemon.loop);
 

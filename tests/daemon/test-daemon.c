@@ -285,6 +285,21 @@ test_sigint (Fixture *f, gconstpointer data)
 }
 
 static void
+test_sighup_rescans (Fixture *f, gconstpointer data)
+{
+  hkp_test_write_file (f->config_dir, "a.json", "{\"module\": \"answer.so\"}");
+  start_daemon (f, NULL);
+  wait_line (f, "ready");
+  hkp_test_write_file (f->config_dir, "b.json", "{\"module\": \"health.so\"}");
+  g_subprocess_send_signal (f->process, SIGHUP);
+  wait_line (f, "rescan: 1 added, 0 removed, 0 changed, 1 unchanged, 0 errors");
+  wait_line (f, "[b] plugin b active");
+  g_subprocess_send_signal (f->process, SIGTERM);
+  g_assert_cmpint (wait_exit (f), ==, 0);
+  g_assert_cmpint (find_line (f, "[b] plugin b shut down"), >=, 0);
+}
+
+static void
 test_empty_config_dir (Fixture *f, gconstpointer data)
 {
   start_daemon (f, NULL);
@@ -324,6 +339,7 @@ main (int argc, char **argv)
   ADD ("/daemon/sigterm", test_sigterm);
   ADD ("/daemon/sigint", test_sigint);
   ADD ("/daemon/empty-config-dir", test_empty_config_dir);
+  ADD ("/daemon/sighup-rescans", test_sighup_rescans);
   ADD ("/daemon/log-line", test_log_line);
 #undef ADD
   return g_test_run ();
