@@ -28,7 +28,7 @@ rescan_step_done (GTask *task)
 
   if (--rescan->outstanding > 0)
     return;
-  g_message ("rescan: %u added, %u removed, %u changed, %u unchanged, %u errors",
+  g_message ("rescan: added %u, removed %u, changed %u, unchanged %u, errors %u",
              rescan->summary.added, rescan->summary.removed, rescan->summary.changed,
              rescan->summary.unchanged, rescan->summary.errors);
   g_task_return_boolean (task, TRUE);

@@ -261,7 +261,11 @@ hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
   memset (health, 0, sizeof *health);
   if (old != plugin->health.status)
     {
-      hkp_log_plugin (plugin->health.status == HKP_HEALTH_STATUS_HEALTHY ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+      GLogLevelFlags level = plugin->health.status == HKP_HEALTH_STATUS_HEALTHY ? G_LOG_LEVEL_MESSAGE
+                             : plugin->health.status == HKP_HEALTH_STATUS_DEGRADED ||
+                                   plugin->health.status == HKP_HEALTH_STATUS_UNHEALTHY ? G_LOG_LEVEL_WARNING
+                             : G_LOG_LEVEL_INFO;
+      hkp_log_plugin (level,
                       plugin->name, "plugin %s health %s -> %s%s%s", plugin->name,
                       hkp_health_status_to_string (old), hkp_health_status_to_string (plugin->health.status),
                       plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);

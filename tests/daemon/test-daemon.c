@@ -292,7 +292,7 @@ test_sighup_rescans (Fixture *f, gconstpointer data)
   wait_line (f, "ready");
   hkp_test_write_file (f->config_dir, "b.json", "{\"module\": \"health.so\"}");
   g_subprocess_send_signal (f->process, SIGHUP);
-  wait_line (f, "rescan: 1 added, 0 removed, 0 changed, 1 unchanged, 0 errors");
+  wait_line (f, "rescan: added 1, removed 0, changed 0, unchanged 1, errors 0");
   wait_line (f, "[b] plugin b active");
   g_subprocess_send_signal (f->process, SIGTERM);
   g_assert_cmpint (wait_exit (f), ==, 0);
