@@ -59,6 +59,17 @@ finish (GTask *task, GError *error)
   g_object_unref (task);
 }
 
+/* A new instance serves: count the reload and report success. */
+static void
+applied (GTask *task)
+{
+  Apply *apply = g_task_get_task_data (task);
+
+  apply->plugin->reload_count++;
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, "");
+  finish (task, NULL);
+}
+
 /* The caller's error: a refused config stays InvalidConfig; otherwise code, saying what happened. */
 static GError *
 outcome_error (Apply *apply, const GError *cause, HkpErrorCode code, const char *what)
@@ -86,9 +97,7 @@ on_fresh_started (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   serve (apply->plugin, instance);
-  apply->plugin->reload_count++;
-  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, "");
-  finish (task, NULL);
+  applied (task);
 }
 
 /* ---- overlap ---------------------------------------------------------- */
@@ -114,9 +123,7 @@ on_overlap_started (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   hkp_engine_set_instance (apply->plugin, instance);
   hkp_engine_retire_serving_gate (apply->engine, apply->plugin, hkp_gate_new (HKP_GATE_SERVE, instance), NULL, NULL);
-  apply->plugin->reload_count++;
-  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, "");
-  finish (task, NULL);
+  applied (task);
 }
 
 /* ---- exclusive -------------------------------------------------------- */
@@ -164,9 +171,7 @@ on_exclusive_started (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   serve (apply->plugin, instance);
-  apply->plugin->reload_count++;
-  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, "");
-  finish (task, NULL);
+  applied (task);
 }
 
 static void

@@ -3,6 +3,8 @@
 
 #include <glib/gstdio.h>
 
+#include "hkp-test-probe.h"
+
 void
 engine_fixture_setup (EngineFixture *f, gconstpointer data)
 {
@@ -13,6 +15,7 @@ engine_fixture_setup (EngineFixture *f, gconstpointer data)
   hkp_test_install_plugins (f->plugin_dir);
   g_assert_cmpint (g_mkdir_with_parents (f->config_dir, 0755), ==, 0);
   hkp_test_log_clear ();
+  hkp_test_probe_reset ();
 }
 
 void
@@ -106,4 +109,27 @@ engine_fixture_replace_file (const char *source, const char *dir, const char *na
 
   hkp_test_copy_file (source, dir, tmp);
   g_assert_cmpint (g_rename (tmp_path, path), ==, 0);
+}
+
+void
+engine_fixture_check (EngineFixture *f, HkpCheckResult *result)
+{
+  g_autoptr(GAsyncResult) async = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *headers[] = { "X-Test", "yes", NULL };
+
+  hkp_engine_check_async (f->engine, "GET", "/pks/lookup", "op=get", "192.0.2.1", headers, NULL,
+                          hkp_test_store_result, &async);
+  hkp_test_wait_result (&async);
+  g_assert_true (hkp_engine_check_finish (f->engine, async, result, &error));
+  g_assert_no_error (error);
+}
+
+char *
+engine_fixture_decider (EngineFixture *f)
+{
+  g_auto(HkpCheckResult) result = { 0 };
+
+  engine_fixture_check (f, &result);
+  return g_strdup_printf ("%s:%s", result.plugin != NULL ? result.plugin : "-", result.reason);
 }

@@ -16,7 +16,7 @@ typedef struct {
   HkpEngine *engine;
 } EngineFixture;
 
-/* GTest setup and teardown: teardown shuts the engine down (if started) and removes the tree. */
+/* GTest setup (also resets the probe's counters) and teardown (shuts the engine down if started, removes the tree). */
 void engine_fixture_setup (EngineFixture *f, gconstpointer data);
 void engine_fixture_teardown (EngineFixture *f, gconstpointer data);
 
@@ -37,6 +37,12 @@ void engine_fixture_wait_idle (EngineFixture *f);
 
 /* Shuts the engine down and drops it. */
 void engine_fixture_stop (EngineFixture *f);
+
+/* Runs one check of GET /pks/lookup?op=get from 192.0.2.1 on an engine worker (with header X-Test: yes) and waits for it. */
+void engine_fixture_check (EngineFixture *f, HkpCheckResult *result);
+
+/* Like engine_fixture_check(); returns "plugin:reason" of the verdict ("-:" when no plugin decided); caller frees. */
+G_GNUC_WARN_UNUSED_RESULT char *engine_fixture_decider (EngineFixture *f);
 
 /* Copies the file at source over dir/name atomically (as a package upgrade would). */
 void engine_fixture_replace_file (const char *source, const char *dir, const char *name);

@@ -23,7 +23,6 @@ static void
 setup (Fixture *f, gconstpointer data)
 {
   engine_fixture_setup (f, data);
-  hkp_test_probe_reset ();
   engine_fixture_write_plugin (f, "p", ORIGINAL);
 }
 
@@ -37,15 +36,13 @@ file_text (Fixture *f)
   return text;
 }
 
+/* Returns the reason of the verdict, or "(no plugin decided)"; caller frees. */
 static char *
 answer_reason (Fixture *f)
 {
   g_auto(HkpCheckResult) result = { 0 };
-  g_autoptr(GAsyncResult) async = NULL;
 
-  hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, hkp_test_store_result, &async);
-  hkp_test_wait_result (&async);
-  g_assert_true (hkp_engine_check_finish (f->engine, async, &result, NULL));
+  engine_fixture_check (f, &result);
   return g_strdup (result.plugin != NULL ? result.reason : "(no plugin decided)");
 }
 

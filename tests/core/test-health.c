@@ -13,13 +13,6 @@
 typedef EngineFixture Fixture;
 
 static void
-setup (Fixture *f, gconstpointer data)
-{
-  engine_fixture_setup (f, data);
-  hkp_test_probe_reset ();
-}
-
-static void
 on_health_changed (HkpPlugin *plugin, guint old_status, guint new_status, GPtrArray *events)
 {
   g_ptr_array_add (events, g_strdup (hkp_health_status_to_string (new_status)));
@@ -133,7 +126,6 @@ static void
 test_restart_backs_off_then_gives_up (Fixture *f, gconstpointer data)
 {
   HkpPlugin *plugin;
-  g_autoptr(GAsyncResult) result = NULL;
   g_auto(HkpCheckResult) check = { 0 };
 
   engine_fixture_write_plugin (f, "sick", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
@@ -151,9 +143,7 @@ test_restart_backs_off_then_gives_up (Fixture *f, gconstpointer data)
   g_assert_cmpstr (hkp_plugin_get_last_error (plugin), ==,
                    "restarted 3 times within 60 s without recovering; giving up (last check: db down)");
   /* Failed means its requests follow the failure mode. */
-  hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, hkp_test_store_result, &result);
-  hkp_test_wait_result (&result);
-  g_assert_true (hkp_engine_check_finish (f->engine, result, &check, NULL));
+  engine_fixture_check (f, &check);
   g_assert_cmpuint (check.status, ==, 503);
 }
 
@@ -193,7 +183,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   hkp_test_log_capture_install ();
-#define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), engine_fixture_teardown)
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, engine_fixture_setup, (func), engine_fixture_teardown)
   ADD ("/health/statuses", test_statuses);
   ADD ("/health/hang-times-out", test_hang_times_out);
   ADD ("/health/transitioning", test_transitioning);

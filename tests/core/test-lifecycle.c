@@ -13,13 +13,6 @@
 
 typedef EngineFixture Fixture;
 
-static void
-setup (Fixture *f, gconstpointer data)
-{
-  engine_fixture_setup (f, data);
-  hkp_test_probe_reset ();
-}
-
 /* Runs one check of GET /pks/lookup from 192.0.2.1 on the calling thread. */
 static void
 check (Fixture *f, HkpCheckResult *result)
@@ -27,21 +20,6 @@ check (Fixture *f, HkpCheckResult *result)
   HkpCheckRequest request = { .method = "GET", .path = "/pks/lookup", .query = "op=get", .client_address = "192.0.2.1" };
 
   hkp_engine_check (f->engine, &request, result);
-}
-
-/* Runs one check on a worker (plugin code never runs on the main thread) and waits for it. */
-static void
-check_on_worker (Fixture *f, HkpCheckResult *result)
-{
-  g_autoptr(GAsyncResult) async = NULL;
-  g_autoptr(GError) error = NULL;
-  const char *headers[] = { "X-Test", "yes", NULL };
-
-  hkp_engine_check_async (f->engine, "GET", "/pks/lookup", "op=get", "192.0.2.1", headers, NULL,
-                          hkp_test_store_result, &async);
-  hkp_test_wait_result (&async);
-  g_assert_true (hkp_engine_check_finish (f->engine, async, result, &error));
-  g_assert_no_error (error);
 }
 
 static void
@@ -66,7 +44,7 @@ test_chain_order (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (f, "third", "{\"module\": \"answer.so\", \"priority\": 3, \"config\": {\"verdict\": \"allow\"}}");
   engine_fixture_start (f, NULL);
 
-  check_on_worker (f, &result);
+  engine_fixture_check (f, &result);
   g_assert_false (result.allowed);
   g_assert_cmpuint (result.status, ==, 429);
   g_assert_cmpstr (result.plugin, ==, "second");
@@ -87,7 +65,7 @@ test_all_continue (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (f, "a", "{\"module\": \"answer.so\"}");
   engine_fixture_write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false, \"verdict\": \"deny\"}}");
   engine_fixture_start (f, NULL);
-  check_on_worker (f, &result);
+  engine_fixture_check (f, &result);
   g_assert_true (result.allowed);
   g_assert_cmpuint (result.status, ==, 200);
   g_assert_null (result.plugin);
@@ -102,7 +80,7 @@ test_failure_modes (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"priority\": 1}");
   engine_fixture_write_plugin (f, "last", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": {\"verdict\": \"allow\"}}");
   engine_fixture_start (f, NULL);
-  check_on_worker (f, &closed);
+  engine_fixture_check (f, &closed);
   g_assert_false (closed.allowed);
   g_assert_cmpuint (closed.status, ==, 503);
   g_assert_cmpstr (closed.plugin, ==, "broken");
@@ -111,7 +89,7 @@ test_failure_modes (Fixture *f, gconstpointer data)
 
   engine_fixture_write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"priority\": 1, \"failure_mode\": \"open\"}");
   engine_fixture_start (f, NULL);
-  check_on_worker (f, &open);
+  engine_fixture_check (f, &open);
   g_assert_true (open.allowed);
   g_assert_cmpstr (open.plugin, ==, "last");
 }
@@ -132,7 +110,7 @@ test_response_limits (Fixture *f, gconstpointer data)
   g_string_append (json, "}}}");
   engine_fixture_write_plugin (f, "p", json->str);
   engine_fixture_start (f, NULL);
-  check_on_worker (f, &result);
+  engine_fixture_check (f, &result);
 
   /* An out-of-range status falls back to 403 for a denial. */
   g_assert_cmpuint (result.status, ==, 403);
@@ -381,7 +359,7 @@ rollback (Fixture *f, const char *strategy)
   g_assert_nonnull (strstr (hkp_plugin_get_last_error (plugin), "init failed: failinit refuses to start"));
   g_assert_cmpstr (hkp_plugin_get_version (plugin), ==, "1.0");
   g_assert_cmpuint (hkp_plugin_get_reload_count (plugin), ==, 0);
-  check_on_worker (f, &result);
+  engine_fixture_check (f, &result);
   g_assert_false (result.allowed);
   g_assert_cmpstr (result.reason, ==, "v1");
 }
@@ -475,7 +453,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   hkp_test_log_capture_install ();
-#define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), engine_fixture_teardown)
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, engine_fixture_setup, (func), engine_fixture_teardown)
   ADD ("/lifecycle/check/chain-order", test_chain_order);
   ADD ("/lifecycle/check/all-continue", test_all_continue);
   ADD ("/lifecycle/check/failure-modes", test_failure_modes);

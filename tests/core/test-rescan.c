@@ -10,13 +10,6 @@
 
 typedef EngineFixture Fixture;
 
-static void
-setup (Fixture *f, gconstpointer data)
-{
-  engine_fixture_setup (f, data);
-  hkp_test_probe_reset ();
-}
-
 static HkpRescanSummary
 rescan (Fixture *f)
 {
@@ -29,18 +22,6 @@ rescan (Fixture *f)
   g_assert_true (hkp_engine_rescan_finish (f->engine, result, &summary, &error));
   g_assert_no_error (error);
   return summary;
-}
-
-static char *
-decider (Fixture *f)
-{
-  g_auto(HkpCheckResult) result = { 0 };
-  g_autoptr(GAsyncResult) async = NULL;
-
-  hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, hkp_test_store_result, &async);
-  hkp_test_wait_result (&async);
-  g_assert_true (hkp_engine_check_finish (f->engine, async, &result, NULL));
-  return g_strdup_printf ("%s:%s", result.plugin ? result.plugin : "-", result.reason ? result.reason : "");
 }
 
 static void
@@ -67,7 +48,7 @@ test_add_remove_edit (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (f, "edited", "{\"module\": \"answer.so\", \"priority\": 5, \"config\": {\"verdict\": \"deny\", \"reason\": \"before\"}}");
   engine_fixture_write_plugin (f, "same", "{\"module\": \"answer.so\", \"priority\": 9}");
   engine_fixture_start (f, NULL);
-  first = decider (f);
+  first = engine_fixture_decider (f);
   g_assert_cmpstr (first, ==, "gone:gone");
   g_signal_connect (f->engine, "plugin-added", G_CALLBACK (on_added), events);
   g_signal_connect (f->engine, "plugin-removed", G_CALLBACK (on_removed), events);
@@ -87,14 +68,14 @@ test_add_remove_edit (Fixture *f, gconstpointer data)
   g_assert_null (hkp_engine_lookup (f->engine, "gone"));
   g_assert_cmpint (hkp_plugin_get_state (engine_fixture_lookup (f, "fresh")), ==, HKP_PLUGIN_STATE_ACTIVE);
   g_assert_cmpuint (hkp_plugin_get_config_version (engine_fixture_lookup (f, "edited")), ==, 2);
-  second = decider (f);
+  second = engine_fixture_decider (f);
   g_assert_cmpstr (second, ==, "edited:after");
 
   /* A priority edit reorders the chain. */
   engine_fixture_write_plugin (f, "same", "{\"module\": \"answer.so\", \"priority\": 0, \"config\": {\"verdict\": \"allow\", \"reason\": \"first now\"}}");
   summary = rescan (f);
   g_assert_cmpuint (summary.changed, ==, 1);
-  third = decider (f);
+  third = engine_fixture_decider (f);
   g_assert_cmpstr (third, ==, "same:first now");
   g_signal_handlers_disconnect_by_data (f->engine, events);
   g_assert_cmpint (hkp_test_probe_violations (), ==, 0);
@@ -110,7 +91,7 @@ test_bad_edit_keeps_instance (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"reason\": \"running\"}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "p");
-  before = decider (f);
+  before = engine_fixture_decider (f);
 
   engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\", \"config\": {\"verdict\": ");
   summary = rescan (f);
@@ -118,7 +99,7 @@ test_bad_edit_keeps_instance (Fixture *f, gconstpointer data)
   g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
   g_assert_nonnull (strstr (hkp_plugin_get_last_error (plugin), "p.json:1:"));
   g_assert_true (hkp_test_log_contains_for_plugin ("p", "plugin p keeps running with its previous file"));
-  after = decider (f);
+  after = engine_fixture_decider (f);
   g_assert_cmpstr (after, ==, before);
 
   /* An edit the plugin refuses is rolled back the same way. */
@@ -127,7 +108,7 @@ test_bad_edit_keeps_instance (Fixture *f, gconstpointer data)
   g_assert_cmpuint (summary.errors, ==, 1);
   g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
   g_free (after);
-  after = decider (f);
+  after = engine_fixture_decider (f);
   g_assert_cmpstr (after, ==, before);
 }
 
@@ -169,7 +150,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   hkp_test_log_capture_install ();
-#define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), engine_fixture_teardown)
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, engine_fixture_setup, (func), engine_fixture_teardown)
   ADD ("/rescan/add-remove-edit", test_add_remove_edit);
   ADD ("/rescan/bad-edit-keeps-instance", test_bad_edit_keeps_instance);
   ADD ("/rescan/edit-enables-and-disables", test_edit_enables_and_disables);
