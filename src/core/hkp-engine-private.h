@@ -18,6 +18,7 @@ struct _HkpEngine {
   char *state_dir;
   char *copy_dir;               /* private copies of loaded modules */
   GMainContext *context;        /* where the engine lives */
+  gint64 start_time;            /* real time of creation, µs */
   GPtrArray *plugins;           /* HkpPlugin, priority order, owned */
   GHashTable *by_name;          /* name → HkpPlugin, borrowed from plugins */
   GQueue load_queue;            /* HkpPlugin waiting for a load slot, owned */

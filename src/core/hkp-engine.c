@@ -81,6 +81,7 @@ hkp_engine_init (HkpEngine *engine)
   engine->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   engine->idle_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   engine->context = g_main_context_ref_thread_default ();
+  engine->start_time = g_get_real_time ();
   g_queue_init (&engine->load_queue);
 }
 
@@ -145,6 +146,12 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
     }
   engine->copy_dir = g_steal_pointer (&template);
   return g_steal_pointer (&engine);
+}
+
+gint64
+hkp_engine_get_start_time (HkpEngine *engine)
+{
+  return engine->start_time;
 }
 
 const HkpEngineSettings *

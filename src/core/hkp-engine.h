@@ -53,6 +53,9 @@ G_DECLARE_FINAL_TYPE (HkpEngine, hkp_engine, HKP, ENGINE, GObject)
 /* Creates an engine, making the state directory and a private module-copy directory inside it; returns a new reference or NULL. */
 HkpEngine *hkp_engine_new (const HkpEngineSettings *settings, GError **error);
 
+/* Returns the real time (µs since the epoch) the engine was created. */
+gint64 hkp_engine_get_start_time (HkpEngine *engine);
+
 /* Returns the settings in force (defaults filled in), owned by engine. */
 const HkpEngineSettings *hkp_engine_get_settings (HkpEngine *engine);
 

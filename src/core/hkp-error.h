@@ -30,4 +30,10 @@ GQuark hkp_error_quark (void);
 /* Returns the stable lowercase nick of code ("no-such-plugin"); static string. */
 const char *hkp_error_code_to_nick (HkpErrorCode code);
 
+/* Returns the D-Bus error name for code (org.hkp.PluginManager1.Error.*); static string. */
+const char *hkp_error_code_to_dbus_name (HkpErrorCode code);
+
+/* Returns the HTTP status for code (404 for no-such-plugin, 409 busy, …). */
+guint hkp_error_code_to_http_status (HkpErrorCode code);
+
 G_END_DECLS

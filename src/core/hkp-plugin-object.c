@@ -10,6 +10,7 @@
 
 enum {
   SIGNAL_STATE_CHANGED,
+  SIGNAL_ERROR_CHANGED,
   SIGNAL_HEALTH_CHANGED,
   SIGNAL_CONFIG_CHANGED,
   N_SIGNALS,
@@ -64,6 +65,9 @@ hkp_plugin_class_init (HkpPluginClass *klass)
   signals[SIGNAL_STATE_CHANGED] =
     g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[SIGNAL_ERROR_CHANGED] =
+    g_signal_new ("error-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_HEALTH_CHANGED] =
     g_signal_new ("health-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
@@ -255,11 +259,12 @@ void
 hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
 {
   HkpHealthStatus old = plugin->health.status;
+  gboolean message_changed = g_strcmp0 (plugin->health.message, health->message) != 0;
 
   hkp_health_clear (&plugin->health);
   plugin->health = *health;
   memset (health, 0, sizeof *health);
-  if (old != plugin->health.status)
+  if (old != plugin->health.status || message_changed)
     {
       GLogLevelFlags level = plugin->health.status == HKP_HEALTH_STATUS_HEALTHY ? G_LOG_LEVEL_MESSAGE
                              : plugin->health.status == HKP_HEALTH_STATUS_DEGRADED ||
@@ -277,14 +282,20 @@ void
 hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error)
 {
   HkpPluginState old = plugin->state;
+  gboolean error_changed = FALSE;
 
-  if (error != NULL)
+  if (error != NULL && g_strcmp0 (error, plugin->last_error) != 0)
     {
       g_free (plugin->last_error);
       plugin->last_error = g_utf8_make_valid (error, -1);
+      error_changed = TRUE;
     }
   if (old == state)
-    return;
+    {
+      if (error_changed)
+        g_signal_emit (plugin, signals[SIGNAL_ERROR_CHANGED], 0);
+      return;
+    }
   plugin->state = state;
 
   if (state == HKP_PLUGIN_STATE_FAILED)
@@ -297,6 +308,8 @@ hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error
     hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s %s -> %s", plugin->name,
                     hkp_plugin_state_to_string (old), hkp_plugin_state_to_string (state));
   g_signal_emit (plugin, signals[SIGNAL_STATE_CHANGED], 0, (guint) old, (guint) state);
+  if (error_changed)
+    g_signal_emit (plugin, signals[SIGNAL_ERROR_CHANGED], 0);
 }
 
 HkpInstance *

@@ -15,8 +15,9 @@ G_BEGIN_DECLS
  * One declared plugin as the engine keeps it: its file, manifest, state,
  * last error and current instance.  Lives on the main thread; signals are
  * emitted there.  Signals, each with the old and new value:
- * "state-changed" (HkpPluginState), "health-changed" (HkpHealthStatus),
- * "config-changed" (config version).
+ * "state-changed" (HkpPluginState), "health-changed" (HkpHealthStatus; also
+ * when only the message changed), "config-changed" (config version); and
+ * "error-changed" (no arguments) when the last error changed.
  */
 #define HKP_TYPE_PLUGIN (hkp_plugin_get_type ())
 G_DECLARE_FINAL_TYPE (HkpPlugin, hkp_plugin, HKP, PLUGIN, GObject)

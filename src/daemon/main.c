@@ -6,9 +6,11 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <glib-unix.h>
 
+#include "bus-service.h"
 #include "daemon-log.h"
 #include "daemon-options.h"
 #include "hkp-engine.h"
@@ -20,7 +22,9 @@ typedef struct {
   DaemonOptions options;
   GMainLoop *loop;
   HkpEngine *engine;
+  BusService *bus;
   gboolean stopping;
+  int exit_code;
   guint signal_sources[3];
 } Daemon;
 
@@ -29,6 +33,7 @@ daemon_clear (Daemon *daemon)
 {
   for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
     g_clear_handle_id (&daemon->signal_sources[i], g_source_remove);
+  g_clear_pointer (&daemon->bus, bus_service_free);
   g_clear_object (&daemon->engine);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   daemon_options_clear (&daemon->options);
@@ -46,20 +51,36 @@ on_engine_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
   g_main_loop_quit (daemon->loop);
 }
 
-static gboolean
-on_stop_signal (gpointer user_data)
+/* Begins the orderly stop: every plugin drains and shuts down, then the loop ends. */
+static void
+daemon_stop (Daemon *daemon, const char *why)
 {
-  Daemon *daemon = user_data;
-
   if (daemon->stopping)
     {
       g_message ("already stopping; waiting for plugins to shut down");
-      return G_SOURCE_CONTINUE;
+      return;
     }
   daemon->stopping = TRUE;
-  g_message ("stopping: shutting down every plugin");
+  g_message ("stopping (%s): shutting down every plugin", why);
   hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  daemon_stop (user_data, "signal");
   return G_SOURCE_CONTINUE;
+}
+
+static void
+on_bus_lost (const char *message, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_critical ("%s", message);
+  /* A non-zero exit lets systemd restart the service. */
+  daemon->exit_code = EXIT_FAILURE;
+  daemon_stop (daemon, "D-Bus connection lost");
 }
 
 static void
@@ -96,18 +117,25 @@ on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   g_message ("ready");
 }
 
+static const char *
+bus_argument (const DaemonOptions *options)
+{
+  return options->bus_kind == BUS_SYSTEM ? "system" : options->bus_kind == BUS_SESSION ? "session"
+                                                                                        : options->bus_address;
+}
+
 static void
 log_front_ends (const DaemonOptions *options)
 {
   g_autofree char *http = listen_address_to_string (&options->http_listen);
   g_autofree char *check = listen_address_to_string (&options->check_listen);
-  const char *bus = options->bus_kind == BUS_SYSTEM ? "system"
-                    : options->bus_kind == BUS_SESSION ? "session" : options->bus_address;
 
-  /* The D-Bus, HTTP and check front ends come in later releases; say so rather than pretend. */
-  g_message ("front ends not in this build yet: D-Bus (--bus=%s%s), HTTP bridge (--http-listen=%s) "
-             "and check endpoint (--check-listen=%s) are validated but not started",
-             bus, options->no_polkit ? ", --no-polkit" : "", http, check);
+  /* The HTTP and check front ends come in later releases; say so rather than pretend. */
+  g_message ("front ends not in this build yet: HTTP bridge (--http-listen=%s) and check endpoint "
+             "(--check-listen=%s) are validated but not started", http, check);
+  if (!options->no_polkit)
+    g_message ("polkit support is not in this build yet: only uid %u may change plugins over D-Bus",
+               (unsigned) getuid ());
 }
 
 int
@@ -151,6 +179,15 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  daemon.bus = bus_service_new (daemon.engine, bus_argument (&daemon.options), !daemon.options.no_polkit,
+                                on_bus_lost, &daemon, &error);
+  if (daemon.bus == NULL)
+    {
+      g_critical ("cannot start: %s", error->message);
+      daemon_clear (&daemon);
+      return EXIT_FAILURE;
+    }
+
   daemon.loop = g_main_loop_new (NULL, FALSE);
   daemon.signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, &daemon);
   daemon.signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, &daemon);
@@ -158,6 +195,9 @@ main (int argc, char **argv)
   hkp_engine_load_async (daemon.engine, on_engine_loaded, NULL);
   g_main_loop_run (daemon.loop);
 
-  daemon_clear (&daemon);
-  return EXIT_SUCCESS;
+  {
+    int code = daemon.exit_code;
+    daemon_clear (&daemon);
+    return code;
+  }
 }

@@ -22,6 +22,9 @@ G_GNUC_WARN_UNUSED_RESULT char *hkp_test_write_file_path (const char *dir, const
 /* Copies the file at source to dir/name, failing the test on error. */
 void hkp_test_copy_file (const char *source, const char *dir, const char *name);
 
+/* Returns a launcher whose children get SIGTERM when the test process dies, so none outlives a failed test. */
+GSubprocessLauncher *hkp_test_launcher_new (GSubprocessFlags flags);
+
 /* Returns the build directory of the test plugins (static string). */
 const char *hkp_test_plugin_build_dir (void);
 

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "daemon-log.h"
+#include "hkp-test-bus.h"
+#include "hkp-test-daemon.h"
 #include "hkp-test-util.h"
 
 typedef struct {
@@ -19,10 +21,8 @@ typedef struct {
   char *config_dir;
   char *state_dir;
   char *main_config;
-  GSubprocess *process;
-  GDataInputStream *err;
-  GPtrArray *lines;
-  gboolean eof;
+  HkpTestBus *bus;
+  HkpTestDaemon *daemon;
 } Fixture;
 
 static void
@@ -33,36 +33,20 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
   f->state_dir = g_build_filename (f->root, "state", NULL);
   f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\n");
-  f->lines = g_ptr_array_new_with_free_func (g_free);
   hkp_test_install_plugins (f->plugin_dir);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  if (f->process != NULL && g_subprocess_get_identifier (f->process) != NULL)
-    {
-      g_subprocess_force_exit (f->process);
-      g_subprocess_wait (f->process, NULL, NULL);
-    }
-  g_clear_object (&f->err);
-  g_clear_object (&f->process);
-  g_ptr_array_unref (f->lines);
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+  g_clear_pointer (&f->bus, hkp_test_bus_stop);
   hkp_test_rm_rf (f->root);
   g_free (f->root);
   g_free (f->plugin_dir);
   g_free (f->config_dir);
   g_free (f->state_dir);
   g_free (f->main_config);
-}
-
-static const char *
-daemon_path (void)
-{
-  const char *path = g_getenv ("HKP_PLUGIND");
-
-  g_assert_nonnull (path);
-  return path;
 }
 
 /* Runs the daemon to completion with args; returns its exit status and output. */
@@ -73,7 +57,7 @@ run_sync (const char *const *args, char **out, char **err)
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_ptr_array_add (argv, (gpointer) daemon_path ());
+  g_ptr_array_add (argv, (gpointer) hkp_test_daemon_path ());
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
@@ -95,91 +79,42 @@ assert_contains (const char *haystack, const char *needle)
     g_error ("output lacks \"%s\":\n%s", needle, haystack ? haystack : "(none)");
 }
 
-static void on_line (GObject *source, GAsyncResult *result, gpointer user_data);
-
-static void
-read_next_line (Fixture *f)
-{
-  g_data_input_stream_read_line_async (f->err, G_PRIORITY_DEFAULT, NULL, on_line, f);
-}
-
-static void
-on_line (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Fixture *f = user_data;
-  g_autoptr(GError) error = NULL;
-  char *line = g_data_input_stream_read_line_finish_utf8 (f->err, result, NULL, &error);
-
-  if (line == NULL)
-    {
-      f->eof = TRUE;
-      return;
-    }
-  g_printerr ("# daemon: %s\n", line);
-  g_ptr_array_add (f->lines, line);
-  read_next_line (f);
-}
-
-/* Starts the daemon with the fixture's directories plus args, reading its stderr line by line. */
+/* Starts the daemon on a private bus with the fixture's directories plus extra arguments. */
 static void
 start_daemon (Fixture *f, const char *const *extra)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
 
-  g_ptr_array_add (argv, g_strdup (daemon_path ()));
+  if (f->bus == NULL)
+    f->bus = hkp_test_bus_start (TRUE, NULL);
   g_ptr_array_add (argv, g_strdup_printf ("--config=%s", f->main_config));
   g_ptr_array_add (argv, g_strdup_printf ("--plugin-dir=%s", f->plugin_dir));
   g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", f->config_dir));
   g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", f->state_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--bus=%s", f->bus->address));
+  g_ptr_array_add (argv, g_strdup ("--no-polkit"));
   for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra[i]));
   g_ptr_array_add (argv, NULL);
-  f->process = g_subprocess_newv ((const char *const *) argv->pdata, G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  f->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (f->process));
-  read_next_line (f);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
 }
 
-/* Returns the index of the first line holding needle, or -1. */
 static gint
 find_line (Fixture *f, const char *needle)
 {
-  for (guint i = 0; i < f->lines->len; i++)
-    if (strstr (f->lines->pdata[i], needle) != NULL)
-      return (gint) i;
-  return -1;
+  return hkp_test_daemon_find (f->daemon, needle);
 }
 
-/* Waits until the daemon has printed a line holding needle; fails if its output ends first. */
 static gint
 wait_line (Fixture *f, const char *needle)
 {
-  gint index;
-
-  while ((index = find_line (f, needle)) < 0)
-    {
-      if (f->eof)
-        g_error ("the daemon's output ended without \"%s\"", needle);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  return index;
+  return hkp_test_daemon_wait_line (f->daemon, needle);
 }
 
-/* Waits for the daemon to exit and its output to end; returns the exit status. */
 static int
 wait_exit (Fixture *f)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_subprocess_wait_async (f->process, NULL, hkp_test_store_result, &result);
-  hkp_test_wait_result (&result);
-  g_assert_true (g_subprocess_wait_finish (f->process, result, &error));
-  while (!f->eof)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (g_subprocess_get_if_exited (f->process));
-  return g_subprocess_get_exit_status (f->process);
+  return hkp_test_daemon_wait_exit (f->daemon);
 }
 
 static void
@@ -253,7 +188,7 @@ run_and_stop (Fixture *f, int signal_number)
   g_free (f->main_config);
   f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\nfrobnicate=yes\n");
 
-  start_daemon (f, (const char *const[]) { "--bus=session", "--http-listen=none", NULL });
+  start_daemon (f, (const char *const[]) { "--http-listen=none", NULL });
   wait_line (f, "ready");
   g_assert_cmpint (find_line (f, "unknown key \"frobnicate\" in [hkp-plugind] ignored"), >=, 0);
   g_assert_cmpint (find_line (f, "[broken] plugin broken failed: "), >=, 0);
@@ -261,7 +196,7 @@ run_and_stop (Fixture *f, int signal_number)
   g_assert_cmpint (find_line (f, "[a] plugin a active"), >=, 0);
   g_assert_cmpint (find_line (f, "3 plugins: 2 active, 0 disabled, 1 failed"), >=, 0);
 
-  g_subprocess_send_signal (f->process, signal_number);
+  hkp_test_daemon_signal (f->daemon, signal_number);
   g_assert_cmpint (wait_exit (f), ==, 0);
   /* Reverse priority order: b (20) goes before a (10). */
   first = find_line (f, "[b] plugin b shut down");
@@ -291,10 +226,10 @@ test_sighup_rescans (Fixture *f, gconstpointer data)
   start_daemon (f, NULL);
   wait_line (f, "ready");
   hkp_test_write_file (f->config_dir, "b.json", "{\"module\": \"health.so\"}");
-  g_subprocess_send_signal (f->process, SIGHUP);
+  hkp_test_daemon_signal (f->daemon, SIGHUP);
   wait_line (f, "rescan: added 1, removed 0, changed 0, unchanged 1, errors 0");
   wait_line (f, "[b] plugin b active");
-  g_subprocess_send_signal (f->process, SIGTERM);
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
   g_assert_cmpint (wait_exit (f), ==, 0);
   g_assert_cmpint (find_line (f, "[b] plugin b shut down"), >=, 0);
 }
@@ -305,7 +240,7 @@ test_empty_config_dir (Fixture *f, gconstpointer data)
   start_daemon (f, NULL);
   wait_line (f, "ready");
   g_assert_cmpint (find_line (f, "does not exist: no plugins loaded"), >=, 0);
-  g_subprocess_send_signal (f->process, SIGTERM);
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
   g_assert_cmpint (wait_exit (f), ==, 0);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Test plugin: init waits "init_delay_ms"; handle sleeps "sleep_ms" in 1 ms
+ * Test plugin: init waits "init_delay_ms" (from the "init_delay_from"th
+ * instance made in the process on, default the first); handle sleeps "sleep_ms" in 1 ms
  * steps, returning early once cancelled, then allows.  With
  * "sleep_instances": N, only the first N instances made since the probe was
  * reset sleep (so later instances, after reloads, answer at once).
@@ -23,13 +24,16 @@ sleeper_init (const char *config_json, void **instance, char *error, size_t erro
 {
   g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
   Sleeper *sleeper;
+  gint64 number;
 
   if (config == NULL)
     return -1;
-  g_usleep ((gulong) test_plugin_int (config, "init_delay_ms", 0) * 1000);
+  number = hkp_test_probe_next_instance ();
+  if (number >= test_plugin_int (config, "init_delay_from", 1))
+    g_usleep ((gulong) test_plugin_int (config, "init_delay_ms", 0) * 1000);
   sleeper = g_new0 (Sleeper, 1);
   sleeper->sleep_ms = test_plugin_int (config, "sleep_ms", 0);
-  if (hkp_test_probe_next_instance () > test_plugin_int (config, "sleep_instances", G_MAXINT64))
+  if (number > test_plugin_int (config, "sleep_instances", G_MAXINT64))
     sleeper->sleep_ms = 0;
   *instance = sleeper;
   return 0;

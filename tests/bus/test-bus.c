@@ -1,0 +1,796 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The D-Bus API against a real dbus-daemon and the real hkp-plugind binary,
+ * with an sd-bus client in C and the busctl and gdbus tools: introspection
+ * equal to the installed XML, ObjectManager, every property and method and
+ * error, signals before replies, InterfacesAdded/Removed, a responsive loop
+ * during a slow reload, the own-uid rule, the shipped bus policy, and what
+ * happens when the bus is unreachable or goes away.
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <systemd/sd-bus.h>
+
+#include "hkp-test-bus.h"
+#include "hkp-test-daemon.h"
+#include "hkp-test-util.h"
+
+#define SERVICE "org.hkp.PluginManager1"
+#define MANAGER_PATH "/org/hkp/PluginManager1"
+#define MANAGER "org.hkp.PluginManager1.Manager"
+#define PLUGIN "org.hkp.PluginManager1.Plugin"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
+
+typedef struct {
+  char *root;
+  char *plugin_dir;
+  char *config_dir;
+  char *state_dir;
+  char *main_config;
+  HkpTestBus *bus;
+  HkpTestDaemon *daemon;
+  sd_bus *client;
+} Fixture;
+
+static void
+write_plugin (Fixture *f, const char *name, const char *json)
+{
+  g_autofree char *file = g_strdup_printf ("%s.json", name);
+
+  hkp_test_write_file (f->config_dir, file, json);
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->root = hkp_test_make_tmpdir ();
+  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
+  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
+  f->state_dir = g_build_filename (f->root, "state", NULL);
+  f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\n");
+  hkp_test_install_plugins (f->plugin_dir);
+  write_plugin (f, "alpha", "{\"module\": \"answer.so\", \"priority\": 10, \"config\": {\"verdict\": \"continue\"}}");
+  write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"config\": {\"message\": \"no database\"}}");
+  write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
+  write_plugin (f, "slow-one", "{\"module\": \"sleeper.so\", \"config\": {\"init_delay_ms\": 2000, \"init_delay_from\": 2}}");
+}
+
+static sd_bus *
+client_new (const char *address)
+{
+  sd_bus *bus = NULL;
+
+  g_assert_cmpint (sd_bus_new (&bus), >=, 0);
+  g_assert_cmpint (sd_bus_set_address (bus, address), >=, 0);
+  g_assert_cmpint (sd_bus_set_bus_client (bus, 1), >=, 0);
+  g_assert_cmpint (sd_bus_start (bus), >=, 0);
+  return bus;
+}
+
+/* Starts a bus (permissive, or the strict system policy with our dbus/ files) and the daemon on it. */
+static void
+start (Fixture *f, gboolean permissive)
+{
+  g_autofree char *config = g_strdup_printf ("--config=%s", f->main_config);
+  g_autofree char *plugins = g_strdup_printf ("--plugin-dir=%s", f->plugin_dir);
+  g_autofree char *configs = g_strdup_printf ("--config-dir=%s", f->config_dir);
+  g_autofree char *state = g_strdup_printf ("--state-dir=%s", f->state_dir);
+  g_autofree char *policy_dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
+  g_autofree char *bus = NULL;
+
+  f->bus = hkp_test_bus_start (permissive, permissive ? NULL : policy_dir);
+  bus = g_strdup_printf ("--bus=%s", f->bus->address);
+  f->daemon = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, "--no-polkit", NULL }, -1);
+  hkp_test_daemon_wait_line (f->daemon, "ready");
+  f->client = client_new (f->bus->address);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->client, sd_bus_flush_close_unref);
+  if (f->daemon != NULL)
+    {
+      /* An orderly stop exits 0; under ASan a leak would make it fail here. */
+      hkp_test_daemon_signal (f->daemon, SIGTERM);
+      g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 0);
+    }
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+  g_clear_pointer (&f->bus, hkp_test_bus_stop);
+  hkp_test_rm_rf (f->root);
+  g_free (f->root);
+  g_free (f->plugin_dir);
+  g_free (f->config_dir);
+  g_free (f->state_dir);
+  g_free (f->main_config);
+}
+
+/* ---- small client helpers ---------------------------------------------- */
+
+static char *
+plugin_path (const char *name)
+{
+  char *path = NULL;
+
+  g_assert_cmpint (sd_bus_path_encode ("/org/hkp/PluginManager1/plugin", name, &path), >=, 0);
+  return path;
+}
+
+static char *
+get_string (Fixture *f, const char *path, const char *interface, const char *property)
+{
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
+  char *value = NULL;
+  int r = sd_bus_get_property_string (f->client, SERVICE, path, interface, property, &error, &value);
+
+  if (r < 0)
+    g_error ("Get %s.%s: %s", path, property, error.message);
+  return value;
+}
+
+static guint64
+get_uint (Fixture *f, const char *path, const char *interface, const char *property, char type)
+{
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  char signature[2] = { type, '\0' };
+  uint32_t u = 0;
+  uint64_t t = 0;
+
+  if (sd_bus_get_property (f->client, SERVICE, path, interface, property, &error, &reply, signature) < 0)
+    g_error ("Get %s.%s: %s", path, property, error.message);
+  g_assert_cmpint (sd_bus_message_read_basic (reply, type, type == 'u' ? (void *) &u : (void *) &t), >, 0);
+  return type == 'u' ? u : t;
+}
+
+/* Calls member on path with one string argument (or none if arg is NULL); returns the D-Bus error name or NULL. */
+static char *
+call (Fixture *f, const char *path, const char *interface, const char *member, const char *arg, const char *arg2,
+      sd_bus_message **reply_out)
+{
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  int r;
+
+  if (arg2 != NULL)
+    r = sd_bus_call_method (f->client, SERVICE, path, interface, member, &error, &reply, "ss", arg, arg2);
+  else if (arg != NULL)
+    r = sd_bus_call_method (f->client, SERVICE, path, interface, member, &error, &reply, "s", arg);
+  else
+    r = sd_bus_call_method (f->client, SERVICE, path, interface, member, &error, &reply, "");
+  if (r < 0)
+    {
+      g_test_message ("%s: %s: %s", member, error.name, error.message);
+      return g_strdup_printf ("%s: %s", error.name, error.message);
+    }
+  if (reply_out != NULL)
+    *reply_out = g_steal_pointer (&reply);
+  return NULL;
+}
+
+static void
+assert_error (char *error, const char *name, const char *message_part)
+{
+  g_assert_nonnull (error);
+  if (!g_str_has_prefix (error, name) || strstr (error, message_part) == NULL)
+    g_error ("error \"%s\" is not %s with \"%s\"", error, name, message_part);
+  g_free (error);
+}
+
+static char *
+reply_string (sd_bus_message *reply)
+{
+  const char *value = NULL;
+
+  g_assert_cmpint (sd_bus_message_read (reply, "s", &value), >, 0);
+  return g_strdup (value);
+}
+
+/* ---- introspection ------------------------------------------------------ */
+
+static void
+assert_same_interface (GDBusInterfaceInfo *live, GDBusInterfaceInfo *file)
+{
+  g_assert_nonnull (live);
+  g_assert_nonnull (file);
+  for (guint i = 0; file->methods[i] != NULL || live->methods[i] != NULL; i++)
+    {
+      GDBusMethodInfo *a = live->methods[i], *b = file->methods[i];
+      g_assert_nonnull (a);
+      g_assert_nonnull (b);
+      g_assert_cmpstr (a->name, ==, b->name);
+      for (guint j = 0; a->in_args[j] != NULL || b->in_args[j] != NULL; j++)
+        {
+          g_assert_nonnull (a->in_args[j]);
+          g_assert_nonnull (b->in_args[j]);
+          g_assert_cmpstr (a->in_args[j]->name, ==, b->in_args[j]->name);
+          g_assert_cmpstr (a->in_args[j]->signature, ==, b->in_args[j]->signature);
+        }
+      for (guint j = 0; a->out_args[j] != NULL || b->out_args[j] != NULL; j++)
+        {
+          g_assert_nonnull (a->out_args[j]);
+          g_assert_nonnull (b->out_args[j]);
+          g_assert_cmpstr (a->out_args[j]->name, ==, b->out_args[j]->name);
+          g_assert_cmpstr (a->out_args[j]->signature, ==, b->out_args[j]->signature);
+        }
+    }
+  for (guint i = 0; file->properties[i] != NULL || live->properties[i] != NULL; i++)
+    {
+      GDBusPropertyInfo *a = live->properties[i], *b = file->properties[i];
+      g_assert_nonnull (a);
+      g_assert_nonnull (b);
+      g_assert_cmpstr (a->name, ==, b->name);
+      g_assert_cmpstr (a->signature, ==, b->signature);
+      g_assert_cmpint (a->flags, ==, b->flags);
+      g_assert_cmpstr (g_dbus_annotation_info_lookup (a->annotations, "org.freedesktop.DBus.Property.EmitsChangedSignal"),
+                       ==, g_dbus_annotation_info_lookup (b->annotations, "org.freedesktop.DBus.Property.EmitsChangedSignal"));
+    }
+  g_assert_null (live->signals[0]);
+  g_assert_null (file->signals[0]);
+}
+
+static GDBusNodeInfo *
+introspect (Fixture *f, const char *path)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *xml = NULL;
+  GDBusNodeInfo *node;
+
+  g_assert_null (call (f, path, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL, &reply));
+  xml = reply_string (reply);
+  node = g_dbus_node_info_new_for_xml (xml, &error);
+  g_assert_no_error (error);
+  return node;
+}
+
+static void
+test_introspection (Fixture *f, gconstpointer data)
+{
+  g_autofree char *file = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", "org.hkp.PluginManager1.xml", NULL);
+  g_autofree char *xml = NULL;
+  g_autofree char *alpha = plugin_path ("alpha");
+  g_autoptr(GDBusNodeInfo) installed = NULL;
+  g_autoptr(GDBusNodeInfo) manager = NULL;
+  g_autoptr(GDBusNodeInfo) plugin = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *address = NULL;
+  int status;
+
+  start (f, TRUE);
+  g_assert_true (g_file_get_contents (file, &xml, NULL, NULL));
+  installed = g_dbus_node_info_new_for_xml (xml, &error);
+  g_assert_no_error (error);
+  manager = introspect (f, MANAGER_PATH);
+  plugin = introspect (f, alpha);
+  assert_same_interface (g_dbus_node_info_lookup_interface (manager, MANAGER),
+                         g_dbus_node_info_lookup_interface (installed, MANAGER));
+  assert_same_interface (g_dbus_node_info_lookup_interface (plugin, PLUGIN),
+                         g_dbus_node_info_lookup_interface (installed, PLUGIN));
+  g_assert_nonnull (g_dbus_node_info_lookup_interface (manager, "org.freedesktop.DBus.ObjectManager"));
+
+  /* busctl sees the same tree. */
+  address = g_strdup_printf ("--address=%s", f->bus->address);
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { "busctl", address, "tree", "--list", SERVICE, NULL }, NULL,
+                               G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (out, "/org/hkp/PluginManager1/plugin/alpha\n"));
+  g_assert_nonnull (strstr (out, "/org/hkp/PluginManager1/plugin/slow_2done\n"));
+}
+
+/* ---- properties and objects -------------------------------------------- */
+
+static void
+test_managed_objects (Fixture *f, gconstpointer data)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const char *path;
+  int r;
+
+  start (f, TRUE);
+  g_assert_null (call (f, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL, &reply));
+  g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "{oa{sa{sv}}}"), >, 0);
+  while ((r = sd_bus_message_enter_container (reply, 'e', "oa{sa{sv}}")) > 0)
+    {
+      const char *interface;
+      g_assert_cmpint (sd_bus_message_read (reply, "o", &path), >, 0);
+      g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "{sa{sv}}"), >, 0);
+      while (sd_bus_message_enter_container (reply, 'e', "sa{sv}") > 0)
+        {
+          guint properties = 0;
+          g_assert_cmpint (sd_bus_message_read (reply, "s", &interface), >, 0);
+          g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "{sv}"), >, 0);
+          while (sd_bus_message_enter_container (reply, 'e', "sv") > 0)
+            {
+              const char *name;
+              g_assert_cmpint (sd_bus_message_read (reply, "s", &name), >, 0);
+              g_assert_cmpint (sd_bus_message_skip (reply, "v"), >=, 0);
+              g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+              properties++;
+            }
+          g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+          g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+          if (g_str_equal (interface, PLUGIN))
+            {
+              g_assert_cmpuint (properties, ==, 13);
+              g_hash_table_add (seen, g_strdup (path));
+            }
+        }
+      g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+      g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+    }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 4);
+  g_assert_true (g_hash_table_contains (seen, "/org/hkp/PluginManager1/plugin/off"));
+  g_assert_true (g_hash_table_contains (seen, "/org/hkp/PluginManager1/plugin/slow_2done"));
+}
+
+static void
+test_properties (Fixture *f, gconstpointer data)
+{
+  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *broken = plugin_path ("broken");
+  g_autofree char *off = plugin_path ("off");
+  g_autofree char *version = NULL, *plugin_dir = NULL, *config_dir = NULL, *overall = NULL;
+  g_autofree char *name = NULL, *state = NULL, *config = NULL, *module = NULL, *description = NULL;
+  g_autofree char *broken_state = NULL, *broken_error = NULL, *broken_health = NULL, *off_state = NULL, *health = NULL;
+  gint64 before = g_get_real_time ();
+
+  start (f, TRUE);
+  version = get_string (f, MANAGER_PATH, MANAGER, "Version");
+  g_assert_cmpstr (version, ==, "0.1.0");
+  plugin_dir = get_string (f, MANAGER_PATH, MANAGER, "PluginDirectory");
+  g_assert_cmpstr (plugin_dir, ==, f->plugin_dir);
+  config_dir = get_string (f, MANAGER_PATH, MANAGER, "ConfigDirectory");
+  g_assert_cmpstr (config_dir, ==, f->config_dir);
+  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), >=, (guint64) before);
+  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), <=, (guint64) g_get_real_time ());
+  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
+  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "ActivePlugins", 'u'), ==, 2);
+  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "ActiveRequests", 't'), ==, 0);
+  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "DrainTimeoutUSec", 't'), ==, 60 * G_USEC_PER_SEC);
+  overall = get_string (f, MANAGER_PATH, MANAGER, "OverallHealth");
+  g_assert_cmpstr (overall, ==, "unhealthy");
+
+  name = get_string (f, alpha, PLUGIN, "Name");
+  g_assert_cmpstr (name, ==, "alpha");
+  state = get_string (f, alpha, PLUGIN, "State");
+  g_assert_cmpstr (state, ==, "active");
+  module = get_string (f, alpha, PLUGIN, "ModulePath");
+  g_assert_true (g_str_has_suffix (module, "/plugins/answer.so"));
+  description = get_string (f, alpha, PLUGIN, "Description");
+  g_assert_cmpstr (description, ==, "Test plugin: answers every request as its config says");
+  config = get_string (f, alpha, PLUGIN, "Config");
+  g_assert_cmpstr (config, ==, "{\"verdict\":\"continue\"}");
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 1);
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ActiveRequests", 'u'), ==, 0);
+  /* The first health check runs when the plugin becomes active. */
+  health = get_string (f, alpha, PLUGIN, "Health");
+  g_assert_true (g_str_equal (health, "healthy") || g_str_equal (health, "unknown"));
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "LastHealthCheck", 't'), >, 0);
+
+  broken_state = get_string (f, broken, PLUGIN, "State");
+  g_assert_cmpstr (broken_state, ==, "failed");
+  broken_error = get_string (f, broken, PLUGIN, "LastError");
+  g_assert_nonnull (strstr (broken_error, "broken.json: init failed: no database"));
+  broken_health = get_string (f, broken, PLUGIN, "Health");
+  g_assert_cmpstr (broken_health, ==, "unhealthy");
+  off_state = get_string (f, off, PLUGIN, "State");
+  g_assert_cmpstr (off_state, ==, "disabled");
+}
+
+/* ---- methods and errors ------------------------------------------------ */
+
+static void
+test_methods (Fixture *f, gconstpointer data)
+{
+  g_autoptr(sd_bus_message) list = NULL, path_reply = NULL, status = NULL, health = NULL, config = NULL;
+  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *off = plugin_path ("off");
+  g_autofree char *status_json = NULL, *health_json = NULL, *config_json = NULL, *new_config = NULL, *off_state = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const char *name, *state, *object;
+  JsonObject *root;
+  guint listed = 0;
+
+  start (f, TRUE);
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "ListPlugins", NULL, NULL, &list));
+  g_assert_cmpint (sd_bus_message_enter_container (list, 'a', "(sso)"), >, 0);
+  while (sd_bus_message_read (list, "(sso)", &name, &state, &object) > 0)
+    {
+      g_autofree char *expected = plugin_path (name);
+      g_assert_cmpstr (object, ==, expected);
+      listed++;
+    }
+  g_assert_cmpuint (listed, ==, 4);
+
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetPlugin", "alpha", NULL, &path_reply));
+  g_assert_cmpint (sd_bus_message_read (path_reply, "o", &object), >, 0);
+  g_assert_cmpstr (object, ==, alpha);
+  assert_error (call (f, MANAGER_PATH, MANAGER, "GetPlugin", "nope", NULL, NULL),
+                "org.hkp.PluginManager1.Error.NoSuchPlugin", "no plugin named \"nope\"");
+  assert_error (call (f, MANAGER_PATH, MANAGER, "GetPlugin", "Not A Name", NULL, NULL),
+                "org.freedesktop.DBus.Error.InvalidArgs", "is not a plugin name");
+
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &status));
+  status_json = reply_string (status);
+  g_assert_true (json_parser_load_from_data (parser, status_json, -1, NULL));
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (root, "plugin_system"), "total_plugins"), ==, 4);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (json_object_get_object_member (root, "plugin_system"), "plugin_states"), "broken"), ==, "failed");
+  g_assert_true (json_object_has_member (root, "uptime"));
+  g_assert_true (json_object_has_member (root, "timestamp"));
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetHealth", NULL, NULL, &health));
+  health_json = reply_string (health);
+  g_assert_true (json_parser_load_from_data (parser, health_json, -1, NULL));
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (root, "overall_status"), ==, "unhealthy");
+  g_assert_true (json_object_has_member (json_object_get_object_member (root, "plugins"), "alpha"));
+
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetPluginConfig", "alpha", NULL, &config));
+  config_json = reply_string (config);
+  g_assert_cmpstr (config_json, ==, "{\"verdict\":\"continue\"}");
+  assert_error (call (f, MANAGER_PATH, MANAGER, "GetPluginConfig", "nope", NULL, NULL),
+                "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
+
+  /* Changes through the manager, */
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"allow\"}", NULL));
+  new_config = get_string (f, alpha, PLUGIN, "Config");
+  g_assert_cmpstr (new_config, ==, "{\"verdict\":\"allow\"}");
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 2);
+  assert_error (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "[1]", NULL),
+                "org.hkp.PluginManager1.Error.InvalidConfig", "must be a JSON object, not array");
+  assert_error (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"maybe\"}", NULL),
+                "org.hkp.PluginManager1.Error.InvalidConfig", "config rejected");
+  assert_error (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"fail_init\": \"boom\"}", NULL),
+                "org.hkp.PluginManager1.Error.ReloadFailed", "boom");
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "alpha", NULL, NULL));
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ReloadCount", 'u'), ==, 2);
+  assert_error (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "nope", NULL, NULL),
+                "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
+  assert_error (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "broken", NULL, NULL),
+                "org.hkp.PluginManager1.Error.Failed", "no database");
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "EnablePlugin", "off", NULL, NULL));
+  off_state = get_string (f, off, PLUGIN, "State");
+  g_assert_cmpstr (off_state, ==, "active");
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "DisablePlugin", "off", NULL, NULL));
+  g_free (off_state);
+  off_state = get_string (f, off, PLUGIN, "State");
+  g_assert_cmpstr (off_state, ==, "disabled");
+  g_assert_null (call (f, MANAGER_PATH, MANAGER, "Rescan", NULL, NULL, NULL));
+
+  /* and through the plugin object. */
+  g_assert_null (call (f, alpha, PLUGIN, "Reload", NULL, NULL, NULL));
+  g_assert_null (call (f, alpha, PLUGIN, "SetConfig", "{\"verdict\": \"deny\"}", NULL, NULL));
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 3);
+  g_assert_null (call (f, alpha, PLUGIN, "RollbackConfig", NULL, NULL, NULL));
+  g_free (new_config);
+  new_config = get_string (f, alpha, PLUGIN, "Config");
+  g_assert_cmpstr (new_config, ==, "{\"verdict\":\"allow\"}");
+  g_assert_null (call (f, off, PLUGIN, "Enable", NULL, NULL, NULL));
+  g_assert_null (call (f, off, PLUGIN, "Disable", NULL, NULL, NULL));
+  assert_error (call (f, alpha, PLUGIN, "SetConfig", "not json", NULL, NULL),
+                "org.hkp.PluginManager1.Error.InvalidConfig", "not valid JSON");
+}
+
+/* ---- signals before replies -------------------------------------------- */
+
+typedef struct {
+  GPtrArray *events;
+  gboolean replied;
+} Order;
+
+static int
+on_properties_changed (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  Order *order = userdata;
+  const char *interface;
+
+  if (sd_bus_message_read (message, "s", &interface) < 0)
+    return 0;
+  sd_bus_message_enter_container (message, 'a', "{sv}");
+  while (sd_bus_message_enter_container (message, 'e', "sv") > 0)
+    {
+      const char *name, *value = NULL;
+      uint32_t number = 0;
+      char type;
+      const char *contents;
+      sd_bus_message_read (message, "s", &name);
+      sd_bus_message_peek_type (message, &type, &contents);
+      sd_bus_message_enter_container (message, 'v', contents);
+      if (g_str_equal (contents, "s"))
+        sd_bus_message_read (message, "s", &value);
+      else if (g_str_equal (contents, "u"))
+        sd_bus_message_read (message, "u", &number);
+      else
+        sd_bus_message_skip (message, contents);
+      sd_bus_message_exit_container (message);
+      sd_bus_message_exit_container (message);
+      if (g_str_equal (name, "State"))
+        g_ptr_array_add (order->events, g_strdup_printf ("State=%s", value));
+      else if (g_str_equal (name, "ConfigVersion"))
+        g_ptr_array_add (order->events, g_strdup_printf ("ConfigVersion=%u", number));
+      else if (g_str_equal (name, "Config"))
+        g_ptr_array_add (order->events, g_strdup_printf ("Config=%s", value));
+    }
+  return 0;
+}
+
+static int
+on_reply (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  Order *order = userdata;
+
+  g_assert_false (sd_bus_message_is_method_error (message, NULL));
+  g_ptr_array_add (order->events, g_strdup ("reply"));
+  order->replied = TRUE;
+  return 0;
+}
+
+static void
+run_until_replied (Fixture *f, Order *order)
+{
+  while (!order->replied)
+    {
+      int r = sd_bus_process (f->client, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (f->client, 10 * G_USEC_PER_SEC), >, 0);
+    }
+}
+
+static void
+test_signals_before_reply (Fixture *f, gconstpointer data)
+{
+  Order order = { .events = g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *alpha = plugin_path ("alpha");
+  const char *expected[] = { "State=reloading", "State=active", "Config={\"verdict\":\"allow\"}", "ConfigVersion=2", "reply" };
+
+  start (f, TRUE);
+  g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, alpha, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", on_properties_changed, &order), >=, 0);
+  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, SERVICE, alpha, PLUGIN, "SetConfig", on_reply, &order,
+                                             "s", "{\"verdict\": \"allow\"}"), >=, 0);
+  run_until_replied (f, &order);
+  for (guint i = 0; i < order.events->len; i++)
+    g_test_message ("event %u: %s", i, (char *) order.events->pdata[i]);
+  g_assert_cmpuint (order.events->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (order.events->pdata[i], ==, expected[i]);
+  g_ptr_array_unref (order.events);
+}
+
+static int
+on_interfaces (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  Order *order = userdata;
+  const char *path;
+
+  g_assert_cmpint (sd_bus_message_read (message, "o", &path), >, 0);
+  g_ptr_array_add (order->events, g_strdup_printf ("%s %s", sd_bus_message_get_member (message), path));
+  return 0;
+}
+
+static void
+test_interfaces_added_removed (Fixture *f, gconstpointer data)
+{
+  Order order = { .events = g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *gone = g_build_filename (f->config_dir, "off.json", NULL);
+
+  start (f, TRUE);
+  g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesAdded", on_interfaces, &order), >=, 0);
+  g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesRemoved", on_interfaces, &order), >=, 0);
+  write_plugin (f, "new-one", "{\"module\": \"answer.so\"}");
+  g_assert_cmpint (g_unlink (gone), ==, 0);
+  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, SERVICE, MANAGER_PATH, MANAGER, "Rescan", on_reply,
+                                             &order, ""), >=, 0);
+  run_until_replied (f, &order);
+  g_assert_cmpuint (order.events->len, ==, 3);
+  g_assert_cmpstr (order.events->pdata[0], ==, "InterfacesAdded /org/hkp/PluginManager1/plugin/new_2done");
+  g_assert_cmpstr (order.events->pdata[1], ==, "InterfacesRemoved /org/hkp/PluginManager1/plugin/off");
+  g_assert_cmpstr (order.events->pdata[2], ==, "reply");
+  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
+  g_ptr_array_unref (order.events);
+}
+
+/* ---- a slow reload does not stall the loop ------------------------------ */
+
+static int
+on_reload_reply (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  Order *order = userdata;
+
+  g_assert_false (sd_bus_message_is_method_error (message, NULL));
+  order->replied = TRUE;
+  return 0;
+}
+
+static void
+test_responsive_during_reload (Fixture *f, gconstpointer data)
+{
+  Order order = { 0 };
+  g_autoptr(sd_bus) second = NULL;
+  gint64 slowest = 0;
+
+  start (f, TRUE);
+  second = client_new (f->bus->address);
+  /* slow-one's next instance takes 2 s to start. */
+  g_assert_cmpint (sd_bus_call_method_async (second, NULL, SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
+                                             on_reload_reply, &order, "s", "slow-one"), >=, 0);
+  g_assert_cmpint (sd_bus_flush (second), >=, 0);
+  assert_error (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "slow-one", NULL, NULL),
+                "org.hkp.PluginManager1.Error.Busy", "another change of plugin slow-one is in progress");
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autoptr(sd_bus_message) reply = NULL;
+      gint64 start_time = g_get_monotonic_time ();
+      g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &reply));
+      slowest = MAX (slowest, g_get_monotonic_time () - start_time);
+    }
+  g_test_message ("slowest of 100 GetStatus during the reload: %" G_GINT64_FORMAT " µs", slowest);
+  /* All 100 were answered while the reload was still running. */
+  g_assert_cmpint (sd_bus_process (second, NULL), >=, 0);
+  g_assert_false (order.replied);
+  while (!order.replied)
+    {
+      int r = sd_bus_process (second, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (second, 10 * G_USEC_PER_SEC), >, 0);
+    }
+}
+
+/* ---- who may change things ---------------------------------------------- */
+
+/* Runs busctl as uid against the test bus; returns its exit status and output. */
+static gboolean
+busctl_as (Fixture *f, gint uid, const char *const *args, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_ptr_array_add (argv, g_strdup ("setpriv"));
+  g_ptr_array_add (argv, g_strdup_printf ("--reuid=%d", uid));
+  g_ptr_array_add (argv, g_strdup_printf ("--regid=%d", uid));
+  g_ptr_array_add (argv, g_strdup ("--clear-groups"));
+  g_ptr_array_add (argv, g_strdup ("busctl"));
+  g_ptr_array_add (argv, g_strdup_printf ("--address=%s", f->bus->address));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
+  g_assert_no_error (error);
+  return g_spawn_check_wait_status (status, NULL);
+}
+
+static void
+test_other_uid (Fixture *f, gconstpointer data)
+{
+  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root: runs clients as nobody with setpriv");
+      return;
+    }
+  start (f, TRUE);
+  g_assert_true (busctl_as (f, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
+  g_assert_cmpstr (out, ==, "s \"active\"\n");
+  g_assert_false (busctl_as (f, 65534, (const char *const[]) { "call", SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
+                                                               "s", "alpha", NULL }, &out2, &err2));
+  g_assert_nonnull (strstr (err2, "Access denied"));
+  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
+  hkp_test_daemon_wait_line (f->daemon, "D-Bus reload of alpha by uid 65534 refused: only uid 0 may change plugins");
+}
+
+static void
+test_gdbus (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  start (f, TRUE);
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { "gdbus", "call", "--address", f->bus->address, "--dest", SERVICE,
+                                                  "--object-path", MANAGER_PATH, "--method", MANAGER ".GetPlugin", "broken", NULL },
+                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpstr (out, ==, "(objectpath '/org/hkp/PluginManager1/plugin/broken',)\n");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { "gdbus", "call", "--address", f->bus->address, "--dest", SERVICE,
+                                                  "--object-path", MANAGER_PATH, "--method", MANAGER ".ReloadPlugin", "ghost", NULL },
+                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (err, "GDBus.Error:org.hkp.PluginManager1.Error.NoSuchPlugin: no plugin named \"ghost\""));
+}
+
+/* ---- the shipped policy, and bus failures ------------------------------- */
+
+static void
+test_strict_policy (Fixture *f, gconstpointer data)
+{
+  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(HkpTestDaemon) intruder = NULL;
+  g_autofree char *config = NULL, *plugins = NULL, *configs = NULL, *state = NULL, *bus = NULL;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root: the shipped policy lets only root own the name");
+      return;
+    }
+  /* Root owns the name under the real system-bus defaults plus our policy, and anyone may read. */
+  start (f, FALSE);
+  g_assert_true (busctl_as (f, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
+  g_assert_cmpstr (out, ==, "s \"active\"\n");
+
+  /* A non-root process may not own it: the daemon says so, naming the bus, and exits 1. */
+  g_assert_cmpint (g_chmod (f->root, 0755), ==, 0);
+  config = g_strdup_printf ("--config=%s", f->main_config);
+  plugins = g_strdup_printf ("--plugin-dir=%s", f->plugin_dir);
+  configs = g_strdup_printf ("--config-dir=%s", f->config_dir);
+  state = g_strdup_printf ("--state-dir=%s/intruder-state", f->bus->dir);
+  g_assert_cmpint (g_chmod (f->bus->dir, 0777), ==, 0);
+  bus = g_strdup_printf ("--bus=%s", f->bus->address);
+  intruder = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, "--no-polkit", NULL }, 65534);
+  g_assert_cmpint (hkp_test_daemon_wait_exit (intruder), ==, 1);
+  g_assert_cmpint (hkp_test_daemon_find (intruder, "cannot own the name org.hkp.PluginManager1 on the bus at unix:path="), >=, 0);
+}
+
+static void
+test_unreachable_bus (Fixture *f, gconstpointer data)
+{
+  g_autofree char *state = g_strdup_printf ("--state-dir=%s", f->state_dir);
+  g_autoptr(HkpTestDaemon) daemon = hkp_test_daemon_start ((const char *const[]) {
+    state, "--config-dir=/nonexistent", "--bus=unix:path=/nonexistent/bus.sock", NULL }, -1);
+
+  g_assert_cmpint (hkp_test_daemon_wait_exit (daemon), ==, 1);
+  g_assert_cmpint (hkp_test_daemon_find (daemon, "cannot connect to the bus at unix:path=/nonexistent/bus.sock: No such file or directory"), >=, 0);
+}
+
+static void
+test_bus_lost (Fixture *f, gconstpointer data)
+{
+  start (f, TRUE);
+  g_subprocess_send_signal (f->bus->process, SIGKILL);
+  g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 1);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "lost the connection to the bus at unix:path="), >=, 0);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "all plugins shut down"), >=, 0);
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
+  ADD ("/bus/introspection", test_introspection);
+  ADD ("/bus/managed-objects", test_managed_objects);
+  ADD ("/bus/properties", test_properties);
+  ADD ("/bus/methods", test_methods);
+  ADD ("/bus/signals-before-reply", test_signals_before_reply);
+  ADD ("/bus/interfaces-added-removed", test_interfaces_added_removed);
+  ADD ("/bus/responsive-during-reload", test_responsive_during_reload);
+  ADD ("/bus/other-uid", test_other_uid);
+  ADD ("/bus/gdbus", test_gdbus);
+  ADD ("/bus/strict-policy", test_strict_policy);
+  ADD ("/bus/unreachable-bus", test_unreachable_bus);
+  ADD ("/bus/bus-lost", test_bus_lost);
+#undef ADD
+  return g_test_run ();
+}

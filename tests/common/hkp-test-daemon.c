@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "hkp-test-daemon.h"
+
+#include <string.h>
+
+#include "hkp-test-util.h"
+
+const char *
+hkp_test_daemon_path (void)
+{
+  const char *path = g_getenv ("HKP_PLUGIND");
+
+  g_assert_nonnull (path);
+  return path;
+}
+
+static void on_line (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+read_next_line (HkpTestDaemon *daemon)
+{
+  g_data_input_stream_read_line_async (daemon->err, G_PRIORITY_DEFAULT, NULL, on_line, daemon);
+}
+
+static void
+on_line (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  HkpTestDaemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+  char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+
+  if (line == NULL)
+    {
+      daemon->eof = TRUE;
+      return;
+    }
+  g_printerr ("# daemon: %s\n", line);
+  g_ptr_array_add (daemon->lines, line);
+  read_next_line (daemon);
+}
+
+HkpTestDaemon *
+hkp_test_daemon_start (const char *const *argv, gint uid)
+{
+  HkpTestDaemon *daemon = g_new0 (HkpTestDaemon, 1);
+  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  if (uid >= 0)
+    {
+      g_ptr_array_add (args, g_strdup ("setpriv"));
+      g_ptr_array_add (args, g_strdup_printf ("--reuid=%d", uid));
+      g_ptr_array_add (args, g_strdup_printf ("--regid=%d", uid));
+      g_ptr_array_add (args, g_strdup ("--clear-groups"));
+    }
+  g_ptr_array_add (args, g_strdup (hkp_test_daemon_path ()));
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, g_strdup (argv[i]));
+  g_ptr_array_add (args, NULL);
+  daemon->lines = g_ptr_array_new_with_free_func (g_free);
+  daemon->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) args->pdata, &error);
+  g_assert_no_error (error);
+  daemon->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (daemon->process));
+  read_next_line (daemon);
+  return daemon;
+}
+
+gint
+hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle)
+{
+  for (guint i = 0; i < daemon->lines->len; i++)
+    if (strstr (daemon->lines->pdata[i], needle) != NULL)
+      return (gint) i;
+  return -1;
+}
+
+gint
+hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle)
+{
+  gint index;
+
+  while ((index = hkp_test_daemon_find (daemon, needle)) < 0)
+    {
+      if (daemon->eof)
+        g_error ("the daemon's output ended without \"%s\"", needle);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  return index;
+}
+
+int
+hkp_test_daemon_wait_exit (HkpTestDaemon *daemon)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_wait_async (daemon->process, NULL, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (g_subprocess_wait_finish (daemon->process, result, &error));
+  while (!daemon->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (g_subprocess_get_if_exited (daemon->process));
+  return g_subprocess_get_exit_status (daemon->process);
+}
+
+void
+hkp_test_daemon_signal (HkpTestDaemon *daemon, int signal_number)
+{
+  g_subprocess_send_signal (daemon->process, signal_number);
+}
+
+void
+hkp_test_daemon_free (HkpTestDaemon *daemon)
+{
+  if (daemon == NULL)
+    return;
+  if (g_subprocess_get_identifier (daemon->process) != NULL)
+    {
+      g_subprocess_force_exit (daemon->process);
+      g_subprocess_wait (daemon->process, NULL, NULL);
+    }
+  /* Let the pending read finish before the stream goes. */
+  while (!daemon->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_object (&daemon->err);
+  g_clear_object (&daemon->process);
+  g_ptr_array_unref (daemon->lines);
+  g_free (daemon);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The hkp-plugind binary run as a child of the test, its stderr followed line by line. */
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  GSubprocess *process;
+  GDataInputStream *err;
+  GPtrArray *lines;
+  gboolean eof;
+} HkpTestDaemon;
+
+/* Returns the path of the hkp-plugind binary under test (static string). */
+const char *hkp_test_daemon_path (void);
+
+/* Starts hkp-plugind with argv (NULL-terminated, without the program), optionally as another uid (-1: as we are). */
+HkpTestDaemon *hkp_test_daemon_start (const char *const *argv, gint uid);
+
+/* Returns the index of the first line holding needle, or -1. */
+gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
+
+/* Waits until the daemon printed a line holding needle and returns its index; fails if the output ends first. */
+gint hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle);
+
+/* Waits for the daemon to exit and its output to end; returns its exit status. */
+int hkp_test_daemon_wait_exit (HkpTestDaemon *daemon);
+
+/* Sends signal_number to the daemon. */
+void hkp_test_daemon_signal (HkpTestDaemon *daemon, int signal_number);
+
+/* Kills the daemon if still running, waits for it, frees everything. */
+void hkp_test_daemon_free (HkpTestDaemon *daemon);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpTestDaemon, hkp_test_daemon_free)
+
+G_END_DECLS
