@@ -773,6 +773,46 @@ test_bus_lost (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->daemon, hkp_test_daemon_free);
 }
 
+static gboolean
+on_idle_timer (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Returns the CPU time (user + system, in clock ticks) the process pid has used. */
+static guint64
+cpu_ticks (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_name;
+
+  g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));
+  after_name = strrchr (stat, ')') + 2;
+  fields = g_strsplit (after_name, " ", -1);
+  /* Fields 14 and 15 of the line; counted from field 3, after the name. */
+  return g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10);
+}
+
+static void
+test_idle_without_busy_loop (Fixture *f, gconstpointer data)
+{
+  const char *pid;
+  guint64 before;
+  gboolean done = FALSE;
+
+  start (f, TRUE);
+  pid = g_subprocess_get_identifier (f->daemon->process);
+  before = cpu_ticks (pid);
+  /* Measuring idleness takes wall time: one second with nothing to do. */
+  g_timeout_add (1000, on_idle_timer, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (cpu_ticks (pid) - before, <=, 5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -791,6 +831,7 @@ main (int argc, char **argv)
   ADD ("/bus/strict-policy", test_strict_policy);
   ADD ("/bus/unreachable-bus", test_unreachable_bus);
   ADD ("/bus/bus-lost", test_bus_lost);
+  ADD ("/bus/idle-without-busy-loop", test_idle_without_busy_loop);
 #undef ADD
   return g_test_run ();
 }
