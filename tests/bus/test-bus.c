@@ -342,6 +342,7 @@ test_properties (Fixture *f, gconstpointer data)
   g_autofree char *version = NULL, *plugin_dir = NULL, *config_dir = NULL, *overall = NULL;
   g_autofree char *name = NULL, *state = NULL, *config = NULL, *module = NULL, *description = NULL;
   g_autofree char *broken_state = NULL, *broken_error = NULL, *broken_health = NULL, *off_state = NULL, *health = NULL;
+  g_autofree char *plugin_version = NULL, *health_message = NULL;
   gint64 before = g_get_real_time ();
 
   start (f, TRUE);
@@ -366,6 +367,10 @@ test_properties (Fixture *f, gconstpointer data)
   g_assert_cmpstr (state, ==, "active");
   module = get_string (f, alpha, PLUGIN, "ModulePath");
   g_assert_true (g_str_has_suffix (module, "/plugins/answer.so"));
+  plugin_version = get_string (f, alpha, PLUGIN, "Version");
+  g_assert_cmpstr (plugin_version, ==, "1.0");
+  health_message = get_string (f, broken, PLUGIN, "HealthMessage");
+  g_assert_nonnull (strstr (health_message, "init failed: no database"));
   description = get_string (f, alpha, PLUGIN, "Description");
   g_assert_cmpstr (description, ==, "Test plugin: answers every request as its config says");
   config = get_string (f, alpha, PLUGIN, "Config");
@@ -566,6 +571,33 @@ test_signals_before_reply (Fixture *f, gconstpointer data)
   g_assert_cmpuint (order.events->len, ==, G_N_ELEMENTS (expected));
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     g_assert_cmpstr (order.events->pdata[i], ==, expected[i]);
+  g_ptr_array_unref (order.events);
+}
+
+static void
+test_changes_from_elsewhere (Fixture *f, gconstpointer data)
+{
+  Order order = { .events = g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *alpha = plugin_path ("alpha");
+  gboolean seen = FALSE;
+
+  start (f, TRUE);
+  g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, alpha, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", on_properties_changed, &order), >=, 0);
+  /* Make sure the match is in place before the change happens. */
+  g_assert_null (call (f, MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, NULL));
+  write_plugin (f, "alpha", "{\"module\": \"answer.so\", \"priority\": 10, \"config\": {\"verdict\": \"allow\"}}");
+  hkp_test_daemon_signal (f->daemon, SIGHUP);
+  while (!seen)
+    {
+      int r = sd_bus_process (f->client, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (f->client, 10 * G_USEC_PER_SEC), >, 0);
+      for (guint i = 0; i < order.events->len && !seen; i++)
+        seen = g_str_equal (order.events->pdata[i], "ConfigVersion=2");
+    }
+  g_assert_cmpstr (order.events->pdata[0], ==, "State=reloading");
   g_ptr_array_unref (order.events);
 }
 
@@ -825,6 +857,7 @@ main (int argc, char **argv)
   ADD ("/bus/methods", test_methods);
   ADD ("/bus/signals-before-reply", test_signals_before_reply);
   ADD ("/bus/interfaces-added-removed", test_interfaces_added_removed);
+  ADD ("/bus/changes-from-elsewhere", test_changes_from_elsewhere);
   ADD ("/bus/responsive-during-reload", test_responsive_during_reload);
   ADD ("/bus/other-uid", test_other_uid);
   ADD ("/bus/gdbus", test_gdbus);
