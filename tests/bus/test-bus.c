@@ -379,8 +379,9 @@ test_properties (Fixture *f, gconstpointer data)
   g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
   g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ActiveRequests", 'u'), ==, 0);
   /* The first health check runs when the plugin becomes active. */
+  hkp_test_daemon_wait_line (f->daemon, "plugin alpha health transitioning -> healthy");
   health = get_string (f, alpha, PLUGIN, "Health");
-  g_assert_true (g_str_equal (health, "healthy") || g_str_equal (health, "unknown"));
+  g_assert_cmpstr (health, ==, "healthy");
   g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "LastHealthCheck", 't'), >, 0);
 
   broken_state = get_string (f, broken, PLUGIN, "State");
