@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "bus-polkit.h"
 #include "bus-source.h"
 #include "hkp-error.h"
 #include "hkp-log.h"
@@ -117,15 +118,20 @@ on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
       return 0;
     }
   call->uid = uid;
+  if (call->service->use_polkit)
+    {
+      bus_polkit_check (call, allowed);
+      return 0;
+    }
   if (uid != call->service->own_uid)
     {
       int r = sd_bus_reply_method_errorf (call->message, SD_BUS_ERROR_ACCESS_DENIED,
-                                          "only uid %u may change plugins (polkit is not in use)",
+                                          "only uid %u may change plugins (running with --no-polkit)",
                                           (unsigned) call->service->own_uid);
       if (r < 0)
         g_warning ("cannot reply: %s", g_strerror (-r));
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, call->plugin ? call->plugin : "",
-                        "MESSAGE", "D-Bus %s%s%s by uid %u refused: only uid %u may change plugins", call->verb,
+                        "MESSAGE", "D-Bus %s%s%s by uid %u refused: only uid %u may change plugins (--no-polkit)", call->verb,
                         call->plugin ? " of " : "", call->plugin ? call->plugin : "", uid,
                         (unsigned) call->service->own_uid);
       bus_call_free (call);

@@ -20,9 +20,9 @@ typedef void (*BusServiceLost) (const char *message, gpointer user_data);
 /*
  * Connects to bus ("system", "session" or a D-Bus address), publishes the
  * manager and plugin objects of engine on the calling thread's main context,
- * and owns org.hkp.PluginManager1.  Without polkit (the only mode until the
- * polkit front end exists) a mutating call is allowed only from the daemon's
- * own uid.  Returns the service, or NULL with an error naming the bus.
+ * and owns org.hkp.PluginManager1.  With use_polkit every mutating call is
+ * authorized by polkit; without it, only the daemon's own uid may make one.
+ * Returns the service, or NULL with an error naming the bus.
  */
 BusService *bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit,
                              BusServiceLost lost, gpointer user_data, GError **error);

@@ -133,9 +133,8 @@ log_front_ends (const DaemonOptions *options)
   /* The HTTP and check front ends come in later releases; say so rather than pretend. */
   g_message ("front ends not in this build yet: HTTP bridge (--http-listen=%s) and check endpoint "
              "(--check-listen=%s) are validated but not started", http, check);
-  if (!options->no_polkit)
-    g_message ("polkit support is not in this build yet: only uid %u may change plugins over D-Bus",
-               (unsigned) getuid ());
+  if (options->no_polkit)
+    g_message ("--no-polkit: only uid %u may change plugins over D-Bus", (unsigned) getuid ());
 }
 
 int

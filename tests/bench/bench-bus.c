@@ -32,7 +32,7 @@ static void
 setup_start (Setup *s, guint n_plugins)
 {
   g_autofree char *plugins = NULL, *configs = NULL, *state = NULL, *config = NULL, *bus = NULL;
-  g_autofree char *plugin_dir = NULL, *config_dir = NULL;
+  g_autofree char *plugin_dir = NULL, *config_dir = NULL, *main_conf = NULL;
 
   s->root = hkp_test_make_tmpdir ();
   plugin_dir = g_build_filename (s->root, "plugins", NULL);
@@ -43,7 +43,8 @@ setup_start (Setup *s, guint n_plugins)
       g_autofree char *name = g_strdup_printf ("p%04u.json", i);
       hkp_test_write_file (config_dir, name, "{\"module\": \"answer.so\"}");
     }
-  config = g_strdup_printf ("--config=%s", hkp_test_write_file_path (s->root, "main.conf", "[hkp-plugind]\n"));
+  main_conf = hkp_test_write_file_path (s->root, "main.conf", "[hkp-plugind]\n");
+  config = g_strdup_printf ("--config=%s", main_conf);
   plugins = g_strdup_printf ("--plugin-dir=%s", plugin_dir);
   configs = g_strdup_printf ("--config-dir=%s", config_dir);
   state = g_strdup_printf ("--state-dir=%s/state", s->root);

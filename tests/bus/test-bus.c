@@ -16,16 +16,14 @@
 #include <systemd/sd-bus.h>
 
 #include "hkp-test-bus.h"
+#include "hkp-test-client.h"
 #include "hkp-test-daemon.h"
 #include "hkp-test-util.h"
 
-#define SERVICE "org.hkp.PluginManager1"
-#define MANAGER_PATH "/org/hkp/PluginManager1"
-#define MANAGER "org.hkp.PluginManager1.Manager"
-#define PLUGIN "org.hkp.PluginManager1.Plugin"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
+#define SERVICE HKP_TEST_SERVICE
+#define MANAGER_PATH HKP_TEST_MANAGER_PATH
+#define MANAGER HKP_TEST_MANAGER
+#define PLUGIN HKP_TEST_PLUGIN
 
 typedef struct {
   char *root;
@@ -61,18 +59,6 @@ fixture_setup (Fixture *f, gconstpointer data)
   write_plugin (f, "slow-one", "{\"module\": \"sleeper.so\", \"config\": {\"init_delay_ms\": 2000, \"init_delay_from\": 2}}");
 }
 
-static sd_bus *
-client_new (const char *address)
-{
-  sd_bus *bus = NULL;
-
-  g_assert_cmpint (sd_bus_new (&bus), >=, 0);
-  g_assert_cmpint (sd_bus_set_address (bus, address), >=, 0);
-  g_assert_cmpint (sd_bus_set_bus_client (bus, 1), >=, 0);
-  g_assert_cmpint (sd_bus_start (bus), >=, 0);
-  return bus;
-}
-
 /* Starts a bus (permissive, or the strict system policy with our dbus/ files) and the daemon on it. */
 static void
 start (Fixture *f, gboolean permissive)
@@ -84,11 +70,11 @@ start (Fixture *f, gboolean permissive)
   g_autofree char *policy_dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
   g_autofree char *bus = NULL;
 
-  f->bus = hkp_test_bus_start (permissive, permissive ? NULL : policy_dir);
+  f->bus = hkp_test_bus_start (permissive, permissive ? NULL : (const char *const[]) { policy_dir, NULL });
   bus = g_strdup_printf ("--bus=%s", f->bus->address);
   f->daemon = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, "--no-polkit", NULL }, -1);
   hkp_test_daemon_wait_line (f->daemon, "ready");
-  f->client = client_new (f->bus->address);
+  f->client = hkp_test_client_new (f->bus->address);
 }
 
 static void
@@ -109,87 +95,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_free (f->config_dir);
   g_free (f->state_dir);
   g_free (f->main_config);
-}
-
-/* ---- small client helpers ---------------------------------------------- */
-
-static char *
-plugin_path (const char *name)
-{
-  char *path = NULL;
-
-  g_assert_cmpint (sd_bus_path_encode ("/org/hkp/PluginManager1/plugin", name, &path), >=, 0);
-  return path;
-}
-
-static char *
-get_string (Fixture *f, const char *path, const char *interface, const char *property)
-{
-  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
-  char *value = NULL;
-  int r = sd_bus_get_property_string (f->client, SERVICE, path, interface, property, &error, &value);
-
-  if (r < 0)
-    g_error ("Get %s.%s: %s", path, property, error.message);
-  return value;
-}
-
-static guint64
-get_uint (Fixture *f, const char *path, const char *interface, const char *property, char type)
-{
-  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
-  char signature[2] = { type, '\0' };
-  uint32_t u = 0;
-  uint64_t t = 0;
-
-  if (sd_bus_get_property (f->client, SERVICE, path, interface, property, &error, &reply, signature) < 0)
-    g_error ("Get %s.%s: %s", path, property, error.message);
-  g_assert_cmpint (sd_bus_message_read_basic (reply, type, type == 'u' ? (void *) &u : (void *) &t), >, 0);
-  return type == 'u' ? u : t;
-}
-
-/* Calls member on path with one string argument (or none if arg is NULL); returns the D-Bus error name or NULL. */
-static char *
-call (Fixture *f, const char *path, const char *interface, const char *member, const char *arg, const char *arg2,
-      sd_bus_message **reply_out)
-{
-  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
-  int r;
-
-  if (arg2 != NULL)
-    r = sd_bus_call_method (f->client, SERVICE, path, interface, member, &error, &reply, "ss", arg, arg2);
-  else if (arg != NULL)
-    r = sd_bus_call_method (f->client, SERVICE, path, interface, member, &error, &reply, "s", arg);
-  else
-    r = sd_bus_call_method (f->client, SERVICE, path, interface, member, &error, &reply, "");
-  if (r < 0)
-    {
-      g_test_message ("%s: %s: %s", member, error.name, error.message);
-      return g_strdup_printf ("%s: %s", error.name, error.message);
-    }
-  if (reply_out != NULL)
-    *reply_out = g_steal_pointer (&reply);
-  return NULL;
-}
-
-static void
-assert_error (char *error, const char *name, const char *message_part)
-{
-  g_assert_nonnull (error);
-  if (!g_str_has_prefix (error, name) || strstr (error, message_part) == NULL)
-    g_error ("error \"%s\" is not %s with \"%s\"", error, name, message_part);
-  g_free (error);
-}
-
-static char *
-reply_string (sd_bus_message *reply)
-{
-  const char *value = NULL;
-
-  g_assert_cmpint (sd_bus_message_read (reply, "s", &value), >, 0);
-  return g_strdup (value);
 }
 
 /* ---- introspection ------------------------------------------------------ */
@@ -243,8 +148,8 @@ introspect (Fixture *f, const char *path)
   g_autofree char *xml = NULL;
   GDBusNodeInfo *node;
 
-  g_assert_null (call (f, path, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL, &reply));
-  xml = reply_string (reply);
+  g_assert_null (hkp_test_call (f->client, path, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL, &reply));
+  xml = hkp_test_reply_string (reply);
   node = g_dbus_node_info_new_for_xml (xml, &error);
   g_assert_no_error (error);
   return node;
@@ -255,7 +160,7 @@ test_introspection (Fixture *f, gconstpointer data)
 {
   g_autofree char *file = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", "org.hkp.PluginManager1.xml", NULL);
   g_autofree char *xml = NULL;
-  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   g_autoptr(GDBusNodeInfo) installed = NULL;
   g_autoptr(GDBusNodeInfo) manager = NULL;
   g_autoptr(GDBusNodeInfo) plugin = NULL;
@@ -297,7 +202,7 @@ test_managed_objects (Fixture *f, gconstpointer data)
   int r;
 
   start (f, TRUE);
-  g_assert_null (call (f, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL, &reply));
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL, &reply));
   g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "{oa{sa{sv}}}"), >, 0);
   while ((r = sd_bus_message_enter_container (reply, 'e', "oa{sa{sv}}")) > 0)
     {
@@ -336,9 +241,9 @@ test_managed_objects (Fixture *f, gconstpointer data)
 static void
 test_properties (Fixture *f, gconstpointer data)
 {
-  g_autofree char *alpha = plugin_path ("alpha");
-  g_autofree char *broken = plugin_path ("broken");
-  g_autofree char *off = plugin_path ("off");
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
+  g_autofree char *broken = hkp_test_plugin_path ("broken");
+  g_autofree char *off = hkp_test_plugin_path ("off");
   g_autofree char *version = NULL, *plugin_dir = NULL, *config_dir = NULL, *overall = NULL;
   g_autofree char *name = NULL, *state = NULL, *config = NULL, *module = NULL, *description = NULL;
   g_autofree char *broken_state = NULL, *broken_error = NULL, *broken_health = NULL, *off_state = NULL, *health = NULL;
@@ -346,51 +251,51 @@ test_properties (Fixture *f, gconstpointer data)
   gint64 before = g_get_real_time ();
 
   start (f, TRUE);
-  version = get_string (f, MANAGER_PATH, MANAGER, "Version");
+  version = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "Version");
   g_assert_cmpstr (version, ==, "0.1.0");
-  plugin_dir = get_string (f, MANAGER_PATH, MANAGER, "PluginDirectory");
+  plugin_dir = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "PluginDirectory");
   g_assert_cmpstr (plugin_dir, ==, f->plugin_dir);
-  config_dir = get_string (f, MANAGER_PATH, MANAGER, "ConfigDirectory");
+  config_dir = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "ConfigDirectory");
   g_assert_cmpstr (config_dir, ==, f->config_dir);
-  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), >=, (guint64) before);
-  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), <=, (guint64) g_get_real_time ());
-  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
-  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "ActivePlugins", 'u'), ==, 2);
-  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "ActiveRequests", 't'), ==, 0);
-  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "DrainTimeoutUSec", 't'), ==, 60 * G_USEC_PER_SEC);
-  overall = get_string (f, MANAGER_PATH, MANAGER, "OverallHealth");
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), >=, (guint64) before);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), <=, (guint64) g_get_real_time ());
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "ActivePlugins", 'u'), ==, 2);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "ActiveRequests", 't'), ==, 0);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "DrainTimeoutUSec", 't'), ==, 60 * G_USEC_PER_SEC);
+  overall = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "OverallHealth");
   g_assert_cmpstr (overall, ==, "unhealthy");
 
-  name = get_string (f, alpha, PLUGIN, "Name");
+  name = hkp_test_get_string (f->client, alpha, PLUGIN, "Name");
   g_assert_cmpstr (name, ==, "alpha");
-  state = get_string (f, alpha, PLUGIN, "State");
+  state = hkp_test_get_string (f->client, alpha, PLUGIN, "State");
   g_assert_cmpstr (state, ==, "active");
-  module = get_string (f, alpha, PLUGIN, "ModulePath");
+  module = hkp_test_get_string (f->client, alpha, PLUGIN, "ModulePath");
   g_assert_true (g_str_has_suffix (module, "/plugins/answer.so"));
-  plugin_version = get_string (f, alpha, PLUGIN, "Version");
+  plugin_version = hkp_test_get_string (f->client, alpha, PLUGIN, "Version");
   g_assert_cmpstr (plugin_version, ==, "1.0");
-  health_message = get_string (f, broken, PLUGIN, "HealthMessage");
+  health_message = hkp_test_get_string (f->client, broken, PLUGIN, "HealthMessage");
   g_assert_nonnull (strstr (health_message, "init failed: no database"));
-  description = get_string (f, alpha, PLUGIN, "Description");
+  description = hkp_test_get_string (f->client, alpha, PLUGIN, "Description");
   g_assert_cmpstr (description, ==, "Test plugin: answers every request as its config says");
-  config = get_string (f, alpha, PLUGIN, "Config");
+  config = hkp_test_get_string (f->client, alpha, PLUGIN, "Config");
   g_assert_cmpstr (config, ==, "{\"verdict\":\"continue\"}");
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 1);
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ActiveRequests", 'u'), ==, 0);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 1);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ActiveRequests", 'u'), ==, 0);
   /* The first health check runs when the plugin becomes active. */
   hkp_test_daemon_wait_line (f->daemon, "plugin alpha health transitioning -> healthy");
-  health = get_string (f, alpha, PLUGIN, "Health");
+  health = hkp_test_get_string (f->client, alpha, PLUGIN, "Health");
   g_assert_cmpstr (health, ==, "healthy");
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "LastHealthCheck", 't'), >, 0);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "LastHealthCheck", 't'), >, 0);
 
-  broken_state = get_string (f, broken, PLUGIN, "State");
+  broken_state = hkp_test_get_string (f->client, broken, PLUGIN, "State");
   g_assert_cmpstr (broken_state, ==, "failed");
-  broken_error = get_string (f, broken, PLUGIN, "LastError");
+  broken_error = hkp_test_get_string (f->client, broken, PLUGIN, "LastError");
   g_assert_nonnull (strstr (broken_error, "broken.json: init failed: no database"));
-  broken_health = get_string (f, broken, PLUGIN, "Health");
+  broken_health = hkp_test_get_string (f->client, broken, PLUGIN, "Health");
   g_assert_cmpstr (broken_health, ==, "unhealthy");
-  off_state = get_string (f, off, PLUGIN, "State");
+  off_state = hkp_test_get_string (f->client, off, PLUGIN, "State");
   g_assert_cmpstr (off_state, ==, "disabled");
 }
 
@@ -400,8 +305,8 @@ static void
 test_methods (Fixture *f, gconstpointer data)
 {
   g_autoptr(sd_bus_message) list = NULL, path_reply = NULL, status = NULL, health = NULL, config = NULL;
-  g_autofree char *alpha = plugin_path ("alpha");
-  g_autofree char *off = plugin_path ("off");
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
+  g_autofree char *off = hkp_test_plugin_path ("off");
   g_autofree char *status_json = NULL, *health_json = NULL, *config_json = NULL, *new_config = NULL, *off_state = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   const char *name, *state, *object;
@@ -409,82 +314,82 @@ test_methods (Fixture *f, gconstpointer data)
   guint listed = 0;
 
   start (f, TRUE);
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "ListPlugins", NULL, NULL, &list));
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ListPlugins", NULL, NULL, &list));
   g_assert_cmpint (sd_bus_message_enter_container (list, 'a', "(sso)"), >, 0);
   while (sd_bus_message_read (list, "(sso)", &name, &state, &object) > 0)
     {
-      g_autofree char *expected = plugin_path (name);
+      g_autofree char *expected = hkp_test_plugin_path (name);
       g_assert_cmpstr (object, ==, expected);
       listed++;
     }
   g_assert_cmpuint (listed, ==, 4);
 
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetPlugin", "alpha", NULL, &path_reply));
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPlugin", "alpha", NULL, &path_reply));
   g_assert_cmpint (sd_bus_message_read (path_reply, "o", &object), >, 0);
   g_assert_cmpstr (object, ==, alpha);
-  assert_error (call (f, MANAGER_PATH, MANAGER, "GetPlugin", "nope", NULL, NULL),
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPlugin", "nope", NULL, NULL),
                 "org.hkp.PluginManager1.Error.NoSuchPlugin", "no plugin named \"nope\"");
-  assert_error (call (f, MANAGER_PATH, MANAGER, "GetPlugin", "Not A Name", NULL, NULL),
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPlugin", "Not A Name", NULL, NULL),
                 "org.freedesktop.DBus.Error.InvalidArgs", "is not a plugin name");
 
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &status));
-  status_json = reply_string (status);
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &status));
+  status_json = hkp_test_reply_string (status);
   g_assert_true (json_parser_load_from_data (parser, status_json, -1, NULL));
   root = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (root, "plugin_system"), "total_plugins"), ==, 4);
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (json_object_get_object_member (root, "plugin_system"), "plugin_states"), "broken"), ==, "failed");
   g_assert_true (json_object_has_member (root, "uptime"));
   g_assert_true (json_object_has_member (root, "timestamp"));
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetHealth", NULL, NULL, &health));
-  health_json = reply_string (health);
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetHealth", NULL, NULL, &health));
+  health_json = hkp_test_reply_string (health);
   g_assert_true (json_parser_load_from_data (parser, health_json, -1, NULL));
   root = json_node_get_object (json_parser_get_root (parser));
   g_assert_cmpstr (json_object_get_string_member (root, "overall_status"), ==, "unhealthy");
   g_assert_true (json_object_has_member (json_object_get_object_member (root, "plugins"), "alpha"));
 
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetPluginConfig", "alpha", NULL, &config));
-  config_json = reply_string (config);
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPluginConfig", "alpha", NULL, &config));
+  config_json = hkp_test_reply_string (config);
   g_assert_cmpstr (config_json, ==, "{\"verdict\":\"continue\"}");
-  assert_error (call (f, MANAGER_PATH, MANAGER, "GetPluginConfig", "nope", NULL, NULL),
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPluginConfig", "nope", NULL, NULL),
                 "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
 
   /* Changes through the manager, */
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"allow\"}", NULL));
-  new_config = get_string (f, alpha, PLUGIN, "Config");
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"allow\"}", NULL));
+  new_config = hkp_test_get_string (f->client, alpha, PLUGIN, "Config");
   g_assert_cmpstr (new_config, ==, "{\"verdict\":\"allow\"}");
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 2);
-  assert_error (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "[1]", NULL),
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 2);
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "[1]", NULL),
                 "org.hkp.PluginManager1.Error.InvalidConfig", "must be a JSON object, not array");
-  assert_error (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"maybe\"}", NULL),
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"maybe\"}", NULL),
                 "org.hkp.PluginManager1.Error.InvalidConfig", "config rejected");
-  assert_error (call (f, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"fail_init\": \"boom\"}", NULL),
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"fail_init\": \"boom\"}", NULL),
                 "org.hkp.PluginManager1.Error.ReloadFailed", "boom");
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "alpha", NULL, NULL));
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ReloadCount", 'u'), ==, 2);
-  assert_error (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "nope", NULL, NULL),
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "alpha", NULL, NULL));
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ReloadCount", 'u'), ==, 2);
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "nope", NULL, NULL),
                 "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
-  assert_error (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "broken", NULL, NULL),
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "broken", NULL, NULL),
                 "org.hkp.PluginManager1.Error.Failed", "no database");
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "EnablePlugin", "off", NULL, NULL));
-  off_state = get_string (f, off, PLUGIN, "State");
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "EnablePlugin", "off", NULL, NULL));
+  off_state = hkp_test_get_string (f->client, off, PLUGIN, "State");
   g_assert_cmpstr (off_state, ==, "active");
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "DisablePlugin", "off", NULL, NULL));
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "DisablePlugin", "off", NULL, NULL));
   g_free (off_state);
-  off_state = get_string (f, off, PLUGIN, "State");
+  off_state = hkp_test_get_string (f->client, off, PLUGIN, "State");
   g_assert_cmpstr (off_state, ==, "disabled");
-  g_assert_null (call (f, MANAGER_PATH, MANAGER, "Rescan", NULL, NULL, NULL));
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "Rescan", NULL, NULL, NULL));
 
   /* and through the plugin object. */
-  g_assert_null (call (f, alpha, PLUGIN, "Reload", NULL, NULL, NULL));
-  g_assert_null (call (f, alpha, PLUGIN, "SetConfig", "{\"verdict\": \"deny\"}", NULL, NULL));
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 3);
-  g_assert_null (call (f, alpha, PLUGIN, "RollbackConfig", NULL, NULL, NULL));
+  g_assert_null (hkp_test_call (f->client, alpha, PLUGIN, "Reload", NULL, NULL, NULL));
+  g_assert_null (hkp_test_call (f->client, alpha, PLUGIN, "SetConfig", "{\"verdict\": \"deny\"}", NULL, NULL));
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 3);
+  g_assert_null (hkp_test_call (f->client, alpha, PLUGIN, "RollbackConfig", NULL, NULL, NULL));
   g_free (new_config);
-  new_config = get_string (f, alpha, PLUGIN, "Config");
+  new_config = hkp_test_get_string (f->client, alpha, PLUGIN, "Config");
   g_assert_cmpstr (new_config, ==, "{\"verdict\":\"allow\"}");
-  g_assert_null (call (f, off, PLUGIN, "Enable", NULL, NULL, NULL));
-  g_assert_null (call (f, off, PLUGIN, "Disable", NULL, NULL, NULL));
-  assert_error (call (f, alpha, PLUGIN, "SetConfig", "not json", NULL, NULL),
+  g_assert_null (hkp_test_call (f->client, off, PLUGIN, "Enable", NULL, NULL, NULL));
+  g_assert_null (hkp_test_call (f->client, off, PLUGIN, "Disable", NULL, NULL, NULL));
+  hkp_test_assert_error (hkp_test_call (f->client, alpha, PLUGIN, "SetConfig", "not json", NULL, NULL),
                 "org.hkp.PluginManager1.Error.InvalidConfig", "not valid JSON");
 }
 
@@ -558,7 +463,7 @@ static void
 test_signals_before_reply (Fixture *f, gconstpointer data)
 {
   Order order = { .events = g_ptr_array_new_with_free_func (g_free) };
-  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   const char *expected[] = { "State=reloading", "State=active", "Config={\"verdict\":\"allow\"}", "ConfigVersion=2", "reply" };
 
   start (f, TRUE);
@@ -579,14 +484,14 @@ static void
 test_changes_from_elsewhere (Fixture *f, gconstpointer data)
 {
   Order order = { .events = g_ptr_array_new_with_free_func (g_free) };
-  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   gboolean seen = FALSE;
 
   start (f, TRUE);
   g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, alpha, "org.freedesktop.DBus.Properties",
                                         "PropertiesChanged", on_properties_changed, &order), >=, 0);
   /* Make sure the match is in place before the change happens. */
-  g_assert_null (call (f, MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, NULL));
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, NULL));
   write_plugin (f, "alpha", "{\"module\": \"answer.so\", \"priority\": 10, \"config\": {\"verdict\": \"allow\"}}");
   hkp_test_daemon_signal (f->daemon, SIGHUP);
   while (!seen)
@@ -633,7 +538,7 @@ test_interfaces_added_removed (Fixture *f, gconstpointer data)
   g_assert_cmpstr (order.events->pdata[0], ==, "InterfacesAdded /org/hkp/PluginManager1/plugin/new_2done");
   g_assert_cmpstr (order.events->pdata[1], ==, "InterfacesRemoved /org/hkp/PluginManager1/plugin/off");
   g_assert_cmpstr (order.events->pdata[2], ==, "reply");
-  g_assert_cmpuint (get_uint (f, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
   g_ptr_array_unref (order.events);
 }
 
@@ -657,18 +562,18 @@ test_responsive_during_reload (Fixture *f, gconstpointer data)
   gint64 slowest = 0;
 
   start (f, TRUE);
-  second = client_new (f->bus->address);
+  second = hkp_test_client_new (f->bus->address);
   /* slow-one's next instance takes 2 s to start. */
   g_assert_cmpint (sd_bus_call_method_async (second, NULL, SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
                                              on_reload_reply, &order, "s", "slow-one"), >=, 0);
   g_assert_cmpint (sd_bus_flush (second), >=, 0);
-  assert_error (call (f, MANAGER_PATH, MANAGER, "ReloadPlugin", "slow-one", NULL, NULL),
+  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "slow-one", NULL, NULL),
                 "org.hkp.PluginManager1.Error.Busy", "another change of plugin slow-one is in progress");
   for (guint i = 0; i < 100; i++)
     {
       g_autoptr(sd_bus_message) reply = NULL;
       gint64 start_time = g_get_monotonic_time ();
-      g_assert_null (call (f, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &reply));
+      g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &reply));
       slowest = MAX (slowest, g_get_monotonic_time () - start_time);
     }
   g_test_message ("slowest of 100 GetStatus during the reload: %" G_GINT64_FORMAT " µs", slowest);
@@ -711,7 +616,7 @@ busctl_as (Fixture *f, gint uid, const char *const *args, char **out, char **err
 static void
 test_other_uid (Fixture *f, gconstpointer data)
 {
-  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
 
   if (getuid () != 0)
@@ -725,7 +630,7 @@ test_other_uid (Fixture *f, gconstpointer data)
   g_assert_false (busctl_as (f, 65534, (const char *const[]) { "call", SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
                                                                "s", "alpha", NULL }, &out2, &err2));
   g_assert_nonnull (strstr (err2, "Access denied"));
-  g_assert_cmpuint (get_uint (f, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
   hkp_test_daemon_wait_line (f->daemon, "D-Bus reload of alpha by uid 65534 refused: only uid 0 may change plugins");
 }
 
@@ -756,7 +661,7 @@ test_gdbus (Fixture *f, gconstpointer data)
 static void
 test_strict_policy (Fixture *f, gconstpointer data)
 {
-  g_autofree char *alpha = plugin_path ("alpha");
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(HkpTestDaemon) intruder = NULL;
   g_autofree char *config = NULL, *plugins = NULL, *configs = NULL, *state = NULL, *bus = NULL;

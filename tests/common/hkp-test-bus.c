@@ -34,8 +34,9 @@ static const char system_policy[] =
   "  </policy>\n";
 
 HkpTestBus *
-hkp_test_bus_start (gboolean permissive, const char *policy_dir)
+hkp_test_bus_start (gboolean permissive, const char *const *policy_dirs)
 {
+  g_autoptr(GString) includes = g_string_new (NULL);
   HkpTestBus *bus = g_new0 (HkpTestBus, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *config = NULL;
@@ -44,6 +45,8 @@ hkp_test_bus_start (gboolean permissive, const char *policy_dir)
   g_autoptr(GDataInputStream) out = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
 
+  for (guint i = 0; policy_dirs != NULL && policy_dirs[i] != NULL; i++)
+    g_string_append_printf (includes, "  <includedir>%s</includedir>\n", policy_dirs[i]);
   bus->dir = hkp_test_make_tmpdir ();
   /* Clients of other uids (nobody, www-data) must reach the socket. */
   g_assert_cmpint (g_chmod (bus->dir, 0755), ==, 0);
@@ -53,11 +56,9 @@ hkp_test_bus_start (gboolean permissive, const char *policy_dir)
                             "  <type>system</type>\n"
                             "  <listen>unix:path=%s/bus.sock</listen>\n"
                             "  <auth>EXTERNAL</auth>\n"
-                            "%s%s%s%s"
+                            "%s%s"
                             "</busconfig>\n",
-                            bus->dir, permissive ? permissive_policy : system_policy,
-                            policy_dir != NULL ? "  <includedir>" : "", policy_dir != NULL ? policy_dir : "",
-                            policy_dir != NULL ? "</includedir>\n" : "");
+                            bus->dir, permissive ? permissive_policy : system_policy, includes->str);
   config_path = hkp_test_write_file_path (bus->dir, "bus.conf", config);
   config_arg = g_strdup_printf ("--config-file=%s", config_path);
   launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);

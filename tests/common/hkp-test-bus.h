@@ -16,9 +16,9 @@ typedef struct {
 /*
  * Starts a bus.  permissive: anyone may own and call anything.  Otherwise the
  * real system-bus defaults (deny own, deny method calls) plus every policy
- * file in policy_dir (our dbus/ directory).
+ * file in the directories of policy_dirs (NULL-terminated; may be NULL).
  */
-HkpTestBus *hkp_test_bus_start (gboolean permissive, const char *policy_dir);
+HkpTestBus *hkp_test_bus_start (gboolean permissive, const char *const *policy_dirs);
 
 /* Stops the bus, waits for it, and removes its directory. */
 void hkp_test_bus_stop (HkpTestBus *bus);

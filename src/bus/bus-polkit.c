@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-bus"
+
+/* polkit's CheckAuthorization over sd-bus, asynchronously: the loop keeps serving while polkit thinks. */
+
+#include "bus-polkit.h"
+
+#include <stdlib.h>
+
+#include "hkp-log.h"
+
+#define POLKIT_ALLOW_USER_INTERACTION 1u
+
+const char *
+bus_polkit_action_for (const char *verb)
+{
+  if (g_str_equal (verb, "set-config") || g_str_equal (verb, "rollback-config"))
+    return "org.hkp.PluginManager1.configure";
+  if (g_str_equal (verb, "enable") || g_str_equal (verb, "disable"))
+    return "org.hkp.PluginManager1.manage";
+  return "org.hkp.PluginManager1.reload";
+}
+
+typedef struct {
+  BusCall *call;
+  void (*allowed) (BusCall *call);
+  const char *action;
+  gboolean interactive;
+} Check;
+
+static void
+log_decision (Check *check, const char *outcome)
+{
+  BusCall *call = check->call;
+
+  g_log_structured (G_LOG_DOMAIN, g_str_equal (outcome, "allowed") ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+                    HKP_LOG_FIELD_PLUGIN, call->plugin != NULL ? call->plugin : "",
+                    "MESSAGE", "polkit: %s%s%s by %s (uid %d), action %s: %s", call->verb,
+                    call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
+                    sd_bus_message_get_sender (call->message), (int) call->uid, check->action, outcome);
+}
+
+static void
+refuse (Check *check, const char *name, const char *message)
+{
+  int r = sd_bus_reply_method_errorf (check->call->message, name, "%s", message);
+
+  if (r < 0)
+    g_debug ("cannot reply: %s", g_strerror (-r));
+  log_decision (check, message);
+  bus_call_free (check->call);
+  g_free (check);
+}
+
+static int
+on_polkit_answer (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  Check *check = userdata;
+  const sd_bus_error *error = sd_bus_message_get_error (reply);
+  int authorized = 0, challenge = 0;
+  g_autofree char *why = NULL;
+
+  if (error != NULL)
+    {
+      why = g_strdup_printf ("polkit could not be asked (%s: %s), so the answer is no", error->name, error->message);
+      refuse (check, SD_BUS_ERROR_ACCESS_DENIED, why);
+      return 0;
+    }
+  if (sd_bus_message_enter_container (reply, 'r', "bba{ss}") < 0 ||
+      sd_bus_message_read (reply, "bb", &authorized, &challenge) < 0)
+    {
+      refuse (check, SD_BUS_ERROR_ACCESS_DENIED, "polkit gave an answer that cannot be read, so the answer is no");
+      return 0;
+    }
+  if (authorized)
+    {
+      log_decision (check, "allowed");
+      check->allowed (check->call);
+      g_free (check);
+      return 0;
+    }
+  if (challenge && !check->interactive)
+    {
+      why = g_strdup_printf ("%s needs interactive authorization: call again allowing it (busctl does; gdbus call "
+                             "needs --interactive)", check->action);
+      refuse (check, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, why);
+      return 0;
+    }
+  why = g_strdup_printf ("not authorized for %s", check->action);
+  refuse (check, SD_BUS_ERROR_ACCESS_DENIED, why);
+  return 0;
+}
+
+static guint64
+timeout_usec (void)
+{
+  const char *text = g_getenv ("HKP_PLUGIND_POLKIT_TIMEOUT_SEC");
+  double seconds = text != NULL ? g_ascii_strtod (text, NULL) : 0;
+
+  return (guint64) ((seconds > 0 ? seconds : BUS_POLKIT_TIMEOUT_DEFAULT_SEC) * G_USEC_PER_SEC);
+}
+
+void
+bus_polkit_check (BusCall *call, void (*allowed) (BusCall *call))
+{
+  g_autoptr(sd_bus_message) request = NULL;
+  Check *check = g_new0 (Check, 1);
+  int r;
+
+  check->call = call;
+  check->allowed = allowed;
+  check->action = bus_polkit_action_for (call->verb);
+  check->interactive = sd_bus_message_get_allow_interactive_authorization (call->message) > 0;
+
+  r = sd_bus_message_new_method_call (call->service->bus, &request, "org.freedesktop.PolicyKit1",
+                                      "/org/freedesktop/PolicyKit1/Authority",
+                                      "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+  if (r >= 0)
+    r = sd_bus_message_append (request, "(sa{sv})s", "system-bus-name", 1, "name", "s",
+                               sd_bus_message_get_sender (call->message), check->action);
+  if (r >= 0)
+    r = call->plugin != NULL ? sd_bus_message_append (request, "a{ss}", 1, "plugin", call->plugin)
+                             : sd_bus_message_append (request, "a{ss}", 0);
+  if (r >= 0)
+    r = sd_bus_message_append (request, "us", check->interactive ? POLKIT_ALLOW_USER_INTERACTION : 0u, "");
+  if (r >= 0)
+    r = sd_bus_call_async (call->service->bus, NULL, request, on_polkit_answer, check, timeout_usec ());
+  if (r < 0)
+    {
+      g_autofree char *why = g_strdup_printf ("polkit could not be asked (%s), so the answer is no", g_strerror (-r));
+      refuse (check, SD_BUS_ERROR_ACCESS_DENIED, why);
+    }
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "bus-private.h"
+
+G_BEGIN_DECLS
+
+/* How long polkit may take to answer before the answer is no (HKP_PLUGIND_POLKIT_TIMEOUT_SEC overrides). */
+#define BUS_POLKIT_TIMEOUT_DEFAULT_SEC 25.0
+
+/* Returns the polkit action that guards verb ("org.hkp.PluginManager1.reload", …); static string. */
+const char *bus_polkit_action_for (const char *verb);
+
+/*
+ * Asks polkit, asynchronously, whether call's sender may do call's verb on
+ * its plugin (passed as the detail "plugin"), allowing user interaction
+ * exactly when the message does.  Runs allowed(call) if so; otherwise
+ * replies AccessDenied or InteractiveAuthorizationRequired.  No answer, an
+ * error or a timeout means no.  Every decision is logged.
+ */
+void bus_polkit_check (BusCall *call, void (*allowed) (BusCall *call));
+
+G_END_DECLS

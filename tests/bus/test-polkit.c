@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * polkit authorization of every change over D-Bus, against python3-dbusmock's
+ * polkitd template (allowed, denied, challenge with and without interactive
+ * authorization, absent, hanging, many pending, caller gone; the subject,
+ * action, detail and flags we send) and against the real polkitd with a
+ * rules file (nobody may reload, www-data may not, root may do anything).
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "hkp-test-bus.h"
+#include "hkp-test-client.h"
+#include "hkp-test-daemon.h"
+#include "hkp-test-util.h"
+
+#define AUTHORITY_PATH "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_NAME "org.freedesktop.PolicyKit1"
+#define ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
+#define INTERACTIVE_REQUIRED "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+
+typedef struct {
+  char *root;
+  char *plugin_dir;
+  char *config_dir;
+  HkpTestBus *bus;
+  GSubprocess *polkit;
+  HkpTestDaemon *daemon;
+  sd_bus *client;
+  char *alpha;
+  char *rules_file;         /* real polkitd: removed at teardown */
+  char *installed_policy;   /* real polkitd: removed at teardown */
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->root = hkp_test_make_tmpdir ();
+  g_assert_cmpint (g_chmod (f->root, 0755), ==, 0);
+  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
+  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
+  hkp_test_install_plugins (f->plugin_dir);
+  hkp_test_write_file (f->config_dir, "alpha.json", "{\"module\": \"answer.so\"}");
+  hkp_test_write_file (f->config_dir, "off.json", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
+  f->alpha = hkp_test_plugin_path ("alpha");
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->client, sd_bus_flush_close_unref);
+  if (f->daemon != NULL)
+    {
+      hkp_test_daemon_signal (f->daemon, SIGTERM);
+      g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 0);
+    }
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+  if (f->polkit != NULL)
+    {
+      g_subprocess_send_signal (f->polkit, SIGTERM);
+      g_subprocess_wait (f->polkit, NULL, NULL);
+      g_clear_object (&f->polkit);
+    }
+  g_clear_pointer (&f->bus, hkp_test_bus_stop);
+  if (f->rules_file != NULL)
+    g_unlink (f->rules_file);
+  if (f->installed_policy != NULL)
+    g_unlink (f->installed_policy);
+  hkp_test_rm_rf (f->root);
+  g_free (f->root);
+  g_free (f->plugin_dir);
+  g_free (f->config_dir);
+  g_free (f->alpha);
+  g_free (f->rules_file);
+  g_free (f->installed_policy);
+}
+
+static int
+on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  const char *name, *old_owner, *new_owner;
+
+  if (sd_bus_message_read (message, "sss", &name, &old_owner, &new_owner) > 0 && new_owner[0] != '\0')
+    *(gboolean *) userdata = TRUE;
+  return 0;
+}
+
+/* Starts argv on the bus (as the bus's system bus) and waits until it owns POLKIT_NAME. */
+static GSubprocess *
+start_polkit (Fixture *f, const char *const *argv)
+{
+  g_autoptr(sd_bus) watcher = hkp_test_client_new (f->bus->address);
+  g_autoptr(GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GError) error = NULL;
+  gboolean owned = FALSE;
+  GSubprocess *process;
+
+  g_assert_cmpint (sd_bus_match_signal (watcher, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, &owned), >=, 0);
+  g_assert_cmpint (sd_bus_flush (watcher), >=, 0);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->bus->address, TRUE);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  while (!owned)
+    {
+      int r = sd_bus_process (watcher, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (watcher, 30 * G_USEC_PER_SEC), >, 0);
+    }
+  return process;
+}
+
+static void
+start_mock (Fixture *f)
+{
+  f->polkit = start_polkit (f, (const char *const[]) { "/usr/bin/python3", "-m", "dbusmock", "--system",
+                                                       "--template", "polkitd", NULL });
+}
+
+/* Starts the daemon with polkit on (no --no-polkit), giving polkit timeout_sec to answer. */
+static void
+start_daemon_with_timeout (Fixture *f, const char *timeout_sec)
+{
+  g_autofree char *main_conf = hkp_test_write_file_path (f->root, "main.conf", "[hkp-plugind]\n");
+  g_autofree char *config = g_strdup_printf ("--config=%s", main_conf);
+  g_autofree char *plugins = g_strdup_printf ("--plugin-dir=%s", f->plugin_dir);
+  g_autofree char *configs = g_strdup_printf ("--config-dir=%s", f->config_dir);
+  g_autofree char *state = g_strdup_printf ("--state-dir=%s/state", f->root);
+  g_autofree char *bus = g_strdup_printf ("--bus=%s", f->bus->address);
+
+  /* The daemon reads this at each check; the child inherits it. */
+  g_setenv ("HKP_PLUGIND_POLKIT_TIMEOUT_SEC", timeout_sec, TRUE);
+  f->daemon = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, NULL }, -1);
+  hkp_test_daemon_wait_line (f->daemon, "ready");
+  f->client = hkp_test_client_new (f->bus->address);
+}
+
+static void
+start_daemon (Fixture *f)
+{
+  start_daemon_with_timeout (f, "60");
+}
+
+static void
+mock_call (Fixture *f, const char *member, const char *types, ...)
+{
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_autoptr(sd_bus_message) request = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  va_list ap;
+
+  g_assert_cmpint (sd_bus_message_new_method_call (f->client, &request, POLKIT_NAME, AUTHORITY_PATH,
+                                                   "org.freedesktop.DBus.Mock", member), >=, 0);
+  va_start (ap, types);
+  g_assert_cmpint (sd_bus_message_appendv (request, types, ap), >=, 0);
+  va_end (ap);
+  if (sd_bus_call (f->client, request, 0, &error, &reply) < 0)
+    g_error ("%s: %s", member, error.message);
+}
+
+/* Returns what the mock recorded of CheckAuthorization calls, as gdbus prints it (caller frees). */
+static char *
+recorded_checks (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status;
+
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { "gdbus", "call", "--address", f->bus->address, "--dest", POLKIT_NAME,
+                                                  "--object-path", AUTHORITY_PATH, "--method",
+                                                  "org.freedesktop.DBus.Mock.GetMethodCalls", "CheckAuthorization", NULL },
+                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return out;
+}
+
+static void
+assert_contains (const char *haystack, const char *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("\"%s\" lacks \"%s\"", haystack, needle);
+}
+
+/* ---- the mock ----------------------------------------------------------- */
+
+static void
+test_allowed (Fixture *f, gconstpointer data)
+{
+  g_autofree char *checks = NULL, *expected = NULL;
+  const char *unique = NULL;
+
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_mock (f);
+  start_daemon (f);
+  mock_call (f, "SetAllowed", "as", 1, "org.hkp.PluginManager1.reload");
+  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL));
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
+
+  /* We asked about the caller's bus name, the reload action and the plugin, without interaction. */
+  g_assert_cmpint (sd_bus_get_unique_name (f->client, &unique), >=, 0);
+  checks = recorded_checks (f);
+  expected = g_strdup_printf ("[<('system-bus-name', {'name': <'%s'>})>, <'org.hkp.PluginManager1.reload'>, "
+                              "<{'plugin': 'alpha'}>, <uint32 0>, <''>]", unique);
+  assert_contains (checks, expected);
+
+  /* The caller's allow-interactive-authorization flag is passed on. */
+  g_assert_cmpint (sd_bus_set_allow_interactive_authorization (f->client, 1), >=, 0);
+  g_assert_null (hkp_test_call (f->client, f->alpha, HKP_TEST_PLUGIN, "Reload", NULL, NULL, NULL));
+  g_free (checks);
+  checks = recorded_checks (f);
+  assert_contains (checks, "<{'plugin': 'alpha'}>, <uint32 1>, <''>]");
+  hkp_test_daemon_wait_line (f->daemon, "polkit: reload of alpha by");
+}
+
+static void
+test_denied (Fixture *f, gconstpointer data)
+{
+  g_autofree char *checks = NULL;
+
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_mock (f);
+  start_daemon (f);
+  /* Only reload is allowed: configure and manage are not. */
+  mock_call (f, "SetAllowed", "as", 1, "org.hkp.PluginManager1.reload");
+  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "SetPluginConfig", "alpha",
+                                        "{\"verdict\": \"deny\"}", NULL),
+                         ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.configure");
+  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "EnablePlugin", "off", NULL, NULL),
+                         ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.manage");
+  hkp_test_assert_error (hkp_test_call (f->client, f->alpha, HKP_TEST_PLUGIN, "RollbackConfig", NULL, NULL, NULL),
+                         ACCESS_DENIED, "org.hkp.PluginManager1.configure");
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ConfigVersion", 'u'), ==, 1);
+  /* Rescan is a reload action and has no plugin detail. */
+  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "Rescan", NULL, NULL, NULL));
+  checks = recorded_checks (f);
+  assert_contains (checks, "<'org.hkp.PluginManager1.reload'>, <@a{ss} {}>");
+  assert_contains (checks, "<'org.hkp.PluginManager1.manage'>, <{'plugin': 'off'}>");
+  hkp_test_daemon_wait_line (f->daemon, "polkit: enable of off by");
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "action org.hkp.PluginManager1.manage: not authorized"), >=, 0);
+}
+
+static void
+test_challenge (Fixture *f, gconstpointer data)
+{
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_mock (f);
+  start_daemon (f);
+  /* polkit would authorize after authentication. */
+  mock_call (f, "AddMethod", "sssss", "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+             "(sa{sv})sa{ss}us", "(bba{ss})", "ret = (False, True, {})");
+  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+                         INTERACTIVE_REQUIRED, "needs interactive authorization");
+  /* Interaction was allowed and still no authorization came: no. */
+  g_assert_cmpint (sd_bus_set_allow_interactive_authorization (f->client, 1), >=, 0);
+  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+                         ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.reload");
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 0);
+}
+
+static void
+test_absent (Fixture *f, gconstpointer data)
+{
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_daemon (f);
+  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+                         ACCESS_DENIED, "polkit could not be asked (org.freedesktop.DBus.Error.ServiceUnknown");
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 0);
+}
+
+static void
+test_hang (Fixture *f, gconstpointer data)
+{
+  g_autoptr(sd_bus_message) reply = NULL;
+
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_mock (f);
+  start_daemon_with_timeout (f, "1");
+  mock_call (f, "SetAllowed", "as", 1, "org.hkp.PluginManager1.reload");
+  mock_call (f, "SimulateHang", "b", TRUE);
+  /* The daemon gives polkit 1 s in this test. */
+  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+                         ACCESS_DENIED, "polkit could not be asked");
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 0);
+  mock_call (f, "ReleaseHangingCalls", "");
+  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "GetStatus", NULL, NULL, &reply));
+}
+
+typedef struct {
+  guint replies;
+  guint ok;
+} Tally;
+
+static int
+on_tally (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  Tally *tally = userdata;
+
+  tally->replies++;
+  tally->ok += !sd_bus_message_is_method_error (reply, NULL);
+  return 0;
+}
+
+static void
+test_many_pending_and_caller_gone (Fixture *f, gconstpointer data)
+{
+  Tally tally = { 0 };
+  g_autoptr(sd_bus) leaver = NULL;
+  g_autoptr(sd_bus_message) status = NULL;
+
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_mock (f);
+  start_daemon (f);
+  mock_call (f, "SetAllowed", "as", 1, "org.hkp.PluginManager1.reload");
+  mock_call (f, "SimulateHang", "b", TRUE);
+  for (guint i = 0; i < 20; i++)
+    g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER,
+                                               "Rescan", on_tally, &tally, ""), >=, 0);
+  /* A caller that leaves while its check is pending. */
+  leaver = hkp_test_client_new (f->bus->address);
+  g_assert_cmpint (sd_bus_call_method_async (leaver, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER,
+                                             "ReloadPlugin", NULL, NULL, "s", "alpha"), >=, 0);
+  g_assert_cmpint (sd_bus_flush (leaver), >=, 0);
+  g_assert_cmpint (sd_bus_flush (f->client), >=, 0);
+  /* The daemon keeps answering while 21 checks wait. */
+  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "GetStatus", NULL, NULL, &status));
+  g_clear_pointer (&leaver, sd_bus_flush_close_unref);
+  /* Checks still on their way get answered at once; those waiting are released. */
+  mock_call (f, "SimulateHang", "b", FALSE);
+  mock_call (f, "ReleaseHangingCalls", "");
+  while (tally.replies < 20)
+    {
+      int r = sd_bus_process (f->client, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (f->client, 10 * G_USEC_PER_SEC), >, 0);
+    }
+  g_assert_cmpuint (tally.ok, ==, 20);
+  hkp_test_daemon_wait_line (f->daemon, "D-Bus reload of alpha by");
+}
+
+/* ---- the real polkitd ----------------------------------------------------- */
+
+/* Removes files prefix<pid>suffix in dir whose process is gone (left by a test run that crashed). */
+static void
+remove_stale (const char *dir, const char *prefix, const char *suffix)
+{
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *entry;
+
+  while (handle != NULL && (entry = g_dir_read_name (handle)) != NULL)
+    if (g_str_has_prefix (entry, prefix) && g_str_has_suffix (entry, suffix))
+      {
+        g_autofree char *proc = g_strdup_printf ("/proc/%" G_GUINT64_FORMAT,
+                                                 g_ascii_strtoull (entry + strlen (prefix), NULL, 10));
+        g_autofree char *path = g_build_filename (dir, entry, NULL);
+        if (!g_file_test (proc, G_FILE_TEST_EXISTS))
+          g_unlink (path);
+      }
+}
+
+/* Runs busctl on the test bus as user (a numeric uid, also used as gid: 65534 nobody, 33 www-data) with args; returns TRUE if it succeeded, its output in out and err. */
+static gboolean
+busctl_as (Fixture *f, const char *user, const char *const *args, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_clear_pointer (out, g_free);
+  g_clear_pointer (err, g_free);
+  g_ptr_array_add (argv, g_strdup ("setpriv"));
+  g_ptr_array_add (argv, g_strdup_printf ("--reuid=%s", user));
+  g_ptr_array_add (argv, g_strdup_printf ("--regid=%s", user));
+  g_ptr_array_add (argv, g_strdup ("--clear-groups"));
+  g_ptr_array_add (argv, g_strdup ("busctl"));
+  g_ptr_array_add (argv, g_strdup_printf ("--address=%s", f->bus->address));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("busctl as %s: %s%s", user, *out, *err);
+  return g_spawn_check_wait_status (status, NULL);
+}
+
+#define BUSCTL_AS(user, ...) busctl_as (f, (user), (const char *const[]) { __VA_ARGS__, NULL }, &out, &err)
+
+static void
+test_real_polkitd (Fixture *f, gconstpointer data)
+{
+  g_autofree char *policy_source = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "polkit", "org.hkp.PluginManager1.policy", NULL);
+  g_autofree char *our_bus_policy = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
+  g_autofree char *rules = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root: installs a polkit rules file and runs clients as nobody and www-data");
+      return;
+    }
+  if (!g_file_test ("/usr/lib/polkit-1/polkitd", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("polkitd is not installed (Debian package polkitd)");
+      return;
+    }
+  /* Our actions and a rules file, both clearly named after this test run: nobody may reload;
+   * www-data must authenticate to manage.  Files a crashed earlier run left behind go first. */
+  remove_stale ("/usr/share/polkit-1/actions", "hkp-plugind-test-", ".policy");
+  remove_stale ("/etc/polkit-1/rules.d", "10-hkp-plugind-test-", ".rules");
+  f->installed_policy = g_strdup_printf ("/usr/share/polkit-1/actions/hkp-plugind-test-%d.policy", (int) getpid ());
+  hkp_test_copy_file (policy_source, "/usr/share/polkit-1/actions", strrchr (f->installed_policy, '/') + 1);
+  f->rules_file = g_strdup_printf ("/etc/polkit-1/rules.d/10-hkp-plugind-test-%d.rules", (int) getpid ());
+  rules = g_strdup ("polkit.addRule(function(action, subject) {\n"
+                    "  if (action.id == \"org.hkp.PluginManager1.reload\" && subject.user == \"nobody\")\n"
+                    "    return polkit.Result.YES;\n"
+                    "  if (action.id == \"org.hkp.PluginManager1.manage\" && subject.user == \"www-data\")\n"
+                    "    return polkit.Result.AUTH_ADMIN;\n"
+                    "});\n");
+  g_assert_true (g_file_set_contents (f->rules_file, rules, -1, &error));
+  g_assert_cmpint (g_chmod (f->rules_file, 0644), ==, 0);
+
+  /* A strict system bus: real defaults, our policy and polkit's. */
+  f->bus = hkp_test_bus_start (FALSE, (const char *const[]) { our_bus_policy, "/usr/share/dbus-1/system.d", NULL });
+  f->polkit = start_polkit (f, (const char *const[]) { "/usr/lib/polkit-1/polkitd", "--no-debug", NULL });
+  start_daemon (f);
+
+  /* Both may read. */
+  g_assert_true (BUSCTL_AS ("65534", "get-property", HKP_TEST_SERVICE, f->alpha, HKP_TEST_PLUGIN, "State"));
+  g_assert_cmpstr (out, ==, "s \"active\"\n");
+  g_assert_true (BUSCTL_AS ("33", "get-property", HKP_TEST_SERVICE, f->alpha, HKP_TEST_PLUGIN, "Config"));
+  /* nobody may reload. */
+  g_assert_true (BUSCTL_AS ("65534", "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
+  /* www-data may not, and nothing changes. */
+  g_assert_false (BUSCTL_AS ("33", "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
+  assert_contains (err, "Access denied");
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
+  /* www-data would have to authenticate to manage: without interaction it is told so. */
+  g_assert_false (BUSCTL_AS ("33", "--allow-interactive-authorization=no", "call", HKP_TEST_SERVICE,
+                             HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "EnablePlugin", "s", "off"));
+  assert_contains (err, "org.hkp.PluginManager1.manage needs interactive authorization");
+  /* root may do anything. */
+  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "SetPluginConfig", "alpha",
+                                "{\"verdict\": \"allow\"}", NULL));
+  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "EnablePlugin", "off", NULL, NULL));
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ConfigVersion", 'u'), ==, 2);
+  hkp_test_daemon_wait_line (f->daemon, "polkit: reload of alpha by");
+}
+
+#undef BUSCTL_AS
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
+  ADD ("/polkit/mock/allowed", test_allowed);
+  ADD ("/polkit/mock/denied", test_denied);
+  ADD ("/polkit/mock/challenge", test_challenge);
+  ADD ("/polkit/mock/absent", test_absent);
+  ADD ("/polkit/mock/hang", test_hang);
+  ADD ("/polkit/mock/many-pending-and-caller-gone", test_many_pending_and_caller_gone);
+  ADD ("/polkit/real-polkitd", test_real_polkitd);
+#undef ADD
+  return g_test_run ();
+}
