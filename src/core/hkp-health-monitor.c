@@ -284,12 +284,13 @@ on_check_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_free (ctx);
   hkp_engine_op_end (engine);
+  if (watch != NULL)
+    watch->checking = FALSE;
   if (watch == NULL || plugin->state != HKP_PLUGIN_STATE_ACTIVE)
     {
       hkp_health_clear (&health);
       return; /* stopped, or the plugin changed state meanwhile: this result is stale */
     }
-  watch->checking = FALSE;
   health.last_check_usec = g_get_real_time ();
   health.consecutive_failures = health.status == HKP_HEALTH_STATUS_UNHEALTHY ? failures + 1 : 0;
   hkp_plugin_set_health (plugin, &health);

@@ -110,6 +110,27 @@ test_transitioning (Fixture *f, gconstpointer data)
   g_assert_cmpstr (events->pdata[1], ==, "healthy");
 }
 
+static void
+test_check_in_flight_during_reload (Fixture *f, gconstpointer data)
+{
+  HkpEngineSettings settings = { .health_interval_sec = 0.05 };
+  g_autoptr(GAsyncResult) result = NULL;
+
+  /* Every check takes 300 ms; reload while the first one runs.  An exclusive reload drains the old
+   * instance, which waits for that check: so it ends while the plugin is still reloading. */
+  engine_fixture_write_plugin (f, "p", "{\"module\": \"health.so\", \"reload_strategy\": \"exclusive\", "
+                               "\"config\": {\"health\": \"hang\", \"hang_ms\": 300}}");
+  engine_fixture_start (f, &settings);
+  /* The check is started by the engine's timer on this thread's loop: iterate it while waiting. */
+  while (hkp_test_probe_entered_count () < 1)
+    g_main_context_iteration (NULL, TRUE);
+  hkp_engine_reload_async (f->engine, "p", hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_reload_finish (f->engine, result, NULL));
+  /* The stale result is dropped, and the monitor goes on checking the new instance. */
+  hkp_test_wait_log ("plugin p health transitioning -> healthy");
+}
+
 static const HkpEngineSettings restart_settings = {
   .health_interval_sec = 0.02,
   .restart = {
@@ -187,6 +208,7 @@ main (int argc, char **argv)
   ADD ("/health/statuses", test_statuses);
   ADD ("/health/hang-times-out", test_hang_times_out);
   ADD ("/health/transitioning", test_transitioning);
+  ADD ("/health/check-in-flight-during-reload", test_check_in_flight_during_reload);
   ADD ("/health/restart/backs-off-then-gives-up", test_restart_backs_off_then_gives_up);
   ADD ("/health/restart/backoff-resets", test_restart_backoff_resets);
 #undef ADD

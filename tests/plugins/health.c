@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Test plugin: health answers as configured: "health" is healthy, degraded,
- * unhealthy or hang (sleep "hang_ms", default 60000), with "message".
+ * unhealthy or hang (sleep "hang_ms", default 60000, then healthy; each hang
+ * counts as an entry for the probe), with "message".
  */
+#include "hkp-test-probe.h"
 #include "test-plugin-util.h"
 
 typedef enum { ANSWER_HEALTHY, ANSWER_DEGRADED, ANSWER_UNHEALTHY, ANSWER_HANG } HealthAnswer;
@@ -81,6 +83,7 @@ health_health (void *instance, hkp_health_report *report)
     case ANSWER_UNHEALTHY:
       return HKP_HEALTH_UNHEALTHY;
     case ANSWER_HANG:
+      hkp_test_probe_entered ();
       g_usleep ((gulong) health->hang_ms * 1000);
       return HKP_HEALTH_HEALTHY;
     case ANSWER_HEALTHY:

@@ -39,6 +39,8 @@ hkp_test_probe_entered (void)
   entered++;
   g_cond_broadcast (&changed);
   g_mutex_unlock (&lock);
+  /* A test may be iterating its main loop rather than blocking: wake it to look. */
+  g_main_context_wakeup (NULL);
 }
 
 void

@@ -33,7 +33,9 @@ HKP_TEST_PROBE_API gint64 hkp_test_probe_cancelled_count (void);
 /* Returns a new instance number, counting inits across every copy of every module. */
 HKP_TEST_PROBE_API gint64 hkp_test_probe_next_instance (void);
 
-/* Blocks until at least n calls have entered (fails the test after 60 s). */
+/* Blocks until at least n calls have entered (fails the test after 60 s).  When the calls are
+ * started by the caller's own main loop, iterate it instead, checking hkp_test_probe_entered_count():
+ * every entry wakes the default main context. */
 HKP_TEST_PROBE_API void hkp_test_probe_wait_entered (gint64 n);
 
 /* Sets every counter back to zero. */
