@@ -34,6 +34,9 @@ struct _HkpEngine {
 /* Publishes a new chain of the plugins' slots in priority order; the old one is freed once unread. */
 void hkp_engine_publish_chain (HkpEngine *engine);
 
+/* Completes the idle waiters if no load, transition or drain is pending. */
+void hkp_engine_check_idle (HkpEngine *engine);
+
 /* Counts an operation in progress (idle waiters and shutdown wait for it). */
 void hkp_engine_op_begin (HkpEngine *engine);
 

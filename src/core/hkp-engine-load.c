@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-core"
+
+/* Loading: reading the config directory, and loading plugins a few at a time. */
+
+#include "hkp-engine-private.h"
+
+#include "hkp-error.h"
+#include "hkp-log.h"
+#include "hkp-util.h"
+
+static void pump_load_queue (HkpEngine *engine);
+
+typedef struct {
+  HkpEngine *engine;
+  HkpPlugin *plugin;
+} LoadContext;
+
+static void
+on_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LoadContext *ctx = user_data;
+  g_autoptr(HkpEngine) engine = ctx->engine;
+  g_autoptr(HkpPlugin) plugin = ctx->plugin;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (engine, plugin->manifest, result, &error);
+
+  g_free (ctx);
+  engine->loads_running--;
+  plugin->busy = FALSE;
+  if (instance != NULL)
+    {
+      hkp_engine_set_instance (plugin, instance);
+      hkp_slot_swap_gate (plugin->slot, hkp_gate_new (HKP_GATE_SERVE, instance), hkp_gate_free_drained, NULL);
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_ACTIVE, "");
+    }
+  else
+    {
+      hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, error->message);
+    }
+  pump_load_queue (engine);
+  hkp_engine_check_idle (engine);
+}
+
+static void
+start_load (HkpEngine *engine, HkpPlugin *plugin)
+{
+  LoadContext *ctx = g_new0 (LoadContext, 1);
+
+  ctx->engine = g_object_ref (engine);
+  ctx->plugin = plugin; /* the queue's reference moves here */
+  engine->loads_running++;
+  hkp_engine_start_instance_async (engine, plugin->manifest, NULL, on_load_done, ctx);
+}
+
+static void
+pump_load_queue (HkpEngine *engine)
+{
+  while (!engine->stopping && engine->loads_running < engine->settings.max_parallel_loads &&
+         !g_queue_is_empty (&engine->load_queue))
+    start_load (engine, g_queue_pop_head (&engine->load_queue));
+}
+
+void
+hkp_engine_queue_load (HkpEngine *engine, HkpPlugin *plugin)
+{
+  g_assert (plugin->state == HKP_PLUGIN_STATE_LOADING && plugin->manifest != NULL);
+  plugin->busy = TRUE;
+  g_queue_push_tail (&engine->load_queue, g_object_ref (plugin));
+  pump_load_queue (engine);
+}
+
+HkpPlugin *
+hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
+{
+  g_autofree char *name = hkp_manifest_name_from_filename (path);
+  g_autoptr(HkpManifest) manifest = NULL;
+  g_autoptr(HkpPlugin) plugin = NULL;
+  g_autoptr(GError) local_error = NULL;
+  HkpPlugin *existing;
+
+  if (name == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
+                   "%s: a plugin file must be named <name>.json", path);
+      return NULL;
+    }
+  existing = hkp_engine_lookup (engine, name);
+  if (existing != NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_DUPLICATE,
+                   "%s: a plugin named \"%s\" is already declared by %s",
+                   path, name, hkp_plugin_get_file (existing));
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, name, "%s", (*error)->message);
+      return NULL;
+    }
+
+  plugin = hkp_plugin_new (name, path);
+  manifest = hkp_manifest_new_from_file (path, &plugin->file_text, &local_error);
+  if (manifest == NULL)
+    {
+      hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, local_error->message);
+    }
+  else
+    {
+      hkp_plugin_set_manifest (plugin, manifest);
+      if (!manifest->enabled)
+        hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_DISABLED, "");
+      else if (engine->stopping)
+        {
+          hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
+          hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, "not loaded: the service is stopping");
+        }
+    }
+  hkp_engine_register (engine, plugin);
+  if (plugin->state == HKP_PLUGIN_STATE_LOADING)
+    hkp_engine_queue_load (engine, plugin);
+  return plugin;
+}
+
+GPtrArray *
+hkp_engine_list_plugin_files (HkpEngine *engine)
+{
+  const char *dir = engine->config_dir;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, &error);
+  const char *entry;
+
+  if (handle == NULL)
+    {
+      if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("config directory %s does not exist: no plugins loaded", dir);
+      else
+        g_warning ("config directory %s cannot be read: %s: no plugins loaded", dir, error->message);
+      return g_steal_pointer (&files);
+    }
+  while ((entry = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *name = hkp_manifest_name_from_filename (entry);
+      if (name != NULL)
+        g_ptr_array_add (files, g_build_filename (dir, entry, NULL));
+    }
+  if (files->len == 0)
+    g_warning ("config directory %s holds no plugin files (<name>.json): no plugins loaded", dir);
+  hkp_strv_array_sort (files);
+  return g_steal_pointer (&files);
+}
+
+static void
+on_load_all_idle (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HkpEngine *engine = HKP_ENGINE (source);
+  guint counts[HKP_PLUGIN_N_STATES] = { 0 };
+
+  for (guint i = 0; i < engine->plugins->len; i++)
+    counts[hkp_plugin_get_state (engine->plugins->pdata[i])]++;
+  g_message ("%u plugins: %u active, %u disabled, %u failed", engine->plugins->len,
+             counts[HKP_PLUGIN_STATE_ACTIVE], counts[HKP_PLUGIN_STATE_DISABLED],
+             counts[HKP_PLUGIN_STATE_FAILED]);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (engine, NULL, callback, user_data);
+  g_autoptr(GPtrArray) files = NULL;
+
+  g_task_set_source_tag (task, hkp_engine_load_async);
+  if (engine->stopping)
+    {
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED, "the engine is stopping");
+      return;
+    }
+  files = hkp_engine_list_plugin_files (engine);
+  for (guint i = 0; i < files->len; i++)
+    {
+      /* A duplicate is logged by add_file and leaves the first declaration in place. */
+      g_autoptr(GError) error = NULL;
+      hkp_engine_add_file (engine, files->pdata[i], &error);
+    }
+  hkp_engine_wait_idle_async (engine, on_load_all_idle, g_steal_pointer (&task));
+}
+
+gboolean
+hkp_engine_load_finish (HkpEngine *engine, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
