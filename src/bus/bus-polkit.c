@@ -35,6 +35,8 @@ log_decision (Check *check, const char *outcome)
 
   g_log_structured (G_LOG_DOMAIN, g_str_equal (outcome, "allowed") ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
                     HKP_LOG_FIELD_PLUGIN, call->plugin != NULL ? call->plugin : "",
+                    "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION,
+                    HKP_LOG_FIELD_RESULT, g_str_equal (outcome, "allowed") ? "allowed" : "denied",
                     "MESSAGE", "polkit: %s%s%s by %s (uid %d), action %s: %s", call->verb,
                     call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
                     sd_bus_message_get_sender (call->message), (int) call->uid, check->action, outcome);

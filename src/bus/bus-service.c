@@ -91,6 +91,8 @@ bus_call_finish (BusCall *call, const GError *error)
     g_warning ("cannot reply to %s: %s", sender, g_strerror (-r));
   g_log_structured (G_LOG_DOMAIN, error == NULL ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
                     HKP_LOG_FIELD_PLUGIN, call->plugin != NULL ? call->plugin : "",
+                    "MESSAGE_ID", HKP_MESSAGE_ID_REQUEST_OUTCOME,
+                    HKP_LOG_FIELD_RESULT, error == NULL ? "done" : hkp_error_code_to_nick (error->domain == HKP_ERROR ? (HkpErrorCode) error->code : HKP_ERROR_FAILED),
                     "MESSAGE", "D-Bus %s%s%s by %s (uid %d): %s", call->verb,
                     call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
                     sender != NULL ? sender : "?", (int) call->uid, error == NULL ? "done" : error->message);
@@ -131,6 +133,7 @@ on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
       if (r < 0)
         g_warning ("cannot reply: %s", g_strerror (-r));
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, call->plugin ? call->plugin : "",
+                        "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION, HKP_LOG_FIELD_RESULT, "denied",
                         "MESSAGE", "D-Bus %s%s%s by uid %u refused: only uid %u may change plugins (--no-polkit)", call->verb,
                         call->plugin ? " of " : "", call->plugin ? call->plugin : "", uid,
                         (unsigned) call->service->own_uid);

@@ -124,8 +124,10 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (plugin->file_text);
   plugin->file_text = g_steal_pointer (&change->new_text);
   hkp_plugin_set_config_version (plugin, plugin->config_version + 1);
-  hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s: %s applied and saved (config version %u)",
-                  plugin->name, change->what, plugin->config_version);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name,
+                    "MESSAGE_ID", HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied",
+                    "MESSAGE", "plugin %s: %s applied and saved (config version %u)",
+                    plugin->name, change->what, plugin->config_version);
   hkp_engine_release (change->engine, plugin);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);

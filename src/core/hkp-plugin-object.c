@@ -270,8 +270,10 @@ hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
                              : plugin->health.status == HKP_HEALTH_STATUS_DEGRADED ||
                                    plugin->health.status == HKP_HEALTH_STATUS_UNHEALTHY ? G_LOG_LEVEL_WARNING
                              : G_LOG_LEVEL_INFO;
-      hkp_log_plugin (level,
-                      plugin->name, "plugin %s health %s -> %s%s%s", plugin->name,
+      g_log_structured (G_LOG_DOMAIN, level, HKP_LOG_FIELD_PLUGIN, plugin->name,
+                        "MESSAGE_ID", HKP_MESSAGE_ID_HEALTH_CHANGED, HKP_LOG_FIELD_RESULT,
+                        hkp_health_status_to_string (plugin->health.status),
+                        "MESSAGE", "plugin %s health %s -> %s%s%s", plugin->name,
                       hkp_health_status_to_string (old), hkp_health_status_to_string (plugin->health.status),
                       plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);
       g_signal_emit (plugin, signals[SIGNAL_HEALTH_CHANGED], 0, (guint) old, (guint) plugin->health.status);
@@ -298,15 +300,21 @@ hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error
     }
   plugin->state = state;
 
-  if (state == HKP_PLUGIN_STATE_FAILED)
-    hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s failed: %s",
-                    plugin->name, plugin->last_error);
-  else if (state == HKP_PLUGIN_STATE_ACTIVE)
-    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s active (%s %s)",
-                    plugin->name, plugin->module_path, plugin->version);
-  else
-    hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s %s -> %s", plugin->name,
-                    hkp_plugin_state_to_string (old), hkp_plugin_state_to_string (state));
+  {
+    const char *state_name = hkp_plugin_state_to_string (state);
+    if (state == HKP_PLUGIN_STATE_FAILED)
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, plugin->name,
+                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED,
+                        "MESSAGE", "plugin %s failed: %s", plugin->name, plugin->last_error);
+    else if (state == HKP_PLUGIN_STATE_ACTIVE)
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name,
+                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED,
+                        "MESSAGE", "plugin %s active (%s %s)", plugin->name, plugin->module_path, plugin->version);
+    else
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name,
+                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED,
+                        "MESSAGE", "plugin %s %s -> %s", plugin->name, hkp_plugin_state_to_string (old), state_name);
+  }
   g_signal_emit (plugin, signals[SIGNAL_STATE_CHANGED], 0, (guint) old, (guint) state);
   if (error_changed)
     g_signal_emit (plugin, signals[SIGNAL_ERROR_CHANGED], 0);

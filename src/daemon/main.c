@@ -12,6 +12,7 @@
 
 #include "bus-service.h"
 #include "daemon-log.h"
+#include "daemon-notify.h"
 #include "daemon-options.h"
 #include "hkp-engine.h"
 
@@ -23,6 +24,7 @@ typedef struct {
   GMainLoop *loop;
   HkpEngine *engine;
   BusService *bus;
+  DaemonNotify *notify;
   gboolean stopping;
   int exit_code;
   guint signal_sources[3];
@@ -33,6 +35,7 @@ daemon_clear (Daemon *daemon)
 {
   for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
     g_clear_handle_id (&daemon->signal_sources[i], g_source_remove);
+  g_clear_pointer (&daemon->notify, daemon_notify_free);
   g_clear_pointer (&daemon->bus, bus_service_free);
   g_clear_object (&daemon->engine);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
@@ -62,6 +65,7 @@ daemon_stop (Daemon *daemon, const char *why)
     }
   daemon->stopping = TRUE;
   g_message ("stopping (%s): shutting down every plugin", why);
+  daemon_notify_stopping (daemon->notify, hkp_engine_get_settings (daemon->engine)->drain_timeout_sec);
   hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
 }
 
@@ -86,10 +90,13 @@ on_bus_lost (const char *message, gpointer user_data)
 static void
 on_rescanned (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  Daemon *daemon = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!hkp_engine_rescan_finish (HKP_ENGINE (source), result, NULL, &error))
     g_warning ("rescan: %s", error->message);
+  if (!daemon->stopping)
+    daemon_notify_ready (daemon->notify);
 }
 
 static gboolean
@@ -100,6 +107,7 @@ on_hangup (gpointer user_data)
   if (daemon->stopping)
     return G_SOURCE_CONTINUE;
   g_message ("SIGHUP: rescanning %s", daemon->options.config_dir);
+  daemon_notify_reloading (daemon->notify);
   hkp_engine_rescan_async (daemon->engine, on_rescanned, daemon);
   return G_SOURCE_CONTINUE;
 }
@@ -107,6 +115,7 @@ on_hangup (gpointer user_data)
 static void
 on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
+  Daemon *daemon = user_data;
   g_autoptr(GError) error = NULL;
 
   if (!hkp_engine_load_finish (HKP_ENGINE (source), result, &error))
@@ -114,6 +123,8 @@ on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       g_info ("initial load: %s", error->message);
       return;
     }
+  /* The bus name is owned already (bus_service_new) and every plugin has an outcome. */
+  daemon_notify_ready (daemon->notify);
   g_message ("ready");
 }
 
@@ -178,6 +189,7 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  daemon.notify = daemon_notify_new (daemon.engine);
   daemon.bus = bus_service_new (daemon.engine, bus_argument (&daemon.options), !daemon.options.no_polkit,
                                 on_bus_lost, &daemon, &error);
   if (daemon.bus == NULL)
@@ -191,7 +203,7 @@ main (int argc, char **argv)
   daemon.signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, &daemon);
   daemon.signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, &daemon);
   daemon.signal_sources[2] = g_unix_signal_add (SIGHUP, on_hangup, &daemon);
-  hkp_engine_load_async (daemon.engine, on_engine_loaded, NULL);
+  hkp_engine_load_async (daemon.engine, on_engine_loaded, &daemon);
   g_main_loop_run (daemon.loop);
 
   {

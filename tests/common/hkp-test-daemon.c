@@ -42,10 +42,22 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
 HkpTestDaemon *
 hkp_test_daemon_start (const char *const *argv, gint uid)
 {
+  return hkp_test_daemon_start_env (argv, uid, NULL);
+}
+
+HkpTestDaemon *
+hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env)
+{
   HkpTestDaemon *daemon = g_new0 (HkpTestDaemon, 1);
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  for (guint i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_auto(GStrv) pair = g_strsplit (env[i], "=", 2);
+      g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
+    }
 
   if (uid >= 0)
     {

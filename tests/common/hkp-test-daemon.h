@@ -20,6 +20,9 @@ const char *hkp_test_daemon_path (void);
 /* Starts hkp-plugind with argv (NULL-terminated, without the program), optionally as another uid (-1: as we are). */
 HkpTestDaemon *hkp_test_daemon_start (const char *const *argv, gint uid);
 
+/* Like hkp_test_daemon_start(), with extra environment variables env (NULL-terminated KEY=VALUE, may be NULL). */
+HkpTestDaemon *hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env);
+
 /* Returns the index of the first line holding needle, or -1. */
 gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
 

@@ -12,7 +12,8 @@
 /* The captured log: test programs are single-process, and the writer is per-process by nature. */
 typedef struct {
   GMutex lock;
-  GPtrArray *lines; /* "PLUGIN\x1fMESSAGE" */
+  GPtrArray *lines;   /* "PLUGIN\x1fMESSAGE" */
+  GPtrArray *fields;  /* each entry's text fields, "\nKEY=VALUE\nKEY=VALUE\n" */
 } LogCapture;
 
 static LogCapture capture;
@@ -131,8 +132,14 @@ capture_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, g
   const char *message = field_value (fields, n_fields, "MESSAGE");
   const char *plugin = field_value (fields, n_fields, "PLUGIN");
 
+  GString *all = g_string_new ("\n");
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (fields[i].length < 0)
+      g_string_append_printf (all, "%s=%s\n", fields[i].key, (const char *) fields[i].value);
   g_mutex_lock (&capture.lock);
   g_ptr_array_add (capture.lines, g_strdup_printf ("%s\x1f%s", plugin ? plugin : "", message ? message : ""));
+  g_ptr_array_add (capture.fields, g_string_free (all, FALSE));
   g_mutex_unlock (&capture.lock);
   /* Wake a hkp_test_wait_log() that may be waiting for this line from another thread. */
   g_main_context_wakeup (NULL);
@@ -150,6 +157,7 @@ hkp_test_log_capture_install (void)
 {
   g_mutex_init (&capture.lock);
   capture.lines = g_ptr_array_new_with_free_func (g_free);
+  capture.fields = g_ptr_array_new_with_free_func (g_free);
   g_log_set_writer_func (capture_writer, NULL, NULL);
 }
 
@@ -177,11 +185,31 @@ hkp_test_log_contains (const char *needle)
   return hkp_test_log_contains_for_plugin (NULL, needle);
 }
 
+gboolean
+hkp_test_log_has_fields (const char *const *key_values)
+{
+  gboolean found = FALSE;
+
+  g_mutex_lock (&capture.lock);
+  for (guint i = 0; i < capture.fields->len && !found; i++)
+    {
+      found = TRUE;
+      for (guint k = 0; key_values[k] != NULL && found; k++)
+        {
+          g_autofree char *needle = g_strdup_printf ("\n%s\n", key_values[k]);
+          found = strstr (capture.fields->pdata[i], needle) != NULL;
+        }
+    }
+  g_mutex_unlock (&capture.lock);
+  return found;
+}
+
 void
 hkp_test_log_clear (void)
 {
   g_mutex_lock (&capture.lock);
   g_ptr_array_set_size (capture.lines, 0);
+  g_ptr_array_set_size (capture.fields, 0);
   g_mutex_unlock (&capture.lock);
 }
 

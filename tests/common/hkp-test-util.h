@@ -40,6 +40,9 @@ gboolean hkp_test_log_contains (const char *needle);
 /* Returns TRUE if a captured message with PLUGIN=plugin contains needle. */
 gboolean hkp_test_log_contains_for_plugin (const char *plugin, const char *needle);
 
+/* Returns TRUE if one captured entry has every field of key_values (NULL-terminated "KEY=VALUE"). */
+gboolean hkp_test_log_has_fields (const char *const *key_values);
+
 /* Forgets every captured message. */
 void hkp_test_log_clear (void);
 

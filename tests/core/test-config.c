@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
+#include "hkp-log.h"
 #include "hkp-test-engine.h"
 #include "hkp-test-probe.h"
 
@@ -133,6 +134,8 @@ test_set_config (Fixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (history->pdata[0], &saved, NULL, NULL));
   g_assert_cmpstr (saved, ==, ORIGINAL);
   assert_no_temporaries (f);
+  g_assert_true (hkp_test_log_has_fields ((const char *const[]) {
+    "PLUGIN=p", "RESULT=applied", "MESSAGE_ID=" HKP_MESSAGE_ID_CONFIG_CHANGED, NULL }));
 }
 
 /* Asserts that nothing changed: file, config, version, and the answering instance. */

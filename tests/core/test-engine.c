@@ -11,6 +11,7 @@
 
 #include "hkp-engine.h"
 #include "hkp-error.h"
+#include "hkp-log.h"
 #include "hkp-test-engine.h"
 
 typedef EngineFixture Fixture;
@@ -81,6 +82,9 @@ test_loads_active (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_suffix (hkp_plugin_get_module_path (plugin), "/plugins/answer.so"));
   g_assert_cmpint (hkp_plugin_get_priority (plugin), ==, 5);
   g_assert_true (hkp_test_log_contains_for_plugin ("good", "plugin good active"));
+  /* The journal fields an admin filters on. */
+  g_assert_true (hkp_test_log_has_fields ((const char *const[]) {
+    "PLUGIN=good", "PLUGIN_STATE=active", "MESSAGE_ID=" HKP_MESSAGE_ID_STATE_CHANGED, NULL }));
 }
 
 /* One good plugin next to each bad one: the good one must stay active whatever the others do. */
@@ -99,6 +103,8 @@ test_invalid_json (Fixture *f, gconstpointer data)
   assert_failed (f, "broken", "broken.json:3:");
   assert_failed (f, "broken", "unexpected identifier");
   assert_active (f, "neighbour");
+  g_assert_true (hkp_test_log_has_fields ((const char *const[]) {
+    "PLUGIN=broken", "PLUGIN_STATE=failed", "MESSAGE_ID=" HKP_MESSAGE_ID_STATE_CHANGED, NULL }));
 }
 
 static void

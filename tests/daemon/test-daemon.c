@@ -12,6 +12,7 @@
 
 #include "daemon-log.h"
 #include "hkp-test-bus.h"
+#include "hkp-test-client.h"
 #include "hkp-test-daemon.h"
 #include "hkp-test-util.h"
 
@@ -234,6 +235,106 @@ test_sighup_rescans (Fixture *f, gconstpointer data)
   g_assert_cmpint (find_line (f, "[b] plugin b shut down"), >=, 0);
 }
 
+typedef struct {
+  GPtrArray *messages;
+  guint watchdogs;
+} Notifications;
+
+static gboolean
+on_notification (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  Notifications *n = user_data;
+  char buffer[4096];
+  gssize len = g_socket_receive (socket, buffer, sizeof buffer - 1, NULL, NULL);
+
+  if (len > 0)
+    {
+      buffer[len] = '\0';
+      if (g_str_equal (buffer, "WATCHDOG=1"))
+        n->watchdogs++;
+      else
+        {
+          g_test_message ("notify: %s", buffer);
+          g_ptr_array_add (n->messages, g_strdup (buffer));
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Index of the first notification at or after from holding needle, waiting for it to come. */
+static guint
+wait_notification (Notifications *n, guint from, const char *needle)
+{
+  for (;;)
+    {
+      for (guint i = from; i < n->messages->len; i++)
+        if (strstr (n->messages->pdata[i], needle) != NULL)
+          return i;
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+test_sd_notify (Fixture *f, gconstpointer data)
+{
+  Notifications n = { .messages = g_ptr_array_new_with_free_func (g_free) };
+  g_autofree char *socket_path = g_build_filename (f->root, "notify.sock", NULL);
+  g_autofree char *notify_env = g_strdup_printf ("NOTIFY_SOCKET=%s", socket_path);
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket_path);
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, 0, NULL);
+  g_autoptr(GSource) source = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(sd_bus) client = NULL;
+  g_autoptr(sd_bus_message) owner = NULL;
+  guint ready, reloading, reready, stopping;
+
+  g_assert_true (g_socket_bind (socket, address, TRUE, &error));
+  source = g_socket_create_source (socket, G_IO_IN, NULL);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_notification, &n, NULL);
+  g_source_attach (source, NULL);
+
+  hkp_test_write_file (f->config_dir, "a.json", "{\"module\": \"answer.so\"}");
+  hkp_test_write_file (f->config_dir, "broken.json", "{\"module\": \"failinit.so\"}");
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", f->main_config));
+  g_ptr_array_add (argv, g_strdup_printf ("--plugin-dir=%s", f->plugin_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", f->config_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", f->state_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--bus=%s", f->bus->address));
+  g_ptr_array_add (argv, g_strdup ("--no-polkit"));
+  g_ptr_array_add (argv, NULL);
+  f->daemon = hkp_test_daemon_start_env ((const char *const *) argv->pdata, -1,
+                                         (const char *const[]) { notify_env, "WATCHDOG_USEC=100000", NULL });
+
+  /* READY comes with a status line, once the name is owned. */
+  ready = wait_notification (&n, 0, "READY=1");
+  g_assert_nonnull (strstr (n.messages->pdata[ready], "STATUS=2 plugins: 1 active, 1 failed, 0 disabled"));
+  client = hkp_test_client_new (f->bus->address);
+  g_assert_cmpint (sd_bus_call_method (client, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "GetNameOwner", NULL, &owner, "s", "org.hkp.PluginManager1"), >=, 0);
+
+  /* The watchdog is pinged from the main loop, again and again. */
+  while (n.watchdogs < 3)
+    g_main_context_iteration (NULL, TRUE);
+
+  /* A rescan is announced, and the status follows a newly failed plugin. */
+  hkp_test_write_file (f->config_dir, "worse.json", "[]");
+  hkp_test_daemon_signal (f->daemon, SIGHUP);
+  reloading = wait_notification (&n, ready + 1, "RELOADING=1");
+  g_assert_nonnull (strstr (n.messages->pdata[reloading], "MONOTONIC_USEC="));
+  reready = wait_notification (&n, reloading + 1, "READY=1");
+  wait_notification (&n, reloading + 1, "3 plugins: 1 active, 2 failed, 0 disabled");
+  g_assert_cmpuint (reready, >, reloading);
+
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
+  stopping = wait_notification (&n, reready + 1, "STOPPING=1");
+  wait_notification (&n, stopping, "EXTEND_TIMEOUT_USEC=");
+  g_assert_cmpint (wait_exit (f), ==, 0);
+  g_source_destroy (source);
+  g_ptr_array_unref (n.messages);
+}
+
 static void
 test_empty_config_dir (Fixture *f, gconstpointer data)
 {
@@ -275,6 +376,7 @@ main (int argc, char **argv)
   ADD ("/daemon/sigint", test_sigint);
   ADD ("/daemon/empty-config-dir", test_empty_config_dir);
   ADD ("/daemon/sighup-rescans", test_sighup_rescans);
+  ADD ("/daemon/sd-notify", test_sd_notify);
   ADD ("/daemon/log-line", test_log_line);
 #undef ADD
   return g_test_run ();

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-plugind"
+
+#include "daemon-notify.h"
+
+#include <systemd/sd-daemon.h>
+
+#define EXTEND_EVERY_SEC 5
+
+struct _DaemonNotify {
+  HkpEngine *engine;
+  gulong engine_handlers[2];
+  GHashTable *plugin_handlers;  /* HkpPlugin → handler id */
+  guint watchdog_source;
+  guint extend_source;
+  gdouble extend_sec;
+  char *last_status;
+};
+
+/* One line an admin reads in `systemctl status`. */
+static char *
+status_line (HkpEngine *engine)
+{
+  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  guint counts[HKP_PLUGIN_N_STATES] = { 0 };
+
+  for (guint i = 0; i < plugins->len; i++)
+    counts[hkp_plugin_get_state (plugins->pdata[i])]++;
+  return g_strdup_printf ("%u plugins: %u active, %u failed, %u disabled%s", plugins->len,
+                          counts[HKP_PLUGIN_STATE_ACTIVE], counts[HKP_PLUGIN_STATE_FAILED],
+                          counts[HKP_PLUGIN_STATE_DISABLED],
+                          counts[HKP_PLUGIN_STATE_LOADING] + counts[HKP_PLUGIN_STATE_RELOADING] > 0 ? ", changing" : "");
+}
+
+static void
+send_status (DaemonNotify *notify)
+{
+  g_autofree char *status = status_line (notify->engine);
+  g_autofree char *message = NULL;
+
+  if (g_strcmp0 (status, notify->last_status) == 0)
+    return;
+  g_free (notify->last_status);
+  notify->last_status = g_steal_pointer (&status);
+  message = g_strdup_printf ("STATUS=%s", notify->last_status);
+  sd_notify (0, message);
+}
+
+static void
+on_state_changed (HkpPlugin *plugin, guint old_state, guint new_state, DaemonNotify *notify)
+{
+  send_status (notify);
+}
+
+static void
+on_plugin_added (HkpEngine *engine, HkpPlugin *plugin, DaemonNotify *notify)
+{
+  gulong id = g_signal_connect (plugin, "state-changed", G_CALLBACK (on_state_changed), notify);
+
+  g_hash_table_insert (notify->plugin_handlers, plugin, GSIZE_TO_POINTER (id));
+  send_status (notify);
+}
+
+static void
+on_plugin_removed (HkpEngine *engine, HkpPlugin *plugin, DaemonNotify *notify)
+{
+  gulong id = GPOINTER_TO_SIZE (g_hash_table_lookup (notify->plugin_handlers, plugin));
+
+  if (id != 0)
+    g_signal_handler_disconnect (plugin, id);
+  g_hash_table_remove (notify->plugin_handlers, plugin);
+  send_status (notify);
+}
+
+/* Runs on the main loop, so a stuck loop stops the pings and systemd notices. */
+static gboolean
+on_watchdog (gpointer user_data)
+{
+  sd_notify (0, "WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+DaemonNotify *
+daemon_notify_new (HkpEngine *engine)
+{
+  DaemonNotify *notify = g_new0 (DaemonNotify, 1);
+  uint64_t watchdog_usec = 0;
+
+  notify->engine = g_object_ref (engine);
+  notify->plugin_handlers = g_hash_table_new (g_direct_hash, g_direct_equal);
+  notify->engine_handlers[0] = g_signal_connect (engine, "plugin-added", G_CALLBACK (on_plugin_added), notify);
+  notify->engine_handlers[1] = g_signal_connect (engine, "plugin-removed", G_CALLBACK (on_plugin_removed), notify);
+  if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
+    {
+      notify->watchdog_source = g_timeout_add (MAX (watchdog_usec / 2 / 1000, 1), on_watchdog, notify);
+      g_info ("pinging the watchdog every %" G_GUINT64_FORMAT " ms", watchdog_usec / 2 / 1000);
+    }
+  return notify;
+}
+
+void
+daemon_notify_ready (DaemonNotify *notify)
+{
+  g_autofree char *status = status_line (notify->engine);
+  g_autofree char *message = g_strdup_printf ("READY=1\nSTATUS=%s", status);
+
+  g_free (notify->last_status);
+  notify->last_status = g_steal_pointer (&status);
+  sd_notify (0, message);
+}
+
+void
+daemon_notify_reloading (DaemonNotify *notify)
+{
+  g_autofree char *message = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT "\nSTATUS=rescanning plugin files",
+                                              g_get_monotonic_time ());
+
+  g_clear_pointer (&notify->last_status, g_free);
+  sd_notify (0, message);
+}
+
+static gboolean
+on_extend (gpointer user_data)
+{
+  DaemonNotify *notify = user_data;
+  g_autofree char *message = g_strdup_printf ("EXTEND_TIMEOUT_USEC=%" G_GUINT64_FORMAT,
+                                              (guint64) (notify->extend_sec * G_USEC_PER_SEC));
+
+  sd_notify (0, message);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+daemon_notify_stopping (DaemonNotify *notify, gdouble drain_timeout_sec)
+{
+  sd_notify (0, "STOPPING=1\nSTATUS=draining and shutting down plugins");
+  /* Ask for the drain timeout and a margin again and again, so a long drain is not killed midway. */
+  notify->extend_sec = drain_timeout_sec + 2 * EXTEND_EVERY_SEC;
+  on_extend (notify);
+  notify->extend_source = g_timeout_add_seconds (EXTEND_EVERY_SEC, on_extend, notify);
+}
+
+void
+daemon_notify_free (DaemonNotify *notify)
+{
+  GHashTableIter iter;
+  gpointer plugin, id;
+
+  if (notify == NULL)
+    return;
+  g_clear_handle_id (&notify->watchdog_source, g_source_remove);
+  g_clear_handle_id (&notify->extend_source, g_source_remove);
+  g_hash_table_iter_init (&iter, notify->plugin_handlers);
+  while (g_hash_table_iter_next (&iter, &plugin, &id))
+    g_signal_handler_disconnect (plugin, GPOINTER_TO_SIZE (id));
+  g_hash_table_unref (notify->plugin_handlers);
+  for (guint i = 0; i < G_N_ELEMENTS (notify->engine_handlers); i++)
+    g_signal_handler_disconnect (notify->engine, notify->engine_handlers[i]);
+  g_object_unref (notify->engine);
+  g_free (notify->last_status);
+  g_free (notify);
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# meson install into a DESTDIR puts every file where a Debian package would, and nothing is missing.
+# Usage: test-install.sh BUILDDIR PREFIX SBINDIR INCLUDEDIR LIBDIR SYSCONFDIR DATADIR
+set -eu
+build=$1 prefix=$2 sbindir=$3 includedir=$4 libdir=$5 sysconfdir=$6 datadir=$7
+dest=$(mktemp -d)
+trap 'rm -rf "$dest"' EXIT
+meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
+
+status=0
+for file in \
+  "$sbindir/hkp-plugind" \
+  "$includedir/hkp-plugind/hkp-plugin.h" \
+  "$libdir/pkgconfig/hkp-plugin.pc" \
+  "$sysconfdir/hkp-plugind/hkp-plugind.conf" \
+  "$datadir/dbus-1/system.d/org.hkp.PluginManager1.conf" \
+  "$datadir/dbus-1/system-services/org.hkp.PluginManager1.service" \
+  "$datadir/dbus-1/interfaces/org.hkp.PluginManager1.xml" \
+  "$datadir/polkit-1/actions/org.hkp.PluginManager1.policy" \
+  "$datadir/doc/hkp-plugind/examples/hkp-plugind.rules.example" \
+  "$prefix/lib/systemd/system/hkp-plugind.service"
+do
+  if [ -f "$dest$file" ]; then
+    echo "ok: $file"
+  else
+    echo "missing: $file"
+    status=1
+  fi
+done
+[ -d "$dest$sysconfdir/hkp-plugind/plugins.d" ] || { echo "missing: $sysconfdir/hkp-plugind/plugins.d/"; status=1; }
+[ -x "$dest$sbindir/hkp-plugind" ] || { echo "not executable: $sbindir/hkp-plugind"; status=1; }
+grep -q "^ExecStart=$sbindir/hkp-plugind\$" "$dest$prefix/lib/systemd/system/hkp-plugind.service" \
+  || { echo "the unit does not start $sbindir/hkp-plugind"; status=1; }
+# The installed SDK is usable as documented: pkg-config finds the header.
+PKG_CONFIG_PATH="$dest$libdir/pkgconfig" pkg-config --define-variable=prefix="$dest$prefix" --cflags hkp-plugin \
+  | grep -q "hkp-plugind" || { echo "pkg-config hkp-plugin gives no include path"; status=1; }
+exit $status
