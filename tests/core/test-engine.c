@@ -369,6 +369,27 @@ test_private_copy (Fixture *f, gconstpointer data)
 }
 
 static void
+test_manpage_example (Fixture *f, gconstpointer data)
+{
+  g_auto(HkpCheckResult) admin = { 0 };
+  g_auto(HkpCheckResult) lookup = { 0 };
+  g_autoptr(GAsyncResult) result = NULL;
+
+  write_plugin (f, "blocker", "{ \"module\": \"manpage-example.so\", \"priority\": 5 }");
+  start (f);
+  assert_active (f, "blocker");
+  hkp_engine_check_async (f->engine, "GET", "/admin/users", "", "192.0.2.1", NULL, NULL, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_check_finish (f->engine, result, &admin, NULL));
+  g_assert_false (admin.allowed);
+  g_assert_cmpuint (admin.status, ==, 403);
+  g_assert_cmpstr (admin.reason, ==, "administrative paths are not served here");
+  g_clear_object (&result);
+  engine_fixture_check (f, &lookup);
+  g_assert_true (lookup.allowed);
+}
+
+static void
 on_removed (HkpEngine *engine, HkpPlugin *plugin, GPtrArray *order)
 {
   g_ptr_array_add (order, g_strdup (hkp_plugin_get_name (plugin)));
@@ -442,6 +463,7 @@ main (int argc, char **argv)
   ADD ("/engine/config-dir/missing", test_missing_config_dir);
   ADD ("/engine/many-plugins", test_many_plugins);
   ADD ("/engine/private-copy", test_private_copy);
+  ADD ("/engine/manpage-example", test_manpage_example);
   ADD ("/engine/shutdown-order", test_shutdown_order);
   ADD ("/engine/copies-removed", test_copies_removed);
 #undef ADD

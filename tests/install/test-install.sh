@@ -1,8 +1,8 @@
 #!/bin/sh
 # meson install into a DESTDIR puts every file where a Debian package would, and nothing is missing.
-# Usage: test-install.sh BUILDDIR PREFIX SBINDIR INCLUDEDIR LIBDIR SYSCONFDIR DATADIR
+# Usage: test-install.sh BUILDDIR PREFIX SBINDIR INCLUDEDIR LIBDIR SYSCONFDIR DATADIR MANDIR
 set -eu
-build=$1 prefix=$2 sbindir=$3 includedir=$4 libdir=$5 sysconfdir=$6 datadir=$7
+build=$1 prefix=$2 sbindir=$3 includedir=$4 libdir=$5 sysconfdir=$6 datadir=$7 mandir=$8
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
@@ -18,7 +18,10 @@ for file in \
   "$datadir/dbus-1/interfaces/org.hkp.PluginManager1.xml" \
   "$datadir/polkit-1/actions/org.hkp.PluginManager1.policy" \
   "$datadir/doc/hkp-plugind/examples/hkp-plugind.rules.example" \
-  "$prefix/lib/systemd/system/hkp-plugind.service"
+  "$prefix/lib/systemd/system/hkp-plugind.service" \
+  "$mandir/man8/hkp-plugind.8" \
+  "$mandir/man5/hkp-plugind.conf.5" \
+  "$mandir/man7/hkp-plugin.7"
 do
   if [ -f "$dest$file" ]; then
     echo "ok: $file"
