@@ -22,7 +22,7 @@
 #define IN_FLIGHT 128
 
 typedef struct {
-  char *root;
+  HkpTestTree tree;
   HkpTestBus *bus;
   HkpTestDaemon *daemon;
   sd_bus *client;
@@ -31,27 +31,17 @@ typedef struct {
 static void
 setup_start (Setup *s, guint n_plugins)
 {
-  g_autofree char *plugins = NULL, *configs = NULL, *state = NULL, *config = NULL, *bus = NULL;
-  g_autofree char *plugin_dir = NULL, *config_dir = NULL, *main_conf = NULL;
+  g_autoptr(GPtrArray) argv = NULL;
 
-  s->root = hkp_test_make_tmpdir ();
-  plugin_dir = g_build_filename (s->root, "plugins", NULL);
-  config_dir = g_build_filename (s->root, "plugins.d", NULL);
-  hkp_test_install_plugins (plugin_dir);
+  hkp_test_tree_init (&s->tree);
   for (guint i = 0; i < n_plugins; i++)
     {
-      g_autofree char *name = g_strdup_printf ("p%04u.json", i);
-      hkp_test_write_file (config_dir, name, "{\"module\": \"answer.so\"}");
+      g_autofree char *name = g_strdup_printf ("p%04u", i);
+      hkp_test_tree_write_plugin (&s->tree, name, "{\"module\": \"answer.so\"}");
     }
-  main_conf = hkp_test_write_file_path (s->root, "main.conf", "[hkp-plugind]\n");
-  config = g_strdup_printf ("--config=%s", main_conf);
-  plugins = g_strdup_printf ("--plugin-dir=%s", plugin_dir);
-  configs = g_strdup_printf ("--config-dir=%s", config_dir);
-  state = g_strdup_printf ("--state-dir=%s/state", s->root);
   s->bus = hkp_test_bus_start (TRUE, NULL);
-  bus = g_strdup_printf ("--bus=%s", s->bus->address);
-  s->daemon = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, "--no-polkit",
-                                                             "--health-interval=86400", NULL }, -1);
+  argv = hkp_test_tree_argv (&s->tree, s->bus->address, "--no-polkit", "--health-interval=86400", NULL);
+  s->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
   hkp_test_daemon_wait_line (s->daemon, "ready");
   g_assert_cmpint (sd_bus_new (&s->client), >=, 0);
   sd_bus_set_address (s->client, s->bus->address);
@@ -67,8 +57,7 @@ setup_stop (Setup *s)
   hkp_test_daemon_wait_exit (s->daemon);
   hkp_test_daemon_free (s->daemon);
   hkp_test_bus_stop (s->bus);
-  hkp_test_rm_rf (s->root);
-  g_free (s->root);
+  hkp_test_tree_clear (&s->tree);
 }
 
 typedef enum { CALL_PING, CALL_GET, CALL_STATUS } CallKind;

@@ -26,11 +26,7 @@
 #define PLUGIN HKP_TEST_PLUGIN
 
 typedef struct {
-  char *root;
-  char *plugin_dir;
-  char *config_dir;
-  char *state_dir;
-  char *main_config;
+  HkpTestTree tree;
   HkpTestBus *bus;
   HkpTestDaemon *daemon;
   sd_bus *client;
@@ -39,20 +35,13 @@ typedef struct {
 static void
 write_plugin (Fixture *f, const char *name, const char *json)
 {
-  g_autofree char *file = g_strdup_printf ("%s.json", name);
-
-  hkp_test_write_file (f->config_dir, file, json);
+  hkp_test_tree_write_plugin (&f->tree, name, json);
 }
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  f->root = hkp_test_make_tmpdir ();
-  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
-  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
-  f->state_dir = g_build_filename (f->root, "state", NULL);
-  f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\n");
-  hkp_test_install_plugins (f->plugin_dir);
+  hkp_test_tree_init (&f->tree);
   write_plugin (f, "alpha", "{\"module\": \"answer.so\", \"priority\": 10, \"config\": {\"verdict\": \"continue\"}}");
   write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"config\": {\"message\": \"no database\"}}");
   write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
@@ -63,16 +52,12 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 start (Fixture *f, gboolean permissive)
 {
-  g_autofree char *config = g_strdup_printf ("--config=%s", f->main_config);
-  g_autofree char *plugins = g_strdup_printf ("--plugin-dir=%s", f->plugin_dir);
-  g_autofree char *configs = g_strdup_printf ("--config-dir=%s", f->config_dir);
-  g_autofree char *state = g_strdup_printf ("--state-dir=%s", f->state_dir);
   g_autofree char *policy_dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
-  g_autofree char *bus = NULL;
+  g_autoptr(GPtrArray) argv = NULL;
 
   f->bus = hkp_test_bus_start (permissive, permissive ? NULL : (const char *const[]) { policy_dir, NULL });
-  bus = g_strdup_printf ("--bus=%s", f->bus->address);
-  f->daemon = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, "--no-polkit", NULL }, -1);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
   hkp_test_daemon_wait_line (f->daemon, "ready");
   f->client = hkp_test_client_new (f->bus->address);
 }
@@ -89,12 +74,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
     }
   g_clear_pointer (&f->daemon, hkp_test_daemon_free);
   g_clear_pointer (&f->bus, hkp_test_bus_stop);
-  hkp_test_rm_rf (f->root);
-  g_free (f->root);
-  g_free (f->plugin_dir);
-  g_free (f->config_dir);
-  g_free (f->state_dir);
-  g_free (f->main_config);
+  hkp_test_tree_clear (&f->tree);
 }
 
 /* ---- introspection ------------------------------------------------------ */
@@ -254,9 +234,9 @@ test_properties (Fixture *f, gconstpointer data)
   version = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "Version");
   g_assert_cmpstr (version, ==, "0.1.0");
   plugin_dir = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "PluginDirectory");
-  g_assert_cmpstr (plugin_dir, ==, f->plugin_dir);
+  g_assert_cmpstr (plugin_dir, ==, f->tree.plugin_dir);
   config_dir = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "ConfigDirectory");
-  g_assert_cmpstr (config_dir, ==, f->config_dir);
+  g_assert_cmpstr (config_dir, ==, f->tree.config_dir);
   g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), >=, (guint64) before);
   g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), <=, (guint64) g_get_real_time ());
   g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
@@ -522,7 +502,7 @@ static void
 test_interfaces_added_removed (Fixture *f, gconstpointer data)
 {
   Order order = { .events = g_ptr_array_new_with_free_func (g_free) };
-  g_autofree char *gone = g_build_filename (f->config_dir, "off.json", NULL);
+  g_autofree char *gone = g_build_filename (f->tree.config_dir, "off.json", NULL);
 
   start (f, TRUE);
   g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
@@ -664,7 +644,8 @@ test_strict_policy (Fixture *f, gconstpointer data)
   g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(HkpTestDaemon) intruder = NULL;
-  g_autofree char *config = NULL, *plugins = NULL, *configs = NULL, *state = NULL, *bus = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(GPtrArray) argv = NULL;
 
   if (getuid () != 0)
     {
@@ -677,14 +658,10 @@ test_strict_policy (Fixture *f, gconstpointer data)
   g_assert_cmpstr (out, ==, "s \"active\"\n");
 
   /* A non-root process may not own it: the daemon says so, naming the bus, and exits 1. */
-  g_assert_cmpint (g_chmod (f->root, 0755), ==, 0);
-  config = g_strdup_printf ("--config=%s", f->main_config);
-  plugins = g_strdup_printf ("--plugin-dir=%s", f->plugin_dir);
-  configs = g_strdup_printf ("--config-dir=%s", f->config_dir);
-  state = g_strdup_printf ("--state-dir=%s/intruder-state", f->bus->dir);
   g_assert_cmpint (g_chmod (f->bus->dir, 0777), ==, 0);
-  bus = g_strdup_printf ("--bus=%s", f->bus->address);
-  intruder = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, "--no-polkit", NULL }, 65534);
+  state = g_strdup_printf ("--state-dir=%s/intruder-state", f->bus->dir);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", state, NULL);
+  intruder = hkp_test_daemon_start ((const char *const *) argv->pdata, 65534);
   g_assert_cmpint (hkp_test_daemon_wait_exit (intruder), ==, 1);
   g_assert_cmpint (hkp_test_daemon_find (intruder, "cannot own the name org.hkp.PluginManager1 on the bus at unix:path="), >=, 0);
 }
@@ -692,7 +669,7 @@ test_strict_policy (Fixture *f, gconstpointer data)
 static void
 test_unreachable_bus (Fixture *f, gconstpointer data)
 {
-  g_autofree char *state = g_strdup_printf ("--state-dir=%s", f->state_dir);
+  g_autofree char *state = g_strdup_printf ("--state-dir=%s", f->tree.state_dir);
   g_autoptr(HkpTestDaemon) daemon = hkp_test_daemon_start ((const char *const[]) {
     state, "--config-dir=/nonexistent", "--bus=unix:path=/nonexistent/bus.sock", NULL }, -1);
 

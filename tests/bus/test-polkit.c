@@ -23,9 +23,7 @@
 #define INTERACTIVE_REQUIRED "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
 
 typedef struct {
-  char *root;
-  char *plugin_dir;
-  char *config_dir;
+  HkpTestTree tree;
   HkpTestBus *bus;
   GSubprocess *polkit;
   HkpTestDaemon *daemon;
@@ -38,13 +36,9 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  f->root = hkp_test_make_tmpdir ();
-  g_assert_cmpint (g_chmod (f->root, 0755), ==, 0);
-  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
-  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
-  hkp_test_install_plugins (f->plugin_dir);
-  hkp_test_write_file (f->config_dir, "alpha.json", "{\"module\": \"answer.so\"}");
-  hkp_test_write_file (f->config_dir, "off.json", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
+  hkp_test_tree_init (&f->tree);
+  hkp_test_tree_write_plugin (&f->tree, "alpha", "{\"module\": \"answer.so\"}");
+  hkp_test_tree_write_plugin (&f->tree, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
   f->alpha = hkp_test_plugin_path ("alpha");
 }
 
@@ -69,10 +63,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
     g_unlink (f->rules_file);
   if (f->installed_policy != NULL)
     g_unlink (f->installed_policy);
-  hkp_test_rm_rf (f->root);
-  g_free (f->root);
-  g_free (f->plugin_dir);
-  g_free (f->config_dir);
+  hkp_test_tree_clear (&f->tree);
   g_free (f->alpha);
   g_free (f->rules_file);
   g_free (f->installed_policy);
@@ -125,16 +116,11 @@ start_mock (Fixture *f)
 static void
 start_daemon_with_timeout (Fixture *f, const char *timeout_sec)
 {
-  g_autofree char *main_conf = hkp_test_write_file_path (f->root, "main.conf", "[hkp-plugind]\n");
-  g_autofree char *config = g_strdup_printf ("--config=%s", main_conf);
-  g_autofree char *plugins = g_strdup_printf ("--plugin-dir=%s", f->plugin_dir);
-  g_autofree char *configs = g_strdup_printf ("--config-dir=%s", f->config_dir);
-  g_autofree char *state = g_strdup_printf ("--state-dir=%s/state", f->root);
-  g_autofree char *bus = g_strdup_printf ("--bus=%s", f->bus->address);
+  g_autoptr(GPtrArray) argv = hkp_test_tree_argv (&f->tree, f->bus->address, NULL);
 
   /* The daemon reads this at each check; the child inherits it. */
   g_setenv ("HKP_PLUGIND_POLKIT_TIMEOUT_SEC", timeout_sec, TRUE);
-  f->daemon = hkp_test_daemon_start ((const char *const[]) { config, plugins, configs, state, bus, NULL }, -1);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
   hkp_test_daemon_wait_line (f->daemon, "ready");
   f->client = hkp_test_client_new (f->bus->address);
 }

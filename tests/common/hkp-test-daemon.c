@@ -3,7 +3,63 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "hkp-test-util.h"
+
+void
+hkp_test_tree_init (HkpTestTree *tree)
+{
+  tree->root = hkp_test_make_tmpdir ();
+  g_assert_cmpint (g_chmod (tree->root, 0755), ==, 0);
+  tree->plugin_dir = g_build_filename (tree->root, "plugins", NULL);
+  tree->config_dir = g_build_filename (tree->root, "plugins.d", NULL);
+  tree->state_dir = g_build_filename (tree->root, "state", NULL);
+  tree->main_config = hkp_test_write_file_path (tree->root, "hkp-plugind.conf", "[hkp-plugind]\n");
+  hkp_test_install_plugins (tree->plugin_dir);
+  g_assert_cmpint (g_mkdir_with_parents (tree->config_dir, 0755), ==, 0);
+}
+
+void
+hkp_test_tree_clear (HkpTestTree *tree)
+{
+  if (tree->root != NULL)
+    hkp_test_rm_rf (tree->root);
+  g_clear_pointer (&tree->root, g_free);
+  g_clear_pointer (&tree->plugin_dir, g_free);
+  g_clear_pointer (&tree->config_dir, g_free);
+  g_clear_pointer (&tree->state_dir, g_free);
+  g_clear_pointer (&tree->main_config, g_free);
+}
+
+void
+hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char *json)
+{
+  g_autofree char *file = g_strdup_printf ("%s.json", name);
+
+  hkp_test_write_file (tree->config_dir, file, json);
+}
+
+GPtrArray *
+hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...)
+{
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+  const char *extra;
+  va_list ap;
+
+  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", tree->main_config));
+  g_ptr_array_add (argv, g_strdup_printf ("--plugin-dir=%s", tree->plugin_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", tree->config_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", tree->state_dir));
+  if (bus_address != NULL)
+    g_ptr_array_add (argv, g_strdup_printf ("--bus=%s", bus_address));
+  va_start (ap, bus_address);
+  while ((extra = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (extra));
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
 
 const char *
 hkp_test_daemon_path (void)

@@ -14,6 +14,31 @@ typedef struct {
   gboolean eof;
 } HkpTestDaemon;
 
+/* A temporary tree for a daemon: plugins/ (the test modules), plugins.d/, state/ and an empty main config. */
+typedef struct {
+  char *root;
+  char *plugin_dir;
+  char *config_dir;
+  char *state_dir;
+  char *main_config;
+} HkpTestTree;
+
+/* Makes the tree (root readable by every uid, for tests that run clients as other users). */
+void hkp_test_tree_init (HkpTestTree *tree);
+
+/* Removes the tree and frees its names. */
+void hkp_test_tree_clear (HkpTestTree *tree);
+
+/* Writes plugins.d/<name>.json. */
+void hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char *json);
+
+/*
+ * Returns the daemon's arguments for the tree (--config, --plugin-dir,
+ * --config-dir, --state-dir), --bus=bus_address if not NULL, then the
+ * NULL-terminated extra ones; pdata is NULL-terminated.  Caller frees.
+ */
+GPtrArray *hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...) G_GNUC_NULL_TERMINATED;
+
 /* Returns the path of the hkp-plugind binary under test (static string). */
 const char *hkp_test_daemon_path (void);
 

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "daemon-log.h"
@@ -17,11 +18,7 @@
 #include "hkp-test-util.h"
 
 typedef struct {
-  char *root;
-  char *plugin_dir;
-  char *config_dir;
-  char *state_dir;
-  char *main_config;
+  HkpTestTree tree;
   HkpTestBus *bus;
   HkpTestDaemon *daemon;
 } Fixture;
@@ -29,12 +26,7 @@ typedef struct {
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
-  f->root = hkp_test_make_tmpdir ();
-  f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
-  f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
-  f->state_dir = g_build_filename (f->root, "state", NULL);
-  f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\n");
-  hkp_test_install_plugins (f->plugin_dir);
+  hkp_test_tree_init (&f->tree);
 }
 
 static void
@@ -42,12 +34,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 {
   g_clear_pointer (&f->daemon, hkp_test_daemon_free);
   g_clear_pointer (&f->bus, hkp_test_bus_stop);
-  hkp_test_rm_rf (f->root);
-  g_free (f->root);
-  g_free (f->plugin_dir);
-  g_free (f->config_dir);
-  g_free (f->state_dir);
-  g_free (f->main_config);
+  hkp_test_tree_clear (&f->tree);
 }
 
 /* Runs the daemon to completion with args; returns its exit status and output. */
@@ -80,20 +67,16 @@ assert_contains (const char *haystack, const char *needle)
     g_error ("output lacks \"%s\":\n%s", needle, haystack ? haystack : "(none)");
 }
 
-/* Starts the daemon on a private bus with the fixture's directories plus extra arguments. */
+/* Starts the daemon on a private bus with the fixture's tree, --no-polkit, plus extra arguments. */
 static void
 start_daemon (Fixture *f, const char *const *extra)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) argv = NULL;
 
   if (f->bus == NULL)
     f->bus = hkp_test_bus_start (TRUE, NULL);
-  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", f->main_config));
-  g_ptr_array_add (argv, g_strdup_printf ("--plugin-dir=%s", f->plugin_dir));
-  g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", f->config_dir));
-  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", f->state_dir));
-  g_ptr_array_add (argv, g_strdup_printf ("--bus=%s", f->bus->address));
-  g_ptr_array_add (argv, g_strdup ("--no-polkit"));
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
+  g_ptr_array_remove_index (argv, argv->len - 1);
   for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra[i]));
   g_ptr_array_add (argv, NULL);
@@ -144,7 +127,7 @@ test_help (Fixture *f, gconstpointer data)
 static void
 test_usage_errors (Fixture *f, gconstpointer data)
 {
-  g_autofree char *bad_conf = hkp_test_write_file_path (f->root, "bad.conf", "[hkp-plugind]\nhealth-interval=often\n");
+  g_autofree char *bad_conf = hkp_test_write_file_path (f->tree.root, "bad.conf", "[hkp-plugind]\nhealth-interval=often\n");
   g_autofree char *bad_conf_arg = g_strdup_printf ("--config=%s", bad_conf);
   g_autofree char *bad_conf_needle = g_strdup_printf ("%s: key \"health-interval\": invalid value \"often\"", bad_conf);
   struct { const char *arg; const char *needle; } cases[] = {
@@ -169,7 +152,7 @@ test_usage_errors (Fixture *f, gconstpointer data)
 static void
 test_cannot_start (Fixture *f, gconstpointer data)
 {
-  g_autofree char *file = hkp_test_write_file_path (f->root, "plain-file", "");
+  g_autofree char *file = hkp_test_write_file_path (f->tree.root, "plain-file", "");
   g_autofree char *state = g_strdup_printf ("--state-dir=%s/below", file);
   g_autofree char *out = NULL, *err = NULL;
 
@@ -182,12 +165,12 @@ run_and_stop (Fixture *f, int signal_number)
 {
   gint first, second;
 
-  hkp_test_write_file (f->config_dir, "a.json", "{\"module\": \"answer.so\", \"priority\": 10}");
-  hkp_test_write_file (f->config_dir, "b.json", "{\"module\": \"health.so\", \"priority\": 20}");
-  hkp_test_write_file (f->config_dir, "broken.json",
+  hkp_test_write_file (f->tree.config_dir, "a.json", "{\"module\": \"answer.so\", \"priority\": 10}");
+  hkp_test_write_file (f->tree.config_dir, "b.json", "{\"module\": \"health.so\", \"priority\": 20}");
+  hkp_test_write_file (f->tree.config_dir, "broken.json",
                        "{\"module\": \"failinit.so\", \"config\": {\"message\": \"no database\"}}");
-  g_free (f->main_config);
-  f->main_config = hkp_test_write_file_path (f->root, "hkp-plugind.conf", "[hkp-plugind]\nfrobnicate=yes\n");
+  g_free (f->tree.main_config);
+  f->tree.main_config = hkp_test_write_file_path (f->tree.root, "hkp-plugind.conf", "[hkp-plugind]\nfrobnicate=yes\n");
 
   start_daemon (f, (const char *const[]) { "--http-listen=none", NULL });
   wait_line (f, "ready");
@@ -223,10 +206,10 @@ test_sigint (Fixture *f, gconstpointer data)
 static void
 test_sighup_rescans (Fixture *f, gconstpointer data)
 {
-  hkp_test_write_file (f->config_dir, "a.json", "{\"module\": \"answer.so\"}");
+  hkp_test_write_file (f->tree.config_dir, "a.json", "{\"module\": \"answer.so\"}");
   start_daemon (f, NULL);
   wait_line (f, "ready");
-  hkp_test_write_file (f->config_dir, "b.json", "{\"module\": \"health.so\"}");
+  hkp_test_write_file (f->tree.config_dir, "b.json", "{\"module\": \"health.so\"}");
   hkp_test_daemon_signal (f->daemon, SIGHUP);
   wait_line (f, "rescan: added 1, removed 0, changed 0, unchanged 1, errors 0");
   wait_line (f, "[b] plugin b active");
@@ -278,13 +261,13 @@ static void
 test_sd_notify (Fixture *f, gconstpointer data)
 {
   Notifications n = { .messages = g_ptr_array_new_with_free_func (g_free) };
-  g_autofree char *socket_path = g_build_filename (f->root, "notify.sock", NULL);
+  g_autofree char *socket_path = g_build_filename (f->tree.root, "notify.sock", NULL);
   g_autofree char *notify_env = g_strdup_printf ("NOTIFY_SOCKET=%s", socket_path);
   g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket_path);
   g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, 0, NULL);
   g_autoptr(GSource) source = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) argv = NULL;
   g_autoptr(sd_bus) client = NULL;
   g_autoptr(sd_bus_message) owner = NULL;
   guint ready, reloading, reready, stopping;
@@ -294,16 +277,10 @@ test_sd_notify (Fixture *f, gconstpointer data)
   g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_notification, &n, NULL);
   g_source_attach (source, NULL);
 
-  hkp_test_write_file (f->config_dir, "a.json", "{\"module\": \"answer.so\"}");
-  hkp_test_write_file (f->config_dir, "broken.json", "{\"module\": \"failinit.so\"}");
+  hkp_test_write_file (f->tree.config_dir, "a.json", "{\"module\": \"answer.so\"}");
+  hkp_test_write_file (f->tree.config_dir, "broken.json", "{\"module\": \"failinit.so\"}");
   f->bus = hkp_test_bus_start (TRUE, NULL);
-  g_ptr_array_add (argv, g_strdup_printf ("--config=%s", f->main_config));
-  g_ptr_array_add (argv, g_strdup_printf ("--plugin-dir=%s", f->plugin_dir));
-  g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", f->config_dir));
-  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", f->state_dir));
-  g_ptr_array_add (argv, g_strdup_printf ("--bus=%s", f->bus->address));
-  g_ptr_array_add (argv, g_strdup ("--no-polkit"));
-  g_ptr_array_add (argv, NULL);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
   f->daemon = hkp_test_daemon_start_env ((const char *const *) argv->pdata, -1,
                                          (const char *const[]) { notify_env, "WATCHDOG_USEC=100000", NULL });
 
@@ -319,7 +296,7 @@ test_sd_notify (Fixture *f, gconstpointer data)
     g_main_context_iteration (NULL, TRUE);
 
   /* A rescan is announced, and the status follows a newly failed plugin. */
-  hkp_test_write_file (f->config_dir, "worse.json", "[]");
+  hkp_test_write_file (f->tree.config_dir, "worse.json", "[]");
   hkp_test_daemon_signal (f->daemon, SIGHUP);
   reloading = wait_notification (&n, ready + 1, "RELOADING=1");
   g_assert_nonnull (strstr (n.messages->pdata[reloading], "MONOTONIC_USEC="));
@@ -338,6 +315,7 @@ test_sd_notify (Fixture *f, gconstpointer data)
 static void
 test_empty_config_dir (Fixture *f, gconstpointer data)
 {
+  g_assert_cmpint (g_rmdir (f->tree.config_dir), ==, 0);
   start_daemon (f, NULL);
   wait_line (f, "ready");
   g_assert_cmpint (find_line (f, "does not exist: no plugins loaded"), >=, 0);
