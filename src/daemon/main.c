@@ -25,6 +25,7 @@ typedef struct {
   HkpEngine *engine;
   BusService *bus;
   DaemonNotify *notify;
+  gboolean ready;        /* the initial load finished: READY=1 was sent */
   gboolean stopping;
   int exit_code;
   guint signal_sources[3];
@@ -95,7 +96,8 @@ on_rescanned (GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!hkp_engine_rescan_finish (HKP_ENGINE (source), result, NULL, &error))
     g_warning ("rescan: %s", error->message);
-  if (!daemon->stopping)
+  /* Back to READY only if we were ready before the SIGHUP, and not on the way out. */
+  if (daemon->ready && !daemon->stopping)
     daemon_notify_ready (daemon->notify);
 }
 
@@ -107,7 +109,8 @@ on_hangup (gpointer user_data)
   if (daemon->stopping)
     return G_SOURCE_CONTINUE;
   g_message ("SIGHUP: rescanning %s", daemon->options.config_dir);
-  daemon_notify_reloading (daemon->notify);
+  if (daemon->ready)
+    daemon_notify_reloading (daemon->notify);
   hkp_engine_rescan_async (daemon->engine, on_rescanned, daemon);
   return G_SOURCE_CONTINUE;
 }
@@ -123,7 +126,11 @@ on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       g_info ("initial load: %s", error->message);
       return;
     }
+  /* A stop that came during the load has already said STOPPING=1. */
+  if (daemon->stopping)
+    return;
   /* The bus name is owned already (bus_service_new) and every plugin has an outcome. */
+  daemon->ready = TRUE;
   daemon_notify_ready (daemon->notify);
   g_message ("ready");
 }
