@@ -21,43 +21,33 @@ bus_polkit_action_for (const char *verb)
   return "org.hkp.PluginManager1.reload";
 }
 
-typedef struct {
-  BusCall *call;
-  void (*allowed) (BusCall *call);
-  const char *action;
-  gboolean interactive;
-} Check;
-
 static void
-log_decision (Check *check, const char *outcome)
+log_decision (BusCall *call, const char *outcome)
 {
-  BusCall *call = check->call;
-
   g_log_structured (G_LOG_DOMAIN, g_str_equal (outcome, "allowed") ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
                     HKP_LOG_FIELD_PLUGIN, call->plugin != NULL ? call->plugin : "",
                     "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION,
                     HKP_LOG_FIELD_RESULT, g_str_equal (outcome, "allowed") ? "allowed" : "denied",
                     "MESSAGE", "polkit: %s%s%s by %s (uid %d), action %s: %s", call->verb,
                     call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
-                    sd_bus_message_get_sender (call->message), (int) call->uid, check->action, outcome);
+                    sd_bus_message_get_sender (call->message), (int) call->uid, call->action, outcome);
 }
 
 static void
-refuse (Check *check, const char *name, const char *message)
+refuse (BusCall *call, const char *name, const char *message)
 {
-  int r = sd_bus_reply_method_errorf (check->call->message, name, "%s", message);
+  int r = sd_bus_reply_method_errorf (call->message, name, "%s", message);
 
   if (r < 0)
     g_debug ("cannot reply: %s", g_strerror (-r));
-  log_decision (check, message);
-  bus_call_free (check->call);
-  g_free (check);
+  log_decision (call, message);
+  bus_call_free (call);
 }
 
 static int
 on_polkit_answer (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
-  Check *check = userdata;
+  BusCall *call = userdata;
   const sd_bus_error *error = sd_bus_message_get_error (reply);
   int authorized = 0, challenge = 0;
   g_autofree char *why = NULL;
@@ -65,31 +55,30 @@ on_polkit_answer (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error
   if (error != NULL)
     {
       why = g_strdup_printf ("polkit could not be asked (%s: %s), so the answer is no", error->name, error->message);
-      refuse (check, SD_BUS_ERROR_ACCESS_DENIED, why);
+      refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
       return 0;
     }
   if (sd_bus_message_enter_container (reply, 'r', "bba{ss}") < 0 ||
       sd_bus_message_read (reply, "bb", &authorized, &challenge) < 0)
     {
-      refuse (check, SD_BUS_ERROR_ACCESS_DENIED, "polkit gave an answer that cannot be read, so the answer is no");
+      refuse (call, SD_BUS_ERROR_ACCESS_DENIED, "polkit gave an answer that cannot be read, so the answer is no");
       return 0;
     }
   if (authorized)
     {
-      log_decision (check, "allowed");
-      check->allowed (check->call);
-      g_free (check);
+      log_decision (call, "allowed");
+      call->allowed (call);
       return 0;
     }
-  if (challenge && !check->interactive)
+  if (challenge && !call->interactive)
     {
       why = g_strdup_printf ("%s needs interactive authorization: call again allowing it (busctl does; gdbus call "
-                             "needs --interactive)", check->action);
-      refuse (check, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, why);
+                             "needs --interactive)", call->action);
+      refuse (call, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, why);
       return 0;
     }
-  why = g_strdup_printf ("not authorized for %s", check->action);
-  refuse (check, SD_BUS_ERROR_ACCESS_DENIED, why);
+  why = g_strdup_printf ("not authorized for %s", call->action);
+  refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
   return 0;
 }
 
@@ -103,33 +92,30 @@ timeout_usec (void)
 }
 
 void
-bus_polkit_check (BusCall *call, void (*allowed) (BusCall *call))
+bus_polkit_check (BusCall *call)
 {
   g_autoptr(sd_bus_message) request = NULL;
-  Check *check = g_new0 (Check, 1);
   int r;
 
-  check->call = call;
-  check->allowed = allowed;
-  check->action = bus_polkit_action_for (call->verb);
-  check->interactive = sd_bus_message_get_allow_interactive_authorization (call->message) > 0;
+  call->action = bus_polkit_action_for (call->verb);
+  call->interactive = sd_bus_message_get_allow_interactive_authorization (call->message) > 0;
 
   r = sd_bus_message_new_method_call (call->service->bus, &request, "org.freedesktop.PolicyKit1",
                                       "/org/freedesktop/PolicyKit1/Authority",
                                       "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
   if (r >= 0)
     r = sd_bus_message_append (request, "(sa{sv})s", "system-bus-name", 1, "name", "s",
-                               sd_bus_message_get_sender (call->message), check->action);
+                               sd_bus_message_get_sender (call->message), call->action);
   if (r >= 0)
     r = call->plugin != NULL ? sd_bus_message_append (request, "a{ss}", 1, "plugin", call->plugin)
                              : sd_bus_message_append (request, "a{ss}", 0);
   if (r >= 0)
-    r = sd_bus_message_append (request, "us", check->interactive ? POLKIT_ALLOW_USER_INTERACTION : 0u, "");
+    r = sd_bus_message_append (request, "us", call->interactive ? POLKIT_ALLOW_USER_INTERACTION : 0u, "");
   if (r >= 0)
-    r = sd_bus_call_async (call->service->bus, NULL, request, on_polkit_answer, check, timeout_usec ());
+    r = sd_bus_call_async (call->service->bus, NULL, request, on_polkit_answer, call, timeout_usec ());
   if (r < 0)
     {
       g_autofree char *why = g_strdup_printf ("polkit could not be asked (%s), so the answer is no", g_strerror (-r));
-      refuse (check, SD_BUS_ERROR_ACCESS_DENIED, why);
+      refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
     }
 }

@@ -14,10 +14,10 @@ const char *bus_polkit_action_for (const char *verb);
 /*
  * Asks polkit, asynchronously, whether call's sender may do call's verb on
  * its plugin (passed as the detail "plugin"), allowing user interaction
- * exactly when the message does.  Runs allowed(call) if so; otherwise
+ * exactly when the message does.  Runs call->allowed(call) if so; otherwise
  * replies AccessDenied or InteractiveAuthorizationRequired.  No answer, an
  * error or a timeout means no.  Every decision is logged.
  */
-void bus_polkit_check (BusCall *call, void (*allowed) (BusCall *call));
+void bus_polkit_check (BusCall *call);
 
 G_END_DECLS

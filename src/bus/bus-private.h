@@ -22,6 +22,7 @@ struct _BusService {
   GSource *source;
   sd_bus_slot *slots[5];
   GHashTable *plugin_handlers;   /* HkpPlugin → PluginHandlers */
+  GHashTable *pending_calls;     /* BusCall not answered yet (freed with the service) */
   gulong engine_handlers[2];
   guint last_active;             /* manager properties last announced */
   const char *last_overall;
@@ -30,13 +31,16 @@ struct _BusService {
 };
 
 /* A method call that replies once the engine knows the outcome. */
-typedef struct {
+typedef struct _BusCall {
   BusService *service;
   sd_bus_message *message;
   char *plugin;                  /* the plugin concerned, or NULL (Rescan) */
   char *json;                    /* SetConfig's argument */
   const char *verb;              /* "reload", "set-config", … for the journal */
   uid_t uid;
+  void (*allowed) (struct _BusCall *call);  /* what to run once authorized */
+  const char *action;            /* the polkit action asked about */
+  gboolean interactive;          /* the caller allows interactive authorization */
 } BusCall;
 
 /* Starts a call for message (referenced) about plugin (may be NULL). */

@@ -61,16 +61,24 @@ bus_call_new (BusService *service, sd_bus_message *message, const char *verb, co
   call->verb = verb;
   call->plugin = g_strdup (plugin);
   call->uid = (uid_t) -1;
+  g_hash_table_add (service->pending_calls, call);
   return call;
 }
 
-void
-bus_call_free (BusCall *call)
+static void
+call_free (BusCall *call)
 {
   sd_bus_message_unref (call->message);
   g_free (call->plugin);
   g_free (call->json);
   g_free (call);
+}
+
+void
+bus_call_free (BusCall *call)
+{
+  g_hash_table_remove (call->service->pending_calls, call);
+  call_free (call);
 }
 
 void
@@ -99,20 +107,12 @@ bus_call_finish (BusCall *call, const GError *error)
   bus_call_free (call);
 }
 
-typedef struct {
-  BusCall *call;
-  void (*allowed) (BusCall *call);
-} Authorization;
-
 static int
 on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
-  Authorization *auth = userdata;
-  BusCall *call = auth->call;
+  BusCall *call = userdata;
   uint32_t uid = 0;
-  void (*allowed) (BusCall *call) = auth->allowed;
 
-  g_free (auth);
   if (sd_bus_message_is_method_error (reply, NULL) || sd_bus_message_read (reply, "u", &uid) < 0)
     {
       g_autoptr(GError) error = g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "could not identify the caller");
@@ -122,7 +122,7 @@ on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   call->uid = uid;
   if (call->service->use_polkit)
     {
-      bus_polkit_check (call, allowed);
+      bus_polkit_check (call);
       return 0;
     }
   if (uid != call->service->own_uid)
@@ -140,27 +140,25 @@ on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
       bus_call_free (call);
       return 0;
     }
-  allowed (call);
+  call->allowed (call);
   return 0;
 }
 
 void
 bus_call_authorize (BusCall *call, void (*allowed) (BusCall *call))
 {
-  Authorization *auth = g_new0 (Authorization, 1);
   int r;
 
-  auth->call = call;
-  auth->allowed = allowed;
-  /* Ask the bus who the sender is without blocking the loop; nothing has changed yet. */
+  call->allowed = allowed;
+  /* Ask the bus who the sender is without blocking the loop; nothing has changed yet.  The call
+   * itself is the callback's data: if the service goes first, it frees the pending calls. */
   r = sd_bus_call_method_async (call->service->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                "org.freedesktop.DBus", "GetConnectionUnixUser", on_caller_uid, auth,
+                                "org.freedesktop.DBus", "GetConnectionUnixUser", on_caller_uid, call,
                                 "s", sd_bus_message_get_sender (call->message));
   if (r < 0)
     {
       g_autoptr(GError) error = g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "could not identify the caller: %s",
                                              g_strerror (-r));
-      g_free (auth);
       bus_call_finish (call, error);
     }
 }
@@ -254,6 +252,7 @@ bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit,
   service->lost = lost;
   service->lost_data = user_data;
   service->plugin_handlers = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  service->pending_calls = g_hash_table_new (g_direct_hash, g_direct_equal);
   service->last_overall = "";
 
   r = open_bus (bus, &service->bus, &service->bus_label);
@@ -330,6 +329,16 @@ bus_service_free (BusService *service)
     {
       sd_bus_flush (service->bus);
       sd_bus_close_unref (service->bus);
+    }
+  /* Calls still waiting for polkit or the bus: with the connection gone, nothing will call back. */
+  if (service->pending_calls != NULL)
+    {
+      g_autoptr(GList) calls = g_hash_table_get_keys (service->pending_calls);
+      if (calls != NULL)
+        g_info ("dropping %u unanswered D-Bus calls at exit", g_list_length (calls));
+      for (GList *l = calls; l != NULL; l = l->next)
+        call_free (l->data);
+      g_hash_table_unref (service->pending_calls);
     }
   g_clear_object (&service->engine);
   g_free (service->bus_label);

@@ -328,6 +328,39 @@ test_many_pending_and_caller_gone (Fixture *f, gconstpointer data)
   hkp_test_daemon_wait_line (f->daemon, "D-Bus reload of alpha by");
 }
 
+static int
+on_mock_called (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  const char *method = NULL;
+
+  if (sd_bus_message_read (message, "s", &method) > 0 && g_str_equal (method, "CheckAuthorization"))
+    *(gboolean *) userdata = TRUE;
+  return 0;
+}
+
+static void
+test_stop_while_pending (Fixture *f, gconstpointer data)
+{
+  gboolean asked = FALSE;
+
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_mock (f);
+  start_daemon (f);
+  mock_call (f, "SimulateHang", "b", TRUE);
+  g_assert_cmpint (sd_bus_match_signal (f->client, NULL, POLKIT_NAME, AUTHORITY_PATH, "org.freedesktop.DBus.Mock",
+                                        "MethodCalled", on_mock_called, &asked), >=, 0);
+  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER,
+                                             "ReloadPlugin", NULL, NULL, "s", "alpha"), >=, 0);
+  while (!asked)
+    {
+      int r = sd_bus_process (f->client, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (f->client, 30 * G_USEC_PER_SEC), >, 0);
+    }
+  /* Teardown stops the daemon now, with the check unanswered: it must still exit 0 (and leak nothing). */
+}
+
 /* ---- the real polkitd ----------------------------------------------------- */
 
 /* Removes files prefix<pid>suffix in dir whose process is gone (left by a test run that crashed). */
@@ -452,6 +485,7 @@ main (int argc, char **argv)
   ADD ("/polkit/mock/absent", test_absent);
   ADD ("/polkit/mock/hang", test_hang);
   ADD ("/polkit/mock/many-pending-and-caller-gone", test_many_pending_and_caller_gone);
+  ADD ("/polkit/mock/stop-while-pending", test_stop_while_pending);
   ADD ("/polkit/real-polkitd", test_real_polkitd);
 #undef ADD
   return g_test_run ();
