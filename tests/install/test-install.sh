@@ -21,7 +21,8 @@ for file in \
   "$prefix/lib/systemd/system/hkp-plugind.service" \
   "$mandir/man8/hkp-plugind.8" \
   "$mandir/man5/hkp-plugind.conf.5" \
-  "$mandir/man7/hkp-plugin.7"
+  "$mandir/man7/hkp-plugin.7" \
+  "$libdir/hkp-plugind/plugins/ipfilter.so"
 do
   if [ -f "$dest$file" ]; then
     echo "ok: $file"
