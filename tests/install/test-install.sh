@@ -22,7 +22,8 @@ for file in \
   "$mandir/man8/hkp-plugind.8" \
   "$mandir/man5/hkp-plugind.conf.5" \
   "$mandir/man7/hkp-plugin.7" \
-  "$libdir/hkp-plugind/plugins/ipfilter.so"
+  "$libdir/hkp-plugind/plugins/ipfilter.so" \
+  "$libdir/hkp-plugind/plugins/ratelimit.so"
 do
   if [ -f "$dest$file" ]; then
     echo "ok: $file"
