@@ -53,8 +53,7 @@ static void
 setup_stop (Setup *s)
 {
   sd_bus_flush_close_unref (s->client);
-  hkp_test_daemon_signal (s->daemon, SIGTERM);
-  hkp_test_daemon_wait_exit (s->daemon);
+  hkp_test_daemon_stop (s->daemon);
   hkp_test_daemon_free (s->daemon);
   hkp_test_bus_stop (s->bus);
   hkp_test_tree_clear (&s->tree);

@@ -47,10 +47,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 {
   g_clear_pointer (&f->client, sd_bus_flush_close_unref);
   if (f->daemon != NULL)
-    {
-      hkp_test_daemon_signal (f->daemon, SIGTERM);
-      g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 0);
-    }
+    hkp_test_daemon_stop (f->daemon);
   g_clear_pointer (&f->daemon, hkp_test_daemon_free);
   if (f->polkit != NULL)
     {

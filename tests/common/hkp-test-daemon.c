@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "hkp-test-daemon.h"
 
+#include <signal.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -170,6 +171,13 @@ hkp_test_daemon_wait_exit (HkpTestDaemon *daemon)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (g_subprocess_get_if_exited (daemon->process));
   return g_subprocess_get_exit_status (daemon->process);
+}
+
+void
+hkp_test_daemon_stop (HkpTestDaemon *daemon)
+{
+  hkp_test_daemon_signal (daemon, SIGTERM);
+  g_assert_cmpint (hkp_test_daemon_wait_exit (daemon), ==, 0);
 }
 
 void

@@ -57,6 +57,9 @@ gint hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle);
 /* Waits for the daemon to exit and its output to end; returns its exit status. */
 int hkp_test_daemon_wait_exit (HkpTestDaemon *daemon);
 
+/* Stops the daemon with SIGTERM and asserts an orderly exit 0 (under ASan, also that it leaked nothing). */
+void hkp_test_daemon_stop (HkpTestDaemon *daemon);
+
 /* Sends signal_number to the daemon. */
 void hkp_test_daemon_signal (HkpTestDaemon *daemon, int signal_number);
 

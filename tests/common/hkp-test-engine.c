@@ -133,3 +133,11 @@ engine_fixture_decider (EngineFixture *f)
   engine_fixture_check (f, &result);
   return g_strdup_printf ("%s:%s", result.plugin != NULL ? result.plugin : "-", result.reason);
 }
+
+void
+engine_fixture_install_shipped (EngineFixture *f, const char *module)
+{
+  g_autofree char *source = g_build_filename (HKP_SHIPPED_PLUGIN_DIR, module, NULL);
+
+  hkp_test_copy_file (source, f->plugin_dir, module);
+}

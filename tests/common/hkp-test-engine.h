@@ -20,6 +20,9 @@ typedef struct {
 void engine_fixture_setup (EngineFixture *f, gconstpointer data);
 void engine_fixture_teardown (EngineFixture *f, gconstpointer data);
 
+/* Copies the shipped plugin module file (e.g. "ratelimit.so") from the build into the fixture's plugin directory. */
+void engine_fixture_install_shipped (EngineFixture *f, const char *module);
+
 /* Writes plugins.d/<name>.json. */
 void engine_fixture_write_plugin (EngineFixture *f, const char *name, const char *json);
 

@@ -14,10 +14,8 @@ typedef EngineFixture Fixture;
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autofree char *module = g_build_filename (HKP_SHIPPED_PLUGIN_DIR, "ipfilter.so", NULL);
-
   engine_fixture_setup (f, data);
-  hkp_test_copy_file (module, f->plugin_dir, "ipfilter.so");
+  engine_fixture_install_shipped (f, "ipfilter.so");
 }
 
 /* Loads ipfilter with config (a JSON object) as plugin "ip". */

@@ -15,10 +15,8 @@ typedef EngineFixture Fixture;
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autofree char *module = g_build_filename (HKP_SHIPPED_PLUGIN_DIR, "ratelimit.so", NULL);
-
   engine_fixture_setup (f, data);
-  hkp_test_copy_file (module, f->plugin_dir, "ratelimit.so");
+  engine_fixture_install_shipped (f, "ratelimit.so");
 }
 
 static HkpPlugin *

@@ -21,6 +21,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hkp-plugin.h"
+#include "plugin-config.h"
 
 #define MAX_FILE_SIZE (64 * 1024 * 1024)
 
@@ -197,20 +198,6 @@ range_set_empty (const RangeSet *set)
 
 /* ---- configuration ------------------------------------------------------- */
 
-static gboolean
-fail (char *error, size_t error_size, const char *format, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-fail (char *error, size_t error_size, const char *format, ...)
-{
-  va_list ap;
-
-  va_start (ap, format);
-  vsnprintf (error, error_size, format, ap);
-  va_end (ap);
-  return FALSE;
-}
-
 /* Returns the member as an array of strings, or NULL with a message naming key. */
 static JsonArray *
 string_array (JsonObject *config, const char *key, char *error, size_t error_size, gboolean *ok)
@@ -223,7 +210,7 @@ string_array (JsonObject *config, const char *key, char *error, size_t error_siz
     return NULL;
   if (!JSON_NODE_HOLDS_ARRAY (node))
     {
-      *ok = fail (error, error_size, "key \"%s\" must be an array of strings", key);
+      *ok = plugin_fail (error, error_size, "key \"%s\" must be an array of strings", key);
       return NULL;
     }
   array = json_node_get_array (node);
@@ -232,7 +219,7 @@ string_array (JsonObject *config, const char *key, char *error, size_t error_siz
       JsonNode *item = json_array_get_element (array, i);
       if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
         {
-          *ok = fail (error, error_size, "%s[%u] must be a string", key, i);
+          *ok = plugin_fail (error, error_size, "%s[%u] must be a string", key, i);
           return NULL;
         }
     }
@@ -249,7 +236,7 @@ load_entries (RangeSet *set, JsonObject *config, const char *key, char *error, s
     {
       const char *entry = json_array_get_string_element (array, i);
       if (!range_set_add (set, entry))
-        return fail (error, error_size, "%s[%u]: \"%s\" is not an IP address or CIDR range", key, i, entry);
+        return plugin_fail (error, error_size, "%s[%u]: \"%s\" is not an IP address or CIDR range", key, i, entry);
     }
   return ok;
 }
@@ -269,9 +256,9 @@ load_files (RangeSet *set, JsonObject *config, const char *key, char *error, siz
       gsize len = 0;
 
       if (!g_file_get_contents (path, &data, &len, &read_error))
-        return fail (error, error_size, "%s[%u]: %s", key, i, read_error->message);
+        return plugin_fail (error, error_size, "%s[%u]: %s", key, i, read_error->message);
       if (len > MAX_FILE_SIZE)
-        return fail (error, error_size, "%s[%u]: %s is larger than %d bytes", key, i, path, MAX_FILE_SIZE);
+        return plugin_fail (error, error_size, "%s[%u]: %s is larger than %d bytes", key, i, path, MAX_FILE_SIZE);
       lines = g_strsplit (data, "\n", -1);
       for (guint n = 0; lines[n] != NULL; n++)
         {
@@ -280,7 +267,7 @@ load_files (RangeSet *set, JsonObject *config, const char *key, char *error, siz
             *comment = '\0';
           g_strstrip (lines[n]);
           if (lines[n][0] != '\0' && !range_set_add (set, lines[n]))
-            return fail (error, error_size, "%s: line %u: \"%s\" is not an IP address or CIDR range", path, n + 1, lines[n]);
+            return plugin_fail (error, error_size, "%s: line %u: \"%s\" is not an IP address or CIDR range", path, n + 1, lines[n]);
         }
     }
   return ok;
@@ -292,34 +279,26 @@ static const char *const known_keys[] = { "enabled", "allow", "deny", "allow_fil
 static gboolean
 configure (IpFilter *filter, const char *config_json, char *error, size_t error_size)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GList) members = NULL;
-  JsonObject *config;
+  JsonObject *config = NULL;
+  g_autoptr(JsonParser) parser = plugin_config_parse (config_json, &config, error, error_size);
   JsonNode *node;
 
-  if (!json_parser_load_from_data (parser, config_json, -1, NULL) || json_parser_get_root (parser) == NULL ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    return fail (error, error_size, "the config must be a JSON object");
-  config = json_node_get_object (json_parser_get_root (parser));
-  members = json_object_get_members (config);
-  for (GList *l = members; l != NULL; l = l->next)
-    if (!g_strv_contains (known_keys, l->data))
-      return fail (error, error_size, "unknown key \"%s\" (known: allow, deny, allow_files, deny_files, status, reason)",
-                   (const char *) l->data);
+  if (parser == NULL || !plugin_config_known_keys (config, "", known_keys, error, error_size))
+    return FALSE;
 
   filter->status = 403;
   if ((node = json_object_get_member (config, "status")) != NULL)
     {
       if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64 ||
           (json_node_get_int (node) != 401 && json_node_get_int (node) != 403))
-        return fail (error, error_size, "key \"status\" must be 401 or 403");
+        return plugin_fail (error, error_size, "key \"status\" must be 401 or 403");
       filter->status = (int) json_node_get_int (node);
     }
   filter->reason = g_strdup ("your address is not allowed to use this keyserver");
   if ((node = json_object_get_member (config, "reason")) != NULL)
     {
       if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-        return fail (error, error_size, "key \"reason\" must be a string");
+        return plugin_fail (error, error_size, "key \"reason\" must be a string");
       g_free (filter->reason);
       filter->reason = g_strdup (json_node_get_string (node));
     }

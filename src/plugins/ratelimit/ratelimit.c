@@ -24,6 +24,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hkp-plugin.h"
+#include "plugin-config.h"
 
 #define N_SHARDS 16
 
@@ -78,20 +79,6 @@ key_equal (gconstpointer a, gconstpointer b)
 /* ---- configuration ------------------------------------------------------- */
 
 static gboolean
-fail (char *error, size_t error_size, const char *format, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-fail (char *error, size_t error_size, const char *format, ...)
-{
-  va_list ap;
-
-  va_start (ap, format);
-  vsnprintf (error, error_size, format, ap);
-  va_end (ap);
-  return FALSE;
-}
-
-static gboolean
 read_number (JsonObject *object, const char *key, const char *where, double min, double max, double *out,
              char *error, size_t error_size)
 {
@@ -102,7 +89,7 @@ read_number (JsonObject *object, const char *key, const char *where, double min,
     return TRUE;
   type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
   if ((type != G_TYPE_INT64 && type != G_TYPE_DOUBLE) || !(json_node_get_double (node) >= min && json_node_get_double (node) <= max))
-    return fail (error, error_size, "key \"%s%s\" must be a number from %g to %g", where, key, min, max);
+    return plugin_fail (error, error_size, "key \"%s%s\" must be a number from %g to %g", where, key, min, max);
   *out = json_node_get_double (node);
   return TRUE;
 }
@@ -111,19 +98,17 @@ static gboolean
 read_class (JsonObject *config, RateClass class, Rate *rate, char *error, size_t error_size)
 {
   JsonNode *node = json_object_get_member (config, class_keys[class]);
+  static const char *const known[] = { "requests_per_second", "burst", NULL };
   g_autofree char *where = g_strdup_printf ("%s.", class_keys[class]);
-  g_autoptr(GList) members = NULL;
   JsonObject *object;
 
   if (node == NULL)
     return TRUE;
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return fail (error, error_size, "key \"%s\" must be an object with requests_per_second and burst", class_keys[class]);
+    return plugin_fail (error, error_size, "key \"%s\" must be an object with requests_per_second and burst", class_keys[class]);
   object = json_node_get_object (node);
-  members = json_object_get_members (object);
-  for (GList *l = members; l != NULL; l = l->next)
-    if (!g_str_equal (l->data, "requests_per_second") && !g_str_equal (l->data, "burst"))
-      return fail (error, error_size, "unknown key \"%s%s\" (known: requests_per_second, burst)", where, (char *) l->data);
+  if (!plugin_config_known_keys (object, where, known, error, error_size))
+    return FALSE;
   return read_number (object, "requests_per_second", where, 0.001, 1e6, &rate->rate, error, error_size) &&
          read_number (object, "burst", where, 1, 1e6, &rate->burst, error, error_size);
 }
@@ -133,23 +118,15 @@ configure (RateLimit *limit, const char *config_json, char *error, size_t error_
 {
   static const char *const known[] = { "enabled", "lookup", "submit", "default", "ipv4_prefix", "ipv6_prefix",
                                        "max_clients", NULL };
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GList) members = NULL;
-  JsonObject *config;
+  JsonObject *config = NULL;
+  g_autoptr(JsonParser) parser = plugin_config_parse (config_json, &config, error, error_size);
   double ipv4 = 32, ipv6 = 64, max_clients = 100000;
 
   limit->rates[CLASS_LOOKUP] = (Rate) { 10, 20 };
   limit->rates[CLASS_SUBMIT] = (Rate) { 0.2, 3 };
   limit->rates[CLASS_DEFAULT] = (Rate) { 5, 10 };
-  if (!json_parser_load_from_data (parser, config_json, -1, NULL) || json_parser_get_root (parser) == NULL ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    return fail (error, error_size, "the config must be a JSON object");
-  config = json_node_get_object (json_parser_get_root (parser));
-  members = json_object_get_members (config);
-  for (GList *l = members; l != NULL; l = l->next)
-    if (!g_strv_contains (known, l->data))
-      return fail (error, error_size, "unknown key \"%s\" (known: lookup, submit, default, ipv4_prefix, ipv6_prefix, "
-                   "max_clients)", (char *) l->data);
+  if (parser == NULL || !plugin_config_known_keys (config, "", known, error, error_size))
+    return FALSE;
   for (guint c = 0; c < N_CLASSES; c++)
     if (!read_class (config, c, &limit->rates[c], error, error_size))
       return FALSE;
@@ -158,7 +135,7 @@ configure (RateLimit *limit, const char *config_json, char *error, size_t error_
       !read_number (config, "max_clients", "", N_SHARDS, 1e8, &max_clients, error, error_size))
     return FALSE;
   if (ipv4 != floor (ipv4) || ipv6 != floor (ipv6) || max_clients != floor (max_clients))
-    return fail (error, error_size, "keys \"ipv4_prefix\", \"ipv6_prefix\" and \"max_clients\" must be whole numbers");
+    return plugin_fail (error, error_size, "keys \"ipv4_prefix\", \"ipv6_prefix\" and \"max_clients\" must be whole numbers");
   limit->ipv4_prefix = (guint) ipv4;
   limit->ipv6_prefix = (guint) ipv6;
   limit->max_per_shard = (guint) (max_clients / N_SHARDS);
