@@ -567,28 +567,6 @@ test_responsive_during_reload (Fixture *f, gconstpointer data)
 
 /* ---- who may change things ---------------------------------------------- */
 
-/* Runs busctl as uid against the test bus; returns its exit status and output. */
-static gboolean
-busctl_as (Fixture *f, gint uid, const char *const *args, char **out, char **err)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_ptr_array_add (argv, g_strdup ("setpriv"));
-  g_ptr_array_add (argv, g_strdup_printf ("--reuid=%d", uid));
-  g_ptr_array_add (argv, g_strdup_printf ("--regid=%d", uid));
-  g_ptr_array_add (argv, g_strdup ("--clear-groups"));
-  g_ptr_array_add (argv, g_strdup ("busctl"));
-  g_ptr_array_add (argv, g_strdup_printf ("--address=%s", f->bus->address));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (args[i]));
-  g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
-  g_assert_no_error (error);
-  return g_spawn_check_wait_status (status, NULL);
-}
-
 static void
 test_other_uid (Fixture *f, gconstpointer data)
 {
@@ -601,9 +579,9 @@ test_other_uid (Fixture *f, gconstpointer data)
       return;
     }
   start (f, TRUE);
-  g_assert_true (busctl_as (f, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
+  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
   g_assert_cmpstr (out, ==, "s \"active\"\n");
-  g_assert_false (busctl_as (f, 65534, (const char *const[]) { "call", SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
+  g_assert_false (hkp_test_busctl_as (f->bus->address, 65534, (const char *const[]) { "call", SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
                                                                "s", "alpha", NULL }, &out2, &err2));
   g_assert_nonnull (strstr (err2, "Access denied"));
   g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
@@ -650,7 +628,7 @@ test_strict_policy (Fixture *f, gconstpointer data)
     }
   /* Root owns the name under the real system-bus defaults plus our policy, and anyone may read. */
   start (f, FALSE);
-  g_assert_true (busctl_as (f, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
+  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
   g_assert_cmpstr (out, ==, "s \"active\"\n");
 
   /* A non-root process may not own it: the daemon says so, naming the bus, and exits 1. */

@@ -378,32 +378,8 @@ remove_stale (const char *dir, const char *prefix, const char *suffix)
       }
 }
 
-/* Runs busctl on the test bus as user (a numeric uid, also used as gid: 65534 nobody, 33 www-data) with args; returns TRUE if it succeeded, its output in out and err. */
-static gboolean
-busctl_as (Fixture *f, const char *user, const char *const *args, char **out, char **err)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  int status;
-
-  g_clear_pointer (out, g_free);
-  g_clear_pointer (err, g_free);
-  g_ptr_array_add (argv, g_strdup ("setpriv"));
-  g_ptr_array_add (argv, g_strdup_printf ("--reuid=%s", user));
-  g_ptr_array_add (argv, g_strdup_printf ("--regid=%s", user));
-  g_ptr_array_add (argv, g_strdup ("--clear-groups"));
-  g_ptr_array_add (argv, g_strdup ("busctl"));
-  g_ptr_array_add (argv, g_strdup_printf ("--address=%s", f->bus->address));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (args[i]));
-  g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
-  g_assert_no_error (error);
-  g_test_message ("busctl as %s: %s%s", user, *out, *err);
-  return g_spawn_check_wait_status (status, NULL);
-}
-
-#define BUSCTL_AS(user, ...) busctl_as (f, (user), (const char *const[]) { __VA_ARGS__, NULL }, &out, &err)
+/* Runs busctl as uid (65534 nobody, 33 www-data) on the test bus. */
+#define BUSCTL_AS(uid, ...) hkp_test_busctl_as (f->bus->address, (uid), (const char *const[]) { __VA_ARGS__, NULL }, &out, &err)
 
 static void
 test_real_polkitd (Fixture *f, gconstpointer data)
@@ -446,18 +422,18 @@ test_real_polkitd (Fixture *f, gconstpointer data)
   start_daemon (f);
 
   /* Both may read. */
-  g_assert_true (BUSCTL_AS ("65534", "get-property", HKP_TEST_SERVICE, f->alpha, HKP_TEST_PLUGIN, "State"));
+  g_assert_true (BUSCTL_AS (65534, "get-property", HKP_TEST_SERVICE, f->alpha, HKP_TEST_PLUGIN, "State"));
   g_assert_cmpstr (out, ==, "s \"active\"\n");
-  g_assert_true (BUSCTL_AS ("33", "get-property", HKP_TEST_SERVICE, f->alpha, HKP_TEST_PLUGIN, "Config"));
+  g_assert_true (BUSCTL_AS (33, "get-property", HKP_TEST_SERVICE, f->alpha, HKP_TEST_PLUGIN, "Config"));
   /* nobody may reload. */
-  g_assert_true (BUSCTL_AS ("65534", "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
+  g_assert_true (BUSCTL_AS (65534, "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
   /* www-data may not, and nothing changes. */
-  g_assert_false (BUSCTL_AS ("33", "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
+  g_assert_false (BUSCTL_AS (33, "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
   assert_contains (err, "Access denied");
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
   /* www-data would have to authenticate to manage: without interaction it is told so. */
-  g_assert_false (BUSCTL_AS ("33", "--allow-interactive-authorization=no", "call", HKP_TEST_SERVICE,
+  g_assert_false (BUSCTL_AS (33, "--allow-interactive-authorization=no", "call", HKP_TEST_SERVICE,
                              HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "EnablePlugin", "s", "off"));
   assert_contains (err, "org.hkp.PluginManager1.manage needs interactive authorization");
   /* root may do anything. */

@@ -93,3 +93,27 @@ hkp_test_reply_string (sd_bus_message *reply)
   return g_strdup (value);
 }
 
+
+gboolean
+hkp_test_busctl_as (const char *address, gint uid, const char *const *args, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_clear_pointer (out, g_free);
+  g_clear_pointer (err, g_free);
+  g_ptr_array_add (argv, g_strdup ("setpriv"));
+  g_ptr_array_add (argv, g_strdup_printf ("--reuid=%d", uid));
+  g_ptr_array_add (argv, g_strdup_printf ("--regid=%d", uid));
+  g_ptr_array_add (argv, g_strdup ("--clear-groups"));
+  g_ptr_array_add (argv, g_strdup ("busctl"));
+  g_ptr_array_add (argv, g_strdup_printf ("--address=%s", address));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("busctl as uid %d: %s%s", uid, *out, *err);
+  return g_spawn_check_wait_status (status, NULL);
+}

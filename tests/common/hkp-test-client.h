@@ -42,4 +42,10 @@ void hkp_test_assert_error (char *error, const char *name, const char *message_p
 /* Reads one string from reply (caller frees). */
 char *hkp_test_reply_string (sd_bus_message *reply);
 
+/*
+ * Runs busctl --address=address args… as uid (also its gid, no other groups), through setpriv.
+ * Returns TRUE if it succeeded; its output goes to *out and *err (freed first, caller frees).
+ */
+gboolean hkp_test_busctl_as (const char *address, gint uid, const char *const *args, char **out, char **err);
+
 G_END_DECLS
