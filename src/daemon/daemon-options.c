@@ -25,6 +25,12 @@ typedef enum {
   OPT_CHECK_LISTEN,
   OPT_DRAIN_TIMEOUT,
   OPT_HEALTH_INTERVAL,
+  OPT_HTTP_TLS_CERTIFICATE,
+  OPT_HTTP_TLS_KEY,
+  OPT_HTTP_ALLOWED_HOSTS,
+  OPT_TRUSTED_PROXIES,
+  OPT_CHECK_THREADS,
+  OPT_REQUIRED_PLUGINS,
   N_OPTS,
 } OptionId;
 
@@ -39,6 +45,12 @@ static const char *const option_keys[N_OPTS] = {
   [OPT_CHECK_LISTEN] = "check-listen",
   [OPT_DRAIN_TIMEOUT] = "drain-timeout",
   [OPT_HEALTH_INTERVAL] = "health-interval",
+  [OPT_HTTP_TLS_CERTIFICATE] = "http-tls-certificate",
+  [OPT_HTTP_TLS_KEY] = "http-tls-key",
+  [OPT_HTTP_ALLOWED_HOSTS] = "http-allowed-hosts",
+  [OPT_TRUSTED_PROXIES] = "trusted-proxies",
+  [OPT_CHECK_THREADS] = "check-threads",
+  [OPT_REQUIRED_PLUGINS] = "required-plugins",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (option_keys) == N_OPTS);
 
@@ -68,96 +80,15 @@ daemon_options_clear (DaemonOptions *options)
   g_free (options->config_dir);
   g_free (options->state_dir);
   g_free (options->bus_address);
-  g_free (options->http_listen.host);
-  g_free (options->http_listen.path);
+  listen_address_clear (&options->http_listen);
   g_free (options->http_token_file);
-  g_free (options->check_listen.host);
-  g_free (options->check_listen.path);
+  g_free (options->http_tls_certificate);
+  g_free (options->http_tls_key);
+  g_strfreev (options->http_allowed_hosts);
+  listen_address_clear (&options->check_listen);
+  g_strfreev (options->trusted_proxies);
+  g_strfreev (options->required_plugins);
   memset (options, 0, sizeof *options);
-}
-
-gboolean
-listen_address_parse (const char *text, ListenAddress *address, GError **error)
-{
-  const char *colon;
-  g_autofree char *host = NULL;
-  char *end = NULL;
-  guint64 port;
-
-  memset (address, 0, sizeof *address);
-  if (g_str_equal (text, "none"))
-    {
-      address->kind = LISTEN_NONE;
-      return TRUE;
-    }
-  if (g_str_has_prefix (text, "unix:"))
-    {
-      const char *path = text + strlen ("unix:");
-      if (!g_path_is_absolute (path))
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "\"%s\": a unix socket needs an absolute path (unix:/run/hkp-plugind/http.sock)", text);
-          return FALSE;
-        }
-      address->kind = LISTEN_UNIX;
-      address->path = g_strdup (path);
-      return TRUE;
-    }
-  colon = strrchr (text, ':');
-  if (colon == NULL || colon == text)
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "\"%s\" is not HOST:PORT, unix:PATH or none", text);
-      return FALSE;
-    }
-  host = g_strndup (text, (gsize) (colon - text));
-  if (host[0] == '[')
-    {
-      gsize len = strlen (host);
-      if (len < 3 || host[len - 1] != ']')
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "\"%s\": an IPv6 host goes in brackets, as in [::1]:11380", text);
-          return FALSE;
-        }
-      memmove (host, host + 1, len - 2);
-      host[len - 2] = '\0';
-    }
-  else if (strchr (host, ':') != NULL)
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "\"%s\": an IPv6 host goes in brackets, as in [::1]:11380", text);
-      return FALSE;
-    }
-  errno = 0;
-  port = g_ascii_strtoull (colon + 1, &end, 10);
-  if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535 || !g_ascii_isdigit (colon[1]))
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "\"%s\": the port must be a number from 0 to 65535", text);
-      return FALSE;
-    }
-  address->kind = LISTEN_TCP;
-  address->host = g_steal_pointer (&host);
-  address->port = (guint16) port;
-  return TRUE;
-}
-
-char *
-listen_address_to_string (const ListenAddress *address)
-{
-  switch (address->kind)
-    {
-    case LISTEN_UNIX:
-      return g_strdup_printf ("unix:%s", address->path);
-    case LISTEN_TCP:
-      if (strchr (address->host, ':') != NULL)
-        return g_strdup_printf ("[%s]:%u", address->host, address->port);
-      return g_strdup_printf ("%s:%u", address->host, address->port);
-    case LISTEN_NONE:
-    default:
-      return g_strdup ("none");
-    }
 }
 
 static gboolean
@@ -206,6 +137,31 @@ take_directory (const RawOptions *raw, OptionId id, char **out, GError **error)
   return TRUE;
 }
 
+static gboolean
+take_file (const RawOptions *raw, OptionId id, char **out, GError **error)
+{
+  if (raw->value[id] == NULL)
+    return TRUE;
+  if (!g_path_is_absolute (raw->value[id]))
+    return bad_value (error, raw->origin[id], raw->value[id], "expected an absolute file name");
+  g_free (*out);
+  *out = g_strdup (raw->value[id]);
+  return TRUE;
+}
+
+/* Splits "a, b,c" into a list of the non-empty, trimmed items; caller frees. */
+static GStrv
+split_list (const char *text)
+{
+  g_auto(GStrv) parts = g_strsplit_set (text, ", ", -1);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (parts[i][0] != '\0')
+      g_strv_builder_add (builder, parts[i]);
+  return g_strv_builder_end (builder);
+}
+
 /* Turns the merged raw values into options, naming the option or key of any bad value. */
 static gboolean
 apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
@@ -218,13 +174,8 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
       !take_directory (raw, OPT_STATE_DIR, &options->state_dir, error))
     return FALSE;
 
-  if ((v = raw->value[OPT_HTTP_TOKEN_FILE]) != NULL)
-    {
-      if (!g_path_is_absolute (v))
-        return bad_value (error, raw->origin[OPT_HTTP_TOKEN_FILE], v, "expected an absolute file name");
-      g_free (options->http_token_file);
-      options->http_token_file = g_strdup (v);
-    }
+  if (!take_file (raw, OPT_HTTP_TOKEN_FILE, &options->http_token_file, error))
+    return FALSE;
 
   if ((v = raw->value[OPT_BUS]) != NULL)
     {
@@ -248,15 +199,13 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
 
   if ((v = raw->value[OPT_HTTP_LISTEN]) != NULL)
     {
-      g_free (options->http_listen.host);
-      g_free (options->http_listen.path);
+      listen_address_clear (&options->http_listen);
       if (!listen_address_parse (v, &options->http_listen, &local_error))
         return bad_value (error, raw->origin[OPT_HTTP_LISTEN], v, local_error->message);
     }
   if ((v = raw->value[OPT_CHECK_LISTEN]) != NULL)
     {
-      g_free (options->check_listen.host);
-      g_free (options->check_listen.path);
+      listen_address_clear (&options->check_listen);
       if (!listen_address_parse (v, &options->check_listen, &local_error))
         return bad_value (error, raw->origin[OPT_CHECK_LISTEN], v, local_error->message);
     }
@@ -267,6 +216,49 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
   if ((v = raw->value[OPT_HEALTH_INTERVAL]) != NULL && !parse_seconds (v, &options->health_interval_sec))
     return bad_value (error, raw->origin[OPT_HEALTH_INTERVAL], v,
                       "expected a number of seconds greater than 0 and at most 86400");
+
+  if (!take_file (raw, OPT_HTTP_TLS_CERTIFICATE, &options->http_tls_certificate, error) ||
+      !take_file (raw, OPT_HTTP_TLS_KEY, &options->http_tls_key, error))
+    return FALSE;
+  if ((options->http_tls_certificate == NULL) != (options->http_tls_key == NULL))
+    {
+      OptionId given = options->http_tls_key == NULL ? OPT_HTTP_TLS_CERTIFICATE : OPT_HTTP_TLS_KEY;
+      return bad_value (error, raw->origin[given], raw->value[given],
+                        "TLS needs both http-tls-certificate and http-tls-key");
+    }
+  if ((v = raw->value[OPT_HTTP_ALLOWED_HOSTS]) != NULL)
+    {
+      g_strfreev (options->http_allowed_hosts);
+      options->http_allowed_hosts = split_list (v);
+    }
+  if ((v = raw->value[OPT_TRUSTED_PROXIES]) != NULL)
+    {
+      g_auto(GStrv) list = split_list (v);
+      for (guint i = 0; list[i] != NULL; i++)
+        {
+          g_autoptr(GInetAddressMask) mask = g_inet_address_mask_new_from_string (list[i], NULL);
+          if (mask == NULL)
+            {
+              g_autofree char *why = g_strdup_printf ("\"%s\" is not an address or CIDR such as 10.0.0.0/8",
+                                                      list[i]);
+              return bad_value (error, raw->origin[OPT_TRUSTED_PROXIES], v, why);
+            }
+        }
+      g_strfreev (options->trusted_proxies);
+      options->trusted_proxies = g_steal_pointer (&list);
+    }
+  if ((v = raw->value[OPT_CHECK_THREADS]) != NULL)
+    {
+      guint64 n = 0;
+      if (!g_ascii_string_to_unsigned (v, 10, 0, 64, &n, NULL))
+        return bad_value (error, raw->origin[OPT_CHECK_THREADS], v, "expected 0 (automatic) to 64 threads");
+      options->check_threads = (guint) n;
+    }
+  if ((v = raw->value[OPT_REQUIRED_PLUGINS]) != NULL)
+    {
+      g_strfreev (options->required_plugins);
+      options->required_plugins = split_list (v);
+    }
   return TRUE;
 }
 
@@ -349,6 +341,7 @@ set_defaults (DaemonOptions *options)
   options->check_listen.kind = LISTEN_TCP;
   options->check_listen.host = g_strdup ("127.0.0.1");
   options->check_listen.port = 11381;
+  options->trusted_proxies = g_strsplit ("127.0.0.0/8,::1/128", ",", -1);
   options->drain_timeout_sec = 60;
   options->health_interval_sec = 30;
 }
@@ -384,6 +377,19 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "Default drain timeout in seconds (default 60)", "SECONDS" },
     { "health-interval", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HEALTH_INTERVAL],
       "Default health check interval in seconds (default 30)", "SECONDS" },
+    { "http-tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_HTTP_TLS_CERTIFICATE],
+      "PEM certificate: the management bridge speaks HTTPS", "FILE" },
+    { "http-tls-key", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_HTTP_TLS_KEY],
+      "PEM private key of that certificate", "FILE" },
+    { "http-allowed-hosts", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_ALLOWED_HOSTS],
+      "Host names the bridge answers to besides its listening address (comma-separated)", "NAMES" },
+    { "trusted-proxies", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_TRUSTED_PROXIES],
+      "Peers whose X-Real-IP/X-Forwarded-For the check endpoint believes (default 127.0.0.0/8,::1/128)",
+      "CIDRS" },
+    { "check-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_CHECK_THREADS],
+      "Threads serving the check endpoint (default 0: twice the CPUs, at least 4)", "N" },
+    { "required-plugins", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_REQUIRED_PLUGINS],
+      "Plugins without which /readyz answers 503 (comma-separated)", "NAMES" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
     { NULL }
   };

@@ -3,21 +3,9 @@
 
 #include <glib.h>
 
+#include "http-listen.h"
+
 G_BEGIN_DECLS
-
-/* Where a listener binds: a TCP host and port, a unix socket path, or nowhere. */
-typedef enum {
-  LISTEN_NONE,
-  LISTEN_TCP,
-  LISTEN_UNIX,
-} ListenKind;
-
-typedef struct {
-  ListenKind kind;
-  char *host;   /* LISTEN_TCP */
-  guint16 port; /* LISTEN_TCP; 0 picks a free port */
-  char *path;   /* LISTEN_UNIX */
-} ListenAddress;
 
 typedef enum {
   BUS_SYSTEM,
@@ -37,7 +25,13 @@ typedef struct {
   gboolean no_polkit;
   ListenAddress http_listen;
   char *http_token_file;
+  char *http_tls_certificate;  /* both or neither */
+  char *http_tls_key;
+  char **http_allowed_hosts;   /* extra Host names the bridge accepts; may be NULL */
   ListenAddress check_listen;
+  char **trusted_proxies;      /* CIDRs whose X-Real-IP / X-Forwarded-For count */
+  guint check_threads;         /* 0: automatic */
+  char **required_plugins;     /* /readyz fails while one is not active; may be NULL */
   gdouble drain_timeout_sec;
   gdouble health_interval_sec;
   gboolean show_version;
@@ -52,11 +46,5 @@ gboolean daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, 
 
 /* Frees what options hold (not options itself). */
 void daemon_options_clear (DaemonOptions *options);
-
-/* Parses "HOST:PORT", "[V6]:PORT", "unix:PATH" or "none" into address; FALSE with error naming what is wrong. */
-gboolean listen_address_parse (const char *text, ListenAddress *address, GError **error);
-
-/* Returns the address as text ("127.0.0.1:11380", "unix:/run/x", "none"); caller frees. */
-char *listen_address_to_string (const ListenAddress *address);
 
 G_END_DECLS

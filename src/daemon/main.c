@@ -3,9 +3,11 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -15,6 +17,7 @@
 #include "daemon-notify.h"
 #include "daemon-options.h"
 #include "hkp-engine.h"
+#include "http-check.h"
 
 #define EXIT_USAGE 2
 
@@ -24,6 +27,7 @@ typedef struct {
   GMainLoop *loop;
   HkpEngine *engine;
   BusService *bus;
+  HttpCheck *check;      /* NULL with --check-listen=none */
   DaemonNotify *notify;
   gboolean ready;        /* the initial load finished: READY=1 was sent */
   gboolean stopping;
@@ -38,6 +42,7 @@ daemon_clear (Daemon *daemon)
     g_clear_handle_id (&daemon->signal_sources[i], g_source_remove);
   g_clear_pointer (&daemon->notify, daemon_notify_free);
   g_clear_pointer (&daemon->bus, bus_service_free);
+  g_clear_pointer (&daemon->check, http_check_free);
   g_clear_object (&daemon->engine);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   daemon_options_clear (&daemon->options);
@@ -55,7 +60,21 @@ on_engine_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
   g_main_loop_quit (daemon->loop);
 }
 
-/* Begins the orderly stop: every plugin drains and shuts down, then the loop ends. */
+static void
+on_checks_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Daemon *daemon = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!http_check_stop_finish (daemon->check, result, &error))
+    g_warning ("check endpoint: %s", error->message);
+  hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
+}
+
+/*
+ * Begins the orderly stop: the check endpoint stops taking checks and the
+ * running ones finish, then every plugin drains and shuts down, then the loop ends.
+ */
 static void
 daemon_stop (Daemon *daemon, const char *why)
 {
@@ -67,7 +86,11 @@ daemon_stop (Daemon *daemon, const char *why)
   daemon->stopping = TRUE;
   g_message ("stopping (%s): shutting down every plugin", why);
   daemon_notify_stopping (daemon->notify, hkp_engine_get_settings (daemon->engine)->drain_timeout_sec);
-  hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
+  if (daemon->check != NULL)
+    http_check_stop_async (daemon->check, hkp_engine_get_settings (daemon->engine)->drain_timeout_sec,
+                           on_checks_stopped, daemon);
+  else
+    hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
 }
 
 static gboolean
@@ -129,6 +152,14 @@ on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
   /* A stop that came during the load has already said STOPPING=1. */
   if (daemon->stopping)
     return;
+  /* Checks are answered only once every plugin has an outcome: none slips past a plugin still loading. */
+  if (daemon->check != NULL && !http_check_start (daemon->check, &error))
+    {
+      g_critical ("cannot start: %s", error->message);
+      daemon->exit_code = EXIT_FAILURE;
+      daemon_stop (daemon, "the check endpoint did not start");
+      return;
+    }
   /* The bus name is owned already (bus_service_new) and every plugin has an outcome. */
   daemon->ready = TRUE;
   daemon_notify_ready (daemon->notify);
@@ -142,15 +173,39 @@ bus_argument (const DaemonOptions *options)
                                                                                         : options->bus_address;
 }
 
+/* Lets the daemon hold as many connections as the hard limit allows, as systemd's own daemons do. */
+static void
+raise_file_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max)
+    {
+      limit.rlim_cur = limit.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &limit) < 0)
+        g_debug ("cannot raise the open-file limit: %s", g_strerror (errno));
+    }
+}
+
+static HttpCheck *
+check_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
+{
+  HttpCheckSettings settings = {
+    .listen = &options->check_listen,
+    .trusted_proxies = (const char *const *) options->trusted_proxies,
+    .threads = options->check_threads,
+  };
+
+  return http_check_new (engine, &settings, error);
+}
+
 static void
 log_front_ends (const DaemonOptions *options)
 {
   g_autofree char *http = listen_address_to_string (&options->http_listen);
-  g_autofree char *check = listen_address_to_string (&options->check_listen);
 
-  /* The HTTP and check front ends come in later releases; say so rather than pretend. */
-  g_message ("front ends not in this build yet: HTTP bridge (--http-listen=%s) and check endpoint "
-             "(--check-listen=%s) are validated but not started", http, check);
+  /* The HTTP bridge comes in a later release; say so rather than pretend. */
+  g_message ("not in this build yet: the HTTP bridge (--http-listen=%s) is validated but not started", http);
   if (options->no_polkit)
     g_message ("--no-polkit: only uid %u may change plugins over D-Bus", (unsigned) getuid ());
 }
@@ -164,6 +219,7 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   daemon_log_setup ();
+  raise_file_limit ();
 
   if (!daemon_options_parse (&daemon.options, &argc, &argv, &error))
     {
@@ -194,6 +250,17 @@ main (int argc, char **argv)
       g_critical ("cannot start: %s", error->message);
       daemon_clear (&daemon);
       return EXIT_FAILURE;
+    }
+
+  if (daemon.options.check_listen.kind != LISTEN_NONE)
+    {
+      daemon.check = check_new (&daemon.options, daemon.engine, &error);
+      if (daemon.check == NULL)
+        {
+          g_critical ("cannot start: %s", error->message);
+          daemon_clear (&daemon);
+          return EXIT_FAILURE;
+        }
     }
 
   daemon.notify = daemon_notify_new (daemon.engine);

@@ -2,6 +2,8 @@
 /*
  * Test plugin: answers every request from its config ("verdict", "status",
  * "reason", "headers"); init fails with "fail_init" when that is set.
+ * With "echo": true it adds what it saw as headers X-Seen-Method, -Path,
+ * -Query, -Client and -Test (the request's X-Test header).
  */
 #include <string.h>
 
@@ -18,6 +20,7 @@ typedef struct {
   int status;
   char *reason;
   GPtrArray *headers; /* name, value, name, value… */
+  gboolean echo;
 } Answer;
 
 static gboolean
@@ -68,6 +71,7 @@ answer_init (const char *config_json, void **instance, char *error, size_t error
   parse_verdict (test_plugin_string (config, "verdict", "continue"), &answer->verdict);
   answer->status = (int) test_plugin_int (config, "status", 0);
   answer->reason = g_strdup (test_plugin_string (config, "reason", ""));
+  answer->echo = json_object_has_member (config, "echo") && json_object_get_boolean_member (config, "echo");
   answer->headers = g_ptr_array_new_with_free_func (g_free);
   headers = json_object_get_member (config, "headers");
   if (headers != NULL && JSON_NODE_HOLDS_OBJECT (headers))
@@ -97,6 +101,15 @@ answer_handle (void *instance, const hkp_request *request, hkp_response *respons
     response->set_reason (response, answer->reason);
   for (guint i = 0; i + 1 < answer->headers->len; i += 2)
     response->add_header (response, answer->headers->pdata[i], answer->headers->pdata[i + 1]);
+  if (answer->echo)
+    {
+      const char *test = request->header (request, "X-Test");
+      response->add_header (response, "X-Seen-Method", request->method);
+      response->add_header (response, "X-Seen-Path", request->path);
+      response->add_header (response, "X-Seen-Query", request->query);
+      response->add_header (response, "X-Seen-Client", request->client_address);
+      response->add_header (response, "X-Seen-Test", test != NULL ? test : "(none)");
+    }
   return answer->verdict;
 }
 

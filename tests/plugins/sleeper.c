@@ -5,14 +5,20 @@
  * steps, returning early once cancelled, then allows.  With
  * "sleep_instances": N, only the first N instances made since the probe was
  * reset sleep (so later instances, after reloads, answer at once).
+ * With "signal_fifo": PATH, each call first opens that FIFO and writes a
+ * byte, so a test in another process can wait until a call is in flight.
  * Its health reports how many calls it saw, how many were cancelled, and how
  * many arrived after shutdown began (which must stay 0).
  */
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "hkp-test-probe.h"
 #include "test-plugin-util.h"
 
 typedef struct {
   gint64 sleep_ms;
+  char *signal_fifo;
   gint calls;
   gint cancelled;
   gint after_shutdown;
@@ -33,6 +39,7 @@ sleeper_init (const char *config_json, void **instance, char *error, size_t erro
     g_usleep ((gulong) test_plugin_int (config, "init_delay_ms", 0) * 1000);
   sleeper = g_new0 (Sleeper, 1);
   sleeper->sleep_ms = test_plugin_int (config, "sleep_ms", 0);
+  sleeper->signal_fifo = g_strdup (test_plugin_string (config, "signal_fifo", NULL));
   if (number > test_plugin_int (config, "sleep_instances", G_MAXINT64))
     sleeper->sleep_ms = 0;
   *instance = sleeper;
@@ -52,6 +59,16 @@ sleeper_handle (void *instance, const hkp_request *request, hkp_response *respon
     }
   g_atomic_int_inc (&sleeper->calls);
   hkp_test_probe_entered ();
+  if (sleeper->signal_fifo != NULL)
+    {
+      /* Opening blocks until the test opens the other end: then it knows we are here. */
+      int fd = open (sleeper->signal_fifo, O_WRONLY | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          (void) !write (fd, "x", 1);
+          close (fd);
+        }
+    }
   while (g_get_monotonic_time () < deadline)
     {
       if (request->cancelled (request))
@@ -82,6 +99,7 @@ sleeper_shutdown (void *instance)
   Sleeper *sleeper = instance;
 
   g_atomic_int_set (&sleeper->shutting_down, 1);
+  g_clear_pointer (&sleeper->signal_fifo, g_free);
   hkp_test_probe_bury (sleeper);
 }
 

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-http"
+
+/* The check endpoint: libmicrohttpd threads answering nginx auth_request from the engine's chain. */
+
+#include "http-check.h"
+
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http-proxy.h"
+
+#define CHECK_PATH "/check"
+#define LISTEN_BACKLOG 1024
+#define IDLE_TIMEOUT_DEFAULT_SEC 75
+#define REASON_HEADER_MAX 200
+
+struct _HttpCheck {
+  HkpEngine *engine;
+  struct MHD_Daemon *mhd;
+  int listen_fd;             /* ours until MHD_quiesce_daemon hands it back, then closed */
+  char *address;
+  HttpTrustedProxies *proxies;
+  struct MHD_Response *allowed;   /* the plain 200, shared by every allowed request */
+  gint in_flight;            /* requests inside the chain */
+  gint stopping;
+  GSource *drained_source;   /* woken (from any thread) when in_flight reaches 0 while stopping */
+  GSource *timeout_source;
+  GTask *stop_task;
+  guint threads;
+  guint connection_limit;
+  guint idle_timeout_sec;
+};
+
+/* One pass over the request headers: the ones we need, and whether a single-valued one repeats. */
+typedef struct {
+  HttpProxyHeaders headers;
+  GString *forwarded_for;
+} HeaderScan;
+
+static enum MHD_Result
+scan_header (void *data, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  HeaderScan *scan = data;
+  const char **slot = NULL;
+
+  if (g_ascii_strcasecmp (key, "X-Original-Method") == 0)
+    slot = &scan->headers.original_method;
+  else if (g_ascii_strcasecmp (key, "X-Original-URI") == 0)
+    slot = &scan->headers.original_uri;
+  else if (g_ascii_strcasecmp (key, "X-Real-IP") == 0)
+    slot = &scan->headers.real_ip;
+  else if (g_ascii_strcasecmp (key, "X-Forwarded-For") == 0)
+    {
+      if (scan->forwarded_for == NULL)
+        scan->forwarded_for = g_string_new (value);
+      else
+        g_string_append_printf (scan->forwarded_for, ",%s", value);
+    }
+  if (slot != NULL)
+    {
+      if (*slot != NULL)
+        scan->headers.duplicated = TRUE;
+      *slot = value;
+    }
+  return MHD_YES;
+}
+
+static const char *
+connection_header (gpointer data, const char *name)
+{
+  return MHD_lookup_connection_value (data, MHD_HEADER_KIND, name);
+}
+
+static GInetAddress *
+peer_address (struct MHD_Connection *connection)
+{
+  const union MHD_ConnectionInfo *info = MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+
+  if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+    return NULL;  /* a unix socket peer: a local proxy */
+  address = g_socket_address_new_from_native ((gpointer) sa, sa->sa_family == AF_INET ? sizeof (struct sockaddr_in)
+                                                                                       : sizeof (struct sockaddr_in6));
+  if (address == NULL)
+    return NULL;
+  return g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+}
+
+static enum MHD_Result
+queue_text (struct MHD_Connection *connection, guint status, const char *text, gboolean close)
+{
+  g_autofree char *body = g_strconcat (text, "\n", NULL);
+  struct MHD_Response *response = MHD_create_response_from_buffer (strlen (body), body, MHD_RESPMEM_MUST_COPY);
+  enum MHD_Result ret;
+
+  MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+  if (close)
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONNECTION, "close");
+  ret = MHD_queue_response (connection, status, response);
+  MHD_destroy_response (response);
+  return ret;
+}
+
+/* A reason fit for a header: printable ASCII only, bounded. */
+static char *
+header_safe (const char *text)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (const char *p = text; *p != '\0' && out->len < REASON_HEADER_MAX; p++)
+    g_string_append_c (out, (guchar) *p >= 0x20 && (guchar) *p < 0x7f ? *p : '?');
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/*
+ * nginx auth_request knows only 2xx, 401 and 403; any other denial (429 from a
+ * rate limit, 503 from a failed plugin) goes out as 403 with the real status in
+ * X-Hkp-Status, which our nginx snippet turns back into that status.
+ */
+static enum MHD_Result
+queue_result (HttpCheck *self, struct MHD_Connection *connection, const HkpCheckResult *result)
+{
+  struct MHD_Response *response;
+  guint status = result->status;
+  enum MHD_Result ret;
+
+  if (result->allowed && status == 200 && (result->headers == NULL || result->headers->len == 0))
+    return MHD_queue_response (connection, MHD_HTTP_OK, self->allowed);
+
+  if (result->allowed)
+    response = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+  else
+    {
+      g_autofree char *body = g_strdup_printf ("%s\n", result->reason != NULL ? result->reason : "denied");
+      g_autofree char *safe = header_safe (result->reason != NULL ? result->reason : "");
+      char code[8];
+
+      response = MHD_create_response_from_buffer (strlen (body), body, MHD_RESPMEM_MUST_COPY);
+      MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+      g_snprintf (code, sizeof code, "%u", status);
+      MHD_add_response_header (response, "X-Hkp-Status", code);
+      if (result->plugin != NULL)
+        MHD_add_response_header (response, "X-Hkp-Plugin", result->plugin);
+      if (safe[0] != '\0')
+        MHD_add_response_header (response, "X-Hkp-Reason", safe);
+      if (status != MHD_HTTP_UNAUTHORIZED)
+        status = MHD_HTTP_FORBIDDEN;
+    }
+  for (guint i = 0; result->headers != NULL && i + 1 < result->headers->len; i += 2)
+    MHD_add_response_header (response, result->headers->pdata[i], result->headers->pdata[i + 1]);
+  ret = MHD_queue_response (connection, status, response);
+  MHD_destroy_response (response);
+  return ret;
+}
+
+/* Any thread: the last request out while stopping wakes the main context. */
+static void
+leave (HttpCheck *self)
+{
+  if (g_atomic_int_dec_and_test (&self->in_flight) && g_atomic_int_get (&self->stopping))
+    g_source_set_ready_time (g_atomic_pointer_get (&self->drained_source), 0);
+}
+
+static enum MHD_Result
+run_check (HttpCheck *self, struct MHD_Connection *connection)
+{
+  HeaderScan scan = { { 0 } };
+  g_autoptr(GInetAddress) peer = peer_address (connection);
+  g_auto(HttpOriginalRequest) original = { 0 };
+  g_auto(HkpCheckResult) result = { 0 };
+  g_autofree char *reason = NULL;
+  gint cancelled = 0;
+  enum MHD_Result ret;
+  HkpCheckRequest request;
+
+  MHD_get_connection_values (connection, MHD_HEADER_KIND, scan_header, &scan);
+  scan.headers.forwarded_for = scan.forwarded_for != NULL ? scan.forwarded_for->str : NULL;
+  if (!http_proxy_parse (&scan.headers, peer, self->proxies, &original, &reason))
+    {
+      if (scan.forwarded_for != NULL)
+        g_string_free (scan.forwarded_for, TRUE);
+      return queue_text (connection, MHD_HTTP_BAD_REQUEST, reason, FALSE);
+    }
+  if (scan.forwarded_for != NULL)
+    g_string_free (scan.forwarded_for, TRUE);
+
+  request = (HkpCheckRequest) {
+    .method = original.method,
+    .path = original.path,
+    .query = original.query,
+    .client_address = original.client_address,
+    .header = connection_header,
+    .header_data = connection,
+    .cancelled = &cancelled,
+  };
+  hkp_engine_check (self->engine, &request, &result);
+  ret = queue_result (self, connection, &result);
+  return ret;
+}
+
+static enum MHD_Result
+on_request (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+  static int seen;
+  HttpCheck *self = cls;
+  enum MHD_Result ret;
+
+  /* Answering on the first call would make libmicrohttpd close the connection. */
+  if (*con_cls == NULL)
+    {
+      *con_cls = &seen;
+      return MHD_YES;
+    }
+  if (*upload_data_size != 0)
+    {
+      *upload_data_size = 0;  /* a body is ignored: the check is about the headers */
+      return MHD_YES;
+    }
+  if (strcmp (url, CHECK_PATH) != 0)
+    return queue_text (connection, MHD_HTTP_NOT_FOUND, "not found: the check endpoint is " CHECK_PATH, FALSE);
+
+  g_atomic_int_inc (&self->in_flight);
+  if (g_atomic_int_get (&self->stopping))
+    ret = queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
+  else
+    ret = run_check (self, connection);
+  leave (self);
+  return ret;
+}
+
+static void
+on_mhd_log (void *cls, const char *format, va_list ap)
+{
+  g_autofree char *message = g_strdup_vprintf (format, ap);
+
+  g_warning ("check endpoint: %s", g_strchomp (message));
+}
+
+static guint
+default_connection_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) < 0 || limit.rlim_cur == RLIM_INFINITY)
+    return 1000;
+  /* Leave room for plugins, the bus and the management bridge. */
+  return (guint) CLAMP ((gint64) limit.rlim_cur / 2, 16, 100000);
+}
+
+HttpCheck *
+http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **error)
+{
+  static const char *const loopback[] = { "127.0.0.0/8", "::1/128", NULL };
+  g_autoptr(HttpCheck) self = g_new0 (HttpCheck, 1);
+  guint threads = settings->threads;
+  guint limit = settings->connection_limit != 0 ? settings->connection_limit : default_connection_limit ();
+  guint idle = settings->idle_timeout_sec != 0 ? settings->idle_timeout_sec : IDLE_TIMEOUT_DEFAULT_SEC;
+
+  self->listen_fd = -1;
+  self->engine = g_object_ref (engine);
+  self->proxies = http_trusted_proxies_new (settings->trusted_proxies != NULL ? settings->trusted_proxies : loopback,
+                                            error);
+  if (self->proxies == NULL)
+    return NULL;
+  self->listen_fd = http_listen_open (settings->listen, LISTEN_BACKLOG, FALSE, error);
+  if (self->listen_fd < 0)
+    return NULL;
+  self->address = http_listen_describe (self->listen_fd);
+  if (threads == 0)
+    threads = MAX (4, 2 * g_get_num_processors ());
+  self->threads = threads;
+  self->connection_limit = limit;
+  self->idle_timeout_sec = idle;
+  return g_steal_pointer (&self);
+}
+
+gboolean
+http_check_start (HttpCheck *self, GError **error)
+{
+  g_return_val_if_fail (self->mhd == NULL && self->listen_fd >= 0, FALSE);
+  self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+
+  self->mhd = MHD_start_daemon (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                                MHD_USE_SUPPRESS_DATE_NO_CLOCK,
+                                0, NULL, NULL, on_request, self,
+                                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,
+                                MHD_OPTION_LISTEN_SOCKET, self->listen_fd,
+                                MHD_OPTION_THREAD_POOL_SIZE, self->threads,
+                                MHD_OPTION_CONNECTION_LIMIT, self->connection_limit,
+                                MHD_OPTION_CONNECTION_TIMEOUT, self->idle_timeout_sec,
+                                MHD_OPTION_END);
+  if (self->mhd == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the check endpoint on %s", self->address);
+      return FALSE;
+    }
+  self->listen_fd = -1;  /* libmicrohttpd's now, until MHD_quiesce_daemon() hands it back */
+  g_message ("check endpoint listening on %s (%u threads, up to %u connections)", self->address, self->threads,
+             self->connection_limit);
+  return TRUE;
+}
+
+const char *
+http_check_get_address (HttpCheck *check)
+{
+  return check->address;
+}
+
+static void
+finish_stop (HttpCheck *self, gboolean drained)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->stop_task);
+  int in_flight = g_atomic_int_get (&self->in_flight);
+
+  if (task == NULL)
+    return;
+  g_clear_pointer (&self->timeout_source, g_source_destroy);
+  if (drained)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                             "%d check(s) still running when the stop timeout passed", in_flight);
+}
+
+static gboolean
+on_drained (gpointer user_data)
+{
+  HttpCheck *self = user_data;
+
+  if (g_atomic_int_get (&self->in_flight) == 0)
+    finish_stop (self, TRUE);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_stop_timeout (gpointer user_data)
+{
+  HttpCheck *self = user_data;
+
+  self->timeout_source = NULL;
+  finish_stop (self, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+dispatch_ready (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs drained_funcs = { .dispatch = dispatch_ready };
+
+void
+http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  GSource *source;
+  MHD_socket fd;
+
+  g_task_set_source_tag (task, http_check_stop_async);
+  if (self->mhd == NULL)
+    {
+      g_task_return_boolean (task, TRUE);  /* never started: nothing to wait for */
+      g_object_unref (task);
+      return;
+    }
+  if (self->stop_task != NULL || self->drained_source != NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_PENDING, "the check endpoint is already stopping");
+      g_object_unref (task);
+      return;
+    }
+  self->stop_task = task;
+  source = g_source_new (&drained_funcs, sizeof (GSource));
+  g_source_set_callback (source, on_drained, self, NULL);
+  g_source_set_static_name (source, "hkp-check-drained");
+  g_source_attach (source, g_main_context_get_thread_default ());
+  g_atomic_pointer_set (&self->drained_source, source);
+  g_atomic_int_set (&self->stopping, 1);
+
+  /* No new connections; requests on open ones get 503 and the connection closes. */
+  fd = MHD_quiesce_daemon (self->mhd);
+  if (fd != MHD_INVALID_SOCKET)
+    {
+      close (fd);
+      self->listen_fd = -1;
+    }
+  g_message ("check endpoint %s: no longer taking checks; %d in flight", self->address,
+             g_atomic_int_get (&self->in_flight));
+  self->timeout_source = g_timeout_source_new ((guint) (timeout_sec * 1000));
+  g_source_set_callback (self->timeout_source, on_stop_timeout, self, NULL);
+  g_source_attach (self->timeout_source, g_main_context_get_thread_default ());
+  g_source_unref (self->timeout_source);
+  g_source_set_ready_time (source, 0);  /* maybe nothing is in flight */
+}
+
+gboolean
+http_check_stop_finish (HttpCheck *check, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+http_check_free (HttpCheck *self)
+{
+  if (self == NULL)
+    return;
+  if (self->mhd != NULL)
+    MHD_stop_daemon (self->mhd);
+  finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);
+  if (self->listen_fd >= 0)
+    close (self->listen_fd);
+  if (self->drained_source != NULL)
+    {
+      g_source_destroy (self->drained_source);
+      g_source_unref (self->drained_source);
+    }
+  g_clear_pointer (&self->timeout_source, g_source_destroy);
+  if (self->allowed != NULL)
+    MHD_destroy_response (self->allowed);
+  http_trusted_proxies_free (self->proxies);
+  g_free (self->address);
+  g_clear_object (&self->engine);
+  g_free (self);
+}

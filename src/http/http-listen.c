@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-http"
+
+/* Listening addresses: parsed from options, opened as sockets, described in logs. */
+
+#include "http-listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+gboolean
+listen_address_parse (const char *text, ListenAddress *address, GError **error)
+{
+  const char *colon;
+  g_autofree char *host = NULL;
+  char *end = NULL;
+  guint64 port;
+
+  memset (address, 0, sizeof *address);
+  if (g_str_equal (text, "none"))
+    {
+      address->kind = LISTEN_NONE;
+      return TRUE;
+    }
+  if (g_str_has_prefix (text, "unix:"))
+    {
+      const char *path = text + strlen ("unix:");
+      if (!g_path_is_absolute (path))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "\"%s\": a unix socket needs an absolute path (unix:/run/hkp-plugind/http.sock)", text);
+          return FALSE;
+        }
+      address->kind = LISTEN_UNIX;
+      address->path = g_strdup (path);
+      return TRUE;
+    }
+  colon = strrchr (text, ':');
+  if (colon == NULL || colon == text)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\" is not HOST:PORT, unix:PATH or none", text);
+      return FALSE;
+    }
+  host = g_strndup (text, (gsize) (colon - text));
+  if (host[0] == '[')
+    {
+      gsize len = strlen (host);
+      if (len < 3 || host[len - 1] != ']')
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "\"%s\": an IPv6 host goes in brackets, as in [::1]:11380", text);
+          return FALSE;
+        }
+      memmove (host, host + 1, len - 2);
+      host[len - 2] = '\0';
+    }
+  else if (strchr (host, ':') != NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\": an IPv6 host goes in brackets, as in [::1]:11380", text);
+      return FALSE;
+    }
+  errno = 0;
+  port = g_ascii_strtoull (colon + 1, &end, 10);
+  if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535 || !g_ascii_isdigit (colon[1]))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\": the port must be a number from 0 to 65535", text);
+      return FALSE;
+    }
+  address->kind = LISTEN_TCP;
+  address->host = g_steal_pointer (&host);
+  address->port = (guint16) port;
+  return TRUE;
+}
+
+char *
+listen_address_to_string (const ListenAddress *address)
+{
+  switch (address->kind)
+    {
+    case LISTEN_UNIX:
+      return g_strdup_printf ("unix:%s", address->path);
+    case LISTEN_TCP:
+      if (strchr (address->host, ':') != NULL)
+        return g_strdup_printf ("[%s]:%u", address->host, address->port);
+      return g_strdup_printf ("%s:%u", address->host, address->port);
+    case LISTEN_NONE:
+    default:
+      return g_strdup ("none");
+    }
+}
+
+void
+listen_address_clear (ListenAddress *address)
+{
+  g_free (address->host);
+  g_free (address->path);
+  memset (address, 0, sizeof *address);
+}
+
+void
+listen_address_copy (const ListenAddress *src, ListenAddress *dst)
+{
+  *dst = *src;
+  dst->host = g_strdup (src->host);
+  dst->path = g_strdup (src->path);
+}
+
+static int
+open_unix (const char *path, int backlog, GError **error)
+{
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  struct stat st;
+  int fd;
+
+  if (strlen (path) >= sizeof sa.sun_path)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unix:%s: the path is too long", path);
+      return -1;
+    }
+  strcpy (sa.sun_path, path);
+  /* A socket file left by an earlier run is ours to replace; anything else is not. */
+  if (lstat (path, &st) == 0)
+    {
+      if (!S_ISSOCK (st.st_mode))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "unix:%s: exists and is not a socket", path);
+          return -1;
+        }
+      unlink (path);
+    }
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || chmod (path, 0666) < 0 ||
+      listen (fd, backlog) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on unix:%s: %s", path,
+                   g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+static int
+open_tcp (const char *host, guint16 port, int backlog, gboolean reuse_port, GError **error)
+{
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+  struct addrinfo *found = NULL;
+  char service[8];
+  int rc, fd = -1, saved = 0, one = 1;
+
+  g_snprintf (service, sizeof service, "%u", port);
+  rc = getaddrinfo (host, service, &hints, &found);
+  if (rc != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "cannot listen on %s:%u: %s", host, port,
+                   gai_strerror (rc));
+      return -1;
+    }
+  for (struct addrinfo *ai = found; ai != NULL; ai = ai->ai_next)
+    {
+      fd = socket (ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+      if (fd < 0)
+        {
+          saved = errno;
+          continue;
+        }
+      if (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+          (!reuse_port || setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0) &&
+          (ai->ai_family != AF_INET6 || setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0) &&
+          bind (fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen (fd, backlog) == 0)
+        break;
+      saved = errno;
+      close (fd);
+      fd = -1;
+    }
+  freeaddrinfo (found);
+  if (fd < 0)
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on %s:%u: %s", host, port,
+                 g_strerror (saved));
+  return fd;
+}
+
+int
+http_listen_open (const ListenAddress *address, int backlog, gboolean reuse_port, GError **error)
+{
+  switch (address->kind)
+    {
+    case LISTEN_TCP:
+      return open_tcp (address->host, address->port, backlog, reuse_port, error);
+    case LISTEN_UNIX:
+      return open_unix (address->path, backlog, error);
+    case LISTEN_NONE:
+    default:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "no address to listen on");
+      return -1;
+    }
+}
+
+char *
+http_sockaddr_to_string (const struct sockaddr *address)
+{
+  char text[INET6_ADDRSTRLEN] = "";
+
+  if (address == NULL)
+    return g_strdup ("unknown");
+  switch (address->sa_family)
+    {
+    case AF_INET:
+      inet_ntop (AF_INET, &((const struct sockaddr_in *) address)->sin_addr, text, sizeof text);
+      return g_strdup (text);
+    case AF_INET6:
+      {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) address;
+        /* An IPv4 client on a dual-stack socket is an IPv4 client. */
+        if (IN6_IS_ADDR_V4MAPPED (&in6->sin6_addr))
+          inet_ntop (AF_INET, &in6->sin6_addr.s6_addr[12], text, sizeof text);
+        else
+          inet_ntop (AF_INET6, &in6->sin6_addr, text, sizeof text);
+        return g_strdup (text);
+      }
+    case AF_UNIX:
+      return g_strdup ("unix");
+    default:
+      return g_strdup ("unknown");
+    }
+}
+
+char *
+http_listen_describe (int fd)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  g_autofree char *host = NULL;
+
+  if (getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
+    return g_strdup ("unknown");
+  if (ss.ss_family == AF_UNIX)
+    return g_strdup_printf ("unix:%s", ((struct sockaddr_un *) &ss)->sun_path);
+  host = http_sockaddr_to_string ((struct sockaddr *) &ss);
+  if (ss.ss_family == AF_INET6)
+    return g_strdup_printf ("[%s]:%u", host, http_listen_get_port (fd));
+  return g_strdup_printf ("%s:%u", host, http_listen_get_port (fd));
+}
+
+guint16
+http_listen_get_port (int fd)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+
+  if (getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
+    return 0;
+  if (ss.ss_family == AF_INET)
+    return ntohs (((struct sockaddr_in *) &ss)->sin_port);
+  if (ss.ss_family == AF_INET6)
+    return ntohs (((struct sockaddr_in6 *) &ss)->sin6_port);
+  return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <sys/socket.h>
+
+G_BEGIN_DECLS
+
+/* Where a listener binds: a TCP host and port, a unix socket path, or nowhere. */
+typedef enum {
+  LISTEN_NONE,
+  LISTEN_TCP,
+  LISTEN_UNIX,
+} ListenKind;
+
+typedef struct {
+  ListenKind kind;
+  char *host;   /* LISTEN_TCP */
+  guint16 port; /* LISTEN_TCP; 0 picks a free port */
+  char *path;   /* LISTEN_UNIX */
+} ListenAddress;
+
+/* Parses "HOST:PORT", "[V6]:PORT", "unix:PATH" or "none" into address; FALSE with error naming what is wrong. */
+gboolean listen_address_parse (const char *text, ListenAddress *address, GError **error);
+
+/* Returns the address as text ("127.0.0.1:11380", "unix:/run/x", "none"); caller frees. */
+char *listen_address_to_string (const ListenAddress *address);
+
+/* Frees what address holds and makes it LISTEN_NONE. */
+void listen_address_clear (ListenAddress *address);
+
+/* Copies src into dst (which holds nothing). */
+void listen_address_copy (const ListenAddress *src, ListenAddress *dst);
+
+/*
+ * Opens a non-blocking, close-on-exec listening socket at address (not
+ * LISTEN_NONE) with the given backlog; with reuse_port, SO_REUSEPORT is set
+ * before bind so more sockets can share a TCP port (pass the bound port of
+ * the first).  A stale unix socket file is replaced; any other file there is
+ * an error.  Returns the fd (caller closes) or -1 with an error naming the
+ * address.
+ */
+int http_listen_open (const ListenAddress *address, int backlog, gboolean reuse_port, GError **error);
+
+/* Returns what fd is bound to, as "127.0.0.1:11380", "[::1]:80" or "unix:/path"; caller frees. */
+char *http_listen_describe (int fd);
+
+/* Returns the TCP port fd is bound to, or 0. */
+guint16 http_listen_get_port (int fd);
+
+/* Formats a peer socket address as text ("192.0.2.1", "2001:db8::1", "unix"); caller frees. */
+char *http_sockaddr_to_string (const struct sockaddr *address);
+
+G_END_DECLS

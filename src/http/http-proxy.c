@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-http"
+
+/* Reading nginx auth_request's forwarding headers: the original method, URI and client. */
+
+#include "http-proxy.h"
+
+#include <string.h>
+
+#define METHOD_MAX 32
+#define URI_MAX 8192
+
+struct _HttpTrustedProxies {
+  GPtrArray *masks;  /* GInetAddressMask */
+};
+
+HttpTrustedProxies *
+http_trusted_proxies_new (const char *const *cidrs, GError **error)
+{
+  g_autoptr(GPtrArray) masks = g_ptr_array_new_with_free_func (g_object_unref);
+  HttpTrustedProxies *proxies;
+
+  for (guint i = 0; cidrs != NULL && cidrs[i] != NULL; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      GInetAddressMask *mask = g_inet_address_mask_new_from_string (cidrs[i], &local_error);
+      if (mask == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "trusted proxy \"%s\": %s", cidrs[i],
+                       local_error->message);
+          return NULL;
+        }
+      g_ptr_array_add (masks, mask);
+    }
+  proxies = g_new0 (HttpTrustedProxies, 1);
+  proxies->masks = g_steal_pointer (&masks);
+  return proxies;
+}
+
+void
+http_trusted_proxies_free (HttpTrustedProxies *proxies)
+{
+  if (proxies == NULL)
+    return;
+  g_ptr_array_unref (proxies->masks);
+  g_free (proxies);
+}
+
+gboolean
+http_trusted_proxies_contain (const HttpTrustedProxies *proxies, GInetAddress *address)
+{
+  for (guint i = 0; i < proxies->masks->len; i++)
+    if (g_inet_address_mask_matches (proxies->masks->pdata[i], address))
+      return TRUE;
+  return FALSE;
+}
+
+void
+http_original_request_clear (HttpOriginalRequest *request)
+{
+  g_free (request->method);
+  g_free (request->path);
+  g_free (request->query);
+  g_free (request->client_address);
+  memset (request, 0, sizeof *request);
+}
+
+static gboolean
+is_method (const char *text)
+{
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  gsize n = 0;
+
+  for (; text[n] != '\0'; n++)
+    if (!g_ascii_isalnum (text[n]) && strchr (extra, text[n]) == NULL)
+      return FALSE;
+  return n > 0 && n <= METHOD_MAX;
+}
+
+/* An origin-form request target: "/" then visible ASCII, no spaces or controls. */
+static gboolean
+is_origin_uri (const char *text)
+{
+  gsize n = 0;
+
+  if (text[0] != '/')
+    return FALSE;
+  for (; text[n] != '\0'; n++)
+    if ((guchar) text[n] <= 0x20 || (guchar) text[n] >= 0x7f)
+      return FALSE;
+  return n <= URI_MAX;
+}
+
+static GInetAddress *
+parse_address (const char *text)
+{
+  g_autofree char *trimmed = g_strstrip (g_strdup (text));
+
+  return g_inet_address_new_from_string (trimmed);
+}
+
+/* The client is the right-most address a trusted proxy did not add. */
+static GInetAddress *
+client_from_forwarded_for (const char *list, const HttpTrustedProxies *proxies, char **reason)
+{
+  g_auto(GStrv) entries = g_strsplit (list, ",", -1);
+  guint n = g_strv_length (entries);
+  g_autoptr(GInetAddress) leftmost = NULL;
+
+  for (guint i = n; i-- > 0;)
+    {
+      g_autoptr(GInetAddress) address = parse_address (entries[i]);
+      if (address == NULL)
+        {
+          *reason = g_strdup_printf ("X-Forwarded-For entry \"%s\" is not an IP address", g_strstrip (entries[i]));
+          return NULL;
+        }
+      if (!http_trusted_proxies_contain (proxies, address))
+        return g_steal_pointer (&address);
+      g_set_object (&leftmost, address);
+    }
+  if (leftmost == NULL)
+    *reason = g_strdup ("X-Forwarded-For is empty");
+  return g_steal_pointer (&leftmost);
+}
+
+gboolean
+http_proxy_parse (const HttpProxyHeaders *headers, GInetAddress *peer, const HttpTrustedProxies *proxies,
+                  HttpOriginalRequest *out, char **reason)
+{
+  g_autoptr(GInetAddress) client = NULL;
+  const char *question;
+
+  memset (out, 0, sizeof *out);
+  if (headers->duplicated)
+    {
+      *reason = g_strdup ("X-Original-Method, X-Original-URI and X-Real-IP may each come only once");
+      return FALSE;
+    }
+  if (headers->original_method == NULL || headers->original_uri == NULL)
+    {
+      *reason = g_strdup_printf ("missing %s: the proxy must send the original request "
+                                 "(proxy_set_header X-Original-Method $request_method; "
+                                 "proxy_set_header X-Original-URI $request_uri;)",
+                                 headers->original_method == NULL ? "X-Original-Method" : "X-Original-URI");
+      return FALSE;
+    }
+  if (!is_method (headers->original_method))
+    {
+      *reason = g_strdup ("X-Original-Method is not an HTTP method");
+      return FALSE;
+    }
+  if (!is_origin_uri (headers->original_uri))
+    {
+      *reason = g_strdup ("X-Original-URI is not a request target starting with \"/\"");
+      return FALSE;
+    }
+
+  if (peer != NULL && !http_trusted_proxies_contain (proxies, peer))
+    client = g_object_ref (peer);  /* an untrusted peer speaks for itself only */
+  else if (headers->real_ip != NULL)
+    {
+      client = parse_address (headers->real_ip);
+      if (client == NULL)
+        {
+          *reason = g_strdup ("X-Real-IP is not an IP address");
+          return FALSE;
+        }
+    }
+  else if (headers->forwarded_for != NULL)
+    {
+      client = client_from_forwarded_for (headers->forwarded_for, proxies, reason);
+      if (client == NULL)
+        return FALSE;
+    }
+  else
+    {
+      *reason = g_strdup ("missing X-Real-IP (or X-Forwarded-For): the proxy must name the client "
+                          "(proxy_set_header X-Real-IP $remote_addr;)");
+      return FALSE;
+    }
+
+  out->method = g_strdup (headers->original_method);
+  question = strchr (headers->original_uri, '?');
+  if (question != NULL)
+    {
+      out->path = g_strndup (headers->original_uri, (gsize) (question - headers->original_uri));
+      out->query = g_strdup (question + 1);
+    }
+  else
+    out->path = g_strdup (headers->original_uri);
+  out->client_address = g_inet_address_to_string (client);
+  return TRUE;
+}

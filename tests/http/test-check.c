@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The check endpoint over real sockets: what the plugins see of the original
+ * request, how verdicts map to nginx auth_request answers, clear 400s for
+ * malformed proxy headers (never an allow), whom it believes about the
+ * client address, keep-alive, the unix socket, and an orderly stop that lets
+ * running checks finish while refusing new ones.
+ */
+#include <string.h>
+
+#include <gio/gunixsocketaddress.h>
+
+#include "hkp-test-engine.h"
+#include "hkp-test-http.h"
+#include "hkp-test-probe.h"
+#include "http-check.h"
+
+typedef struct {
+  EngineFixture e;
+  HttpCheck *check;
+  ListenAddress listen;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  engine_fixture_setup (&f->e, data);
+  f->listen.kind = LISTEN_TCP;
+  f->listen.host = g_strdup ("127.0.0.1");
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->check, http_check_free);
+  listen_address_clear (&f->listen);
+  engine_fixture_teardown (&f->e, data);
+}
+
+/* Loads the plugins written so far and serves checks, believing trusted (NULL: loopback). */
+static void
+serve (Fixture *f, const char *const *trusted)
+{
+  g_autoptr(GError) error = NULL;
+  HttpCheckSettings settings = { .listen = &f->listen, .trusted_proxies = trusted, .threads = 2 };
+
+  engine_fixture_start (&f->e, NULL);
+  f->check = http_check_new (f->e.engine, &settings, &error);
+  g_assert_no_error (error);
+  g_assert_true (http_check_start (f->check, &error));
+  g_assert_no_error (error);
+}
+
+static HkpTestHttp *
+connect_to (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  HkpTestHttp *http = hkp_test_http_connect (http_check_get_address (f->check), NULL, &error);
+
+  g_assert_no_error (error);
+  return http;
+}
+
+/* One check on http with the usual nginx headers plus extra (NULL-terminated, may be NULL). */
+static void
+ask (HkpTestHttp *http, const char *const *headers, HkpTestHttpResponse *response)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (hkp_test_http_request (http, "GET", "/check", headers, NULL, response, &error));
+  g_assert_no_error (error);
+}
+
+static const char *const nginx_headers[] = {
+  "X-Original-Method: POST", "X-Original-URI: /pks/add?options=mr", "X-Real-IP: 192.0.2.7", "X-Test: hello", NULL
+};
+
+static void
+test_plugins_see_the_original_request (Fixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) http = NULL;
+  g_auto(HkpTestHttpResponse) r = { 0 };
+
+  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  serve (f, NULL);
+  http = connect_to (f);
+  ask (http, nginx_headers, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-method"), ==, "POST");
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-path"), ==, "/pks/add");
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-query"), ==, "options=mr");
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-client"), ==, "192.0.2.7");
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-test"), ==, "hello");
+  g_assert_false (r.closed);
+}
+
+static void
+test_no_plugin_allows (Fixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) http = NULL;
+  g_auto(HkpTestHttpResponse) r = { 0 };
+
+  serve (f, NULL);
+  http = connect_to (f);
+  ask (http, nginx_headers, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  g_assert_cmpstr (r.body, ==, "");
+}
+
+static void
+test_denials_speak_auth_request (Fixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) http = NULL;
+  const char *const limited[] = { "X-Original-Method: GET", "X-Original-URI: /pks/lookup?op=get&search=a",
+                                  "X-Real-IP: 192.0.2.8", NULL };
+  const char *const unauthorised[] = { "X-Original-Method: GET", "X-Original-URI: /private",
+                                       "X-Real-IP: 192.0.2.8", NULL };
+
+  engine_fixture_write_plugin (&f->e, "auth", "{\"module\": \"answer.so\", \"priority\": 1, \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"continue\"}}");
+  engine_fixture_write_plugin (&f->e, "limit", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"deny\", \"status\": 429, \"reason\": "
+                               "\"slow down\", \"headers\": {\"Retry-After\": \"7\"}}}");
+  serve (f, NULL);
+  http = connect_to (f);
+
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    ask (http, limited, &r);
+    /* auth_request knows 2xx, 401 and 403 only: the real status travels beside. */
+    g_assert_cmpuint (r.status, ==, 403);
+    g_assert_cmpstr (hkp_test_http_header (&r, "x-hkp-status"), ==, "429");
+    g_assert_cmpstr (hkp_test_http_header (&r, "x-hkp-plugin"), ==, "limit");
+    g_assert_cmpstr (hkp_test_http_header (&r, "x-hkp-reason"), ==, "slow down");
+    g_assert_cmpstr (hkp_test_http_header (&r, "retry-after"), ==, "7");
+    g_assert_cmpstr (r.body, ==, "slow down\n");
+    g_assert_false (r.closed);
+  }
+
+  /* A 401 stays a 401. */
+  {
+    g_autoptr(GAsyncResult) async = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_autofree char *config = g_strdup ("{\"enabled\": true, \"verdict\": \"deny\", \"status\": 401, "
+                                        "\"reason\": \"who are you\"}");
+
+    hkp_engine_set_config_async (f->e.engine, "auth", config, hkp_test_store_result, &async);
+    hkp_test_wait_result (&async);
+    g_assert_true (hkp_engine_change_finish (f->e.engine, async, &error));
+    g_assert_no_error (error);
+    ask (http, unauthorised, &r);
+    g_assert_cmpuint (r.status, ==, 401);
+    g_assert_cmpstr (hkp_test_http_header (&r, "x-hkp-plugin"), ==, "auth");
+  }
+}
+
+static void
+test_malformed_requests_are_400 (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *headers[5];
+    const char *says;
+  } bad[] = {
+    { { "X-Original-URI: /pks/lookup", "X-Real-IP: 192.0.2.1" }, "missing X-Original-Method" },
+    { { "X-Original-Method: GET", "X-Real-IP: 192.0.2.1" }, "missing X-Original-URI" },
+    { { "X-Original-Method: GET", "X-Original-URI: /pks/lookup" }, "missing X-Real-IP" },
+    { { "X-Original-Method: GET", "X-Original-URI: pks/lookup", "X-Real-IP: 192.0.2.1" }, "X-Original-URI" },
+    { { "X-Original-Method: G(T", "X-Original-URI: /", "X-Real-IP: 192.0.2.1" }, "X-Original-Method" },
+    { { "X-Original-Method: GET", "X-Original-URI: /", "X-Real-IP: 192.0.2.300" }, "X-Real-IP" },
+    { { "X-Original-Method: GET", "X-Original-URI: /", "X-Forwarded-For: 192.0.2.1, nonsense" }, "nonsense" },
+    { { "X-Original-Method: GET", "X-Original-URI: /a", "X-Original-URI: /b", "X-Real-IP: 192.0.2.1" }, "only once" },
+  };
+  g_autoptr(HkpTestHttp) http = NULL;
+
+  /* The plugin would deny everything: a 400 must come before it is asked, and never turn into an allow. */
+  engine_fixture_write_plugin (&f->e, "slow", "{\"module\": \"sleeper.so\", \"config\": {\"enabled\": true}}");
+  serve (f, NULL);
+  http = connect_to (f);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_auto(HkpTestHttpResponse) r = { 0 };
+      ask (http, bad[i].headers, &r);
+      g_assert_cmpuint (r.status, ==, 400);
+      if (strstr (r.body, bad[i].says) == NULL)
+        g_error ("case %u: \"%s\" does not say %s", i, r.body, bad[i].says);
+    }
+  g_assert_cmpint (hkp_test_probe_entered_count (), ==, 0);
+
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_autoptr(GError) error = NULL;
+    g_assert_true (hkp_test_http_request (http, "GET", "/other", nginx_headers, NULL, &r, &error));
+    g_assert_cmpuint (r.status, ==, 404);
+  }
+}
+
+static void
+test_whom_it_believes (Fixture *f, gconstpointer data)
+{
+  const char *const trusted[] = { "127.0.0.0/8", "10.0.0.0/8", NULL };
+  g_autoptr(HkpTestHttp) http = NULL;
+  static const struct {
+    const char *header;
+    const char *client;
+  } cases[] = {
+    { "X-Real-IP: 2001:db8::7", "2001:db8::7" },
+    { "X-Forwarded-For: 198.51.100.1, 203.0.113.5, 10.1.2.3", "203.0.113.5" },
+    { "X-Forwarded-For: 10.9.9.9, 10.1.2.3", "10.9.9.9" },
+  };
+
+  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  serve (f, trusted);
+  http = connect_to (f);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *headers[] = { "X-Original-Method: GET", "X-Original-URI: /", cases[i].header, NULL };
+      g_auto(HkpTestHttpResponse) r = { 0 };
+      ask (http, headers, &r);
+      g_assert_cmpuint (r.status, ==, 200);
+      g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-client"), ==, cases[i].client);
+    }
+}
+
+static void
+test_untrusted_peer_speaks_for_itself (Fixture *f, gconstpointer data)
+{
+  const char *const trusted[] = { "10.0.0.0/8", NULL };
+  g_autoptr(HkpTestHttp) http = NULL;
+  g_auto(HkpTestHttpResponse) r = { 0 };
+
+  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  serve (f, trusted);
+  http = connect_to (f);
+  ask (http, nginx_headers, &r);
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-client"), ==, "127.0.0.1");
+}
+
+static void
+test_keep_alive (Fixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) http = NULL;
+
+  engine_fixture_write_plugin (&f->e, "allow", "{\"module\": \"answer.so\", \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"allow\"}}");
+  serve (f, NULL);
+  http = connect_to (f);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_auto(HkpTestHttpResponse) r = { 0 };
+      ask (http, nginx_headers, &r);
+      g_assert_cmpuint (r.status, ==, 200);
+      g_assert_false (r.closed);
+    }
+}
+
+static void
+test_unix_socket (Fixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) http = NULL;
+  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autofree char *expected = NULL;
+
+  listen_address_clear (&f->listen);
+  f->listen.kind = LISTEN_UNIX;
+  f->listen.path = g_build_filename (f->e.root, "check.sock", NULL);
+  /* A socket file left by an earlier run does not stop us. */
+  {
+    g_autoptr(GSocket) stale = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+    g_autoptr(GSocketAddress) path = g_unix_socket_address_new (f->listen.path);
+    g_assert_true (g_socket_bind (stale, path, FALSE, NULL));
+    g_assert_true (g_file_test (f->listen.path, G_FILE_TEST_EXISTS));
+  }
+  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  serve (f, NULL);
+  expected = g_strdup_printf ("unix:%s", f->listen.path);
+  g_assert_cmpstr (http_check_get_address (f->check), ==, expected);
+  http = connect_to (f);
+  ask (http, nginx_headers, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  /* A unix peer is a local proxy: its X-Real-IP counts. */
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-client"), ==, "192.0.2.7");
+}
+
+static void
+test_listen_errors_name_the_address (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HttpCheck) second = NULL;
+  ListenAddress taken = { 0 };
+  g_autofree char *address = NULL;
+  HttpCheckSettings settings = { .listen = &taken };
+
+  serve (f, NULL);
+  address = g_strdup (http_check_get_address (f->check));
+  g_assert_true (listen_address_parse (address, &taken, NULL));
+  second = http_check_new (f->e.engine, &settings, &error);
+  g_assert_null (second);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_assert_nonnull (strstr (error->message, address));
+  listen_address_clear (&taken);
+}
+
+typedef struct {
+  Fixture *f;
+  HkpTestHttp *http;
+  HkpTestHttpResponse response;
+  GError *error;
+} SlowCheck;
+
+static gpointer
+slow_check_thread (gpointer data)
+{
+  SlowCheck *slow = data;
+
+  hkp_test_http_request (slow->http, "GET", "/check", nginx_headers, NULL, &slow->response, &slow->error);
+  return NULL;
+}
+
+static void
+test_stop_finishes_running_checks_and_refuses_new_ones (Fixture *f, gconstpointer data)
+{
+  SlowCheck slow = { f };
+  g_autoptr(HkpTestHttp) idle = NULL;
+  g_autoptr(GAsyncResult) stopped = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  GThread *thread;
+
+  engine_fixture_write_plugin (&f->e, "slow", "{\"module\": \"sleeper.so\", \"config\": "
+                               "{\"enabled\": true, \"sleep_ms\": 2000}}");
+  serve (f, NULL);
+  address = g_strdup (http_check_get_address (f->check));
+  slow.http = connect_to (f);
+  idle = connect_to (f);
+  thread = g_thread_new ("slow-check", slow_check_thread, &slow);
+  hkp_test_probe_wait_entered (1);
+
+  http_check_stop_async (f->check, 30, hkp_test_store_result, &stopped);
+
+  /* A request on a connection that was open before: 503, and the connection closes. */
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    ask (idle, nginx_headers, &r);
+    g_assert_cmpuint (r.status, ==, 503);
+    g_assert_true (r.closed);
+    g_assert_true (hkp_test_http_peer_closed (idle));
+  }
+  /* No new connections. */
+  {
+    g_autoptr(GError) refused = NULL;
+    g_autoptr(HkpTestHttp) late = hkp_test_http_connect (address, NULL, &refused);
+    g_assert_null (late);
+    g_assert_error (refused, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  }
+  /* The running check is still sleeping, so the stop has not completed. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (stopped);
+
+  hkp_test_wait_result (&stopped);
+  g_assert_true (http_check_stop_finish (f->check, stopped, &error));
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_no_error (slow.error);
+  g_assert_cmpuint (slow.response.status, ==, 200);
+  hkp_test_http_response_clear (&slow.response);
+  hkp_test_http_free (slow.http);
+  g_assert_cmpint (hkp_test_probe_violations (), ==, 0);
+}
+
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
+
+  ADD ("/check/plugins-see-the-original-request", test_plugins_see_the_original_request);
+  ADD ("/check/no-plugin-allows", test_no_plugin_allows);
+  ADD ("/check/denials-speak-auth-request", test_denials_speak_auth_request);
+  ADD ("/check/malformed-requests-are-400", test_malformed_requests_are_400);
+  ADD ("/check/whom-it-believes", test_whom_it_believes);
+  ADD ("/check/untrusted-peer-speaks-for-itself", test_untrusted_peer_speaks_for_itself);
+  ADD ("/check/keep-alive", test_keep_alive);
+  ADD ("/check/unix-socket", test_unix_socket);
+  ADD ("/check/listen-errors-name-the-address", test_listen_errors_name_the_address);
+  ADD ("/check/stop-finishes-running-checks-and-refuses-new-ones", test_stop_finishes_running_checks_and_refuses_new_ones);
+  return g_test_run ();
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Reading the proxy's headers: the original request, and whose word counts for the client address. */
+#include <string.h>
+
+#include "http-proxy.h"
+
+static HttpTrustedProxies *
+loopback (void)
+{
+  const char *const cidrs[] = { "127.0.0.0/8", "::1", NULL };
+  g_autoptr(GError) error = NULL;
+  HttpTrustedProxies *proxies = http_trusted_proxies_new (cidrs, &error);
+
+  g_assert_no_error (error);
+  return proxies;
+}
+
+/* Parses headers from peer (NULL: unix) and returns "METHOD PATH ?QUERY CLIENT" or "400: reason". */
+static char *
+parse (const HttpProxyHeaders *headers, const char *peer_text)
+{
+  g_autoptr(HttpTrustedProxies) proxies = loopback ();
+  g_autoptr(GInetAddress) peer = peer_text != NULL ? g_inet_address_new_from_string (peer_text) : NULL;
+  g_auto(HttpOriginalRequest) out = { 0 };
+  g_autofree char *reason = NULL;
+
+  if (!http_proxy_parse (headers, peer, proxies, &out, &reason))
+    return g_strdup_printf ("400: %s", reason);
+  return g_strdup_printf ("%s %s ?%s %s", out.method, out.path, out.query != NULL ? out.query : "(none)",
+                          out.client_address);
+}
+
+static void
+check (const HttpProxyHeaders *headers, const char *peer, const char *expected)
+{
+  g_autofree char *got = parse (headers, peer);
+
+  if (!g_str_has_prefix (got, expected))
+    g_error ("got \"%s\", expected \"%s…\"", got, expected);
+}
+
+static void
+test_original_request (void)
+{
+  HttpProxyHeaders h = { "GET", "/pks/lookup?op=get&search=0x1234", "192.0.2.1" };
+
+  check (&h, "127.0.0.1", "GET /pks/lookup ?op=get&search=0x1234 192.0.2.1");
+  h.original_uri = "/pks/add";
+  check (&h, "127.0.0.1", "GET /pks/add ?(none) 192.0.2.1");
+  h.original_uri = "/a?";
+  check (&h, "127.0.0.1", "GET /a ? 192.0.2.1");
+  /* Percent-encoding is left as sent: plugins see what the client sent. */
+  h.original_uri = "/pks/%2e%2e/lookup";
+  check (&h, "127.0.0.1", "GET /pks/%2e%2e/lookup ?(none) 192.0.2.1");
+}
+
+static void
+test_client_addresses (void)
+{
+  HttpProxyHeaders h = { "GET", "/", NULL, NULL };
+
+  /* X-Real-IP wins over X-Forwarded-For; addresses come out canonical. */
+  h.real_ip = "2001:DB8:0:0::1";
+  h.forwarded_for = "198.51.100.9";
+  check (&h, "::1", "GET / ?(none) 2001:db8::1");
+  h.real_ip = NULL;
+  /* The right-most address no trusted proxy added. */
+  h.forwarded_for = "203.0.113.1, 198.51.100.9, 127.0.0.1";
+  check (&h, "127.0.0.1", "GET / ?(none) 198.51.100.9");
+  /* All trusted: the left-most. */
+  h.forwarded_for = "127.0.0.5,127.0.0.1";
+  check (&h, "127.0.0.1", "GET / ?(none) 127.0.0.5");
+  /* A unix-socket peer is a local proxy and trusted. */
+  h.forwarded_for = "198.51.100.10";
+  check (&h, NULL, "GET / ?(none) 198.51.100.10");
+  /* An untrusted peer's headers are ignored: it is the client. */
+  h.real_ip = "192.0.2.1";
+  check (&h, "203.0.113.50", "GET / ?(none) 203.0.113.50");
+}
+
+static void
+test_malformed (void)
+{
+  static const struct {
+    HttpProxyHeaders headers;
+    const char *expected;
+  } cases[] = {
+    { { NULL, "/", "192.0.2.1" }, "400: missing X-Original-Method" },
+    { { "GET", NULL, "192.0.2.1" }, "400: missing X-Original-URI" },
+    { { "GET", "/", NULL, NULL }, "400: missing X-Real-IP" },
+    { { "", "/", "192.0.2.1" }, "400: X-Original-Method is not" },
+    { { "GET POST", "/", "192.0.2.1" }, "400: X-Original-Method is not" },
+    { { "GETGETGETGETGETGETGETGETGETGETGET", "/", "192.0.2.1" }, "400: X-Original-Method is not" },
+    { { "GET", "http://example.org/", "192.0.2.1" }, "400: X-Original-URI is not" },
+    { { "GET", "/a b", "192.0.2.1" }, "400: X-Original-URI is not" },
+    { { "GET", "/a\tb", "192.0.2.1" }, "400: X-Original-URI is not" },
+    { { "GET", "/\xc3\xa9", "192.0.2.1" }, "400: X-Original-URI is not" },
+    { { "GET", "/", "192.0.2.256" }, "400: X-Real-IP is not" },
+    { { "GET", "/", "example.org" }, "400: X-Real-IP is not" },
+    { { "GET", "/", NULL, "192.0.2.1, , 127.0.0.1" }, "400: X-Forwarded-For entry \"\"" },
+    { { "GET", "/", NULL, "unknown" }, "400: X-Forwarded-For entry \"unknown\"" },
+    { { "GET", "/", "192.0.2.1", NULL, TRUE }, "400: X-Original-Method, X-Original-URI and X-Real-IP may" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    check (&cases[i].headers, "127.0.0.1", cases[i].expected);
+}
+
+static void
+test_trusted_proxy_errors (void)
+{
+  const char *const bad[] = { "127.0.0.0/8", "10.0.0.0/33", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HttpTrustedProxies) proxies = http_trusted_proxies_new (bad, &error);
+
+  g_assert_null (proxies);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "10.0.0.0/33"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/proxy/original-request", test_original_request);
+  g_test_add_func ("/proxy/client-addresses", test_client_addresses);
+  g_test_add_func ("/proxy/malformed", test_malformed);
+  g_test_add_func ("/proxy/trusted-proxy-errors", test_trusted_proxy_errors);
+  return g_test_run ();
+}
