@@ -54,6 +54,9 @@ hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...)
   g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", tree->state_dir));
   if (bus_address != NULL)
     g_ptr_array_add (argv, g_strdup_printf ("--bus=%s", bus_address));
+  /* Tests run side by side: no fixed ports (a later option wins). */
+  g_ptr_array_add (argv, g_strdup ("--check-listen=127.0.0.1:0"));
+  g_ptr_array_add (argv, g_strdup ("--http-listen=none"));
   va_start (ap, bus_address);
   while ((extra = va_arg (ap, const char *)) != NULL)
     g_ptr_array_add (argv, g_strdup (extra));
@@ -203,4 +206,14 @@ hkp_test_daemon_free (HkpTestDaemon *daemon)
   g_clear_object (&daemon->process);
   g_ptr_array_unref (daemon->lines);
   g_free (daemon);
+}
+
+char *
+hkp_test_daemon_wait_listening (HkpTestDaemon *daemon, const char *what)
+{
+  g_autofree char *needle = g_strdup_printf ("%s listening on ", what);
+  gint index = hkp_test_daemon_wait_line (daemon, needle);
+  const char *line = strstr (daemon->lines->pdata[index], needle) + strlen (needle);
+
+  return g_strndup (line, strcspn (line, " "));
 }

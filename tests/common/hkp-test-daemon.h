@@ -34,10 +34,14 @@ void hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char
 
 /*
  * Returns the daemon's arguments for the tree (--config, --plugin-dir,
- * --config-dir, --state-dir), --bus=bus_address if not NULL, then the
- * NULL-terminated extra ones; pdata is NULL-terminated.  Caller frees.
+ * --config-dir, --state-dir), --bus=bus_address if not NULL,
+ * --check-listen=127.0.0.1:0 and --http-listen=none, then the
+ * NULL-terminated extra ones (which win); pdata is NULL-terminated.  Caller frees.
  */
 GPtrArray *hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...) G_GNUC_NULL_TERMINATED;
+
+/* Waits for the daemon's "<what> listening on ADDRESS" line and returns ADDRESS; caller frees. */
+char *hkp_test_daemon_wait_listening (HkpTestDaemon *daemon, const char *what);
 
 /* Returns the path of the hkp-plugind binary under test (static string). */
 const char *hkp_test_daemon_path (void);

@@ -3,11 +3,14 @@
  * The hkp-plugind binary as an admin runs it: --version and --help, exit 2
  * for bad options and config values (named), exit 1 when it cannot start,
  * and an orderly stop on SIGTERM and SIGINT that shuts plugins down in
- * reverse priority order and exits 0.
+ * reverse priority order and exits 0 once the running checks have finished.
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -15,6 +18,7 @@
 #include "hkp-test-bus.h"
 #include "hkp-test-client.h"
 #include "hkp-test-daemon.h"
+#include "hkp-test-http.h"
 #include "hkp-test-util.h"
 
 typedef struct {
@@ -312,6 +316,72 @@ test_sd_notify (Fixture *f, gconstpointer data)
   g_ptr_array_unref (n.messages);
 }
 
+typedef struct {
+  char *address;
+  HkpTestHttpResponse response;
+  GError *error;
+} SlowCheck;
+
+static gpointer
+slow_check_thread (gpointer data)
+{
+  SlowCheck *slow = data;
+  const char *const headers[] = { "X-Original-Method: GET", "X-Original-URI: /pks/lookup?op=get&search=x",
+                                  "X-Real-IP: 192.0.2.1", NULL };
+  g_autoptr(HkpTestHttp) http = hkp_test_http_connect (slow->address, NULL, &slow->error);
+
+  if (http != NULL)
+    hkp_test_http_request (http, "GET", "/check", headers, NULL, &slow->response, &slow->error);
+  return NULL;
+}
+
+static void
+test_sigterm_drains_checks (Fixture *f, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (f->tree.root, "entered.fifo", NULL);
+  g_autofree char *sleeper = NULL;
+  SlowCheck slow = { 0 };
+  GThread *thread;
+  char byte;
+  int fd;
+
+  /* The sleeper allows after a second, or continues if cancelled: then the denier below would answer. */
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  sleeper = g_strdup_printf ("{\"module\": \"sleeper.so\", \"priority\": 1, \"config\": "
+                             "{\"enabled\": true, \"sleep_ms\": 1000, \"signal_fifo\": \"%s\"}}", fifo);
+  hkp_test_tree_write_plugin (&f->tree, "slow", sleeper);
+  hkp_test_tree_write_plugin (&f->tree, "denier", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
+                              "{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"cut short\"}}");
+  start_daemon (f, NULL);
+  slow.address = hkp_test_daemon_wait_listening (f->daemon, "check endpoint");
+  wait_line (f, "ready");
+
+  thread = g_thread_new ("slow-check", slow_check_thread, &slow);
+  /* Opening the FIFO returns once the plugin has opened its end: the check is in flight. */
+  fd = open (fifo, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (read (fd, &byte, 1), ==, 1);
+  close (fd);
+
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
+  wait_line (f, "no longer taking checks; 1 in flight");
+  {
+    g_autoptr(GError) refused = NULL;
+    g_autoptr(HkpTestHttp) late = hkp_test_http_connect (slow.address, NULL, &refused);
+    g_assert_null (late);
+    g_assert_error (refused, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+  }
+  g_thread_join (thread);
+  g_assert_no_error (slow.error);
+  /* Finished by the plugin, not cut short. */
+  g_assert_cmpuint (slow.response.status, ==, 200);
+  g_assert_cmpint (wait_exit (f), ==, 0);
+  /* Plugins shut down only after the check finished. */
+  g_assert_cmpint (find_line (f, "no longer taking checks"), <, find_line (f, "plugin slow shut down"));
+  hkp_test_http_response_clear (&slow.response);
+  g_free (slow.address);
+}
+
 static void
 test_empty_config_dir (Fixture *f, gconstpointer data)
 {
@@ -352,6 +422,7 @@ main (int argc, char **argv)
   ADD ("/daemon/cannot-start", test_cannot_start);
   ADD ("/daemon/sigterm", test_sigterm);
   ADD ("/daemon/sigint", test_sigint);
+  ADD ("/daemon/sigterm-drains-checks", test_sigterm_drains_checks);
   ADD ("/daemon/empty-config-dir", test_empty_config_dir);
   ADD ("/daemon/sighup-rescans", test_sighup_rescans);
   ADD ("/daemon/sd-notify", test_sd_notify);

@@ -18,6 +18,9 @@ for file in \
   "$datadir/dbus-1/interfaces/org.hkp.PluginManager1.xml" \
   "$datadir/polkit-1/actions/org.hkp.PluginManager1.policy" \
   "$datadir/doc/hkp-plugind/examples/hkp-plugind.rules.example" \
+  "$datadir/doc/hkp-plugind/examples/plugins.d/ipfilter.json" \
+  "$datadir/doc/hkp-plugind/examples/plugins.d/ratelimit.json" \
+  "$datadir/doc/hkp-plugind/examples/nginx/hkp-plugind.conf" \
   "$prefix/lib/systemd/system/hkp-plugind.service" \
   "$mandir/man8/hkp-plugind.8" \
   "$mandir/man5/hkp-plugind.conf.5" \
