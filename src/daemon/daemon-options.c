@@ -387,7 +387,7 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "Peers whose X-Real-IP/X-Forwarded-For the check endpoint believes (default 127.0.0.0/8,::1/128)",
       "CIDRS" },
     { "check-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_CHECK_THREADS],
-      "Threads serving the check endpoint (default 0: twice the CPUs, at least 4)", "N" },
+      "Threads serving the check endpoint (default 0: one per CPU, at least 2; more if plugins block)", "N" },
     { "required-plugins", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_REQUIRED_PLUGINS],
       "Plugins without which /readyz answers 503 (comma-separated)", "NAMES" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },

@@ -77,20 +77,12 @@ connection_header (gpointer data, const char *name)
   return MHD_lookup_connection_value (data, MHD_HEADER_KIND, name);
 }
 
-static GInetAddress *
+static const struct sockaddr *
 peer_address (struct MHD_Connection *connection)
 {
   const union MHD_ConnectionInfo *info = MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
-  g_autoptr(GSocketAddress) address = NULL;
 
-  if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
-    return NULL;  /* a unix socket peer: a local proxy */
-  address = g_socket_address_new_from_native ((gpointer) sa, sa->sa_family == AF_INET ? sizeof (struct sockaddr_in)
-                                                                                       : sizeof (struct sockaddr_in6));
-  if (address == NULL)
-    return NULL;
-  return g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+  return info != NULL ? info->client_addr : NULL;
 }
 
 static enum MHD_Result
@@ -172,7 +164,7 @@ static enum MHD_Result
 run_check (HttpCheck *self, struct MHD_Connection *connection)
 {
   HeaderScan scan = { { 0 } };
-  g_autoptr(GInetAddress) peer = peer_address (connection);
+  const struct sockaddr *peer = peer_address (connection);
   g_auto(HttpOriginalRequest) original = { 0 };
   g_auto(HkpCheckResult) result = { 0 };
   g_autofree char *reason = NULL;
@@ -275,7 +267,7 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
     return NULL;
   self->address = http_listen_describe (self->listen_fd);
   if (threads == 0)
-    threads = MAX (4, 2 * g_get_num_processors ());
+    threads = MAX (2, g_get_num_processors ());
   self->threads = threads;
   self->connection_limit = limit;
   self->idle_timeout_sec = idle;
@@ -288,7 +280,7 @@ http_check_start (HttpCheck *self, GError **error)
   g_return_val_if_fail (self->mhd == NULL && self->listen_fd >= 0, FALSE);
   self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
 
-  self->mhd = MHD_start_daemon (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+  self->mhd = MHD_start_daemon (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
                                 MHD_USE_SUPPRESS_DATE_NO_CLOCK,
                                 0, NULL, NULL, on_request, self,
                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,

@@ -5,32 +5,80 @@
 
 #include "http-proxy.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #define METHOD_MAX 32
 #define URI_MAX 8192
 
+typedef struct {
+  HttpIp ip;
+  guint length;       /* prefix length in bits */
+} Mask;
+
 struct _HttpTrustedProxies {
-  GPtrArray *masks;  /* GInetAddressMask */
+  GArray *masks;      /* Mask */
 };
+
+gboolean
+http_ip_parse (const char *text, HttpIp *ip)
+{
+  char buffer[INET6_ADDRSTRLEN + 8];
+  gsize start = 0, end = strlen (text);
+
+  while (start < end && g_ascii_isspace (text[start]))
+    start++;
+  while (end > start && g_ascii_isspace (text[end - 1]))
+    end--;
+  if (end - start >= sizeof buffer)
+    return FALSE;
+  memcpy (buffer, text + start, end - start);
+  buffer[end - start] = '\0';
+  memset (ip, 0, sizeof *ip);
+  if (inet_pton (AF_INET, buffer, ip->bytes) == 1)
+    ip->family = AF_INET;
+  else if (inet_pton (AF_INET6, buffer, ip->bytes) == 1)
+    ip->family = AF_INET6;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+mask_matches (const Mask *mask, const HttpIp *ip)
+{
+  guint full = mask->length / 8, rest = mask->length % 8;
+
+  if (mask->ip.family != ip->family || memcmp (mask->ip.bytes, ip->bytes, full) != 0)
+    return FALSE;
+  return rest == 0 || ((mask->ip.bytes[full] ^ ip->bytes[full]) & (0xff << (8 - rest))) == 0;
+}
 
 HttpTrustedProxies *
 http_trusted_proxies_new (const char *const *cidrs, GError **error)
 {
-  g_autoptr(GPtrArray) masks = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GArray) masks = g_array_new (FALSE, TRUE, sizeof (Mask));
   HttpTrustedProxies *proxies;
 
   for (guint i = 0; cidrs != NULL && cidrs[i] != NULL; i++)
     {
       g_autoptr(GError) local_error = NULL;
-      GInetAddressMask *mask = g_inet_address_mask_new_from_string (cidrs[i], &local_error);
-      if (mask == NULL)
+      g_autoptr(GInetAddressMask) parsed = g_inet_address_mask_new_from_string (cidrs[i], &local_error);
+      g_autofree char *text = NULL;
+      Mask mask = { { 0 } };
+
+      if (parsed == NULL)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "trusted proxy \"%s\": %s", cidrs[i],
                        local_error->message);
           return NULL;
         }
-      g_ptr_array_add (masks, mask);
+      text = g_inet_address_to_string (g_inet_address_mask_get_address (parsed));
+      if (!http_ip_parse (text, &mask.ip))
+        g_assert_not_reached ();
+      mask.length = g_inet_address_mask_get_length (parsed);
+      g_array_append_val (masks, mask);
     }
   proxies = g_new0 (HttpTrustedProxies, 1);
   proxies->masks = g_steal_pointer (&masks);
@@ -42,17 +90,56 @@ http_trusted_proxies_free (HttpTrustedProxies *proxies)
 {
   if (proxies == NULL)
     return;
-  g_ptr_array_unref (proxies->masks);
+  g_array_unref (proxies->masks);
   g_free (proxies);
 }
 
 gboolean
-http_trusted_proxies_contain (const HttpTrustedProxies *proxies, GInetAddress *address)
+http_trusted_proxies_contain (const HttpTrustedProxies *proxies, const HttpIp *ip)
 {
   for (guint i = 0; i < proxies->masks->len; i++)
-    if (g_inet_address_mask_matches (proxies->masks->pdata[i], address))
+    if (mask_matches (&g_array_index (proxies->masks, Mask, i), ip))
       return TRUE;
   return FALSE;
+}
+
+/* The peer's address; FALSE for a unix socket peer. */
+static gboolean
+ip_from_sockaddr (const struct sockaddr *sa, HttpIp *ip)
+{
+  memset (ip, 0, sizeof *ip);
+  if (sa == NULL)
+    return FALSE;
+  if (sa->sa_family == AF_INET)
+    {
+      ip->family = AF_INET;
+      memcpy (ip->bytes, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+      return TRUE;
+    }
+  if (sa->sa_family == AF_INET6)
+    {
+      const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+      if (IN6_IS_ADDR_V4MAPPED (a))
+        {
+          ip->family = AF_INET;
+          memcpy (ip->bytes, &a->s6_addr[12], 4);
+        }
+      else
+        {
+          ip->family = AF_INET6;
+          memcpy (ip->bytes, a, 16);
+        }
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static char *
+ip_to_string (const HttpIp *ip)
+{
+  char text[INET6_ADDRSTRLEN];
+
+  return g_strdup (inet_ntop (ip->family, ip->bytes, text, sizeof text));
 }
 
 void
@@ -91,44 +178,37 @@ is_origin_uri (const char *text)
   return n <= URI_MAX;
 }
 
-static GInetAddress *
-parse_address (const char *text)
-{
-  g_autofree char *trimmed = g_strstrip (g_strdup (text));
-
-  return g_inet_address_new_from_string (trimmed);
-}
-
 /* The client is the right-most address a trusted proxy did not add. */
-static GInetAddress *
-client_from_forwarded_for (const char *list, const HttpTrustedProxies *proxies, char **reason)
+static gboolean
+client_from_forwarded_for (const char *list, const HttpTrustedProxies *proxies, HttpIp *client, char **reason)
 {
   g_auto(GStrv) entries = g_strsplit (list, ",", -1);
   guint n = g_strv_length (entries);
-  g_autoptr(GInetAddress) leftmost = NULL;
+  gboolean found = FALSE;
 
   for (guint i = n; i-- > 0;)
     {
-      g_autoptr(GInetAddress) address = parse_address (entries[i]);
-      if (address == NULL)
+      HttpIp ip;
+      if (!http_ip_parse (entries[i], &ip))
         {
           *reason = g_strdup_printf ("X-Forwarded-For entry \"%s\" is not an IP address", g_strstrip (entries[i]));
-          return NULL;
+          return FALSE;
         }
-      if (!http_trusted_proxies_contain (proxies, address))
-        return g_steal_pointer (&address);
-      g_set_object (&leftmost, address);
+      *client = ip;
+      found = TRUE;
+      if (!http_trusted_proxies_contain (proxies, &ip))
+        return TRUE;
     }
-  if (leftmost == NULL)
+  if (!found)
     *reason = g_strdup ("X-Forwarded-For is empty");
-  return g_steal_pointer (&leftmost);
+  return found;  /* all trusted: the left-most */
 }
 
 gboolean
-http_proxy_parse (const HttpProxyHeaders *headers, GInetAddress *peer, const HttpTrustedProxies *proxies,
+http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, const HttpTrustedProxies *proxies,
                   HttpOriginalRequest *out, char **reason)
 {
-  g_autoptr(GInetAddress) client = NULL;
+  HttpIp peer_ip, client;
   const char *question;
 
   memset (out, 0, sizeof *out);
@@ -156,12 +236,11 @@ http_proxy_parse (const HttpProxyHeaders *headers, GInetAddress *peer, const Htt
       return FALSE;
     }
 
-  if (peer != NULL && !http_trusted_proxies_contain (proxies, peer))
-    client = g_object_ref (peer);  /* an untrusted peer speaks for itself only */
+  if (ip_from_sockaddr (peer, &peer_ip) && !http_trusted_proxies_contain (proxies, &peer_ip))
+    client = peer_ip;  /* an untrusted peer speaks for itself only */
   else if (headers->real_ip != NULL)
     {
-      client = parse_address (headers->real_ip);
-      if (client == NULL)
+      if (!http_ip_parse (headers->real_ip, &client))
         {
           *reason = g_strdup ("X-Real-IP is not an IP address");
           return FALSE;
@@ -169,8 +248,7 @@ http_proxy_parse (const HttpProxyHeaders *headers, GInetAddress *peer, const Htt
     }
   else if (headers->forwarded_for != NULL)
     {
-      client = client_from_forwarded_for (headers->forwarded_for, proxies, reason);
-      if (client == NULL)
+      if (!client_from_forwarded_for (headers->forwarded_for, proxies, &client, reason))
         return FALSE;
     }
   else
@@ -189,6 +267,6 @@ http_proxy_parse (const HttpProxyHeaders *headers, GInetAddress *peer, const Htt
     }
   else
     out->path = g_strdup (headers->original_uri);
-  out->client_address = g_inet_address_to_string (client);
+  out->client_address = ip_to_string (&client);
   return TRUE;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/socket.h>
 
 G_BEGIN_DECLS
 
@@ -14,8 +15,17 @@ HttpTrustedProxies *http_trusted_proxies_new (const char *const *cidrs, GError *
 /* Frees proxies. */
 void http_trusted_proxies_free (HttpTrustedProxies *proxies);
 
-/* TRUE if address (a GInetAddress) is one of the proxies. */
-gboolean http_trusted_proxies_contain (const HttpTrustedProxies *proxies, GInetAddress *address);
+/* An IPv4 or IPv6 address in network byte order, parsed without allocating. */
+typedef struct {
+  int family;         /* AF_INET or AF_INET6 */
+  guint8 bytes[16];
+} HttpIp;
+
+/* Parses text ("192.0.2.1", "2001:db8::1", surrounding blanks allowed) into ip; FALSE if it is not an address. */
+gboolean http_ip_parse (const char *text, HttpIp *ip);
+
+/* TRUE if ip is one of the proxies. */
+gboolean http_trusted_proxies_contain (const HttpTrustedProxies *proxies, const HttpIp *ip);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpTrustedProxies, http_trusted_proxies_free)
 
@@ -43,12 +53,12 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HttpOriginalRequest, http_original_request_cle
 
 /*
  * Works out the original request from the proxy's headers.  peer is the
- * connection's address (NULL for a unix socket peer, which is trusted); the
+ * connection's address (NULL or AF_UNIX for a unix socket peer, which is trusted); the
  * client address comes from X-Real-IP, else the right-most untrusted entry of
  * X-Forwarded-For, and only when the peer is trusted, else it is the peer.
  * FALSE with a one-line reason (for a 400) when a header is missing or malformed.
  */
-gboolean http_proxy_parse (const HttpProxyHeaders *headers, GInetAddress *peer,
+gboolean http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer,
                            const HttpTrustedProxies *proxies, HttpOriginalRequest *out, char **reason);
 
 G_END_DECLS

@@ -20,10 +20,18 @@ static char *
 parse (const HttpProxyHeaders *headers, const char *peer_text)
 {
   g_autoptr(HttpTrustedProxies) proxies = loopback ();
-  g_autoptr(GInetAddress) peer = peer_text != NULL ? g_inet_address_new_from_string (peer_text) : NULL;
+  g_autoptr(GInetAddress) address = peer_text != NULL ? g_inet_address_new_from_string (peer_text) : NULL;
+  g_autoptr(GSocketAddress) socket_address = address != NULL ? g_inet_socket_address_new (address, 0) : NULL;
+  struct sockaddr_storage native;
+  const struct sockaddr *peer = NULL;
   g_auto(HttpOriginalRequest) out = { 0 };
   g_autofree char *reason = NULL;
 
+  if (socket_address != NULL)
+    {
+      g_assert_true (g_socket_address_to_native (socket_address, &native, sizeof native, NULL));
+      peer = (const struct sockaddr *) &native;
+    }
   if (!http_proxy_parse (headers, peer, proxies, &out, &reason))
     return g_strdup_printf ("400: %s", reason);
   return g_strdup_printf ("%s %s ?%s %s", out.method, out.path, out.query != NULL ? out.query : "(none)",
@@ -107,6 +115,30 @@ test_malformed (void)
 }
 
 static void
+test_prefix_matching (void)
+{
+  const char *const cidrs[] = { "10.0.0.0/9", "2001:db8:1::/63", "192.0.2.77", NULL };
+  g_autoptr(HttpTrustedProxies) proxies = http_trusted_proxies_new (cidrs, NULL);
+  static const struct {
+    const char *ip;
+    gboolean trusted;
+  } cases[] = {
+    { "10.0.0.1", TRUE }, { "10.127.255.255", TRUE }, { "10.128.0.0", FALSE }, { "11.0.0.1", FALSE },
+    { "2001:db8:1::1", TRUE }, { "2001:db8:1:1:ffff::1", TRUE }, { "2001:db8:1:2::1", FALSE },
+    { "192.0.2.77", TRUE }, { "192.0.2.76", FALSE }, { "::ffff:10.0.0.1", FALSE }, { " 10.0.0.2 ", TRUE },
+  };
+
+  g_assert_nonnull (proxies);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      HttpIp ip;
+      g_assert_true (http_ip_parse (cases[i].ip, &ip));
+      if (http_trusted_proxies_contain (proxies, &ip) != cases[i].trusted)
+        g_error ("%s: expected %s", cases[i].ip, cases[i].trusted ? "trusted" : "untrusted");
+    }
+}
+
+static void
 test_trusted_proxy_errors (void)
 {
   const char *const bad[] = { "127.0.0.0/8", "10.0.0.0/33", NULL };
@@ -125,6 +157,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/original-request", test_original_request);
   g_test_add_func ("/proxy/client-addresses", test_client_addresses);
   g_test_add_func ("/proxy/malformed", test_malformed);
+  g_test_add_func ("/proxy/prefix-matching", test_prefix_matching);
   g_test_add_func ("/proxy/trusted-proxy-errors", test_trusted_proxy_errors);
   return g_test_run ();
 }

@@ -1,0 +1,130 @@
+#!/bin/bash
+# Benchmark of the check endpoint against nginx "return 204;" on the same machine, in the same run.
+# Prints figures; it is not a pass/fail test.
+#
+#   tests/bench/bench-check.sh [BUILDDIR]        (default: build; needs wrk, nginx, dbus-daemon, python3-dbus)
+#
+# Measures, with wrk -t1 -c32 keep-alive for $DURATION seconds each:
+#   nginx return 204 (the HTTP ceiling here); hkp-plugind with 0, 1 (ipfilter) and 2 (ipfilter +
+#   ratelimit) plugins; p99 steady and during a reload storm of ratelimit; the same with
+#   "Connection: close"; and the daemon's RSS before and after a million checks.
+set -euo pipefail
+build=$(realpath "${1:-build}")
+duration=${DURATION:-10}
+threads=${WRK_THREADS:-1}
+conns=${WRK_CONNECTIONS:-32}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# nginx: the ceiling.
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$nginx_port; location / { return 204; } }
+}
+CONF
+nginx -e stderr -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+pids+=($!)
+
+# A private bus and hkp-plugind.
+dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" &
+pids+=($!)
+mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
+cp "$build/src/plugins/ipfilter.so" "$build/src/plugins/ratelimit.so" "$work/plugins/"
+printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
+check_port=$(free_port)
+for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+
+start_daemon() {
+  "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
+    --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
+    --http-listen=none --check-listen="127.0.0.1:$check_port" ${CHECK_ARGS:-} 2>"$work/daemon.log" &
+  daemon_pid=$!
+  pids+=($daemon_pid)
+  for _ in $(seq 100); do grep -q "ready" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
+}
+stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
+
+headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /pks/lookup?op=get&search=0x1234" -H "X-Real-IP: 192.0.2.1")
+# wrk's requests per second and p99 latency (ms).
+run_wrk() {
+  local url=$1; shift
+  wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" "$url" > "$work/wrk.out"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/wrk.out")
+  errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.out" | tr '\n' ' ')
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive; $(nproc) CPUs"
+run_wrk "http://127.0.0.1:$nginx_port/"
+nginx_rps=$rps
+printf '%-44s %10s req/s  p99 %6s ms\n' "nginx return 204" "$nginx_rps" "$p99"
+
+for n in 0 1 2; do
+  rm -f "$work/plugins.d/"*.json
+  [ "$n" -ge 1 ] && echo '{"module": "ipfilter.so", "priority": 1, "config": {"enabled": true, "deny": ["198.51.100.0/24"]}}' > "$work/plugins.d/ipfilter.json"
+  [ "$n" -ge 2 ] && echo '{"module": "ratelimit.so", "priority": 2, "config": {"enabled": true, "lookup": {"requests_per_second": 1e6, "burst": 1e6}}}' > "$work/plugins.d/ratelimit.json"
+  start_daemon
+  run_wrk "http://127.0.0.1:$check_port/check" "${headers[@]}"
+  printf '%-44s %10s req/s  p99 %6s ms  %sx nginx %s\n' "hkp-plugind, $n plugin(s)" "$rps" "$p99" "$(ratio "$rps" "$nginx_rps")" "$errors"
+  if [ "$n" -eq 2 ]; then
+    steady_p99=$p99
+    steady_rps=$rps
+    # The same while ratelimit is reloaded over and over.
+    # One client process (python3-dbus) so the storm's own cost is the reloads, not process start-up.
+    /usr/bin/python3 -P - "unix:path=$work/bus.sock" "$duration" "${RELOAD_HZ:-10}" > "$work/reloads" <<'PY' &
+import sys, time, dbus
+bus = dbus.bus.BusConnection(sys.argv[1])
+plugin = dbus.Interface(bus.get_object("org.hkp.PluginManager1", "/org/hkp/PluginManager1/plugin/ratelimit"),
+                        "org.hkp.PluginManager1.Plugin")
+end, period, n = time.monotonic() + float(sys.argv[2]), 1.0 / float(sys.argv[3]), 0
+while time.monotonic() < end:
+    plugin.Reload()
+    n += 1
+    time.sleep(period)
+print(n)
+PY
+    storm=$!
+    run_wrk "http://127.0.0.1:$check_port/check" "${headers[@]}"
+    wait $storm
+    printf '%-44s %10s req/s  p99 %6s ms  (%sx steady p99) %s\n' "  during $(cat "$work/reloads") reloads" "$rps" "$p99" \
+      "$(ratio "$p99" "$steady_p99")" "$errors"
+
+    # Connection: close (auth_request without upstream keepalive).
+    run_wrk "http://127.0.0.1:$nginx_port/" -H "Connection: close"
+    nginx_close=$rps
+    run_wrk "http://127.0.0.1:$check_port/check" "${headers[@]}" -H "Connection: close"
+    printf '%-44s %10s req/s vs nginx %s: %sx\n' "  Connection: close" "$rps" "$nginx_close" "$(ratio "$rps" "$nginx_close")"
+
+    # Memory: RSS after a warm-up, then after a million more checks.
+    rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
+    before=$(rss)
+    seconds=$(awk -v r="$steady_rps" 'BEGIN { printf "%d", 1300000 / r + 1 }')
+    wrk -t"$threads" -c"$conns" -d"${seconds}s" "${headers[@]}" "http://127.0.0.1:$check_port/check" \
+      > "$work/wrk-million.out"
+    after=$(rss)
+    printf '%-44s %s kB before, %s kB after (%s)\n' "  RSS around 1,000,000 checks" "$before" "$after" \
+      "$(awk '/requests in/ {print $1, "requests"}' "$work/wrk-million.out")"
+  fi
+  stop_daemon
+done
