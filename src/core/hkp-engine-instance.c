@@ -195,6 +195,7 @@ on_retired_drained (GObject *source, GAsyncResult *result, gpointer user_data)
   HkpDrainResult outcome;
   HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
 
+  hkp_engine_observe_drain (retire->engine, &outcome);
   g_ptr_array_remove (retire->plugin->draining, retire->gate);
   retire->plugin->cancelled_by_drain += outcome.cancelled;
   if (outcome.cancelled > 0)

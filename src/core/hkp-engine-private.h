@@ -6,6 +6,7 @@
 #include "hkp-check.h"
 #include "hkp-drain.h"
 #include "hkp-engine.h"
+#include "hkp-stats.h"
 #include "hkp-plugin-object-private.h"
 
 G_BEGIN_DECLS
@@ -29,7 +30,12 @@ struct _HkpEngine {
   gboolean stopping;
   HkpGuardBox chain;            /* HkpChain: what the request path runs through */
   GThreadPool *check_pool;      /* runs hkp_engine_check_async() requests */
+  HkpHistogram reload_duration; /* every change that loads an instance, start to outcome */
+  HkpHistogram drain_duration;  /* every drain of a retired instance */
 };
+
+/* Records a finished drain in the engine's statistics. */
+void hkp_engine_observe_drain (HkpEngine *engine, const HkpDrainResult *outcome);
 
 /* Publishes a new chain of the plugins' slots in priority order; the old one is freed once unread. */
 void hkp_engine_publish_chain (HkpEngine *engine);

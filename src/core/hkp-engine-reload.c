@@ -22,6 +22,7 @@ typedef struct {
   HkpModule *previous_module;  /* exclusive: kept loaded for the rollback */
   HkpGate *paused_from;        /* exclusive: the serving gate being drained */
   GError *error;               /* exclusive: why the new instance failed */
+  gint64 started;              /* monotonic µs */
 } Apply;
 
 static void
@@ -52,6 +53,16 @@ finish (GTask *task, GError *error)
 
   if (error != NULL && apply->previous != NULL)
     hkp_plugin_set_manifest (apply->plugin, apply->previous);
+  /* Statistics count changes that load an instance; a disable loads none. */
+  if (apply->manifest->enabled)
+    {
+      HkpReloadResult outcome = error == NULL ? HKP_RELOAD_SUCCESS
+                                : apply->plugin->instance != NULL ? HKP_RELOAD_ROLLED_BACK
+                                                                   : HKP_RELOAD_FAILED;
+      apply->plugin->reloads[outcome]++;
+      hkp_histogram_observe (&apply->engine->reload_duration,
+                             (g_get_monotonic_time () - apply->started) / (gdouble) G_USEC_PER_SEC);
+    }
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -191,6 +202,7 @@ on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
   HkpDrainResult outcome;
   HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
 
+  hkp_engine_observe_drain (apply->engine, &outcome);
   g_ptr_array_remove (apply->plugin->draining, apply->paused_from);
   apply->plugin->cancelled_by_drain += outcome.cancelled;
   if (gate == NULL)
@@ -238,6 +250,7 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
   apply->engine = g_object_ref (engine);
   apply->plugin = g_object_ref (plugin);
   apply->manifest = hkp_manifest_ref (manifest);
+  apply->started = g_get_monotonic_time ();
   apply->previous = plugin->manifest != NULL ? hkp_manifest_ref (plugin->manifest) : NULL;
   g_task_set_task_data (task, apply, (GDestroyNotify) apply_free);
   hkp_plugin_set_manifest (plugin, manifest);

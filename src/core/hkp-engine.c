@@ -153,6 +153,24 @@ hkp_engine_get_start_time (HkpEngine *engine)
   return engine->start_time;
 }
 
+const HkpHistogram *
+hkp_engine_get_reload_durations (HkpEngine *engine)
+{
+  return &engine->reload_duration;
+}
+
+const HkpHistogram *
+hkp_engine_get_drain_durations (HkpEngine *engine)
+{
+  return &engine->drain_duration;
+}
+
+void
+hkp_engine_observe_drain (HkpEngine *engine, const HkpDrainResult *outcome)
+{
+  hkp_histogram_observe (&engine->drain_duration, outcome->duration_usec / (gdouble) G_USEC_PER_SEC);
+}
+
 const HkpEngineSettings *
 hkp_engine_get_settings (HkpEngine *engine)
 {
@@ -377,6 +395,7 @@ on_final_drain (GObject *source, GAsyncResult *result, gpointer user_data)
   HkpDrainResult outcome;
   HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
 
+  hkp_engine_observe_drain (engine, &outcome);
   ctx->current->cancelled_by_drain += outcome.cancelled;
   if (gate == NULL)
     {

@@ -6,6 +6,7 @@
 #include "hkp-check.h"
 #include "hkp-config-store.h"
 #include "hkp-plugin-object.h"
+#include "hkp-stats.h"
 
 G_BEGIN_DECLS
 
@@ -55,6 +56,12 @@ HkpEngine *hkp_engine_new (const HkpEngineSettings *settings, GError **error);
 
 /* Returns the real time (µs since the epoch) the engine was created. */
 gint64 hkp_engine_get_start_time (HkpEngine *engine);
+
+/* Returns the durations of reloads (every change that loads an instance), owned by engine; main thread. */
+const HkpHistogram *hkp_engine_get_reload_durations (HkpEngine *engine);
+
+/* Returns the durations of drains of retired instances, owned by engine; main thread. */
+const HkpHistogram *hkp_engine_get_drain_durations (HkpEngine *engine);
 
 /* Returns the settings in force (defaults filled in), owned by engine. */
 const HkpEngineSettings *hkp_engine_get_settings (HkpEngine *engine);

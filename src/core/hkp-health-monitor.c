@@ -293,6 +293,7 @@ on_check_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   health.last_check_usec = g_get_real_time ();
   health.consecutive_failures = health.status == HKP_HEALTH_STATUS_UNHEALTHY ? failures + 1 : 0;
+  plugin->health_checks[health.status]++;
   hkp_plugin_set_health (plugin, &health);
   apply_policy (watch);
 }

@@ -4,6 +4,7 @@
 /* The engine's side of HkpPlugin: only the engine changes a plugin. */
 
 #include "hkp-plugin-object.h"
+#include "hkp-stats.h"
 #include "hkp-slot.h"
 
 G_BEGIN_DECLS
@@ -28,6 +29,8 @@ struct _HkpPlugin {
   guint64 cancelled_by_drain;
   HkpHealth health;
   guint restart_count;         /* restarts by the health monitor */
+  guint64 reloads[HKP_RELOAD_N_RESULTS];
+  guint64 health_checks[HKP_HEALTH_N_STATUSES]; /* completed health checks by result */
   gpointer watch;              /* the health monitor's per-plugin state */
 };
 

@@ -241,6 +241,20 @@ hkp_plugin_get_restart_count (HkpPlugin *plugin)
 }
 
 guint64
+hkp_plugin_get_reload_results (HkpPlugin *plugin, HkpReloadResult result)
+{
+  g_return_val_if_fail (result < HKP_RELOAD_N_RESULTS, 0);
+  return plugin->reloads[result];
+}
+
+guint64
+hkp_plugin_get_health_checks (HkpPlugin *plugin, HkpHealthStatus status)
+{
+  g_return_val_if_fail (status < HKP_HEALTH_N_STATUSES, 0);
+  return plugin->health_checks[status];
+}
+
+guint64
 hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin)
 {
   return plugin->cancelled_by_drain;

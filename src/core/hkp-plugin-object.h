@@ -4,6 +4,7 @@
 #include <glib-object.h>
 
 #include "hkp-health.h"
+#include "hkp-stats.h"
 #include "hkp-instance.h"
 #include "hkp-manifest.h"
 #include "hkp-plugin-state.h"
@@ -78,6 +79,12 @@ guint hkp_plugin_get_restart_count (HkpPlugin *plugin);
 
 /* Returns how many requests drains have cancelled in this plugin. */
 guint64 hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin);
+
+/* Returns how many reloads (and other changes that load an instance) ended with result. */
+guint64 hkp_plugin_get_reload_results (HkpPlugin *plugin, HkpReloadResult result);
+
+/* Returns how many health checks ended with status (healthy, degraded or unhealthy; a timeout is unhealthy). */
+guint64 hkp_plugin_get_health_checks (HkpPlugin *plugin, HkpHealthStatus status);
 
 /* Orders two plugins by priority, then name (a GCompareFunc over HkpPlugin **). */
 gint hkp_plugin_compare (gconstpointer a, gconstpointer b);

@@ -17,6 +17,7 @@
 #include "daemon-notify.h"
 #include "daemon-options.h"
 #include "hkp-engine.h"
+#include "http-bridge.h"
 #include "http-check.h"
 
 #define EXIT_USAGE 2
@@ -28,6 +29,7 @@ typedef struct {
   HkpEngine *engine;
   BusService *bus;
   HttpCheck *check;      /* NULL with --check-listen=none */
+  HttpBridge *bridge;    /* NULL with --http-listen=none */
   DaemonNotify *notify;
   gboolean ready;        /* the initial load finished: READY=1 was sent */
   gboolean stopping;
@@ -43,6 +45,7 @@ daemon_clear (Daemon *daemon)
   g_clear_pointer (&daemon->notify, daemon_notify_free);
   g_clear_pointer (&daemon->bus, bus_service_free);
   g_clear_pointer (&daemon->check, http_check_free);
+  g_clear_pointer (&daemon->bridge, http_bridge_free);
   g_clear_object (&daemon->engine);
   g_clear_pointer (&daemon->loop, g_main_loop_unref);
   daemon_options_clear (&daemon->options);
@@ -199,13 +202,25 @@ check_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
   return http_check_new (engine, &settings, error);
 }
 
+static HttpBridge *
+bridge_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
+{
+  HttpBridgeSettings settings = {
+    .listen = &options->http_listen,
+    .token_file = options->http_token_file,
+    .tls_certificate = options->http_tls_certificate,
+    .tls_key = options->http_tls_key,
+    .allowed_hosts = (const char *const *) options->http_allowed_hosts,
+    .required_plugins = (const char *const *) options->required_plugins,
+    .version = PACKAGE_VERSION,
+  };
+
+  return http_bridge_new (engine, &settings, error);
+}
+
 static void
 log_front_ends (const DaemonOptions *options)
 {
-  g_autofree char *http = listen_address_to_string (&options->http_listen);
-
-  /* The HTTP bridge comes in a later release; say so rather than pretend. */
-  g_message ("not in this build yet: the HTTP bridge (--http-listen=%s) is validated but not started", http);
   if (options->no_polkit)
     g_message ("--no-polkit: only uid %u may change plugins over D-Bus", (unsigned) getuid ());
 }
@@ -256,6 +271,17 @@ main (int argc, char **argv)
     {
       daemon.check = check_new (&daemon.options, daemon.engine, &error);
       if (daemon.check == NULL)
+        {
+          g_critical ("cannot start: %s", error->message);
+          daemon_clear (&daemon);
+          return EXIT_FAILURE;
+        }
+    }
+
+  if (daemon.options.http_listen.kind != LISTEN_NONE)
+    {
+      daemon.bridge = bridge_new (&daemon.options, daemon.engine, &error);
+      if (daemon.bridge == NULL)
         {
           g_critical ("cannot start: %s", error->message);
           daemon_clear (&daemon);

@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-http"
+
+/* The management endpoints: exact routes, who may do what, and the answers; no HTTP library here. */
+
+#include "http-api.h"
+
+#include <string.h>
+
+#include "hkp-error.h"
+#include "hkp-json.h"
+#include "hkp-log.h"
+#include "http-guard-stream.h"
+
+#define CONTENT_JSON "application/json"
+#define CONTENT_TEXT "text/plain; charset=utf-8"
+#define CONTENT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+struct _HttpApi {
+  HttpSnapshotFeed *feed;
+  char *token;
+  char **hosts;
+};
+
+typedef enum {
+  MUTATION_RELOAD,
+  MUTATION_SET_CONFIG,
+} MutationKind;
+
+struct _HttpMutation {
+  MutationKind kind;
+  char *plugin;
+  char *config;   /* MUTATION_SET_CONFIG */
+  char *peer;
+};
+
+typedef enum {
+  ROUTE_NONE,
+  ROUTE_STATUS,
+  ROUTE_LIST,
+  ROUTE_HEALTH,
+  ROUTE_RELOAD,
+  ROUTE_CONFIG,
+  ROUTE_METRICS,
+  ROUTE_LIVEZ,
+  ROUTE_READYZ,
+} Route;
+
+static const struct {
+  const char *path;
+  Route route;
+  const char *allow;
+} routes[] = {
+  { "/plugins/status", ROUTE_STATUS, "GET" },
+  { "/plugins/list", ROUTE_LIST, "GET" },
+  { "/plugins/health", ROUTE_HEALTH, "GET" },
+  { "/plugins/reload", ROUTE_RELOAD, "POST" },
+  { "/plugins/config", ROUTE_CONFIG, "GET, PUT" },
+  { "/metrics", ROUTE_METRICS, "GET" },
+  { "/livez", ROUTE_LIVEZ, "GET" },
+  { "/readyz", ROUTE_READYZ, "GET" },
+};
+
+void
+http_api_response_clear (HttpApiResponse *response)
+{
+  g_clear_pointer (&response->body, g_bytes_unref);
+  memset (response, 0, sizeof *response);
+}
+
+void
+http_mutation_free (HttpMutation *mutation)
+{
+  if (mutation == NULL)
+    return;
+  g_free (mutation->plugin);
+  g_free (mutation->config);
+  g_free (mutation->peer);
+  g_free (mutation);
+}
+
+HttpApi *
+http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *hosts)
+{
+  HttpApi *api = g_new0 (HttpApi, 1);
+
+  api->feed = feed;
+  api->token = g_strdup (token);
+  api->hosts = hosts != NULL ? g_strdupv ((char **) hosts) : NULL;
+  return api;
+}
+
+void
+http_api_free (HttpApi *api)
+{
+  if (api == NULL)
+    return;
+  if (api->token != NULL)
+    memset (api->token, 0, strlen (api->token));
+  g_free (api->token);
+  g_strfreev (api->hosts);
+  g_free (api);
+}
+
+static GBytes *
+json_bytes (JsonBuilder *b)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  char *text = hkp_json_to_string (root);
+
+  return g_bytes_new_take (text, strlen (text));
+}
+
+void
+http_api_error (HttpApiResponse *out, guint status, const char *plugin, const char *format, ...)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree char *message = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "plugin");
+  json_builder_add_string_value (b, plugin != NULL ? plugin : "");
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, "error");
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_int_value (b, g_get_real_time () / G_USEC_PER_SEC);
+  json_builder_end_object (b);
+  http_api_response_clear (out);
+  out->status = status;
+  out->body = json_bytes (b);
+  out->content_type = CONTENT_JSON;
+}
+
+static void
+success (HttpApiResponse *out, const char *plugin, const char *message)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "plugin");
+  json_builder_add_string_value (b, plugin);
+  json_builder_set_member_name (b, "status");
+  json_builder_add_string_value (b, "success");
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_int_value (b, g_get_real_time () / G_USEC_PER_SEC);
+  json_builder_end_object (b);
+  http_api_response_clear (out);
+  out->status = 200;
+  out->body = json_bytes (b);
+  out->content_type = CONTENT_JSON;
+}
+
+static void
+answer (HttpApiResponse *out, guint status, GBytes *body, const char *content_type)
+{
+  http_api_response_clear (out);
+  out->status = status;
+  out->body = g_bytes_ref (body);
+  out->content_type = content_type;
+}
+
+static void
+answer_text (HttpApiResponse *out, guint status, const char *text)
+{
+  http_api_response_clear (out);
+  out->status = status;
+  out->body = g_bytes_new (text, strlen (text));
+  out->content_type = CONTENT_TEXT;
+}
+
+static Route
+find_route (const char *path, const char **allow)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
+    if (g_str_equal (path, routes[i].path))
+      {
+        *allow = routes[i].allow;
+        return routes[i].route;
+      }
+  return ROUTE_NONE;
+}
+
+static gboolean
+method_allowed (const char *method, const char *allow)
+{
+  g_auto(GStrv) methods = g_strsplit (allow, ", ", -1);
+
+  return g_strv_contains ((const char *const *) methods, method);
+}
+
+/* Compares the whole of both strings whatever they hold, so the time says nothing of the token. */
+static gboolean
+token_equal (const char *given, const char *expected)
+{
+  gsize given_len = strlen (given), expected_len = strlen (expected);
+  guchar diff = given_len != expected_len;
+
+  for (gsize i = 0; i < expected_len; i++)
+    diff |= (guchar) expected[i] ^ (guchar) (i < given_len ? given[i] : 0);
+  return diff == 0;
+}
+
+static gboolean
+host_allowed (HttpApi *api, const char *host)
+{
+  if (api->hosts == NULL)
+    return TRUE;
+  if (host == NULL)
+    return FALSE;
+  for (guint i = 0; api->hosts[i] != NULL; i++)
+    if (g_ascii_strcasecmp (api->hosts[i], host) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The one "plugin" parameter of query, decoded; NULL with a 400 in out otherwise. */
+static char *
+plugin_parameter (const char *query, HttpApiResponse *out)
+{
+  g_auto(GStrv) pairs = query != NULL ? g_strsplit (query, "&", -1) : NULL;
+  g_autofree char *found = NULL;
+
+  for (guint i = 0; pairs != NULL && pairs[i] != NULL; i++)
+    {
+      g_autofree char *name = NULL;
+      g_autofree char *value = NULL;
+      const char *equals = strchr (pairs[i], '=');
+
+      name = g_uri_unescape_segment (pairs[i], equals, NULL);
+      if (name == NULL || !g_str_equal (name, "plugin"))
+        continue;
+      value = equals != NULL ? g_uri_unescape_string (equals + 1, NULL) : g_strdup ("");
+      if (value == NULL)
+        {
+          http_api_error (out, 400, NULL, "the plugin parameter is not valid percent-encoding");
+          return NULL;
+        }
+      if (found != NULL)
+        {
+          http_api_error (out, 400, value, "the plugin parameter is given more than once");
+          return NULL;
+        }
+      found = g_steal_pointer (&value);
+    }
+  if (found == NULL || found[0] == '\0')
+    {
+      http_api_error (out, 400, NULL, "missing the plugin parameter (?plugin=NAME)");
+      return NULL;
+    }
+  return g_steal_pointer (&found);
+}
+
+/* Who may ask anything at all: no browser origin, a Host we answer to. */
+static gboolean
+check_caller (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
+{
+  if (request->origin != NULL)
+    {
+      http_api_error (out, 403, NULL, "requests from web pages (with an Origin header) are refused");
+      return FALSE;
+    }
+  if (!host_allowed (api, request->host))
+    {
+      http_api_error (out, 403, NULL, "Host \"%s\" is not an address or name this bridge answers to",
+                      request->host != NULL ? request->host : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_token (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
+{
+  const char *given = request->authorization;
+
+  if (api->token == NULL)
+    {
+      http_api_error (out, 403, NULL, "changes over HTTP are disabled: no token file is configured "
+                      "(--http-token-file)");
+      return FALSE;
+    }
+  if (given == NULL || g_ascii_strncasecmp (given, "Bearer ", 7) != 0)
+    {
+      http_api_error (out, 401, NULL, "missing bearer token (Authorization: Bearer TOKEN)");
+      out->authenticate = TRUE;
+      return FALSE;
+    }
+  if (!token_equal (given + 7, api->token))
+    {
+      http_api_error (out, 401, NULL, "wrong bearer token");
+      out->authenticate = TRUE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+is_json_content_type (const char *content_type)
+{
+  g_autofree char *media = NULL;
+
+  if (content_type == NULL)
+    return FALSE;
+  media = g_strstrip (g_strndup (content_type, strcspn (content_type, ";")));
+  return g_ascii_strcasecmp (media, "application/json") == 0;
+}
+
+/* Everything decided before the body: FALSE with out filled, or TRUE to go on (then *plugin for mutations). */
+static gboolean
+route_request (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, Route *route_out, char **plugin)
+{
+  g_autoptr(HttpSnapshot) snapshot = NULL;
+  const char *allow = NULL;
+  Route route;
+
+  route = find_route (request->path, &allow);
+  if (g_str_equal (request->path, HTTP_GUARD_REFUSED_TARGET))
+    {
+      http_api_error (out, 400, NULL, "the request target must be a plain path: no \"..\" or \".\" segments, "
+                      "no \"//\", no percent-encoding");
+      return FALSE;
+    }
+  if (route == ROUTE_NONE)
+    {
+      http_api_error (out, 404, NULL, "no such endpoint: %s", request->path);
+      return FALSE;
+    }
+  if (!check_caller (api, request, out))
+    return FALSE;
+  if (!method_allowed (request->method, allow))
+    {
+      http_api_error (out, 405, NULL, "%s takes %s, not %s", request->path, allow, request->method);
+      out->allow = allow;
+      return FALSE;
+    }
+  *route_out = route;
+  snapshot = http_snapshot_feed_get (api->feed);
+  switch (route)
+    {
+    case ROUTE_STATUS:
+      answer (out, 200, snapshot->status, CONTENT_JSON);
+      return FALSE;
+    case ROUTE_LIST:
+      answer (out, 200, snapshot->list, CONTENT_JSON);
+      return FALSE;
+    case ROUTE_HEALTH:
+      answer (out, 200, snapshot->health, CONTENT_JSON);
+      return FALSE;
+    case ROUTE_METRICS:
+      answer (out, 200, snapshot->metrics, CONTENT_METRICS);
+      return FALSE;
+    case ROUTE_LIVEZ:
+      /* Answered from a snapshot the main loop built: a stuck loop shows as a stale one. */
+      if (g_get_real_time () - snapshot->built_usec > 10 * G_USEC_PER_SEC)
+        answer_text (out, 503, "the main loop has not answered for over 10 s\n");
+      else
+        answer_text (out, 200, "ok\n");
+      return FALSE;
+    case ROUTE_READYZ:
+      if (snapshot->ready)
+        answer_text (out, 200, "ready\n");
+      else
+        {
+          g_autofree char *text = g_strdup_printf ("not ready: %s\n", snapshot->not_ready);
+          answer_text (out, 503, text);
+        }
+      return FALSE;
+    case ROUTE_CONFIG:
+    case ROUTE_RELOAD:
+    case ROUTE_NONE:
+    default:
+      break;
+    }
+
+  /* The plugin endpoints. */
+  if (route == ROUTE_RELOAD || g_str_equal (request->method, "PUT"))
+    {
+      if (!check_token (api, request, out))
+        return FALSE;
+    }
+  *plugin = plugin_parameter (request->query, out);
+  if (*plugin == NULL)
+    return FALSE;
+  if (!g_hash_table_contains (snapshot->configs, *plugin))
+    {
+      http_api_error (out, 404, *plugin, "no such plugin: %s", *plugin);
+      g_clear_pointer (plugin, g_free);
+      return FALSE;
+    }
+  if (route == ROUTE_CONFIG && g_str_equal (request->method, "GET"))
+    {
+      answer (out, 200, g_hash_table_lookup (snapshot->configs, *plugin), CONTENT_JSON);
+      g_clear_pointer (plugin, g_free);
+      return FALSE;
+    }
+  if (route == ROUTE_CONFIG)
+    {
+      if (!is_json_content_type (request->content_type))
+        {
+          http_api_error (out, 415, *plugin, "the config must be sent as application/json");
+          g_clear_pointer (plugin, g_free);
+          return FALSE;
+        }
+      if (request->content_length > HTTP_API_BODY_MAX)
+        {
+          http_api_error (out, 413, *plugin, "the body is larger than %d bytes", HTTP_API_BODY_MAX);
+          g_clear_pointer (plugin, g_free);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
+{
+  g_autofree char *plugin = NULL;
+  Route route = ROUTE_NONE;
+
+  return !route_request (api, request, out, &route, &plugin);
+}
+
+gboolean
+http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpMutation **mutation)
+{
+  g_autofree char *plugin = NULL;
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error = NULL;
+  HttpMutation *m;
+  Route route = ROUTE_NONE;
+
+  *mutation = NULL;
+  if (!route_request (api, request, out, &route, &plugin))
+    return TRUE;
+
+  m = g_new0 (HttpMutation, 1);
+  m->peer = g_strdup (request->peer);
+  if (route == ROUTE_RELOAD)
+    {
+      m->kind = MUTATION_RELOAD;
+      m->plugin = g_steal_pointer (&plugin);
+      *mutation = m;
+      return FALSE;
+    }
+
+  m->kind = MUTATION_SET_CONFIG;
+  m->plugin = g_steal_pointer (&plugin);
+  if (request->body_length > HTTP_API_BODY_MAX)
+    {
+      http_api_error (out, 413, m->plugin, "the body is larger than %d bytes", HTTP_API_BODY_MAX);
+      http_mutation_free (m);
+      return TRUE;
+    }
+  if (request->body == NULL || request->body_length == 0)
+    {
+      http_api_error (out, 400, m->plugin, "the body must be the new config, a JSON object");
+      http_mutation_free (m);
+      return TRUE;
+    }
+  if (!hkp_json_depth_within (request->body, request->body_length, HTTP_API_JSON_DEPTH_MAX))
+    {
+      http_api_error (out, 400, m->plugin, "the body nests deeper than %d levels", HTTP_API_JSON_DEPTH_MAX);
+      http_mutation_free (m);
+      return TRUE;
+    }
+  parser = json_parser_new_immutable ();
+  if (!g_utf8_validate (request->body, request->body_length, NULL) ||
+      !json_parser_load_from_data (parser, request->body, request->body_length, &error))
+    {
+      http_api_error (out, 400, m->plugin, "the body is not valid JSON: %s",
+                      error != NULL ? error->message : "not UTF-8");
+      http_mutation_free (m);
+      return TRUE;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      http_api_error (out, 400, m->plugin, "the config must be a JSON object, not %s",
+                      hkp_json_type_name (json_parser_get_root (parser)));
+      http_mutation_free (m);
+      return TRUE;
+    }
+  m->config = g_strndup (request->body, request->body_length);
+  *mutation = m;
+  return FALSE;
+}
+
+/* ---- mutations, on the main thread ---------------------------------------- */
+
+typedef struct {
+  HttpApi *api;
+  HttpMutation *mutation;
+  HttpApiResponse response;
+} MutationRun;
+
+static void
+mutation_run_free (MutationRun *run)
+{
+  http_mutation_free (run->mutation);
+  http_api_response_clear (&run->response);
+  g_free (run);
+}
+
+static void
+on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MutationRun *run = g_task_get_task_data (task);
+  HttpMutation *m = run->mutation;
+  HkpEngine *engine = HKP_ENGINE (source);
+  g_autoptr(GError) error = NULL;
+  const char *what = m->kind == MUTATION_RELOAD ? "reload" : "config change";
+  gboolean ok;
+
+  ok = m->kind == MUTATION_RELOAD ? hkp_engine_reload_finish (engine, result, &error)
+                                  : hkp_engine_change_finish (engine, result, &error);
+  if (ok)
+    {
+      success (&run->response, m->plugin, m->kind == MUTATION_RELOAD
+                                            ? "Plugin reloaded successfully with graceful draining"
+                                            : "Configuration updated and plugin reloaded");
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, m->plugin,
+                        HKP_LOG_FIELD_RESULT, "success", "PEER", m->peer,
+                        "MESSAGE", "HTTP %s of plugin %s from %s: done", what, m->plugin, m->peer);
+    }
+  else
+    {
+      guint status = error->domain == HKP_ERROR ? hkp_error_code_to_http_status (error->code) : 500;
+      http_api_error (&run->response, status, m->plugin, "%s", error->message);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, m->plugin,
+                        HKP_LOG_FIELD_RESULT, "failed", "PEER", m->peer,
+                        "MESSAGE", "HTTP %s of plugin %s from %s failed (%u): %s", what, m->plugin, m->peer, status,
+                        error->message);
+    }
+  /* The answer's readers should see the change at once. */
+  http_snapshot_feed_refresh (run->api->feed);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  MutationRun *run = g_new0 (MutationRun, 1);
+
+  run->api = api;
+  run->mutation = mutation;
+  g_task_set_task_data (task, run, (GDestroyNotify) mutation_run_free);
+  g_message ("HTTP %s of plugin %s asked from %s", mutation->kind == MUTATION_RELOAD ? "reload" : "config change",
+             mutation->plugin, mutation->peer);
+  if (mutation->kind == MUTATION_RELOAD)
+    hkp_engine_reload_async (engine, mutation->plugin, on_mutation_done, task);
+  else
+    hkp_engine_set_config_async (engine, mutation->plugin, mutation->config, on_mutation_done, task);
+}
+
+void
+http_api_run_mutation_finish (GAsyncResult *result, HttpApiResponse *out)
+{
+  MutationRun *run = g_task_get_task_data (G_TASK (result));
+
+  *out = run->response;
+  memset (&run->response, 0, sizeof run->response);
+}

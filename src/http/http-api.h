@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "hkp-engine.h"
+#include "http-snapshot.h"
+
+G_BEGIN_DECLS
+
+#define HTTP_API_BODY_MAX (1024 * 1024)
+#define HTTP_API_JSON_DEPTH_MAX 32
+
+/* A request as the endpoints see it, with no HTTP library type; strings borrowed for the call. */
+typedef struct {
+  const char *method;
+  const char *path;            /* as received, not normalised */
+  const char *query;           /* raw, without '?', or NULL */
+  const char *host;            /* Host header, or NULL */
+  const char *origin;          /* Origin header, or NULL */
+  const char *authorization;   /* Authorization header, or NULL */
+  const char *content_type;    /* Content-Type header, or NULL */
+  gint64 content_length;       /* -1 if not given */
+  const char *body;            /* NULL until read */
+  gsize body_length;
+  const char *peer;            /* for the log: "192.0.2.1" or "unix" */
+} HttpApiRequest;
+
+/* The answer: status, body (a reference), and the headers that go with it. */
+typedef struct {
+  guint status;
+  GBytes *body;
+  const char *content_type;   /* static */
+  const char *allow;          /* 405: the methods the route takes; static */
+  gboolean authenticate;      /* 401: send WWW-Authenticate: Bearer */
+} HttpApiResponse;
+
+/* Frees what response holds. */
+void http_api_response_clear (HttpApiResponse *response);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HttpApiResponse, http_api_response_clear)
+
+/* A change asked for over HTTP, to be run on the main thread. */
+typedef struct _HttpMutation HttpMutation;
+
+/* Frees mutation (any thread). */
+void http_mutation_free (HttpMutation *mutation);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpMutation, http_mutation_free)
+
+/* The endpoints: whom they answer and what they read. */
+typedef struct _HttpApi HttpApi;
+
+/*
+ * Creates the endpoints over feed's snapshots.  token is the bearer token
+ * for mutations (NULL: mutations answer 403); hosts are the Host values
+ * accepted ("127.0.0.1:11380", "keys.example.org"), NULL to accept any (unix socket).
+ */
+HttpApi *http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *hosts);
+
+/* Frees api. */
+void http_api_free (HttpApi *api);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpApi, http_api_free)
+
+/*
+ * Decides on the request's headers alone (any thread), before a body is read:
+ * TRUE with out filled if the answer is known already (an error, or a read
+ * from the snapshot); FALSE if the body is needed (then call http_api_handle()).
+ */
+gboolean http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out);
+
+/*
+ * Handles the whole request (any thread): TRUE with out filled, or FALSE
+ * with *mutation set, to be run with http_api_run_mutation_async() on the
+ * main thread, whose answer then goes out.
+ */
+gboolean http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpMutation **mutation);
+
+/* Runs mutation on engine (main thread; takes mutation); callback gets the answer with http_api_run_mutation_finish(). */
+void http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+
+/* Fills out with the answer to a mutation. */
+void http_api_run_mutation_finish (GAsyncResult *result, HttpApiResponse *out);
+
+/* Returns an error answer: {"plugin", "status": "error", "message", "timestamp"} with status. */
+void http_api_error (HttpApiResponse *out, guint status, const char *plugin, const char *format, ...) G_GNUC_PRINTF (4, 5);
+
+G_END_DECLS

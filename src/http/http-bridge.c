@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-http"
+
+/*
+ * libsoup glue for the management bridge.  Each server thread owns a main
+ * context, a SoupServer and a GSocketService on its own listening socket
+ * (TCP sockets share the port with SO_REUSEPORT).  We accept connections
+ * ourselves and hand them to soup_server_accept_iostream(): libsoup 3.2's
+ * own listener leaks the accepted GSocket of every connection the client
+ * closes, and uses a listen backlog of 10.
+ */
+
+#include "http-bridge.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+#include <libsoup/soup.h>
+
+#include "http-api.h"
+#include "http-guard-stream.h"
+#include "http-snapshot.h"
+
+#define LISTEN_BACKLOG 1024
+#define TCP_THREADS_DEFAULT 2
+
+typedef struct _ServerThread ServerThread;
+
+struct _HttpBridge {
+  HkpEngine *engine;
+  GMainContext *main_context;
+  HttpSnapshotFeed *feed;
+  HttpApi *api;
+  GTlsCertificate *certificate;   /* NULL: plain HTTP */
+  char *address;
+  GPtrArray *threads;             /* ServerThread */
+};
+
+struct _ServerThread {
+  HttpBridge *bridge;
+  GSocket *socket;
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  GMutex lock;
+  GCond started;
+  gboolean running;
+  GError *error;                  /* why the thread could not start */
+};
+
+/* A change waiting for the main thread's answer; the message is paused meanwhile. */
+typedef struct {
+  ServerThread *server;
+  SoupServerMessage *message;
+  HttpMutation *mutation;
+  HttpApiResponse response;
+} PendingChange;
+
+/* ---- the request path (server threads) ----------------------------------- */
+
+static void
+fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (message);
+  GUri *uri = soup_server_message_get_uri (message);
+  GSocketAddress *remote = soup_server_message_get_remote_address (message);
+
+  memset (request, 0, sizeof *request);
+  request->method = soup_server_message_get_method (message);
+  request->path = g_uri_get_path (uri);
+  request->query = g_uri_get_query (uri);
+  request->host = soup_message_headers_get_one (headers, "Host");
+  request->origin = soup_message_headers_get_one (headers, "Origin");
+  request->authorization = soup_message_headers_get_one (headers, "Authorization");
+  request->content_type = soup_message_headers_get_one (headers, "Content-Type");
+  request->content_length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
+                              ? soup_message_headers_get_content_length (headers)
+                              : -1;
+  if (G_IS_INET_SOCKET_ADDRESS (remote))
+    *peer = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  else
+    *peer = g_strdup ("unix");
+  request->peer = *peer;
+}
+
+static void
+send_response (SoupServerMessage *message, HttpApiResponse *response)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (message);
+
+  soup_server_message_set_status (message, response->status, NULL);
+  soup_message_headers_replace (headers, "Content-Type", response->content_type);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  if (response->allow != NULL)
+    soup_message_headers_replace (headers, "Allow", response->allow);
+  if (response->authenticate)
+    soup_message_headers_replace (headers, "WWW-Authenticate", "Bearer realm=\"hkp-plugind\"");
+  if (response->body != NULL)
+    soup_message_body_append_bytes (soup_server_message_get_response_body (message), response->body);
+}
+
+/* Before the body is read: refuse what the headers already condemn (a 2 MiB body is never read). */
+static void
+on_early_request (SoupServer *server, SoupServerMessage *message, const char *path, GHashTable *query,
+                  gpointer user_data)
+{
+  ServerThread *self = user_data;
+  g_auto(HttpApiResponse) response = { 0 };
+  g_autofree char *peer = NULL;
+  HttpApiRequest request;
+
+  fill_request (message, &request, &peer);
+  if (!g_str_equal (request.method, "PUT"))
+    return;  /* no body to guard: the normal handler answers */
+  if (http_api_precheck (self->bridge->api, &request, &response))
+    {
+      send_response (message, &response);
+      soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection", "close");
+    }
+  else if (request.content_length < 0)
+    {
+      http_api_error (&response, 411, NULL, "a config must come with a Content-Length");
+      send_response (message, &response);
+      soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection", "close");
+    }
+}
+
+static gboolean
+answer_change (gpointer user_data)
+{
+  PendingChange *change = user_data;
+
+  send_response (change->message, &change->response);
+  soup_server_message_unpause (change->message);
+  g_object_unref (change->message);
+  http_api_response_clear (&change->response);
+  g_free (change);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PendingChange *change = user_data;
+
+  http_api_run_mutation_finish (result, &change->response);
+  g_main_context_invoke (change->server->context, answer_change, change);
+}
+
+/* Main thread. */
+static gboolean
+run_change (gpointer user_data)
+{
+  PendingChange *change = user_data;
+  HttpBridge *bridge = change->server->bridge;
+
+  http_api_run_mutation_async (bridge->api, bridge->engine, g_steal_pointer (&change->mutation), on_change_done,
+                               change);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_request (SoupServer *server, SoupServerMessage *message, const char *path, GHashTable *query, gpointer user_data)
+{
+  ServerThread *self = user_data;
+  g_auto(HttpApiResponse) response = { 0 };
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *peer = NULL;
+  HttpMutation *mutation = NULL;
+  HttpApiRequest request;
+
+  fill_request (message, &request, &peer);
+  if (g_str_equal (request.method, "PUT") || g_str_equal (request.method, "POST"))
+    {
+      body = soup_message_body_flatten (soup_server_message_get_request_body (message));
+      request.body = g_bytes_get_data (body, &request.body_length);
+    }
+  if (http_api_handle (self->bridge->api, &request, &response, &mutation))
+    {
+      send_response (message, &response);
+      return;
+    }
+  {
+    PendingChange *change = g_new0 (PendingChange, 1);
+    change->server = self;
+    change->message = g_object_ref (message);
+    change->mutation = mutation;
+    soup_server_message_pause (message);
+    g_main_context_invoke (self->bridge->main_context, run_change, change);
+  }
+}
+
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer user_data)
+{
+  ServerThread *self = user_data;
+  SoupServer *server = SOUP_SERVER (source);
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GIOStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->bridge->certificate != NULL)
+    {
+      stream = g_tls_server_connection_new (G_IO_STREAM (connection), self->bridge->certificate, &error);
+      if (stream == NULL)
+        {
+          g_warning ("HTTP bridge: cannot start TLS: %s", error->message);
+          return TRUE;
+        }
+    }
+  else
+    stream = g_object_ref (G_IO_STREAM (connection));
+  {
+    /* Request targets are checked on the wire, before libsoup normalises them: see http-guard-stream.h. */
+    GIOStream *guarded = http_guard_stream_new (stream);
+    g_object_unref (stream);
+    stream = guarded;
+  }
+  if (remote == NULL)
+    remote = g_unix_socket_address_new ("");
+  if (local == NULL)
+    local = g_unix_socket_address_new ("");
+  if (!soup_server_accept_iostream (server, stream, local, remote, &error))
+    g_warning ("HTTP bridge: cannot serve a connection: %s", error->message);
+  return TRUE;
+}
+
+static gpointer
+server_thread_main (gpointer data)
+{
+  ServerThread *self = data;
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(GSocketService) service = NULL;
+  GError *error = NULL;
+
+  g_main_context_push_thread_default (self->context);
+  server = soup_server_new ("server-header", NULL, NULL);
+  soup_server_add_early_handler (server, NULL, on_early_request, self, NULL);
+  soup_server_add_handler (server, NULL, on_request, self, NULL);
+  service = g_socket_service_new ();
+  if (g_socket_listener_add_socket (G_SOCKET_LISTENER (service), self->socket, G_OBJECT (server), &error))
+    {
+      g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), self);
+      g_socket_service_start (service);
+    }
+
+  g_mutex_lock (&self->lock);
+  self->error = error;
+  self->running = TRUE;
+  g_cond_signal (&self->started);
+  g_mutex_unlock (&self->lock);
+
+  if (error == NULL)
+    g_main_loop_run (self->loop);
+
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  soup_server_disconnect (server);
+  /* Answers the main thread queued for us before the stop still go out, or at least get freed. */
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+static void
+server_thread_free (ServerThread *self)
+{
+  if (self->thread != NULL)
+    {
+      g_main_context_invoke (self->context, (GSourceFunc) (void (*) (void)) g_main_loop_quit, self->loop);
+      g_thread_join (self->thread);
+    }
+  g_clear_error (&self->error);
+  g_clear_object (&self->socket);
+  g_main_loop_unref (self->loop);
+  g_main_context_unref (self->context);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->started);
+  g_free (self);
+}
+
+static ServerThread *
+server_thread_start (HttpBridge *bridge, int fd, guint index, GError **error)
+{
+  ServerThread *self = g_new0 (ServerThread, 1);
+  g_autofree char *name = g_strdup_printf ("hkp-http-%u", index);
+
+  self->bridge = bridge;
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->started);
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->socket = g_socket_new_from_fd (fd, error);
+  if (self->socket == NULL)
+    {
+      close (fd);
+      server_thread_free (self);
+      return NULL;
+    }
+  self->thread = g_thread_new (name, server_thread_main, self);
+  g_mutex_lock (&self->lock);
+  while (!self->running)
+    g_cond_wait (&self->started, &self->lock);
+  g_mutex_unlock (&self->lock);
+  if (self->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&self->error));
+      server_thread_free (self);
+      return NULL;
+    }
+  return self;
+}
+
+/* ---- set-up (main thread) -------------------------------------------------- */
+
+char *
+http_bridge_read_token (const char *path, GError **error)
+{
+  g_autofree char *contents = NULL;
+  struct stat st;
+
+  if (stat (path, &st) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "token file %s: %s", path, g_strerror (saved));
+      return NULL;
+    }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "token file %s is accessible to group or others (mode %04o): make it chmod 600",
+                   path, (unsigned) (st.st_mode & 07777));
+      return NULL;
+    }
+  if (!g_file_get_contents (path, &contents, NULL, error))
+    return NULL;
+  g_strstrip (contents);
+  if (contents[0] == '\0' || strchr (contents, '\n') != NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "token file %s must hold one non-empty line", path);
+      return NULL;
+    }
+  return g_steal_pointer (&contents);
+}
+
+static void
+builder_take (GStrvBuilder *builder, char *text)
+{
+  g_strv_builder_add (builder, text);
+  g_free (text);
+}
+
+/* The Host values the bridge answers to: its own address (and localhost on loopback) and the allowed names. */
+static GStrv
+accepted_hosts (const ListenAddress *listen, guint16 port, const char *const *allowed)
+{
+  g_autoptr(GStrvBuilder) hosts = g_strv_builder_new ();
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (listen->host);
+  gboolean loopback = address == NULL || g_inet_address_get_is_loopback (address);
+  gboolean any = address != NULL && g_inet_address_get_is_any (address);
+
+  if (!any)
+    {
+      if (strchr (listen->host, ':') != NULL)
+        builder_take (hosts, g_strdup_printf ("[%s]:%u", listen->host, port));
+      else
+        builder_take (hosts, g_strdup_printf ("%s:%u", listen->host, port));
+    }
+  if (loopback)
+    {
+      builder_take (hosts, g_strdup_printf ("localhost:%u", port));
+      builder_take (hosts, g_strdup_printf ("127.0.0.1:%u", port));
+      builder_take (hosts, g_strdup_printf ("[::1]:%u", port));
+    }
+  for (guint i = 0; allowed != NULL && allowed[i] != NULL; i++)
+    {
+      g_strv_builder_add (hosts, allowed[i]);
+      builder_take (hosts, g_strdup_printf ("%s:%u", allowed[i], port));
+    }
+  return g_strv_builder_end (hosts);
+}
+
+HttpBridge *
+http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError **error)
+{
+  g_autoptr(HttpBridge) self = g_new0 (HttpBridge, 1);
+  g_autofree char *token = NULL;
+  g_auto(GStrv) hosts = NULL;
+  guint threads = settings->threads;
+  guint16 port = 0;
+  int fd;
+
+  self->engine = g_object_ref (engine);
+  self->main_context = g_main_context_ref_thread_default ();
+  self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
+  if (settings->token_file != NULL)
+    {
+      token = http_bridge_read_token (settings->token_file, error);
+      if (token == NULL)
+        return NULL;
+    }
+  if (settings->tls_certificate != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+      self->certificate = g_tls_certificate_new_from_files (settings->tls_certificate, settings->tls_key, &local_error);
+      if (self->certificate == NULL)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "TLS certificate %s with key %s: %s",
+                       settings->tls_certificate, settings->tls_key, local_error->message);
+          return NULL;
+        }
+      if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "TLS is configured but GLib has no TLS backend (install glib-networking)");
+          return NULL;
+        }
+    }
+
+  if (threads == 0)
+    threads = settings->listen->kind == LISTEN_TCP ? TCP_THREADS_DEFAULT : 1;
+  if (settings->listen->kind != LISTEN_TCP)
+    threads = 1;
+  fd = http_listen_open (settings->listen, LISTEN_BACKLOG, threads > 1, error);
+  if (fd < 0)
+    return NULL;
+  self->address = http_listen_describe (fd);
+  if (settings->listen->kind == LISTEN_TCP)
+    {
+      port = http_listen_get_port (fd);
+      hosts = accepted_hosts (settings->listen, port, settings->allowed_hosts);
+    }
+  self->feed = http_snapshot_feed_new (engine, settings->required_plugins, settings->version);
+  self->api = http_api_new (self->feed, token, (const char *const *) hosts);
+  if (token != NULL)
+    memset (token, 0, strlen (token));
+
+  for (guint i = 0; i < threads; i++)
+    {
+      ServerThread *thread;
+
+      if (i > 0)
+        {
+          /* The others share the first one's port; the kernel spreads connections among them. */
+          ListenAddress same = *settings->listen;
+          same.port = port;
+          fd = http_listen_open (&same, LISTEN_BACKLOG, TRUE, error);
+          if (fd < 0)
+            return NULL;
+        }
+      thread = server_thread_start (self, fd, i, error);
+      if (thread == NULL)
+        return NULL;
+      g_ptr_array_add (self->threads, thread);
+    }
+  g_message ("HTTP bridge listening on %s (%s, %u thread%s; changes %s)", self->address,
+             self->certificate != NULL ? "HTTPS" : "HTTP", threads, threads == 1 ? "" : "s",
+             settings->token_file != NULL ? "need the bearer token" : "disabled: no token file");
+  return g_steal_pointer (&self);
+}
+
+const char *
+http_bridge_get_address (HttpBridge *bridge)
+{
+  return bridge->address;
+}
+
+void
+http_bridge_free (HttpBridge *self)
+{
+  if (self == NULL)
+    return;
+  g_clear_pointer (&self->threads, g_ptr_array_unref);
+  g_clear_pointer (&self->api, http_api_free);
+  g_clear_pointer (&self->feed, http_snapshot_feed_free);
+  g_clear_object (&self->certificate);
+  g_clear_pointer (&self->main_context, g_main_context_unref);
+  g_clear_object (&self->engine);
+  g_free (self->address);
+  g_free (self);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/*
+ * A request target that libsoup would rewrite before we see it is replaced
+ * with this one: libsoup 3 removes dot segments and decodes %2F and %2E, so
+ * "/plugins/../plugins/reload" and "/plugins%2Freload" would otherwise reach
+ * reload.  The endpoints answer it with 400.
+ */
+#define HTTP_GUARD_REFUSED_TARGET "/!refused-request-target"
+
+/* TRUE if target is a plain origin-form target: "/", no '%', no "//", no "." or ".." segment in the path. */
+gboolean http_guard_target_is_plain (const char *target, gsize length);
+
+/*
+ * Wraps a connection so that every request line's target is checked on the
+ * wire, before libsoup parses it, following HTTP/1.1 framing (Content-Length
+ * and chunked bodies).  A target that is not plain is replaced with
+ * HTTP_GUARD_REFUSED_TARGET; framing we cannot follow ends the input after
+ * the current request.  Returns a new stream (caller owns it).
+ */
+GIOStream *http_guard_stream_new (GIOStream *base);
+
+G_END_DECLS
