@@ -164,6 +164,8 @@ on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   /* The bus name is owned already (bus_service_new) and every plugin has an outcome. */
+  if (daemon->bridge != NULL)
+    http_bridge_refresh (daemon->bridge);
   daemon->ready = TRUE;
   daemon_notify_ready (daemon->notify);
   g_message ("ready");

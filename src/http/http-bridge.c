@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
 #include "http-api.h"
@@ -103,6 +104,45 @@ send_response (SoupServerMessage *message, HttpApiResponse *response)
     soup_message_body_append_bytes (soup_server_message_get_response_body (message), response->body);
 }
 
+static void
+on_rejected_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GIOStream) stream = user_data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  g_io_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+}
+
+/*
+ * Answers on the raw connection and closes it: libsoup 3.2 reads a body
+ * even after an early handler has set a status, so a 2 MiB body would be
+ * read before being refused for its size.
+ */
+static void
+reject_early (SoupServerMessage *message, HttpApiResponse *response)
+{
+  GIOStream *stream = soup_server_message_steal_connection (message);
+  g_autoptr(GString) head = g_string_new (NULL);
+  gsize body_length = response->body != NULL ? g_bytes_get_size (response->body) : 0;
+  GBytes *all;
+
+  g_string_append_printf (head, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n"
+                          "Cache-Control: no-store\r\nConnection: close\r\n", response->status,
+                          soup_status_get_phrase (response->status), response->content_type, body_length);
+  if (response->allow != NULL)
+    g_string_append_printf (head, "Allow: %s\r\n", response->allow);
+  if (response->authenticate)
+    g_string_append (head, "WWW-Authenticate: Bearer realm=\"hkp-plugind\"\r\n");
+  g_string_append (head, "\r\n");
+  if (body_length > 0)
+    g_string_append_len (head, g_bytes_get_data (response->body, NULL), body_length);
+  all = g_string_free_to_bytes (g_steal_pointer (&head));
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), g_bytes_get_data (all, NULL),
+                                   g_bytes_get_size (all), G_PRIORITY_DEFAULT, NULL, on_rejected_written, stream);
+  /* The data must outlive the write: tie it to the stream. */
+  g_object_set_data_full (G_OBJECT (stream), "hkp-rejected-response", all, (GDestroyNotify) g_bytes_unref);
+}
+
 /* Before the body is read: refuse what the headers already condemn (a 2 MiB body is never read). */
 static void
 on_early_request (SoupServer *server, SoupServerMessage *message, const char *path, GHashTable *query,
@@ -117,15 +157,11 @@ on_early_request (SoupServer *server, SoupServerMessage *message, const char *pa
   if (!g_str_equal (request.method, "PUT"))
     return;  /* no body to guard: the normal handler answers */
   if (http_api_precheck (self->bridge->api, &request, &response))
-    {
-      send_response (message, &response);
-      soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection", "close");
-    }
+    reject_early (message, &response);
   else if (request.content_length < 0)
     {
       http_api_error (&response, 411, NULL, "a config must come with a Content-Length");
-      send_response (message, &response);
-      soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection", "close");
+      reject_early (message, &response);
     }
 }
 
@@ -230,6 +266,37 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
   return TRUE;
 }
 
+/*
+ * libsoup 3.2 keeps a connection alive after a response only while the
+ * server has a listener of its own; connections we hand it are otherwise
+ * closed after every request.  So it gets one nobody can reach: a unix
+ * socket whose file is removed as soon as it listens.
+ */
+static gboolean
+add_unreachable_listener (SoupServer *server, GError **error)
+{
+  g_autofree char *dir = g_dir_make_tmp ("hkp-plugind-XXXXXX", error);
+  g_autofree char *path = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  gboolean ok;
+
+  if (dir == NULL)
+    return FALSE;
+  path = g_build_filename (dir, "unreachable", NULL);
+  address = g_unix_socket_address_new (path);
+  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, error);
+  ok = socket != NULL && g_socket_bind (socket, address, FALSE, error);
+  if (ok)
+    {
+      g_socket_set_listen_backlog (socket, 1);
+      ok = g_socket_listen (socket, error);
+    }
+  g_unlink (path);
+  g_rmdir (dir);
+  return ok && soup_server_listen_socket (server, socket, 0, error);
+}
+
 static gpointer
 server_thread_main (gpointer data)
 {
@@ -243,7 +310,8 @@ server_thread_main (gpointer data)
   soup_server_add_early_handler (server, NULL, on_early_request, self, NULL);
   soup_server_add_handler (server, NULL, on_request, self, NULL);
   service = g_socket_service_new ();
-  if (g_socket_listener_add_socket (G_SOCKET_LISTENER (service), self->socket, G_OBJECT (server), &error))
+  if (add_unreachable_listener (server, &error) &&
+      g_socket_listener_add_socket (G_SOCKET_LISTENER (service), self->socket, G_OBJECT (server), &error))
     {
       g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), self);
       g_socket_service_start (service);
@@ -469,6 +537,12 @@ const char *
 http_bridge_get_address (HttpBridge *bridge)
 {
   return bridge->address;
+}
+
+void
+http_bridge_refresh (HttpBridge *bridge)
+{
+  http_snapshot_feed_refresh (bridge->feed);
 }
 
 void

@@ -31,6 +31,9 @@ HttpBridge *http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settin
 /* Returns the address bound ("127.0.0.1:40123", "unix:/run/x"), owned by bridge. */
 const char *http_bridge_get_address (HttpBridge *bridge);
 
+/* Republishes what the bridge serves now (main thread), e.g. once the initial load is done. */
+void http_bridge_refresh (HttpBridge *bridge);
+
 /* Stops the server threads and frees bridge (main thread). */
 void http_bridge_free (HttpBridge *bridge);
 

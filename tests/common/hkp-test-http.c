@@ -8,6 +8,7 @@
 #include <gio/gunixsocketaddress.h>
 
 struct _HkpTestHttp {
+  char *host;              /* the default Host header */
   GSocketConnection *connection;
   GDataInputStream *in;
   GOutputStream *out;
@@ -63,6 +64,7 @@ hkp_test_http_connect (const char *address, const char *local_ip, GError **error
     return NULL;
   http = g_new0 (HkpTestHttp, 1);
   http->connection = connection;
+  http->host = g_str_has_prefix (address, "unix:") ? g_strdup ("localhost") : g_strdup (address);
   http->in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
   g_data_input_stream_set_newline_type (http->in, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
   http->out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
@@ -93,11 +95,14 @@ hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target
   g_autofree char *status_line = NULL;
   gsize length = 0;
   gboolean chunked = FALSE;
+  gboolean own_host = FALSE;
 
   memset (out, 0, sizeof *out);
   g_string_append_printf (request, "%s %s HTTP/1.1\r\n", method, target);
-  if (headers == NULL || !g_strv_contains (headers, "Host: none"))
-    g_string_append (request, "Host: localhost\r\n");
+  for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
+    own_host |= g_ascii_strncasecmp (headers[i], "Host:", 5) == 0;
+  if (!own_host)
+    g_string_append_printf (request, "Host: %s\r\n", http->host);
   for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
     if (!g_str_equal (headers[i], "Host: none"))
       g_string_append_printf (request, "%s\r\n", headers[i]);
@@ -214,6 +219,7 @@ hkp_test_http_free (HkpTestHttp *http)
   g_clear_object (&http->in);
   g_io_stream_close (G_IO_STREAM (http->connection), NULL, NULL);
   g_clear_object (&http->connection);
+  g_free (http->host);
   g_free (http);
 }
 

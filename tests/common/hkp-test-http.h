@@ -31,7 +31,7 @@ HkpTestHttp *hkp_test_http_connect (const char *address, const char *local_ip, G
 
 /*
  * Sends one request (headers: NULL-terminated "Name: value" lines, may be
- * NULL; body may be NULL) and reads the answer into out (caller clears).
+ * NULL; "Host: ADDRESS" (as connected; localhost on a unix socket) unless they name a Host, "Host: none" for none; body may be NULL) and reads the answer into out (caller clears).
  * FALSE with an error if the connection failed or closed early.
  */
 gboolean hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target,

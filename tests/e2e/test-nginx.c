@@ -359,8 +359,10 @@ test_reload_storm_loses_nothing (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  g_autofree char *nginx = g_find_program_in_path ("nginx");
+
   g_test_init (&argc, &argv, NULL);
-  if (g_find_program_in_path ("nginx") == NULL && !g_file_test ("/usr/sbin/nginx", G_FILE_TEST_IS_EXECUTABLE))
+  if (nginx == NULL && !g_file_test ("/usr/sbin/nginx", G_FILE_TEST_IS_EXECUTABLE))
     {
       g_test_skip ("nginx is not installed (Debian package nginx-core)");
       return g_test_run ();
