@@ -13,6 +13,8 @@
 #include "http-bridge.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,6 +64,7 @@ typedef struct {
 
 /* ---- the request path (server threads) ----------------------------------- */
 
+/* Fills request from message; with peer, also the peer's address (caller frees *peer). */
 static void
 fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
 {
@@ -80,11 +83,13 @@ fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
   request->content_length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
                               ? soup_message_headers_get_content_length (headers)
                               : -1;
-  if (G_IS_INET_SOCKET_ADDRESS (remote))
-    *peer = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  /* Only changes are logged with their peer: reads do not pay for formatting it. */
+  if (peer == NULL)
+    request->peer = "";
+  else if (G_IS_INET_SOCKET_ADDRESS (remote))
+    request->peer = *peer = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
   else
-    *peer = g_strdup ("unix");
-  request->peer = *peer;
+    request->peer = *peer = g_strdup ("unix");
 }
 
 static void
@@ -150,12 +155,11 @@ on_early_request (SoupServer *server, SoupServerMessage *message, const char *pa
 {
   ServerThread *self = user_data;
   g_auto(HttpApiResponse) response = { 0 };
-  g_autofree char *peer = NULL;
   HttpApiRequest request;
 
-  fill_request (message, &request, &peer);
-  if (!g_str_equal (request.method, "PUT"))
+  if (!g_str_equal (soup_server_message_get_method (message), "PUT"))
     return;  /* no body to guard: the normal handler answers */
+  fill_request (message, &request, NULL);
   if (http_api_precheck (self->bridge->api, &request, &response))
     reject_early (message, &response);
   else if (request.content_length < 0)
@@ -209,9 +213,17 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   HttpMutation *mutation = NULL;
   HttpApiRequest request;
 
-  fill_request (message, &request, &peer);
+  fill_request (message, &request, NULL);
+  if (g_str_equal (request.path, HTTP_GUARD_CLOSED_TARGET))
+    {
+      /* Nobody is there to read it: see http-guard-stream.h. */
+      soup_server_message_set_status (message, 400, NULL);
+      soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection", "close");
+      return;
+    }
   if (g_str_equal (request.method, "PUT") || g_str_equal (request.method, "POST"))
     {
+      fill_request (message, &request, &peer);
       body = soup_message_body_flatten (soup_server_message_get_request_body (message));
       request.body = g_bytes_get_data (body, &request.body_length);
     }
@@ -240,6 +252,9 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
   g_autoptr(GIOStream) stream = NULL;
   g_autoptr(GError) error = NULL;
 
+  /* As libsoup's own listener does: a response's head and body must not wait for each other's ACK. */
+  if (G_IS_TCP_CONNECTION (connection))
+    g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
   if (self->bridge->certificate != NULL)
     {
       stream = g_tls_server_connection_new (G_IO_STREAM (connection), self->bridge->certificate, &error);

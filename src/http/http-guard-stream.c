@@ -319,6 +319,20 @@ guarded_read (HttpGuardInput *self, void *buffer, gsize count, gboolean blocking
               self->guard.frame = FRAME_ENDED;
               continue;
             }
+          if (got == 0 && self->guard.frame == FRAME_REQUEST_LINE)
+            {
+              /*
+               * The client closed an idle connection.  libsoup 3.2 keeps such a
+               * connection, and its fd, for ever (upstream fixed this after
+               * 3.2).  It lets go of a connection that asked to be closed, so
+               * that is what it reads instead; the request goes nowhere.
+               */
+              static const char farewell[] = "GET " HTTP_GUARD_CLOSED_TARGET " HTTP/1.1\r\n"
+                                             "Host: closed\r\nConnection: close\r\n\r\n";
+              emit (&self->guard, farewell, sizeof farewell - 1);
+              self->guard.frame = FRAME_ENDED;
+              continue;
+            }
           return got;
         }
       guard_feed (&self->guard, chunk, (gsize) got);

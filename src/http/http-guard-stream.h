@@ -13,6 +13,13 @@ G_BEGIN_DECLS
  */
 #define HTTP_GUARD_REFUSED_TARGET "/!refused-request-target"
 
+/*
+ * When the client closes an idle connection, libsoup reads a request for
+ * this target with "Connection: close" instead, so that it frees the
+ * connection; the endpoints answer it without a word.
+ */
+#define HTTP_GUARD_CLOSED_TARGET "/!client-closed"
+
 /* TRUE if target is a plain origin-form target: "/", no '%', no "//", no "." or ".." segment in the path. */
 gboolean http_guard_target_is_plain (const char *target, gsize length);
 

@@ -55,12 +55,13 @@ check_port=$(free_port)
 for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 
 start_daemon() {
+  rm -f "$work/daemon.log"
   "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
     --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
     --http-listen=none --check-listen="127.0.0.1:$check_port" ${CHECK_ARGS:-} 2>"$work/daemon.log" &
   daemon_pid=$!
   pids+=($daemon_pid)
-  for _ in $(seq 100); do grep -q "ready" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qE " ready$" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
 }
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 

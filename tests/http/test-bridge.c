@@ -840,6 +840,45 @@ test_unix_socket (Fixture *f, gconstpointer data)
     g_error ("unexpected list: %s", r.body);
 }
 
+static guint
+open_fds (Fixture *f)
+{
+  g_autofree char *dir = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->daemon->process));
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (listing);
+  while (g_dir_read_name (listing) != NULL)
+    n++;
+  return n;
+}
+
+static void
+test_client_closed_connections_are_released (Fixture *f, gconstpointer data)
+{
+  guint before, after = 0;
+  gint64 deadline;
+
+  start (f);
+  before = open_fds (f);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HkpTestHttp) raw = hkp_test_http_connect (f->address, NULL, &error);
+      g_auto(HkpTestHttpResponse) r = { 0 };
+
+      g_assert_no_error (error);
+      g_assert_true (hkp_test_http_request (raw, "GET", "/livez", NULL, NULL, &r, &error));
+      g_assert_cmpuint (r.status, ==, 200);
+      g_assert_false (r.closed);  /* kept alive: the client closes it */
+    }
+  /* The daemon notices each close on its own threads; nothing else tells us when, so look until it has. */
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while ((after = open_fds (f)) > before + 5 && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_assert_cmpuint (after, <=, before + 5);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
 int
@@ -861,5 +900,6 @@ main (int argc, char **argv)
   ADD ("/bridge/metrics", test_metrics);
   ADD ("/bridge/readyz-waits-for-required", test_readyz_waits_for_required);
   ADD ("/bridge/unix-socket", test_unix_socket);
+  ADD ("/bridge/client-closed-connections-are-released", test_client_closed_connections_are_released);
   return g_test_run ();
 }

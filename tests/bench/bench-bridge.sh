@@ -1,0 +1,124 @@
+#!/bin/bash
+# Benchmark of the HTTP management bridge against the libsoup ceiling, in the same run.
+# Prints figures; it is not a pass/fail test.
+#
+#   tests/bench/bench-bridge.sh [BUILDDIR]     (a build with -Dbenchmarks=true; needs wrk, dbus-daemon, python3)
+#
+# For 3, 10 and 100 plugins: wrk -t1 -c32 (keep-alive) against /plugins/status and /plugins/list of
+# hkp-plugind (two server threads), and against bench-soup-fixed (one libsoup thread answering a
+# fixed body of the same size).  Then /plugins/status p99 while a plugin drains for 30 s, and the
+# daemon's RSS around 100,000 connections each closed by the client.
+set -euo pipefail
+build=$(realpath "${1:-build}")
+duration=${DURATION:-10}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" 2>/dev/null &
+pids+=($!)
+mkdir -p "$work/plugins" "$work/state"
+cp "$build"/tests/plugins/*.so "$work/plugins/"
+printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
+for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+
+start_daemon() {  # $1: config dir
+  rm -f "$work/daemon.log"
+  http_port=$(free_port)
+  LD_LIBRARY_PATH="$build/tests/plugins" "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" \
+    --plugin-dir="$work/plugins" --config-dir="$1" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" \
+    --no-polkit --check-listen="127.0.0.1:$(free_port)" --http-listen="127.0.0.1:$http_port" \
+    2>"$work/daemon.log" &
+  daemon_pid=$!
+  pids+=($daemon_pid)
+  for _ in $(seq 200); do grep -qE " ready$" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
+}
+stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
+
+run_wrk() {  # URL → rps, p99 (ms)
+  wrk -t1 -c32 -d"${duration}s" --latency "$1" > "$work/wrk.out"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/wrk.out")
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo "# wrk -t1 -c32 -d${duration}s keep-alive; $(nproc) CPUs; bridge: 2 threads; ceiling: 1 libsoup thread, fixed body"
+for n in 3 10 100; do
+  dir="$work/plugins.d-$n"
+  mkdir -p "$dir"
+  for i in $(seq "$n"); do
+    printf '{"module": "answer.so", "priority": %d, "config": {"enabled": true, "verdict": "continue"}}\n' "$i" \
+      > "$dir/p$i.json"
+  done
+  start_daemon "$dir"
+  for endpoint in status list; do
+    curl -sf "http://127.0.0.1:$http_port/plugins/$endpoint" > "$work/body" || { cat "$work/daemon.log"; exit 1; }
+    size=$(stat -c %s "$work/body")
+    fixed_port=$(free_port)
+    "$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body" &
+    fixed_pid=$!
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$fixed_port/" && break; sleep 0.1; done
+    run_wrk "http://127.0.0.1:$fixed_port/"
+    ceiling=$rps
+    kill "$fixed_pid"; wait "$fixed_pid" 2>/dev/null || true
+    run_wrk "http://127.0.0.1:$http_port/plugins/$endpoint"
+    printf '%3d plugins  /plugins/%-7s %6d B  bridge %9s req/s (p99 %6s ms)  libsoup ceiling %9s  = %sx\n' \
+      "$n" "$endpoint" "$size" "$rps" "$p99" "$ceiling" "$(ratio "$rps" "$ceiling")"
+  done
+  stop_daemon
+done
+
+# /plugins/status while a plugin drains for 30 s: a check sleeps inside it, then the plugin is reloaded.
+dir="$work/plugins.d-drain"
+mkdir -p "$dir"
+printf '{"module": "sleeper.so", "config": {"enabled": true, "sleep_ms": 30000, "sleep_instances": 1}}\n' > "$dir/slow.json"
+start_daemon "$dir"
+check_port=$(grep -o "check endpoint listening on 127.0.0.1:[0-9]*" "$work/daemon.log" | cut -d: -f2)
+curl -s -o /dev/null -H "X-Original-Method: GET" -H "X-Original-URI: /" -H "X-Real-IP: 192.0.2.1" \
+  "http://127.0.0.1:$check_port/check" &
+pids+=($!)
+sleep 1
+busctl --address="unix:path=$work/bus.sock" call org.hkp.PluginManager1 /org/hkp/PluginManager1/plugin/slow \
+  org.hkp.PluginManager1.Plugin Reload >/dev/null &
+pids+=($!)
+sleep 1
+draining=$(busctl --address="unix:path=$work/bus.sock" get-property org.hkp.PluginManager1 \
+  /org/hkp/PluginManager1/plugin/slow org.hkp.PluginManager1.Plugin ActiveRequests | awk '{print $2}')
+run_wrk "http://127.0.0.1:$http_port/plugins/status"
+printf 'while draining (%s request(s) held in the old instance)  /plugins/status %s req/s  p99 %s ms\n' \
+  "$draining" "$rps" "$p99"
+stop_daemon
+
+# RSS around 100,000 connections, each closed by the client after its answer.
+start_daemon "$work/plugins.d-3"
+connections() {
+  /usr/bin/python3 - "$http_port" "$1" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+request = b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % port
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(request)
+    data = b""
+    while not data.endswith(b"ok\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+PY
+}
+rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon_pid/status"; }
+connections 10000
+before=$(rss)
+connections 100000
+after=$(rss)
+printf 'RSS around 100,000 client-closed connections: %s kB before, %s kB after (%+d kB)\n' "$before" "$after" \
+  $((after - before))
+stop_daemon
