@@ -87,12 +87,13 @@ request_line (Guard *g)
   emit (g, end, g->line->len - (end - line));
 }
 
+/* TRUE if line (not NUL-terminated, length bytes) is header name; *value then points past the colon and blanks. */
 static gboolean
-header_is (const char *line, const char *name, const char **value)
+header_is (const char *line, gsize length, const char *name, const char **value)
 {
   gsize n = strlen (name);
 
-  if (g_ascii_strncasecmp (line, name, n) != 0 || line[n] != ':')
+  if (length <= n || line[n] != ':' || g_ascii_strncasecmp (line, name, n) != 0)
     return FALSE;
   *value = line + n + 1;
   while (**value == ' ' || **value == '\t')
@@ -104,12 +105,14 @@ header_is (const char *line, const char *name, const char **value)
 static void
 header_line (Guard *g)
 {
-  g_autofree char *text = g_strndup (g->line->str, g->line->len);
+  const char *line = g->line->str;
+  gsize length = g->line->len;
   const char *value;
 
-  emit (g, g->line->str, g->line->len);
-  g_strchomp (text);
-  if (text[0] == '\0')
+  emit (g, line, length);
+  while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
+    length--;
+  if (length == 0)
     {
       if (g->chunked && g->content_length >= 0)
         g->bad_framing = TRUE;
@@ -126,17 +129,19 @@ header_line (Guard *g)
       g->chunked = FALSE;
       return;
     }
-  if (header_is (text, "Content-Length", &value))
+  /* Only the two headers that frame the body matter here; the line is NUL-terminated (GString). */
+  if ((line[0] == 'C' || line[0] == 'c') && header_is (line, length, "Content-Length", &value))
     {
+      g_autofree char *number = g_strndup (value, length - (value - line));
       guint64 n;
-      if (g->content_length >= 0 || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, &n, NULL))
+      if (g->content_length >= 0 || !g_ascii_string_to_unsigned (g_strchomp (number), 10, 0, G_MAXINT64, &n, NULL))
         g->bad_framing = TRUE;
       else
         g->content_length = (gint64) n;
     }
-  else if (header_is (text, "Transfer-Encoding", &value))
+  else if ((line[0] == 'T' || line[0] == 't') && header_is (line, length, "Transfer-Encoding", &value))
     {
-      if (g_ascii_strcasecmp (value, "chunked") == 0 && !g->chunked)
+      if (g_ascii_strncasecmp (value, "chunked", 7) == 0 && value + 7 - line == (gssize) length && !g->chunked)
         g->chunked = TRUE;
       else
         g->bad_framing = TRUE;

@@ -102,10 +102,21 @@ readiness (HttpSnapshotFeed *feed, GPtrArray *plugins, char **why)
           return FALSE;
         }
     }
-  for (guint i = 0; i < plugins->len && !any; i++)
+  for (guint i = 0; i < plugins->len; i++)
     {
-      HkpPluginState state = hkp_plugin_get_state (plugins->pdata[i]);
-      any = state == HKP_PLUGIN_STATE_ACTIVE || state == HKP_PLUGIN_STATE_RELOADING;
+      HkpPlugin *plugin = plugins->pdata[i];
+      HkpPluginState state = hkp_plugin_get_state (plugin);
+      HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
+      gboolean serving = state == HKP_PLUGIN_STATE_ACTIVE || state == HKP_PLUGIN_STATE_RELOADING;
+
+      /* "required": true in the plugin's own file counts like --required-plugins. */
+      if (!serving && manifest != NULL && manifest->required)
+        {
+          *why = g_strdup_printf ("required plugin %s is %s", hkp_plugin_get_name (plugin),
+                                  hkp_plugin_state_to_string (state));
+          return FALSE;
+        }
+      any |= serving;
     }
   if (!any)
     *why = g_strdup (plugins->len == 0 ? "no plugin is configured" : "no plugin can serve");

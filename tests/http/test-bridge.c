@@ -815,6 +815,20 @@ test_readyz_waits_for_required (Fixture *f, gconstpointer data)
 }
 
 static void
+test_readyz_required_in_plugin_file (Fixture *f, gconstpointer data)
+{
+  hkp_test_tree_write_plugin (&f->tree, "broken", "{\"module\": \"failinit.so\", \"priority\": 3, "
+                              "\"required\": true}");
+  start (f);
+  {
+    g_auto(Reply) r = { 0 };
+    call (f, "GET", "/readyz", NULL, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 503);
+    g_assert_nonnull (strstr (r.body, "required plugin broken is failed"));
+  }
+}
+
+static void
 test_unix_socket (Fixture *f, gconstpointer data)
 {
   g_autofree char *socket = g_build_filename (f->tree.root, "bridge.sock", NULL);
@@ -899,6 +913,7 @@ main (int argc, char **argv)
   ADD ("/bridge/tls", test_tls);
   ADD ("/bridge/metrics", test_metrics);
   ADD ("/bridge/readyz-waits-for-required", test_readyz_waits_for_required);
+  ADD ("/bridge/readyz-required-in-plugin-file", test_readyz_required_in_plugin_file);
   ADD ("/bridge/unix-socket", test_unix_socket);
   ADD ("/bridge/client-closed-connections-are-released", test_client_closed_connections_are_released);
   return g_test_run ();
