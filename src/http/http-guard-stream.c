@@ -451,7 +451,9 @@ http_guard_stream_get_output_stream (GIOStream *stream)
 static gboolean
 http_guard_stream_close (GIOStream *stream, GCancellable *cancellable, GError **error)
 {
-  return g_io_stream_close (HTTP_GUARD_STREAM (stream)->base, cancellable, error);
+  HttpGuardStream *self = HTTP_GUARD_STREAM (stream);
+
+  return self->base == NULL || g_io_stream_close (self->base, cancellable, error);
 }
 
 static void
@@ -486,9 +488,10 @@ http_guard_stream_dispose (GObject *object)
 {
   HttpGuardStream *self = HTTP_GUARD_STREAM (object);
 
+  /* GIOStream's dispose closes the stream, which closes the base: keep it until then. */
+  G_OBJECT_CLASS (http_guard_stream_parent_class)->dispose (object);
   g_clear_object (&self->input);
   g_clear_object (&self->base);
-  G_OBJECT_CLASS (http_guard_stream_parent_class)->dispose (object);
 }
 
 static void
