@@ -8,18 +8,10 @@
 # hkp-plugind (two server threads), and against bench-soup-fixed (one libsoup thread answering a
 # fixed body of the same size).  Then /plugins/status p99 while a plugin drains for 30 s, and the
 # daemon's RSS around 100,000 connections each closed by the client.
-set -euo pipefail
+source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
 duration=${DURATION:-10}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+run_wrk() { run_wrk_with 1 32 "$duration" "$@"; }
 
 dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" 2>/dev/null &
 pids+=($!)
@@ -41,12 +33,6 @@ start_daemon() {  # $1: config dir
 }
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
-run_wrk() {  # URL → rps, p99 (ms)
-  wrk -t1 -c32 -d"${duration}s" --latency "$1" > "$work/wrk.out"
-  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
-  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/wrk.out")
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "# wrk -t1 -c32 -d${duration}s keep-alive; $(nproc) CPUs; bridge: 2 threads; ceiling: 1 libsoup thread, fixed body"
 for n in 3 10 100; do

@@ -8,21 +8,15 @@
 #   nginx return 204 (the HTTP ceiling here); hkp-plugind with 0, 1 (ipfilter) and 2 (ipfilter +
 #   ratelimit) plugins; p99 steady and during a reload storm of ratelimit; the same with
 #   "Connection: close"; and the daemon's RSS before and after a million checks.
-set -euo pipefail
+source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
 duration=${DURATION:-10}
 threads=${WRK_THREADS:-1}
 conns=${WRK_CONNECTIONS:-32}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
+run_wrk() {
+  run_wrk_with "$threads" "$conns" "$duration" "$@"
+  errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.out" | tr '\n' ' ')
 }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # nginx: the ceiling.
 nginx_port=$(free_port)
@@ -66,15 +60,6 @@ start_daemon() {
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
 headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /pks/lookup?op=get&search=0x1234" -H "X-Real-IP: 192.0.2.1")
-# wrk's requests per second and p99 latency (ms).
-run_wrk() {
-  local url=$1; shift
-  wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" "$url" > "$work/wrk.out"
-  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
-  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/wrk.out")
-  errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.out" | tr '\n' ' ')
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive; $(nproc) CPUs"
 run_wrk "http://127.0.0.1:$nginx_port/"

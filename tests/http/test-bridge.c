@@ -360,42 +360,34 @@ test_reload_and_config_change (Fixture *f, gconstpointer data)
 static void
 test_error_codes (Fixture *f, gconstpointer data)
 {
+  static const struct {
+    const char *method;
+    const char *path;
+    const char *body;
+    guint status;
+    const char *says;
+  } simple[] = {
+    { "POST", "/plugins/reload", NULL, 400, "missing the plugin parameter" },
+    { "POST", "/plugins/reload?plugin=", NULL, 400, "missing the plugin parameter" },
+    { "POST", "/plugins/reload?plugin=a&plugin=b", NULL, 400, "more than once" },
+    { "POST", "/plugins/reload?plugin=nosuch", NULL, 404, "no such plugin: nosuch" },
+    { "GET", "/plugins/nosuch", NULL, 404, "no such endpoint" },
+    { "PUT", "/plugins/config?plugin=beta", "{\"enabled\": true,", 400, "not valid JSON" },
+    { "PUT", "/plugins/config?plugin=beta", "[1, 2]", 400, "must be a JSON object" },
+  };
+
   start (f);
-  {
-    g_auto(Reply) r = { 0 };
-    call (f, "POST", "/plugins/reload", TOKEN, NULL, &r);
-    assert_error (&r, 400, "missing the plugin parameter");
-  }
-  {
-    g_auto(Reply) r = { 0 };
-    call (f, "POST", "/plugins/reload?plugin=", TOKEN, NULL, &r);
-    assert_error (&r, 400, "missing the plugin parameter");
-  }
-  {
-    g_auto(Reply) r = { 0 };
-    call (f, "POST", "/plugins/reload?plugin=nosuch", TOKEN, NULL, &r);
-    assert_error (&r, 404, "no such plugin: nosuch");
-  }
-  {
-    g_auto(Reply) r = { 0 };
-    call (f, "GET", "/plugins/nosuch", NULL, NULL, &r);
-    assert_error (&r, 404, "no such endpoint");
-  }
+  for (guint i = 0; i < G_N_ELEMENTS (simple); i++)
+    {
+      g_auto(Reply) r = { 0 };
+      call (f, simple[i].method, simple[i].path, TOKEN, simple[i].body, &r);
+      assert_error (&r, simple[i].status, simple[i].says);
+    }
   {
     g_auto(Reply) r = { 0 };
     call (f, "DELETE", "/plugins/config?plugin=beta", TOKEN, NULL, &r);
     assert_error (&r, 405, "takes GET, PUT");
     g_assert_cmpstr (soup_message_headers_get_one (r.headers, "Allow"), ==, "GET, PUT");
-  }
-  {
-    g_auto(Reply) r = { 0 };
-    call (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "{\"enabled\": true,", &r);
-    assert_error (&r, 400, "not valid JSON");
-  }
-  {
-    g_auto(Reply) r = { 0 };
-    call (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "[1, 2]", &r);
-    assert_error (&r, 400, "must be a JSON object");
   }
   {
     g_auto(Reply) r = { 0 };

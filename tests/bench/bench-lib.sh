@@ -1,0 +1,26 @@
+# Shared by the benchmark scripts (sourced): a scratch directory, children stopped on exit, free
+# ports, and wrk figures.  Expects $work unset; sets work, pids, rps, p99.
+set -euo pipefail
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A TCP port on 127.0.0.1 that was free a moment ago.
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wrk against URL with the given extra arguments: sets rps (requests/s) and p99 (ms); wrk's output in $work/wrk.out.
+run_wrk_with() {  # THREADS CONNECTIONS SECONDS URL [wrk args…]
+  local threads=$1 conns=$2 seconds=$3 url=$4
+  shift 4
+  wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$@" "$url" > "$work/wrk.out"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$work/wrk.out")
+}
+
+# a / b to two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
