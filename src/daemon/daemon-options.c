@@ -31,6 +31,7 @@ typedef enum {
   OPT_TRUSTED_PROXIES,
   OPT_CHECK_THREADS,
   OPT_REQUIRED_PLUGINS,
+  OPT_HTTP_THREADS,
   N_OPTS,
 } OptionId;
 
@@ -51,6 +52,7 @@ static const char *const option_keys[N_OPTS] = {
   [OPT_TRUSTED_PROXIES] = "trusted-proxies",
   [OPT_CHECK_THREADS] = "check-threads",
   [OPT_REQUIRED_PLUGINS] = "required-plugins",
+  [OPT_HTTP_THREADS] = "http-threads",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (option_keys) == N_OPTS);
 
@@ -146,6 +148,19 @@ take_file (const RawOptions *raw, OptionId id, char **out, GError **error)
     return bad_value (error, raw->origin[id], raw->value[id], "expected an absolute file name");
   g_free (*out);
   *out = g_strdup (raw->value[id]);
+  return TRUE;
+}
+
+static gboolean
+take_threads (const RawOptions *raw, OptionId id, guint *out, GError **error)
+{
+  guint64 n = 0;
+
+  if (raw->value[id] == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (raw->value[id], 10, 0, 64, &n, NULL))
+    return bad_value (error, raw->origin[id], raw->value[id], "expected 0 (automatic) to 64 threads");
+  *out = (guint) n;
   return TRUE;
 }
 
@@ -247,13 +262,9 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
       g_strfreev (options->trusted_proxies);
       options->trusted_proxies = g_steal_pointer (&list);
     }
-  if ((v = raw->value[OPT_CHECK_THREADS]) != NULL)
-    {
-      guint64 n = 0;
-      if (!g_ascii_string_to_unsigned (v, 10, 0, 64, &n, NULL))
-        return bad_value (error, raw->origin[OPT_CHECK_THREADS], v, "expected 0 (automatic) to 64 threads");
-      options->check_threads = (guint) n;
-    }
+  if (!take_threads (raw, OPT_CHECK_THREADS, &options->check_threads, error) ||
+      !take_threads (raw, OPT_HTTP_THREADS, &options->http_threads, error))
+    return FALSE;
   if ((v = raw->value[OPT_REQUIRED_PLUGINS]) != NULL)
     {
       g_strfreev (options->required_plugins);
@@ -388,6 +399,8 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "CIDRS" },
     { "check-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_CHECK_THREADS],
       "Threads serving the check endpoint (default 0: one per CPU, at least 2; more if plugins block)", "N" },
+    { "http-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_THREADS],
+      "Threads serving the management bridge on TCP (default 0: 4 per CPU, at most 8)", "N" },
     { "required-plugins", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_REQUIRED_PLUGINS],
       "Plugins without which /readyz answers 503 (comma-separated)", "NAMES" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },

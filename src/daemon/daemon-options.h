@@ -28,6 +28,7 @@ typedef struct {
   char *http_tls_certificate;  /* both or neither */
   char *http_tls_key;
   char **http_allowed_hosts;   /* extra Host names the bridge accepts; may be NULL */
+  guint http_threads;          /* 0: automatic */
   ListenAddress check_listen;
   char **trusted_proxies;      /* CIDRs whose X-Real-IP / X-Forwarded-For count */
   guint check_threads;         /* 0: automatic */

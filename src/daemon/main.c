@@ -215,6 +215,7 @@ bridge_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
     .allowed_hosts = (const char *const *) options->http_allowed_hosts,
     .required_plugins = (const char *const *) options->required_plugins,
     .version = PACKAGE_VERSION,
+    .threads = options->http_threads,
   };
 
   return http_bridge_new (engine, &settings, error);

@@ -28,7 +28,7 @@
 #include "http-snapshot.h"
 
 #define LISTEN_BACKLOG 1024
-#define TCP_THREADS_DEFAULT 2
+#define TCP_THREADS_MAX_DEFAULT 8
 
 typedef struct _ServerThread ServerThread;
 
@@ -506,8 +506,13 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
         }
     }
 
+  /*
+   * A GLib main loop's cost per iteration grows with the connections it
+   * watches, so more threads, each with fewer connections, serve more even on
+   * few cores (2 CPUs, wrk -c32: 1 thread 22.5k req/s, 2 25.5k, 4 30.3k, 8 33.7k).
+   */
   if (threads == 0)
-    threads = settings->listen->kind == LISTEN_TCP ? TCP_THREADS_DEFAULT : 1;
+    threads = settings->listen->kind == LISTEN_TCP ? MIN (TCP_THREADS_MAX_DEFAULT, 4 * g_get_num_processors ()) : 1;
   if (settings->listen->kind != LISTEN_TCP)
     threads = 1;
   fd = http_listen_open (settings->listen, LISTEN_BACKLOG, threads > 1, error);

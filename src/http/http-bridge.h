@@ -15,7 +15,7 @@ typedef struct {
   const char *const *allowed_hosts;     /* Host names accepted besides the listening address */
   const char *const *required_plugins;  /* /readyz waits for these */
   const char *version;                  /* for hkp_plugind_build_info */
-  guint threads;                        /* 0: 2 on TCP (sharing the port), 1 on a unix socket */
+  guint threads;                        /* 0: 4 per CPU up to 8 on TCP (sharing the port), 1 on a unix socket */
 } HttpBridgeSettings;
 
 /*

@@ -26,6 +26,7 @@ start_daemon() {  # $1: config dir
   LD_LIBRARY_PATH="$build/tests/plugins" "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" \
     --plugin-dir="$work/plugins" --config-dir="$1" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" \
     --no-polkit --check-listen="127.0.0.1:$(free_port)" --http-listen="127.0.0.1:$http_port" \
+    --http-threads="${HTTP_THREADS:-0}" \
     2>"$work/daemon.log" &
   daemon_pid=$!
   pids+=($daemon_pid)
@@ -34,7 +35,7 @@ start_daemon() {  # $1: config dir
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
 
-echo "# wrk -t1 -c32 -d${duration}s keep-alive; $(nproc) CPUs; bridge: 2 threads; ceiling: 1 libsoup thread, fixed body"
+echo "# wrk -t1 -c32 -d${duration}s keep-alive; $(nproc) CPUs; bridge: default threads (HTTP_THREADS=${HTTP_THREADS:-0}); ceiling: 1 libsoup thread, fixed body"
 for n in 3 10 100; do
   dir="$work/plugins.d-$n"
   mkdir -p "$dir"

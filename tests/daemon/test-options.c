@@ -147,6 +147,12 @@ test_bad_values (Fixture *f, gconstpointer data)
   REFUSED (f, "needs an absolute path", "--check-listen=unix:relative.sock");
   REFUSED (f, "--http-token-file: invalid value \"token\"", "--http-token-file=token");
   REFUSED (f, "--plugin-dir: invalid value \"\"", "--plugin-dir=");
+  REFUSED (f, "--check-threads: invalid value \"many\"", "--check-threads=many");
+  REFUSED (f, "--http-threads: invalid value \"65\": expected 0 (automatic) to 64 threads", "--http-threads=65");
+  REFUSED (f, "--trusted-proxies: invalid value \"10.0.0.0/8,bogus\": \"bogus\" is not an address",
+           "--trusted-proxies=10.0.0.0/8,bogus");
+  REFUSED (f, "TLS needs both http-tls-certificate and http-tls-key", "--http-tls-certificate=/etc/cert.pem");
+  REFUSED (f, "--http-tls-key: invalid value \"key.pem\": expected an absolute file name", "--http-tls-key=key.pem");
   REFUSED (f, "unexpected argument \"extra\"", "extra");
 }
 
