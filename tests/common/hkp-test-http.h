@@ -45,7 +45,4 @@ gboolean hkp_test_http_peer_closed (HkpTestHttp *http);
 void hkp_test_http_free (HkpTestHttp *http);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpTestHttp, hkp_test_http_free)
 
-/* Returns a TCP port on 127.0.0.1 that was free a moment ago (for programs that cannot report the port they bound). */
-guint16 hkp_test_http_free_port (void);
-
 G_END_DECLS
