@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Who may ask the management bridge what, and how: the bearer token (missing,
+ * wrong, right, no token file, a token file others can read), Origin and Host,
+ * request-target tricks on the wire, redaction of secrets, HTTPS with a
+ * certificate made at test time, and connections the client closes.
+ */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bridge-fixture.h"
+#include "hkp-test-http.h"
+#include "hkp-test-util.h"
+
+static void
+test_token (BridgeFixture *f, gconstpointer data)
+{
+  bridge_start (f);
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "POST", "/plugins/reload?plugin=beta", NULL, NULL, &r);
+    bridge_assert_error (&r, 401, "missing bearer token");
+    g_assert_nonnull (soup_message_headers_get_one (r.headers, "WWW-Authenticate"));
+  }
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "POST", "/plugins/reload?plugin=beta", "t0ken-for-testz", NULL, &r);
+    bridge_assert_error (&r, 401, "wrong bearer token");
+  }
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN "x", NULL, &r);
+    bridge_assert_error (&r, 401, "wrong bearer token");
+  }
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "PUT", "/plugins/config?plugin=beta", "wrong", "{\"enabled\": false}", &r);
+    bridge_assert_error (&r, 401, "wrong bearer token");
+  }
+  g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 0);
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+}
+
+static void
+test_no_token_file_means_no_changes (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) argv = NULL;
+
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", "--http-listen=127.0.0.1:0", NULL);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  f->address = hkp_test_daemon_wait_listening (f->daemon, "HTTP bridge");
+  hkp_test_daemon_wait_line (f->daemon, "ready");
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
+    bridge_assert_error (&r, 403, "no token file");
+  }
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "GET", "/plugins/status", NULL, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+}
+
+static void
+test_loose_token_file_refused (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) argv = NULL;
+  g_autofree char *token = g_strdup_printf ("--http-token-file=%s", f->token_file);
+
+  g_assert_cmpint (chmod (f->token_file, 0640), ==, 0);
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", "--http-listen=127.0.0.1:0", token, NULL);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 1);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "is accessible to group or others (mode 0640)"), >=, 0);
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+}
+
+static void
+test_origin_and_host (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *own_host = NULL;
+
+  bridge_start_with (f, (const char *const[]) { "--http-allowed-hosts=keys.example.org", NULL });
+  raw = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    const char *const headers[] = { "Origin: http://evil.example", NULL };
+    g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error));
+    g_assert_cmpuint (r.status, ==, 403);
+    g_assert_nonnull (strstr (r.body, "Origin"));
+    g_assert_null (hkp_test_http_header (&r, "access-control-allow-origin"));
+  }
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    const char *const headers[] = { "Host: evil.example", NULL };
+    hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (r.status, ==, 403);
+    g_assert_nonnull (strstr (r.body, "evil.example"));
+  }
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    const char *const headers[] = { "Host: keys.example.org", NULL };
+    g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error));
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_autofree char *host = g_strdup_printf ("Host: %s", f->address);
+    const char *const headers[] = { host, NULL };
+    g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error));
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+}
+
+static void
+test_path_tricks_do_not_reach_reload (BridgeFixture *f, gconstpointer data)
+{
+  static const char *const tricks[] = {
+    "/plugins/../plugins/reload?plugin=beta", "//plugins/reload?plugin=beta", "/plugins%2Freload?plugin=beta",
+    "/plugins/./reload?plugin=beta", "/plugins/%2e%2e/plugins/reload?plugin=beta", "/x/../plugins/reload?plugin=beta",
+  };
+  g_autoptr(HkpTestHttp) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *const headers[] = { "Authorization: Bearer " TOKEN, NULL };
+
+  bridge_start (f);
+  raw = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (tricks); i++)
+    {
+      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_assert_true (hkp_test_http_request (raw, "POST", tricks[i], headers, "", &r, &error));
+      g_assert_no_error (error);
+      if (r.status != 400)
+        g_error ("%s: %u %s", tricks[i], r.status, r.body);
+    }
+  /* A body that looks like a request line is a body, not a request. */
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    const char *const put_headers[] = { "Authorization: Bearer " TOKEN, "Content-Type: application/json", NULL };
+    g_assert_true (hkp_test_http_request (raw, "PUT", "/plugins/config?plugin=beta", put_headers,
+                                          "POST /plugins/../x HTTP/1.1\r\n", &r, &error));
+    g_assert_cmpuint (r.status, ==, 400);
+    g_assert_nonnull (strstr (r.body, "not valid JSON"));
+  }
+  /* The same connection still serves plain requests. */
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", NULL, NULL, &r, &error));
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+  g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 0);
+}
+
+static void
+test_redaction (BridgeFixture *f, gconstpointer data)
+{
+  g_auto(BridgeReply) r = { 0 };
+  g_autoptr(JsonObject) o = NULL;
+  JsonObject *config, *nested;
+
+  bridge_start (f);
+  bridge_call (f, "GET", "/plugins/config?plugin=alpha", NULL, NULL, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  g_assert_null (strstr (r.body, "hunter2"));
+  o = bridge_parse_object (r.body);
+  config = json_object_get_object_member (o, "config");
+  g_assert_cmpstr (json_object_get_string_member (config, "password"), ==, "[redacted]");
+  g_assert_cmpstr (json_object_get_string_member (config, "api_token"), ==, "[redacted]");
+  g_assert_cmpstr (json_object_get_string_member (config, "key_path"), ==, "/etc/alpha.key");
+  nested = json_object_get_object_member (config, "nested");
+  g_assert_cmpstr (json_object_get_string_member (nested, "secret_value"), ==, "[redacted]");
+  g_assert_cmpint (json_object_get_int_member (nested, "plain"), ==, 2);
+}
+
+static void
+test_tls (BridgeFixture *f, gconstpointer data)
+{
+  g_autofree char *cert = g_build_filename (f->tree.root, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (f->tree.root, "key.pem", NULL);
+  g_autofree char *cert_arg = g_strdup_printf ("--http-tls-certificate=%s", cert);
+  g_autofree char *key_arg = g_strdup_printf ("--http-tls-key=%s", key);
+  g_autoptr(GSubprocess) openssl = NULL;
+  g_autoptr(GError) error = NULL;
+
+  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                              "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                              "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", NULL);
+  if (openssl == NULL)
+    {
+      g_test_skip ("openssl is not installed: no certificate to test TLS with");
+      return;
+    }
+  g_assert_true (g_subprocess_wait_check (openssl, NULL, &error));
+  bridge_start_with (f, (const char *const[]) { cert_arg, key_arg, NULL });
+  g_free (f->scheme);
+  f->scheme = g_strdup ("https");
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "GET", "/plugins/status", NULL, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+    g_assert_nonnull (strstr (r.body, "plugin_system"));
+  }
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+  /* Plain HTTP on the TLS port gets nowhere. */
+  {
+    g_autoptr(HkpTestHttp) raw = hkp_test_http_connect (f->address, NULL, &error);
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_autoptr(GError) plain_error = NULL;
+    g_assert_no_error (error);
+    g_assert_false (hkp_test_http_request (raw, "GET", "/plugins/status", NULL, NULL, &r, &plain_error));
+  }
+}
+
+/* Returns the value of the sample whose line starts with prefix, or -1. */
+static guint
+open_fds (BridgeFixture *f)
+{
+  g_autofree char *dir = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->daemon->process));
+  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (listing);
+  while (g_dir_read_name (listing) != NULL)
+    n++;
+  return n;
+}
+
+static void
+test_client_closed_connections_are_released (BridgeFixture *f, gconstpointer data)
+{
+  guint before, after = 0;
+  gint64 deadline;
+
+  bridge_start (f);
+  before = open_fds (f);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HkpTestHttp) raw = hkp_test_http_connect (f->address, NULL, &error);
+      g_auto(HkpTestHttpResponse) r = { 0 };
+
+      g_assert_no_error (error);
+      g_assert_true (hkp_test_http_request (raw, "GET", "/livez", NULL, NULL, &r, &error));
+      g_assert_cmpuint (r.status, ==, 200);
+      g_assert_false (r.closed);  /* kept alive: the client closes it */
+    }
+  /* The daemon notices each close on its own threads; nothing else tells us when, so look until it has. */
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while ((after = open_fds (f)) > before + 5 && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_assert_cmpuint (after, <=, before + 5);
+}
+
+#define ADD(path, func) g_test_add ((path), BridgeFixture, NULL, bridge_fixture_setup, (func), bridge_fixture_teardown)
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  ADD ("/bridge/token", test_token);
+  ADD ("/bridge/no-token-file-means-no-changes", test_no_token_file_means_no_changes);
+  ADD ("/bridge/loose-token-file-refused", test_loose_token_file_refused);
+  ADD ("/bridge/origin-and-host", test_origin_and_host);
+  ADD ("/bridge/path-tricks-do-not-reach-reload", test_path_tricks_do_not_reach_reload);
+  ADD ("/bridge/redaction", test_redaction);
+  ADD ("/bridge/tls", test_tls);
+  ADD ("/bridge/client-closed-connections-are-released", test_client_closed_connections_are_released);
+  return g_test_run ();
+}
