@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hkp-manifest.h"
+#include "http-proxy.h"
 
 #define MAIN_GROUP "hkp-plugind"
 
@@ -249,16 +250,10 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
   if ((v = raw->value[OPT_TRUSTED_PROXIES]) != NULL)
     {
       g_auto(GStrv) list = split_list (v);
-      for (guint i = 0; list[i] != NULL; i++)
-        {
-          g_autoptr(GInetAddressMask) mask = g_inet_address_mask_new_from_string (list[i], NULL);
-          if (mask == NULL)
-            {
-              g_autofree char *why = g_strdup_printf ("\"%s\" is not an address or CIDR such as 10.0.0.0/8",
-                                                      list[i]);
-              return bad_value (error, raw->origin[OPT_TRUSTED_PROXIES], v, why);
-            }
-        }
+      /* Checked by the very parser the check endpoint will use, so a bad entry stops us here (exit 2). */
+      g_autoptr(HttpTrustedProxies) proxies = http_trusted_proxies_new ((const char *const *) list, &local_error);
+      if (proxies == NULL)
+        return bad_value (error, raw->origin[OPT_TRUSTED_PROXIES], v, local_error->message);
       g_strfreev (options->trusted_proxies);
       options->trusted_proxies = g_steal_pointer (&list);
     }

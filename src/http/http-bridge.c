@@ -83,7 +83,7 @@ fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
   request->content_length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
                               ? soup_message_headers_get_content_length (headers)
                               : -1;
-  /* Only changes are logged with their peer: reads do not pay for formatting it. */
+  /* Reads do not pay for formatting the peer. */
   if (peer == NULL)
     request->peer = "";
   else if (G_IS_INET_SOCKET_ADDRESS (remote))
@@ -212,8 +212,11 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   g_autofree char *peer = NULL;
   HttpMutation *mutation = NULL;
   HttpApiRequest request;
+  const char *method = soup_server_message_get_method (message);
+  gboolean with_body = g_str_equal (method, "PUT") || g_str_equal (method, "POST");
 
-  fill_request (message, &request, NULL);
+  /* Only changes are logged with their peer, and only they have a body. */
+  fill_request (message, &request, with_body ? &peer : NULL);
   if (g_str_equal (request.path, HTTP_GUARD_CLOSED_TARGET))
     {
       /* Nobody is there to read it: see http-guard-stream.h. */
@@ -221,9 +224,8 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
       soup_message_headers_replace (soup_server_message_get_response_headers (message), "Connection", "close");
       return;
     }
-  if (g_str_equal (request.method, "PUT") || g_str_equal (request.method, "POST"))
+  if (with_body)
     {
-      fill_request (message, &request, &peer);
       body = soup_message_body_flatten (soup_server_message_get_request_body (message));
       request.body = g_bytes_get_data (body, &request.body_length);
     }

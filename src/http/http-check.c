@@ -164,24 +164,19 @@ static enum MHD_Result
 run_check (HttpCheck *self, struct MHD_Connection *connection)
 {
   HeaderScan scan = { { 0 } };
+  g_autoptr(GString) forwarded_for = NULL;
   const struct sockaddr *peer = peer_address (connection);
   g_auto(HttpOriginalRequest) original = { 0 };
   g_auto(HkpCheckResult) result = { 0 };
   g_autofree char *reason = NULL;
   gint cancelled = 0;
-  enum MHD_Result ret;
   HkpCheckRequest request;
 
   MHD_get_connection_values (connection, MHD_HEADER_KIND, scan_header, &scan);
-  scan.headers.forwarded_for = scan.forwarded_for != NULL ? scan.forwarded_for->str : NULL;
+  forwarded_for = scan.forwarded_for;
+  scan.headers.forwarded_for = forwarded_for != NULL ? forwarded_for->str : NULL;
   if (!http_proxy_parse (&scan.headers, peer, self->proxies, &original, &reason))
-    {
-      if (scan.forwarded_for != NULL)
-        g_string_free (scan.forwarded_for, TRUE);
-      return queue_text (connection, MHD_HTTP_BAD_REQUEST, reason, FALSE);
-    }
-  if (scan.forwarded_for != NULL)
-    g_string_free (scan.forwarded_for, TRUE);
+    return queue_text (connection, MHD_HTTP_BAD_REQUEST, reason, FALSE);
 
   request = (HkpCheckRequest) {
     .method = original.method,
@@ -193,8 +188,7 @@ run_check (HttpCheck *self, struct MHD_Connection *connection)
     .cancelled = &cancelled,
   };
   hkp_engine_check (self->engine, &request, &result);
-  ret = queue_result (self, connection, &result);
-  return ret;
+  return queue_result (self, connection, &result);
 }
 
 static enum MHD_Result

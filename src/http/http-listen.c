@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "hkp-http"
 
-/* Listening addresses: parsed from options, opened as sockets, described in logs. */
+/* Addresses: where listeners bind (parsed from options, opened, described in logs) and IP addresses of peers. */
 
 #include "http-listen.h"
 
@@ -209,33 +209,66 @@ http_listen_open (const ListenAddress *address, int backlog, gboolean reuse_port
     }
 }
 
-char *
-http_sockaddr_to_string (const struct sockaddr *address)
+gboolean
+http_ip_parse (const char *text, HttpIp *ip)
 {
-  char text[INET6_ADDRSTRLEN] = "";
+  char buffer[INET6_ADDRSTRLEN + 8];
+  gsize start = 0, end = strlen (text);
 
-  if (address == NULL)
-    return g_strdup ("unknown");
-  switch (address->sa_family)
+  while (start < end && g_ascii_isspace (text[start]))
+    start++;
+  while (end > start && g_ascii_isspace (text[end - 1]))
+    end--;
+  if (end - start >= sizeof buffer)
+    return FALSE;
+  memcpy (buffer, text + start, end - start);
+  buffer[end - start] = '\0';
+  memset (ip, 0, sizeof *ip);
+  if (inet_pton (AF_INET, buffer, ip->bytes) == 1)
+    ip->family = AF_INET;
+  else if (inet_pton (AF_INET6, buffer, ip->bytes) == 1)
+    ip->family = AF_INET6;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
+http_ip_from_sockaddr (const struct sockaddr *sa, HttpIp *ip)
+{
+  memset (ip, 0, sizeof *ip);
+  if (sa == NULL)
+    return FALSE;
+  if (sa->sa_family == AF_INET)
     {
-    case AF_INET:
-      inet_ntop (AF_INET, &((const struct sockaddr_in *) address)->sin_addr, text, sizeof text);
-      return g_strdup (text);
-    case AF_INET6:
-      {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) address;
-        /* An IPv4 client on a dual-stack socket is an IPv4 client. */
-        if (IN6_IS_ADDR_V4MAPPED (&in6->sin6_addr))
-          inet_ntop (AF_INET, &in6->sin6_addr.s6_addr[12], text, sizeof text);
-        else
-          inet_ntop (AF_INET6, &in6->sin6_addr, text, sizeof text);
-        return g_strdup (text);
-      }
-    case AF_UNIX:
-      return g_strdup ("unix");
-    default:
-      return g_strdup ("unknown");
+      ip->family = AF_INET;
+      memcpy (ip->bytes, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+      return TRUE;
     }
+  if (sa->sa_family == AF_INET6)
+    {
+      const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+      if (IN6_IS_ADDR_V4MAPPED (a))
+        {
+          ip->family = AF_INET;
+          memcpy (ip->bytes, &a->s6_addr[12], 4);
+        }
+      else
+        {
+          ip->family = AF_INET6;
+          memcpy (ip->bytes, a, 16);
+        }
+      return TRUE;
+    }
+  return FALSE;
+}
+
+char *
+http_ip_to_string (const HttpIp *ip)
+{
+  char text[INET6_ADDRSTRLEN];
+
+  return g_strdup (inet_ntop (ip->family, ip->bytes, text, sizeof text));
 }
 
 char *
@@ -244,13 +277,16 @@ http_listen_describe (int fd)
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   g_autofree char *host = NULL;
+  HttpIp ip;
 
   if (getsockname (fd, (struct sockaddr *) &ss, &len) < 0)
     return g_strdup ("unknown");
   if (ss.ss_family == AF_UNIX)
     return g_strdup_printf ("unix:%s", ((struct sockaddr_un *) &ss)->sun_path);
-  host = http_sockaddr_to_string ((struct sockaddr *) &ss);
-  if (ss.ss_family == AF_INET6)
+  if (!http_ip_from_sockaddr ((struct sockaddr *) &ss, &ip))
+    return g_strdup ("unknown");
+  host = http_ip_to_string (&ip);
+  if (ip.family == AF_INET6)
     return g_strdup_printf ("[%s]:%u", host, http_listen_get_port (fd));
   return g_strdup_printf ("%s:%u", host, http_listen_get_port (fd));
 }

@@ -48,7 +48,19 @@ char *http_listen_describe (int fd);
 /* Returns the TCP port fd is bound to, or 0. */
 guint16 http_listen_get_port (int fd);
 
-/* Formats a peer socket address as text ("192.0.2.1", "2001:db8::1", "unix"); caller frees. */
-char *http_sockaddr_to_string (const struct sockaddr *address);
+/* An IPv4 or IPv6 address in network byte order, handled without allocating. */
+typedef struct {
+  int family;         /* AF_INET or AF_INET6 */
+  guint8 bytes[16];
+} HttpIp;
+
+/* Parses text ("192.0.2.1", "2001:db8::1", surrounding blanks allowed) into ip; FALSE if it is not an address. */
+gboolean http_ip_parse (const char *text, HttpIp *ip);
+
+/* Takes the address of a socket address (an IPv4-mapped IPv6 one as IPv4); FALSE for a unix socket or NULL. */
+gboolean http_ip_from_sockaddr (const struct sockaddr *address, HttpIp *ip);
+
+/* Returns ip in its canonical text form ("192.0.2.1", "2001:db8::1"); caller frees. */
+char *http_ip_to_string (const HttpIp *ip);
 
 G_END_DECLS

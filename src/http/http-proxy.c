@@ -5,8 +5,6 @@
 
 #include "http-proxy.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <string.h>
 
 #define METHOD_MAX 32
@@ -20,30 +18,6 @@ typedef struct {
 struct _HttpTrustedProxies {
   GArray *masks;      /* Mask */
 };
-
-gboolean
-http_ip_parse (const char *text, HttpIp *ip)
-{
-  char buffer[INET6_ADDRSTRLEN + 8];
-  gsize start = 0, end = strlen (text);
-
-  while (start < end && g_ascii_isspace (text[start]))
-    start++;
-  while (end > start && g_ascii_isspace (text[end - 1]))
-    end--;
-  if (end - start >= sizeof buffer)
-    return FALSE;
-  memcpy (buffer, text + start, end - start);
-  buffer[end - start] = '\0';
-  memset (ip, 0, sizeof *ip);
-  if (inet_pton (AF_INET, buffer, ip->bytes) == 1)
-    ip->family = AF_INET;
-  else if (inet_pton (AF_INET6, buffer, ip->bytes) == 1)
-    ip->family = AF_INET6;
-  else
-    return FALSE;
-  return TRUE;
-}
 
 static gboolean
 mask_matches (const Mask *mask, const HttpIp *ip)
@@ -70,8 +44,8 @@ http_trusted_proxies_new (const char *const *cidrs, GError **error)
 
       if (parsed == NULL)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "trusted proxy \"%s\": %s", cidrs[i],
-                       local_error->message);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "\"%s\" is not an address or CIDR such as 10.0.0.0/8 (%s)", cidrs[i], local_error->message);
           return NULL;
         }
       text = g_inet_address_to_string (g_inet_address_mask_get_address (parsed));
@@ -101,45 +75,6 @@ http_trusted_proxies_contain (const HttpTrustedProxies *proxies, const HttpIp *i
     if (mask_matches (&g_array_index (proxies->masks, Mask, i), ip))
       return TRUE;
   return FALSE;
-}
-
-/* The peer's address; FALSE for a unix socket peer. */
-static gboolean
-ip_from_sockaddr (const struct sockaddr *sa, HttpIp *ip)
-{
-  memset (ip, 0, sizeof *ip);
-  if (sa == NULL)
-    return FALSE;
-  if (sa->sa_family == AF_INET)
-    {
-      ip->family = AF_INET;
-      memcpy (ip->bytes, &((const struct sockaddr_in *) sa)->sin_addr, 4);
-      return TRUE;
-    }
-  if (sa->sa_family == AF_INET6)
-    {
-      const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-      if (IN6_IS_ADDR_V4MAPPED (a))
-        {
-          ip->family = AF_INET;
-          memcpy (ip->bytes, &a->s6_addr[12], 4);
-        }
-      else
-        {
-          ip->family = AF_INET6;
-          memcpy (ip->bytes, a, 16);
-        }
-      return TRUE;
-    }
-  return FALSE;
-}
-
-static char *
-ip_to_string (const HttpIp *ip)
-{
-  char text[INET6_ADDRSTRLEN];
-
-  return g_strdup (inet_ntop (ip->family, ip->bytes, text, sizeof text));
 }
 
 void
@@ -236,7 +171,7 @@ http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, 
       return FALSE;
     }
 
-  if (ip_from_sockaddr (peer, &peer_ip) && !http_trusted_proxies_contain (proxies, &peer_ip))
+  if (http_ip_from_sockaddr (peer, &peer_ip) && !http_trusted_proxies_contain (proxies, &peer_ip))
     client = peer_ip;  /* an untrusted peer speaks for itself only */
   else if (headers->real_ip != NULL)
     {
@@ -267,6 +202,6 @@ http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, 
     }
   else
     out->path = g_strdup (headers->original_uri);
-  out->client_address = ip_to_string (&client);
+  out->client_address = http_ip_to_string (&client);
   return TRUE;
 }

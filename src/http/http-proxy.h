@@ -2,7 +2,8 @@
 #pragma once
 
 #include <gio/gio.h>
-#include <sys/socket.h>
+
+#include "http-listen.h"
 
 G_BEGIN_DECLS
 
@@ -14,15 +15,6 @@ HttpTrustedProxies *http_trusted_proxies_new (const char *const *cidrs, GError *
 
 /* Frees proxies. */
 void http_trusted_proxies_free (HttpTrustedProxies *proxies);
-
-/* An IPv4 or IPv6 address in network byte order, parsed without allocating. */
-typedef struct {
-  int family;         /* AF_INET or AF_INET6 */
-  guint8 bytes[16];
-} HttpIp;
-
-/* Parses text ("192.0.2.1", "2001:db8::1", surrounding blanks allowed) into ip; FALSE if it is not an address. */
-gboolean http_ip_parse (const char *text, HttpIp *ip);
 
 /* TRUE if ip is one of the proxies. */
 gboolean http_trusted_proxies_contain (const HttpTrustedProxies *proxies, const HttpIp *ip);

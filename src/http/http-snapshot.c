@@ -80,7 +80,22 @@ config_body (HkpEngine *engine, HkpPlugin *plugin, gint64 now_usec)
   return take_string (hkp_json_to_string (root));
 }
 
-/* Ready when some plugin serves and every required one does. */
+static gboolean
+serves (HkpPlugin *plugin)
+{
+  HkpPluginState state = hkp_plugin_get_state (plugin);
+
+  return state == HKP_PLUGIN_STATE_ACTIVE || state == HKP_PLUGIN_STATE_RELOADING;
+}
+
+static char *
+required_is_down (HkpPlugin *plugin)
+{
+  return g_strdup_printf ("required plugin %s is %s", hkp_plugin_get_name (plugin),
+                          hkp_plugin_state_to_string (hkp_plugin_get_state (plugin)));
+}
+
+/* Ready when some plugin serves and every required one (--required-plugins, or "required": true) does. */
 static gboolean
 readiness (HttpSnapshotFeed *feed, GPtrArray *plugins, char **why)
 {
@@ -94,29 +109,23 @@ readiness (HttpSnapshotFeed *feed, GPtrArray *plugins, char **why)
           *why = g_strdup_printf ("required plugin %s is not configured", feed->required[i]);
           return FALSE;
         }
-      if (hkp_plugin_get_state (plugin) != HKP_PLUGIN_STATE_ACTIVE &&
-          hkp_plugin_get_state (plugin) != HKP_PLUGIN_STATE_RELOADING)
+      if (!serves (plugin))
         {
-          *why = g_strdup_printf ("required plugin %s is %s", feed->required[i],
-                                  hkp_plugin_state_to_string (hkp_plugin_get_state (plugin)));
+          *why = required_is_down (plugin);
           return FALSE;
         }
     }
   for (guint i = 0; i < plugins->len; i++)
     {
       HkpPlugin *plugin = plugins->pdata[i];
-      HkpPluginState state = hkp_plugin_get_state (plugin);
       HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
-      gboolean serving = state == HKP_PLUGIN_STATE_ACTIVE || state == HKP_PLUGIN_STATE_RELOADING;
 
-      /* "required": true in the plugin's own file counts like --required-plugins. */
-      if (!serving && manifest != NULL && manifest->required)
+      if (!serves (plugin) && manifest != NULL && manifest->required)
         {
-          *why = g_strdup_printf ("required plugin %s is %s", hkp_plugin_get_name (plugin),
-                                  hkp_plugin_state_to_string (state));
+          *why = required_is_down (plugin);
           return FALSE;
         }
-      any |= serving;
+      any |= serves (plugin);
     }
   if (!any)
     *why = g_strdup (plugins->len == 0 ? "no plugin is configured" : "no plugin can serve");
