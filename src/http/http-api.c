@@ -432,66 +432,63 @@ http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse 
   return !route_request (api, request, out, &route, &plugin);
 }
 
+/* The PUT body: a JSON object within the bounds; FALSE with a 400 (or 413) in out otherwise. */
+static gboolean
+check_config_body (const HttpApiRequest *request, const char *plugin, HttpApiResponse *out)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (request->body_length > HTTP_API_BODY_MAX)
+    {
+      http_api_error (out, 413, plugin, "the body is larger than %d bytes", HTTP_API_BODY_MAX);
+      return FALSE;
+    }
+  if (request->body == NULL || request->body_length == 0)
+    {
+      http_api_error (out, 400, plugin, "the body must be the new config, a JSON object");
+      return FALSE;
+    }
+  if (!hkp_json_depth_within (request->body, request->body_length, HTTP_API_JSON_DEPTH_MAX))
+    {
+      http_api_error (out, 400, plugin, "the body nests deeper than %d levels", HTTP_API_JSON_DEPTH_MAX);
+      return FALSE;
+    }
+  parser = json_parser_new_immutable ();
+  if (!g_utf8_validate (request->body, request->body_length, NULL) ||
+      !json_parser_load_from_data (parser, request->body, request->body_length, &error))
+    {
+      http_api_error (out, 400, plugin, "the body is not valid JSON: %s", error != NULL ? error->message : "not UTF-8");
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      http_api_error (out, 400, plugin, "the config must be a JSON object, not %s",
+                      hkp_json_type_name (json_parser_get_root (parser)));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpMutation **mutation)
 {
   g_autofree char *plugin = NULL;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) error = NULL;
   HttpMutation *m;
   Route route = ROUTE_NONE;
 
   *mutation = NULL;
   if (!route_request (api, request, out, &route, &plugin))
     return TRUE;
+  if (route != ROUTE_RELOAD && !check_config_body (request, plugin, out))
+    return TRUE;
 
   m = g_new0 (HttpMutation, 1);
-  m->peer = g_strdup (request->peer);
-  if (route == ROUTE_RELOAD)
-    {
-      m->kind = MUTATION_RELOAD;
-      m->plugin = g_steal_pointer (&plugin);
-      *mutation = m;
-      return FALSE;
-    }
-
-  m->kind = MUTATION_SET_CONFIG;
+  m->kind = route == ROUTE_RELOAD ? MUTATION_RELOAD : MUTATION_SET_CONFIG;
   m->plugin = g_steal_pointer (&plugin);
-  if (request->body_length > HTTP_API_BODY_MAX)
-    {
-      http_api_error (out, 413, m->plugin, "the body is larger than %d bytes", HTTP_API_BODY_MAX);
-      http_mutation_free (m);
-      return TRUE;
-    }
-  if (request->body == NULL || request->body_length == 0)
-    {
-      http_api_error (out, 400, m->plugin, "the body must be the new config, a JSON object");
-      http_mutation_free (m);
-      return TRUE;
-    }
-  if (!hkp_json_depth_within (request->body, request->body_length, HTTP_API_JSON_DEPTH_MAX))
-    {
-      http_api_error (out, 400, m->plugin, "the body nests deeper than %d levels", HTTP_API_JSON_DEPTH_MAX);
-      http_mutation_free (m);
-      return TRUE;
-    }
-  parser = json_parser_new_immutable ();
-  if (!g_utf8_validate (request->body, request->body_length, NULL) ||
-      !json_parser_load_from_data (parser, request->body, request->body_length, &error))
-    {
-      http_api_error (out, 400, m->plugin, "the body is not valid JSON: %s",
-                      error != NULL ? error->message : "not UTF-8");
-      http_mutation_free (m);
-      return TRUE;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      http_api_error (out, 400, m->plugin, "the config must be a JSON object, not %s",
-                      hkp_json_type_name (json_parser_get_root (parser)));
-      http_mutation_free (m);
-      return TRUE;
-    }
-  m->config = g_strndup (request->body, request->body_length);
+  m->peer = g_strdup (request->peer);
+  if (m->kind == MUTATION_SET_CONFIG)
+    m->config = g_strndup (request->body, request->body_length);
   *mutation = m;
   return FALSE;
 }
