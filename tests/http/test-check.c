@@ -51,6 +51,14 @@ serve (Fixture *f, const char *const *trusted)
   g_assert_no_error (error);
 }
 
+/* A plugin that allows and tells, in X-Seen-* headers, what it saw of the request. */
+static void
+write_echo_plugin (Fixture *f)
+{
+  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
+                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+}
+
 static HkpTestHttp *
 connect_to (Fixture *f)
 {
@@ -81,8 +89,7 @@ test_plugins_see_the_original_request (Fixture *f, gconstpointer data)
   g_autoptr(HkpTestHttp) http = NULL;
   g_auto(HkpTestHttpResponse) r = { 0 };
 
-  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
-                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  write_echo_plugin (f);
   serve (f, NULL);
   http = connect_to (f);
   ask (http, nginx_headers, &r);
@@ -210,8 +217,7 @@ test_whom_it_believes (Fixture *f, gconstpointer data)
     { "X-Forwarded-For: 10.9.9.9, 10.1.2.3", "10.9.9.9" },
   };
 
-  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
-                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  write_echo_plugin (f);
   serve (f, trusted);
   http = connect_to (f);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -231,8 +237,7 @@ test_untrusted_peer_speaks_for_itself (Fixture *f, gconstpointer data)
   g_autoptr(HkpTestHttp) http = NULL;
   g_auto(HkpTestHttpResponse) r = { 0 };
 
-  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
-                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  write_echo_plugin (f);
   serve (f, trusted);
   http = connect_to (f);
   ask (http, nginx_headers, &r);
@@ -274,8 +279,7 @@ test_unix_socket (Fixture *f, gconstpointer data)
     g_assert_true (g_socket_bind (stale, path, FALSE, NULL));
     g_assert_true (g_file_test (f->listen.path, G_FILE_TEST_EXISTS));
   }
-  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
-                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+  write_echo_plugin (f);
   serve (f, NULL);
   expected = g_strdup_printf ("unix:%s", f->listen.path);
   g_assert_cmpstr (http_check_get_address (f->check), ==, expected);
