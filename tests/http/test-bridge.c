@@ -313,7 +313,6 @@ test_metrics (BridgeFixture *f, gconstpointer data)
 {
   g_auto(BridgeReply) before = { 0 };
   g_auto(BridgeReply) after = { 0 };
-  g_autofree char *path = NULL;
   g_autofree char *promtool = g_find_program_in_path ("promtool");
 
   bridge_start (f);
@@ -358,9 +357,7 @@ test_metrics (BridgeFixture *f, gconstpointer data)
       g_test_message ("promtool (Debian package prometheus) is not installed: format not checked");
       return;
     }
-  path = hkp_test_write_file_path (f->tree.root, "metrics.txt", after.body);
   {
-    g_autofree char *command = g_strdup_printf ("%s check metrics", promtool);
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     g_autoptr(GSubprocess) p = NULL;
@@ -372,7 +369,6 @@ test_metrics (BridgeFixture *f, gconstpointer data)
     g_assert_true (g_subprocess_communicate_utf8 (p, after.body, NULL, &out, &err, &error));
     if (!g_subprocess_get_successful (p) || (err != NULL && err[0] != '\0') || (out != NULL && out[0] != '\0'))
       g_error ("promtool check metrics: %s%s", out, err);
-    (void) command;
   }
 }
 
