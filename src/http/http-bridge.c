@@ -404,8 +404,13 @@ server_thread_start (HttpBridge *bridge, int fd, guint index, GError **error)
 
 /* ---- set-up (main thread) -------------------------------------------------- */
 
-char *
-http_bridge_read_token (const char *path, GError **error)
+/*
+ * Reads the bearer token from path: refused if the file is readable or
+ * writable by group or others, or empty.  Returns it (caller frees) or NULL
+ * with an error naming the file.
+ */
+static char *
+read_token (const char *path, GError **error)
 {
   g_autofree char *contents = NULL;
   struct stat st;
@@ -486,7 +491,7 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
   self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
   if (settings->token_file != NULL)
     {
-      token = http_bridge_read_token (settings->token_file, error);
+      token = read_token (settings->token_file, error);
       if (token == NULL)
         return NULL;
     }
@@ -553,12 +558,6 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
              self->certificate != NULL ? "HTTPS" : "HTTP", threads, threads == 1 ? "" : "s",
              settings->token_file != NULL ? "need the bearer token" : "disabled: no token file");
   return g_steal_pointer (&self);
-}
-
-const char *
-http_bridge_get_address (HttpBridge *bridge)
-{
-  return bridge->address;
 }
 
 void

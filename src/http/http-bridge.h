@@ -28,9 +28,6 @@ typedef struct _HttpBridge HttpBridge;
 /* Starts serving engine (main thread); NULL with an error naming the file or address at fault. */
 HttpBridge *http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError **error);
 
-/* Returns the address bound ("127.0.0.1:40123", "unix:/run/x"), owned by bridge. */
-const char *http_bridge_get_address (HttpBridge *bridge);
-
 /* Republishes what the bridge serves now (main thread), e.g. once the initial load is done. */
 void http_bridge_refresh (HttpBridge *bridge);
 
@@ -38,12 +35,5 @@ void http_bridge_refresh (HttpBridge *bridge);
 void http_bridge_free (HttpBridge *bridge);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpBridge, http_bridge_free)
-
-/*
- * Reads the bearer token from path: refused if the file is readable or
- * writable by group or others, or empty.  Returns it (caller frees) or NULL
- * with an error naming the file.
- */
-char *http_bridge_read_token (const char *path, GError **error);
 
 G_END_DECLS

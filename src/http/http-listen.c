@@ -108,14 +108,6 @@ listen_address_clear (ListenAddress *address)
   memset (address, 0, sizeof *address);
 }
 
-void
-listen_address_copy (const ListenAddress *src, ListenAddress *dst)
-{
-  *dst = *src;
-  dst->host = g_strdup (src->host);
-  dst->path = g_strdup (src->path);
-}
-
 static int
 open_unix (const char *path, int backlog, GError **error)
 {

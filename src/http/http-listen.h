@@ -29,9 +29,6 @@ char *listen_address_to_string (const ListenAddress *address);
 /* Frees what address holds and makes it LISTEN_NONE. */
 void listen_address_clear (ListenAddress *address);
 
-/* Copies src into dst (which holds nothing). */
-void listen_address_copy (const ListenAddress *src, ListenAddress *dst);
-
 /*
  * Opens a non-blocking, close-on-exec listening socket at address (not
  * LISTEN_NONE) with the given backlog; with reuse_port, SO_REUSEPORT is set

@@ -5,8 +5,9 @@
 
 #include <string.h>
 
-gboolean
-http_redact_key_is_secret (const char *key)
+/* TRUE if a config key looks secret: it contains password, secret, token or key, and does not end in _path. */
+static gboolean
+key_is_secret (const char *key)
 {
   static const char *const words[] = { "password", "secret", "token", "key" };
   g_autofree char *lower = g_ascii_strdown (key, -1);
@@ -29,7 +30,7 @@ http_redact_node (JsonNode *node)
 
       for (GList *l = members; l != NULL; l = l->next)
         {
-          if (http_redact_key_is_secret (l->data))
+          if (key_is_secret (l->data))
             json_object_set_string_member (object, l->data, HTTP_REDACTED);
           else
             http_redact_node (json_object_get_member (object, l->data));
