@@ -51,14 +51,15 @@ static const struct {
   Route route;
   const char *allow;
 } routes[] = {
-  { "/plugins/status", ROUTE_STATUS, "GET" },
-  { "/plugins/list", ROUTE_LIST, "GET" },
-  { "/plugins/health", ROUTE_HEALTH, "GET" },
+  /* HEAD is answered as GET; libsoup leaves the body out. */
+  { "/plugins/status", ROUTE_STATUS, "GET, HEAD" },
+  { "/plugins/list", ROUTE_LIST, "GET, HEAD" },
+  { "/plugins/health", ROUTE_HEALTH, "GET, HEAD" },
   { "/plugins/reload", ROUTE_RELOAD, "POST" },
-  { "/plugins/config", ROUTE_CONFIG, "GET, PUT" },
-  { "/metrics", ROUTE_METRICS, "GET" },
-  { "/livez", ROUTE_LIVEZ, "GET" },
-  { "/readyz", ROUTE_READYZ, "GET" },
+  { "/plugins/config", ROUTE_CONFIG, "GET, HEAD, PUT" },
+  { "/metrics", ROUTE_METRICS, "GET, HEAD" },
+  { "/livez", ROUTE_LIVEZ, "GET, HEAD" },
+  { "/readyz", ROUTE_READYZ, "GET, HEAD" },
 };
 
 void
@@ -399,7 +400,7 @@ route_request (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out
       g_clear_pointer (plugin, g_free);
       return FALSE;
     }
-  if (route == ROUTE_CONFIG && g_str_equal (request->method, "GET"))
+  if (route == ROUTE_CONFIG && !g_str_equal (request->method, "PUT"))
     {
       answer (out, 200, g_hash_table_lookup (snapshot->configs, *plugin), CONTENT_JSON);
       g_clear_pointer (plugin, g_free);

@@ -189,8 +189,8 @@ test_error_codes (BridgeFixture *f, gconstpointer data)
   {
     g_auto(BridgeReply) r = { 0 };
     bridge_call (f, "DELETE", "/plugins/config?plugin=beta", TOKEN, NULL, &r);
-    bridge_assert_error (&r, 405, "takes GET, PUT");
-    g_assert_cmpstr (soup_message_headers_get_one (r.headers, "Allow"), ==, "GET, PUT");
+    bridge_assert_error (&r, 405, "takes GET, HEAD, PUT");
+    g_assert_cmpstr (soup_message_headers_get_one (r.headers, "Allow"), ==, "GET, HEAD, PUT");
   }
   {
     g_auto(BridgeReply) r = { 0 };
@@ -429,6 +429,44 @@ test_unix_socket (BridgeFixture *f, gconstpointer data)
     g_error ("unexpected list: %s", r.body);
 }
 
+static void
+test_head_answers_like_get (BridgeFixture *f, gconstpointer data)
+{
+  /* Bodies that do not change between two calls. */
+  static const char *const paths[] = { "/plugins/config?plugin=alpha", "/livez", "/readyz" };
+
+  bridge_start (f);
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_auto(BridgeReply) get = { 0 };
+      g_auto(BridgeReply) head = { 0 };
+
+      bridge_call (f, "GET", paths[i], NULL, NULL, &get);
+      bridge_call (f, "HEAD", paths[i], NULL, NULL, &head);
+      g_assert_cmpuint (head.status, ==, get.status);
+      g_assert_cmpstr (soup_message_headers_get_content_type (head.headers, NULL), ==,
+                       soup_message_headers_get_content_type (get.headers, NULL));
+      g_assert_cmpint (soup_message_headers_get_content_length (head.headers), ==, (goffset) strlen (get.body));
+      g_assert_true (head.body == NULL || head.body[0] == '\0');  /* no body came */
+    }
+  /* The connection goes on after an answer without a body. */
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "HEAD", "/plugins/status", NULL, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+    g_assert_cmpint (soup_message_headers_get_content_length (r.headers), >, 0);
+    bridge_reply_clear (&r);
+    bridge_call (f, "GET", "/plugins/status", NULL, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+    bridge_reply_clear (&r);
+    /* HEAD changes nothing. */
+    bridge_call (f, "HEAD", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
+    g_assert_cmpuint (r.status, ==, 405);
+    g_assert_cmpstr (soup_message_headers_get_one (r.headers, "Allow"), ==, "POST");
+  }
+  g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 0);
+}
+
 #define ADD(path, func) g_test_add ((path), BridgeFixture, NULL, bridge_fixture_setup, (func), bridge_fixture_teardown)
 
 int
@@ -439,6 +477,7 @@ main (int argc, char **argv)
   ADD ("/bridge/reload-and-config-change", test_reload_and_config_change);
   ADD ("/bridge/error-codes", test_error_codes);
   ADD ("/bridge/get-never-changes", test_get_never_changes);
+  ADD ("/bridge/head-answers-like-get", test_head_answers_like_get);
   ADD ("/bridge/concurrent-reloads-one-busy", test_concurrent_reloads_one_busy);
   ADD ("/bridge/metrics", test_metrics);
   ADD ("/bridge/readyz-waits-for-required", test_readyz_waits_for_required);
