@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "hkp-http"
 
-/* Checking request targets on the wire, ahead of libsoup's URI normalisation. */
+/* The connection as libsoup sees it: request targets checked on the wire, ahead of libsoup's URI
+ * normalisation; a response's head sent in one write with its body. */
 
 #include "http-guard-stream.h"
 
@@ -31,6 +32,8 @@ typedef struct {
   gint64 content_length; /* of the request being read; -1 if none */
   gboolean chunked;
   gboolean bad_framing;
+  guint64 requests;      /* request lines passed on */
+  guint64 head_requests; /* bit (n % 64) set: request n was HEAD (for the output side) */
 } Guard;
 
 gboolean
@@ -68,6 +71,16 @@ emit (Guard *g, const void *data, gsize length)
   g_byte_array_append (g->out, data, length);
 }
 
+/* Counts a request passed on, remembering whether it was HEAD (its answer has no body). */
+static void
+note_request (Guard *g, gboolean head)
+{
+  guint64 bit = G_GUINT64_CONSTANT (1) << (g->requests % 64);
+
+  g->head_requests = head ? g->head_requests | bit : g->head_requests & ~bit;
+  g->requests++;
+}
+
 /* A complete request line (with its line ending): pass it on, its target replaced if need be. */
 static void
 request_line (Guard *g)
@@ -77,6 +90,7 @@ request_line (Guard *g)
   const char *target = space != NULL ? space + 1 : NULL;
   const char *end = target != NULL ? memchr (target, ' ', g->line->len - (target - line)) : NULL;
 
+  note_request (g, g->line->len >= 5 && memcmp (line, "HEAD ", 5) == 0);
   if (end == NULL || http_guard_target_is_plain (target, end - target))
     {
       emit (g, line, g->line->len);
@@ -335,6 +349,7 @@ guarded_read (HttpGuardInput *self, void *buffer, gsize count, gboolean blocking
               static const char farewell[] = "GET " HTTP_GUARD_CLOSED_TARGET " HTTP/1.1\r\n"
                                              "Host: closed\r\nConnection: close\r\n\r\n";
               emit (&self->guard, farewell, sizeof farewell - 1);
+              note_request (&self->guard, FALSE);
               self->guard.frame = FRAME_ENDED;
               continue;
             }
@@ -365,22 +380,23 @@ http_guard_input_is_readable (GPollableInputStream *stream)
          g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self)));
 }
 
+/*
+ * With nothing pending this is the base stream's own source: every level of
+ * nesting costs the loop a poll-set change and a wake-up each time it is
+ * dispatched.  Its callback would be given the base stream, not this one;
+ * libsoup, our only reader, gives it a dummy callback and wraps it.
+ */
 static GSource *
 http_guard_input_create_source (GPollableInputStream *stream, GCancellable *cancellable)
 {
   HttpGuardInput *self = HTTP_GUARD_INPUT (stream);
-  g_autoptr(GSource) base = NULL;
-  GSource *source;
+  g_autoptr(GSource) ready = NULL;
 
-  if (self->guard.out->len > self->out_offset || self->guard.frame == FRAME_ENDED)
-    {
-      /* Readable now: a source that fires at once. */
-      base = g_timeout_source_new (0);
-    }
-  else
-    base = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_of (self)), cancellable);
-  source = g_pollable_source_new_full (stream, base, cancellable);
-  return source;
+  if (self->guard.out->len == self->out_offset && self->guard.frame != FRAME_ENDED)
+    return g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_of (self)), cancellable);
+  /* Readable now: a source that fires at once. */
+  ready = g_timeout_source_new (0);
+  return g_pollable_source_new_full (stream, ready, cancellable);
 }
 
 static gboolean
@@ -423,6 +439,292 @@ http_guard_input_init (HttpGuardInput *self)
   self->guard.content_length = -1;
 }
 
+/* ---- the output stream --------------------------------------------------- */
+
+/*
+ * libsoup 3.2 writes a response's head and its body with two send() calls;
+ * with TCP_NODELAY that is two segments, and two wake-ups of the client, for
+ * every answer.  A head whose body is sure to follow is held back and goes
+ * out with the body in one writev().  A write that is not what we expect
+ * (not a whole head, a body without a Content-Length) is passed straight
+ * on, and so is everything after it on that connection.
+ */
+
+/*
+ * Parses data as exactly one response head, status line to the empty line.
+ * Returns FALSE if it is not one; else *status, and *content_length (-1 if
+ * there is none, more than one, or a Transfer-Encoding).
+ */
+static gboolean
+parse_response_head (const char *data, gsize length, guint *status, gint64 *content_length)
+{
+  const char *end = data + length;
+  const char *line;
+  gboolean framed = FALSE;  /* a framing header was seen: a second one makes the length unknown */
+
+  if (length < 16 || memcmp (data, "HTTP/1.", 7) != 0 || data[8] != ' ' || !g_ascii_isdigit (data[9]) ||
+      !g_ascii_isdigit (data[10]) || !g_ascii_isdigit (data[11]) || memcmp (end - 4, "\r\n\r\n", 4) != 0)
+    return FALSE;
+  *status = (guint) ((data[9] - '0') * 100 + (data[10] - '0') * 10 + (data[11] - '0'));
+  *content_length = -1;
+  line = memchr (data, '\n', length) + 1;
+  while (line < end - 2)
+    {
+      const char *eol = memchr (line, '\n', end - line);
+      gsize n = (gsize) (eol - line);
+      const char *value;
+
+      if (n < 2 || line[n - 1] != '\r')
+        return FALSE;  /* a bare LF, or the empty line before the end: not one head */
+      n--;
+      if (header_is (line, n, "Transfer-Encoding", &value))
+        {
+          *content_length = -1;
+          framed = TRUE;
+        }
+      else if (header_is (line, n, "Content-Length", &value))
+        {
+          guint64 number = 0;
+          g_autofree char *text = g_strndup (value, n - (gsize) (value - line));
+          if (framed || !g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64, &number, NULL))
+            *content_length = -1;
+          else
+            *content_length = (gint64) number;
+          framed = TRUE;
+        }
+      line = eol + 1;
+    }
+  return TRUE;
+}
+
+#define HTTP_TYPE_GUARD_OUTPUT (http_guard_output_get_type ())
+G_DECLARE_FINAL_TYPE (HttpGuardOutput, http_guard_output, HTTP, GUARD_OUTPUT, GFilterOutputStream)
+
+struct _HttpGuardOutput {
+  GFilterOutputStream parent_instance;
+  HttpGuardInput *input;  /* owned: counts the requests and knows which were HEAD */
+  GByteArray *held;       /* a response head waiting for its body */
+  gsize held_offset;      /* bytes of held already sent */
+  guint64 body_left;      /* bytes of the current response's body still to come */
+  guint64 responses;      /* final (not 1xx) response heads written */
+  gboolean passthrough;   /* lost track of the responses: pass everything on */
+};
+
+static void http_guard_output_pollable_init (GPollableOutputStreamInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (HttpGuardOutput, http_guard_output, G_TYPE_FILTER_OUTPUT_STREAM,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM, http_guard_output_pollable_init))
+
+static GOutputStream *
+output_base_of (HttpGuardOutput *self)
+{
+  return g_filter_output_stream_get_base_stream (G_FILTER_OUTPUT_STREAM (self));
+}
+
+/* A write at a response boundary: TRUE if it is a whole head whose body of *body bytes will follow. */
+static gboolean
+head_with_body (HttpGuardOutput *self, const void *buffer, gsize count, guint64 *body)
+{
+  const Guard *guard = &self->input->guard;
+  guint64 request = self->responses;
+  guint status;
+  gint64 length;
+
+  if (!parse_response_head (buffer, count, &status, &length))
+    {
+      self->passthrough = TRUE;
+      return FALSE;
+    }
+  if (status < 200)
+    return FALSE;  /* informational: the final answer comes later */
+  self->responses++;
+  if (request >= guard->requests || guard->requests - request > 64)
+    {
+      self->passthrough = TRUE;  /* which request this answers is not known */
+      return FALSE;
+    }
+  if ((guard->head_requests >> (request % 64)) & 1 || status == 204 || status == 304 || length == 0)
+    return FALSE;  /* no body */
+  if (length < 0)
+    {
+      self->passthrough = TRUE;
+      return FALSE;
+    }
+  *body = (guint64) length;
+  return TRUE;
+}
+
+/* Counts written body bytes of the current response. */
+static void
+note_body (HttpGuardOutput *self, gsize written)
+{
+  if (self->body_left == 0)
+    return;
+  if (written > self->body_left)
+    self->passthrough = TRUE;  /* more than the body: not what we understand */
+  self->body_left -= MIN (written, self->body_left);
+}
+
+static gssize
+guarded_write (HttpGuardOutput *self, const void *buffer, gsize count, gboolean blocking, GCancellable *cancellable,
+               GError **error)
+{
+  GOutputStream *base = output_base_of (self);
+  GOutputVector vectors[2];
+  gsize held_left = self->held->len - self->held_offset;
+  gsize sent = 0;
+  gssize written;
+
+  if (held_left == 0)
+    {
+      guint64 body = 0;
+      if (!self->passthrough && self->body_left == 0 && head_with_body (self, buffer, count, &body))
+        {
+          g_byte_array_append (self->held, buffer, count);
+          self->body_left = body;
+          return (gssize) count;
+        }
+      if (blocking)
+        written = g_output_stream_write (base, buffer, count, cancellable, error);
+      else
+        written = g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (base), buffer, count,
+                                                              cancellable, error);
+      if (written > 0 && !self->passthrough)
+        note_body (self, (gsize) written);
+      return written;
+    }
+  /* The held head goes first, in the same call as the body. */
+  vectors[0] = (GOutputVector) { self->held->data + self->held_offset, held_left };
+  vectors[1] = (GOutputVector) { buffer, count };
+  if (blocking)
+    {
+      if (!g_output_stream_writev (base, vectors, 2, &sent, cancellable, error))
+        return -1;
+    }
+  else
+    {
+      GPollableReturn result = g_pollable_output_stream_writev_nonblocking (G_POLLABLE_OUTPUT_STREAM (base), vectors, 2,
+                                                                            &sent, cancellable, error);
+      if (result == G_POLLABLE_RETURN_FAILED)
+        return -1;
+      if (result == G_POLLABLE_RETURN_WOULD_BLOCK)
+        sent = 0;
+    }
+  if (sent < held_left)
+    {
+      self->held_offset += sent;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "the connection takes no more now");
+      return -1;
+    }
+  g_byte_array_set_size (self->held, 0);
+  self->held_offset = 0;
+  written = (gssize) (sent - held_left);
+  if (written == 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "the connection takes no more now");
+      return -1;
+    }
+  note_body (self, (gsize) written);
+  return written;
+}
+
+static gssize
+http_guard_output_write (GOutputStream *stream, const void *buffer, gsize count, GCancellable *cancellable,
+                         GError **error)
+{
+  return guarded_write (HTTP_GUARD_OUTPUT (stream), buffer, count, TRUE, cancellable, error);
+}
+
+static gssize
+http_guard_output_write_nonblocking (GPollableOutputStream *stream, const void *buffer, gsize count, GError **error)
+{
+  return guarded_write (HTTP_GUARD_OUTPUT (stream), buffer, count, FALSE, NULL, error);
+}
+
+/* Sends what is held (blocking): a flush or close must not leave a head behind. */
+static gboolean
+send_held (HttpGuardOutput *self, GCancellable *cancellable, GError **error)
+{
+  gsize held_left = self->held->len - self->held_offset;
+  gboolean ok = held_left == 0 || g_output_stream_write_all (output_base_of (self), self->held->data + self->held_offset,
+                                                            held_left, NULL, cancellable, error);
+
+  g_byte_array_set_size (self->held, 0);
+  self->held_offset = 0;
+  return ok;
+}
+
+static gboolean
+http_guard_output_flush (GOutputStream *stream, GCancellable *cancellable, GError **error)
+{
+  HttpGuardOutput *self = HTTP_GUARD_OUTPUT (stream);
+
+  return send_held (self, cancellable, error) && g_output_stream_flush (output_base_of (self), cancellable, error);
+}
+
+static gboolean
+http_guard_output_close (GOutputStream *stream, GCancellable *cancellable, GError **error)
+{
+  return send_held (HTTP_GUARD_OUTPUT (stream), cancellable, error);
+}
+
+static gboolean
+http_guard_output_is_writable (GPollableOutputStream *stream)
+{
+  return g_pollable_output_stream_is_writable (G_POLLABLE_OUTPUT_STREAM (output_base_of (HTTP_GUARD_OUTPUT (stream))));
+}
+
+static GSource *
+http_guard_output_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
+{
+  GPollableOutputStream *base = G_POLLABLE_OUTPUT_STREAM (output_base_of (HTTP_GUARD_OUTPUT (stream)));
+  g_autoptr(GSource) base_source = g_pollable_output_stream_create_source (base, cancellable);
+
+  return g_pollable_source_new_full (stream, base_source, cancellable);
+}
+
+static gboolean
+http_guard_output_can_poll (GPollableOutputStream *stream)
+{
+  return g_pollable_output_stream_can_poll (G_POLLABLE_OUTPUT_STREAM (output_base_of (HTTP_GUARD_OUTPUT (stream))));
+}
+
+static void
+http_guard_output_pollable_init (GPollableOutputStreamInterface *iface)
+{
+  iface->can_poll = http_guard_output_can_poll;
+  iface->is_writable = http_guard_output_is_writable;
+  iface->create_source = http_guard_output_create_source;
+  iface->write_nonblocking = http_guard_output_write_nonblocking;
+}
+
+static void
+http_guard_output_finalize (GObject *object)
+{
+  HttpGuardOutput *self = HTTP_GUARD_OUTPUT (object);
+
+  g_byte_array_unref (self->held);
+  g_clear_object (&self->input);
+  G_OBJECT_CLASS (http_guard_output_parent_class)->finalize (object);
+}
+
+static void
+http_guard_output_class_init (HttpGuardOutputClass *klass)
+{
+  GOutputStreamClass *stream = G_OUTPUT_STREAM_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = http_guard_output_finalize;
+  stream->write_fn = http_guard_output_write;
+  stream->flush = http_guard_output_flush;
+  stream->close_fn = http_guard_output_close;
+}
+
+static void
+http_guard_output_init (HttpGuardOutput *self)
+{
+  self->held = g_byte_array_new ();
+}
+
 /* ---- the I/O stream --------------------------------------------------------- */
 
 #define HTTP_TYPE_GUARD_STREAM (http_guard_stream_get_type ())
@@ -432,6 +734,7 @@ struct _HttpGuardStream {
   GIOStream parent_instance;
   GIOStream *base;
   GInputStream *input;
+  GOutputStream *output;
 };
 
 G_DEFINE_TYPE (HttpGuardStream, http_guard_stream, G_TYPE_IO_STREAM)
@@ -445,7 +748,7 @@ http_guard_stream_get_input_stream (GIOStream *stream)
 static GOutputStream *
 http_guard_stream_get_output_stream (GIOStream *stream)
 {
-  return g_io_stream_get_output_stream (HTTP_GUARD_STREAM (stream)->base);
+  return HTTP_GUARD_STREAM (stream)->output;
 }
 
 static gboolean
@@ -490,6 +793,7 @@ http_guard_stream_dispose (GObject *object)
 
   /* GIOStream's dispose closes the stream, which closes the base: keep it until then. */
   G_OBJECT_CLASS (http_guard_stream_parent_class)->dispose (object);
+  g_clear_object (&self->output);
   g_clear_object (&self->input);
   g_clear_object (&self->base);
 }
@@ -520,5 +824,8 @@ http_guard_stream_new (GIOStream *base)
   self->base = g_object_ref (base);
   self->input = g_object_new (HTTP_TYPE_GUARD_INPUT, "base-stream", g_io_stream_get_input_stream (base),
                               "close-base-stream", FALSE, NULL);
+  self->output = g_object_new (HTTP_TYPE_GUARD_OUTPUT, "base-stream", g_io_stream_get_output_stream (base),
+                               "close-base-stream", FALSE, NULL);
+  HTTP_GUARD_OUTPUT (self->output)->input = g_object_ref (HTTP_GUARD_INPUT (self->input));
   return G_IO_STREAM (self);
 }

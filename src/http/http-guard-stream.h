@@ -28,7 +28,10 @@ gboolean http_guard_target_is_plain (const char *target, gsize length);
  * wire, before libsoup parses it, following HTTP/1.1 framing (Content-Length
  * and chunked bodies).  A target that is not plain is replaced with
  * HTTP_GUARD_REFUSED_TARGET; framing we cannot follow ends the input after
- * the current request.  Returns a new stream (caller owns it).
+ * the current request.  On the way out, a response head whose body is sure
+ * to follow is held back and sent in one write with it (libsoup writes them
+ * separately: two segments, two wake-ups of the client).  Returns a new
+ * stream (caller owns it).
  */
 GIOStream *http_guard_stream_new (GIOStream *base);
 

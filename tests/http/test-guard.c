@@ -2,9 +2,13 @@
 /*
  * The request-target guard in front of libsoup: which targets are plain,
  * and that it follows HTTP/1.1 framing on the wire, so that it rewrites the
- * request lines of pipelined requests and never a line inside a body.
+ * request lines of pipelined requests and never a line inside a body; and
+ * that a response head waits for its body only when a body will come.
  */
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http-guard-stream.h"
 
@@ -107,6 +111,203 @@ test_ambiguous_framing_ends_input (void)
   g_assert_null (strstr (got, "/plugins/reload"));
 }
 
+/* A guarded stream over one end of a connected socket pair; the other end is the client. */
+typedef struct {
+  GIOStream *guarded;
+  int client;
+} Connection;
+
+static void
+connection_open (Connection *c)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  socket = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  connection = g_socket_connection_factory_create_connection (socket);
+  c->guarded = http_guard_stream_new (G_IO_STREAM (connection));
+  c->client = fds[1];
+}
+
+static void
+connection_close (Connection *c)
+{
+  g_clear_object (&c->guarded);
+  close (c->client);
+}
+
+/* The client sends requests, and the server side reads them through the guard. */
+static void
+client_requests (Connection *c, const char *requests)
+{
+  GInputStream *in = g_io_stream_get_input_stream (c->guarded);
+  gsize length = strlen (requests);
+  g_autofree char *got = g_malloc (length);
+  gsize n = 0;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (write (c->client, requests, length), ==, (gssize) length);
+  g_assert_true (g_input_stream_read_all (in, got, length, &n, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (got, n, requests, length);
+}
+
+/* The server side writes data without blocking, all of it taken. */
+static void
+server_writes (Connection *c, const char *data)
+{
+  GPollableOutputStream *out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (c->guarded));
+  g_autoptr(GError) error = NULL;
+  gssize n = g_pollable_output_stream_write_nonblocking (out, data, strlen (data), NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, (gssize) strlen (data));
+}
+
+/* What the client can read now, without waiting ("" if nothing is there). */
+static char *
+client_receives (Connection *c)
+{
+  char buffer[4096];
+  gssize n = recv (c->client, buffer, sizeof buffer - 1, MSG_DONTWAIT);
+
+  if (n < 0)
+    {
+      g_assert_cmpint (errno, ==, EAGAIN);
+      n = 0;
+    }
+  buffer[n] = '\0';
+  return g_strdup (buffer);
+}
+
+#define HEAD_200 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n"
+
+static void
+test_head_waits_for_body (void)
+{
+  Connection c;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  connection_open (&c);
+  client_requests (&c, "GET /plugins/status HTTP/1.1\r\nHost: h\r\n\r\n");
+  server_writes (&c, HEAD_200);
+  before = client_receives (&c);
+  g_assert_cmpstr (before, ==, "");
+  server_writes (&c, "hello");
+  /* One write: the head and its body arrive together. */
+  after = client_receives (&c);
+  g_assert_cmpstr (after, ==, HEAD_200 "hello");
+  connection_close (&c);
+}
+
+static void
+test_head_without_body_goes_at_once (void)
+{
+  static const struct {
+    const char *request;
+    const char *head;
+  } cases[] = {
+    /* a HEAD request's answer has a Content-Length and no body */
+    { "HEAD /plugins/status HTTP/1.1\r\nHost: h\r\n\r\n", HEAD_200 },
+    { "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n" },
+    { "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n" },
+    { "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" },
+    /* the final answer follows the client's body */
+    { "PUT /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+      "HTTP/1.1 100 Continue\r\n\r\n" },
+    /* a length we cannot read */
+    { "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n" },
+    { "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" },
+    /* not a whole head: a head and body in one write */
+    { "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", HEAD_200 "hello" },
+    /* an answer to no request read */
+    { "", HEAD_200 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Connection c;
+      g_autofree char *got = NULL;
+
+      connection_open (&c);
+      if (cases[i].request[0] != '\0')
+        client_requests (&c, cases[i].request);
+      server_writes (&c, cases[i].head);
+      got = client_receives (&c);
+      g_assert_cmpstr (got, ==, cases[i].head);
+      connection_close (&c);
+    }
+}
+
+static void
+test_pipelined_answers (void)
+{
+  Connection c;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+
+  connection_open (&c);
+  client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                       "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  server_writes (&c, HEAD_200);
+  server_writes (&c, "hel");
+  server_writes (&c, "lo");
+  first = client_receives (&c);
+  g_assert_cmpstr (first, ==, HEAD_200 "hello");
+  /* The HEAD request's answer has no body to wait for. */
+  server_writes (&c, HEAD_200);
+  second = client_receives (&c);
+  g_assert_cmpstr (second, ==, HEAD_200);
+  server_writes (&c, HEAD_200);
+  server_writes (&c, "hello");
+  third = client_receives (&c);
+  g_assert_cmpstr (third, ==, HEAD_200 "hello");
+  connection_close (&c);
+}
+
+static void
+test_flush_sends_held_head (void)
+{
+  Connection c;
+  g_autofree char *got = NULL;
+  g_autoptr(GError) error = NULL;
+
+  connection_open (&c);
+  client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  server_writes (&c, HEAD_200);
+  g_assert_true (g_output_stream_flush (g_io_stream_get_output_stream (c.guarded), NULL, &error));
+  g_assert_no_error (error);
+  got = client_receives (&c);
+  g_assert_cmpstr (got, ==, HEAD_200);
+  connection_close (&c);
+}
+
+static void
+test_lost_track_passes_everything (void)
+{
+  Connection c;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  connection_open (&c);
+  client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  server_writes (&c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  server_writes (&c, "5\r\nhello\r\n0\r\n\r\n");
+  first = client_receives (&c);
+  g_assert_cmpstr (first, ==, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  /* After a body it could not measure, it no longer knows where a head starts. */
+  server_writes (&c, HEAD_200);
+  second = client_receives (&c);
+  g_assert_cmpstr (second, ==, HEAD_200);
+  connection_close (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -114,5 +315,10 @@ main (int argc, char **argv)
   g_test_add_func ("/guard/plain-targets", test_plain_targets);
   g_test_add_func ("/guard/framing", test_framing);
   g_test_add_func ("/guard/ambiguous-framing-ends-input", test_ambiguous_framing_ends_input);
+  g_test_add_func ("/guard/head-waits-for-body", test_head_waits_for_body);
+  g_test_add_func ("/guard/head-without-body-goes-at-once", test_head_without_body_goes_at_once);
+  g_test_add_func ("/guard/pipelined-answers", test_pipelined_answers);
+  g_test_add_func ("/guard/flush-sends-held-head", test_flush_sends_held_head);
+  g_test_add_func ("/guard/lost-track-passes-everything", test_lost_track_passes_everything);
   return g_test_run ();
 }
