@@ -5,9 +5,10 @@
 #   tests/bench/bench-bridge.sh [BUILDDIR]     (a build with -Dbenchmarks=true; needs wrk, dbus-daemon, python3)
 #
 # For 3, 10 and 100 plugins: wrk -t1 -c32 (keep-alive) against /plugins/status and /plugins/list of
-# hkp-plugind (two server threads), and against bench-soup-fixed (one libsoup thread answering a
-# fixed body of the same size).  Then /plugins/status p99 while a plugin drains for 30 s, and the
-# daemon's RSS around 100,000 connections each closed by the client.
+# hkp-plugind (its default server threads; HTTP_THREADS=N for N), and against bench-soup-fixed (one libsoup thread answering a
+# fixed body of the same size).  Then libsoup alone with two threads in one process and with two
+# processes on one port (what GLib's process-wide locks cost), /plugins/status p99 while a plugin drains
+# for 30 s, and the daemon's RSS around 100,000 connections each closed by the client.
 source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
 duration=${DURATION:-10}
@@ -47,6 +48,7 @@ for n in 3 10 100; do
   for endpoint in status list; do
     curl -sf "http://127.0.0.1:$http_port/plugins/$endpoint" > "$work/body" || { cat "$work/daemon.log"; exit 1; }
     size=$(stat -c %s "$work/body")
+    cp "$work/body" "$work/body-$n-$endpoint"
     fixed_port=$(free_port)
     "$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body" &
     fixed_pid=$!
@@ -60,6 +62,33 @@ for n in 3 10 100; do
   done
   stop_daemon
 done
+
+# Where the ceiling comes from: libsoup alone, on the 3-plugin /plugins/status body, with two threads in one
+# process and with two single-thread processes sharing the port.
+fixed_port=$(free_port)
+scale() {  # LABEL: runs wrk against the fixed servers already started, prints the figure
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$fixed_port/" && break; sleep 0.1; done
+  run_wrk "http://127.0.0.1:$fixed_port/"
+  printf 'libsoup alone, %-26s %9s req/s (p99 %6s ms)  = %sx the 1-thread ceiling\n' "$1" "$rps" "$p99" \
+    "$(ratio "$rps" "$solo")"
+}
+"$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body-3-status" 1 &
+fixed=($!)
+solo=1
+scale "1 process x 1 thread:" >/dev/null
+solo=$rps
+scale "1 process x 1 thread:"
+kill "${fixed[@]}"; wait "${fixed[@]}" 2>/dev/null || true
+"$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body-3-status" 2 &
+fixed=($!)
+scale "1 process x 2 threads:"
+kill "${fixed[@]}"; wait "${fixed[@]}" 2>/dev/null || true
+"$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body-3-status" 1 &
+fixed=($!)
+"$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body-3-status" 1 &
+fixed+=($!)
+scale "2 processes x 1 thread:"
+kill "${fixed[@]}"; wait "${fixed[@]}" 2>/dev/null || true
 
 # /plugins/status while a plugin drains for 30 s: a check sleeps inside it, then the plugin is reloaded.
 dir="$work/plugins.d-drain"

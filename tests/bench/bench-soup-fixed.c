@@ -1,13 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The libsoup ceiling for the bridge benchmark: one thread, one SoupServer,
- * answering every request with the same fixed body (read from a file, so it
- * has the size of the bridge's answer).
- *   bench-soup-fixed PORT BODY-FILE
+ * The libsoup ceiling for the bridge benchmark: SoupServers answering every
+ * request with the same fixed body (read from a file, so it has the size of
+ * the bridge's answer).
+ *   bench-soup-fixed PORT BODY-FILE [THREADS]
+ * Each thread has its own main context and SoupServer on its own socket;
+ * every socket has SO_REUSEPORT, so that more threads, and more processes
+ * started with the same PORT, share it.  THREADS defaults to 1.
  */
 #include <stdlib.h>
 
 #include <libsoup/soup.h>
+
+#include "http-listen.h"
+
+typedef struct {
+  GBytes *body;
+  int fd;
+} Server;
 
 static void
 on_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
@@ -17,29 +27,56 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg), data);
 }
 
+static gpointer
+serve (gpointer data)
+{
+  Server *self = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (context, FALSE);
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_main_context_push_thread_default (context);
+  server = soup_server_new ("server-header", NULL, NULL);
+  soup_server_add_handler (server, NULL, on_request, self->body, NULL);
+  socket = g_socket_new_from_fd (self->fd, &error);
+  if (socket == NULL || !soup_server_listen_socket (server, socket, 0, &error))
+    g_error ("%s", error->message);
+  g_main_loop_run (loop);
+  return NULL;
+}
+
 int
 main (int argc, char **argv)
 {
-  g_autoptr(SoupServer) server = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autofree char *body = NULL;
   gsize length = 0;
   g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GMainLoop) idle = g_main_loop_new (NULL, FALSE);
+  ListenAddress address = { LISTEN_TCP, (char *) "127.0.0.1", 0, NULL };
+  guint threads = argc == 4 ? (guint) atoi (argv[3]) : 1;
 
-  if (argc != 3 || !g_file_get_contents (argv[2], &body, &length, &error))
+  if (argc < 3 || argc > 4 || threads == 0 || !g_file_get_contents (argv[2], &body, &length, &error))
     {
-      g_printerr ("usage: bench-soup-fixed PORT BODY-FILE\n");
+      g_printerr ("usage: bench-soup-fixed PORT BODY-FILE [THREADS]\n");
       return 2;
     }
   bytes = g_bytes_new_take (g_steal_pointer (&body), length);
-  server = soup_server_new ("server-header", NULL, NULL);
-  soup_server_add_handler (server, NULL, on_request, bytes, NULL);
-  if (!soup_server_listen_local (server, (guint) atoi (argv[1]), SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
+  address.port = (guint16) atoi (argv[1]);
+  for (guint i = 0; i < threads; i++)
     {
-      g_printerr ("%s\n", error->message);
-      return 1;
+      Server *server = g_new0 (Server, 1);  /* lives as long as the process */
+      server->body = bytes;
+      server->fd = http_listen_open (&address, 1024, TRUE, &error);
+      if (server->fd < 0)
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+      g_thread_unref (g_thread_new ("fixed", serve, server));
     }
-  g_main_loop_run (loop);
+  g_main_loop_run (idle);  /* the servers run until the process is killed */
   return 0;
 }
