@@ -598,7 +598,8 @@ guarded_write (HttpGuardOutput *self, const void *buffer, gsize count, gboolean 
   vectors[1] = (GOutputVector) { buffer, count };
   if (blocking)
     {
-      if (!g_output_stream_writev (base, vectors, 2, &sent, cancellable, error))
+      /* Blocking: both go out whole, or the connection failed. */
+      if (!g_output_stream_writev_all (base, vectors, 2, &sent, cancellable, error))
         return -1;
     }
   else

@@ -114,6 +114,7 @@ test_ambiguous_framing_ends_input (void)
 /* A guarded stream over one end of a connected socket pair; the other end is the client. */
 typedef struct {
   GIOStream *guarded;
+  int server;  /* the guarded end's socket, owned by guarded */
   int client;
 } Connection;
 
@@ -130,6 +131,7 @@ connection_open (Connection *c)
   g_assert_no_error (error);
   connection = g_socket_connection_factory_create_connection (socket);
   c->guarded = http_guard_stream_new (G_IO_STREAM (connection));
+  c->server = fds[0];
   c->client = fds[1];
 }
 
@@ -308,6 +310,66 @@ test_lost_track_passes_everything (void)
   connection_close (&c);
 }
 
+/* Everything the client can read now, appended to all. */
+static void
+client_drains (Connection *c, GString *all)
+{
+  char buffer[65536];
+  gssize n;
+
+  while ((n = recv (c->client, buffer, sizeof buffer, MSG_DONTWAIT)) > 0)
+    g_string_append_len (all, buffer, n);
+  g_assert_true (n < 0 && errno == EAGAIN);
+}
+
+static void
+test_large_body_in_pieces (void)
+{
+  GPollableOutputStream *out;
+  g_autofree char *body = g_malloc (4 << 20);
+  g_autofree char *head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 4 << 20);
+  g_autoptr(GString) received = g_string_new (NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  char filler[4096];
+  gssize filled;
+  gsize offset = 0;
+  guint would_block = 0;
+  Connection c;
+
+  for (gsize i = 0; i < (4 << 20); i++)
+    body[i] = (char) ('a' + i % 26);
+  connection_open (&c);
+  out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (c.guarded));
+  client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  /* Earlier bytes fill the socket (its fd is non-blocking): the head cannot go out with the body at first. */
+  memset (filler, '-', sizeof filler);
+  while ((filled = write (c.server, filler, sizeof filler)) > 0)
+    g_string_append_len (expected, filler, filled);
+  g_assert_cmpint (errno, ==, EAGAIN);
+  g_string_append (expected, head);
+  g_string_append_len (expected, body, 4 << 20);
+  server_writes (&c, head);
+  /* The socket takes a part at a time: the held head must go first, whole, and nothing twice. */
+  while (offset < (4 << 20))
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_pollable_output_stream_write_nonblocking (out, body + offset, (4 << 20) - offset, NULL, &error);
+      if (n < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          would_block++;
+          client_drains (&c, received);
+          continue;
+        }
+      offset += (gsize) n;
+    }
+  client_drains (&c, received);
+  g_assert_cmpuint (would_block, >, 0);
+  g_assert_cmpuint (received->len, ==, expected->len);
+  g_assert_true (memcmp (received->str, expected->str, expected->len) == 0);
+  connection_close (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,6 +381,7 @@ main (int argc, char **argv)
   g_test_add_func ("/guard/head-without-body-goes-at-once", test_head_without_body_goes_at_once);
   g_test_add_func ("/guard/pipelined-answers", test_pipelined_answers);
   g_test_add_func ("/guard/flush-sends-held-head", test_flush_sends_held_head);
+  g_test_add_func ("/guard/large-body-in-pieces", test_large_body_in_pieces);
   g_test_add_func ("/guard/lost-track-passes-everything", test_lost_track_passes_everything);
   return g_test_run ();
 }
