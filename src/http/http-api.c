@@ -11,6 +11,7 @@
 #include "hkp-json.h"
 #include "hkp-log.h"
 #include "http-guard-stream.h"
+#include "http-redact.h"
 
 #define CONTENT_JSON "application/json"
 #define CONTENT_TEXT "text/plain; charset=utf-8"
@@ -546,6 +547,39 @@ on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
   g_task_return_boolean (task, TRUE);
 }
 
+/*
+ * A config read over HTTP shows HTTP_REDACTED for its secrets: sent back as
+ * they were, they keep their stored values.  FALSE with error if a redacted
+ * key has no stored value.
+ */
+static gboolean
+keep_redacted_secrets (HkpEngine *engine, HttpMutation *m, GError **error)
+{
+  g_autoptr(JsonNode) config = NULL;
+  g_autoptr(JsonNode) stored = NULL;
+  g_autofree char *stored_text = NULL;
+  g_autofree char *missing = NULL;
+
+  if (strstr (m->config, HTTP_REDACTED) == NULL)
+    return TRUE;  /* nothing to put back: the common case, and no parse */
+  config = json_from_string (m->config, error);
+  if (config == NULL)
+    return FALSE;
+  stored_text = hkp_engine_get_config (engine, m->plugin, NULL);
+  if (stored_text != NULL)
+    stored = json_from_string (stored_text, NULL);
+  if (!http_redact_restore (config, stored, &missing))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG,
+                   "\"%s\" is \"%s\", but plugin %s has no stored value for it to keep", missing, HTTP_REDACTED,
+                   m->plugin);
+      return FALSE;
+    }
+  g_free (m->config);
+  m->config = json_to_string (config, FALSE);
+  return TRUE;
+}
+
 void
 http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation,
                              GAsyncReadyCallback callback, gpointer user_data)
@@ -561,7 +595,22 @@ http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *muta
   if (mutation->kind == MUTATION_RELOAD)
     hkp_engine_reload_async (engine, mutation->plugin, on_mutation_done, task);
   else
-    hkp_engine_set_config_async (engine, mutation->plugin, mutation->config, on_mutation_done, task);
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (keep_redacted_secrets (engine, mutation, &error))
+        {
+          hkp_engine_set_config_async (engine, mutation->plugin, mutation->config, on_mutation_done, task);
+          return;
+        }
+      http_api_error (&run->response, 400, mutation->plugin, "%s", error->message);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, mutation->plugin,
+                        HKP_LOG_FIELD_RESULT, "failed", "PEER", mutation->peer,
+                        "MESSAGE", "HTTP config change of plugin %s from %s failed (400): %s", mutation->plugin,
+                        mutation->peer, error->message);
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
 }
 
 void

@@ -10,4 +10,12 @@ G_BEGIN_DECLS
 /* Replaces, in place and at any depth, the value of every secret-looking key of node with HTTP_REDACTED. */
 void http_redact_node (JsonNode *node);
 
+/*
+ * Undoes what a read showed: every secret-looking key of node (at any depth)
+ * whose value is HTTP_REDACTED gets, in place, a copy of the value at the
+ * same place in stored (may be NULL).  Returns FALSE, with *missing the key
+ * (caller frees), if one has no stored value to keep.
+ */
+gboolean http_redact_restore (JsonNode *node, JsonNode *stored, char **missing);
+
 G_END_DECLS

@@ -184,6 +184,57 @@ test_redaction (BridgeFixture *f, gconstpointer data)
   g_assert_cmpint (json_object_get_int_member (nested, "plain"), ==, 2);
 }
 
+/* A config read over HTTP and sent back with a change keeps the secrets the read hid. */
+static void
+test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr(sd_bus) client = NULL;
+  g_autofree char *path = hkp_test_plugin_path ("alpha");
+  g_autofree char *body = NULL;
+  g_autofree char *stored = NULL;
+  g_autoptr(JsonObject) o = NULL;
+  JsonObject *config;
+
+  bridge_start (f);
+  client = hkp_test_client_new (f->bus->address);
+  {
+    g_auto(BridgeReply) r = { 0 };
+    g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+    bridge_call (f, "GET", "/plugins/config?plugin=alpha", NULL, NULL, &r);
+    o = bridge_parse_object (r.body);
+    config = json_object_get_object_member (o, "config");
+    json_object_set_int_member (json_object_get_object_member (config, "nested"), "plain", 3);
+    json_node_set_object (node, config);
+    body = json_to_string (node, FALSE);
+  }
+  g_assert_nonnull (strstr (body, "\"password\":\"[redacted]\""));
+  {
+    g_auto(BridgeReply) r = { 0 };
+    bridge_call (f, "PUT", "/plugins/config?plugin=alpha", TOKEN, body, &r);
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+  /* What is stored (read over D-Bus, which shows it whole): the change, and the secrets as they were. */
+  stored = hkp_test_get_string (client, path, HKP_TEST_PLUGIN, "Config");
+  {
+    g_autoptr(JsonObject) c = bridge_parse_object (stored);
+    g_assert_cmpstr (json_object_get_string_member (c, "password"), ==, "hunter2");
+    g_assert_cmpstr (json_object_get_string_member (c, "api_token"), ==, "abc");
+    g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (c, "nested"), "secret_value"), ==, 1);
+    g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (c, "nested"), "plain"), ==, 3);
+  }
+  /* A redacted secret with nothing stored to keep is refused, and nothing changes. */
+  {
+    g_auto(BridgeReply) r = { 0 };
+    g_autofree char *after = NULL;
+    bridge_call (f, "PUT", "/plugins/config?plugin=alpha", TOKEN,
+                 "{\"enabled\": true, \"verdict\": \"continue\", \"new_secret\": \"[redacted]\"}", &r);
+    bridge_assert_error (&r, 400, "\"new_secret\" is \"[redacted]\", but plugin alpha has no stored value");
+    after = hkp_test_get_string (client, path, HKP_TEST_PLUGIN, "Config");
+    g_assert_cmpstr (after, ==, stored);
+  }
+}
+
 static void
 test_tls (BridgeFixture *f, gconstpointer data)
 {
@@ -279,6 +330,7 @@ main (int argc, char **argv)
   ADD ("/bridge/origin-and-host", test_origin_and_host);
   ADD ("/bridge/path-tricks-do-not-reach-reload", test_path_tricks_do_not_reach_reload);
   ADD ("/bridge/redaction", test_redaction);
+  ADD ("/bridge/redacted-secrets-kept", test_redacted_secrets_kept);
   ADD ("/bridge/tls", test_tls);
   ADD ("/bridge/client-closed-connections-are-released", test_client_closed_connections_are_released);
   return g_test_run ();
