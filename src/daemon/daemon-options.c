@@ -33,6 +33,8 @@ typedef enum {
   OPT_CHECK_THREADS,
   OPT_REQUIRED_PLUGINS,
   OPT_HTTP_THREADS,
+  OPT_HTTP_IDLE_TIMEOUT,
+  OPT_HTTP_MAX_CONNECTIONS,
   N_OPTS,
 } OptionId;
 
@@ -54,6 +56,8 @@ static const char *const option_keys[N_OPTS] = {
   [OPT_CHECK_THREADS] = "check-threads",
   [OPT_REQUIRED_PLUGINS] = "required-plugins",
   [OPT_HTTP_THREADS] = "http-threads",
+  [OPT_HTTP_IDLE_TIMEOUT] = "http-idle-timeout",
+  [OPT_HTTP_MAX_CONNECTIONS] = "http-max-connections",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (option_keys) == N_OPTS);
 
@@ -152,15 +156,17 @@ take_file (const RawOptions *raw, OptionId id, char **out, GError **error)
   return TRUE;
 }
 
+/* Takes a whole number from min to max (expected says so in the error). */
 static gboolean
-take_threads (const RawOptions *raw, OptionId id, guint *out, GError **error)
+take_count (const RawOptions *raw, OptionId id, guint min, guint max, const char *expected, guint *out,
+            GError **error)
 {
   guint64 n = 0;
 
   if (raw->value[id] == NULL)
     return TRUE;
-  if (!g_ascii_string_to_unsigned (raw->value[id], 10, 0, 64, &n, NULL))
-    return bad_value (error, raw->origin[id], raw->value[id], "expected 0 (automatic) to 64 threads");
+  if (!g_ascii_string_to_unsigned (raw->value[id], 10, min, max, &n, NULL))
+    return bad_value (error, raw->origin[id], raw->value[id], expected);
   *out = (guint) n;
   return TRUE;
 }
@@ -257,9 +263,16 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
       g_strfreev (options->trusted_proxies);
       options->trusted_proxies = g_steal_pointer (&list);
     }
-  if (!take_threads (raw, OPT_CHECK_THREADS, &options->check_threads, error) ||
-      !take_threads (raw, OPT_HTTP_THREADS, &options->http_threads, error))
+  if (!take_count (raw, OPT_CHECK_THREADS, 0, 64, "expected 0 (automatic) to 64 threads", &options->check_threads,
+                   error) ||
+      !take_count (raw, OPT_HTTP_THREADS, 0, 64, "expected 0 (automatic) to 64 threads", &options->http_threads,
+                   error) ||
+      !take_count (raw, OPT_HTTP_MAX_CONNECTIONS, 1, 65536, "expected 1 to 65536 connections",
+                   &options->http_max_connections, error))
     return FALSE;
+  if ((v = raw->value[OPT_HTTP_IDLE_TIMEOUT]) != NULL && !parse_seconds (v, &options->http_idle_timeout_sec))
+    return bad_value (error, raw->origin[OPT_HTTP_IDLE_TIMEOUT], v,
+                      "expected a number of seconds greater than 0 and at most 86400");
   if ((v = raw->value[OPT_REQUIRED_PLUGINS]) != NULL)
     {
       g_strfreev (options->required_plugins);
@@ -350,6 +363,8 @@ set_defaults (DaemonOptions *options)
   options->trusted_proxies = g_strsplit ("127.0.0.0/8,::1/128", ",", -1);
   options->drain_timeout_sec = 60;
   options->health_interval_sec = 30;
+  options->http_idle_timeout_sec = 60;
+  options->http_max_connections = 1024;
 }
 
 gboolean
@@ -396,6 +411,10 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "Threads serving the check endpoint (default 0: one per CPU, at least 2; more if plugins block)", "N" },
     { "http-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_THREADS],
       "Threads serving the management bridge on TCP (default 0: 4 per CPU, at most 8)", "N" },
+    { "http-idle-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_IDLE_TIMEOUT],
+      "Close a bridge connection idle, or sending one request, for this long (default 60)", "SECONDS" },
+    { "http-max-connections", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_MAX_CONNECTIONS],
+      "Connections the bridge holds at most; more are closed at once (default 1024)", "N" },
     { "required-plugins", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_REQUIRED_PLUGINS],
       "Plugins without which /readyz answers 503 (comma-separated)", "NAMES" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },

@@ -29,6 +29,8 @@ typedef struct {
   char *http_tls_key;
   char **http_allowed_hosts;   /* extra Host names the bridge accepts; may be NULL */
   guint http_threads;          /* 0: automatic */
+  gdouble http_idle_timeout_sec;
+  guint http_max_connections;
   ListenAddress check_listen;
   char **trusted_proxies;      /* CIDRs whose X-Real-IP / X-Forwarded-For count */
   guint check_threads;         /* 0: automatic */

@@ -216,6 +216,8 @@ bridge_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
     .required_plugins = (const char *const *) options->required_plugins,
     .version = PACKAGE_VERSION,
     .threads = options->http_threads,
+    .idle_timeout_sec = options->http_idle_timeout_sec,
+    .max_connections = options->http_max_connections,
   };
 
   return http_bridge_new (engine, &settings, error);

@@ -29,6 +29,8 @@
 
 #define LISTEN_BACKLOG 1024
 #define TCP_THREADS_MAX_DEFAULT 8
+#define IDLE_TIMEOUT_DEFAULT_SEC 60
+#define MAX_CONNECTIONS_DEFAULT 1024
 
 typedef struct _ServerThread ServerThread;
 
@@ -40,6 +42,10 @@ struct _HttpBridge {
   GTlsCertificate *certificate;   /* NULL: plain HTTP */
   char *address;
   GPtrArray *threads;             /* ServerThread */
+  gint64 idle_timeout_usec;
+  gint max_connections;
+  gint connections;               /* atomic: held now, all threads */
+  gint at_limit;                  /* atomic: the limit was hit and not yet left (logged once) */
 };
 
 struct _ServerThread {
@@ -52,7 +58,15 @@ struct _ServerThread {
   GCond started;
   gboolean running;
   GError *error;                  /* why the thread could not start */
+  GHashTable *connections;        /* Connection, this thread's; touched only on it */
 };
+
+/* A connection a server thread holds, watched for idleness (server thread only). */
+typedef struct {
+  ServerThread *thread;
+  GIOStream *stream;              /* weak: the guarded stream libsoup serves */
+  GSocket *socket;                /* owned: shut down to close an idle connection */
+} Connection;
 
 /* A change waiting for the main thread's answer; the message is paused meanwhile. */
 typedef struct {
@@ -244,16 +258,83 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   }
 }
 
+static void
+connection_free (Connection *c)
+{
+  g_object_unref (c->socket);
+  g_free (c);
+}
+
+/* The stream is gone: libsoup let go of the connection. */
+static void
+on_connection_gone (gpointer data, GObject *where_the_stream_was)
+{
+  Connection *c = data;
+  HttpBridge *bridge = c->thread->bridge;
+  gint held = g_atomic_int_add (&bridge->connections, -1) - 1;
+
+  g_hash_table_remove (c->thread->connections, c);
+  /* Well under the limit again: the next time it is hit is worth a word. */
+  if (held < bridge->max_connections - bridge->max_connections / 10 &&
+      g_atomic_int_compare_and_exchange (&bridge->at_limit, TRUE, FALSE))
+    g_message ("HTTP bridge: %d connection%s held, taking new ones again", held, held == 1 ? "" : "s");
+}
+
+/* TRUE if one more connection may be held; counts it. */
+static gboolean
+take_connection (HttpBridge *bridge)
+{
+  if (g_atomic_int_add (&bridge->connections, 1) < bridge->max_connections)
+    return TRUE;
+  g_atomic_int_add (&bridge->connections, -1);
+  if (g_atomic_int_compare_and_exchange (&bridge->at_limit, FALSE, TRUE))
+    g_warning ("HTTP bridge: %d connections held, the most it takes: closing new ones until some end "
+               "(--http-max-connections)", bridge->max_connections);
+  return FALSE;
+}
+
+/* Closes the connections that hold on to nothing: idle, or sending one request, for longer than the timeout. */
+static gboolean
+close_idle_connections (gpointer user_data)
+{
+  ServerThread *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  Connection *c;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
+    {
+      gint64 since = 0;
+      HttpGuardActivity activity = http_guard_stream_get_activity (c->stream, &since);
+
+      /* A request being answered is never cut: a reload may take the whole drain timeout. */
+      if (activity == HTTP_GUARD_ANSWERING || now - since <= self->bridge->idle_timeout_usec)
+        continue;
+      g_debug ("HTTP bridge: closing a connection %s for over %" G_GINT64_FORMAT " s",
+               activity == HTTP_GUARD_IDLE ? "idle" : "sending one request", self->bridge->idle_timeout_usec / G_USEC_PER_SEC);
+      /* libsoup then reads the end of the input and lets the connection go. */
+      g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer user_data)
 {
   ServerThread *self = user_data;
   SoupServer *server = SOUP_SERVER (source);
+  Connection *tracked;
   g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
   g_autoptr(GIOStream) stream = NULL;
   g_autoptr(GError) error = NULL;
 
+  if (!take_connection (self->bridge))
+    {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return TRUE;
+    }
   /* As libsoup's own listener does: a response's head and body must not wait for each other's ACK. */
   if (G_IS_TCP_CONNECTION (connection))
     g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
@@ -263,6 +344,7 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
       if (stream == NULL)
         {
           g_warning ("HTTP bridge: cannot start TLS: %s", error->message);
+          g_atomic_int_add (&self->bridge->connections, -1);
           return TRUE;
         }
     }
@@ -274,6 +356,12 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
     g_object_unref (stream);
     stream = guarded;
   }
+  tracked = g_new0 (Connection, 1);
+  tracked->thread = self;
+  tracked->stream = stream;
+  tracked->socket = g_object_ref (g_socket_connection_get_socket (connection));
+  g_hash_table_add (self->connections, tracked);
+  g_object_weak_ref (G_OBJECT (stream), on_connection_gone, tracked);
   if (remote == NULL)
     remote = g_unix_socket_address_new ("");
   if (local == NULL)
@@ -320,9 +408,13 @@ server_thread_main (gpointer data)
   ServerThread *self = data;
   g_autoptr(SoupServer) server = NULL;
   g_autoptr(GSocketService) service = NULL;
+  g_autoptr(GSource) idle_timer = NULL;
   GError *error = NULL;
 
   g_main_context_push_thread_default (self->context);
+  idle_timer = g_timeout_source_new_seconds (CLAMP (self->bridge->idle_timeout_usec / G_USEC_PER_SEC / 4, 1, 15));
+  g_source_set_callback (idle_timer, close_idle_connections, self, NULL);
+  g_source_attach (idle_timer, self->context);
   server = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_early_handler (server, NULL, on_early_request, self, NULL);
   soup_server_add_handler (server, NULL, on_request, self, NULL);
@@ -349,6 +441,19 @@ server_thread_main (gpointer data)
   /* Answers the main thread queued for us before the stop still go out, or at least get freed. */
   while (g_main_context_iteration (self->context, FALSE))
     ;
+  g_source_destroy (idle_timer);
+  {
+    /* Whatever still holds a stream now lets it go without us. */
+    GHashTableIter iter;
+    Connection *c;
+    g_hash_table_iter_init (&iter, self->connections);
+    while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
+      {
+        g_object_weak_unref (G_OBJECT (c->stream), on_connection_gone, c);
+        g_atomic_int_add (&self->bridge->connections, -1);
+        g_hash_table_iter_remove (&iter);
+      }
+  }
   g_main_context_pop_thread_default (self->context);
   return NULL;
 }
@@ -363,6 +468,7 @@ server_thread_free (ServerThread *self)
     }
   g_clear_error (&self->error);
   g_clear_object (&self->socket);
+  g_hash_table_unref (self->connections);
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
@@ -381,6 +487,7 @@ server_thread_start (HttpBridge *bridge, int fd, guint index, GError **error)
   g_cond_init (&self->started);
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
+  self->connections = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) connection_free, NULL);
   self->socket = g_socket_new_from_fd (fd, error);
   if (self->socket == NULL)
     {
@@ -488,6 +595,10 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
 
   self->engine = g_object_ref (engine);
   self->main_context = g_main_context_ref_thread_default ();
+  self->idle_timeout_usec = (gint64) ((settings->idle_timeout_sec > 0 ? settings->idle_timeout_sec : IDLE_TIMEOUT_DEFAULT_SEC)
+                                      * G_USEC_PER_SEC);
+  self->max_connections = settings->max_connections > 0 ? (gint) MIN (settings->max_connections, G_MAXINT / 2)
+                                                        : MAX_CONNECTIONS_DEFAULT;
   self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
   if (settings->token_file != NULL)
     {
@@ -554,8 +665,9 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
         return NULL;
       g_ptr_array_add (self->threads, thread);
     }
-  g_message ("HTTP bridge listening on %s (%s, %u thread%s; changes %s)", self->address,
-             self->certificate != NULL ? "HTTPS" : "HTTP", threads, threads == 1 ? "" : "s",
+  g_message ("HTTP bridge listening on %s (%s, %u thread%s, at most %d connections, idle ones closed after %g s; "
+             "changes %s)", self->address, self->certificate != NULL ? "HTTPS" : "HTTP", threads,
+             threads == 1 ? "" : "s", self->max_connections, (double) self->idle_timeout_usec / G_USEC_PER_SEC,
              settings->token_file != NULL ? "need the bearer token" : "disabled: no token file");
   return g_steal_pointer (&self);
 }

@@ -16,6 +16,8 @@ typedef struct {
   const char *const *required_plugins;  /* /readyz waits for these */
   const char *version;                  /* for hkp_plugind_build_info */
   guint threads;                        /* 0: 4 per CPU up to 8 on TCP (sharing the port), 1 on a unix socket */
+  gdouble idle_timeout_sec;             /* a connection idle, or sending one request, this long is closed */
+  guint max_connections;                /* more are closed as they come */
 } HttpBridgeSettings;
 
 /*

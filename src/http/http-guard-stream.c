@@ -278,6 +278,8 @@ struct _HttpGuardInput {
   GFilterInputStream parent_instance;
   Guard guard;
   gsize out_offset;
+  gint64 last_usec;     /* monotonic: the last byte read or written (the output side writes it too) */
+  gint64 request_usec;  /* monotonic: the first byte of the request being received */
 };
 
 static void http_guard_input_pollable_init (GPollableInputStreamInterface *iface);
@@ -355,6 +357,9 @@ guarded_read (HttpGuardInput *self, void *buffer, gsize count, gboolean blocking
             }
           return got;
         }
+      self->last_usec = g_get_monotonic_time ();
+      if (self->guard.frame == FRAME_REQUEST_LINE && self->guard.line->len == 0)
+        self->request_usec = self->last_usec;
       guard_feed (&self->guard, chunk, (gsize) got);
     }
 }
@@ -437,6 +442,7 @@ http_guard_input_init (HttpGuardInput *self)
   self->guard.line = g_string_new (NULL);
   self->guard.out = g_byte_array_new ();
   self->guard.content_length = -1;
+  self->last_usec = g_get_monotonic_time ();
 }
 
 /* ---- the output stream --------------------------------------------------- */
@@ -629,17 +635,29 @@ guarded_write (HttpGuardOutput *self, const void *buffer, gsize count, gboolean 
   return written;
 }
 
+/* guarded_write(), noting when bytes went out. */
+static gssize
+timed_write (HttpGuardOutput *self, const void *buffer, gsize count, gboolean blocking, GCancellable *cancellable,
+             GError **error)
+{
+  gssize written = guarded_write (self, buffer, count, blocking, cancellable, error);
+
+  if (written > 0)
+    self->input->last_usec = g_get_monotonic_time ();
+  return written;
+}
+
 static gssize
 http_guard_output_write (GOutputStream *stream, const void *buffer, gsize count, GCancellable *cancellable,
                          GError **error)
 {
-  return guarded_write (HTTP_GUARD_OUTPUT (stream), buffer, count, TRUE, cancellable, error);
+  return timed_write (HTTP_GUARD_OUTPUT (stream), buffer, count, TRUE, cancellable, error);
 }
 
 static gssize
 http_guard_output_write_nonblocking (GPollableOutputStream *stream, const void *buffer, gsize count, GError **error)
 {
-  return guarded_write (HTTP_GUARD_OUTPUT (stream), buffer, count, FALSE, NULL, error);
+  return timed_write (HTTP_GUARD_OUTPUT (stream), buffer, count, FALSE, NULL, error);
 }
 
 /* Sends what is held (blocking): a flush or close must not leave a head behind. */
@@ -829,4 +847,24 @@ http_guard_stream_new (GIOStream *base)
                                "close-base-stream", FALSE, NULL);
   HTTP_GUARD_OUTPUT (self->output)->input = g_object_ref (HTTP_GUARD_INPUT (self->input));
   return G_IO_STREAM (self);
+}
+
+HttpGuardActivity
+http_guard_stream_get_activity (GIOStream *stream, gint64 *since_usec)
+{
+  HttpGuardStream *self = HTTP_GUARD_STREAM (stream);
+  HttpGuardInput *input = HTTP_GUARD_INPUT (self->input);
+  HttpGuardOutput *output = HTTP_GUARD_OUTPUT (self->output);
+  const Guard *guard = &input->guard;
+
+  if ((guard->frame != FRAME_REQUEST_LINE && guard->frame != FRAME_ENDED) || guard->line->len > 0)
+    {
+      *since_usec = input->request_usec;
+      return HTTP_GUARD_RECEIVING;
+    }
+  *since_usec = input->last_usec;
+  if (!output->passthrough &&
+      (output->responses < guard->requests || output->body_left > 0 || output->held->len > output->held_offset))
+    return HTTP_GUARD_ANSWERING;
+  return HTTP_GUARD_IDLE;
 }

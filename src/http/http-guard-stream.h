@@ -35,4 +35,19 @@ gboolean http_guard_target_is_plain (const char *target, gsize length);
  */
 GIOStream *http_guard_stream_new (GIOStream *base);
 
+/* What a guarded connection is doing: for closing those that hold on to nothing. */
+typedef enum {
+  HTTP_GUARD_IDLE,       /* between requests */
+  HTTP_GUARD_RECEIVING,  /* a request has begun to arrive and is not complete */
+  HTTP_GUARD_ANSWERING,  /* a request has arrived and its answer is not all written */
+} HttpGuardActivity;
+
+/*
+ * Returns what stream (from http_guard_stream_new()) is doing, and in
+ * *since_usec the monotonic time that began: for IDLE the last byte read or
+ * written, for RECEIVING the request's first byte.  (Once its responses are
+ * not understood, a connection is only ever IDLE or RECEIVING.)
+ */
+HttpGuardActivity http_guard_stream_get_activity (GIOStream *stream, gint64 *since_usec);
+
 G_END_DECLS

@@ -198,6 +198,12 @@ hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target
 }
 
 gboolean
+hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error)
+{
+  return g_output_stream_write_all (http->out, bytes, strlen (bytes), NULL, NULL, error);
+}
+
+gboolean
 hkp_test_http_peer_closed (HkpTestHttp *http)
 {
   GSocket *socket = g_socket_connection_get_socket (http->connection);

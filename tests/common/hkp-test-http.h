@@ -38,6 +38,9 @@ gboolean hkp_test_http_request (HkpTestHttp *http, const char *method, const cha
                                 const char *const *headers, const char *body, HkpTestHttpResponse *out,
                                 GError **error);
 
+/* Sends bytes as they are (a request cut short, say); FALSE with an error if the connection failed. */
+gboolean hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error);
+
 /* Returns TRUE once the server has closed the connection (reads EOF without blocking long). */
 gboolean hkp_test_http_peer_closed (HkpTestHttp *http);
 

@@ -235,6 +235,98 @@ test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
   }
 }
 
+/* Connections that hold on to nothing are closed; one waiting for a slow answer is not. */
+static void
+test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) idle = NULL;
+  g_autoptr(HkpTestHttp) partial = NULL;
+  g_autoptr(HkpTestHttp) used = NULL;
+  g_autoptr(HkpTestHttp) slow = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Its reload takes 2.5 s, longer than the idle timeout. */
+  hkp_test_tree_write_plugin (&f->tree, "slow", "{\"module\": \"sleeper.so\", \"priority\": 9, "
+                              "\"config\": {\"init_delay_ms\": 2500}}");
+  bridge_start_with (f, (const char *const[]) { "--http-idle-timeout=1", NULL });
+
+  idle = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  partial = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (hkp_test_http_send (partial, "GET /plugins/status HTTP/1.1\r\nHo", &error));
+  g_assert_no_error (error);
+  used = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_assert_true (hkp_test_http_request (used, "GET", "/livez", NULL, NULL, &r, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (r.status, ==, 200);
+    g_assert_false (r.closed);
+  }
+  g_assert_true (hkp_test_http_peer_closed (idle));
+  g_assert_true (hkp_test_http_peer_closed (partial));
+  g_assert_true (hkp_test_http_peer_closed (used));
+
+  slow = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    gint64 start = g_get_monotonic_time ();
+    g_assert_true (hkp_test_http_request (slow, "POST", "/plugins/reload?plugin=slow",
+                                          (const char *const[]) { "Authorization: Bearer " TOKEN, NULL }, NULL, &r,
+                                          &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (r.status, ==, 200);
+    /* It did outlast the timeout. */
+    g_assert_cmpint (g_get_monotonic_time () - start, >, 2 * G_USEC_PER_SEC);
+  }
+}
+
+/* Past the most connections it holds, the bridge closes new ones, and takes them again once some end. */
+static void
+test_connection_limit (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr(HkpTestHttp) first = NULL;
+  g_autoptr(HkpTestHttp) second = NULL;
+  g_autoptr(HkpTestHttp) third = NULL;
+  g_autoptr(HkpTestHttp) later = NULL;
+  g_autoptr(GError) error = NULL;
+  HkpTestHttp *held[2];
+
+  bridge_start_with (f, (const char *const[]) { "--http-max-connections=2", "--http-threads=1", NULL });
+  first = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  second = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  held[0] = first;
+  held[1] = second;
+  /* An answer on each: both are held. */
+  for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+    {
+      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_assert_true (hkp_test_http_request (held[i], "GET", "/livez", NULL, NULL, &r, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (r.status, ==, 200);
+    }
+  third = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (hkp_test_http_peer_closed (third));
+  hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 2 connections held, the most it takes");
+
+  g_clear_pointer (&first, hkp_test_http_free);
+  hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 1 connection held, taking new ones again");
+  later = hkp_test_http_connect (f->address, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_assert_true (hkp_test_http_request (later, "GET", "/livez", NULL, NULL, &r, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+}
+
 static void
 test_tls (BridgeFixture *f, gconstpointer data)
 {
@@ -332,6 +424,8 @@ main (int argc, char **argv)
   ADD ("/bridge/redaction", test_redaction);
   ADD ("/bridge/redacted-secrets-kept", test_redacted_secrets_kept);
   ADD ("/bridge/tls", test_tls);
+  ADD ("/bridge/idle-connections-closed", test_idle_connections_closed);
+  ADD ("/bridge/connection-limit", test_connection_limit);
   ADD ("/bridge/client-closed-connections-are-released", test_client_closed_connections_are_released);
   return g_test_run ();
 }
