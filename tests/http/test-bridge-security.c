@@ -2,8 +2,9 @@
 /*
  * Who may ask the management bridge what, and how: the bearer token (missing,
  * wrong, right, no token file, a token file others can read), Origin and Host,
- * request-target tricks on the wire, redaction of secrets, HTTPS with a
- * certificate made at test time, and connections the client closes.
+ * request-target tricks on the wire, redaction of secrets (and keeping them
+ * when a redacted config comes back), HTTPS with a certificate made at test
+ * time, connections the client closes, idle ones we close, and the limit.
  */
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,30 @@
 #include "bridge-fixture.h"
 #include "hkp-test-http.h"
 #include "hkp-test-util.h"
+
+/* A new raw connection to the bridge (fails the test otherwise). */
+static HkpTestHttp *
+connect_raw (BridgeFixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  HkpTestHttp *http = hkp_test_http_connect (f->address, NULL, &error);
+
+  g_assert_no_error (error);
+  return http;
+}
+
+/* Asserts GET /livez on http is answered 200 and the connection stays open. */
+static void
+assert_livez (HkpTestHttp *http)
+{
+  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (hkp_test_http_request (http, "GET", "/livez", NULL, NULL, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (r.status, ==, 200);
+  g_assert_false (r.closed);
+}
 
 static void
 test_token (BridgeFixture *f, gconstpointer data)
@@ -90,8 +115,7 @@ test_origin_and_host (BridgeFixture *f, gconstpointer data)
   g_autofree char *own_host = NULL;
 
   bridge_start_with (f, (const char *const[]) { "--http-allowed-hosts=keys.example.org", NULL });
-  raw = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
+  raw = connect_raw (f);
   {
     g_auto(HkpTestHttpResponse) r = { 0 };
     const char *const headers[] = { "Origin: http://evil.example", NULL };
@@ -135,8 +159,7 @@ test_path_tricks_do_not_reach_reload (BridgeFixture *f, gconstpointer data)
   const char *const headers[] = { "Authorization: Bearer " TOKEN, NULL };
 
   bridge_start (f);
-  raw = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
+  raw = connect_raw (f);
   for (guint i = 0; i < G_N_ELEMENTS (tricks); i++)
     {
       g_auto(HkpTestHttpResponse) r = { 0 };
@@ -250,27 +273,17 @@ test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
                               "\"config\": {\"init_delay_ms\": 2500}}");
   bridge_start_with (f, (const char *const[]) { "--http-idle-timeout=1", NULL });
 
-  idle = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
-  partial = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
+  idle = connect_raw (f);
+  partial = connect_raw (f);
   g_assert_true (hkp_test_http_send (partial, "GET /plugins/status HTTP/1.1\r\nHo", &error));
   g_assert_no_error (error);
-  used = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
-  {
-    g_auto(HkpTestHttpResponse) r = { 0 };
-    g_assert_true (hkp_test_http_request (used, "GET", "/livez", NULL, NULL, &r, &error));
-    g_assert_no_error (error);
-    g_assert_cmpuint (r.status, ==, 200);
-    g_assert_false (r.closed);
-  }
+  used = connect_raw (f);
+  assert_livez (used);
   g_assert_true (hkp_test_http_peer_closed (idle));
   g_assert_true (hkp_test_http_peer_closed (partial));
   g_assert_true (hkp_test_http_peer_closed (used));
 
-  slow = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
+  slow = connect_raw (f);
   {
     g_auto(HkpTestHttpResponse) r = { 0 };
     gint64 start = g_get_monotonic_time ();
@@ -292,39 +305,21 @@ test_connection_limit (BridgeFixture *f, gconstpointer data)
   g_autoptr(HkpTestHttp) second = NULL;
   g_autoptr(HkpTestHttp) third = NULL;
   g_autoptr(HkpTestHttp) later = NULL;
-  g_autoptr(GError) error = NULL;
-  HkpTestHttp *held[2];
 
   bridge_start_with (f, (const char *const[]) { "--http-max-connections=2", "--http-threads=1", NULL });
-  first = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
-  second = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
-  held[0] = first;
-  held[1] = second;
+  first = connect_raw (f);
+  second = connect_raw (f);
   /* An answer on each: both are held. */
-  for (guint i = 0; i < G_N_ELEMENTS (held); i++)
-    {
-      g_auto(HkpTestHttpResponse) r = { 0 };
-      g_assert_true (hkp_test_http_request (held[i], "GET", "/livez", NULL, NULL, &r, &error));
-      g_assert_no_error (error);
-      g_assert_cmpuint (r.status, ==, 200);
-    }
-  third = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
+  assert_livez (first);
+  assert_livez (second);
+  third = connect_raw (f);
   g_assert_true (hkp_test_http_peer_closed (third));
   hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 2 connections held, the most it takes");
 
   g_clear_pointer (&first, hkp_test_http_free);
   hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 1 connection held, taking new ones again");
-  later = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
-  {
-    g_auto(HkpTestHttpResponse) r = { 0 };
-    g_assert_true (hkp_test_http_request (later, "GET", "/livez", NULL, NULL, &r, &error));
-    g_assert_no_error (error);
-    g_assert_cmpuint (r.status, ==, 200);
-  }
+  later = connect_raw (f);
+  assert_livez (later);
 }
 
 static void

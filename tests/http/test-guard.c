@@ -186,24 +186,29 @@ client_receives (Connection *c)
   return g_strdup (buffer);
 }
 
+/* Asserts the client can read exactly expected now. */
+static void
+assert_client_receives (Connection *c, const char *expected)
+{
+  g_autofree char *got = client_receives (c);
+
+  g_assert_cmpstr (got, ==, expected);
+}
+
 #define HEAD_200 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n"
 
 static void
 test_head_waits_for_body (void)
 {
   Connection c;
-  g_autofree char *before = NULL;
-  g_autofree char *after = NULL;
 
   connection_open (&c);
   client_requests (&c, "GET /plugins/status HTTP/1.1\r\nHost: h\r\n\r\n");
   server_writes (&c, HEAD_200);
-  before = client_receives (&c);
-  g_assert_cmpstr (before, ==, "");
+  assert_client_receives (&c, "");
   server_writes (&c, "hello");
   /* One write: the head and its body arrive together. */
-  after = client_receives (&c);
-  g_assert_cmpstr (after, ==, HEAD_200 "hello");
+  assert_client_receives (&c, HEAD_200 "hello");
   connection_close (&c);
 }
 
@@ -234,14 +239,12 @@ test_head_without_body_goes_at_once (void)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       Connection c;
-      g_autofree char *got = NULL;
 
       connection_open (&c);
       if (cases[i].request[0] != '\0')
         client_requests (&c, cases[i].request);
       server_writes (&c, cases[i].head);
-      got = client_receives (&c);
-      g_assert_cmpstr (got, ==, cases[i].head);
+      assert_client_receives (&c, cases[i].head);
       connection_close (&c);
     }
 }
@@ -250,9 +253,6 @@ static void
 test_pipelined_answers (void)
 {
   Connection c;
-  g_autofree char *first = NULL;
-  g_autofree char *second = NULL;
-  g_autofree char *third = NULL;
 
   connection_open (&c);
   client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /a HTTP/1.1\r\nHost: h\r\n\r\n"
@@ -260,16 +260,13 @@ test_pipelined_answers (void)
   server_writes (&c, HEAD_200);
   server_writes (&c, "hel");
   server_writes (&c, "lo");
-  first = client_receives (&c);
-  g_assert_cmpstr (first, ==, HEAD_200 "hello");
+  assert_client_receives (&c, HEAD_200 "hello");
   /* The HEAD request's answer has no body to wait for. */
   server_writes (&c, HEAD_200);
-  second = client_receives (&c);
-  g_assert_cmpstr (second, ==, HEAD_200);
+  assert_client_receives (&c, HEAD_200);
   server_writes (&c, HEAD_200);
   server_writes (&c, "hello");
-  third = client_receives (&c);
-  g_assert_cmpstr (third, ==, HEAD_200 "hello");
+  assert_client_receives (&c, HEAD_200 "hello");
   connection_close (&c);
 }
 
@@ -277,7 +274,6 @@ static void
 test_flush_sends_held_head (void)
 {
   Connection c;
-  g_autofree char *got = NULL;
   g_autoptr(GError) error = NULL;
 
   connection_open (&c);
@@ -285,8 +281,7 @@ test_flush_sends_held_head (void)
   server_writes (&c, HEAD_200);
   g_assert_true (g_output_stream_flush (g_io_stream_get_output_stream (c.guarded), NULL, &error));
   g_assert_no_error (error);
-  got = client_receives (&c);
-  g_assert_cmpstr (got, ==, HEAD_200);
+  assert_client_receives (&c, HEAD_200);
   connection_close (&c);
 }
 
@@ -294,19 +289,15 @@ static void
 test_lost_track_passes_everything (void)
 {
   Connection c;
-  g_autofree char *first = NULL;
-  g_autofree char *second = NULL;
 
   connection_open (&c);
   client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n");
   server_writes (&c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
   server_writes (&c, "5\r\nhello\r\n0\r\n\r\n");
-  first = client_receives (&c);
-  g_assert_cmpstr (first, ==, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  assert_client_receives (&c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   /* After a body it could not measure, it no longer knows where a head starts. */
   server_writes (&c, HEAD_200);
-  second = client_receives (&c);
-  g_assert_cmpstr (second, ==, HEAD_200);
+  assert_client_receives (&c, HEAD_200);
   connection_close (&c);
 }
 
