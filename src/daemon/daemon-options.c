@@ -35,6 +35,7 @@ typedef enum {
   OPT_HTTP_THREADS,
   OPT_HTTP_IDLE_TIMEOUT,
   OPT_HTTP_MAX_CONNECTIONS,
+  OPT_HTTP_PROCESSES,
   N_OPTS,
 } OptionId;
 
@@ -58,6 +59,7 @@ static const char *const option_keys[N_OPTS] = {
   [OPT_HTTP_THREADS] = "http-threads",
   [OPT_HTTP_IDLE_TIMEOUT] = "http-idle-timeout",
   [OPT_HTTP_MAX_CONNECTIONS] = "http-max-connections",
+  [OPT_HTTP_PROCESSES] = "http-processes",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (option_keys) == N_OPTS);
 
@@ -268,7 +270,8 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
       !take_count (raw, OPT_HTTP_THREADS, 0, 64, "expected 0 (automatic) to 64 threads", &options->http_threads,
                    error) ||
       !take_count (raw, OPT_HTTP_MAX_CONNECTIONS, 1, 65536, "expected 1 to 65536 connections",
-                   &options->http_max_connections, error))
+                   &options->http_max_connections, error) ||
+      !take_count (raw, OPT_HTTP_PROCESSES, 1, 16, "expected 1 to 16 processes", &options->http_processes, error))
     return FALSE;
   if ((v = raw->value[OPT_HTTP_IDLE_TIMEOUT]) != NULL && !parse_seconds (v, &options->http_idle_timeout_sec))
     return bad_value (error, raw->origin[OPT_HTTP_IDLE_TIMEOUT], v,
@@ -365,6 +368,7 @@ set_defaults (DaemonOptions *options)
   options->health_interval_sec = 30;
   options->http_idle_timeout_sec = 60;
   options->http_max_connections = 1024;
+  options->http_processes = 1;
 }
 
 gboolean
@@ -415,6 +419,8 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "Close a bridge connection idle, or sending one request, for this long (default 60)", "SECONDS" },
     { "http-max-connections", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_MAX_CONNECTIONS],
       "Connections the bridge holds at most; more are closed at once (default 1024)", "N" },
+    { "http-processes", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_PROCESSES],
+      "Processes serving the bridge on TCP, one thread each, sharing its port (default 1: the daemon alone)", "N" },
     { "required-plugins", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_REQUIRED_PLUGINS],
       "Plugins without which /readyz answers 503 (comma-separated)", "NAMES" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },

@@ -31,6 +31,7 @@ typedef struct {
   guint http_threads;          /* 0: automatic */
   gdouble http_idle_timeout_sec;
   guint http_max_connections;
+  guint http_processes;        /* 1: the daemon alone; more: worker processes too */
   ListenAddress check_listen;
   char **trusted_proxies;      /* CIDRs whose X-Real-IP / X-Forwarded-For count */
   guint check_threads;         /* 0: automatic */

@@ -7,6 +7,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "hkp-engine.h"
 #include "http-bridge.h"
 #include "http-check.h"
+#include "http-worker.h"
 
 #define EXIT_USAGE 2
 
@@ -218,6 +220,7 @@ bridge_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
     .threads = options->http_threads,
     .idle_timeout_sec = options->http_idle_timeout_sec,
     .max_connections = options->http_max_connections,
+    .processes = options->http_processes,
   };
 
   return http_bridge_new (engine, &settings, error);
@@ -239,6 +242,11 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   daemon_log_setup ();
+  if (argc == 2 && g_str_has_prefix (argv[1], "--http-worker="))
+    {
+      /* A worker process of the HTTP bridge, started by the daemon: see http-workers.h. */
+      return http_worker_main ((guint) g_ascii_strtoull (argv[1] + strlen ("--http-worker="), NULL, 10));
+    }
   raise_file_limit ();
 
   if (!daemon_options_parse (&daemon.options, &argc, &argv, &error))

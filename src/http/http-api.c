@@ -495,6 +495,61 @@ http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *o
   return FALSE;
 }
 
+/* ---- mutations between processes ------------------------------------------- */
+
+#define MUTATION_TYPE "(usss)"
+#define ANSWER_TYPE "(uay)"
+
+GVariant *
+http_mutation_serialize (const HttpMutation *mutation)
+{
+  return g_variant_ref_sink (g_variant_new (MUTATION_TYPE, (guint32) mutation->kind, mutation->plugin,
+                                            mutation->config != NULL ? mutation->config : "", mutation->peer));
+}
+
+HttpMutation *
+http_mutation_deserialize (GVariant *variant, const char *via)
+{
+  HttpMutation *m;
+  guint32 kind = 0;
+  const char *plugin, *config, *peer;
+
+  if (!g_variant_is_of_type (variant, G_VARIANT_TYPE (MUTATION_TYPE)))
+    return NULL;
+  g_variant_get (variant, "(u&s&s&s)", &kind, &plugin, &config, &peer);
+  if (kind != MUTATION_RELOAD && kind != MUTATION_SET_CONFIG)
+    return NULL;
+  m = g_new0 (HttpMutation, 1);
+  m->kind = (MutationKind) kind;
+  m->plugin = g_strdup (plugin);
+  m->config = kind == MUTATION_SET_CONFIG ? g_strdup (config) : NULL;
+  m->peer = g_strdup_printf ("%s via %s", peer, via);
+  return m;
+}
+
+GVariant *
+http_api_answer_serialize (const HttpApiResponse *answer)
+{
+  return g_variant_ref_sink (g_variant_new ("(u@ay)", answer->status,
+                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, answer->body, TRUE)));
+}
+
+gboolean
+http_api_answer_deserialize (GVariant *variant, HttpApiResponse *out)
+{
+  g_autoptr(GVariant) body = NULL;
+  guint32 status = 0;
+
+  if (!g_variant_is_of_type (variant, G_VARIANT_TYPE (ANSWER_TYPE)))
+    return FALSE;
+  g_variant_get (variant, "(u@ay)", &status, &body);
+  memset (out, 0, sizeof *out);
+  out->status = status;
+  out->body = g_variant_get_data_as_bytes (body);
+  out->content_type = CONTENT_JSON;
+  return TRUE;
+}
+
 /* ---- mutations, on the main thread ---------------------------------------- */
 
 typedef struct {

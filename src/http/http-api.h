@@ -44,6 +44,18 @@ typedef struct _HttpMutation HttpMutation;
 void http_mutation_free (HttpMutation *mutation);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpMutation, http_mutation_free)
 
+/* Returns mutation as one GVariant, for the process that runs it (caller unrefs). */
+GVariant *http_mutation_serialize (const HttpMutation *mutation);
+
+/* Returns the mutation variant holds, its peer marked as coming via via (caller frees), or NULL if it is not one. */
+HttpMutation *http_mutation_deserialize (GVariant *variant, const char *via);
+
+/* Returns a mutation's answer (always JSON) as one GVariant (caller unrefs). */
+GVariant *http_api_answer_serialize (const HttpApiResponse *answer);
+
+/* Fills out (caller clears) from a serialised mutation answer; FALSE if variant is not one. */
+gboolean http_api_answer_deserialize (GVariant *variant, HttpApiResponse *out);
+
 /* The endpoints: whom they answer and what they read. */
 typedef struct _HttpApi HttpApi;
 

@@ -26,6 +26,7 @@
 #include "http-api.h"
 #include "http-guard-stream.h"
 #include "http-snapshot.h"
+#include "http-workers.h"
 
 #define LISTEN_BACKLOG 1024
 #define TCP_THREADS_MAX_DEFAULT 8
@@ -35,11 +36,17 @@
 typedef struct _ServerThread ServerThread;
 
 struct _HttpBridge {
-  HkpEngine *engine;
+  HkpEngine *engine;              /* NULL in a worker process: changes go to forward */
+  HttpBridgeForward forward;
+  gpointer forward_data;
   GMainContext *main_context;
   HttpSnapshotFeed *feed;
   HttpApi *api;
+  char *token;                    /* for worker processes; NULL: changes disabled */
+  GStrv hosts;                    /* accepted Host values; NULL: any (unix socket) */
   GTlsCertificate *certificate;   /* NULL: plain HTTP */
+  ListenAddress listen;           /* TCP, with the bound port: where worker processes listen too */
+  HttpWorkers *workers;           /* worker processes; NULL if none */
   char *address;
   GPtrArray *threads;             /* ServerThread */
   gint64 idle_timeout_usec;
@@ -201,7 +208,7 @@ on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PendingChange *change = user_data;
 
-  http_api_run_mutation_finish (result, &change->response);
+  http_bridge_run_change_finish (change->server->bridge, result, &change->response);
   g_main_context_invoke (change->server->context, answer_change, change);
 }
 
@@ -210,11 +217,29 @@ static gboolean
 run_change (gpointer user_data)
 {
   PendingChange *change = user_data;
-  HttpBridge *bridge = change->server->bridge;
 
-  http_api_run_mutation_async (bridge->api, bridge->engine, g_steal_pointer (&change->mutation), on_change_done,
-                               change);
+  http_bridge_run_change_async (change->server->bridge, g_steal_pointer (&change->mutation), on_change_done, change);
   return G_SOURCE_REMOVE;
+}
+
+/* Worker processes send their changes here too, so they all meet the engine on the main thread. */
+void
+http_bridge_run_change_async (HttpBridge *bridge, HttpMutation *mutation, GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  if (bridge->engine != NULL)
+    http_api_run_mutation_async (bridge->api, bridge->engine, mutation, callback, user_data);
+  else
+    bridge->forward (mutation, callback, user_data, bridge->forward_data);
+}
+
+void
+http_bridge_run_change_finish (HttpBridge *bridge, GAsyncResult *result, HttpApiResponse *out)
+{
+  if (bridge->engine != NULL)
+    http_api_run_mutation_finish (result, out);
+  else
+    http_bridge_forward_finish (result, out);
 }
 
 static void
@@ -583,27 +608,55 @@ accepted_hosts (const ListenAddress *listen, guint16 port, const char *const *al
   return g_strv_builder_end (hosts);
 }
 
-HttpBridge *
-http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError **error)
+/* Starts threads server threads, the first on fd (taken), the others on new sockets sharing its port. */
+static gboolean
+serve (HttpBridge *self, int fd, guint threads, GError **error)
 {
-  g_autoptr(HttpBridge) self = g_new0 (HttpBridge, 1);
-  g_autofree char *token = NULL;
-  g_auto(GStrv) hosts = NULL;
-  guint threads = settings->threads;
-  guint16 port = 0;
-  int fd;
+  for (guint i = 0; i < threads; i++)
+    {
+      ServerThread *thread;
 
-  self->engine = g_object_ref (engine);
+      if (i > 0)
+        {
+          fd = http_bridge_open_socket (self, error);
+          if (fd < 0)
+            return FALSE;
+        }
+      thread = server_thread_start (self, fd, i, error);
+      if (thread == NULL)
+        return FALSE;
+      g_ptr_array_add (self->threads, thread);
+    }
+  return TRUE;
+}
+
+static HttpBridge *
+bridge_alloc (const HttpBridgeSettings *settings)
+{
+  HttpBridge *self = g_new0 (HttpBridge, 1);
+
   self->main_context = g_main_context_ref_thread_default ();
+  self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
   self->idle_timeout_usec = (gint64) ((settings->idle_timeout_sec > 0 ? settings->idle_timeout_sec : IDLE_TIMEOUT_DEFAULT_SEC)
                                       * G_USEC_PER_SEC);
   self->max_connections = settings->max_connections > 0 ? (gint) MIN (settings->max_connections, G_MAXINT / 2)
                                                         : MAX_CONNECTIONS_DEFAULT;
-  self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
+  return self;
+}
+
+HttpBridge *
+http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError **error)
+{
+  g_autoptr(HttpBridge) self = bridge_alloc (settings);
+  guint threads = settings->threads;
+  guint processes = settings->listen->kind == LISTEN_TCP ? MAX (settings->processes, 1) : 1;
+  int fd;
+
+  self->engine = g_object_ref (engine);
   if (settings->token_file != NULL)
     {
-      token = read_token (settings->token_file, error);
-      if (token == NULL)
+      self->token = read_token (settings->token_file, error);
+      if (self->token == NULL)
         return NULL;
     }
   if (settings->tls_certificate != NULL)
@@ -628,47 +681,115 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
    * A GLib main loop's cost per iteration grows with the connections it
    * watches, so more threads, each with fewer connections, serve more even on
    * few cores (2 CPUs, wrk -c32: 1 thread 22.5k req/s, 2 25.5k, 4 30.3k, 8 33.7k).
+   * With worker processes each process serves with one thread: threads of
+   * one process contend for GLib's process-wide locks, processes do not.
    */
   if (threads == 0)
     threads = settings->listen->kind == LISTEN_TCP ? MIN (TCP_THREADS_MAX_DEFAULT, 4 * g_get_num_processors ()) : 1;
-  if (settings->listen->kind != LISTEN_TCP)
+  if (settings->listen->kind != LISTEN_TCP || processes > 1)
     threads = 1;
-  fd = http_listen_open (settings->listen, LISTEN_BACKLOG, threads > 1, error);
+  fd = http_listen_open (settings->listen, LISTEN_BACKLOG, threads > 1 || processes > 1, error);
   if (fd < 0)
     return NULL;
   self->address = http_listen_describe (fd);
   if (settings->listen->kind == LISTEN_TCP)
     {
-      port = http_listen_get_port (fd);
-      hosts = accepted_hosts (settings->listen, port, settings->allowed_hosts);
+      self->listen.kind = LISTEN_TCP;
+      self->listen.host = g_strdup (settings->listen->host);
+      self->listen.port = http_listen_get_port (fd);
+      self->hosts = accepted_hosts (settings->listen, self->listen.port, settings->allowed_hosts);
     }
   self->feed = http_snapshot_feed_new (engine, settings->required_plugins, settings->version);
-  self->api = http_api_new (self->feed, token, (const char *const *) hosts);
-  if (token != NULL)
-    memset (token, 0, strlen (token));
+  self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts);
 
-  for (guint i = 0; i < threads; i++)
+  if (!serve (self, fd, threads, error))
+    return NULL;
+  if (processes > 1)
     {
-      ServerThread *thread;
-
-      if (i > 0)
-        {
-          /* The others share the first one's port; the kernel spreads connections among them. */
-          ListenAddress same = *settings->listen;
-          same.port = port;
-          fd = http_listen_open (&same, LISTEN_BACKLOG, TRUE, error);
-          if (fd < 0)
-            return NULL;
-        }
-      thread = server_thread_start (self, fd, i, error);
-      if (thread == NULL)
+      self->workers = http_workers_new (self, processes - 1, error);
+      if (self->workers == NULL)
         return NULL;
-      g_ptr_array_add (self->threads, thread);
     }
-  g_message ("HTTP bridge listening on %s (%s, %u thread%s, at most %d connections, idle ones closed after %g s; "
-             "changes %s)", self->address, self->certificate != NULL ? "HTTPS" : "HTTP", threads,
-             threads == 1 ? "" : "s", self->max_connections, (double) self->idle_timeout_usec / G_USEC_PER_SEC,
+  g_message ("HTTP bridge listening on %s (%s, %u thread%s and %u worker process%s, at most %d connections, idle "
+             "ones closed after %g s; changes %s)", self->address, self->certificate != NULL ? "HTTPS" : "HTTP",
+             threads, threads == 1 ? "" : "s", processes - 1, processes == 2 ? "" : "es", self->max_connections,
+             (double) self->idle_timeout_usec / G_USEC_PER_SEC,
              settings->token_file != NULL ? "need the bearer token" : "disabled: no token file");
+  return g_steal_pointer (&self);
+}
+
+int
+http_bridge_open_socket (HttpBridge *bridge, GError **error)
+{
+  /* The others share the first one's port; the kernel spreads connections among them. */
+  return http_listen_open (&bridge->listen, LISTEN_BACKLOG, TRUE, error);
+}
+
+HttpSnapshotFeed *
+http_bridge_get_feed (HttpBridge *bridge)
+{
+  return bridge->feed;
+}
+
+GVariant *
+http_bridge_worker_settings (HttpBridge *bridge)
+{
+  g_autoptr(GVariantDict) dict = g_variant_dict_new (NULL);
+
+  if (bridge->token != NULL)
+    g_variant_dict_insert (dict, "token", "s", bridge->token);
+  if (bridge->hosts != NULL)
+    g_variant_dict_insert (dict, "hosts", "^as", bridge->hosts);
+  if (bridge->certificate != NULL)
+    {
+      g_autofree char *certificate = NULL;
+      g_autofree char *key = NULL;
+      g_autofree char *both = NULL;
+      g_object_get (bridge->certificate, "certificate-pem", &certificate, "private-key-pem", &key, NULL);
+      both = g_strconcat (certificate, key, NULL);
+      g_variant_dict_insert (dict, "tls", "s", both);
+      memset (both, 0, strlen (both));
+      memset (key, 0, strlen (key));
+    }
+  g_variant_dict_insert (dict, "idle-timeout-usec", "x", bridge->idle_timeout_usec);
+  g_variant_dict_insert (dict, "max-connections", "i", bridge->max_connections);
+  return g_variant_ref_sink (g_variant_dict_end (dict));
+}
+
+HttpBridge *
+http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBridgeForward forward, gpointer data,
+                        GError **error)
+{
+  HttpBridgeSettings limits = { 0 };
+  g_autoptr(HttpBridge) self = NULL;
+  g_autoptr(GVariantDict) dict = g_variant_dict_new (settings);
+  const char *tls = NULL;
+  gint64 idle_usec = 0;
+  gint max = 0;
+
+  g_variant_dict_lookup (dict, "idle-timeout-usec", "x", &idle_usec);
+  g_variant_dict_lookup (dict, "max-connections", "i", &max);
+  limits.idle_timeout_sec = (gdouble) idle_usec / G_USEC_PER_SEC;
+  limits.max_connections = (guint) MAX (max, 0);
+  self = bridge_alloc (&limits);
+  self->forward = forward;
+  self->forward_data = data;
+  g_variant_dict_lookup (dict, "token", "s", &self->token);
+  g_variant_dict_lookup (dict, "hosts", "^as", &self->hosts);
+  if (g_variant_dict_lookup (dict, "tls", "&s", &tls))
+    {
+      self->certificate = g_tls_certificate_new_from_pem (tls, -1, error);
+      if (self->certificate == NULL)
+        {
+          close (fd);
+          return NULL;
+        }
+    }
+  self->address = http_listen_describe (fd);
+  self->feed = http_snapshot_feed_new_published (first);
+  self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts);
+  if (!serve (self, fd, 1, error))
+    return NULL;
   return g_steal_pointer (&self);
 }
 
@@ -683,12 +804,18 @@ http_bridge_free (HttpBridge *self)
 {
   if (self == NULL)
     return;
+  g_clear_pointer (&self->workers, http_workers_free);
   g_clear_pointer (&self->threads, g_ptr_array_unref);
   g_clear_pointer (&self->api, http_api_free);
   g_clear_pointer (&self->feed, http_snapshot_feed_free);
   g_clear_object (&self->certificate);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_clear_object (&self->engine);
+  if (self->token != NULL)
+    memset (self->token, 0, strlen (self->token));
+  g_free (self->token);
+  g_strfreev (self->hosts);
+  listen_address_clear (&self->listen);
   g_free (self->address);
   g_free (self);
 }

@@ -2,7 +2,9 @@
 #pragma once
 
 #include "hkp-engine.h"
+#include "http-api.h"
 #include "http-listen.h"
+#include "http-snapshot.h"
 
 G_BEGIN_DECLS
 
@@ -18,6 +20,7 @@ typedef struct {
   guint threads;                        /* 0: 4 per CPU up to 8 on TCP (sharing the port), 1 on a unix socket */
   gdouble idle_timeout_sec;             /* a connection idle, or sending one request, this long is closed */
   guint max_connections;                /* more are closed as they come */
+  guint processes;                      /* TCP: with more than 1, worker processes share the port, one thread each */
 } HttpBridgeSettings;
 
 /*
@@ -29,6 +32,41 @@ typedef struct _HttpBridge HttpBridge;
 
 /* Starts serving engine (main thread); NULL with an error naming the file or address at fault. */
 HttpBridge *http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError **error);
+
+/*
+ * How a worker process's bridge hands a change on (its main thread): to the
+ * daemon, which answers through callback; the answer comes with
+ * http_bridge_forward_finish().
+ */
+typedef void (*HttpBridgeForward) (HttpMutation *mutation, GAsyncReadyCallback callback, gpointer user_data,
+                                   gpointer data);
+
+/* Implemented where the forwarding is: fills out (caller clears) with the daemon's answer. */
+void http_bridge_forward_finish (GAsyncResult *result, HttpApiResponse *out);
+
+/*
+ * In a worker process: serves on fd (taken) with one thread, reads from
+ * first and what is published after it, and forwards changes.  settings
+ * come from http_bridge_worker_settings().  NULL with an error.
+ */
+HttpBridge *http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBridgeForward forward,
+                                    gpointer data, GError **error);
+
+/* What a worker process needs to serve as bridge does (token, hosts, TLS, limits); caller unrefs. */
+GVariant *http_bridge_worker_settings (HttpBridge *bridge);
+
+/* Opens another listening socket on bridge's TCP port (caller closes), or -1 with an error. */
+int http_bridge_open_socket (HttpBridge *bridge, GError **error);
+
+/* Returns the feed bridge serves from (owned by bridge). */
+HttpSnapshotFeed *http_bridge_get_feed (HttpBridge *bridge);
+
+/* Runs mutation (taken) as the bridge does (main thread): on the engine, or forwarded; finish with the next. */
+void http_bridge_run_change_async (HttpBridge *bridge, HttpMutation *mutation, GAsyncReadyCallback callback,
+                                   gpointer user_data);
+
+/* Fills out (caller clears) with a change's answer. */
+void http_bridge_run_change_finish (HttpBridge *bridge, GAsyncResult *result, HttpApiResponse *out);
 
 /* Republishes what the bridge serves now (main thread), e.g. once the initial load is done. */
 void http_bridge_refresh (HttpBridge *bridge);

@@ -13,7 +13,9 @@
 #include "http-redact.h"
 
 struct _HttpSnapshotFeed {
-  HkpEngine *engine;
+  HkpEngine *engine;         /* NULL: a feed another process publishes to */
+  HttpSnapshotListener listener;
+  gpointer listener_data;
   char **required;
   char *version;
   GMutex lock;
@@ -138,7 +140,6 @@ http_snapshot_feed_refresh (HttpSnapshotFeed *feed)
   HttpSnapshot *snapshot = g_atomic_rc_box_new0 (HttpSnapshot);
   g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
   gint64 now = g_get_real_time ();
-  HttpSnapshot *old;
 
   snapshot->generation = ++feed->generation;
   snapshot->built_usec = now;
@@ -151,13 +152,80 @@ http_snapshot_feed_refresh (HttpSnapshotFeed *feed)
     g_hash_table_insert (snapshot->configs, g_strdup (hkp_plugin_get_name (plugins->pdata[i])),
                          config_body (feed->engine, plugins->pdata[i], now));
   snapshot->ready = readiness (feed, plugins, &snapshot->not_ready);
+  http_snapshot_feed_publish (feed, snapshot);
+  if (feed->listener != NULL)
+    feed->listener (snapshot, feed->listener_data);
+  http_snapshot_unref (snapshot);
+}
+
+void
+http_snapshot_feed_publish (HttpSnapshotFeed *feed, HttpSnapshot *snapshot)
+{
+  HttpSnapshot *old;
 
   g_mutex_lock (&feed->lock);
   old = feed->current;
-  feed->current = snapshot;
+  feed->current = http_snapshot_ref (snapshot);
   g_mutex_unlock (&feed->lock);
   if (old != NULL)
     http_snapshot_unref (old);
+}
+
+void
+http_snapshot_feed_set_listener (HttpSnapshotFeed *feed, HttpSnapshotListener listener, gpointer data)
+{
+  feed->listener = listener;
+  feed->listener_data = data;
+}
+
+#define SNAPSHOT_TYPE "(xxayayayaya{say}bs)"
+#define SNAPSHOT_FORMAT "(xx@ay@ay@ay@aya{say}bs)"  /* the bodies as GVariant, the configs built or iterated */
+
+GVariant *
+http_snapshot_serialize (HttpSnapshot *snapshot)
+{
+  g_autoptr(GVariantBuilder) configs = g_variant_builder_new (G_VARIANT_TYPE ("a{say}"));
+  GHashTableIter iter;
+  gpointer name, body;
+
+  g_hash_table_iter_init (&iter, snapshot->configs);
+  while (g_hash_table_iter_next (&iter, &name, &body))
+    g_variant_builder_add (configs, "{s@ay}", name, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, body, TRUE));
+  return g_variant_ref_sink (g_variant_new (SNAPSHOT_FORMAT, (gint64) snapshot->generation, snapshot->built_usec,
+                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->status, TRUE),
+                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->list, TRUE),
+                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->health, TRUE),
+                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->metrics, TRUE),
+                                            configs, snapshot->ready,
+                                            snapshot->not_ready != NULL ? snapshot->not_ready : ""));
+}
+
+HttpSnapshot *
+http_snapshot_deserialize (GVariant *variant)
+{
+  HttpSnapshot *snapshot;
+  g_autoptr(GVariant) status = NULL, list = NULL, health = NULL, metrics = NULL;
+  g_autoptr(GVariantIter) configs = NULL;
+  const char *not_ready = NULL;
+  const char *name;
+  GVariant *body;
+  gint64 generation = 0;
+
+  if (!g_variant_is_of_type (variant, G_VARIANT_TYPE (SNAPSHOT_TYPE)))
+    return NULL;
+  snapshot = g_atomic_rc_box_new0 (HttpSnapshot);
+  g_variant_get (variant, SNAPSHOT_FORMAT, &generation, &snapshot->built_usec, &status, &list, &health, &metrics,
+                 &configs, &snapshot->ready, &not_ready);
+  snapshot->generation = (guint64) generation;
+  snapshot->status = g_variant_get_data_as_bytes (status);
+  snapshot->list = g_variant_get_data_as_bytes (list);
+  snapshot->health = g_variant_get_data_as_bytes (health);
+  snapshot->metrics = g_variant_get_data_as_bytes (metrics);
+  snapshot->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
+  while (g_variant_iter_loop (configs, "{&s@ay}", &name, &body))
+    g_hash_table_insert (snapshot->configs, g_strdup (name), g_variant_get_data_as_bytes (body));
+  snapshot->not_ready = snapshot->ready ? NULL : g_strdup (not_ready);
+  return snapshot;
 }
 
 HttpSnapshot *
@@ -222,6 +290,16 @@ on_tick (gpointer user_data)
 }
 
 HttpSnapshotFeed *
+http_snapshot_feed_new_published (HttpSnapshot *first)
+{
+  HttpSnapshotFeed *feed = g_new0 (HttpSnapshotFeed, 1);
+
+  g_mutex_init (&feed->lock);
+  feed->current = http_snapshot_ref (first);
+  return feed;
+}
+
+HttpSnapshotFeed *
 http_snapshot_feed_new (HkpEngine *engine, const char *const *required, const char *version)
 {
   HttpSnapshotFeed *feed = g_new0 (HttpSnapshotFeed, 1);
@@ -247,6 +325,13 @@ http_snapshot_feed_free (HttpSnapshotFeed *feed)
 
   if (feed == NULL)
     return;
+  if (feed->engine == NULL)
+    {
+      g_clear_pointer (&feed->current, http_snapshot_unref);
+      g_mutex_clear (&feed->lock);
+      g_free (feed);
+      return;
+    }
   plugins = hkp_engine_list_plugins (feed->engine);
   for (guint i = 0; i < plugins->len; i++)
     g_signal_handlers_disconnect_by_data (plugins->pdata[i], feed);

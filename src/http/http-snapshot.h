@@ -42,6 +42,24 @@ HttpSnapshot *http_snapshot_feed_get (HttpSnapshotFeed *feed);
 /* Rebuilds the snapshot now (main thread), as after a change whose answer must see it. */
 void http_snapshot_feed_refresh (HttpSnapshotFeed *feed);
 
+/* Called on the main thread with each snapshot the feed builds (borrowed). */
+typedef void (*HttpSnapshotListener) (HttpSnapshot *snapshot, gpointer data);
+
+/* Sets the one listener of feed's rebuilds (NULL for none). */
+void http_snapshot_feed_set_listener (HttpSnapshotFeed *feed, HttpSnapshotListener listener, gpointer data);
+
+/* Makes snapshot (a reference is taken) the one feed hands out, from now on (any thread). */
+void http_snapshot_feed_publish (HttpSnapshotFeed *feed, HttpSnapshot *snapshot);
+
+/* A feed that builds nothing: it hands out first, then what is published to it (another process builds them). */
+HttpSnapshotFeed *http_snapshot_feed_new_published (HttpSnapshot *first);
+
+/* Returns snapshot as one GVariant, to send to another process (caller unrefs). */
+GVariant *http_snapshot_serialize (HttpSnapshot *snapshot);
+
+/* Returns the snapshot variant holds (a new reference), or NULL if it is not one. */
+HttpSnapshot *http_snapshot_deserialize (GVariant *variant);
+
 /* Stops feeding and frees feed (main thread); snapshots handed out stay valid. */
 void http_snapshot_feed_free (HttpSnapshotFeed *feed);
 

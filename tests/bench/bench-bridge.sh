@@ -6,7 +6,7 @@
 #
 # For 3, 10 and 100 plugins: wrk -t1 -c32 (keep-alive) against /plugins/status and /plugins/list of
 # hkp-plugind (its default server threads; HTTP_THREADS=N for N), and against bench-soup-fixed (one libsoup thread answering a
-# fixed body of the same size).  Then libsoup alone with two threads in one process and with two
+# fixed body of the same size); then 3 plugins with --http-processes=2.  Then libsoup alone with two threads in one process and with two
 # processes on one port (what GLib's process-wide locks cost), /plugins/status p99 while a plugin drains
 # for 30 s, and the daemon's RSS around 100,000 connections each closed by the client.
 source "$(dirname "$0")/bench-lib.sh"
@@ -21,17 +21,24 @@ cp "$build"/tests/plugins/*.so "$work/plugins/"
 printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
 for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 
-start_daemon() {  # $1: config dir
+start_daemon() {  # $1: config dir, then extra options
+  local dir=$1
+  shift
   rm -f "$work/daemon.log"
   http_port=$(free_port)
   LD_LIBRARY_PATH="$build/tests/plugins" "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" \
-    --plugin-dir="$work/plugins" --config-dir="$1" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" \
+    --plugin-dir="$work/plugins" --config-dir="$dir" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" \
     --no-polkit --check-listen="127.0.0.1:$(free_port)" --http-listen="127.0.0.1:$http_port" \
-    --http-threads="${HTTP_THREADS:-0}" \
+    --http-threads="${HTTP_THREADS:-0}" "$@" \
     2>"$work/daemon.log" &
   daemon_pid=$!
   pids+=($daemon_pid)
   for _ in $(seq 200); do grep -qE " ready$" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
+  # Worker processes, if any, say when they serve.
+  for _ in $(seq 200); do
+    [ "$(grep -c "HTTP worker [0-9]* ready" "$work/daemon.log")" -ge "$(grep -c "HTTP worker [0-9]* started" "$work/daemon.log")" ] && break
+    sleep 0.1
+  done
 }
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
@@ -62,6 +69,22 @@ for n in 3 10 100; do
   done
   stop_daemon
 done
+
+# With worker processes (--http-processes=2: the daemon and one worker, one thread each), 3 plugins.
+start_daemon "$work/plugins.d-3" --http-processes=2
+for endpoint in status list; do
+  fixed_port=$(free_port)
+  "$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body-3-$endpoint" &
+  fixed_pid=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$fixed_port/" && break; sleep 0.1; done
+  run_wrk "http://127.0.0.1:$fixed_port/"
+  ceiling=$rps
+  kill "$fixed_pid"; wait "$fixed_pid" 2>/dev/null || true
+  run_wrk "http://127.0.0.1:$http_port/plugins/$endpoint"
+  printf '  3 plugins  /plugins/%-7s --http-processes=2  bridge %9s req/s (p99 %6s ms)  libsoup ceiling %9s  = %sx\n' \
+    "$endpoint" "$rps" "$p99" "$ceiling" "$(ratio "$rps" "$ceiling")"
+done
+stop_daemon
 
 # Where the ceiling comes from: libsoup alone, on the 3-plugin /plugins/status body, with two threads in one
 # process and with two single-thread processes sharing the port.

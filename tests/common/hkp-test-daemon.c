@@ -150,15 +150,23 @@ hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle)
 gint
 hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle)
 {
-  gint index;
+  return hkp_test_daemon_wait_line_after (daemon, needle, -1);
+}
 
-  while ((index = hkp_test_daemon_find (daemon, needle)) < 0)
+gint
+hkp_test_daemon_wait_line_after (HkpTestDaemon *daemon, const char *needle, gint after)
+{
+  for (guint i = (guint) (after + 1);; i++)
     {
-      if (daemon->eof)
-        g_error ("the daemon's output ended without \"%s\"", needle);
-      g_main_context_iteration (NULL, TRUE);
+      while (i >= daemon->lines->len)
+        {
+          if (daemon->eof)
+            g_error ("the daemon's output ended without \"%s\"", needle);
+          g_main_context_iteration (NULL, TRUE);
+        }
+      if (strstr (daemon->lines->pdata[i], needle) != NULL)
+        return (gint) i;
     }
-  return index;
 }
 
 int

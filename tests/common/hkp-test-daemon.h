@@ -58,6 +58,9 @@ gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
 /* Waits until the daemon printed a line holding needle and returns its index; fails if the output ends first. */
 gint hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle);
 
+/* Like hkp_test_daemon_wait_line(), for a line after line index after. */
+gint hkp_test_daemon_wait_line_after (HkpTestDaemon *daemon, const char *needle, gint after);
+
 /* Waits for the daemon to exit and its output to end; returns its exit status. */
 int hkp_test_daemon_wait_exit (HkpTestDaemon *daemon);
 

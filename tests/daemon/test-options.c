@@ -152,6 +152,7 @@ test_bad_values (Fixture *f, gconstpointer data)
   REFUSED (f, "--http-idle-timeout: invalid value \"0\"", "--http-idle-timeout=0");
   REFUSED (f, "--http-max-connections: invalid value \"0\": expected 1 to 65536 connections",
            "--http-max-connections=0");
+  REFUSED (f, "--http-processes: invalid value \"17\": expected 1 to 16 processes", "--http-processes=17");
   REFUSED (f, "--trusted-proxies: invalid value \"10.0.0.0/8,bogus\": \"bogus\" is not an address",
            "--trusted-proxies=10.0.0.0/8,bogus");
   REFUSED (f, "TLS needs both http-tls-certificate and http-tls-key", "--http-tls-certificate=/etc/cert.pem");

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * Runs an HTTP worker process (see http-workers.h) on the listening socket
+ * and daemon connection it inherited, until the daemon goes away.  index
+ * names it in the log.  Returns the process's exit status.
+ */
+int http_worker_main (guint index);
+
+G_END_DECLS

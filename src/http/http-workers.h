@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _HttpBridge HttpBridge;
+
+/*
+ * The management bridge's worker processes, seen from the daemon: each is
+ * this program again (--http-worker=N), serving the bridge's port with one
+ * thread from the snapshots we send it and sending changes back to run
+ * here.  Threads of one process contend for GLib's process-wide locks;
+ * processes do not.  A worker that ends is started again a second later;
+ * its listening socket stays open meanwhile, so its connections wait
+ * rather than fail.
+ */
+typedef struct _HttpWorkers HttpWorkers;
+
+/* Starts count workers for bridge (main thread); NULL with an error. */
+HttpWorkers *http_workers_new (HttpBridge *bridge, guint count, GError **error);
+
+/* Stops the workers, waits for them to end, and frees workers (main thread). */
+void http_workers_free (HttpWorkers *workers);
+
+G_END_DECLS
