@@ -16,6 +16,8 @@
 
 #define CALL_TIMEOUT_MS 5000
 #define RESTART_DELAY_SEC 1
+#define RESTART_DELAY_MAX_SEC 60
+#define RUN_LONG_ENOUGH_USEC (10 * G_USEC_PER_SEC)  /* a run this long resets the delay */
 
 typedef struct _Worker Worker;
 
@@ -37,6 +39,8 @@ struct _Worker {
   gboolean greeted;            /* it said Hello: it gets every snapshot */
   GCancellable *cancellable;   /* of this run's callbacks */
   guint restart_id;
+  gint64 started_usec;         /* monotonic, of this run */
+  guint restart_delay_sec;     /* doubles while runs end early */
 };
 
 static gboolean worker_start (Worker *worker, GError **error);
@@ -249,11 +253,16 @@ on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
     how = g_strdup_printf ("killed by signal %d", g_subprocess_get_term_sig (process));
   else
     how = g_strdup_printf ("exit status %d", g_subprocess_get_exit_status (process));
-  g_warning ("HTTP worker %u (pid %s) ended: %s; starting it again in %d s", worker->index, worker->pid, how,
-             RESTART_DELAY_SEC);
+  /* One that keeps failing at once is started again less and less often. */
+  if (g_get_monotonic_time () - worker->started_usec >= RUN_LONG_ENOUGH_USEC)
+    worker->restart_delay_sec = RESTART_DELAY_SEC;
+  else
+    worker->restart_delay_sec = MIN (MAX (worker->restart_delay_sec * 2, RESTART_DELAY_SEC), RESTART_DELAY_MAX_SEC);
+  g_warning ("HTTP worker %u (pid %s) ended: %s; starting it again in %u s", worker->index, worker->pid, how,
+             worker->restart_delay_sec);
   worker_disconnect (worker);
   g_clear_object (&worker->process);
-  worker->restart_id = g_timeout_add_seconds (RESTART_DELAY_SEC, on_restart, worker);
+  worker->restart_id = g_timeout_add_seconds (worker->restart_delay_sec, on_restart, worker);
 }
 
 static gboolean
@@ -307,6 +316,7 @@ worker_start (Worker *worker, GError **error)
   g_subprocess_wait_async (worker->process, worker->cancellable, on_exited, worker);
   g_free (worker->pid);
   worker->pid = g_strdup (g_subprocess_get_identifier (worker->process));
+  worker->started_usec = g_get_monotonic_time ();
   g_message ("HTTP worker %u started (pid %s)", worker->index, worker->pid);
   return TRUE;
 }
