@@ -42,6 +42,18 @@ start_daemon() {  # $1: config dir, then extra options
 }
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
+# The libsoup ceiling for a body: one bench-soup-fixed thread serving the file $1; sets ceiling.
+measure_ceiling() {
+  local port pid
+  port=$(free_port)
+  "$build/tests/bench/bench-soup-fixed" "$port" "$1" &
+  pid=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+  run_wrk "http://127.0.0.1:$port/"
+  ceiling=$rps
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
 
 echo "# wrk -t1 -c32 -d${duration}s keep-alive; $(nproc) CPUs; bridge: default threads (HTTP_THREADS=${HTTP_THREADS:-0}); ceiling: 1 libsoup thread, fixed body"
 for n in 3 10 100; do
@@ -56,13 +68,7 @@ for n in 3 10 100; do
     curl -sf "http://127.0.0.1:$http_port/plugins/$endpoint" > "$work/body" || { cat "$work/daemon.log"; exit 1; }
     size=$(stat -c %s "$work/body")
     cp "$work/body" "$work/body-$n-$endpoint"
-    fixed_port=$(free_port)
-    "$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body" &
-    fixed_pid=$!
-    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$fixed_port/" && break; sleep 0.1; done
-    run_wrk "http://127.0.0.1:$fixed_port/"
-    ceiling=$rps
-    kill "$fixed_pid"; wait "$fixed_pid" 2>/dev/null || true
+    measure_ceiling "$work/body"
     run_wrk "http://127.0.0.1:$http_port/plugins/$endpoint"
     printf '%3d plugins  /plugins/%-7s %6d B  bridge %9s req/s (p99 %6s ms)  libsoup ceiling %9s  = %sx\n' \
       "$n" "$endpoint" "$size" "$rps" "$p99" "$ceiling" "$(ratio "$rps" "$ceiling")"
@@ -73,13 +79,7 @@ done
 # With worker processes (--http-processes=2: the daemon and one worker, one thread each), 3 plugins.
 start_daemon "$work/plugins.d-3" --http-processes=2
 for endpoint in status list; do
-  fixed_port=$(free_port)
-  "$build/tests/bench/bench-soup-fixed" "$fixed_port" "$work/body-3-$endpoint" &
-  fixed_pid=$!
-  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$fixed_port/" && break; sleep 0.1; done
-  run_wrk "http://127.0.0.1:$fixed_port/"
-  ceiling=$rps
-  kill "$fixed_pid"; wait "$fixed_pid" 2>/dev/null || true
+  measure_ceiling "$work/body-3-$endpoint"
   run_wrk "http://127.0.0.1:$http_port/plugins/$endpoint"
   printf '  3 plugins  /plugins/%-7s --http-processes=2  bridge %9s req/s (p99 %6s ms)  libsoup ceiling %9s  = %sx\n' \
     "$endpoint" "$rps" "$p99" "$ceiling" "$(ratio "$rps" "$ceiling")"
