@@ -94,6 +94,28 @@ bridge_new_message (BridgeFixture *f, const char *method, const char *path_and_q
 }
 
 /* One request through libsoup; token NULL for none; body sent as application/json unless content_type says otherwise. */
+gboolean
+bridge_make_certificate (BridgeFixture *f, char *args[2])
+{
+  g_autofree char *cert = g_build_filename (f->tree.root, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (f->tree.root, "key.pem", NULL);
+  g_autoptr(GSubprocess) openssl = NULL;
+  g_autoptr(GError) error = NULL;
+
+  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                              "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                              "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", NULL);
+  if (openssl == NULL)
+    {
+      g_test_skip ("openssl is not installed: no certificate to test TLS with");
+      return FALSE;
+    }
+  g_assert_true (g_subprocess_wait_check (openssl, NULL, &error));
+  args[0] = g_strdup_printf ("--http-tls-certificate=%s", cert);
+  args[1] = g_strdup_printf ("--http-tls-key=%s", key);
+  return TRUE;
+}
+
 void
 bridge_call_full (BridgeFixture *f, const char *method, const char *path, const char *token, const char *content_type,
            const char *body, BridgeReply *r)

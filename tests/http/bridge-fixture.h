@@ -32,6 +32,13 @@ void bridge_fixture_teardown (BridgeFixture *f, gconstpointer data);
 /* Starts the daemon with the bridge on port 0, the token file, and extra (NULL-terminated) arguments; waits for ready. */
 void bridge_start_with (BridgeFixture *f, const char *const *extra);
 
+/*
+ * Makes a self-signed certificate for 127.0.0.1 with openssl and fills
+ * args (caller frees) with the two options that serve it; FALSE (the test
+ * skipped) if openssl is not installed.
+ */
+gboolean bridge_make_certificate (BridgeFixture *f, char *args[2]);
+
 /* Like bridge_start_with() with no extra argument. */
 void bridge_start (BridgeFixture *f);
 

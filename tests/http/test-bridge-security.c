@@ -325,23 +325,14 @@ test_connection_limit (BridgeFixture *f, gconstpointer data)
 static void
 test_tls (BridgeFixture *f, gconstpointer data)
 {
-  g_autofree char *cert = g_build_filename (f->tree.root, "cert.pem", NULL);
-  g_autofree char *key = g_build_filename (f->tree.root, "key.pem", NULL);
-  g_autofree char *cert_arg = g_strdup_printf ("--http-tls-certificate=%s", cert);
-  g_autofree char *key_arg = g_strdup_printf ("--http-tls-key=%s", key);
-  g_autoptr(GSubprocess) openssl = NULL;
+  char *tls[2] = { NULL, NULL };
   g_autoptr(GError) error = NULL;
 
-  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-                              "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                              "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", NULL);
-  if (openssl == NULL)
-    {
-      g_test_skip ("openssl is not installed: no certificate to test TLS with");
-      return;
-    }
-  g_assert_true (g_subprocess_wait_check (openssl, NULL, &error));
-  bridge_start_with (f, (const char *const[]) { cert_arg, key_arg, NULL });
+  if (!bridge_make_certificate (f, tls))
+    return;
+  bridge_start_with (f, (const char *const[]) { tls[0], tls[1], NULL });
+  g_free (tls[0]);
+  g_free (tls[1]);
   g_free (f->scheme);
   f->scheme = g_strdup ("https");
   {

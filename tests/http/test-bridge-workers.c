@@ -116,10 +116,44 @@ test_workers (BridgeFixture *f, gconstpointer data)
     wait_gone (pids[w]);
 }
 
+/* Workers speak HTTPS with the daemon's certificate, and take changes over it. */
+static void
+test_workers_tls (BridgeFixture *f, gconstpointer data)
+{
+  char *tls[2] = { NULL, NULL };
+  g_autofree char *processes = g_strdup_printf ("--http-processes=%d", WORKERS + 1);
+
+  if (!bridge_make_certificate (f, tls))
+    return;
+  bridge_start_with (f, (const char *const[]) { tls[0], tls[1], processes, NULL });
+  g_free (tls[0]);
+  g_free (tls[1]);
+  for (guint w = 0; w < WORKERS; w++)
+    {
+      g_autofree char *ready = g_strdup_printf ("HTTP worker %u ready (pid ", w + 1);
+      hkp_test_daemon_wait_line (f->daemon, ready);
+    }
+  g_free (f->scheme);
+  f->scheme = g_strdup ("https");
+  for (guint round = 0; round < ROUNDS; round++)
+    {
+      g_auto(BridgeReply) r = { 0 };
+      /* A new session each time: a new connection, to whichever process the kernel picks. */
+      g_clear_object (&f->session);
+      f->session = soup_session_new ();
+      bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
+      g_assert_cmpuint (r.status, ==, 200);
+    }
+  g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, ROUNDS);
+  hkp_test_daemon_wait_line (f->daemon, "HTTP reload of plugin beta from 127.0.0.1 via HTTP worker ");
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/bridge/workers", BridgeFixture, NULL, bridge_fixture_setup, test_workers, bridge_fixture_teardown);
+  g_test_add ("/bridge/workers-tls", BridgeFixture, NULL, bridge_fixture_setup, test_workers_tls,
+              bridge_fixture_teardown);
   return g_test_run ();
 }
