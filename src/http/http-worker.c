@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "http-bridge.h"
@@ -113,6 +114,8 @@ http_worker_main (guint index)
   g_autoptr(HttpSnapshot) snapshot = NULL;
   Worker self = { 0 };
 
+  /* Started as /proc/self/exe: a name that says what it is, in ps and in the journal. */
+  prctl (PR_SET_NAME, "hkp-http-worker", 0, 0, 0);
   socket = g_socket_new_from_fd (HTTP_WORKER_CONTROL_FD, &error);
   if (socket == NULL)
     {

@@ -23,7 +23,6 @@ typedef struct _Worker Worker;
 
 struct _HttpWorkers {
   HttpBridge *bridge;          /* not owned: it owns us */
-  char *executable;
   GDBusNodeInfo *daemon_info;
   GPtrArray *workers;          /* Worker */
 };
@@ -293,7 +292,8 @@ worker_start (Worker *worker, GError **error)
     }
   g_subprocess_launcher_take_fd (launcher, listen_copy, HTTP_WORKER_LISTEN_FD);
   g_subprocess_launcher_take_fd (launcher, pair[1], HTTP_WORKER_CONTROL_FD);
-  worker->process = g_subprocess_launcher_spawn (launcher, error, worker->owner->executable, argument, NULL);
+  /* The very program this daemon runs, even once a newer one replaced its file: the two must speak alike. */
+  worker->process = g_subprocess_launcher_spawn (launcher, error, "/proc/self/exe", argument, NULL);
   if (worker->process == NULL)
     {
       close (pair[0]);
@@ -329,12 +329,6 @@ http_workers_new (HttpBridge *bridge, guint count, GError **error)
   self->bridge = bridge;
   self->workers = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_free);
   self->daemon_info = g_dbus_node_info_new_for_xml (HTTP_WORKER_DAEMON_XML, NULL);
-  self->executable = g_file_read_link ("/proc/self/exe", error);
-  if (self->executable == NULL)
-    {
-      http_workers_free (self);
-      return NULL;
-    }
   for (guint i = 0; i < count; i++)
     {
       Worker *worker = g_new0 (Worker, 1);
@@ -361,6 +355,5 @@ http_workers_free (HttpWorkers *self)
   http_snapshot_feed_set_listener (http_bridge_get_feed (self->bridge), NULL, NULL);
   g_ptr_array_unref (self->workers);
   g_dbus_node_info_unref (self->daemon_info);
-  g_free (self->executable);
   g_free (self);
 }
