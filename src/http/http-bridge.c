@@ -653,6 +653,8 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
   int fd;
 
   self->engine = g_object_ref (engine);
+  if (settings->processes > 1 && settings->listen->kind != LISTEN_TCP)
+    g_warning ("HTTP bridge: worker processes share a TCP port only; this address is served by the daemon alone");
   if (settings->token_file != NULL)
     {
       self->token = read_token (settings->token_file, error);
