@@ -415,10 +415,13 @@ test_unix_socket (BridgeFixture *f, gconstpointer data)
   g_auto(HkpTestHttpResponse) r = { 0 };
 
   f->bus = hkp_test_bus_start (TRUE, NULL);
-  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", listen, NULL);
+  /* Worker processes share TCP ports only: the daemon serves a unix socket alone, and says so. */
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", listen, "--http-processes=2", NULL);
   f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  hkp_test_daemon_wait_line (f->daemon, "worker processes share a TCP port only");
   f->address = hkp_test_daemon_wait_listening (f->daemon, "HTTP bridge");
   g_assert_cmpstr (f->address, ==, expected);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "HTTP worker 1 started"), <, 0);
   hkp_test_daemon_wait_line (f->daemon, "ready");
   raw = hkp_test_http_connect (f->address, NULL, &error);
   g_assert_no_error (error);
