@@ -78,6 +78,12 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
   g_autoptr(GVariant) variant = NULL;
   g_autoptr(HttpSnapshot) snapshot = NULL;
 
+  if (g_str_equal (method, "Sync"))
+    {
+      /* Taken in order: every Publish before this one is served already. */
+      g_dbus_method_invocation_return_value (invocation, NULL);
+      return;
+    }
   g_variant_get (parameters, "(v)", &variant);
   snapshot = http_snapshot_deserialize (variant);
   if (snapshot == NULL)

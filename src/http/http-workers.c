@@ -81,7 +81,30 @@ worker_free (Worker *worker)
 
 /* ---- snapshots, to every worker that said Hello ------------------------------ */
 
-/* Counts the workers that have yet to take a snapshot, then answers a change. */
+/* Sends snapshot to every worker that said Hello; no answer is awaited. */
+static void
+publish (HttpWorkers *self, HttpSnapshot *snapshot)
+{
+  g_autoptr(GVariant) serialized = http_snapshot_serialize (snapshot);
+
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *worker = self->workers->pdata[i];
+
+      if (worker->greeted)
+        g_dbus_connection_call (worker->connection, NULL, HTTP_WORKER_OBJECT_PATH, HTTP_WORKER_INTERFACE, "Publish",
+                                g_variant_new ("(v)", serialized), NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                                NULL, NULL, NULL);
+    }
+}
+
+static void
+on_snapshot (HttpSnapshot *snapshot, gpointer data)
+{
+  publish (data, snapshot);
+}
+
+/* Counts the workers that have yet to answer Sync, then answers a change. */
 typedef struct {
   GDBusMethodInvocation *invocation;
   GVariant *answer;
@@ -99,37 +122,33 @@ change_reply_done (ChangeReply *reply)
 }
 
 static void
-on_published (GObject *source, GAsyncResult *result, gpointer user_data)
+on_synced (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GVariant) ignored = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
 
   change_reply_done (user_data);
 }
 
-/* Sends snapshot to every worker; with reply, answers it once all have taken it (or failed to). */
+/*
+ * Answers reply once every worker has answered Sync (or failed to): a
+ * worker takes its messages in order, so by then it serves every snapshot
+ * published before.
+ */
 static void
-publish (HttpWorkers *self, HttpSnapshot *snapshot, ChangeReply *reply)
+sync_then_answer (HttpWorkers *self, ChangeReply *reply)
 {
-  g_autoptr(GVariant) serialized = http_snapshot_serialize (snapshot);
-
+  reply->pending = 1;
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *worker = self->workers->pdata[i];
 
       if (!worker->greeted)
         continue;
-      if (reply != NULL)
-        reply->pending++;
-      g_dbus_connection_call (worker->connection, NULL, HTTP_WORKER_OBJECT_PATH, HTTP_WORKER_INTERFACE, "Publish",
-                              g_variant_new ("(v)", serialized), NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
-                              NULL, reply != NULL ? on_published : NULL, reply);
+      reply->pending++;
+      g_dbus_connection_call (worker->connection, NULL, HTTP_WORKER_OBJECT_PATH, HTTP_WORKER_INTERFACE, "Sync", NULL,
+                              NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, on_synced, reply);
     }
-}
-
-static void
-on_snapshot (HttpSnapshot *snapshot, gpointer data)
-{
-  publish (data, snapshot, NULL);
+  change_reply_done (reply);
 }
 
 /* ---- what workers ask ---------------------------------------------------------- */
@@ -145,16 +164,16 @@ on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
   ChangeCall *call = user_data;
   HttpWorkers *self = call->owner;
   g_auto(HttpApiResponse) answer = { 0 };
-  g_autoptr(HttpSnapshot) snapshot = http_snapshot_feed_get (http_bridge_get_feed (self->bridge));
   ChangeReply *reply = g_new0 (ChangeReply, 1);
 
   http_bridge_run_change_finish (self->bridge, result, &answer);
   reply->invocation = call->invocation;
   reply->answer = http_api_answer_serialize (&answer);
-  /* Read your writes: every worker serves the change before the one that asked answers. */
-  reply->pending = 1;
-  publish (self, snapshot, reply);
-  change_reply_done (reply);
+  /*
+   * Read your writes: the change's snapshot went to every worker as it was
+   * built; the one that asked answers once all of them serve it.
+   */
+  sync_then_answer (self, reply);
   g_free (call);
 }
 
