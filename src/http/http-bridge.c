@@ -38,6 +38,7 @@ typedef struct _ServerThread ServerThread;
 struct _HttpBridge {
   HkpEngine *engine;              /* NULL in a worker process: changes go to forward */
   HttpBridgeForward forward;
+  HttpBridgeForwardFinish forward_finish;
   gpointer forward_data;
   GMainContext *main_context;
   HttpSnapshotFeed *feed;
@@ -239,7 +240,7 @@ http_bridge_run_change_finish (HttpBridge *bridge, GAsyncResult *result, HttpApi
   if (bridge->engine != NULL)
     http_api_run_mutation_finish (result, out);
   else
-    http_bridge_forward_finish (result, out);
+    bridge->forward_finish (result, out);
 }
 
 static void
@@ -759,8 +760,8 @@ http_bridge_worker_settings (HttpBridge *bridge)
 }
 
 HttpBridge *
-http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBridgeForward forward, gpointer data,
-                        GError **error)
+http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBridgeForward forward,
+                        HttpBridgeForwardFinish forward_finish, gpointer data, GError **error)
 {
   HttpBridgeSettings limits = { 0 };
   g_autoptr(HttpBridge) self = NULL;
@@ -775,6 +776,7 @@ http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBri
   limits.max_connections = (guint) MAX (max, 0);
   self = bridge_alloc (&limits);
   self->forward = forward;
+  self->forward_finish = forward_finish;
   self->forward_data = data;
   g_variant_dict_lookup (dict, "token", "s", &self->token);
   g_variant_dict_lookup (dict, "hosts", "^as", &self->hosts);

@@ -35,22 +35,23 @@ HttpBridge *http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settin
 
 /*
  * How a worker process's bridge hands a change on (its main thread): to the
- * daemon, which answers through callback; the answer comes with
- * http_bridge_forward_finish().
+ * daemon, which answers through callback; the answer comes with an
+ * HttpBridgeForwardFinish.
  */
 typedef void (*HttpBridgeForward) (HttpMutation *mutation, GAsyncReadyCallback callback, gpointer user_data,
                                    gpointer data);
 
-/* Implemented where the forwarding is: fills out (caller clears) with the daemon's answer. */
-void http_bridge_forward_finish (GAsyncResult *result, HttpApiResponse *out);
+/* Fills out (caller clears) with the daemon's answer to a forwarded change. */
+typedef void (*HttpBridgeForwardFinish) (GAsyncResult *result, HttpApiResponse *out);
 
 /*
  * In a worker process: serves on fd (taken) with one thread, reads from
- * first and what is published after it, and forwards changes.  settings
+ * first and what is published after it, and forwards changes (forward, then
+ * forward_finish for the answer, with data).  settings
  * come from http_bridge_worker_settings().  NULL with an error.
  */
 HttpBridge *http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBridgeForward forward,
-                                    gpointer data, GError **error);
+                                    HttpBridgeForwardFinish forward_finish, gpointer data, GError **error);
 
 /* What a worker process needs to serve as bridge does (token, hosts, TLS, limits); caller unrefs. */
 GVariant *http_bridge_worker_settings (HttpBridge *bridge);

@@ -59,8 +59,8 @@ forward (HttpMutation *mutation, GAsyncReadyCallback callback, gpointer user_dat
                           NULL, on_forwarded, g_task_new (NULL, NULL, callback, user_data));
 }
 
-void
-http_bridge_forward_finish (GAsyncResult *result, HttpApiResponse *out)
+static void
+forward_finish (GAsyncResult *result, HttpApiResponse *out)
 {
   HttpApiResponse *response = g_task_get_task_data (G_TASK (result));
 
@@ -149,7 +149,8 @@ http_worker_main (guint index)
       g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the daemon sent no snapshot");
       goto failed;
     }
-  self.bridge = http_bridge_new_worker (HTTP_WORKER_LISTEN_FD, snapshot, settings, forward, &self, &error);
+  self.bridge = http_bridge_new_worker (HTTP_WORKER_LISTEN_FD, snapshot, settings, forward, forward_finish, &self,
+                                        &error);
   if (self.bridge == NULL)
     goto failed;
   g_message ("HTTP worker %u ready (pid %d)", index, (int) getpid ());
