@@ -148,6 +148,16 @@ bridge_call (BridgeFixture *f, const char *method, const char *path, const char 
   bridge_call_full (f, method, path, token, "application/json", body, r);
 }
 
+HkpTestHttp *
+bridge_connect_raw (BridgeFixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  HkpTestHttp *http = hkp_test_http_connect (f->address, NULL, &error);
+
+  g_assert_no_error (error);
+  return http;
+}
+
 JsonObject *
 bridge_parse_object (const char *text)
 {

@@ -9,6 +9,7 @@
 #include "hkp-test-bus.h"
 #include "hkp-test-client.h"
 #include "hkp-test-daemon.h"
+#include "hkp-test-http.h"
 
 G_BEGIN_DECLS
 
@@ -62,6 +63,9 @@ void bridge_call_full (BridgeFixture *f, const char *method, const char *path, c
 /* Like bridge_call_full() with an application/json body. */
 void bridge_call (BridgeFixture *f, const char *method, const char *path, const char *token, const char *body,
                   BridgeReply *r);
+
+/* A new raw connection to the bridge, for tests that must see the wire (fails the test otherwise). */
+HkpTestHttp *bridge_connect_raw (BridgeFixture *f);
 
 /* Parses text as a JSON object (fails the test otherwise); returns a new reference. */
 JsonObject *bridge_parse_object (const char *text);

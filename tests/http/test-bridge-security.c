@@ -13,17 +13,6 @@
 #include "hkp-test-http.h"
 #include "hkp-test-util.h"
 
-/* A new raw connection to the bridge (fails the test otherwise). */
-static HkpTestHttp *
-connect_raw (BridgeFixture *f)
-{
-  g_autoptr(GError) error = NULL;
-  HkpTestHttp *http = hkp_test_http_connect (f->address, NULL, &error);
-
-  g_assert_no_error (error);
-  return http;
-}
-
 /* Asserts GET /livez on http is answered 200 and the connection stays open. */
 static void
 assert_livez (HkpTestHttp *http)
@@ -115,7 +104,7 @@ test_origin_and_host (BridgeFixture *f, gconstpointer data)
   g_autofree char *own_host = NULL;
 
   bridge_start_with (f, (const char *const[]) { "--http-allowed-hosts=keys.example.org", NULL });
-  raw = connect_raw (f);
+  raw = bridge_connect_raw (f);
   {
     g_auto(HkpTestHttpResponse) r = { 0 };
     const char *const headers[] = { "Origin: http://evil.example", NULL };
@@ -159,7 +148,7 @@ test_path_tricks_do_not_reach_reload (BridgeFixture *f, gconstpointer data)
   const char *const headers[] = { "Authorization: Bearer " TOKEN, NULL };
 
   bridge_start (f);
-  raw = connect_raw (f);
+  raw = bridge_connect_raw (f);
   for (guint i = 0; i < G_N_ELEMENTS (tricks); i++)
     {
       g_auto(HkpTestHttpResponse) r = { 0 };
@@ -273,17 +262,17 @@ test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
                               "\"config\": {\"init_delay_ms\": 2500}}");
   bridge_start_with (f, (const char *const[]) { "--http-idle-timeout=1", NULL });
 
-  idle = connect_raw (f);
-  partial = connect_raw (f);
+  idle = bridge_connect_raw (f);
+  partial = bridge_connect_raw (f);
   g_assert_true (hkp_test_http_send (partial, "GET /plugins/status HTTP/1.1\r\nHo", &error));
   g_assert_no_error (error);
-  used = connect_raw (f);
+  used = bridge_connect_raw (f);
   assert_livez (used);
   g_assert_true (hkp_test_http_peer_closed (idle));
   g_assert_true (hkp_test_http_peer_closed (partial));
   g_assert_true (hkp_test_http_peer_closed (used));
 
-  slow = connect_raw (f);
+  slow = bridge_connect_raw (f);
   {
     g_auto(HkpTestHttpResponse) r = { 0 };
     gint64 start = g_get_monotonic_time ();
@@ -307,18 +296,18 @@ test_connection_limit (BridgeFixture *f, gconstpointer data)
   g_autoptr(HkpTestHttp) later = NULL;
 
   bridge_start_with (f, (const char *const[]) { "--http-max-connections=2", "--http-threads=1", NULL });
-  first = connect_raw (f);
-  second = connect_raw (f);
+  first = bridge_connect_raw (f);
+  second = bridge_connect_raw (f);
   /* An answer on each: both are held. */
   assert_livez (first);
   assert_livez (second);
-  third = connect_raw (f);
+  third = bridge_connect_raw (f);
   g_assert_true (hkp_test_http_peer_closed (third));
   hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 2 connections held, the most it takes");
 
   g_clear_pointer (&first, hkp_test_http_free);
   hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 1 connection held, taking new ones again");
-  later = connect_raw (f);
+  later = bridge_connect_raw (f);
   assert_livez (later);
 }
 
@@ -326,7 +315,6 @@ static void
 test_tls (BridgeFixture *f, gconstpointer data)
 {
   char *tls[2] = { NULL, NULL };
-  g_autoptr(GError) error = NULL;
 
   if (!bridge_make_certificate (f, tls))
     return;
@@ -348,11 +336,10 @@ test_tls (BridgeFixture *f, gconstpointer data)
   }
   /* Plain HTTP on the TLS port gets nowhere. */
   {
-    g_autoptr(HkpTestHttp) raw = hkp_test_http_connect (f->address, NULL, &error);
+    g_autoptr(HkpTestHttp) raw = bridge_connect_raw (f);
     g_auto(HkpTestHttpResponse) r = { 0 };
-    g_autoptr(GError) plain_error = NULL;
-    g_assert_no_error (error);
-    g_assert_false (hkp_test_http_request (raw, "GET", "/plugins/status", NULL, NULL, &r, &plain_error));
+    g_autoptr(GError) error = NULL;
+    g_assert_false (hkp_test_http_request (raw, "GET", "/plugins/status", NULL, NULL, &r, &error));
   }
 }
 
@@ -381,10 +368,9 @@ test_client_closed_connections_are_released (BridgeFixture *f, gconstpointer dat
   for (guint i = 0; i < 200; i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(HkpTestHttp) raw = hkp_test_http_connect (f->address, NULL, &error);
+      g_autoptr(HkpTestHttp) raw = bridge_connect_raw (f);
       g_auto(HkpTestHttpResponse) r = { 0 };
 
-      g_assert_no_error (error);
       g_assert_true (hkp_test_http_request (raw, "GET", "/livez", NULL, NULL, &r, &error));
       g_assert_cmpuint (r.status, ==, 200);
       g_assert_false (r.closed);  /* kept alive: the client closes it */

@@ -21,16 +21,15 @@
 /* Fresh connections spread over the processes: many, so each process gets some. */
 #define CONNECTIONS 8
 
-/* One request on a new connection; returns the answer's status, with its body in *body if not NULL. */
+/* One request on a new connection; returns the answer's status, with its body in *answer if not NULL. */
 static guint
 request_once (BridgeFixture *f, const char *method, const char *target, const char *const *headers, const char *body,
               char **answer)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(HkpTestHttp) http = hkp_test_http_connect (f->address, NULL, &error);
+  g_autoptr(HkpTestHttp) http = bridge_connect_raw (f);
   g_auto(HkpTestHttpResponse) r = { 0 };
 
-  g_assert_no_error (error);
   g_assert_true (hkp_test_http_request (http, method, target, headers, body, &r, &error));
   g_assert_no_error (error);
   if (answer != NULL)

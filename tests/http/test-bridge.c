@@ -219,8 +219,7 @@ test_error_codes (BridgeFixture *f, gconstpointer data)
     const char *const headers[] = { "Authorization: Bearer " TOKEN, "Content-Type: application/json",
                                     "Content-Length: 2097152", NULL };
 
-    raw = hkp_test_http_connect (f->address, NULL, &error);
-    g_assert_no_error (error);
+    raw = bridge_connect_raw (f);
     g_assert_true (hkp_test_http_request (raw, "PUT", "/plugins/config?plugin=beta", headers, NULL, &r, &error));
     g_assert_no_error (error);
     g_assert_cmpuint (r.status, ==, 413);
@@ -423,8 +422,7 @@ test_unix_socket (BridgeFixture *f, gconstpointer data)
   g_assert_cmpstr (f->address, ==, expected);
   g_assert_cmpint (hkp_test_daemon_find (f->daemon, "HTTP worker 1 started"), <, 0);
   hkp_test_daemon_wait_line (f->daemon, "ready");
-  raw = hkp_test_http_connect (f->address, NULL, &error);
-  g_assert_no_error (error);
+  raw = bridge_connect_raw (f);
   g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/list", NULL, NULL, &r, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (r.status, ==, 200);
