@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "hkp-test-engine.h"
 
+#include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "hkp-test-probe.h"
@@ -58,6 +60,35 @@ void
 engine_fixture_write_plugin (EngineFixture *f, const char *name, const char *json)
 {
   g_free (engine_fixture_write_plugin_path (f, name, json));
+}
+
+void
+engine_fixture_write_module (EngineFixture *f, const char *name, const char *module, const char *config)
+{
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"%s\", \"config\": %s}", module, config);
+
+  engine_fixture_write_plugin (f, name, json);
+}
+
+void
+engine_fixture_assert_refused (EngineFixture *f, const char *module, const EngineRefusedConfig *cases, gsize n_cases)
+{
+  for (gsize i = 0; i < n_cases; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("bad%" G_GSIZE_FORMAT, i);
+      engine_fixture_write_module (f, name, module, cases[i].config);
+    }
+  engine_fixture_start (f, NULL);
+  for (gsize i = 0; i < n_cases; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("bad%" G_GSIZE_FORMAT, i);
+      HkpPlugin *plugin = engine_fixture_lookup (f, name);
+      const char *error = hkp_plugin_get_last_error (plugin);
+
+      g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_FAILED);
+      if (strstr (error, "config rejected: ") == NULL || strstr (error, cases[i].message) == NULL)
+        g_error ("%s: LastError \"%s\" lacks \"%s\"", cases[i].config, error, cases[i].message);
+    }
 }
 
 void

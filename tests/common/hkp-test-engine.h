@@ -26,6 +26,22 @@ void engine_fixture_install_shipped (EngineFixture *f, const char *module);
 /* Writes plugins.d/<name>.json. */
 void engine_fixture_write_plugin (EngineFixture *f, const char *name, const char *json);
 
+/* Writes plugins.d/<name>.json for module (e.g. "ipfilter.so") with config (a JSON object). */
+void engine_fixture_write_module (EngineFixture *f, const char *name, const char *module, const char *config);
+
+/* A config a plugin must refuse, and what its LastError must say. */
+typedef struct {
+  const char *config;
+  const char *message;
+} EngineRefusedConfig;
+
+/*
+ * Loads module once per case (plugins bad0, bad1, …), starts the engine,
+ * and asserts each failed with "config rejected: " and its message.
+ */
+void engine_fixture_assert_refused (EngineFixture *f, const char *module, const EngineRefusedConfig *cases,
+                                    gsize n_cases);
+
 /* Like engine_fixture_write_plugin(); returns the file's path (caller frees). */
 G_GNUC_WARN_UNUSED_RESULT char *engine_fixture_write_plugin_path (EngineFixture *f, const char *name, const char *json);
 

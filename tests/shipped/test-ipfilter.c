@@ -22,9 +22,7 @@ setup (Fixture *f, gconstpointer data)
 static HkpPlugin *
 start (Fixture *f, const char *config)
 {
-  g_autofree char *json = g_strdup_printf ("{\"module\": \"ipfilter.so\", \"config\": %s}", config);
-
-  engine_fixture_write_plugin (f, "ip", json);
+  engine_fixture_write_module (f, "ip", "ipfilter.so", config);
   engine_fixture_start (f, NULL);
   return engine_fixture_lookup (f, "ip");
 }
@@ -146,7 +144,7 @@ test_bad_configs (Fixture *f, gconstpointer data)
   g_autofree char *bad_file = hkp_test_write_file_path (f->root, "bad.txt", "192.0.2.1\n\n10.0.0.0/99\n");
   g_autofree char *bad_file_config = g_strdup_printf ("{\"deny_files\": [\"%s\"]}", bad_file);
   g_autofree char *bad_file_message = g_strdup_printf ("%s: line 3: \"10.0.0.0/99\" is not an IP address or CIDR range", bad_file);
-  const struct { const char *config; const char *message; } cases[] = {
+  const EngineRefusedConfig cases[] = {
     { "{\"deny\": [\"192.0.2.1\", \"300.1.1.1/8\"]}", "deny[1]: \"300.1.1.1/8\" is not an IP address or CIDR range" },
     { "{\"allow\": [\"10.0.0.0/33\"]}", "allow[0]: \"10.0.0.0/33\" is not" },
     { "{\"allow\": [\"2001:db8::/129\"]}", "allow[0]: \"2001:db8::/129\" is not" },
@@ -161,22 +159,7 @@ test_bad_configs (Fixture *f, gconstpointer data)
     { bad_file_config, bad_file_message },
   };
 
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *name = g_strdup_printf ("bad%u", i);
-      g_autofree char *json = g_strdup_printf ("{\"module\": \"ipfilter.so\", \"config\": %s}", cases[i].config);
-      engine_fixture_write_plugin (f, name, json);
-    }
-  engine_fixture_start (f, NULL);
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *name = g_strdup_printf ("bad%u", i);
-      HkpPlugin *plugin = engine_fixture_lookup (f, name);
-      const char *error = hkp_plugin_get_last_error (plugin);
-      g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_FAILED);
-      if (strstr (error, "config rejected: ") == NULL || strstr (error, cases[i].message) == NULL)
-        g_error ("%s: LastError \"%s\" lacks \"%s\"", cases[i].config, error, cases[i].message);
-    }
+  engine_fixture_assert_refused (f, "ipfilter.so", cases, G_N_ELEMENTS (cases));
 }
 
 int

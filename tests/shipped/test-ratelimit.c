@@ -22,9 +22,7 @@ setup (Fixture *f, gconstpointer data)
 static HkpPlugin *
 start (Fixture *f, const char *config)
 {
-  g_autofree char *json = g_strdup_printf ("{\"module\": \"ratelimit.so\", \"config\": %s}", config);
-
-  engine_fixture_write_plugin (f, "rl", json);
+  engine_fixture_write_module (f, "rl", "ratelimit.so", config);
   engine_fixture_start (f, NULL);
   g_assert_cmpint (hkp_plugin_get_state (engine_fixture_lookup (f, "rl")), ==, HKP_PLUGIN_STATE_ACTIVE);
   return engine_fixture_lookup (f, "rl");
@@ -176,7 +174,7 @@ test_eviction_and_health (Fixture *f, gconstpointer data)
 static void
 test_bad_configs (Fixture *f, gconstpointer data)
 {
-  const struct { const char *config; const char *message; } cases[] = {
+  const EngineRefusedConfig cases[] = {
     { "{\"colour\": 1}", "unknown key \"colour\"" },
     { "{\"lookup\": 5}", "key \"lookup\" must be an object" },
     { "{\"lookup\": {\"rate\": 5}}", "unknown key \"lookup.rate\"" },
@@ -188,20 +186,7 @@ test_bad_configs (Fixture *f, gconstpointer data)
     { "{\"max_clients\": 5}", "key \"max_clients\" must be a number from 16" },
   };
 
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *name = g_strdup_printf ("bad%u", i);
-      g_autofree char *json = g_strdup_printf ("{\"module\": \"ratelimit.so\", \"config\": %s}", cases[i].config);
-      engine_fixture_write_plugin (f, name, json);
-    }
-  engine_fixture_start (f, NULL);
-  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autofree char *name = g_strdup_printf ("bad%u", i);
-      const char *error = hkp_plugin_get_last_error (engine_fixture_lookup (f, name));
-      if (strstr (error, "config rejected: ") == NULL || strstr (error, cases[i].message) == NULL)
-        g_error ("%s: LastError \"%s\" lacks \"%s\"", cases[i].config, error, cases[i].message);
-    }
+  engine_fixture_assert_refused (f, "ratelimit.so", cases, G_N_ELEMENTS (cases));
 }
 
 int
