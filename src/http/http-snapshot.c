@@ -321,28 +321,24 @@ http_snapshot_feed_new (HkpEngine *engine, const char *const *required, const ch
 void
 http_snapshot_feed_free (HttpSnapshotFeed *feed)
 {
-  g_autoptr(GPtrArray) plugins = NULL;
-
   if (feed == NULL)
     return;
-  if (feed->engine == NULL)
+  if (feed->engine != NULL)
     {
-      g_clear_pointer (&feed->current, http_snapshot_unref);
-      g_mutex_clear (&feed->lock);
-      g_free (feed);
-      return;
+      /* A feed that builds: stop watching the engine. */
+      g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
+
+      for (guint i = 0; i < plugins->len; i++)
+        g_signal_handlers_disconnect_by_data (plugins->pdata[i], feed);
+      g_signal_handler_disconnect (feed->engine, feed->added_id);
+      g_signal_handler_disconnect (feed->engine, feed->removed_id);
+      g_clear_handle_id (&feed->rebuild_id, g_source_remove);
+      g_clear_handle_id (&feed->tick_id, g_source_remove);
+      g_object_unref (feed->engine);
     }
-  plugins = hkp_engine_list_plugins (feed->engine);
-  for (guint i = 0; i < plugins->len; i++)
-    g_signal_handlers_disconnect_by_data (plugins->pdata[i], feed);
-  g_signal_handler_disconnect (feed->engine, feed->added_id);
-  g_signal_handler_disconnect (feed->engine, feed->removed_id);
-  g_clear_handle_id (&feed->rebuild_id, g_source_remove);
-  g_clear_handle_id (&feed->tick_id, g_source_remove);
   g_clear_pointer (&feed->current, http_snapshot_unref);
   g_mutex_clear (&feed->lock);
   g_strfreev (feed->required);
   g_free (feed->version);
-  g_object_unref (feed->engine);
   g_free (feed);
 }
