@@ -15,7 +15,7 @@
 static guint
 count_active (HkpEngine *engine)
 {
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
   guint active = 0;
 
   for (guint i = 0; i < plugins->len; i++)
@@ -24,8 +24,8 @@ count_active (HkpEngine *engine)
 }
 
 static int
-property_get_version (sd_bus *bus, const char *path, const char *interface, const char *property,
-                      sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+property_get_version (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                      void *userdata, sd_bus_error *ret_error)
 {
   return sd_bus_message_append (reply, "s", PACKAGE_VERSION);
 }
@@ -37,8 +37,8 @@ property_get_directory (sd_bus *bus, const char *path, const char *interface, co
   BusService *service = userdata;
   const HkpEngineSettings *settings = hkp_engine_get_settings (service->engine);
 
-  return sd_bus_message_append (reply, "s", g_str_equal (property, "PluginDirectory") ? settings->plugin_dir
-                                                                                      : settings->config_dir);
+  return sd_bus_message_append (
+    reply, "s", g_str_equal (property, "PluginDirectory") ? settings->plugin_dir : settings->config_dir);
 }
 
 static int
@@ -55,7 +55,7 @@ property_get_total_plugins (sd_bus *bus, const char *path, const char *interface
                             sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
   BusService *service = userdata;
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
 
   return sd_bus_message_append (reply, "u", plugins->len);
 }
@@ -74,7 +74,7 @@ property_get_active_requests (sd_bus *bus, const char *path, const char *interfa
                               sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
   BusService *service = userdata;
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
   uint64_t total = 0;
 
   for (guint i = 0; i < plugins->len; i++)
@@ -97,8 +97,8 @@ property_get_drain_timeout (sd_bus *bus, const char *path, const char *interface
 {
   BusService *service = userdata;
 
-  return sd_bus_message_append (reply, "t",
-                                (uint64_t) (hkp_engine_get_settings (service->engine)->drain_timeout_sec * G_USEC_PER_SEC));
+  return sd_bus_message_append (
+    reply, "t", (uint64_t) (hkp_engine_get_settings (service->engine)->drain_timeout_sec * G_USEC_PER_SEC));
 }
 
 void
@@ -125,8 +125,8 @@ static int
 method_list_plugins (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
   BusService *service = userdata;
-  g_autoptr(sd_bus_message) reply = NULL;
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
+  g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
   int r;
 
   if ((r = sd_bus_message_new_method_return (message, &reply)) < 0 ||
@@ -167,8 +167,8 @@ method_get_document (sd_bus_message *message, void *userdata, sd_bus_error *ret_
 {
   BusService *service = userdata;
   g_autofree char *json = g_str_equal (sd_bus_message_get_member (message), "GetStatus")
-                            ? hkp_status_json (service->engine, g_get_real_time ())
-                            : hkp_status_health_json (service->engine, g_get_real_time ());
+    ? hkp_status_json (service->engine, g_get_real_time ())
+    : hkp_status_health_json (service->engine, g_get_real_time ());
 
   return sd_bus_reply_method_return (message, "s", json);
 }
@@ -177,7 +177,7 @@ static int
 method_get_plugin_config (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
   BusService *service = userdata;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *json = NULL;
   const char *name;
   int r;
@@ -197,7 +197,7 @@ static void
 on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   BusCall *call = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   hkp_engine_change_finish (HKP_ENGINE (source), result, &error);
   bus_call_finish (call, error);
@@ -207,7 +207,7 @@ static void
 on_reload_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   BusCall *call = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   hkp_engine_reload_finish (HKP_ENGINE (source), result, &error);
   bus_call_finish (call, error);
@@ -217,7 +217,7 @@ static void
 on_rescan_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   BusCall *call = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   hkp_engine_rescan_finish (HKP_ENGINE (source), result, NULL, &error);
   bus_call_finish (call, error);
@@ -260,8 +260,8 @@ do_rescan (BusCall *call)
 }
 
 int
-bus_start_change (BusService *service, sd_bus_message *message, const char *verb, const char *name,
-                  const char *json, sd_bus_error *ret_error)
+bus_start_change (BusService *service, sd_bus_message *message, const char *verb, const char *name, const char *json,
+                  sd_bus_error *ret_error)
 {
   BusCall *call;
 
@@ -300,10 +300,10 @@ method_plugin_change (sd_bus_message *message, void *userdata, sd_bus_error *ret
   if (r < 0)
     return r;
   return bus_start_change (userdata, message,
-                           g_str_equal (member, "ReloadPlugin")      ? "reload"
-                           : g_str_equal (member, "SetPluginConfig") ? "set-config"
-                           : g_str_equal (member, "EnablePlugin")    ? "enable"
-                                                                     : "disable",
+                           g_str_equal (member, "ReloadPlugin")        ? "reload"
+                             : g_str_equal (member, "SetPluginConfig") ? "set-config"
+                             : g_str_equal (member, "EnablePlugin")    ? "enable"
+                                                                       : "disable",
                            name, json, ret_error);
 }
 
@@ -327,25 +327,24 @@ const sd_bus_vtable bus_manager_vtable[] = {
   SD_BUS_PROPERTY ("OverallHealth", "s", property_get_overall_health, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("DrainTimeoutUSec", "t", property_get_drain_timeout, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 
-  SD_BUS_METHOD_WITH_ARGS ("ListPlugins", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(sso)", plugins),
-                           method_list_plugins, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("GetPlugin", SD_BUS_ARGS ("s", name), SD_BUS_RESULT ("o", path),
-                           method_get_plugin, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json),
-                           method_get_document, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("GetHealth", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json),
-                           method_get_document, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("ReloadPlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT,
-                           method_plugin_change, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("ListPlugins", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(sso)", plugins), method_list_plugins,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetPlugin", SD_BUS_ARGS ("s", name), SD_BUS_RESULT ("o", path), method_get_plugin,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_document,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetHealth", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_document,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("ReloadPlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_plugin_change,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("GetPluginConfig", SD_BUS_ARGS ("s", name), SD_BUS_RESULT ("s", json),
                            method_get_plugin_config, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("SetPluginConfig", SD_BUS_ARGS ("s", name, "s", json), SD_BUS_NO_RESULT,
                            method_plugin_change, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("EnablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT,
-                           method_plugin_change, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("DisablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT,
-                           method_plugin_change, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("Rescan", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
-                           method_rescan, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("EnablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_plugin_change,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("DisablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_plugin_change,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Rescan", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_rescan, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END
 };

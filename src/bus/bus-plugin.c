@@ -14,8 +14,8 @@
 /* ---- finding objects --------------------------------------------------- */
 
 int
-bus_plugin_find (sd_bus *bus, const char *path, const char *interface, void *userdata,
-                 void **found, sd_bus_error *ret_error)
+bus_plugin_find (sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                 sd_bus_error *ret_error)
 {
   BusService *service = userdata;
   g_autofree char *name = NULL;
@@ -34,7 +34,7 @@ int
 bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *ret_error)
 {
   BusService *service = userdata;
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
   /* sd-bus frees the list with free(): build it with malloc-compatible memory. */
   char **list = calloc (plugins->len + 1, sizeof (char *));
 
@@ -55,8 +55,8 @@ bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***n
 /* ---- properties -------------------------------------------------------- */
 
 static int
-property_get_string (sd_bus *bus, const char *path, const char *interface, const char *property,
-                     sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+property_get_string (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                     void *userdata, sd_bus_error *ret_error)
 {
   HkpPlugin *plugin = userdata;
   const HkpHealth *health = hkp_plugin_get_health (plugin);
@@ -73,8 +73,8 @@ property_get_string (sd_bus *bus, const char *path, const char *interface, const
   else if (g_str_equal (property, "State"))
     value = hkp_plugin_state_to_string (hkp_plugin_get_state (plugin));
   else if (g_str_equal (property, "Health"))
-    value = hkp_health_status_to_string (hkp_plugin_get_state (plugin) == HKP_PLUGIN_STATE_FAILED
-                                           ? HKP_HEALTH_STATUS_UNHEALTHY : health->status);
+    value = hkp_health_status_to_string (
+      hkp_plugin_get_state (plugin) == HKP_PLUGIN_STATE_FAILED ? HKP_HEALTH_STATUS_UNHEALTHY : health->status);
   else if (g_str_equal (property, "HealthMessage"))
     value = health->message;
   else
@@ -83,8 +83,8 @@ property_get_string (sd_bus *bus, const char *path, const char *interface, const
 }
 
 static int
-property_get_config (sd_bus *bus, const char *path, const char *interface, const char *property,
-                     sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+property_get_config (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                     void *userdata, sd_bus_error *ret_error)
 {
   HkpManifest *manifest = hkp_plugin_get_manifest (userdata);
 
@@ -93,8 +93,8 @@ property_get_config (sd_bus *bus, const char *path, const char *interface, const
 }
 
 static int
-property_get_uint (sd_bus *bus, const char *path, const char *interface, const char *property,
-                   sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+property_get_uint (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                   void *userdata, sd_bus_error *ret_error)
 {
   HkpPlugin *plugin = userdata;
   guint64 value;
@@ -130,11 +130,11 @@ method_change (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
   if (g_str_equal (member, "SetConfig") && (r = sd_bus_message_read (message, "s", &json)) < 0)
     return r;
   return bus_start_change (service, message,
-                           g_str_equal (member, "Reload")      ? "reload"
-                           : g_str_equal (member, "SetConfig") ? "set-config"
-                           : g_str_equal (member, "Enable")    ? "enable"
-                           : g_str_equal (member, "Disable")   ? "disable"
-                                                               : "rollback-config",
+                           g_str_equal (member, "Reload")        ? "reload"
+                             : g_str_equal (member, "SetConfig") ? "set-config"
+                             : g_str_equal (member, "Enable")    ? "enable"
+                             : g_str_equal (member, "Disable")   ? "disable"
+                                                                 : "rollback-config",
                            hkp_plugin_get_name (plugin), json, ret_error);
 }
 

@@ -24,13 +24,12 @@ bus_polkit_action_for (const char *verb)
 static void
 log_decision (BusCall *call, const char *outcome)
 {
-  g_log_structured (G_LOG_DOMAIN, g_str_equal (outcome, "allowed") ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
-                    HKP_LOG_FIELD_PLUGIN, call->plugin != NULL ? call->plugin : "",
-                    "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION,
-                    HKP_LOG_FIELD_RESULT, g_str_equal (outcome, "allowed") ? "allowed" : "denied",
-                    "MESSAGE", "polkit: %s%s%s by %s (uid %d), action %s: %s", call->verb,
-                    call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
-                    sd_bus_message_get_sender (call->message), (int) call->uid, call->action, outcome);
+  g_log_structured (
+    G_LOG_DOMAIN, g_str_equal (outcome, "allowed") ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN,
+    call->plugin != NULL ? call->plugin : "", "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION, HKP_LOG_FIELD_RESULT,
+    g_str_equal (outcome, "allowed") ? "allowed" : "denied", "MESSAGE", "polkit: %s%s%s by %s (uid %d), action %s: %s",
+    call->verb, call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
+    sd_bus_message_get_sender (call->message), (int) call->uid, call->action, outcome);
 }
 
 static void
@@ -73,7 +72,8 @@ on_polkit_answer (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error
   if (challenge && !call->interactive)
     {
       why = g_strdup_printf ("%s needs interactive authorization: call again allowing it (busctl does; gdbus call "
-                             "needs --interactive)", call->action);
+                             "needs --interactive)",
+                             call->action);
       refuse (call, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, why);
       return 0;
     }
@@ -94,15 +94,15 @@ timeout_usec (void)
 void
 bus_polkit_check (BusCall *call)
 {
-  g_autoptr(sd_bus_message) request = NULL;
+  g_autoptr (sd_bus_message) request = NULL;
   int r;
 
   call->action = bus_polkit_action_for (call->verb);
   call->interactive = sd_bus_message_get_allow_interactive_authorization (call->message) > 0;
 
   r = sd_bus_message_new_method_call (call->service->bus, &request, "org.freedesktop.PolicyKit1",
-                                      "/org/freedesktop/PolicyKit1/Authority",
-                                      "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization");
+                                      "/org/freedesktop/PolicyKit1/Authority", "org.freedesktop.PolicyKit1.Authority",
+                                      "CheckAuthorization");
   if (r >= 0)
     r = sd_bus_message_append (request, "(sa{sv})s", "system-bus-name", 1, "name", "s",
                                sd_bus_message_get_sender (call->message), call->action);

@@ -15,16 +15,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_slot, sd_bus_slot_unref)
 
 struct _BusService {
   sd_bus *bus;
-  char *bus_label;               /* "the system bus (unix:path=…)", for messages */
+  char *bus_label; /* "the system bus (unix:path=…)", for messages */
   HkpEngine *engine;
   gboolean use_polkit;
   uid_t own_uid;
   GSource *source;
   sd_bus_slot *slots[5];
-  GHashTable *plugin_handlers;   /* HkpPlugin → PluginHandlers */
-  GHashTable *pending_calls;     /* BusCall not answered yet (freed with the service) */
+  GHashTable *plugin_handlers; /* HkpPlugin → PluginHandlers */
+  GHashTable *pending_calls; /* BusCall not answered yet (freed with the service) */
   gulong engine_handlers[2];
-  guint last_active;             /* manager properties last announced */
+  guint last_active; /* manager properties last announced */
   const char *last_overall;
   BusServiceLost lost;
   gpointer lost_data;
@@ -34,13 +34,13 @@ struct _BusService {
 typedef struct _BusCall {
   BusService *service;
   sd_bus_message *message;
-  char *plugin;                  /* the plugin concerned, or NULL (Rescan) */
-  char *json;                    /* SetConfig's argument */
-  const char *verb;              /* "reload", "set-config", … for the journal */
+  char *plugin; /* the plugin concerned, or NULL (Rescan) */
+  char *json; /* SetConfig's argument */
+  const char *verb; /* "reload", "set-config", … for the journal */
   uid_t uid;
-  void (*allowed) (struct _BusCall *call);  /* what to run once authorized */
-  const char *action;            /* the polkit action asked about */
-  gboolean interactive;          /* the caller allows interactive authorization */
+  void (*allowed) (struct _BusCall *call); /* what to run once authorized */
+  const char *action; /* the polkit action asked about */
+  gboolean interactive; /* the caller allows interactive authorization */
 } BusCall;
 
 /* Starts a call for message (referenced) about plugin (may be NULL). */
@@ -67,8 +67,8 @@ char *bus_plugin_path (HkpPlugin *plugin);
 /* The vtables and their registration. */
 extern const sd_bus_vtable bus_manager_vtable[];
 extern const sd_bus_vtable bus_plugin_vtable[];
-int bus_plugin_find (sd_bus *bus, const char *path, const char *interface, void *userdata,
-                     void **found, sd_bus_error *ret_error);
+int bus_plugin_find (sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                     sd_bus_error *ret_error);
 int bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *ret_error);
 
 /* Follows a plugin's events with PropertiesChanged; stops when it is removed. */

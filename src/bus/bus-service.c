@@ -97,13 +97,14 @@ bus_call_finish (BusCall *call, const GError *error)
     }
   if (r < 0 && r != -ENOTCONN)
     g_warning ("cannot reply to %s: %s", sender, g_strerror (-r));
-  g_log_structured (G_LOG_DOMAIN, error == NULL ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
-                    HKP_LOG_FIELD_PLUGIN, call->plugin != NULL ? call->plugin : "",
-                    "MESSAGE_ID", HKP_MESSAGE_ID_REQUEST_OUTCOME,
-                    HKP_LOG_FIELD_RESULT, error == NULL ? "done" : hkp_error_code_to_nick (error->domain == HKP_ERROR ? (HkpErrorCode) error->code : HKP_ERROR_FAILED),
-                    "MESSAGE", "D-Bus %s%s%s by %s (uid %d): %s", call->verb,
-                    call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
-                    sender != NULL ? sender : "?", (int) call->uid, error == NULL ? "done" : error->message);
+  g_log_structured (
+    G_LOG_DOMAIN, error == NULL ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN,
+    call->plugin != NULL ? call->plugin : "", "MESSAGE_ID", HKP_MESSAGE_ID_REQUEST_OUTCOME, HKP_LOG_FIELD_RESULT,
+    error == NULL ? "done"
+                  : hkp_error_code_to_nick (error->domain == HKP_ERROR ? (HkpErrorCode) error->code : HKP_ERROR_FAILED),
+    "MESSAGE", "D-Bus %s%s%s by %s (uid %d): %s", call->verb, call->plugin != NULL ? " of " : "",
+    call->plugin != NULL ? call->plugin : "", sender != NULL ? sender : "?", (int) call->uid,
+    error == NULL ? "done" : error->message);
   bus_call_free (call);
 }
 
@@ -115,7 +116,7 @@ on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 
   if (sd_bus_message_is_method_error (reply, NULL) || sd_bus_message_read (reply, "u", &uid) < 0)
     {
-      g_autoptr(GError) error = g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "could not identify the caller");
+      g_autoptr (GError) error = g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "could not identify the caller");
       bus_call_finish (call, error);
       return 0;
     }
@@ -133,8 +134,8 @@ on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
       if (r < 0)
         g_warning ("cannot reply: %s", g_strerror (-r));
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, call->plugin ? call->plugin : "",
-                        "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION, HKP_LOG_FIELD_RESULT, "denied",
-                        "MESSAGE", "D-Bus %s%s%s by uid %u refused: only uid %u may change plugins (--no-polkit)", call->verb,
+                        "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION, HKP_LOG_FIELD_RESULT, "denied", "MESSAGE",
+                        "D-Bus %s%s%s by uid %u refused: only uid %u may change plugins (--no-polkit)", call->verb,
                         call->plugin ? " of " : "", call->plugin ? call->plugin : "", uid,
                         (unsigned) call->service->own_uid);
       bus_call_free (call);
@@ -153,12 +154,12 @@ bus_call_authorize (BusCall *call, void (*allowed) (BusCall *call))
   /* Ask the bus who the sender is without blocking the loop; nothing has changed yet.  The call
    * itself is the callback's data: if the service goes first, it frees the pending calls. */
   r = sd_bus_call_method_async (call->service->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                "org.freedesktop.DBus", "GetConnectionUnixUser", on_caller_uid, call,
-                                "s", sd_bus_message_get_sender (call->message));
+                                "org.freedesktop.DBus", "GetConnectionUnixUser", on_caller_uid, call, "s",
+                                sd_bus_message_get_sender (call->message));
   if (r < 0)
     {
-      g_autoptr(GError) error = g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "could not identify the caller: %s",
-                                             g_strerror (-r));
+      g_autoptr (GError) error = g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "could not identify the caller: %s",
+                                              g_strerror (-r));
       bus_call_finish (call, error);
     }
 }
@@ -206,7 +207,7 @@ on_bus_failed (int error, gpointer user_data)
 static int
 open_bus (const char *bus, sd_bus **ret, char **label)
 {
-  g_autoptr(sd_bus) connection = NULL;
+  g_autoptr (sd_bus) connection = NULL;
   const char *env;
   int r;
 
@@ -240,10 +241,10 @@ open_bus (const char *bus, sd_bus **ret, char **label)
 }
 
 BusService *
-bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit,
-                 BusServiceLost lost, gpointer user_data, GError **error)
+bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit, BusServiceLost lost, gpointer user_data,
+                 GError **error)
 {
-  g_autoptr(BusService) service = g_new0 (BusService, 1);
+  g_autoptr (BusService) service = g_new0 (BusService, 1);
   int r;
 
   service->engine = g_object_ref (engine);
@@ -265,8 +266,8 @@ bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit,
                                      bus_manager_vtable, service)) < 0 ||
       (r = sd_bus_add_fallback_vtable (service->bus, &service->slots[1], BUS_PLUGIN_PREFIX, BUS_PLUGIN_INTERFACE,
                                        bus_plugin_vtable, bus_plugin_find, service)) < 0 ||
-      (r = sd_bus_add_node_enumerator (service->bus, &service->slots[2], BUS_PLUGIN_PREFIX,
-                                       bus_plugin_enumerate, service)) < 0 ||
+      (r = sd_bus_add_node_enumerator (service->bus, &service->slots[2], BUS_PLUGIN_PREFIX, bus_plugin_enumerate,
+                                       service)) < 0 ||
       (r = sd_bus_add_object_manager (service->bus, &service->slots[3], BUS_MANAGER_PATH)) < 0)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "cannot publish objects on %s: %s", service->bus_label,
@@ -284,7 +285,7 @@ bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit,
   service->engine_handlers[0] = g_signal_connect (engine, "plugin-added", G_CALLBACK (on_plugin_added), service);
   service->engine_handlers[1] = g_signal_connect (engine, "plugin-removed", G_CALLBACK (on_plugin_removed), service);
   {
-    g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+    g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
     for (guint i = 0; i < plugins->len; i++)
       bus_plugin_watch (service, plugins->pdata[i]);
   }
@@ -313,7 +314,7 @@ bus_service_free (BusService *service)
       g_signal_handler_disconnect (service->engine, service->engine_handlers[i]);
   if (service->plugin_handlers != NULL)
     {
-      g_autoptr(GList) plugins = g_hash_table_get_keys (service->plugin_handlers);
+      g_autoptr (GList) plugins = g_hash_table_get_keys (service->plugin_handlers);
       for (GList *l = plugins; l != NULL; l = l->next)
         bus_plugin_unwatch (service, l->data);
       g_hash_table_unref (service->plugin_handlers);
@@ -333,7 +334,7 @@ bus_service_free (BusService *service)
   /* Calls still waiting for polkit or the bus: with the connection gone, nothing will call back. */
   if (service->pending_calls != NULL)
     {
-      g_autoptr(GList) calls = g_hash_table_get_keys (service->pending_calls);
+      g_autoptr (GList) calls = g_hash_table_get_keys (service->pending_calls);
       if (calls != NULL)
         g_info ("dropping %u unanswered D-Bus calls at exit", g_list_length (calls));
       for (GList *l = calls; l != NULL; l = l->next)

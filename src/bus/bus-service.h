@@ -24,8 +24,8 @@ typedef void (*BusServiceLost) (const char *message, gpointer user_data);
  * authorized by polkit; without it, only the daemon's own uid may make one.
  * Returns the service, or NULL with an error naming the bus.
  */
-BusService *bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit,
-                             BusServiceLost lost, gpointer user_data, GError **error);
+BusService *bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit, BusServiceLost lost,
+                             gpointer user_data, GError **error);
 
 /* Releases the name, removes the objects and closes the connection. */
 void bus_service_free (BusService *service);

@@ -15,13 +15,13 @@
 /* ---- the host side of hkp_request and hkp_response -------------------- */
 
 typedef struct {
-  hkp_request view;           /* first: plugins get &view */
+  hkp_request view; /* first: plugins get &view */
   const HkpCheckRequest *request;
   HkpGate *gate;
 } HostRequest;
 
 typedef struct {
-  hkp_response view;          /* first: plugins get &view */
+  hkp_response view; /* first: plugins get &view */
   char *reason;
   GPtrArray *headers;
 } HostResponse;
@@ -42,7 +42,7 @@ host_cancelled (const hkp_request *view)
   const HostRequest *host = (const HostRequest *) view;
 
   return g_atomic_int_get (&host->gate->cancelled) ||
-         (host->request->cancelled != NULL && g_atomic_int_get (host->request->cancelled));
+    (host->request->cancelled != NULL && g_atomic_int_get (host->request->cancelled));
 }
 
 static int
@@ -106,8 +106,7 @@ hkp_check_result_clear (HkpCheckResult *result)
 }
 
 static void
-decide (HkpCheckResult *result, gboolean allowed, guint status, const char *plugin, char *reason,
-        GPtrArray *headers)
+decide (HkpCheckResult *result, gboolean allowed, guint status, const char *plugin, char *reason, GPtrArray *headers)
 {
   result->allowed = allowed;
   result->status = status;
@@ -154,8 +153,8 @@ hkp_chain_free_drained (HkpGuarded *chain, gpointer user_data)
 /* ---- the request path ------------------------------------------------- */
 
 typedef enum {
-  STEP_NEXT,      /* this plugin continues: ask the next */
-  STEP_DECIDED,   /* result is filled */
+  STEP_NEXT, /* this plugin continues: ask the next */
+  STEP_DECIDED, /* result is filled */
 } Step;
 
 /* Denies because the plugin cannot answer and its failure mode is closed; or skips it if open. */
@@ -186,8 +185,7 @@ wait_resumed (HkpSlot *slot, gint generation)
 
 /* Asks the instance behind gate; the caller has entered it and leaves it afterwards. */
 static Step
-ask (HkpSlot *slot, HkpGate *gate, const HkpCheckRequest *request, HkpCheckResult *result,
-     gboolean *drained_away)
+ask (HkpSlot *slot, HkpGate *gate, const HkpCheckRequest *request, HkpCheckResult *result, gboolean *drained_away)
 {
   const hkp_plugin_descriptor *d = hkp_module_get_descriptor (hkp_instance_get_module (gate->instance));
   HostRequest host = {

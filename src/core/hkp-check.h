@@ -24,11 +24,11 @@ typedef struct {
 /* The verdict of the enabled plugins on one request.  Clear with hkp_check_result_clear(). */
 typedef struct {
   gboolean allowed;
-  gboolean cancelled;   /* the caller cancelled: nothing was decided */
-  guint status;         /* HTTP status: 2xx allowed, 4xx/5xx denied */
-  char *reason;         /* "" if none */
-  char *plugin;         /* the plugin that decided, or NULL if all continued */
-  GPtrArray *headers;   /* name, value, name, value… to send with the answer */
+  gboolean cancelled; /* the caller cancelled: nothing was decided */
+  guint status; /* HTTP status: 2xx allowed, 4xx/5xx denied */
+  char *reason; /* "" if none */
+  char *plugin; /* the plugin that decided, or NULL if all continued */
+  GPtrArray *headers; /* name, value, name, value… to send with the answer */
 } HkpCheckResult;
 
 /* Frees what result holds and zeroes it. */

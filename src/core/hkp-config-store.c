@@ -124,7 +124,7 @@ hkp_pending_file_free (HkpPendingFile *pending)
 gboolean
 hkp_file_write_atomic (const char *path, const char *data, gsize len, GError **error)
 {
-  g_autoptr(HkpPendingFile) pending = hkp_pending_file_new (path, data, len, error);
+  g_autoptr (HkpPendingFile) pending = hkp_pending_file_new (path, data, len, error);
 
   return pending != NULL && hkp_pending_file_commit (pending, NULL, NULL, error);
 }
@@ -132,9 +132,9 @@ hkp_file_write_atomic (const char *path, const char *data, gsize len, GError **e
 char *
 hkp_config_replace_in_file (const char *file_text, JsonNode *config, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(GError) parse_error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (GError) parse_error = NULL;
   JsonNode *root;
   g_autofree char *text = NULL;
 
@@ -163,7 +163,7 @@ GPtrArray *
 hkp_config_history_list (const char *state_dir, const char *name)
 {
   g_autofree char *dir = history_dir (state_dir, name);
-  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
   GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
   const char *entry;
 
@@ -179,7 +179,7 @@ gboolean
 hkp_config_history_push (const char *state_dir, const char *name, const char *file_text, GError **error)
 {
   g_autofree char *dir = history_dir (state_dir, name);
-  g_autoptr(GPtrArray) existing = hkp_config_history_list (state_dir, name);
+  g_autoptr (GPtrArray) existing = hkp_config_history_list (state_dir, name);
   g_autofree char *path = NULL;
   guint64 next = 1;
 

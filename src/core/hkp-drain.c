@@ -6,7 +6,7 @@
 #include "hkp-log.h"
 
 typedef struct {
-  gint ref;                 /* the task's side and the gate's drained callback each hold one */
+  gint ref; /* the task's side and the gate's drained callback each hold one */
   GMainContext *context;
   GTask *task;
   char *plugin;
@@ -116,8 +116,8 @@ on_timer (gpointer user_data)
       drain->result.cancelled = (guint) MAX (hkp_gate_retired_requests (drain->gate), 0);
       g_atomic_int_set (&drain->gate->cancelled, 1);
       hkp_log_plugin (G_LOG_LEVEL_WARNING, drain->plugin,
-                      "plugin %s: drain timeout passed with %u requests in flight; cancelling them",
-                      drain->plugin, drain->result.cancelled);
+                      "plugin %s: drain timeout passed with %u requests in flight; cancelling them", drain->plugin,
+                      drain->result.cancelled);
       arm_timer (drain, drain->grace_sec);
       return G_SOURCE_REMOVE;
     }
@@ -132,8 +132,7 @@ on_timer (gpointer user_data)
 }
 
 void
-hkp_drain_swap_async (HkpSlot *slot, HkpGate *new_gate, gdouble timeout_sec, gdouble grace_sec,
-                      HkpDrainLate late,
+hkp_drain_swap_async (HkpSlot *slot, HkpGate *new_gate, gdouble timeout_sec, gdouble grace_sec, HkpDrainLate late,
                       GAsyncReadyCallback callback, gpointer user_data)
 {
   Drain *drain = g_new0 (Drain, 1);

@@ -9,8 +9,8 @@ G_BEGIN_DECLS
 
 /* How a drain ended. */
 typedef struct {
-  guint cancelled;        /* requests still inside when the timeout passed, then cancelled */
-  gboolean stuck;         /* cancelled calls had not returned after the grace period */
+  guint cancelled; /* requests still inside when the timeout passed, then cancelled */
+  gboolean stuck; /* cancelled calls had not returned after the grace period */
   gint64 duration_usec;
 } HkpDrainResult;
 
@@ -25,8 +25,7 @@ typedef void (*HkpDrainLate) (HkpGate *gate, const char *plugin_name);
  * up to grace_sec more for them to return; if they have not, it completes
  * as stuck and hands the gate to late when it empties.
  */
-void hkp_drain_swap_async (HkpSlot *slot, HkpGate *new_gate, gdouble timeout_sec, gdouble grace_sec,
-                           HkpDrainLate late,
+void hkp_drain_swap_async (HkpSlot *slot, HkpGate *new_gate, gdouble timeout_sec, gdouble grace_sec, HkpDrainLate late,
                            GAsyncReadyCallback callback, gpointer user_data);
 
 /*

@@ -22,7 +22,7 @@ typedef struct {
   char *path;
   char *query;
   char *client_address;
-  GHashTable *headers;      /* lowercased name → value */
+  GHashTable *headers; /* lowercased name → value */
   gint cancelled;
   GCancellable *cancellable;
   gulong cancelled_id;
@@ -67,7 +67,7 @@ on_job_cancelled (GCancellable *cancellable, gpointer user_data)
 static void
 run_check_job (gpointer data, gpointer user_data)
 {
-  g_autoptr(GTask) task = data;
+  g_autoptr (GTask) task = data;
   HkpEngine *engine = g_task_get_source_object (task);
   CheckJob *job = g_task_get_task_data (task);
   HkpCheckRequest request = {
@@ -89,12 +89,12 @@ run_check_job (gpointer data, gpointer user_data)
 
 void
 hkp_engine_check_async (HkpEngine *engine, const char *method, const char *path, const char *query,
-                        const char *client_address, const char *const *headers,
-                        GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+                        const char *client_address, const char *const *headers, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (engine, NULL, callback, user_data);
   CheckJob *job = g_new0 (CheckJob, 1);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_task_set_source_tag (task, hkp_engine_check_async);
   job->method = g_strdup (method);

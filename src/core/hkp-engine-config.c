@@ -25,11 +25,11 @@ typedef struct {
   HkpPlugin *plugin;
   char *old_text;
   char *new_text;
-  char *what;                  /* "config change", "rollback", "enable", "disable" */
-  char *history_entry;         /* rollback: the history file that becomes current */
+  char *what; /* "config change", "rollback", "enable", "disable" */
+  char *history_entry; /* rollback: the history file that becomes current */
   HkpManifest *previous;
   HkpPendingFile *pending;
-  GError *error;               /* why the file could not be committed */
+  GError *error; /* why the file could not be committed */
 } Change;
 
 static void
@@ -54,8 +54,8 @@ find_configurable (HkpEngine *engine, const char *name, GError **error)
 
   if (plugin != NULL && plugin->manifest == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED,
-                   "plugin %s has no valid file to change; fix it and rescan: %s", name, plugin->last_error);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "plugin %s has no valid file to change; fix it and rescan: %s",
+                   name, plugin->last_error);
       return NULL;
     }
   return plugin;
@@ -76,7 +76,7 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   Change *change = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!hkp_engine_apply_finish (change->engine, result, &error))
     hkp_log_plugin (G_LOG_LEVEL_CRITICAL, change->plugin->name,
@@ -95,13 +95,13 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   Change *change = g_task_get_task_data (task);
   HkpPlugin *plugin = change->plugin;
   GError *error = NULL;
-  g_autoptr(GError) history_error = NULL;
+  g_autoptr (GError) history_error = NULL;
 
   if (!hkp_engine_apply_finish (change->engine, result, &error))
     {
       hkp_engine_release (change->engine, plugin);
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: %s refused: %s",
-                      plugin->name, change->what, error->message);
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: %s refused: %s", plugin->name, change->what,
+                      error->message);
       g_task_return_error (task, error);
       g_object_unref (task);
       return;
@@ -111,8 +111,9 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!hkp_pending_file_commit (change->pending, change->engine->settings.write_hook,
                                 change->engine->settings.write_hook_data, &change->error))
     {
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: %s applied but not saved (%s); restoring the previous config",
-                      plugin->name, change->what, change->error->message);
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name,
+                      "plugin %s: %s applied but not saved (%s); restoring the previous config", plugin->name,
+                      change->what, change->error->message);
       hkp_engine_apply_async (change->engine, plugin, change->previous, on_restored, task);
       return;
     }
@@ -124,10 +125,10 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   g_free (plugin->file_text);
   plugin->file_text = g_steal_pointer (&change->new_text);
   hkp_plugin_set_config_version (plugin, plugin->config_version + 1);
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name,
-                    "MESSAGE_ID", HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied",
-                    "MESSAGE", "plugin %s: %s applied and saved (config version %u)",
-                    plugin->name, change->what, plugin->config_version);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
+                    HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", "MESSAGE",
+                    "plugin %s: %s applied and saved (config version %u)", plugin->name, change->what,
+                    plugin->config_version);
   hkp_engine_release (change->engine, plugin);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
@@ -135,12 +136,11 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* Applies new_text as plugin's file: validates, writes it aside, reloads, then saves.  Takes task. */
 static void
-change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, const char *what,
-             char *history_entry, GTask *task)
+change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, const char *what, char *history_entry, GTask *task)
 {
   Change *change = g_new0 (Change, 1);
-  g_autoptr(HkpManifest) manifest = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpManifest) manifest = NULL;
+  g_autoptr (GError) error = NULL;
 
   change->engine = g_object_ref (engine);
   change->plugin = g_object_ref (plugin);
@@ -168,7 +168,8 @@ change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, const char *w
   if (change->pending == NULL)
     {
       hkp_engine_release (engine, plugin);
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED, "%s of plugin %s: %s", what, plugin->name, error->message);
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED, "%s of plugin %s: %s", what, plugin->name,
+                               error->message);
       g_object_unref (task);
       return;
     }
@@ -179,8 +180,8 @@ change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, const char *w
 static JsonNode *
 parse_config (const char *json, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) parse_error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) parse_error = NULL;
   JsonNode *root;
   JsonNode *enabled;
   gsize len;
@@ -193,8 +194,8 @@ parse_config (const char *json, GError **error)
   len = strlen (json);
   if (len > HKP_MANIFEST_MAX_SIZE)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG, "the config is %" G_GSIZE_FORMAT " bytes, more than the %d allowed",
-                   len, HKP_MANIFEST_MAX_SIZE);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG,
+                   "the config is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", len, HKP_MANIFEST_MAX_SIZE);
       return NULL;
     }
   if (!hkp_json_depth_within (json, len, HKP_MANIFEST_MAX_DEPTH - 1))
@@ -231,18 +232,17 @@ parse_config (const char *json, GError **error)
 /* ---- entry points ----------------------------------------------------- */
 
 void
-hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *json,
-                             GAsyncReadyCallback callback, gpointer user_data)
+hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *json, GAsyncReadyCallback callback,
+                             gpointer user_data)
 {
   GTask *task = g_task_new (engine, NULL, callback, user_data);
-  g_autoptr(JsonNode) config = NULL;
+  g_autoptr (JsonNode) config = NULL;
   GError *error = NULL;
   HkpPlugin *plugin;
   char *text;
 
   g_task_set_source_tag (task, hkp_engine_set_config_async);
-  if ((plugin = find_configurable (engine, name, &error)) == NULL ||
-      (config = parse_config (json, &error)) == NULL ||
+  if ((plugin = find_configurable (engine, name, &error)) == NULL || (config = parse_config (json, &error)) == NULL ||
       (text = hkp_config_replace_in_file (plugin->file_text, config, &error)) == NULL)
     {
       g_task_return_error (task, error);
@@ -253,11 +253,11 @@ hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *js
 }
 
 void
-hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enabled,
-                              GAsyncReadyCallback callback, gpointer user_data)
+hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enabled, GAsyncReadyCallback callback,
+                              gpointer user_data)
 {
   GTask *task = g_task_new (engine, NULL, callback, user_data);
-  g_autoptr(JsonNode) config = NULL;
+  g_autoptr (JsonNode) config = NULL;
   GError *error = NULL;
   HkpPlugin *plugin;
   char *text;
@@ -290,11 +290,10 @@ hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enab
 }
 
 void
-hkp_engine_rollback_config_async (HkpEngine *engine, const char *name,
-                                  GAsyncReadyCallback callback, gpointer user_data)
+hkp_engine_rollback_config_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (engine, NULL, callback, user_data);
-  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr (GPtrArray) history = NULL;
   GError *error = NULL;
   HkpPlugin *plugin;
   char *text = NULL;

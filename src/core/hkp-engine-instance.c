@@ -17,7 +17,7 @@ typedef struct {
   char *copy_dir;
   guint64 serial;
   HkpManifest *manifest;
-  HkpModule *module;      /* reuse this module instead of loading the file */
+  HkpModule *module; /* reuse this module instead of loading the file */
   gdouble timeout_sec;
 } StartJob;
 
@@ -37,7 +37,7 @@ start_job_run (gpointer data, GError **error)
 {
   StartJob *job = data;
   g_autofree char *path = NULL;
-  g_autoptr(HkpModule) module = NULL;
+  g_autoptr (HkpModule) module = NULL;
 
   if (job->module != NULL)
     module = hkp_module_ref (job->module);
@@ -63,8 +63,7 @@ start_job_late (gpointer result, gpointer data)
   if (instance == NULL)
     return;
   hkp_log_plugin (G_LOG_LEVEL_WARNING, job->manifest->name,
-                  "plugin %s finished init after its deadline; shutting that instance down",
-                  job->manifest->name);
+                  "plugin %s finished init after its deadline; shutting that instance down", job->manifest->name);
   hkp_instance_shutdown (instance);
   hkp_instance_unref (instance);
 }
@@ -81,20 +80,17 @@ hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpMo
   job->serial = ++engine->module_serial;
   job->manifest = hkp_manifest_ref (manifest);
   job->module = module != NULL ? hkp_module_ref (module) : NULL;
-  job->timeout_sec = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec
-                                                    : engine->settings.init_timeout_sec;
-  hkp_thread_call_async (thread_name, (guint) (job->timeout_sec * 1000), start_job_run, start_job_late,
-                         job, (GDestroyNotify) start_job_free, callback, user_data);
+  job->timeout_sec = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec : engine->settings.init_timeout_sec;
+  hkp_thread_call_async (thread_name, (guint) (job->timeout_sec * 1000), start_job_run, start_job_late, job,
+                         (GDestroyNotify) start_job_free, callback, user_data);
 }
 
 HkpInstance *
-hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest,
-                                  GAsyncResult *result, GError **error)
+hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest, GAsyncResult *result, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   HkpInstance *instance = hkp_thread_call_finish (result, &local_error);
-  gdouble timeout = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec
-                                                   : engine->settings.init_timeout_sec;
+  gdouble timeout = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec : engine->settings.init_timeout_sec;
 
   if (instance != NULL)
     return instance;
@@ -109,7 +105,7 @@ hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest,
 void
 hkp_engine_set_instance (HkpPlugin *plugin, HkpInstance *instance)
 {
-  g_autoptr(HkpInstance) previous = hkp_plugin_swap_instance (plugin, instance);
+  g_autoptr (HkpInstance) previous = hkp_plugin_swap_instance (plugin, instance);
 }
 
 void
@@ -136,13 +132,13 @@ shutdown_job_run (gpointer data, GError **error)
 }
 
 void
-hkp_engine_shutdown_gate_async (HkpEngine *engine, const char *plugin_name, HkpGate *gate,
-                                GAsyncReadyCallback callback, gpointer user_data)
+hkp_engine_shutdown_gate_async (HkpEngine *engine, const char *plugin_name, HkpGate *gate, GAsyncReadyCallback callback,
+                                gpointer user_data)
 {
   g_autofree char *thread_name = g_strdup_printf ("stop:%.10s", plugin_name);
 
-  hkp_thread_call_async (thread_name, (guint) (engine->settings.shutdown_timeout_sec * 1000),
-                         shutdown_job_run, NULL, gate, NULL, callback, user_data);
+  hkp_thread_call_async (thread_name, (guint) (engine->settings.shutdown_timeout_sec * 1000), shutdown_job_run, NULL,
+                         gate, NULL, callback, user_data);
 }
 
 void
@@ -156,7 +152,7 @@ hkp_engine_shutdown_late (HkpGate *gate, const char *plugin_name)
 typedef struct {
   HkpEngine *engine;
   HkpPlugin *plugin;
-  HkpGate *gate;          /* the gate being drained */
+  HkpGate *gate; /* the gate being drained */
   GTask *task;
 } Retire;
 
@@ -173,15 +169,15 @@ static void
 on_retired_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Retire *retire = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (hkp_thread_call_finish (result, &error) == NULL)
     hkp_log_plugin (G_LOG_LEVEL_WARNING, retire->plugin->name,
-                    "plugin %s: shutdown of the previous instance %s; leaving it behind",
-                    retire->plugin->name, error->message);
+                    "plugin %s: shutdown of the previous instance %s; leaving it behind", retire->plugin->name,
+                    error->message);
   else
-    hkp_log_plugin (G_LOG_LEVEL_INFO, retire->plugin->name,
-                    "plugin %s: previous instance shut down", retire->plugin->name);
+    hkp_log_plugin (G_LOG_LEVEL_INFO, retire->plugin->name, "plugin %s: previous instance shut down",
+                    retire->plugin->name);
   if (retire->task != NULL)
     g_task_return_boolean (retire->task, TRUE);
   hkp_engine_op_end (retire->engine);
@@ -200,8 +196,8 @@ on_retired_drained (GObject *source, GAsyncResult *result, gpointer user_data)
   retire->plugin->cancelled_by_drain += outcome.cancelled;
   if (outcome.cancelled > 0)
     hkp_log_plugin (G_LOG_LEVEL_WARNING, retire->plugin->name,
-                    "plugin %s: drain of the previous instance cancelled %u requests after %g s",
-                    retire->plugin->name, outcome.cancelled, hkp_engine_drain_timeout (retire->engine, retire->plugin));
+                    "plugin %s: drain of the previous instance cancelled %u requests after %g s", retire->plugin->name,
+                    outcome.cancelled, hkp_engine_drain_timeout (retire->engine, retire->plugin));
   if (gate == NULL)
     {
       /* Stuck: shutdown_late finishes the instance when its calls return. */
@@ -215,8 +211,8 @@ on_retired_drained (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-hkp_engine_retire_serving_gate (HkpEngine *engine, HkpPlugin *plugin, HkpGate *new_gate,
-                                GAsyncReadyCallback callback, gpointer user_data)
+hkp_engine_retire_serving_gate (HkpEngine *engine, HkpPlugin *plugin, HkpGate *new_gate, GAsyncReadyCallback callback,
+                                gpointer user_data)
 {
   Retire *retire = g_new0 (Retire, 1);
   gdouble timeout = hkp_engine_drain_timeout (engine, plugin);
@@ -229,7 +225,6 @@ hkp_engine_retire_serving_gate (HkpEngine *engine, HkpPlugin *plugin, HkpGate *n
   g_assert (retire->gate->mode == HKP_GATE_SERVE);
   g_ptr_array_add (plugin->draining, retire->gate);
   hkp_engine_op_begin (engine);
-  hkp_drain_swap_async (plugin->slot, new_gate, timeout, MAX (timeout, 1.0),
-                        hkp_engine_shutdown_late, on_retired_drained, retire);
+  hkp_drain_swap_async (plugin->slot, new_gate, timeout, MAX (timeout, 1.0), hkp_engine_shutdown_late,
+                        on_retired_drained, retire);
 }
-

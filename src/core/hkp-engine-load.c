@@ -20,10 +20,10 @@ static void
 on_load_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   LoadContext *ctx = user_data;
-  g_autoptr(HkpEngine) engine = ctx->engine;
-  g_autoptr(HkpPlugin) plugin = ctx->plugin;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (engine, plugin->manifest, result, &error);
+  g_autoptr (HkpEngine) engine = ctx->engine;
+  g_autoptr (HkpPlugin) plugin = ctx->plugin;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (engine, plugin->manifest, result, &error);
 
   g_free (ctx);
   engine->loads_running--;
@@ -75,23 +75,21 @@ HkpPlugin *
 hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
 {
   g_autofree char *name = hkp_manifest_name_from_filename (path);
-  g_autoptr(HkpManifest) manifest = NULL;
-  g_autoptr(HkpPlugin) plugin = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (HkpManifest) manifest = NULL;
+  g_autoptr (HkpPlugin) plugin = NULL;
+  g_autoptr (GError) local_error = NULL;
   HkpPlugin *existing;
 
   if (name == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
-                   "%s: a plugin file must be named <name>.json", path);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME, "%s: a plugin file must be named <name>.json", path);
       return NULL;
     }
   existing = hkp_engine_lookup (engine, name);
   if (existing != NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_DUPLICATE,
-                   "%s: a plugin named \"%s\" is already declared by %s",
-                   path, name, hkp_plugin_get_file (existing));
+      g_set_error (error, HKP_ERROR, HKP_ERROR_DUPLICATE, "%s: a plugin named \"%s\" is already declared by %s", path,
+                   name, hkp_plugin_get_file (existing));
       hkp_log_plugin (G_LOG_LEVEL_WARNING, name, "%s", (*error)->message);
       return NULL;
     }
@@ -124,9 +122,9 @@ GPtrArray *
 hkp_engine_list_plugin_files (HkpEngine *engine)
 {
   const char *dir = engine->config_dir;
-  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDir) handle = g_dir_open (dir, 0, &error);
+  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, &error);
   const char *entry;
 
   if (handle == NULL)
@@ -152,23 +150,22 @@ hkp_engine_list_plugin_files (HkpEngine *engine)
 static void
 on_load_all_idle (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   HkpEngine *engine = HKP_ENGINE (source);
   guint counts[HKP_PLUGIN_N_STATES] = { 0 };
 
   for (guint i = 0; i < engine->plugins->len; i++)
     counts[hkp_plugin_get_state (engine->plugins->pdata[i])]++;
-  g_message ("%u plugins: %u active, %u disabled, %u failed", engine->plugins->len,
-             counts[HKP_PLUGIN_STATE_ACTIVE], counts[HKP_PLUGIN_STATE_DISABLED],
-             counts[HKP_PLUGIN_STATE_FAILED]);
+  g_message ("%u plugins: %u active, %u disabled, %u failed", engine->plugins->len, counts[HKP_PLUGIN_STATE_ACTIVE],
+             counts[HKP_PLUGIN_STATE_DISABLED], counts[HKP_PLUGIN_STATE_FAILED]);
   g_task_return_boolean (task, TRUE);
 }
 
 void
 hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = g_task_new (engine, NULL, callback, user_data);
-  g_autoptr(GPtrArray) files = NULL;
+  g_autoptr (GTask) task = g_task_new (engine, NULL, callback, user_data);
+  g_autoptr (GPtrArray) files = NULL;
 
   g_task_set_source_tag (task, hkp_engine_load_async);
   if (engine->stopping)
@@ -180,7 +177,7 @@ hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer
   for (guint i = 0; i < files->len; i++)
     {
       /* A duplicate is logged by add_file and leaves the first declaration in place. */
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       hkp_engine_add_file (engine, files->pdata[i], &error);
     }
   hkp_engine_wait_idle_async (engine, on_load_all_idle, g_steal_pointer (&task));
@@ -192,4 +189,3 @@ hkp_engine_load_finish (HkpEngine *engine, GAsyncResult *result, GError **error)
   g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
-

@@ -13,25 +13,25 @@ G_BEGIN_DECLS
 
 struct _HkpEngine {
   GObject parent_instance;
-  HkpEngineSettings settings;   /* string fields point at the copies below */
+  HkpEngineSettings settings; /* string fields point at the copies below */
   char *plugin_dir;
   char *config_dir;
   char *state_dir;
-  char *copy_dir;               /* private copies of loaded modules */
-  GMainContext *context;        /* where the engine lives */
-  gint64 start_time;            /* real time of creation, µs */
-  GPtrArray *plugins;           /* HkpPlugin, priority order, owned */
-  GHashTable *by_name;          /* name → HkpPlugin, borrowed from plugins */
-  GQueue load_queue;            /* HkpPlugin waiting for a load slot, owned */
+  char *copy_dir; /* private copies of loaded modules */
+  GMainContext *context; /* where the engine lives */
+  gint64 start_time; /* real time of creation, µs */
+  GPtrArray *plugins; /* HkpPlugin, priority order, owned */
+  GHashTable *by_name; /* name → HkpPlugin, borrowed from plugins */
+  GQueue load_queue; /* HkpPlugin waiting for a load slot, owned */
   guint loads_running;
-  guint pending;                /* transitions and drains in progress */
-  guint64 module_serial;        /* makes every module copy's name unique */
-  GPtrArray *idle_waiters;      /* GTask waiting for nothing to be pending */
+  guint pending; /* transitions and drains in progress */
+  guint64 module_serial; /* makes every module copy's name unique */
+  GPtrArray *idle_waiters; /* GTask waiting for nothing to be pending */
   gboolean stopping;
-  HkpGuardBox chain;            /* HkpChain: what the request path runs through */
-  GThreadPool *check_pool;      /* runs hkp_engine_check_async() requests */
+  HkpGuardBox chain; /* HkpChain: what the request path runs through */
+  GThreadPool *check_pool; /* runs hkp_engine_check_async() requests */
   HkpHistogram reload_duration; /* every change that loads an instance, start to outcome */
-  HkpHistogram drain_duration;  /* every drain of a retired instance */
+  HkpHistogram drain_duration; /* every drain of a retired instance */
 };
 
 /* Records a finished drain in the engine's statistics. */
@@ -61,8 +61,8 @@ void hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, 
                                       GAsyncReadyCallback callback, gpointer user_data);
 
 /* Finishes hkp_engine_start_instance_async(): a new instance, or NULL with an error that names the file. */
-HkpInstance *hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest,
-                                               GAsyncResult *result, GError **error);
+HkpInstance *hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest, GAsyncResult *result,
+                                               GError **error);
 
 /* Makes instance the plugin's current one (or none), taking the module facts from it; the gate is not touched. */
 void hkp_engine_set_instance (HkpPlugin *plugin, HkpInstance *instance);
@@ -91,8 +91,8 @@ void hkp_engine_shutdown_late (HkpGate *gate, const char *plugin_name);
  * Completes when the outcome is known; on failure the previous manifest is
  * back in force.  The plugin stays claimed: the caller releases it.
  */
-void hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest,
-                             GAsyncReadyCallback callback, gpointer user_data);
+void hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest, GAsyncReadyCallback callback,
+                             gpointer user_data);
 
 /* Finishes hkp_engine_apply_async(). */
 gboolean hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error);

@@ -17,12 +17,12 @@
 typedef struct {
   HkpEngine *engine;
   HkpPlugin *plugin;
-  HkpManifest *manifest;       /* what to apply */
-  HkpManifest *previous;       /* what was in force (NULL if the file never parsed) */
-  HkpModule *previous_module;  /* exclusive: kept loaded for the rollback */
-  HkpGate *paused_from;        /* exclusive: the serving gate being drained */
-  GError *error;               /* exclusive: why the new instance failed */
-  gint64 started;              /* monotonic µs */
+  HkpManifest *manifest; /* what to apply */
+  HkpManifest *previous; /* what was in force (NULL if the file never parsed) */
+  HkpModule *previous_module; /* exclusive: kept loaded for the rollback */
+  HkpGate *paused_from; /* exclusive: the serving gate being drained */
+  GError *error; /* exclusive: why the new instance failed */
+  gint64 started; /* monotonic µs */
 } Apply;
 
 static void
@@ -57,8 +57,8 @@ finish (GTask *task, GError *error)
   if (apply->manifest->enabled)
     {
       HkpReloadResult outcome = error == NULL ? HKP_RELOAD_SUCCESS
-                                : apply->plugin->instance != NULL ? HKP_RELOAD_ROLLED_BACK
-                                                                   : HKP_RELOAD_FAILED;
+        : apply->plugin->instance != NULL     ? HKP_RELOAD_ROLLED_BACK
+                                              : HKP_RELOAD_FAILED;
       apply->plugin->reloads[outcome]++;
       hkp_histogram_observe (&apply->engine->reload_duration,
                              (g_get_monotonic_time () - apply->started) / (gdouble) G_USEC_PER_SEC);
@@ -97,8 +97,8 @@ on_fresh_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   Apply *apply = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
 
   if (instance == NULL)
     {
@@ -118,18 +118,19 @@ on_overlap_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   Apply *apply = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
 
   if (instance == NULL)
     {
       /* The old instance never stopped serving: that is the rollback. */
       hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, error->message);
       hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
-                      "plugin %s: reload failed, the previous instance keeps serving: %s",
-                      apply->plugin->name, error->message);
-      finish (task, outcome_error (apply, error, HKP_ERROR_RELOAD_FAILED,
-                                   "failed and was rolled back; the previous instance keeps serving"));
+                      "plugin %s: reload failed, the previous instance keeps serving: %s", apply->plugin->name,
+                      error->message);
+      finish (task,
+              outcome_error (apply, error, HKP_ERROR_RELOAD_FAILED,
+                             "failed and was rolled back; the previous instance keeps serving"));
       return;
     }
   hkp_engine_set_instance (apply->plugin, instance);
@@ -144,8 +145,8 @@ on_exclusive_rollback (GObject *source, GAsyncResult *result, gpointer user_data
 {
   GTask *task = user_data;
   Apply *apply = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->previous, result, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->previous, result, &error);
 
   if (instance == NULL)
     {
@@ -153,8 +154,9 @@ on_exclusive_rollback (GObject *source, GAsyncResult *result, gpointer user_data
                                                   apply->error->message, error->message);
       hkp_slot_swap_gate (apply->plugin->slot, hkp_gate_new (HKP_GATE_FAILED, NULL), hkp_gate_free_drained, NULL);
       hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_FAILED, message);
-      finish (task, g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "reload of plugin %s failed: %s",
-                                 apply->plugin->name, message));
+      finish (
+        task,
+        g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "reload of plugin %s failed: %s", apply->plugin->name, message));
       return;
     }
   serve (apply->plugin, instance);
@@ -162,8 +164,9 @@ on_exclusive_rollback (GObject *source, GAsyncResult *result, gpointer user_data
   hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
                   "plugin %s: reload failed, the previous module and config were started again: %s",
                   apply->plugin->name, apply->error->message);
-  finish (task, outcome_error (apply, apply->error, HKP_ERROR_RELOAD_FAILED,
-                               "failed and was rolled back to the previous module and config"));
+  finish (task,
+          outcome_error (apply, apply->error, HKP_ERROR_RELOAD_FAILED,
+                         "failed and was rolled back to the previous module and config"));
 }
 
 static void
@@ -171,14 +174,14 @@ on_exclusive_started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   Apply *apply = g_task_get_task_data (task);
-  g_autoptr(HkpInstance) instance =
-    hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &apply->error);
+  g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result,
+                                                                       &apply->error);
 
   if (instance == NULL)
     {
       /* Requests keep waiting on the paused gate while the previous module starts again. */
-      hkp_engine_start_instance_async (apply->engine, apply->previous, apply->previous_module,
-                                       on_exclusive_rollback, task);
+      hkp_engine_start_instance_async (apply->engine, apply->previous, apply->previous_module, on_exclusive_rollback,
+                                       task);
       return;
     }
   serve (apply->plugin, instance);
@@ -212,9 +215,11 @@ on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
       hkp_slot_swap_gate (apply->plugin->slot, hkp_gate_new (HKP_GATE_SERVE, apply->plugin->instance),
                           hkp_gate_free_drained, NULL);
       hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, NULL);
-      finish (task, g_error_new (HKP_ERROR, HKP_ERROR_RELOAD_FAILED,
-                                 "reload of plugin %s abandoned: calls into the previous instance did not return "
-                                 "after cancellation; it keeps serving", apply->plugin->name));
+      finish (task,
+              g_error_new (HKP_ERROR, HKP_ERROR_RELOAD_FAILED,
+                           "reload of plugin %s abandoned: calls into the previous instance did not return "
+                           "after cancellation; it keeps serving",
+                           apply->plugin->name));
       return;
     }
   apply->previous_module = hkp_module_ref (hkp_instance_get_module (gate->instance));
@@ -237,8 +242,8 @@ on_disabled (GObject *source, GAsyncResult *result, gpointer user_data)
 /* ---- entry points ----------------------------------------------------- */
 
 void
-hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest,
-                        GAsyncReadyCallback callback, gpointer user_data)
+hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest, GAsyncReadyCallback callback,
+                        gpointer user_data)
 {
   GTask *task = g_task_new (engine, NULL, callback, user_data);
   Apply *apply = g_new0 (Apply, 1);
@@ -301,7 +306,7 @@ hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error
 static void
 on_reload_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   GError *error = NULL;
 
   hkp_engine_release (HKP_ENGINE (source), g_task_get_task_data (task));
@@ -314,7 +319,7 @@ on_reload_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 void
 hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = g_task_new (engine, NULL, callback, user_data);
+  g_autoptr (GTask) task = g_task_new (engine, NULL, callback, user_data);
   GError *error = NULL;
   HkpPlugin *plugin;
 
@@ -335,8 +340,8 @@ hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallbac
     }
   if (plugin->draining->len >= 2)
     {
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_BUSY,
-                               "two earlier instances of plugin %s are still draining", name);
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_BUSY, "two earlier instances of plugin %s are still draining",
+                               name);
       return;
     }
   if (!hkp_engine_claim (engine, plugin, &error))

@@ -18,7 +18,7 @@
 typedef struct {
   HkpEngine *engine;
   HkpRescanSummary summary;
-  guint outstanding;      /* plugin operations still running, plus one while starting */
+  guint outstanding; /* plugin operations still running, plus one while starting */
 } Rescan;
 
 static void
@@ -28,9 +28,8 @@ rescan_step_done (GTask *task)
 
   if (--rescan->outstanding > 0)
     return;
-  g_message ("rescan: added %u, removed %u, changed %u, unchanged %u, errors %u",
-             rescan->summary.added, rescan->summary.removed, rescan->summary.changed,
-             rescan->summary.unchanged, rescan->summary.errors);
+  g_message ("rescan: added %u, removed %u, changed %u, unchanged %u, errors %u", rescan->summary.added,
+             rescan->summary.removed, rescan->summary.changed, rescan->summary.unchanged, rescan->summary.errors);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
 }
@@ -55,7 +54,7 @@ on_edit_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Edit *edit = user_data;
   Rescan *rescan = g_task_get_task_data (edit->task);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   hkp_engine_release (rescan->engine, edit->plugin);
   if (hkp_engine_apply_finish (rescan->engine, result, &error))
@@ -82,8 +81,8 @@ static void
 rescan_edited (GTask *task, HkpPlugin *plugin, char *text)
 {
   Rescan *rescan = g_task_get_task_data (task);
-  g_autoptr(HkpManifest) manifest = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpManifest) manifest = NULL;
+  g_autoptr (GError) error = NULL;
   Edit *edit;
 
   manifest = hkp_manifest_new_from_data (plugin->name, plugin->file, text, strlen (text), &error);
@@ -138,7 +137,8 @@ on_removed_drained (GObject *source, GAsyncResult *result, gpointer user_data)
 
   hkp_engine_release (rescan->engine, removal->plugin);
   hkp_engine_unregister (rescan->engine, removal->plugin);
-  hkp_log_plugin (G_LOG_LEVEL_MESSAGE, removal->plugin->name, "plugin %s removed: its file is gone", removal->plugin->name);
+  hkp_log_plugin (G_LOG_LEVEL_MESSAGE, removal->plugin->name, "plugin %s removed: its file is gone",
+                  removal->plugin->name);
   rescan_step_done (removal->task);
   g_object_unref (removal->plugin);
   g_free (removal);
@@ -149,7 +149,7 @@ static void
 rescan_removed (GTask *task, HkpPlugin *plugin)
 {
   Rescan *rescan = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   Removal *removal;
 
   if (!hkp_engine_claim (rescan->engine, plugin, &error))
@@ -173,7 +173,8 @@ rescan_removed (GTask *task, HkpPlugin *plugin)
   rescan->outstanding++;
   hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_UNLOADING, NULL);
   hkp_engine_set_instance (plugin, NULL);
-  hkp_engine_retire_serving_gate (rescan->engine, plugin, hkp_gate_new (HKP_GATE_SKIP, NULL), on_removed_drained, removal);
+  hkp_engine_retire_serving_gate (rescan->engine, plugin, hkp_gate_new (HKP_GATE_SKIP, NULL), on_removed_drained,
+                                  removal);
 }
 
 void
@@ -181,9 +182,9 @@ hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoint
 {
   GTask *task = g_task_new (engine, NULL, callback, user_data);
   Rescan *rescan = g_new0 (Rescan, 1);
-  g_autoptr(GPtrArray) files = NULL;
-  g_autoptr(GHashTable) present = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GPtrArray) known = NULL;
+  g_autoptr (GPtrArray) files = NULL;
+  g_autoptr (GHashTable) present = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) known = NULL;
 
   g_task_set_source_tag (task, hkp_engine_rescan_async);
   rescan->engine = engine;
@@ -203,7 +204,7 @@ hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoint
       const char *path = files->pdata[i];
       g_autofree char *name = hkp_manifest_name_from_filename (path);
       HkpPlugin *plugin = hkp_engine_lookup (engine, name);
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       char *text = NULL;
 
       g_hash_table_add (present, g_strdup (path));

@@ -23,7 +23,7 @@ G_DEFINE_FINAL_TYPE (HkpEngine, hkp_engine, G_TYPE_OBJECT)
 static void
 remove_copy_dir (const char *dir)
 {
-  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
   const char *entry;
 
   if (handle == NULL)
@@ -65,12 +65,10 @@ hkp_engine_class_init (HkpEngineClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = hkp_engine_finalize;
-  signals[SIGNAL_PLUGIN_ADDED] =
-    g_signal_new ("plugin-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, HKP_TYPE_PLUGIN);
-  signals[SIGNAL_PLUGIN_REMOVED] =
-    g_signal_new ("plugin-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, HKP_TYPE_PLUGIN);
+  signals[SIGNAL_PLUGIN_ADDED] = g_signal_new ("plugin-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                               NULL, NULL, G_TYPE_NONE, 1, HKP_TYPE_PLUGIN);
+  signals[SIGNAL_PLUGIN_REMOVED] = g_signal_new ("plugin-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                                 NULL, NULL, NULL, G_TYPE_NONE, 1, HKP_TYPE_PLUGIN);
 }
 
 static void
@@ -87,7 +85,7 @@ hkp_engine_init (HkpEngine *engine)
 HkpEngine *
 hkp_engine_new (const HkpEngineSettings *settings, GError **error)
 {
-  g_autoptr(HkpEngine) engine = NULL;
+  g_autoptr (HkpEngine) engine = NULL;
   g_autofree char *template = NULL;
 
   g_return_val_if_fail (settings->plugin_dir != NULL, NULL);
@@ -130,8 +128,7 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
   if (g_mkdir_with_parents (engine->state_dir, 0700) != 0)
     {
       int saved = errno;
-      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "state directory %s: %s",
-                   engine->state_dir, g_strerror (saved));
+      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "state directory %s: %s", engine->state_dir, g_strerror (saved));
       return NULL;
     }
   /* Module copies live under the state directory: /tmp and /run are often mounted noexec. */
@@ -139,8 +136,8 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
   if (g_mkdtemp_full (template, 0700) == NULL)
     {
       int saved = errno;
-      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "cannot make a module directory in %s: %s",
-                   engine->state_dir, g_strerror (saved));
+      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "cannot make a module directory in %s: %s", engine->state_dir,
+                   g_strerror (saved));
       return NULL;
     }
   engine->copy_dir = g_steal_pointer (&template);
@@ -270,7 +267,7 @@ hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin)
 void
 hkp_engine_reorder (HkpEngine *engine, HkpPlugin *plugin)
 {
-  g_autoptr(HkpPlugin) keep = g_object_ref (plugin);
+  g_autoptr (HkpPlugin) keep = g_object_ref (plugin);
 
   g_ptr_array_remove (engine->plugins, plugin);
   g_ptr_array_insert (engine->plugins, (gint) priority_position (engine, plugin), g_object_ref (plugin));
@@ -280,7 +277,7 @@ hkp_engine_reorder (HkpEngine *engine, HkpPlugin *plugin)
 void
 hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
 {
-  g_autoptr(HkpPlugin) keep = g_object_ref (plugin);
+  g_autoptr (HkpPlugin) keep = g_object_ref (plugin);
 
   hkp_health_watch_stop (plugin);
   g_hash_table_remove (engine->by_name, plugin->name);
@@ -294,7 +291,7 @@ hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
 void
 hkp_engine_check_idle (HkpEngine *engine)
 {
-  g_autoptr(GPtrArray) waiters = NULL;
+  g_autoptr (GPtrArray) waiters = NULL;
 
   if (engine->loads_running > 0 || engine->pending > 0 || !g_queue_is_empty (&engine->load_queue))
     return;
@@ -328,8 +325,7 @@ hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
     }
   if (plugin->busy || plugin->state == HKP_PLUGIN_STATE_LOADING)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_BUSY,
-                   "another change of plugin %s is in progress", plugin->name);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_BUSY, "another change of plugin %s is in progress", plugin->name);
       return FALSE;
     }
   plugin->busy = TRUE;
@@ -375,12 +371,12 @@ on_instance_shut_down (GObject *source, GAsyncResult *result, gpointer user_data
 {
   ShutdownContext *ctx = user_data;
   HkpEngine *engine = g_task_get_source_object (ctx->task);
-  g_autoptr(HkpPlugin) plugin = g_steal_pointer (&ctx->current);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpPlugin) plugin = g_steal_pointer (&ctx->current);
+  g_autoptr (GError) error = NULL;
 
   if (hkp_thread_call_finish (result, &error) == NULL)
-    hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: shutdown %s; leaving it behind",
-                    plugin->name, error->message);
+    hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: shutdown %s; leaving it behind", plugin->name,
+                    error->message);
   else
     hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s shut down", plugin->name);
   hkp_engine_unregister (engine, plugin);
@@ -399,7 +395,7 @@ on_final_drain (GObject *source, GAsyncResult *result, gpointer user_data)
   ctx->current->cancelled_by_drain += outcome.cancelled;
   if (gate == NULL)
     {
-      g_autoptr(HkpPlugin) plugin = g_steal_pointer (&ctx->current);
+      g_autoptr (HkpPlugin) plugin = g_steal_pointer (&ctx->current);
       hkp_engine_unregister (engine, plugin);
       shutdown_next (ctx);
       return;
@@ -425,9 +421,9 @@ shutdown_next (ShutdownContext *ctx)
       hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_UNLOADING, NULL);
       hkp_engine_set_instance (plugin, NULL);
       ctx->current = g_object_ref (plugin);
-      hkp_drain_swap_async (plugin->slot, hkp_gate_new (HKP_GATE_SKIP, NULL),
-                            hkp_engine_drain_timeout (engine, plugin), MAX (hkp_engine_drain_timeout (engine, plugin), 1.0),
-                            hkp_engine_shutdown_late, on_final_drain, ctx);
+      hkp_drain_swap_async (plugin->slot, hkp_gate_new (HKP_GATE_SKIP, NULL), hkp_engine_drain_timeout (engine, plugin),
+                            MAX (hkp_engine_drain_timeout (engine, plugin), 1.0), hkp_engine_shutdown_late,
+                            on_final_drain, ctx);
       return;
     }
   g_message ("all plugins shut down");

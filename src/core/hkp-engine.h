@@ -18,12 +18,12 @@ G_BEGIN_DECLS
 
 /* When an unhealthy plugin is restarted (reloaded), and when the engine gives up on it. */
 typedef struct {
-  guint after_failures;          /* consecutive unhealthy checks before a restart (default 3) */
-  gdouble backoff_initial_sec;   /* delay before the first restart, doubled each time (default 1) */
-  gdouble backoff_max_sec;       /* longest delay (default 300) */
-  gdouble reset_after_sec;       /* healthy this long: the delay starts again from the first (default 600) */
-  gdouble window_sec;            /* at most max_in_window restarts within this window (default 3600) */
-  guint max_in_window;           /* then the plugin is marked failed (default 5) */
+  guint after_failures; /* consecutive unhealthy checks before a restart (default 3) */
+  gdouble backoff_initial_sec; /* delay before the first restart, doubled each time (default 1) */
+  gdouble backoff_max_sec; /* longest delay (default 300) */
+  gdouble reset_after_sec; /* healthy this long: the delay starts again from the first (default 600) */
+  gdouble window_sec; /* at most max_in_window restarts within this window (default 3600) */
+  guint max_in_window; /* then the plugin is marked failed (default 5) */
 } HkpRestartPolicy;
 
 /* What the engine is built from; zero fields take the defaults above. */
@@ -36,9 +36,9 @@ typedef struct {
   gdouble init_timeout_sec;
   gdouble shutdown_timeout_sec;
   guint max_parallel_loads;
-  gdouble health_timeout_sec;   /* a health() call that overruns counts as unhealthy */
+  gdouble health_timeout_sec; /* a health() call that overruns counts as unhealthy */
   HkpRestartPolicy restart;
-  HkpWriteHook write_hook;      /* tests: runs before a plugin file is renamed into place */
+  HkpWriteHook write_hook; /* tests: runs before a plugin file is renamed into place */
   gpointer write_hook_data;
 } HkpEngineSettings;
 
@@ -112,8 +112,8 @@ void hkp_engine_check (HkpEngine *engine, const HkpCheckRequest *request, HkpChe
  * Cancelling cancellable makes request->cancelled true for the plugins.
  */
 void hkp_engine_check_async (HkpEngine *engine, const char *method, const char *path, const char *query,
-                             const char *client_address, const char *const *headers,
-                             GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+                             const char *client_address, const char *const *headers, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
 
 /* Finishes hkp_engine_check_async(): fills result (caller clears it); FALSE with an error if cancelled. */
 gboolean hkp_engine_check_finish (HkpEngine *engine, GAsyncResult *result, HkpCheckResult *out, GError **error);
@@ -143,16 +143,16 @@ char *hkp_engine_get_config (HkpEngine *engine, const char *name, GError **error
  * NO_SUCH_PLUGIN or FAILED; on failure nothing changes, in memory or on disk.
  * Finish with hkp_engine_change_finish().
  */
-void hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *json,
-                                  GAsyncReadyCallback callback, gpointer user_data);
+void hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *json, GAsyncReadyCallback callback,
+                                  gpointer user_data);
 
 /* Returns plugin name to the newest earlier file in its history, which then leaves the history. */
-void hkp_engine_rollback_config_async (HkpEngine *engine, const char *name,
-                                       GAsyncReadyCallback callback, gpointer user_data);
+void hkp_engine_rollback_config_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback,
+                                       gpointer user_data);
 
 /* Sets config.enabled of plugin name (disable drains and unloads; enable loads), saved like a config change. */
-void hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enabled,
-                                   GAsyncReadyCallback callback, gpointer user_data);
+void hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enabled, GAsyncReadyCallback callback,
+                                   gpointer user_data);
 
 /* Finishes a set-config, rollback or set-enabled call. */
 gboolean hkp_engine_change_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
@@ -163,7 +163,7 @@ typedef struct {
   guint removed;
   guint changed;
   guint unchanged;
-  guint errors;       /* bad edits, busy plugins, unreadable files */
+  guint errors; /* bad edits, busy plugins, unreadable files */
 } HkpRescanSummary;
 
 /*

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "hkp-error.h"
 
-G_DEFINE_QUARK (hkp-error-quark, hkp_error)
+G_DEFINE_QUARK (hkp - error - quark, hkp_error)
 
 #define DBUS_ERROR_PREFIX "org.hkp.PluginManager1.Error."
 

@@ -27,13 +27,12 @@ hkp_guard_leave (HkpGuardBox *box, HkpGuarded *object)
 
   /* Still current: give the count back to the box. */
   while (word_pointer (current) == object)
-    if (__atomic_compare_exchange_n (&box->word, &current, current - READER_ONE, FALSE,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    if (__atomic_compare_exchange_n (&box->word, &current, current - READER_ONE, FALSE, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST))
       return;
 
   /* Replaced: the swapper moved our count onto the object; the last one out retires it. */
-  if (object != NULL && __atomic_sub_fetch (&object->readers, 1, __ATOMIC_SEQ_CST) == 0 &&
-      object->retired != NULL)
+  if (object != NULL && __atomic_sub_fetch (&object->readers, 1, __ATOMIC_SEQ_CST) == 0 && object->retired != NULL)
     object->retired (object, object->retired_data);
 }
 
@@ -48,8 +47,7 @@ hkp_guard_swap (HkpGuardBox *box, HkpGuarded *object)
   old = __atomic_exchange_n (&box->word, (guint64) (guintptr) object, __ATOMIC_SEQ_CST);
   previous = word_pointer (old);
   readers = (gint64) (old >> READER_SHIFT);
-  if (previous != NULL &&
-      __atomic_add_fetch (&previous->readers, readers, __ATOMIC_SEQ_CST) == 0 &&
+  if (previous != NULL && __atomic_add_fetch (&previous->readers, readers, __ATOMIC_SEQ_CST) == 0 &&
       previous->retired != NULL)
     previous->retired (previous, previous->retired_data);
   return previous;

@@ -22,13 +22,13 @@ typedef struct _HkpGuarded HkpGuarded;
 typedef void (*HkpGuardRetired) (HkpGuarded *object, gpointer user_data);
 
 struct _HkpGuarded {
-  gint64 readers;            /* readers left after retirement (transferred count minus early leavers) */
-  HkpGuardRetired retired;   /* called once, when retired and unread; may be NULL */
+  gint64 readers; /* readers left after retirement (transferred count minus early leavers) */
+  HkpGuardRetired retired; /* called once, when retired and unread; may be NULL */
   gpointer retired_data;
 };
 
 typedef struct {
-  guint64 word;              /* object pointer | readers << 48 */
+  guint64 word; /* object pointer | readers << 48 */
 } HkpGuardBox;
 
 /* Enters box: returns its current object (may be NULL), which stays valid until hkp_guard_leave(). */

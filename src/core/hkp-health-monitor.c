@@ -23,15 +23,15 @@
 #define HEALTH_CHECKS_MAX 64
 
 typedef struct {
-  HkpEngine *engine;            /* borrowed: the engine stops every watch before it goes */
-  HkpPlugin *plugin;            /* borrowed: the watch lives while the plugin is registered */
+  HkpEngine *engine; /* borrowed: the engine stops every watch before it goes */
+  HkpPlugin *plugin; /* borrowed: the watch lives while the plugin is registered */
   GSource *timer;
   GSource *restart_timer;
   gulong state_handler;
   gboolean checking;
-  guint backoff_step;           /* restarts since the backoff last reset */
-  GArray *restart_times;        /* gint64 monotonic µs, within the window */
-  gint64 healthy_since;         /* monotonic µs, 0 while not healthy */
+  guint backoff_step; /* restarts since the backoff last reset */
+  GArray *restart_times; /* gint64 monotonic µs, within the window */
+  gint64 healthy_since; /* monotonic µs, 0 while not healthy */
   gboolean gave_up;
 } Watch;
 
@@ -39,7 +39,7 @@ typedef struct {
 
 typedef struct {
   HkpSlot *slot;
-  HkpGate *gate;                /* entered on the main thread, left on the worker */
+  HkpGate *gate; /* entered on the main thread, left on the worker */
   HkpHealth health;
 } HealthJob;
 
@@ -146,8 +146,8 @@ static void schedule_check (Watch *watch, gdouble seconds);
 static void
 on_restart_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(HkpPlugin) plugin = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpPlugin) plugin = user_data;
+  g_autoptr (GError) error = NULL;
 
   hkp_engine_release (HKP_ENGINE (source), plugin);
   if (!hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
@@ -159,7 +159,7 @@ on_restart_due (gpointer user_data)
 {
   Watch *watch = user_data;
   HkpPlugin *plugin = watch->plugin;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   gint64 now = g_get_monotonic_time ();
 
   g_clear_pointer (&watch->restart_timer, g_source_unref);
@@ -169,7 +169,8 @@ on_restart_due (gpointer user_data)
   g_array_append_val (watch->restart_times, now);
   plugin->restart_count++;
   plugin->health.consecutive_failures = 0;
-  hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: restarting (restart %u)", plugin->name, plugin->restart_count);
+  hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: restarting (restart %u)", plugin->name,
+                  plugin->restart_count);
   hkp_engine_apply_async (watch->engine, plugin, plugin->manifest, on_restart_applied, g_object_ref (plugin));
   return G_SOURCE_REMOVE;
 }
@@ -177,7 +178,7 @@ on_restart_due (gpointer user_data)
 static void
 on_given_up (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(HkpPlugin) plugin = user_data;
+  g_autoptr (HkpPlugin) plugin = user_data;
 
   hkp_engine_release (HKP_ENGINE (source), plugin);
 }
@@ -188,7 +189,7 @@ give_up (Watch *watch)
   HkpPlugin *plugin = watch->plugin;
   const HkpRestartPolicy *policy = &watch->engine->settings.restart;
   g_autofree char *message = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!hkp_engine_claim (watch->engine, plugin, &error))
     return;
@@ -225,8 +226,9 @@ apply_policy (Watch *watch)
       return;
     }
   watch->healthy_since = 0;
-  if (plugin->health.status != HKP_HEALTH_STATUS_UNHEALTHY || plugin->health.consecutive_failures < policy->after_failures ||
-      watch->restart_timer != NULL || watch->gave_up || plugin->busy || plugin->state != HKP_PLUGIN_STATE_ACTIVE)
+  if (plugin->health.status != HKP_HEALTH_STATUS_UNHEALTHY ||
+      plugin->health.consecutive_failures < policy->after_failures || watch->restart_timer != NULL || watch->gave_up ||
+      plugin->busy || plugin->state != HKP_PLUGIN_STATE_ACTIVE)
     return;
 
   for (guint i = 0; i < watch->restart_times->len; i++)
@@ -238,7 +240,8 @@ apply_policy (Watch *watch)
       give_up (watch);
       return;
     }
-  delay = MIN (policy->backoff_initial_sec * ldexp (1.0, (int) MIN (watch->backoff_step, 30u)), policy->backoff_max_sec);
+  delay = MIN (policy->backoff_initial_sec * ldexp (1.0, (int) MIN (watch->backoff_step, 30u)),
+               policy->backoff_max_sec);
   watch->backoff_step++;
   hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: unhealthy %u checks in a row; restart in %g s",
                   plugin->name, plugin->health.consecutive_failures, delay);
@@ -259,10 +262,10 @@ static void
 on_check_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   CheckContext *ctx = user_data;
-  g_autoptr(HkpEngine) engine = ctx->engine;
-  g_autoptr(HkpPlugin) plugin = ctx->plugin;
+  g_autoptr (HkpEngine) engine = ctx->engine;
+  g_autoptr (HkpPlugin) plugin = ctx->plugin;
   Watch *watch = plugin->watch;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HealthJob *job = hkp_thread_call_finish (result, &error);
   HkpHealth health = { 0 };
   guint failures = plugin->health.consecutive_failures;
@@ -279,8 +282,8 @@ on_check_done (GObject *source, GAsyncResult *result, gpointer user_data)
       health.status = HKP_HEALTH_STATUS_UNHEALTHY;
       g_free (health.message);
       health.message = g_error_matches (error, HKP_ERROR, HKP_ERROR_TIMED_OUT)
-                         ? g_strdup_printf ("health check timed out after %g s", ctx->timeout_sec)
-                         : g_strdup_printf ("health check could not run: %s", error->message);
+        ? g_strdup_printf ("health check timed out after %g s", ctx->timeout_sec)
+        : g_strdup_printf ("health check could not run: %s", error->message);
     }
   g_free (ctx);
   hkp_engine_op_end (engine);
@@ -329,8 +332,8 @@ run_check (Watch *watch)
   hkp_engine_op_begin (watch->engine);
   thread_name = g_strdup_printf ("health:%.8s", plugin->name);
   /* A check that overruns still owns the job: the worker frees it when health() returns. */
-  hkp_thread_call_async (thread_name, (guint) (ctx->timeout_sec * 1000), health_job_run,
-                         health_job_late, job, NULL, on_check_done, ctx);
+  hkp_thread_call_async (thread_name, (guint) (ctx->timeout_sec * 1000), health_job_run, health_job_late, job, NULL,
+                         on_check_done, ctx);
 }
 
 static gboolean
@@ -339,8 +342,8 @@ on_timer (gpointer user_data)
   Watch *watch = user_data;
   HkpPlugin *plugin = watch->plugin;
   gdouble interval = plugin->manifest != NULL && plugin->manifest->health_interval_sec > 0
-                       ? plugin->manifest->health_interval_sec
-                       : watch->engine->settings.health_interval_sec;
+    ? plugin->manifest->health_interval_sec
+    : watch->engine->settings.health_interval_sec;
 
   g_clear_pointer (&watch->timer, g_source_unref);
   run_check (watch);

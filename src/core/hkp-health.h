@@ -6,11 +6,11 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  HKP_HEALTH_STATUS_UNKNOWN,        /* not checked (yet), or not loaded */
+  HKP_HEALTH_STATUS_UNKNOWN, /* not checked (yet), or not loaded */
   HKP_HEALTH_STATUS_HEALTHY,
   HKP_HEALTH_STATUS_DEGRADED,
   HKP_HEALTH_STATUS_UNHEALTHY,
-  HKP_HEALTH_STATUS_TRANSITIONING,  /* loading or reloading */
+  HKP_HEALTH_STATUS_TRANSITIONING, /* loading or reloading */
   HKP_HEALTH_N_STATUSES,
 } HkpHealthStatus;
 
@@ -25,10 +25,10 @@ typedef struct {
 /* The result of a plugin's last health check. */
 typedef struct {
   HkpHealthStatus status;
-  char *message;                /* "" if none */
-  GPtrArray *checks;            /* HkpHealthCheck, the plugin's own */
-  gint64 last_check_usec;       /* real time of the check, 0 if never */
-  guint consecutive_failures;   /* unhealthy (or timed-out) checks in a row */
+  char *message; /* "" if none */
+  GPtrArray *checks; /* HkpHealthCheck, the plugin's own */
+  gint64 last_check_usec; /* real time of the check, 0 if never */
+  guint consecutive_failures; /* unhealthy (or timed-out) checks in a row */
 } HkpHealth;
 
 /* Returns the lowercase name of status ("healthy"); static string. */

@@ -21,16 +21,14 @@ plugin_message (char *buffer, gsize size, const char *fallback)
 }
 
 HkpInstance *
-hkp_instance_new (HkpModule *module, const char *plugin_name,
-                  const char *config_json, GError **error)
+hkp_instance_new (HkpModule *module, const char *plugin_name, const char *config_json, GError **error)
 {
   const hkp_plugin_descriptor *d = hkp_module_get_descriptor (module);
   char message[HKP_PLUGIN_ERROR_SIZE] = "";
   HkpInstance *instance;
   void *handle = NULL;
 
-  if (d->validate_config != NULL &&
-      d->validate_config (config_json, message, sizeof message) != 0)
+  if (d->validate_config != NULL && d->validate_config (config_json, message, sizeof message) != 0)
     {
       g_autofree char *text = plugin_message (message, sizeof message, "no reason given");
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG, "config rejected: %s", text);

@@ -22,8 +22,7 @@ typedef struct _HkpInstance HkpInstance;
  * a new instance or NULL with HKP_ERROR_INVALID_CONFIG or
  * HKP_ERROR_INIT_FAILED carrying the plugin's own message.
  */
-HkpInstance *hkp_instance_new (HkpModule *module, const char *plugin_name,
-                               const char *config_json, GError **error);
+HkpInstance *hkp_instance_new (HkpModule *module, const char *plugin_name, const char *config_json, GError **error);
 
 /* Calls the plugin's shutdown() once; later calls do nothing.  Runs plugin code: call it off the main thread. */
 void hkp_instance_shutdown (HkpInstance *instance);

@@ -44,7 +44,7 @@ hkp_json_depth_within (const char *data, gsize len, guint max_depth)
 char *
 hkp_json_to_string (JsonNode *node)
 {
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
 
   json_generator_set_root (generator, node);
   return json_generator_to_data (generator, NULL);

@@ -35,8 +35,7 @@ hkp_manifest_name_from_filename (const char *filename)
 {
   g_autofree char *base = g_path_get_basename (filename);
 
-  if (base[0] == '.' || !g_str_has_suffix (base, MANIFEST_SUFFIX) ||
-      strlen (base) == strlen (MANIFEST_SUFFIX))
+  if (base[0] == '.' || !g_str_has_suffix (base, MANIFEST_SUFFIX) || strlen (base) == strlen (MANIFEST_SUFFIX))
     return NULL;
   return g_strndup (base, strlen (base) - strlen (MANIFEST_SUFFIX));
 }
@@ -80,8 +79,8 @@ hkp_failure_mode_to_string (HkpFailureMode mode)
 static gboolean
 wrong_type (const char *path, const char *key, const char *expected, JsonNode *node, GError **error)
 {
-  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-               "%s: key \"%s\" must be %s, not %s", path, key, expected, hkp_json_type_name (node));
+  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: key \"%s\" must be %s, not %s", path, key, expected,
+               hkp_json_type_name (node));
   return FALSE;
 }
 
@@ -115,8 +114,8 @@ read_priority (const char *path, const char *key, JsonNode *node, gint *out, GEr
   if (value < HKP_PRIORITY_MIN || value > HKP_PRIORITY_MAX)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: key \"%s\" must be between %d and %d, not %" G_GINT64_FORMAT,
-                   path, key, HKP_PRIORITY_MIN, HKP_PRIORITY_MAX, value);
+                   "%s: key \"%s\" must be between %d and %d, not %" G_GINT64_FORMAT, path, key, HKP_PRIORITY_MIN,
+                   HKP_PRIORITY_MAX, value);
       return FALSE;
     }
   *out = (gint) value;
@@ -135,8 +134,8 @@ read_seconds (const char *path, const char *key, JsonNode *node, gdouble *out, G
   if (!(value > 0 && value <= HKP_TIMEOUT_MAX_SEC))
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: key \"%s\" must be more than 0 and at most %.0f seconds, not %g",
-                   path, key, HKP_TIMEOUT_MAX_SEC, value);
+                   "%s: key \"%s\" must be more than 0 and at most %.0f seconds, not %g", path, key,
+                   HKP_TIMEOUT_MAX_SEC, value);
       return FALSE;
     }
   *out = value;
@@ -144,8 +143,8 @@ read_seconds (const char *path, const char *key, JsonNode *node, gdouble *out, G
 }
 
 static gboolean
-read_choice (const char *path, const char *key, JsonNode *node,
-             const char *first, const char *second, gint *out, GError **error)
+read_choice (const char *path, const char *key, JsonNode *node, const char *first, const char *second, gint *out,
+             GError **error)
 {
   g_autofree char *value = NULL;
 
@@ -157,8 +156,8 @@ read_choice (const char *path, const char *key, JsonNode *node,
     *out = 1;
   else
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: key \"%s\" must be \"%s\" or \"%s\", not \"%s\"", path, key, first, second, value);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: key \"%s\" must be \"%s\" or \"%s\", not \"%s\"",
+                   path, key, first, second, value);
       return FALSE;
     }
   return TRUE;
@@ -210,13 +209,12 @@ read_member (const char *path, const char *key, JsonNode *node, HkpManifest *man
 }
 
 HkpManifest *
-hkp_manifest_new_from_data (const char *name, const char *path,
-                            const char *data, gsize len, GError **error)
+hkp_manifest_new_from_data (const char *name, const char *path, const char *data, gsize len, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(HkpManifest) manifest = NULL;
-  g_autoptr(GError) parse_error = NULL;
-  g_autoptr(GList) members = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (HkpManifest) manifest = NULL;
+  g_autoptr (GError) parse_error = NULL;
+  g_autoptr (GList) members = NULL;
   JsonObject *root;
 
   if (!hkp_plugin_name_is_valid (name))
@@ -224,26 +222,25 @@ hkp_manifest_new_from_data (const char *name, const char *path,
       g_autofree char *shown = g_utf8_make_valid (name, -1);
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
                    "%s: invalid plugin name \"%s\": names are 1 to 64 of a-z, 0-9, '_' and '-', "
-                   "starting with a letter or digit", path, shown);
+                   "starting with a letter or digit",
+                   path, shown);
       return NULL;
     }
   if (len > HKP_MANIFEST_MAX_SIZE)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: file is %" G_GSIZE_FORMAT " bytes, more than the %d allowed",
-                   path, len, HKP_MANIFEST_MAX_SIZE);
+                   "%s: file is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", path, len, HKP_MANIFEST_MAX_SIZE);
       return NULL;
     }
   if (!hkp_json_depth_within (data, len, HKP_MANIFEST_MAX_DEPTH))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: invalid JSON: nested deeper than %d levels", path, HKP_MANIFEST_MAX_DEPTH);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: invalid JSON: nested deeper than %d levels", path,
+                   HKP_MANIFEST_MAX_DEPTH);
       return NULL;
     }
   if (!g_utf8_validate_len (data, len, NULL))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: invalid JSON: not valid UTF-8", path);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: invalid JSON: not valid UTF-8", path);
       return NULL;
     }
   if (!json_parser_load_from_data (parser, data, (gssize) len, &parse_error))
@@ -262,8 +259,7 @@ hkp_manifest_new_from_data (const char *name, const char *path,
     }
   if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: the top level must be a JSON object, not %s",
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: the top level must be a JSON object, not %s",
                    path, hkp_json_type_name (json_parser_get_root (parser)));
       return NULL;
     }
@@ -283,8 +279,8 @@ hkp_manifest_new_from_data (const char *name, const char *path,
   if (manifest->module == NULL || manifest->module[0] == '\0')
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: key \"module\" is missing (the module file in the plugin directory, e.g. \"%s.so\")",
-                   path, name);
+                   "%s: key \"module\" is missing (the module file in the plugin directory, e.g. \"%s.so\")", path,
+                   name);
       return NULL;
     }
   if (manifest->config == NULL)
@@ -301,28 +297,26 @@ hkp_manifest_new_from_file (const char *path, char **text, GError **error)
 {
   g_autofree char *name = hkp_manifest_name_from_filename (path);
   g_autofree char *data = NULL;
-  g_autoptr(GError) read_error = NULL;
+  g_autoptr (GError) read_error = NULL;
   GStatBuf st;
   gsize len = 0;
 
   if (name == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
-                   "%s: a plugin file must be named <name>.json", path);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME, "%s: a plugin file must be named <name>.json", path);
       return NULL;
     }
   /* Check the size before reading, so a huge file is never read into memory. */
   if (g_stat (path, &st) == 0 && st.st_size > HKP_MANIFEST_MAX_SIZE)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: file is %" G_GINT64_FORMAT " bytes, more than the %d allowed",
-                   path, (gint64) st.st_size, HKP_MANIFEST_MAX_SIZE);
+                   "%s: file is %" G_GINT64_FORMAT " bytes, more than the %d allowed", path, (gint64) st.st_size,
+                   HKP_MANIFEST_MAX_SIZE);
       return NULL;
     }
   if (!g_file_get_contents (path, &data, &len, &read_error))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: cannot read: %s", path, read_error->message);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: cannot read: %s", path, read_error->message);
       return NULL;
     }
   if (text != NULL)

@@ -31,19 +31,19 @@ typedef enum {
  * Timeouts are 0 where the file leaves them to the engine's defaults.
  */
 typedef struct {
-  char *name;             /* the file's stem */
-  char *path;             /* the file it came from */
-  char *module;           /* "module" as written */
-  gint priority;          /* lower runs first */
+  char *name; /* the file's stem */
+  char *path; /* the file it came from */
+  char *module; /* "module" as written */
+  gint priority; /* lower runs first */
   HkpReloadStrategy reload_strategy;
   HkpFailureMode failure_mode;
   gdouble drain_timeout_sec;
   gdouble init_timeout_sec;
   gdouble health_interval_sec;
-  gboolean required;      /* /readyz fails while this plugin is down */
-  gboolean enabled;       /* config.enabled, TRUE when absent */
-  JsonNode *config;       /* the "config" object (sealed) */
-  char *config_json;      /* the same, serialised for the plugin */
+  gboolean required; /* /readyz fails while this plugin is down */
+  gboolean enabled; /* config.enabled, TRUE when absent */
+  JsonNode *config; /* the "config" object (sealed) */
+  char *config_json; /* the same, serialised for the plugin */
 } HkpManifest;
 
 /* Returns TRUE if name matches [a-z0-9][a-z0-9_-]{0,63}. */
@@ -60,8 +60,8 @@ char *hkp_manifest_name_from_filename (const char *filename);
 HkpManifest *hkp_manifest_new_from_file (const char *path, char **text, GError **error);
 
 /* Parses a plugin declaration from memory, as if read from path; returns a new reference or NULL with an error. */
-HkpManifest *hkp_manifest_new_from_data (const char *name, const char *path,
-                                         const char *data, gsize len, GError **error);
+HkpManifest *hkp_manifest_new_from_data (const char *name, const char *path, const char *data, gsize len,
+                                         GError **error);
 
 /* Returns a new reference to manifest. */
 HkpManifest *hkp_manifest_ref (HkpManifest *manifest);

@@ -18,8 +18,8 @@
 struct _HkpModule {
   GModule *gmodule;
   const hkp_plugin_descriptor *descriptor;
-  char *path;       /* where it was loaded from */
-  char *copy_path;  /* the private copy that is mapped */
+  char *path; /* where it was loaded from */
+  char *copy_path; /* the private copy that is mapped */
   char *name;
   char *version;
   char *description;
@@ -29,7 +29,7 @@ struct _HkpModule {
 static gboolean
 path_has_dotdot (const char *path)
 {
-  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  g_auto (GStrv) parts = g_strsplit (path, "/", -1);
 
   for (guint i = 0; parts[i] != NULL; i++)
     if (g_str_equal (parts[i], ".."))
@@ -72,8 +72,7 @@ hkp_module_resolve (const char *plugin_dir, const char *module, GError **error)
   if (real_dir == NULL)
     {
       int saved = errno;
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "plugin directory %s: %s", plugin_dir, g_strerror (saved));
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "plugin directory %s: %s", plugin_dir, g_strerror (saved));
       return NULL;
     }
   if (g_path_is_absolute (module))
@@ -82,8 +81,8 @@ hkp_module_resolve (const char *plugin_dir, const char *module, GError **error)
       g_autofree char *canonical_dir = g_canonicalize_filename (plugin_dir, NULL);
       if (!path_is_inside (canonical, canonical_dir) && !path_is_inside (canonical, real_dir))
         {
-          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                       "module %s is outside the plugin directory %s", module, plugin_dir);
+          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s is outside the plugin directory %s", module,
+                       plugin_dir);
           return NULL;
         }
       candidate = g_strdup (module);
@@ -96,24 +95,21 @@ hkp_module_resolve (const char *plugin_dir, const char *module, GError **error)
     {
       int saved = errno;
       if (saved == ENOENT)
-        g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                     "module \"%s\" not found in the plugin directory %s", module, plugin_dir);
+        g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module \"%s\" not found in the plugin directory %s", module,
+                     plugin_dir);
       else
-        g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                     "module \"%s\": %s", module, g_strerror (saved));
+        g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module \"%s\": %s", module, g_strerror (saved));
       return NULL;
     }
   if (!path_is_inside (real, real_dir))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "module \"%s\" resolves to %s, outside the plugin directory %s",
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module \"%s\" resolves to %s, outside the plugin directory %s",
                    module, real, plugin_dir);
       return NULL;
     }
   if (g_stat (real, &st) != 0 || !S_ISREG (st.st_mode))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "module \"%s\" (%s) is not a regular file", module, real);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module \"%s\" (%s) is not a regular file", module, real);
       return NULL;
     }
   return g_steal_pointer (&real);
@@ -126,14 +122,13 @@ copy_module_file (const char *path, const char *copy_dir, guint64 serial, GError
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *copy_path = NULL;
   g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   gsize len = 0, written = 0;
   int fd;
 
   if (!g_file_get_contents (path, &data, &len, &local_error))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s",
-                   path, local_error->message);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, local_error->message);
       return NULL;
     }
   /* The dynamic loader caches by path: a name never used before guarantees a fresh load. */
@@ -142,8 +137,8 @@ copy_module_file (const char *path, const char *copy_dir, guint64 serial, GError
   if (fd < 0)
     {
       int saved = errno;
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot copy module %s into %s: %s",
-                   path, copy_dir, g_strerror (saved));
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot copy module %s into %s: %s", path, copy_dir,
+                   g_strerror (saved));
       return NULL;
     }
   while (written < len)
@@ -156,8 +151,8 @@ copy_module_file (const char *path, const char *copy_dir, guint64 serial, GError
           int saved = errno;
           close (fd);
           g_unlink (copy_path);
-          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot copy module %s into %s: %s",
-                       path, copy_dir, g_strerror (saved));
+          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot copy module %s into %s: %s", path, copy_dir,
+                       g_strerror (saved));
           return NULL;
         }
       written += (gsize) n;
@@ -178,34 +173,33 @@ check_descriptor (const hkp_plugin_descriptor *d, const char *path, GError **err
 {
   if (d == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "module %s: %s() returned no descriptor", path, HKP_PLUGIN_ENTRY_SYMBOL);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: %s() returned no descriptor", path,
+                   HKP_PLUGIN_ENTRY_SYMBOL);
       return FALSE;
     }
   if (d->abi_version != HKP_PLUGIN_ABI_VERSION)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
-                   "module %s was built for plugin ABI version %u; this hkp-plugind supports version %u",
-                   path, d->abi_version, HKP_PLUGIN_ABI_VERSION);
+                   "module %s was built for plugin ABI version %u; this hkp-plugind supports version %u", path,
+                   d->abi_version, HKP_PLUGIN_ABI_VERSION);
       return FALSE;
     }
   if (d->struct_size < sizeof (hkp_plugin_descriptor))
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
-                   "module %s has a descriptor of %u bytes; ABI version %u needs at least %zu",
-                   path, d->struct_size, HKP_PLUGIN_ABI_VERSION, sizeof (hkp_plugin_descriptor));
+                   "module %s has a descriptor of %u bytes; ABI version %u needs at least %zu", path, d->struct_size,
+                   HKP_PLUGIN_ABI_VERSION, sizeof (hkp_plugin_descriptor));
       return FALSE;
     }
   if (d->name == NULL || d->version == NULL || d->description == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "module %s: descriptor lacks its name, version or description", path);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: descriptor lacks its name, version or description",
+                   path);
       return FALSE;
     }
   if (d->init == NULL || d->handle == NULL || d->shutdown == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "module %s: descriptor lacks init, handle or shutdown", path);
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: descriptor lacks init, handle or shutdown", path);
       return FALSE;
     }
   return TRUE;
@@ -228,7 +222,7 @@ module_clear (HkpModule *module)
 HkpModule *
 hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError **error)
 {
-  g_autoptr(HkpModule) module = g_atomic_rc_box_new0 (HkpModule);
+  g_autoptr (HkpModule) module = g_atomic_rc_box_new0 (HkpModule);
   hkp_plugin_entry_func entry = NULL;
 
   module->path = g_strdup (path);
@@ -239,15 +233,15 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
   module->gmodule = g_module_open (module->copy_path, G_MODULE_BIND_LOCAL);
   if (module->gmodule == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "module %s is not a loadable shared object: %s", path, g_module_error ());
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s is not a loadable shared object: %s", path,
+                   g_module_error ());
       return NULL;
     }
   if (!g_module_symbol (module->gmodule, HKP_PLUGIN_ENTRY_SYMBOL, (gpointer *) &entry) || entry == NULL)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE,
-                   "module %s has no entry symbol %s(): it is not an hkp-plugind plugin",
-                   path, HKP_PLUGIN_ENTRY_SYMBOL);
+                   "module %s has no entry symbol %s(): it is not an hkp-plugind plugin", path,
+                   HKP_PLUGIN_ENTRY_SYMBOL);
       return NULL;
     }
   module->descriptor = entry ();

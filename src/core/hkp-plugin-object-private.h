@@ -13,25 +13,25 @@ struct _HkpPlugin {
   GObject parent_instance;
   char *name;
   char *file;
-  char *file_text;             /* the file as last loaded or saved */
+  char *file_text; /* the file as last loaded or saved */
   HkpPluginState state;
   char *last_error;
   HkpManifest *manifest;
-  HkpInstance *instance;       /* the instance the slot's gate serves, if any */
-  HkpSlot *slot;               /* the request path's view, shared with the chain */
+  HkpInstance *instance; /* the instance the slot's gate serves, if any */
+  HkpSlot *slot; /* the request path's view, shared with the chain */
   char *version;
   char *description;
   char *module_path;
-  gboolean busy;               /* a transition (load, reload, config, enable, disable) is running */
-  GPtrArray *draining;         /* HkpGate of earlier instances still draining (borrowed) */
+  gboolean busy; /* a transition (load, reload, config, enable, disable) is running */
+  GPtrArray *draining; /* HkpGate of earlier instances still draining (borrowed) */
   guint reload_count;
   guint config_version;
   guint64 cancelled_by_drain;
   HkpHealth health;
-  guint restart_count;         /* restarts by the health monitor */
+  guint restart_count; /* restarts by the health monitor */
   guint64 reloads[HKP_RELOAD_N_RESULTS];
   guint64 health_checks[HKP_HEALTH_N_STATUSES]; /* completed health checks by result */
-  gpointer watch;              /* the health monitor's per-plugin state */
+  gpointer watch; /* the health monitor's per-plugin state */
 };
 
 /* Creates a plugin in state loading; returns a new reference. */

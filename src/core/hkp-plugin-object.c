@@ -7,7 +7,6 @@
 
 #include "hkp-log.h"
 
-
 enum {
   SIGNAL_STATE_CHANGED,
   SIGNAL_ERROR_CHANGED,
@@ -20,12 +19,9 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (HkpPlugin, hkp_plugin, G_TYPE_OBJECT)
 
 static const char *const state_names[] = {
-  [HKP_PLUGIN_STATE_LOADING] = "loading",
-  [HKP_PLUGIN_STATE_ACTIVE] = "active",
-  [HKP_PLUGIN_STATE_RELOADING] = "reloading",
-  [HKP_PLUGIN_STATE_UNLOADING] = "unloading",
-  [HKP_PLUGIN_STATE_FAILED] = "failed",
-  [HKP_PLUGIN_STATE_DISABLED] = "disabled",
+  [HKP_PLUGIN_STATE_LOADING] = "loading",     [HKP_PLUGIN_STATE_ACTIVE] = "active",
+  [HKP_PLUGIN_STATE_RELOADING] = "reloading", [HKP_PLUGIN_STATE_UNLOADING] = "unloading",
+  [HKP_PLUGIN_STATE_FAILED] = "failed",       [HKP_PLUGIN_STATE_DISABLED] = "disabled",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (state_names) == HKP_PLUGIN_N_STATES);
 
@@ -62,18 +58,14 @@ hkp_plugin_class_init (HkpPluginClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = hkp_plugin_finalize;
-  signals[SIGNAL_STATE_CHANGED] =
-    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
-  signals[SIGNAL_ERROR_CHANGED] =
-    g_signal_new ("error-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_HEALTH_CHANGED] =
-    g_signal_new ("health-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
-  signals[SIGNAL_CONFIG_CHANGED] =
-    g_signal_new ("config-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[SIGNAL_STATE_CHANGED] = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                                NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[SIGNAL_ERROR_CHANGED] = g_signal_new ("error-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                                NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_HEALTH_CHANGED] = g_signal_new ("health-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                                 NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
+  signals[SIGNAL_CONFIG_CHANGED] = g_signal_new ("config-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                                 NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
 }
 
 static void
@@ -281,15 +273,15 @@ hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
   if (old != plugin->health.status || message_changed)
     {
       GLogLevelFlags level = plugin->health.status == HKP_HEALTH_STATUS_HEALTHY ? G_LOG_LEVEL_MESSAGE
-                             : plugin->health.status == HKP_HEALTH_STATUS_DEGRADED ||
-                                   plugin->health.status == HKP_HEALTH_STATUS_UNHEALTHY ? G_LOG_LEVEL_WARNING
-                             : G_LOG_LEVEL_INFO;
-      g_log_structured (G_LOG_DOMAIN, level, HKP_LOG_FIELD_PLUGIN, plugin->name,
-                        "MESSAGE_ID", HKP_MESSAGE_ID_HEALTH_CHANGED, HKP_LOG_FIELD_RESULT,
+        : plugin->health.status == HKP_HEALTH_STATUS_DEGRADED || plugin->health.status == HKP_HEALTH_STATUS_UNHEALTHY
+        ? G_LOG_LEVEL_WARNING
+        : G_LOG_LEVEL_INFO;
+      g_log_structured (G_LOG_DOMAIN, level, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
+                        HKP_MESSAGE_ID_HEALTH_CHANGED, HKP_LOG_FIELD_RESULT,
+                        hkp_health_status_to_string (plugin->health.status), "MESSAGE", "plugin %s health %s -> %s%s%s",
+                        plugin->name, hkp_health_status_to_string (old),
                         hkp_health_status_to_string (plugin->health.status),
-                        "MESSAGE", "plugin %s health %s -> %s%s%s", plugin->name,
-                      hkp_health_status_to_string (old), hkp_health_status_to_string (plugin->health.status),
-                      plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);
+                        plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);
       g_signal_emit (plugin, signals[SIGNAL_HEALTH_CHANGED], 0, (guint) old, (guint) plugin->health.status);
     }
 }
@@ -318,16 +310,16 @@ hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error
     const char *state_name = hkp_plugin_state_to_string (state);
     if (state == HKP_PLUGIN_STATE_FAILED)
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, plugin->name,
-                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED,
-                        "MESSAGE", "plugin %s failed: %s", plugin->name, plugin->last_error);
+                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED, "MESSAGE",
+                        "plugin %s failed: %s", plugin->name, plugin->last_error);
     else if (state == HKP_PLUGIN_STATE_ACTIVE)
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name,
-                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED,
-                        "MESSAGE", "plugin %s active (%s %s)", plugin->name, plugin->module_path, plugin->version);
+                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED, "MESSAGE",
+                        "plugin %s active (%s %s)", plugin->name, plugin->module_path, plugin->version);
     else
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name,
-                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED,
-                        "MESSAGE", "plugin %s %s -> %s", plugin->name, hkp_plugin_state_to_string (old), state_name);
+                        HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED, "MESSAGE",
+                        "plugin %s %s -> %s", plugin->name, hkp_plugin_state_to_string (old), state_name);
   }
   g_signal_emit (plugin, signals[SIGNAL_STATE_CHANGED], 0, (guint) old, (guint) state);
   if (error_changed)

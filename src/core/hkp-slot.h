@@ -11,10 +11,10 @@ G_BEGIN_DECLS
 
 /* What the request path does with a plugin, decided by its current gate. */
 typedef enum {
-  HKP_GATE_SERVE,    /* call the gate's instance */
-  HKP_GATE_SKIP,     /* disabled or gone: skip the plugin */
-  HKP_GATE_FAILED,   /* failed: the failure mode decides */
-  HKP_GATE_PAUSED,   /* exclusive reload: wait, bounded, for the next gate */
+  HKP_GATE_SERVE, /* call the gate's instance */
+  HKP_GATE_SKIP, /* disabled or gone: skip the plugin */
+  HKP_GATE_FAILED, /* failed: the failure mode decides */
+  HKP_GATE_PAUSED, /* exclusive reload: wait, bounded, for the next gate */
 } HkpGateMode;
 
 /*
@@ -26,8 +26,8 @@ typedef enum {
 typedef struct {
   HkpGuarded guard;
   HkpGateMode mode;
-  HkpInstance *instance;  /* HKP_GATE_SERVE only (owned reference) */
-  gint cancelled;         /* set once a drain gives up waiting: calls inside see request->cancelled */
+  HkpInstance *instance; /* HKP_GATE_SERVE only (owned reference) */
+  gint cancelled; /* set once a drain gives up waiting: calls inside see request->cancelled */
   gboolean keep_instance; /* the instance serves on through another gate: do not shut it down */
 } HkpGate;
 
@@ -36,7 +36,7 @@ typedef enum {
   HKP_OUTCOME_CONTINUE,
   HKP_OUTCOME_ALLOW,
   HKP_OUTCOME_DENY,
-  HKP_OUTCOME_ERROR,      /* invalid verdict, or failed plugin under failure_mode closed */
+  HKP_OUTCOME_ERROR, /* invalid verdict, or failed plugin under failure_mode closed */
   HKP_OUTCOME_CANCELLED,
   HKP_N_OUTCOMES,
 } HkpOutcome;
@@ -50,12 +50,12 @@ typedef struct {
   gint ref;
   char *name;
   HkpGuardBox gate;
-  gint failure_mode;           /* HkpFailureMode, atomic */
-  gint64 pause_limit_usec;     /* how long a request waits for a paused plugin, atomic */
-  GMutex lock;                 /* guards generation, for waiters on a paused gate */
+  gint failure_mode; /* HkpFailureMode, atomic */
+  gint64 pause_limit_usec; /* how long a request waits for a paused plugin, atomic */
+  GMutex lock; /* guards generation, for waiters on a paused gate */
   GCond resumed;
-  gint health_checks;          /* health() calls inside one of this slot's gates (not requests), atomic */
-  gint generation;              /* bumped (atomically, under lock) at every gate swap */
+  gint health_checks; /* health() calls inside one of this slot's gates (not requests), atomic */
+  gint generation; /* bumped (atomically, under lock) at every gate swap */
   gint64 outcomes[HKP_N_OUTCOMES];
 } HkpSlot;
 

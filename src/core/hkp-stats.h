@@ -21,9 +21,9 @@ void hkp_histogram_observe (HkpHistogram *histogram, gdouble seconds);
 
 /* How a reload (or any change that loads an instance) ended. */
 typedef enum {
-  HKP_RELOAD_SUCCESS,      /* the new instance serves */
-  HKP_RELOAD_ROLLED_BACK,  /* it failed; the previous instance (or module and config) serves again */
-  HKP_RELOAD_FAILED,       /* it failed and nothing serves */
+  HKP_RELOAD_SUCCESS, /* the new instance serves */
+  HKP_RELOAD_ROLLED_BACK, /* it failed; the previous instance (or module and config) serves again */
+  HKP_RELOAD_FAILED, /* it failed and nothing serves */
   HKP_RELOAD_N_RESULTS,
 } HkpReloadResult;
 

@@ -31,7 +31,7 @@ hkp_status_plugin_health (HkpPlugin *plugin)
 const char *
 hkp_status_overall_health (HkpEngine *engine)
 {
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
   gboolean degraded = FALSE;
 
   for (guint i = 0; i < plugins->len; i++)
@@ -57,7 +57,7 @@ hkp_status_overall_health (HkpEngine *engine)
 static char *
 finish (JsonBuilder *builder)
 {
-  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
 
   return hkp_json_to_string (root);
 }
@@ -97,8 +97,8 @@ add_health_object (JsonBuilder *b, HkpPlugin *plugin)
 char *
 hkp_status_json (HkpEngine *engine, gint64 now_usec)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
   g_autofree char *uptime = hkp_status_format_duration (now_usec - hkp_engine_get_start_time (engine));
   guint active = 0, healthy = 0, unhealthy = 0;
   guint64 requests = 0;
@@ -157,8 +157,8 @@ hkp_status_json (HkpEngine *engine, gint64 now_usec)
 char *
 hkp_status_list_json (HkpEngine *engine, gint64 now_usec)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "plugins");
@@ -187,8 +187,8 @@ hkp_status_list_json (HkpEngine *engine, gint64 now_usec)
 char *
 hkp_status_health_json (HkpEngine *engine, gint64 now_usec)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "overall_status");

@@ -6,8 +6,8 @@
 #include "hkp-error.h"
 
 typedef struct {
-  gint ref;              /* the worker and the deadline each hold one */
-  gint settled;          /* 0 until the worker or the deadline wins */
+  gint ref; /* the worker and the deadline each hold one */
+  gint settled; /* 0 until the worker or the deadline wins */
   GTask *task;
   GSource *deadline;
   HkpBlockingFunc func;
@@ -36,8 +36,8 @@ thread_call_deadline (gpointer user_data)
   ThreadCall *call = user_data;
 
   if (g_atomic_int_compare_and_exchange (&call->settled, 0, 1))
-    g_task_return_new_error (call->task, HKP_ERROR, HKP_ERROR_TIMED_OUT,
-                             "did not finish within %.3g s", call->timeout_ms / 1000.0);
+    g_task_return_new_error (call->task, HKP_ERROR, HKP_ERROR_TIMED_OUT, "did not finish within %.3g s",
+                             call->timeout_ms / 1000.0);
   return G_SOURCE_REMOVE;
 }
 
@@ -68,17 +68,11 @@ thread_call_run (gpointer user_data)
 }
 
 void
-hkp_thread_call_async (const char *thread_name,
-                       guint timeout_ms,
-                       HkpBlockingFunc func,
-                       HkpLateFunc late,
-                       gpointer data,
-                       GDestroyNotify data_free,
-                       GAsyncReadyCallback callback,
-                       gpointer user_data)
+hkp_thread_call_async (const char *thread_name, guint timeout_ms, HkpBlockingFunc func, HkpLateFunc late, gpointer data,
+                       GDestroyNotify data_free, GAsyncReadyCallback callback, gpointer user_data)
 {
   ThreadCall *call = g_new0 (ThreadCall, 1);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GThread *thread;
 
   call->ref = 2;
@@ -105,8 +99,7 @@ hkp_thread_call_async (const char *thread_name,
       g_atomic_int_set (&call->settled, 1);
       if (call->deadline != NULL)
         g_source_destroy (call->deadline);
-      g_task_return_new_error (call->task, HKP_ERROR, HKP_ERROR_FAILED,
-                               "cannot start a thread: %s", error->message);
+      g_task_return_new_error (call->task, HKP_ERROR, HKP_ERROR_FAILED, "cannot start a thread: %s", error->message);
       thread_call_unref (call);
       return;
     }

@@ -20,14 +20,8 @@ typedef void (*HkpLateFunc) (gpointer result, gpointer data);
  * late on the worker thread instead.  data is freed with data_free on
  * whichever side finishes last.
  */
-void hkp_thread_call_async (const char *thread_name,
-                            guint timeout_ms,
-                            HkpBlockingFunc func,
-                            HkpLateFunc late,
-                            gpointer data,
-                            GDestroyNotify data_free,
-                            GAsyncReadyCallback callback,
-                            gpointer user_data);
+void hkp_thread_call_async (const char *thread_name, guint timeout_ms, HkpBlockingFunc func, HkpLateFunc late,
+                            gpointer data, GDestroyNotify data_free, GAsyncReadyCallback callback, gpointer user_data);
 
 /* Returns the result of func (transfer full) or NULL with an error. */
 gpointer hkp_thread_call_finish (GAsyncResult *result, GError **error);

@@ -40,15 +40,13 @@ field_value (const GLogField *fields, gsize n_fields, const char *key)
 char *
 daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields)
 {
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
   const char *message = field_value (fields, n_fields, "MESSAGE");
   const char *plugin = field_value (fields, n_fields, HKP_LOG_FIELD_PLUGIN);
   GString *line = g_string_new (NULL);
 
-  g_string_append_printf (line, "%02d:%02d:%02d.%03d %-8s ",
-                          g_date_time_get_hour (now), g_date_time_get_minute (now),
-                          g_date_time_get_second (now), g_date_time_get_microsecond (now) / 1000,
-                          level_name (level));
+  g_string_append_printf (line, "%02d:%02d:%02d.%03d %-8s ", g_date_time_get_hour (now), g_date_time_get_minute (now),
+                          g_date_time_get_second (now), g_date_time_get_microsecond (now) / 1000, level_name (level));
   if (plugin != NULL)
     g_string_append_printf (line, "[%s] ", plugin);
   g_string_append (line, message != NULL ? message : "(no message)");

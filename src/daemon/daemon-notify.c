@@ -10,7 +10,7 @@
 struct _DaemonNotify {
   HkpEngine *engine;
   gulong engine_handlers[2];
-  GHashTable *plugin_handlers;  /* HkpPlugin → handler id */
+  GHashTable *plugin_handlers; /* HkpPlugin → handler id */
   guint watchdog_source;
   guint extend_source;
   gdouble extend_sec;
@@ -21,15 +21,15 @@ struct _DaemonNotify {
 static char *
 status_line (HkpEngine *engine)
 {
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
   guint counts[HKP_PLUGIN_N_STATES] = { 0 };
 
   for (guint i = 0; i < plugins->len; i++)
     counts[hkp_plugin_get_state (plugins->pdata[i])]++;
-  return g_strdup_printf ("%u plugins: %u active, %u failed, %u disabled%s", plugins->len,
-                          counts[HKP_PLUGIN_STATE_ACTIVE], counts[HKP_PLUGIN_STATE_FAILED],
-                          counts[HKP_PLUGIN_STATE_DISABLED],
-                          counts[HKP_PLUGIN_STATE_LOADING] + counts[HKP_PLUGIN_STATE_RELOADING] > 0 ? ", changing" : "");
+  return g_strdup_printf (
+    "%u plugins: %u active, %u failed, %u disabled%s", plugins->len, counts[HKP_PLUGIN_STATE_ACTIVE],
+    counts[HKP_PLUGIN_STATE_FAILED], counts[HKP_PLUGIN_STATE_DISABLED],
+    counts[HKP_PLUGIN_STATE_LOADING] + counts[HKP_PLUGIN_STATE_RELOADING] > 0 ? ", changing" : "");
 }
 
 static void
@@ -112,8 +112,8 @@ daemon_notify_ready (DaemonNotify *notify)
 void
 daemon_notify_reloading (DaemonNotify *notify)
 {
-  g_autofree char *message = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT "\nSTATUS=rescanning plugin files",
-                                              g_get_monotonic_time ());
+  g_autofree char *message = g_strdup_printf (
+    "RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT "\nSTATUS=rescanning plugin files", g_get_monotonic_time ());
 
   g_clear_pointer (&notify->last_status, g_free);
   sd_notify (0, message);

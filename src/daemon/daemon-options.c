@@ -129,8 +129,8 @@ parse_boolean (const char *text, gboolean *out)
 static gboolean
 bad_value (GError **error, const char *origin, const char *value, const char *expected)
 {
-  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "%s: invalid value \"%s\": %s", origin, value, expected);
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: invalid value \"%s\": %s", origin, value,
+               expected);
   return FALSE;
 }
 
@@ -160,8 +160,7 @@ take_file (const RawOptions *raw, OptionId id, char **out, GError **error)
 
 /* Takes a whole number from min to max (expected says so in the error). */
 static gboolean
-take_count (const RawOptions *raw, OptionId id, guint min, guint max, const char *expected, guint *out,
-            GError **error)
+take_count (const RawOptions *raw, OptionId id, guint min, guint max, const char *expected, guint *out, GError **error)
 {
   guint64 n = 0;
 
@@ -177,8 +176,8 @@ take_count (const RawOptions *raw, OptionId id, guint min, guint max, const char
 static GStrv
 split_list (const char *text)
 {
-  g_auto(GStrv) parts = g_strsplit_set (text, ", ", -1);
-  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) parts = g_strsplit_set (text, ", ", -1);
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
 
   for (guint i = 0; parts[i] != NULL; i++)
     if (parts[i][0] != '\0')
@@ -190,7 +189,7 @@ split_list (const char *text)
 static gboolean
 apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   const char *v;
 
   if (!take_directory (raw, OPT_PLUGIN_DIR, &options->plugin_dir, error) ||
@@ -257,9 +256,9 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
     }
   if ((v = raw->value[OPT_TRUSTED_PROXIES]) != NULL)
     {
-      g_auto(GStrv) list = split_list (v);
+      g_auto (GStrv) list = split_list (v);
       /* Checked by the very parser the check endpoint will use, so a bad entry stops us here (exit 2). */
-      g_autoptr(HttpTrustedProxies) proxies = http_trusted_proxies_new ((const char *const *) list, &local_error);
+      g_autoptr (HttpTrustedProxies) proxies = http_trusted_proxies_new ((const char *const *) list, &local_error);
       if (proxies == NULL)
         return bad_value (error, raw->origin[OPT_TRUSTED_PROXIES], v, local_error->message);
       g_strfreev (options->trusted_proxies);
@@ -297,9 +296,9 @@ option_id_for_key (const char *key)
 static gboolean
 merge_config_file (RawOptions *raw, const char *path, gboolean must_exist, GError **error)
 {
-  g_autoptr(GKeyFile) file = g_key_file_new ();
-  g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) groups = NULL;
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_auto (GStrv) groups = NULL;
 
   if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error))
     {
@@ -315,7 +314,7 @@ merge_config_file (RawOptions *raw, const char *path, gboolean must_exist, GErro
   groups = g_key_file_get_groups (file, NULL);
   for (guint g = 0; groups[g] != NULL; g++)
     {
-      g_auto(GStrv) keys = NULL;
+      g_auto (GStrv) keys = NULL;
 
       if (!g_str_equal (groups[g], MAIN_GROUP))
         {
@@ -338,8 +337,8 @@ merge_config_file (RawOptions *raw, const char *path, gboolean must_exist, GErro
           value = g_key_file_get_string (file, MAIN_GROUP, keys[k], &local_error);
           if (value == NULL)
             {
-              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: key \"%s\": %s",
-                           path, keys[k], local_error->message);
+              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: key \"%s\": %s", path, keys[k],
+                           local_error->message);
               return FALSE;
             }
           raw->value[id] = g_steal_pointer (&value);
@@ -374,14 +373,14 @@ set_defaults (DaemonOptions *options)
 gboolean
 daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **error)
 {
-  g_auto(RawOptions) raw = { { NULL } };
+  g_auto (RawOptions) raw = { { NULL } };
   g_autofree char *config_file = NULL;
   gboolean no_polkit = FALSE;
   gboolean show_version = FALSE;
-  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr (GOptionContext) context = NULL;
   const GOptionEntry entries[] = {
-    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_file,
-      "Main config file (default " HKP_DEFAULT_MAIN_CONFIG ")", "FILE" },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_file, "Main config file (default " HKP_DEFAULT_MAIN_CONFIG ")",
+      "FILE" },
     { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_PLUGIN_DIR],
       "Directory of plugin modules (default " HKP_DEFAULT_PLUGIN_DIR ")", "DIR" },
     { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_CONFIG_DIR],
@@ -404,13 +403,12 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "Default health check interval in seconds (default 30)", "SECONDS" },
     { "http-tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_HTTP_TLS_CERTIFICATE],
       "PEM certificate: the management bridge speaks HTTPS", "FILE" },
-    { "http-tls-key", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_HTTP_TLS_KEY],
-      "PEM private key of that certificate", "FILE" },
+    { "http-tls-key", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_HTTP_TLS_KEY], "PEM private key of that certificate",
+      "FILE" },
     { "http-allowed-hosts", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_ALLOWED_HOSTS],
       "Host names the bridge answers to besides its listening address (comma-separated)", "NAMES" },
     { "trusted-proxies", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_TRUSTED_PROXIES],
-      "Peers whose X-Real-IP/X-Forwarded-For the check endpoint believes (default 127.0.0.0/8,::1/128)",
-      "CIDRS" },
+      "Peers whose X-Real-IP/X-Forwarded-For the check endpoint believes (default 127.0.0.0/8,::1/128)", "CIDRS" },
     { "check-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_CHECK_THREADS],
       "Threads serving the check endpoint (default 0: one per CPU, at least 2; more if plugins block)", "N" },
     { "http-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_THREADS],
@@ -434,8 +432,7 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
     return FALSE;
   if (*argc > 1)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "unexpected argument \"%s\"", (*argv)[1]);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument \"%s\"", (*argv)[1]);
       return FALSE;
     }
   options->show_version = show_version;

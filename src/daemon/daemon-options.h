@@ -16,26 +16,26 @@ typedef enum {
 /* Everything the command line and the main config file decide. */
 typedef struct {
   char *config_file;
-  gboolean config_file_given;  /* --config named it: then it must exist */
+  gboolean config_file_given; /* --config named it: then it must exist */
   char *plugin_dir;
   char *config_dir;
   char *state_dir;
   BusKind bus_kind;
-  char *bus_address;           /* BUS_ADDRESS */
+  char *bus_address; /* BUS_ADDRESS */
   gboolean no_polkit;
   ListenAddress http_listen;
   char *http_token_file;
-  char *http_tls_certificate;  /* both or neither */
+  char *http_tls_certificate; /* both or neither */
   char *http_tls_key;
-  char **http_allowed_hosts;   /* extra Host names the bridge accepts; may be NULL */
-  guint http_threads;          /* 0: automatic */
+  char **http_allowed_hosts; /* extra Host names the bridge accepts; may be NULL */
+  guint http_threads; /* 0: automatic */
   gdouble http_idle_timeout_sec;
   guint http_max_connections;
-  guint http_processes;        /* 1: the daemon alone; more: worker processes too */
+  guint http_processes; /* 1: the daemon alone; more: worker processes too */
   ListenAddress check_listen;
-  char **trusted_proxies;      /* CIDRs whose X-Real-IP / X-Forwarded-For count */
-  guint check_threads;         /* 0: automatic */
-  char **required_plugins;     /* /readyz fails while one is not active; may be NULL */
+  char **trusted_proxies; /* CIDRs whose X-Real-IP / X-Forwarded-For count */
+  guint check_threads; /* 0: automatic */
+  char **required_plugins; /* /readyz fails while one is not active; may be NULL */
   gdouble drain_timeout_sec;
   gdouble health_interval_sec;
   gboolean show_version;

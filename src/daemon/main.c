@@ -30,10 +30,10 @@ typedef struct {
   GMainLoop *loop;
   HkpEngine *engine;
   BusService *bus;
-  HttpCheck *check;      /* NULL with --check-listen=none */
-  HttpBridge *bridge;    /* NULL with --http-listen=none */
+  HttpCheck *check; /* NULL with --check-listen=none */
+  HttpBridge *bridge; /* NULL with --http-listen=none */
   DaemonNotify *notify;
-  gboolean ready;        /* the initial load finished: READY=1 was sent */
+  gboolean ready; /* the initial load finished: READY=1 was sent */
   gboolean stopping;
   int exit_code;
   guint signal_sources[3];
@@ -57,7 +57,7 @@ static void
 on_engine_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!hkp_engine_shutdown_finish (HKP_ENGINE (source), result, &error))
     g_warning ("shutdown: %s", error->message);
@@ -69,7 +69,7 @@ static void
 on_checks_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!http_check_stop_finish (daemon->check, result, &error))
     g_warning ("check endpoint: %s", error->message);
@@ -120,7 +120,7 @@ static void
 on_rescanned (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!hkp_engine_rescan_finish (HKP_ENGINE (source), result, NULL, &error))
     g_warning ("rescan: %s", error->message);
@@ -147,7 +147,7 @@ static void
 on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Daemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!hkp_engine_load_finish (HKP_ENGINE (source), result, &error))
     {
@@ -176,8 +176,9 @@ on_engine_loaded (GObject *source, GAsyncResult *result, gpointer user_data)
 static const char *
 bus_argument (const DaemonOptions *options)
 {
-  return options->bus_kind == BUS_SYSTEM ? "system" : options->bus_kind == BUS_SESSION ? "session"
-                                                                                        : options->bus_address;
+  return options->bus_kind == BUS_SYSTEM ? "system"
+    : options->bus_kind == BUS_SESSION   ? "session"
+                                         : options->bus_address;
 }
 
 /* Lets the daemon hold as many connections as the hard limit allows, as systemd's own daemons do. */
@@ -237,7 +238,7 @@ int
 main (int argc, char **argv)
 {
   Daemon daemon = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HkpEngineSettings settings = { 0 };
 
   setlocale (LC_ALL, "");
@@ -262,9 +263,8 @@ main (int argc, char **argv)
       return EXIT_SUCCESS;
     }
 
-  g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s",
-             PACKAGE_VERSION, daemon.options.plugin_dir, daemon.options.config_dir,
-             daemon.options.state_dir);
+  g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s", PACKAGE_VERSION,
+             daemon.options.plugin_dir, daemon.options.config_dir, daemon.options.state_dir);
   log_front_ends (&daemon.options);
 
   settings.plugin_dir = daemon.options.plugin_dir;
@@ -303,8 +303,8 @@ main (int argc, char **argv)
     }
 
   daemon.notify = daemon_notify_new (daemon.engine);
-  daemon.bus = bus_service_new (daemon.engine, bus_argument (&daemon.options), !daemon.options.no_polkit,
-                                on_bus_lost, &daemon, &error);
+  daemon.bus = bus_service_new (daemon.engine, bus_argument (&daemon.options), !daemon.options.no_polkit, on_bus_lost,
+                                &daemon, &error);
   if (daemon.bus == NULL)
     {
       g_critical ("cannot start: %s", error->message);

@@ -31,7 +31,7 @@ typedef enum {
 struct _HttpMutation {
   MutationKind kind;
   char *plugin;
-  char *config;   /* MUTATION_SET_CONFIG */
+  char *config; /* MUTATION_SET_CONFIG */
   char *peer;
 };
 
@@ -107,7 +107,7 @@ http_api_free (HttpApi *api)
 static GBytes *
 json_bytes (JsonBuilder *b)
 {
-  g_autoptr(JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
   char *text = hkp_json_to_string (root);
 
   return g_bytes_new_take (text, strlen (text));
@@ -116,7 +116,7 @@ json_bytes (JsonBuilder *b)
 void
 http_api_error (HttpApiResponse *out, guint status, const char *plugin, const char *format, ...)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autofree char *message = NULL;
   va_list ap;
 
@@ -142,7 +142,7 @@ http_api_error (HttpApiResponse *out, guint status, const char *plugin, const ch
 static void
 success (HttpApiResponse *out, const char *plugin, const char *message)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonBuilder) b = json_builder_new ();
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "plugin");
@@ -231,7 +231,7 @@ host_allowed (HttpApi *api, const char *host)
 static char *
 plugin_parameter (const char *query, HttpApiResponse *out)
 {
-  g_auto(GStrv) pairs = query != NULL ? g_strsplit (query, "&", -1) : NULL;
+  g_auto (GStrv) pairs = query != NULL ? g_strsplit (query, "&", -1) : NULL;
   g_autofree char *found = NULL;
 
   for (guint i = 0; pairs != NULL && pairs[i] != NULL; i++)
@@ -289,7 +289,8 @@ check_token (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
 
   if (api->token == NULL)
     {
-      http_api_error (out, 403, NULL, "changes over HTTP are disabled: no token file is configured "
+      http_api_error (out, 403, NULL,
+                      "changes over HTTP are disabled: no token file is configured "
                       "(--http-token-file)");
       return FALSE;
     }
@@ -323,14 +324,15 @@ is_json_content_type (const char *content_type)
 static gboolean
 route_request (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, Route *route_out, char **plugin)
 {
-  g_autoptr(HttpSnapshot) snapshot = NULL;
+  g_autoptr (HttpSnapshot) snapshot = NULL;
   const char *allow = NULL;
   Route route;
 
   route = find_route (request->path, &allow);
   if (g_str_equal (request->path, HTTP_GUARD_REFUSED_TARGET))
     {
-      http_api_error (out, 400, NULL, "the request target must be a plain path: no \"..\" or \".\" segments, "
+      http_api_error (out, 400, NULL,
+                      "the request target must be a plain path: no \"..\" or \".\" segments, "
                       "no \"//\", no percent-encoding");
       return FALSE;
     }
@@ -438,8 +440,8 @@ http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse 
 static gboolean
 check_config_body (const HttpApiRequest *request, const char *plugin, HttpApiResponse *out)
 {
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (request->body_length > HTTP_API_BODY_MAX)
     {
@@ -530,14 +532,14 @@ http_mutation_deserialize (GVariant *variant, const char *via)
 GVariant *
 http_api_answer_serialize (const HttpApiResponse *answer)
 {
-  return g_variant_ref_sink (g_variant_new ("(u@ay)", answer->status,
-                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, answer->body, TRUE)));
+  return g_variant_ref_sink (
+    g_variant_new ("(u@ay)", answer->status, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, answer->body, TRUE)));
 }
 
 gboolean
 http_api_answer_deserialize (GVariant *variant, HttpApiResponse *out)
 {
-  g_autoptr(GVariant) body = NULL;
+  g_autoptr (GVariant) body = NULL;
   guint32 status = 0;
 
   if (!g_variant_is_of_type (variant, G_VARIANT_TYPE (ANSWER_TYPE)))
@@ -569,11 +571,11 @@ mutation_run_free (MutationRun *run)
 static void
 on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   MutationRun *run = g_task_get_task_data (task);
   HttpMutation *m = run->mutation;
   HkpEngine *engine = HKP_ENGINE (source);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   const char *what = m->kind == MUTATION_RELOAD ? "reload" : "config change";
   gboolean ok;
 
@@ -581,21 +583,20 @@ on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
                                   : hkp_engine_change_finish (engine, result, &error);
   if (ok)
     {
-      success (&run->response, m->plugin, m->kind == MUTATION_RELOAD
-                                            ? "Plugin reloaded successfully with graceful draining"
-                                            : "Configuration updated and plugin reloaded");
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, m->plugin,
-                        HKP_LOG_FIELD_RESULT, "success", "PEER", m->peer,
-                        "MESSAGE", "HTTP %s of plugin %s from %s: done", what, m->plugin, m->peer);
+      success (&run->response, m->plugin,
+               m->kind == MUTATION_RELOAD ? "Plugin reloaded successfully with graceful draining"
+                                          : "Configuration updated and plugin reloaded");
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, m->plugin, HKP_LOG_FIELD_RESULT,
+                        "success", "PEER", m->peer, "MESSAGE", "HTTP %s of plugin %s from %s: done", what, m->plugin,
+                        m->peer);
     }
   else
     {
       guint status = error->domain == HKP_ERROR ? hkp_error_code_to_http_status (error->code) : 500;
       http_api_error (&run->response, status, m->plugin, "%s", error->message);
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, m->plugin,
-                        HKP_LOG_FIELD_RESULT, "failed", "PEER", m->peer,
-                        "MESSAGE", "HTTP %s of plugin %s from %s failed (%u): %s", what, m->plugin, m->peer, status,
-                        error->message);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, m->plugin, HKP_LOG_FIELD_RESULT,
+                        "failed", "PEER", m->peer, "MESSAGE", "HTTP %s of plugin %s from %s failed (%u): %s", what,
+                        m->plugin, m->peer, status, error->message);
     }
   /* The answer's readers should see the change at once. */
   http_snapshot_feed_refresh (run->api->feed);
@@ -610,13 +611,13 @@ on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static gboolean
 keep_redacted_secrets (HkpEngine *engine, HttpMutation *m, GError **error)
 {
-  g_autoptr(JsonNode) config = NULL;
-  g_autoptr(JsonNode) stored = NULL;
+  g_autoptr (JsonNode) config = NULL;
+  g_autoptr (JsonNode) stored = NULL;
   g_autofree char *stored_text = NULL;
   g_autofree char *missing = NULL;
 
   if (strstr (m->config, HTTP_REDACTED) == NULL)
-    return TRUE;  /* nothing to put back: the common case, and no parse */
+    return TRUE; /* nothing to put back: the common case, and no parse */
   config = json_from_string (m->config, error);
   if (config == NULL)
     return FALSE;
@@ -636,8 +637,8 @@ keep_redacted_secrets (HkpEngine *engine, HttpMutation *m, GError **error)
 }
 
 void
-http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation,
-                             GAsyncReadyCallback callback, gpointer user_data)
+http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation, GAsyncReadyCallback callback,
+                             gpointer user_data)
 {
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
   MutationRun *run = g_new0 (MutationRun, 1);
@@ -651,7 +652,7 @@ http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *muta
     hkp_engine_reload_async (engine, mutation->plugin, on_mutation_done, task);
   else
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
 
       if (keep_redacted_secrets (engine, mutation, &error))
         {
@@ -659,10 +660,10 @@ http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *muta
           return;
         }
       http_api_error (&run->response, 400, mutation->plugin, "%s", error->message);
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, mutation->plugin,
-                        HKP_LOG_FIELD_RESULT, "failed", "PEER", mutation->peer,
-                        "MESSAGE", "HTTP config change of plugin %s from %s failed (400): %s", mutation->plugin,
-                        mutation->peer, error->message);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, mutation->plugin, HKP_LOG_FIELD_RESULT,
+                        "failed", "PEER", mutation->peer, "MESSAGE",
+                        "HTTP config change of plugin %s from %s failed (400): %s", mutation->plugin, mutation->peer,
+                        error->message);
       g_task_return_boolean (task, TRUE);
       g_object_unref (task);
     }

@@ -12,25 +12,25 @@ G_BEGIN_DECLS
 /* A request as the endpoints see it, with no HTTP library type; strings borrowed for the call. */
 typedef struct {
   const char *method;
-  const char *path;            /* as received, not normalised */
-  const char *query;           /* raw, without '?', or NULL */
-  const char *host;            /* Host header, or NULL */
-  const char *origin;          /* Origin header, or NULL */
-  const char *authorization;   /* Authorization header, or NULL */
-  const char *content_type;    /* Content-Type header, or NULL */
-  gint64 content_length;       /* -1 if not given */
-  const char *body;            /* NULL until read */
+  const char *path; /* as received, not normalised */
+  const char *query; /* raw, without '?', or NULL */
+  const char *host; /* Host header, or NULL */
+  const char *origin; /* Origin header, or NULL */
+  const char *authorization; /* Authorization header, or NULL */
+  const char *content_type; /* Content-Type header, or NULL */
+  gint64 content_length; /* -1 if not given */
+  const char *body; /* NULL until read */
   gsize body_length;
-  const char *peer;            /* for the log: "192.0.2.1" or "unix" */
+  const char *peer; /* for the log: "192.0.2.1" or "unix" */
 } HttpApiRequest;
 
 /* The answer: status, body (a reference), and the headers that go with it. */
 typedef struct {
   guint status;
   GBytes *body;
-  const char *content_type;   /* static */
-  const char *allow;          /* 405: the methods the route takes; static */
-  gboolean authenticate;      /* 401: send WWW-Authenticate: Bearer */
+  const char *content_type; /* static */
+  const char *allow; /* 405: the methods the route takes; static */
+  gboolean authenticate; /* 401: send WWW-Authenticate: Bearer */
 } HttpApiResponse;
 
 /* Frees what response holds. */
@@ -85,13 +85,14 @@ gboolean http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApi
 gboolean http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpMutation **mutation);
 
 /* Runs mutation on engine (main thread; takes mutation); callback gets the answer with http_api_run_mutation_finish(). */
-void http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation,
-                                  GAsyncReadyCallback callback, gpointer user_data);
+void http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation, GAsyncReadyCallback callback,
+                                  gpointer user_data);
 
 /* Fills out with the answer to a mutation. */
 void http_api_run_mutation_finish (GAsyncResult *result, HttpApiResponse *out);
 
 /* Returns an error answer: {"plugin", "status": "error", "message", "timestamp"} with status. */
-void http_api_error (HttpApiResponse *out, guint status, const char *plugin, const char *format, ...) G_GNUC_PRINTF (4, 5);
+void http_api_error (HttpApiResponse *out, guint status, const char *plugin, const char *format, ...)
+  G_GNUC_PRINTF (4, 5);
 
 G_END_DECLS

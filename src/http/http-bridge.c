@@ -36,24 +36,24 @@
 typedef struct _ServerThread ServerThread;
 
 struct _HttpBridge {
-  HkpEngine *engine;              /* NULL in a worker process: changes go to forward */
+  HkpEngine *engine; /* NULL in a worker process: changes go to forward */
   HttpBridgeForward forward;
   HttpBridgeForwardFinish forward_finish;
   gpointer forward_data;
   GMainContext *main_context;
   HttpSnapshotFeed *feed;
   HttpApi *api;
-  char *token;                    /* for worker processes; NULL: changes disabled */
-  GStrv hosts;                    /* accepted Host values; NULL: any (unix socket) */
-  GTlsCertificate *certificate;   /* NULL: plain HTTP */
-  ListenAddress listen;           /* TCP, with the bound port: where worker processes listen too */
-  HttpWorkers *workers;           /* worker processes; NULL if none */
+  char *token; /* for worker processes; NULL: changes disabled */
+  GStrv hosts; /* accepted Host values; NULL: any (unix socket) */
+  GTlsCertificate *certificate; /* NULL: plain HTTP */
+  ListenAddress listen; /* TCP, with the bound port: where worker processes listen too */
+  HttpWorkers *workers; /* worker processes; NULL if none */
   char *address;
-  GPtrArray *threads;             /* ServerThread */
+  GPtrArray *threads; /* ServerThread */
   gint64 idle_timeout_usec;
   gint max_connections;
-  gint connections;               /* atomic: held now, all threads */
-  gint at_limit;                  /* atomic: the limit was hit and not yet left (logged once) */
+  gint connections; /* atomic: held now, all threads */
+  gint at_limit; /* atomic: the limit was hit and not yet left (logged once) */
 };
 
 struct _ServerThread {
@@ -65,15 +65,15 @@ struct _ServerThread {
   GMutex lock;
   GCond started;
   gboolean running;
-  GError *error;                  /* why the thread could not start */
-  GHashTable *connections;        /* Connection, this thread's; touched only on it */
+  GError *error; /* why the thread could not start */
+  GHashTable *connections; /* Connection, this thread's; touched only on it */
 };
 
 /* A connection a server thread holds, watched for idleness (server thread only). */
 typedef struct {
   ServerThread *thread;
-  GIOStream *stream;              /* weak: the guarded stream libsoup serves */
-  GSocket *socket;                /* owned: shut down to close an idle connection */
+  GIOStream *stream; /* weak: the guarded stream libsoup serves */
+  GSocket *socket; /* owned: shut down to close an idle connection */
 } Connection;
 
 /* A change waiting for the main thread's answer; the message is paused meanwhile. */
@@ -103,13 +103,14 @@ fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
   request->authorization = soup_message_headers_get_one (headers, "Authorization");
   request->content_type = soup_message_headers_get_one (headers, "Content-Type");
   request->content_length = soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH
-                              ? soup_message_headers_get_content_length (headers)
-                              : -1;
+    ? soup_message_headers_get_content_length (headers)
+    : -1;
   /* Reads do not pay for formatting the peer. */
   if (peer == NULL)
     request->peer = "";
   else if (G_IS_INET_SOCKET_ADDRESS (remote))
-    request->peer = *peer = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+    request->peer = *peer = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
   else
     request->peer = *peer = g_strdup ("unix");
 }
@@ -134,7 +135,7 @@ send_response (SoupServerMessage *message, HttpApiResponse *response)
 static void
 on_rejected_written (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GIOStream) stream = user_data;
+  g_autoptr (GIOStream) stream = user_data;
 
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
   g_io_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
@@ -149,13 +150,15 @@ static void
 reject_early (SoupServerMessage *message, HttpApiResponse *response)
 {
   GIOStream *stream = soup_server_message_steal_connection (message);
-  g_autoptr(GString) head = g_string_new (NULL);
+  g_autoptr (GString) head = g_string_new (NULL);
   gsize body_length = response->body != NULL ? g_bytes_get_size (response->body) : 0;
   GBytes *all;
 
-  g_string_append_printf (head, "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n"
-                          "Cache-Control: no-store\r\nConnection: close\r\n", response->status,
-                          soup_status_get_phrase (response->status), response->content_type, body_length);
+  g_string_append_printf (head,
+                          "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n"
+                          "Cache-Control: no-store\r\nConnection: close\r\n",
+                          response->status, soup_status_get_phrase (response->status), response->content_type,
+                          body_length);
   if (response->allow != NULL)
     g_string_append_printf (head, "Allow: %s\r\n", response->allow);
   if (response->authenticate)
@@ -176,11 +179,11 @@ on_early_request (SoupServer *server, SoupServerMessage *message, const char *pa
                   gpointer user_data)
 {
   ServerThread *self = user_data;
-  g_auto(HttpApiResponse) response = { 0 };
+  g_auto (HttpApiResponse) response = { 0 };
   HttpApiRequest request;
 
   if (!g_str_equal (soup_server_message_get_method (message), "PUT"))
-    return;  /* no body to guard: the normal handler answers */
+    return; /* no body to guard: the normal handler answers */
   fill_request (message, &request, NULL);
   if (http_api_precheck (self->bridge->api, &request, &response))
     reject_early (message, &response);
@@ -247,8 +250,8 @@ static void
 on_request (SoupServer *server, SoupServerMessage *message, const char *path, GHashTable *query, gpointer user_data)
 {
   ServerThread *self = user_data;
-  g_auto(HttpApiResponse) response = { 0 };
-  g_autoptr(GBytes) body = NULL;
+  g_auto (HttpApiResponse) response = { 0 };
+  g_autoptr (GBytes) body = NULL;
   g_autofree char *peer = NULL;
   HttpMutation *mutation = NULL;
   HttpApiRequest request;
@@ -315,7 +318,8 @@ take_connection (HttpBridge *bridge)
   g_atomic_int_add (&bridge->connections, -1);
   if (g_atomic_int_compare_and_exchange (&bridge->at_limit, FALSE, TRUE))
     g_warning ("HTTP bridge: %d connections held, the most it takes: closing new ones until some end "
-               "(--http-max-connections)", bridge->max_connections);
+               "(--http-max-connections)",
+               bridge->max_connections);
   return FALSE;
 }
 
@@ -338,7 +342,8 @@ close_idle_connections (gpointer user_data)
       if (activity == HTTP_GUARD_ANSWERING || now - since <= self->bridge->idle_timeout_usec)
         continue;
       g_debug ("HTTP bridge: closing a connection %s for over %" G_GINT64_FORMAT " s",
-               activity == HTTP_GUARD_IDLE ? "idle" : "sending one request", self->bridge->idle_timeout_usec / G_USEC_PER_SEC);
+               activity == HTTP_GUARD_IDLE ? "idle" : "sending one request",
+               self->bridge->idle_timeout_usec / G_USEC_PER_SEC);
       /* libsoup then reads the end of the input and lets the connection go. */
       g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
     }
@@ -351,10 +356,10 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
   ServerThread *self = user_data;
   SoupServer *server = SOUP_SERVER (source);
   Connection *tracked;
-  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
-  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
-  g_autoptr(GIOStream) stream = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr (GIOStream) stream = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!take_connection (self->bridge))
     {
@@ -408,8 +413,8 @@ add_unreachable_listener (SoupServer *server, GError **error)
 {
   g_autofree char *dir = g_dir_make_tmp ("hkp-plugind-XXXXXX", error);
   g_autofree char *path = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
   gboolean ok;
 
   if (dir == NULL)
@@ -432,9 +437,9 @@ static gpointer
 server_thread_main (gpointer data)
 {
   ServerThread *self = data;
-  g_autoptr(SoupServer) server = NULL;
-  g_autoptr(GSocketService) service = NULL;
-  g_autoptr(GSource) idle_timer = NULL;
+  g_autoptr (SoupServer) server = NULL;
+  g_autoptr (GSocketService) service = NULL;
+  g_autoptr (GSource) idle_timer = NULL;
   GError *error = NULL;
 
   g_main_context_push_thread_default (self->context);
@@ -557,8 +562,8 @@ read_token (const char *path, GError **error)
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "token file %s is accessible to group or others (mode %04o): make it chmod 600",
-                   path, (unsigned) (st.st_mode & 07777));
+                   "token file %s is accessible to group or others (mode %04o): make it chmod 600", path,
+                   (unsigned) (st.st_mode & 07777));
       return NULL;
     }
   if (!g_file_get_contents (path, &contents, NULL, error))
@@ -583,8 +588,8 @@ builder_take (GStrvBuilder *builder, char *text)
 static GStrv
 accepted_hosts (const ListenAddress *listen, guint16 port, const char *const *allowed)
 {
-  g_autoptr(GStrvBuilder) hosts = g_strv_builder_new ();
-  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (listen->host);
+  g_autoptr (GStrvBuilder) hosts = g_strv_builder_new ();
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (listen->host);
   gboolean loopback = address == NULL || g_inet_address_get_is_loopback (address);
   gboolean any = address != NULL && g_inet_address_get_is_any (address);
 
@@ -638,8 +643,9 @@ bridge_alloc (const HttpBridgeSettings *settings)
 
   self->main_context = g_main_context_ref_thread_default ();
   self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
-  self->idle_timeout_usec = (gint64) ((settings->idle_timeout_sec > 0 ? settings->idle_timeout_sec : IDLE_TIMEOUT_DEFAULT_SEC)
-                                      * G_USEC_PER_SEC);
+  self->idle_timeout_usec = (gint64) ((settings->idle_timeout_sec > 0 ? settings->idle_timeout_sec
+                                                                      : IDLE_TIMEOUT_DEFAULT_SEC) *
+                                      G_USEC_PER_SEC);
   self->max_connections = settings->max_connections > 0 ? (gint) MIN (settings->max_connections, G_MAXINT / 2)
                                                         : MAX_CONNECTIONS_DEFAULT;
   return self;
@@ -648,7 +654,7 @@ bridge_alloc (const HttpBridgeSettings *settings)
 HttpBridge *
 http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError **error)
 {
-  g_autoptr(HttpBridge) self = bridge_alloc (settings);
+  g_autoptr (HttpBridge) self = bridge_alloc (settings);
   guint threads = settings->threads;
   guint processes = settings->listen->kind == LISTEN_TCP ? MAX (settings->processes, 1) : 1;
   int fd;
@@ -664,7 +670,7 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
     }
   if (settings->tls_certificate != NULL)
     {
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
       self->certificate = g_tls_certificate_new_from_files (settings->tls_certificate, settings->tls_key, &local_error);
       if (self->certificate == NULL)
         {
@@ -714,8 +720,9 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
         return NULL;
     }
   g_message ("HTTP bridge listening on %s (%s, %u thread%s and %u worker process%s, at most %d connections, idle "
-             "ones closed after %g s; changes %s)", self->address, self->certificate != NULL ? "HTTPS" : "HTTP",
-             threads, threads == 1 ? "" : "s", processes - 1, processes == 2 ? "" : "es", self->max_connections,
+             "ones closed after %g s; changes %s)",
+             self->address, self->certificate != NULL ? "HTTPS" : "HTTP", threads, threads == 1 ? "" : "s",
+             processes - 1, processes == 2 ? "" : "es", self->max_connections,
              (double) self->idle_timeout_usec / G_USEC_PER_SEC,
              settings->token_file != NULL ? "need the bearer token" : "disabled: no token file");
   return g_steal_pointer (&self);
@@ -737,7 +744,7 @@ http_bridge_get_feed (HttpBridge *bridge)
 GVariant *
 http_bridge_worker_settings (HttpBridge *bridge)
 {
-  g_autoptr(GVariantDict) dict = g_variant_dict_new (NULL);
+  g_autoptr (GVariantDict) dict = g_variant_dict_new (NULL);
 
   if (bridge->token != NULL)
     g_variant_dict_insert (dict, "token", "s", bridge->token);
@@ -764,8 +771,8 @@ http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBri
                         HttpBridgeForwardFinish forward_finish, gpointer data, GError **error)
 {
   HttpBridgeSettings limits = { 0 };
-  g_autoptr(HttpBridge) self = NULL;
-  g_autoptr(GVariantDict) dict = g_variant_dict_new (settings);
+  g_autoptr (HttpBridge) self = NULL;
+  g_autoptr (GVariantDict) dict = g_variant_dict_new (settings);
   const char *tls = NULL;
   gint64 idle_usec = 0;
   gint max = 0;

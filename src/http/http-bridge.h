@@ -11,16 +11,16 @@ G_BEGIN_DECLS
 /* Where and how the management bridge serves. */
 typedef struct {
   const ListenAddress *listen;
-  const char *token_file;               /* NULL: changes over HTTP answer 403 */
-  const char *tls_certificate;          /* both or neither: HTTPS */
+  const char *token_file; /* NULL: changes over HTTP answer 403 */
+  const char *tls_certificate; /* both or neither: HTTPS */
   const char *tls_key;
-  const char *const *allowed_hosts;     /* Host names accepted besides the listening address */
-  const char *const *required_plugins;  /* /readyz waits for these */
-  const char *version;                  /* for hkp_plugind_build_info */
-  guint threads;                        /* 0: 4 per CPU up to 8 on TCP (sharing the port), 1 on a unix socket */
-  gdouble idle_timeout_sec;             /* a connection idle, or sending one request, this long is closed */
-  guint max_connections;                /* more are closed as they come */
-  guint processes;                      /* TCP: with more than 1, worker processes share the port, one thread each */
+  const char *const *allowed_hosts; /* Host names accepted besides the listening address */
+  const char *const *required_plugins; /* /readyz waits for these */
+  const char *version; /* for hkp_plugind_build_info */
+  guint threads; /* 0: 4 per CPU up to 8 on TCP (sharing the port), 1 on a unix socket */
+  gdouble idle_timeout_sec; /* a connection idle, or sending one request, this long is closed */
+  guint max_connections; /* more are closed as they come */
+  guint processes; /* TCP: with more than 1, worker processes share the port, one thread each */
 } HttpBridgeSettings;
 
 /*

@@ -23,13 +23,13 @@
 struct _HttpCheck {
   HkpEngine *engine;
   struct MHD_Daemon *mhd;
-  int listen_fd;             /* ours until MHD_quiesce_daemon hands it back, then closed */
+  int listen_fd; /* ours until MHD_quiesce_daemon hands it back, then closed */
   char *address;
   HttpTrustedProxies *proxies;
-  struct MHD_Response *allowed;   /* the plain 200, shared by every allowed request */
-  gint in_flight;            /* requests inside the chain */
+  struct MHD_Response *allowed; /* the plain 200, shared by every allowed request */
+  gint in_flight; /* requests inside the chain */
   gint stopping;
-  GSource *drained_source;   /* woken (from any thread) when in_flight reaches 0 while stopping */
+  GSource *drained_source; /* woken (from any thread) when in_flight reaches 0 while stopping */
   GSource *timeout_source;
   GTask *stop_task;
   guint threads;
@@ -104,7 +104,7 @@ queue_text (struct MHD_Connection *connection, guint status, const char *text, g
 static char *
 header_safe (const char *text)
 {
-  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr (GString) out = g_string_new (NULL);
 
   for (const char *p = text; *p != '\0' && out->len < REASON_HEADER_MAX; p++)
     g_string_append_c (out, (guchar) *p >= 0x20 && (guchar) *p < 0x7f ? *p : '?');
@@ -164,10 +164,10 @@ static enum MHD_Result
 run_check (HttpCheck *self, struct MHD_Connection *connection)
 {
   HeaderScan scan = { { 0 } };
-  g_autoptr(GString) forwarded_for = NULL;
+  g_autoptr (GString) forwarded_for = NULL;
   const struct sockaddr *peer = peer_address (connection);
-  g_auto(HttpOriginalRequest) original = { 0 };
-  g_auto(HkpCheckResult) result = { 0 };
+  g_auto (HttpOriginalRequest) original = { 0 };
+  g_auto (HkpCheckResult) result = { 0 };
   g_autofree char *reason = NULL;
   gint cancelled = 0;
   HkpCheckRequest request;
@@ -178,7 +178,7 @@ run_check (HttpCheck *self, struct MHD_Connection *connection)
   if (!http_proxy_parse (&scan.headers, peer, self->proxies, &original, &reason))
     return queue_text (connection, MHD_HTTP_BAD_REQUEST, reason, FALSE);
 
-  request = (HkpCheckRequest) {
+  request = (HkpCheckRequest){
     .method = original.method,
     .path = original.path,
     .query = original.query,
@@ -192,8 +192,8 @@ run_check (HttpCheck *self, struct MHD_Connection *connection)
 }
 
 static enum MHD_Result
-on_request (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+on_request (void *cls, struct MHD_Connection *connection, const char *url, const char *method, const char *version,
+            const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
   static int seen;
   HttpCheck *self = cls;
@@ -207,7 +207,7 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
     }
   if (*upload_data_size != 0)
     {
-      *upload_data_size = 0;  /* a body is ignored: the check is about the headers */
+      *upload_data_size = 0; /* a body is ignored: the check is about the headers */
       return MHD_YES;
     }
   if (strcmp (url, CHECK_PATH) != 0)
@@ -245,7 +245,7 @@ HttpCheck *
 http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **error)
 {
   static const char *const loopback[] = { "127.0.0.0/8", "::1/128", NULL };
-  g_autoptr(HttpCheck) self = g_new0 (HttpCheck, 1);
+  g_autoptr (HttpCheck) self = g_new0 (HttpCheck, 1);
   guint threads = settings->threads;
   guint limit = settings->connection_limit != 0 ? settings->connection_limit : default_connection_limit ();
   guint idle = settings->idle_timeout_sec != 0 ? settings->idle_timeout_sec : IDLE_TIMEOUT_DEFAULT_SEC;
@@ -274,21 +274,17 @@ http_check_start (HttpCheck *self, GError **error)
   g_return_val_if_fail (self->mhd == NULL && self->listen_fd >= 0, FALSE);
   self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
 
-  self->mhd = MHD_start_daemon (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
-                                MHD_USE_SUPPRESS_DATE_NO_CLOCK,
-                                0, NULL, NULL, on_request, self,
-                                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,
-                                MHD_OPTION_LISTEN_SOCKET, self->listen_fd,
-                                MHD_OPTION_THREAD_POOL_SIZE, self->threads,
-                                MHD_OPTION_CONNECTION_LIMIT, self->connection_limit,
-                                MHD_OPTION_CONNECTION_TIMEOUT, self->idle_timeout_sec,
-                                MHD_OPTION_END);
+  self->mhd = MHD_start_daemon (
+    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0,
+    NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_LISTEN_SOCKET,
+    self->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, self->threads, MHD_OPTION_CONNECTION_LIMIT, self->connection_limit,
+    MHD_OPTION_CONNECTION_TIMEOUT, self->idle_timeout_sec, MHD_OPTION_END);
   if (self->mhd == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the check endpoint on %s", self->address);
       return FALSE;
     }
-  self->listen_fd = -1;  /* libmicrohttpd's now, until MHD_quiesce_daemon() hands it back */
+  self->listen_fd = -1; /* libmicrohttpd's now, until MHD_quiesce_daemon() hands it back */
   g_message ("check endpoint listening on %s (%u threads, up to %u connections)", self->address, self->threads,
              self->connection_limit);
   return TRUE;
@@ -303,7 +299,7 @@ http_check_get_address (HttpCheck *check)
 static void
 finish_stop (HttpCheck *self, gboolean drained)
 {
-  g_autoptr(GTask) task = g_steal_pointer (&self->stop_task);
+  g_autoptr (GTask) task = g_steal_pointer (&self->stop_task);
   int in_flight = g_atomic_int_get (&self->in_flight);
 
   if (task == NULL)
@@ -355,7 +351,7 @@ http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback
   g_task_set_source_tag (task, http_check_stop_async);
   if (self->mhd == NULL)
     {
-      g_task_return_boolean (task, TRUE);  /* never started: nothing to wait for */
+      g_task_return_boolean (task, TRUE); /* never started: nothing to wait for */
       g_object_unref (task);
       return;
     }
@@ -386,7 +382,7 @@ http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback
   g_source_set_callback (self->timeout_source, on_stop_timeout, self, NULL);
   g_source_attach (self->timeout_source, g_main_context_get_thread_default ());
   g_source_unref (self->timeout_source);
-  g_source_set_ready_time (source, 0);  /* maybe nothing is in flight */
+  g_source_set_ready_time (source, 0); /* maybe nothing is in flight */
 }
 
 gboolean

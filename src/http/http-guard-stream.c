@@ -17,22 +17,22 @@ typedef enum {
   FRAME_BODY,
   FRAME_CHUNK_SIZE,
   FRAME_CHUNK_DATA,
-  FRAME_CHUNK_END,      /* the CRLF after a chunk's data */
+  FRAME_CHUNK_END, /* the CRLF after a chunk's data */
   FRAME_TRAILER,
-  FRAME_ENDED,          /* framing lost: no more input after what is pending */
+  FRAME_ENDED, /* framing lost: no more input after what is pending */
 } Frame;
 
 /* ---- the framing state machine ------------------------------------------- */
 
 typedef struct {
   Frame frame;
-  GString *line;         /* the line being gathered (request, header, chunk size) */
-  GByteArray *out;       /* bytes ready for the reader */
-  guint64 remaining;     /* FRAME_BODY / FRAME_CHUNK_DATA */
+  GString *line; /* the line being gathered (request, header, chunk size) */
+  GByteArray *out; /* bytes ready for the reader */
+  guint64 remaining; /* FRAME_BODY / FRAME_CHUNK_DATA */
   gint64 content_length; /* of the request being read; -1 if none */
   gboolean chunked;
   gboolean bad_framing;
-  guint64 requests;      /* request lines passed on */
+  guint64 requests; /* request lines passed on */
   guint64 head_requests; /* bit (n % 64) set: request n was HEAD (for the output side) */
 } Guard;
 
@@ -56,10 +56,9 @@ http_guard_target_is_plain (const char *target, gsize length)
           while (next + segment < path_length && target[next + segment] != '/')
             segment++;
           if (next < path_length && target[next] == '/')
-            return FALSE;  /* "//" */
-          if ((segment == 1 && target[next] == '.') ||
-              (segment == 2 && target[next] == '.' && target[next + 1] == '.'))
-            return FALSE;  /* a dot segment */
+            return FALSE; /* "//" */
+          if ((segment == 1 && target[next] == '.') || (segment == 2 && target[next] == '.' && target[next + 1] == '.'))
+            return FALSE; /* a dot segment */
         }
     }
   return TRUE;
@@ -196,7 +195,7 @@ guard_feed (Guard *g, const guint8 *data, gsize length)
   while (i < length)
     {
       if (g->frame == FRAME_ENDED)
-        return;  /* input after lost framing is dropped */
+        return; /* input after lost framing is dropped */
       if (g->frame == FRAME_BODY || g->frame == FRAME_CHUNK_DATA)
         {
           gsize n = MIN ((guint64) (length - i), g->remaining);
@@ -228,7 +227,7 @@ guard_feed (Guard *g, const guint8 *data, gsize length)
           {
           case FRAME_REQUEST_LINE:
             if (g->line->len <= 2 && (g->line->str[0] == '\r' || g->line->str[0] == '\n'))
-              emit (g, g->line->str, g->line->len);  /* blank lines between requests */
+              emit (g, g->line->str, g->line->len); /* blank lines between requests */
             else
               {
                 request_line (g);
@@ -278,8 +277,8 @@ struct _HttpGuardInput {
   GFilterInputStream parent_instance;
   Guard guard;
   gsize out_offset;
-  gint64 last_usec;     /* monotonic: the last byte read or written (the output side writes it too) */
-  gint64 request_usec;  /* monotonic: the first byte of the request being received */
+  gint64 last_usec; /* monotonic: the last byte read or written (the output side writes it too) */
+  gint64 request_usec; /* monotonic: the first byte of the request being received */
 };
 
 static void http_guard_input_pollable_init (GPollableInputStreamInterface *iface);
@@ -328,8 +327,8 @@ guarded_read (HttpGuardInput *self, void *buffer, gsize count, gboolean blocking
       if (blocking)
         got = g_input_stream_read (base_of (self), chunk, sizeof chunk, cancellable, error);
       else
-        got = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_of (self)), chunk,
-                                                        sizeof chunk, cancellable, error);
+        got = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_of (self)), chunk, sizeof chunk,
+                                                        cancellable, error);
       if (got <= 0)
         {
           if (got == 0 && self->guard.line->len > 0)
@@ -382,7 +381,7 @@ http_guard_input_is_readable (GPollableInputStream *stream)
   HttpGuardInput *self = HTTP_GUARD_INPUT (stream);
 
   return self->guard.out->len > self->out_offset || self->guard.frame == FRAME_ENDED ||
-         g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self)));
+    g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (base_of (self)));
 }
 
 /*
@@ -395,7 +394,7 @@ static GSource *
 http_guard_input_create_source (GPollableInputStream *stream, GCancellable *cancellable)
 {
   HttpGuardInput *self = HTTP_GUARD_INPUT (stream);
-  g_autoptr(GSource) ready = NULL;
+  g_autoptr (GSource) ready = NULL;
 
   if (self->guard.out->len == self->out_offset && self->guard.frame != FRAME_ENDED)
     return g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (base_of (self)), cancellable);
@@ -466,7 +465,7 @@ parse_response_head (const char *data, gsize length, guint *status, gint64 *cont
 {
   const char *end = data + length;
   const char *line;
-  gboolean framed = FALSE;  /* a framing header was seen: a second one makes the length unknown */
+  gboolean framed = FALSE; /* a framing header was seen: a second one makes the length unknown */
 
   if (length < 16 || memcmp (data, "HTTP/1.", 7) != 0 || data[8] != ' ' || !g_ascii_isdigit (data[9]) ||
       !g_ascii_isdigit (data[10]) || !g_ascii_isdigit (data[11]) || memcmp (end - 4, "\r\n\r\n", 4) != 0)
@@ -481,7 +480,7 @@ parse_response_head (const char *data, gsize length, guint *status, gint64 *cont
       const char *value;
 
       if (n < 2 || line[n - 1] != '\r')
-        return FALSE;  /* a bare LF, or the empty line before the end: not one head */
+        return FALSE; /* a bare LF, or the empty line before the end: not one head */
       n--;
       if (header_is (line, n, "Transfer-Encoding", &value))
         {
@@ -508,12 +507,12 @@ G_DECLARE_FINAL_TYPE (HttpGuardOutput, http_guard_output, HTTP, GUARD_OUTPUT, GF
 
 struct _HttpGuardOutput {
   GFilterOutputStream parent_instance;
-  HttpGuardInput *input;  /* owned: counts the requests and knows which were HEAD */
-  GByteArray *held;       /* a response head waiting for its body */
-  gsize held_offset;      /* bytes of held already sent */
-  guint64 body_left;      /* bytes of the current response's body still to come */
-  guint64 responses;      /* final (not 1xx) response heads written */
-  gboolean passthrough;   /* lost track of the responses: pass everything on */
+  HttpGuardInput *input; /* owned: counts the requests and knows which were HEAD */
+  GByteArray *held; /* a response head waiting for its body */
+  gsize held_offset; /* bytes of held already sent */
+  guint64 body_left; /* bytes of the current response's body still to come */
+  guint64 responses; /* final (not 1xx) response heads written */
+  gboolean passthrough; /* lost track of the responses: pass everything on */
 };
 
 static void http_guard_output_pollable_init (GPollableOutputStreamInterface *iface);
@@ -542,15 +541,15 @@ head_with_body (HttpGuardOutput *self, const void *buffer, gsize count, guint64 
       return FALSE;
     }
   if (status < 200)
-    return FALSE;  /* informational: the final answer comes later */
+    return FALSE; /* informational: the final answer comes later */
   self->responses++;
   if (request >= guard->requests || guard->requests - request > 64)
     {
-      self->passthrough = TRUE;  /* which request this answers is not known */
+      self->passthrough = TRUE; /* which request this answers is not known */
       return FALSE;
     }
   if ((guard->head_requests >> (request % 64)) & 1 || status == 204 || status == 304 || length == 0)
-    return FALSE;  /* no body */
+    return FALSE; /* no body */
   if (length < 0)
     {
       self->passthrough = TRUE;
@@ -567,7 +566,7 @@ note_body (HttpGuardOutput *self, gsize written)
   if (self->body_left == 0)
     return;
   if (written > self->body_left)
-    self->passthrough = TRUE;  /* more than the body: not what we understand */
+    self->passthrough = TRUE; /* more than the body: not what we understand */
   self->body_left -= MIN (written, self->body_left);
 }
 
@@ -600,8 +599,8 @@ guarded_write (HttpGuardOutput *self, const void *buffer, gsize count, gboolean 
       return written;
     }
   /* The held head goes first, in the same call as the body. */
-  vectors[0] = (GOutputVector) { self->held->data + self->held_offset, held_left };
-  vectors[1] = (GOutputVector) { buffer, count };
+  vectors[0] = (GOutputVector){ self->held->data + self->held_offset, held_left };
+  vectors[1] = (GOutputVector){ buffer, count };
   if (blocking)
     {
       /* Blocking: both go out whole, or the connection failed. */
@@ -665,8 +664,9 @@ static gboolean
 send_held (HttpGuardOutput *self, GCancellable *cancellable, GError **error)
 {
   gsize held_left = self->held->len - self->held_offset;
-  gboolean ok = held_left == 0 || g_output_stream_write_all (output_base_of (self), self->held->data + self->held_offset,
-                                                            held_left, NULL, cancellable, error);
+  gboolean ok = held_left == 0 ||
+    g_output_stream_write_all (output_base_of (self), self->held->data + self->held_offset, held_left, NULL,
+                               cancellable, error);
 
   g_byte_array_set_size (self->held, 0);
   self->held_offset = 0;
@@ -697,7 +697,7 @@ static GSource *
 http_guard_output_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
 {
   GPollableOutputStream *base = G_POLLABLE_OUTPUT_STREAM (output_base_of (HTTP_GUARD_OUTPUT (stream)));
-  g_autoptr(GSource) base_source = g_pollable_output_stream_create_source (base, cancellable);
+  g_autoptr (GSource) base_source = g_pollable_output_stream_create_source (base, cancellable);
 
   return g_pollable_source_new_full (stream, base_source, cancellable);
 }
@@ -781,7 +781,7 @@ http_guard_stream_close (GIOStream *stream, GCancellable *cancellable, GError **
 static void
 on_base_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   GError *error = NULL;
 
   if (g_io_stream_close_finish (G_IO_STREAM (source), result, &error))
@@ -791,8 +791,8 @@ on_base_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-http_guard_stream_close_async (GIOStream *stream, int priority, GCancellable *cancellable,
-                               GAsyncReadyCallback callback, gpointer user_data)
+http_guard_stream_close_async (GIOStream *stream, int priority, GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data)
 {
   GTask *task = g_task_new (stream, cancellable, callback, user_data);
 

@@ -37,9 +37,9 @@ GIOStream *http_guard_stream_new (GIOStream *base);
 
 /* What a guarded connection is doing: for closing those that hold on to nothing. */
 typedef enum {
-  HTTP_GUARD_IDLE,       /* between requests */
-  HTTP_GUARD_RECEIVING,  /* a request has begun to arrive and is not complete */
-  HTTP_GUARD_ANSWERING,  /* a request has arrived and its answer is not all written */
+  HTTP_GUARD_IDLE, /* between requests */
+  HTTP_GUARD_RECEIVING, /* a request has begun to arrive and is not complete */
+  HTTP_GUARD_ANSWERING, /* a request has arrived and its answer is not all written */
 } HttpGuardActivity;
 
 /*

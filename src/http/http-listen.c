@@ -46,8 +46,7 @@ listen_address_parse (const char *text, ListenAddress *address, GError **error)
   colon = strrchr (text, ':');
   if (colon == NULL || colon == text)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "\"%s\" is not HOST:PORT, unix:PATH or none", text);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "\"%s\" is not HOST:PORT, unix:PATH or none", text);
       return FALSE;
     }
   host = g_strndup (text, (gsize) (colon - text));
@@ -73,8 +72,8 @@ listen_address_parse (const char *text, ListenAddress *address, GError **error)
   port = g_ascii_strtoull (colon + 1, &end, 10);
   if (colon[1] == '\0' || *end != '\0' || errno != 0 || port > 65535 || !g_ascii_isdigit (colon[1]))
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "\"%s\": the port must be a number from 0 to 65535", text);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "\"%s\": the port must be a number from 0 to 65535",
+                   text);
       return FALSE;
     }
   address->kind = LISTEN_TCP;
@@ -132,8 +131,7 @@ open_unix (const char *path, int backlog, GError **error)
       unlink (path);
     }
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || chmod (path, 0666) < 0 ||
-      listen (fd, backlog) < 0)
+  if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || chmod (path, 0666) < 0 || listen (fd, backlog) < 0)
     {
       int saved = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on unix:%s: %s", path,

@@ -15,9 +15,9 @@ typedef enum {
 
 typedef struct {
   ListenKind kind;
-  char *host;   /* LISTEN_TCP */
+  char *host; /* LISTEN_TCP */
   guint16 port; /* LISTEN_TCP; 0 picks a free port */
-  char *path;   /* LISTEN_UNIX */
+  char *path; /* LISTEN_UNIX */
 } ListenAddress;
 
 /* Parses "HOST:PORT", "[V6]:PORT", "unix:PATH" or "none" into address; FALSE with error naming what is wrong. */
@@ -47,7 +47,7 @@ guint16 http_listen_get_port (int fd);
 
 /* An IPv4 or IPv6 address in network byte order, handled without allocating. */
 typedef struct {
-  int family;         /* AF_INET or AF_INET6 */
+  int family; /* AF_INET or AF_INET6 */
   guint8 bytes[16];
 } HttpIp;
 

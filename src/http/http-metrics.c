@@ -55,7 +55,8 @@ histogram (Writer *w, const char *name, const char *help, const HkpHistogram *h)
   {
     char sum[G_ASCII_DTOSTR_BUF_SIZE];
     g_ascii_formatd (sum, sizeof sum, "%.6f", h->sum);
-    g_string_append_printf (w->out, "%s_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n%s_sum %s\n%s_count %" G_GUINT64_FORMAT "\n",
+    g_string_append_printf (w->out,
+                            "%s_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n%s_sum %s\n%s_count %" G_GUINT64_FORMAT "\n",
                             name, h->count, name, sum, name, h->count);
   }
 }
@@ -67,16 +68,15 @@ http_metrics_text (HkpEngine *engine, const char *version)
     HkpOutcome outcome;
     const char *verdict;
   } verdicts[] = {
-    { HKP_OUTCOME_ALLOW, "allow" },
-    { HKP_OUTCOME_DENY, "deny" },
-    { HKP_OUTCOME_CONTINUE, "continue" },
-    { HKP_OUTCOME_ERROR, "error" },
-    { HKP_OUTCOME_CANCELLED, "cancelled" },
+    { HKP_OUTCOME_ALLOW, "allow" }, { HKP_OUTCOME_DENY, "deny" },           { HKP_OUTCOME_CONTINUE, "continue" },
+    { HKP_OUTCOME_ERROR, "error" }, { HKP_OUTCOME_CANCELLED, "cancelled" },
   };
   static const HkpHealthStatus checked[] = {
-    HKP_HEALTH_STATUS_HEALTHY, HKP_HEALTH_STATUS_DEGRADED, HKP_HEALTH_STATUS_UNHEALTHY,
+    HKP_HEALTH_STATUS_HEALTHY,
+    HKP_HEALTH_STATUS_DEGRADED,
+    HKP_HEALTH_STATUS_UNHEALTHY,
   };
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
   Writer w = { g_string_new (NULL), plugins };
 
   family (&w, "hkp_plugind_plugin_state", "gauge", "1 for the state the plugin is in, 0 for the others.");
@@ -113,8 +113,7 @@ http_metrics_text (HkpEngine *engine, const char *version)
   histogram (&w, "hkp_plugind_drain_duration_seconds", "Time a retired instance took to drain.",
              hkp_engine_get_drain_durations (engine));
 
-  family (&w, "hkp_plugind_drain_cancelled_requests_total", "counter",
-          "Checks cancelled because a drain timed out.");
+  family (&w, "hkp_plugind_drain_cancelled_requests_total", "counter", "Checks cancelled because a drain timed out.");
   for (guint i = 0; i < plugins->len; i++)
     sample (&w, "hkp_plugind_drain_cancelled_requests_total", plugins->pdata[i], NULL, NULL,
             hkp_plugin_get_cancelled_by_drain (plugins->pdata[i]));

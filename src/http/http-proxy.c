@@ -12,11 +12,11 @@
 
 typedef struct {
   HttpIp ip;
-  guint length;       /* prefix length in bits */
+  guint length; /* prefix length in bits */
 } Mask;
 
 struct _HttpTrustedProxies {
-  GArray *masks;      /* Mask */
+  GArray *masks; /* Mask */
 };
 
 static gboolean
@@ -32,13 +32,13 @@ mask_matches (const Mask *mask, const HttpIp *ip)
 HttpTrustedProxies *
 http_trusted_proxies_new (const char *const *cidrs, GError **error)
 {
-  g_autoptr(GArray) masks = g_array_new (FALSE, TRUE, sizeof (Mask));
+  g_autoptr (GArray) masks = g_array_new (FALSE, TRUE, sizeof (Mask));
   HttpTrustedProxies *proxies;
 
   for (guint i = 0; cidrs != NULL && cidrs[i] != NULL; i++)
     {
-      g_autoptr(GError) local_error = NULL;
-      g_autoptr(GInetAddressMask) parsed = g_inet_address_mask_new_from_string (cidrs[i], &local_error);
+      g_autoptr (GError) local_error = NULL;
+      g_autoptr (GInetAddressMask) parsed = g_inet_address_mask_new_from_string (cidrs[i], &local_error);
       g_autofree char *text = NULL;
       Mask mask = { { 0 } };
 
@@ -117,7 +117,7 @@ is_origin_uri (const char *text)
 static gboolean
 client_from_forwarded_for (const char *list, const HttpTrustedProxies *proxies, HttpIp *client, char **reason)
 {
-  g_auto(GStrv) entries = g_strsplit (list, ",", -1);
+  g_auto (GStrv) entries = g_strsplit (list, ",", -1);
   guint n = g_strv_length (entries);
   gboolean found = FALSE;
 
@@ -136,7 +136,7 @@ client_from_forwarded_for (const char *list, const HttpTrustedProxies *proxies, 
     }
   if (!found)
     *reason = g_strdup ("X-Forwarded-For is empty");
-  return found;  /* all trusted: the left-most */
+  return found; /* all trusted: the left-most */
 }
 
 gboolean
@@ -172,7 +172,7 @@ http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, 
     }
 
   if (http_ip_from_sockaddr (peer, &peer_ip) && !http_trusted_proxies_contain (proxies, &peer_ip))
-    client = peer_ip;  /* an untrusted peer speaks for itself only */
+    client = peer_ip; /* an untrusted peer speaks for itself only */
   else if (headers->real_ip != NULL)
     {
       if (!http_ip_parse (headers->real_ip, &client))

@@ -23,19 +23,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpTrustedProxies, http_trusted_proxies_free)
 
 /* What a proxy told us about the request it is asking about. */
 typedef struct {
-  const char *original_method;  /* X-Original-Method */
-  const char *original_uri;     /* X-Original-URI */
-  const char *real_ip;          /* X-Real-IP */
-  const char *forwarded_for;    /* X-Forwarded-For, several headers joined with "," */
-  gboolean duplicated;          /* X-Original-Method, -URI or X-Real-IP came twice */
+  const char *original_method; /* X-Original-Method */
+  const char *original_uri; /* X-Original-URI */
+  const char *real_ip; /* X-Real-IP */
+  const char *forwarded_for; /* X-Forwarded-For, several headers joined with "," */
+  gboolean duplicated; /* X-Original-Method, -URI or X-Real-IP came twice */
 } HttpProxyHeaders;
 
 /* The original request, as the plugins will see it. */
 typedef struct {
   char *method;
   char *path;
-  char *query;           /* NULL when the URI has none */
-  char *client_address;  /* canonical text form */
+  char *query; /* NULL when the URI has none */
+  char *client_address; /* canonical text form */
 } HttpOriginalRequest;
 
 /* Frees what request holds. */

@@ -26,7 +26,7 @@ http_redact_node (JsonNode *node)
   if (JSON_NODE_HOLDS_OBJECT (node))
     {
       JsonObject *object = json_node_get_object (node);
-      g_autoptr(GList) members = json_object_get_members (object);
+      g_autoptr (GList) members = json_object_get_members (object);
 
       for (GList *l = members; l != NULL; l = l->next)
         {
@@ -50,7 +50,7 @@ static gboolean
 is_redacted (JsonNode *node)
 {
   return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING &&
-         g_str_equal (json_node_get_string (node), HTTP_REDACTED);
+    g_str_equal (json_node_get_string (node), HTTP_REDACTED);
 }
 
 gboolean
@@ -60,7 +60,7 @@ http_redact_restore (JsonNode *node, JsonNode *stored, char **missing)
     {
       JsonObject *object = json_node_get_object (node);
       JsonObject *old = stored != NULL && JSON_NODE_HOLDS_OBJECT (stored) ? json_node_get_object (stored) : NULL;
-      g_autoptr(GList) members = json_object_get_members (object);
+      g_autoptr (GList) members = json_object_get_members (object);
 
       for (GList *l = members; l != NULL; l = l->next)
         {
@@ -87,7 +87,8 @@ http_redact_restore (JsonNode *node, JsonNode *stored, char **missing)
 
       for (guint i = 0; i < json_array_get_length (array); i++)
         {
-          JsonNode *old_element = old != NULL && i < json_array_get_length (old) ? json_array_get_element (old, i) : NULL;
+          JsonNode *old_element = old != NULL && i < json_array_get_length (old) ? json_array_get_element (old, i)
+                                                                                 : NULL;
           if (!http_redact_restore (json_array_get_element (array, i), old_element, missing))
             return FALSE;
         }

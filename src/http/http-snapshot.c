@@ -13,16 +13,16 @@
 #include "http-redact.h"
 
 struct _HttpSnapshotFeed {
-  HkpEngine *engine;         /* NULL: a feed another process publishes to */
+  HkpEngine *engine; /* NULL: a feed another process publishes to */
   HttpSnapshotListener listener;
   gpointer listener_data;
   char **required;
   char *version;
   GMutex lock;
-  HttpSnapshot *current;     /* under lock */
+  HttpSnapshot *current; /* under lock */
   guint64 generation;
-  guint rebuild_id;          /* idle rebuild pending after an event */
-  guint tick_id;             /* once a second */
+  guint rebuild_id; /* idle rebuild pending after an event */
+  guint tick_id; /* once a second */
   gulong added_id;
   gulong removed_id;
 };
@@ -63,9 +63,9 @@ static GBytes *
 config_body (HkpEngine *engine, HkpPlugin *plugin, gint64 now_usec)
 {
   g_autofree char *text = hkp_engine_get_config (engine, hkp_plugin_get_name (plugin), NULL);
-  g_autoptr(JsonNode) config = text != NULL ? json_from_string (text, NULL) : NULL;
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
+  g_autoptr (JsonNode) config = text != NULL ? json_from_string (text, NULL) : NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
 
   if (config == NULL)
     config = json_node_init_object (json_node_alloc (), json_object_new ());
@@ -138,7 +138,7 @@ void
 http_snapshot_feed_refresh (HttpSnapshotFeed *feed)
 {
   HttpSnapshot *snapshot = g_atomic_rc_box_new0 (HttpSnapshot);
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
   gint64 now = g_get_real_time ();
 
   snapshot->generation = ++feed->generation;
@@ -179,33 +179,33 @@ http_snapshot_feed_set_listener (HttpSnapshotFeed *feed, HttpSnapshotListener li
 }
 
 #define SNAPSHOT_TYPE "(xxayayayaya{say}bs)"
-#define SNAPSHOT_FORMAT "(xx@ay@ay@ay@aya{say}bs)"  /* the bodies as GVariant, the configs built or iterated */
+#define SNAPSHOT_FORMAT "(xx@ay@ay@ay@aya{say}bs)" /* the bodies as GVariant, the configs built or iterated */
 
 GVariant *
 http_snapshot_serialize (HttpSnapshot *snapshot)
 {
-  g_autoptr(GVariantBuilder) configs = g_variant_builder_new (G_VARIANT_TYPE ("a{say}"));
+  g_autoptr (GVariantBuilder) configs = g_variant_builder_new (G_VARIANT_TYPE ("a{say}"));
   GHashTableIter iter;
   gpointer name, body;
 
   g_hash_table_iter_init (&iter, snapshot->configs);
   while (g_hash_table_iter_next (&iter, &name, &body))
     g_variant_builder_add (configs, "{s@ay}", name, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, body, TRUE));
-  return g_variant_ref_sink (g_variant_new (SNAPSHOT_FORMAT, (gint64) snapshot->generation, snapshot->built_usec,
-                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->status, TRUE),
-                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->list, TRUE),
-                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->health, TRUE),
-                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->metrics, TRUE),
-                                            configs, snapshot->ready,
-                                            snapshot->not_ready != NULL ? snapshot->not_ready : ""));
+  return g_variant_ref_sink (
+    g_variant_new (SNAPSHOT_FORMAT, (gint64) snapshot->generation, snapshot->built_usec,
+                   g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->status, TRUE),
+                   g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->list, TRUE),
+                   g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->health, TRUE),
+                   g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, snapshot->metrics, TRUE), configs,
+                   snapshot->ready, snapshot->not_ready != NULL ? snapshot->not_ready : ""));
 }
 
 HttpSnapshot *
 http_snapshot_deserialize (GVariant *variant)
 {
   HttpSnapshot *snapshot;
-  g_autoptr(GVariant) status = NULL, list = NULL, health = NULL, metrics = NULL;
-  g_autoptr(GVariantIter) configs = NULL;
+  g_autoptr (GVariant) status = NULL, list = NULL, health = NULL, metrics = NULL;
+  g_autoptr (GVariantIter) configs = NULL;
   const char *not_ready = NULL;
   const char *name;
   GVariant *body;
@@ -303,7 +303,7 @@ HttpSnapshotFeed *
 http_snapshot_feed_new (HkpEngine *engine, const char *const *required, const char *version)
 {
   HttpSnapshotFeed *feed = g_new0 (HttpSnapshotFeed, 1);
-  g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
 
   feed->engine = g_object_ref (engine);
   feed->required = g_strdupv ((char **) required);
@@ -326,7 +326,7 @@ http_snapshot_feed_free (HttpSnapshotFeed *feed)
   if (feed->engine != NULL)
     {
       /* A feed that builds: stop watching the engine. */
-      g_autoptr(GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
+      g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
 
       for (guint i = 0; i < plugins->len; i++)
         g_signal_handlers_disconnect_by_data (plugins->pdata[i], feed);

@@ -12,14 +12,14 @@ G_BEGIN_DECLS
  */
 typedef struct {
   guint64 generation;
-  gint64 built_usec;      /* real time the documents are stamped with */
-  GBytes *status;         /* GET /plugins/status */
-  GBytes *list;           /* GET /plugins/list */
-  GBytes *health;         /* GET /plugins/health */
-  GBytes *metrics;        /* GET /metrics */
-  GHashTable *configs;    /* plugin name → GET /plugins/config body (redacted) */
-  gboolean ready;         /* GET /readyz */
-  char *not_ready;        /* why not, when not */
+  gint64 built_usec; /* real time the documents are stamped with */
+  GBytes *status; /* GET /plugins/status */
+  GBytes *list; /* GET /plugins/list */
+  GBytes *health; /* GET /plugins/health */
+  GBytes *metrics; /* GET /metrics */
+  GHashTable *configs; /* plugin name → GET /plugins/config body (redacted) */
+  gboolean ready; /* GET /readyz */
+  char *not_ready; /* why not, when not */
 } HttpSnapshot;
 
 /* Adds a reference to snapshot (any thread); returns it. */

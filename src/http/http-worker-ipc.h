@@ -13,16 +13,16 @@
 #define HTTP_WORKER_DAEMON_INTERFACE "org.hkp.PluginManager1.HttpDaemon"
 #define HTTP_WORKER_INTERFACE "org.hkp.PluginManager1.HttpWorker"
 
-#define HTTP_WORKER_DAEMON_XML                                                                              \
-  "<node><interface name='" HTTP_WORKER_DAEMON_INTERFACE "'>"                                               \
-  "<method name='Hello'><arg type='a{sv}' direction='out'/><arg type='v' direction='out'/></method>"        \
-  "<method name='Change'><arg type='v' direction='in'/><arg type='v' direction='out'/></method>"            \
+#define HTTP_WORKER_DAEMON_XML \
+  "<node><interface name='" HTTP_WORKER_DAEMON_INTERFACE "'>" \
+  "<method name='Hello'><arg type='a{sv}' direction='out'/><arg type='v' direction='out'/></method>" \
+  "<method name='Change'><arg type='v' direction='in'/><arg type='v' direction='out'/></method>" \
   "</interface></node>"
 
-#define HTTP_WORKER_XML                                                                                     \
-  "<node><interface name='" HTTP_WORKER_INTERFACE "'>"                                                      \
-  "<method name='Publish'><arg type='v' direction='in'/></method>"                                          \
-  "<method name='Sync'/>"                                                                                   \
+#define HTTP_WORKER_XML \
+  "<node><interface name='" HTTP_WORKER_INTERFACE "'>" \
+  "<method name='Publish'><arg type='v' direction='in'/></method>" \
+  "<method name='Sync'/>" \
   "</interface></node>"
 
 /* In a worker, the listening socket and the daemon's end of the conversation. */

@@ -15,7 +15,7 @@
 
 typedef struct {
   GDBusConnection *connection;
-  HttpBridge *bridge;          /* NULL until the daemon said hello */
+  HttpBridge *bridge; /* NULL until the daemon said hello */
   GMainLoop *loop;
 } Worker;
 
@@ -31,10 +31,10 @@ response_free (HttpApiResponse *response)
 static void
 on_forwarded (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  g_autoptr(GVariant) answer = NULL;
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+  g_autoptr (GVariant) answer = NULL;
   HttpApiResponse *response = g_new0 (HttpApiResponse, 1);
 
   g_task_set_task_data (task, response, (GDestroyNotify) response_free);
@@ -50,7 +50,7 @@ static void
 forward (HttpMutation *mutation, GAsyncReadyCallback callback, gpointer user_data, gpointer data)
 {
   Worker *self = data;
-  g_autoptr(GVariant) serialized = http_mutation_serialize (mutation);
+  g_autoptr (GVariant) serialized = http_mutation_serialize (mutation);
 
   http_mutation_free (mutation);
   /* No time limit: a reload waits for its plugin to drain. */
@@ -75,8 +75,8 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
                 const char *method, GVariant *parameters, GDBusMethodInvocation *invocation, gpointer user_data)
 {
   Worker *self = user_data;
-  g_autoptr(GVariant) variant = NULL;
-  g_autoptr(HttpSnapshot) snapshot = NULL;
+  g_autoptr (GVariant) variant = NULL;
+  g_autoptr (HttpSnapshot) snapshot = NULL;
 
   if (g_str_equal (method, "Sync"))
     {
@@ -110,14 +110,14 @@ on_closed (GDBusConnection *connection, gboolean remote_peer_vanished, GError *e
 int
 http_worker_main (guint index)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) stream = NULL;
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (HTTP_WORKER_XML, NULL);
-  g_autoptr(GVariant) hello = NULL;
-  g_autoptr(GVariant) settings = NULL;
-  g_autoptr(GVariant) first = NULL;
-  g_autoptr(HttpSnapshot) snapshot = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketConnection) stream = NULL;
+  g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (HTTP_WORKER_XML, NULL);
+  g_autoptr (GVariant) hello = NULL;
+  g_autoptr (GVariant) settings = NULL;
+  g_autoptr (GVariant) first = NULL;
+  g_autoptr (HttpSnapshot) snapshot = NULL;
   Worker self = { 0 };
 
   /* Started as /proc/self/exe: a name that says what it is, in ps and in the journal. */
@@ -133,8 +133,8 @@ http_worker_main (guint index)
   self.connection = g_dbus_connection_new_sync (G_IO_STREAM (stream), NULL,
                                                 G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT, NULL, NULL, &error);
   if (self.connection == NULL ||
-      g_dbus_connection_register_object (self.connection, HTTP_WORKER_OBJECT_PATH, info->interfaces[0],
-                                         &worker_vtable, &self, NULL, &error) == 0)
+      g_dbus_connection_register_object (self.connection, HTTP_WORKER_OBJECT_PATH, info->interfaces[0], &worker_vtable,
+                                         &self, NULL, &error) == 0)
     goto failed;
   g_signal_connect (self.connection, "closed", G_CALLBACK (on_closed), &self);
   hello = g_dbus_connection_call_sync (self.connection, NULL, HTTP_WORKER_OBJECT_PATH, HTTP_WORKER_DAEMON_INTERFACE,

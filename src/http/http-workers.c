@@ -17,29 +17,29 @@
 #define CALL_TIMEOUT_MS 5000
 #define RESTART_DELAY_SEC 1
 #define RESTART_DELAY_MAX_SEC 60
-#define RUN_LONG_ENOUGH_USEC (10 * G_USEC_PER_SEC)  /* a run this long resets the delay */
+#define RUN_LONG_ENOUGH_USEC (10 * G_USEC_PER_SEC) /* a run this long resets the delay */
 
 typedef struct _Worker Worker;
 
 struct _HttpWorkers {
-  HttpBridge *bridge;          /* not owned: it owns us */
+  HttpBridge *bridge; /* not owned: it owns us */
   GDBusNodeInfo *daemon_info;
-  GPtrArray *workers;          /* Worker */
+  GPtrArray *workers; /* Worker */
 };
 
 struct _Worker {
   HttpWorkers *owner;
-  guint index;                 /* 1, 2, …: names it in the log */
-  int listen_fd;               /* kept open across restarts */
+  guint index; /* 1, 2, …: names it in the log */
+  int listen_fd; /* kept open across restarts */
   GSubprocess *process;
-  char *pid;                   /* of this run, for the log */
+  char *pid; /* of this run, for the log */
   GDBusConnection *connection;
   guint registration;
-  gboolean greeted;            /* it said Hello: it gets every snapshot */
-  GCancellable *cancellable;   /* of this run's callbacks */
+  gboolean greeted; /* it said Hello: it gets every snapshot */
+  GCancellable *cancellable; /* of this run's callbacks */
   guint restart_id;
-  gint64 started_usec;         /* monotonic, of this run */
-  guint restart_delay_sec;     /* doubles while runs end early */
+  gint64 started_usec; /* monotonic, of this run */
+  guint restart_delay_sec; /* doubles while runs end early */
 };
 
 static gboolean worker_start (Worker *worker, GError **error);
@@ -85,7 +85,7 @@ worker_free (Worker *worker)
 static void
 publish (HttpWorkers *self, HttpSnapshot *snapshot)
 {
-  g_autoptr(GVariant) serialized = http_snapshot_serialize (snapshot);
+  g_autoptr (GVariant) serialized = http_snapshot_serialize (snapshot);
 
   for (guint i = 0; i < self->workers->len; i++)
     {
@@ -93,8 +93,8 @@ publish (HttpWorkers *self, HttpSnapshot *snapshot)
 
       if (worker->greeted)
         g_dbus_connection_call (worker->connection, NULL, HTTP_WORKER_OBJECT_PATH, HTTP_WORKER_INTERFACE, "Publish",
-                                g_variant_new ("(v)", serialized), NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
-                                NULL, NULL, NULL);
+                                g_variant_new ("(v)", serialized), NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL,
+                                NULL, NULL);
     }
 }
 
@@ -124,7 +124,7 @@ change_reply_done (ChangeReply *reply)
 static void
 on_synced (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GVariant) ignored = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
+  g_autoptr (GVariant) ignored = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
 
   change_reply_done (user_data);
 }
@@ -163,7 +163,7 @@ on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ChangeCall *call = user_data;
   HttpWorkers *self = call->owner;
-  g_auto(HttpApiResponse) answer = { 0 };
+  g_auto (HttpApiResponse) answer = { 0 };
   ChangeReply *reply = g_new0 (ChangeReply, 1);
 
   http_bridge_run_change_finish (self->bridge, result, &answer);
@@ -186,16 +186,16 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
 
   if (g_str_equal (method, "Hello"))
     {
-      g_autoptr(HttpSnapshot) snapshot = http_snapshot_feed_get (http_bridge_get_feed (self->bridge));
-      g_autoptr(GVariant) settings = http_bridge_worker_settings (self->bridge);
-      g_autoptr(GVariant) serialized = http_snapshot_serialize (snapshot);
+      g_autoptr (HttpSnapshot) snapshot = http_snapshot_feed_get (http_bridge_get_feed (self->bridge));
+      g_autoptr (GVariant) settings = http_bridge_worker_settings (self->bridge);
+      g_autoptr (GVariant) serialized = http_snapshot_serialize (snapshot);
 
       worker->greeted = TRUE;
       g_dbus_method_invocation_return_value (invocation, g_variant_new ("(@a{sv}v)", settings, serialized));
     }
   else
     {
-      g_autoptr(GVariant) variant = NULL;
+      g_autoptr (GVariant) variant = NULL;
       g_autofree char *via = g_strdup_printf ("HTTP worker %u", worker->index);
       HttpMutation *mutation;
       ChangeCall *call;
@@ -222,7 +222,7 @@ static const GDBusInterfaceVTable daemon_vtable = { on_method_call, NULL, NULL, 
 static void
 on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GDBusConnection *connection = g_dbus_connection_new_finish (result, &error);
   Worker *worker = user_data;
 
@@ -234,8 +234,8 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   worker->connection = connection;
   worker->registration = g_dbus_connection_register_object (connection, HTTP_WORKER_OBJECT_PATH,
-                                                            worker->owner->daemon_info->interfaces[0],
-                                                            &daemon_vtable, worker, NULL, &error);
+                                                            worker->owner->daemon_info->interfaces[0], &daemon_vtable,
+                                                            worker, NULL, &error);
   if (worker->registration == 0)
     g_warning ("HTTP worker %u: %s", worker->index, error->message);
   g_dbus_connection_start_message_processing (connection);
@@ -245,7 +245,7 @@ static gboolean
 on_restart (gpointer user_data)
 {
   Worker *worker = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   worker->restart_id = 0;
   if (!worker_start (worker, &error))
@@ -261,12 +261,12 @@ static void
 on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GSubprocess *process = G_SUBPROCESS (source);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *how = NULL;
   Worker *worker = user_data;
 
   if (!g_subprocess_wait_finish (process, result, &error) && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;  /* we are stopping it */
+    return; /* we are stopping it */
   if (g_subprocess_get_if_signaled (process))
     how = g_strdup_printf ("killed by signal %d", g_subprocess_get_term_sig (process));
   else
@@ -286,9 +286,9 @@ on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 static gboolean
 worker_start (Worker *worker, GError **error)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) stream = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketConnection) stream = NULL;
   g_autofree char *guid = g_dbus_generate_guid ();
   g_autofree char *argument = g_strdup_printf ("--http-worker=%u", worker->index);
   int pair[2];

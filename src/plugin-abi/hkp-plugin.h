@@ -51,7 +51,7 @@ extern "C" {
 #define HKP_PLUGIN_ERROR_SIZE 1024u
 
 #if defined(__GNUC__) || defined(__clang__)
-#define HKP_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define HKP_PLUGIN_EXPORT __attribute__ ((visibility ("default")))
 #else
 #define HKP_PLUGIN_EXPORT
 #endif
@@ -100,13 +100,13 @@ struct hkp_request {
    * case-insensitive), or NULL if there is none.  The returned string is
    * owned by the host and valid until handle() returns.
    */
-  const char *(*header)(const hkp_request *request, const char *name);
+  const char *(*header) (const hkp_request *request, const char *name);
   /*
    * Returns non-zero once the host has cancelled this call (drain timeout,
    * shutdown, client gone).  A long-running handle() should poll it and
    * return soon after it turns non-zero; its verdict is then ignored.
    */
-  int (*cancelled)(const hkp_request *request);
+  int (*cancelled) (const hkp_request *request);
   /* Private to the host; do not touch. */
   void *host_private;
 };
@@ -124,13 +124,13 @@ struct hkp_response {
    * Sets the human-readable reason for the verdict (copied; replaces any
    * earlier one).  Returns 0, or -1 if reason is NULL or not valid UTF-8.
    */
-  int (*set_reason)(hkp_response *response, const char *reason);
+  int (*set_reason) (hkp_response *response, const char *reason);
   /*
    * Adds a header to send with the answer (both strings copied), e.g.
    * "Retry-After".  Returns 0, or -1 if the name is not an HTTP token, the
    * value holds CR, LF or NUL, or the host's limit on headers is reached.
    */
-  int (*add_header)(hkp_response *response, const char *name, const char *value);
+  int (*add_header) (hkp_response *response, const char *name, const char *value);
   /* Private to the host; do not touch. */
   void *host_private;
 };
@@ -140,11 +140,11 @@ struct hkp_health_report {
   /* sizeof (hkp_health_report) as the host built it. */
   uint32_t struct_size;
   /* Sets a one-line message (copied).  Returns 0, or -1 if invalid. */
-  int (*set_message)(hkp_health_report *report, const char *message);
+  int (*set_message) (hkp_health_report *report, const char *message);
   /* Adds a named check with a text value (copied).  Returns 0, or -1. */
-  int (*add_check)(hkp_health_report *report, const char *key, const char *value);
+  int (*add_check) (hkp_health_report *report, const char *key, const char *value);
   /* Adds a named check with an integer value.  Returns 0, or -1. */
-  int (*add_check_int)(hkp_health_report *report, const char *key, int64_t value);
+  int (*add_check_int) (hkp_health_report *report, const char *key, int64_t value);
   /* Private to the host; do not touch. */
   void *host_private;
 };
@@ -168,42 +168,42 @@ typedef struct hkp_plugin_descriptor {
    * The host bounds the time init may take; an init that overruns is
    * abandoned and, if it ever returns successfully, shut down at once.
    */
-  int (*init)(const char *config_json, void **instance, char *error, size_t error_size);
+  int (*init) (const char *config_json, void **instance, char *error, size_t error_size);
 
   /*
    * Optional (may be NULL).  Checks config_json without creating anything.
    * Returns 0 if acceptable; otherwise writes a message naming the bad key to
    * error and returns non-zero.
    */
-  int (*validate_config)(const char *config_json, char *error, size_t error_size);
+  int (*validate_config) (const char *config_json, char *error, size_t error_size);
 
   /*
    * Required, thread-safe.  Decides about one request.  Returns a verdict
    * and may fill response.  Must not keep request or response after
    * returning.
    */
-  hkp_verdict (*handle)(void *instance, const hkp_request *request, hkp_response *response);
+  hkp_verdict (*handle) (void *instance, const hkp_request *request, hkp_response *response);
 
   /*
    * Optional (may be NULL: the plugin is then reported healthy while
    * active).  Returns the instance's health and may fill report.  The host
    * bounds the time it may take; an overrun counts as unhealthy.
    */
-  hkp_health_status (*health)(void *instance, hkp_health_report *report);
+  hkp_health_status (*health) (void *instance, hkp_health_report *report);
 
   /* Required.  Releases everything init created for instance. */
-  void (*shutdown)(void *instance);
+  void (*shutdown) (void *instance);
 } hkp_plugin_descriptor;
 
 /* The type of the entry function. */
-typedef const hkp_plugin_descriptor *(*hkp_plugin_entry_func)(void);
+typedef const hkp_plugin_descriptor *(*hkp_plugin_entry_func) (void);
 
 /*
  * Every plugin module defines this function, returning its constant
  * descriptor.  It must not call anything else or allocate: the host calls it
  * before it has checked the ABI version.
  */
-HKP_PLUGIN_EXPORT const hkp_plugin_descriptor *hkp_plugin_entry(void);
+HKP_PLUGIN_EXPORT const hkp_plugin_descriptor *hkp_plugin_entry (void);
 
 #ifdef __cplusplus
 }

@@ -26,7 +26,7 @@ plugin_fail (char *error, size_t error_size, const char *format, ...)
 static inline JsonParser *
 plugin_config_parse (const char *config_json, JsonObject **config, char *error, size_t error_size)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
 
   if (!json_parser_load_from_data (parser, config_json, -1, NULL) || json_parser_get_root (parser) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
@@ -40,18 +40,20 @@ plugin_config_parse (const char *config_json, JsonObject **config, char *error, 
 
 /* FALSE, with a message naming it (as prefix + key) and listing the known ones, if object has a key not in known. */
 static inline gboolean
-plugin_config_known_keys (JsonObject *object, const char *prefix, const char *const *known, char *error, size_t error_size)
+plugin_config_known_keys (JsonObject *object, const char *prefix, const char *const *known, char *error,
+                          size_t error_size)
 {
-  g_autoptr(GList) members = json_object_get_members (object);
+  g_autoptr (GList) members = json_object_get_members (object);
 
   for (GList *l = members; l != NULL; l = l->next)
     if (!g_strv_contains (known, l->data))
       {
-        g_autoptr(GString) list = g_string_new (NULL);
+        g_autoptr (GString) list = g_string_new (NULL);
         for (guint i = 0; known[i] != NULL; i++)
           if (!g_str_equal (known[i], "enabled"))
             g_string_append_printf (list, "%s%s", list->len > 0 ? ", " : "", known[i]);
-        return plugin_fail (error, error_size, "unknown key \"%s%s\" (known: %s)", prefix, (const char *) l->data, list->str);
+        return plugin_fail (error, error_size, "unknown key \"%s%s\" (known: %s)", prefix, (const char *) l->data,
+                            list->str);
       }
   return TRUE;
 }

@@ -34,11 +34,16 @@ demo_shutdown (void *instance)
   (void) instance;
 }
 
-static const hkp_plugin_descriptor descriptor = {
-  HKP_PLUGIN_ABI_VERSION, sizeof (hkp_plugin_descriptor),
-  "demo", "1.0", "C99 check of the ABI header",
-  demo_init, 0, demo_handle, 0, demo_shutdown
-};
+static const hkp_plugin_descriptor descriptor = { HKP_PLUGIN_ABI_VERSION,
+                                                  sizeof (hkp_plugin_descriptor),
+                                                  "demo",
+                                                  "1.0",
+                                                  "C99 check of the ABI header",
+                                                  demo_init,
+                                                  0,
+                                                  demo_handle,
+                                                  0,
+                                                  demo_shutdown };
 
 const hkp_plugin_descriptor *
 hkp_plugin_entry (void)

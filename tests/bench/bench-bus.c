@@ -31,7 +31,7 @@ typedef struct {
 static void
 setup_start (Setup *s, guint n_plugins)
 {
-  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
 
   hkp_test_tree_init (&s->tree);
   for (guint i = 0; i < n_plugins; i++)
@@ -69,15 +69,21 @@ send_call (Setup *s, CallKind kind, sd_bus_message_handler_t callback, void *dat
   switch (kind)
     {
     case CALL_PING:
-      return callback ? sd_bus_call_method_async (s->client, NULL, SERVICE, "/org/hkp/PluginManager1", "org.freedesktop.DBus.Peer", "Ping", callback, data, "")
-                      : sd_bus_call_method (s->client, SERVICE, "/org/hkp/PluginManager1", "org.freedesktop.DBus.Peer", "Ping", NULL, reply, "");
+      return callback ? sd_bus_call_method_async (s->client, NULL, SERVICE, "/org/hkp/PluginManager1",
+                                                  "org.freedesktop.DBus.Peer", "Ping", callback, data, "")
+                      : sd_bus_call_method (s->client, SERVICE, "/org/hkp/PluginManager1", "org.freedesktop.DBus.Peer",
+                                            "Ping", NULL, reply, "");
     case CALL_GET:
-      return callback ? sd_bus_call_method_async (s->client, NULL, SERVICE, plugin, "org.freedesktop.DBus.Properties", "Get", callback, data, "ss", "org.hkp.PluginManager1.Plugin", "State")
-                      : sd_bus_call_method (s->client, SERVICE, plugin, "org.freedesktop.DBus.Properties", "Get", NULL, reply, "ss", "org.hkp.PluginManager1.Plugin", "State");
+      return callback ? sd_bus_call_method_async (s->client, NULL, SERVICE, plugin, "org.freedesktop.DBus.Properties",
+                                                  "Get", callback, data, "ss", "org.hkp.PluginManager1.Plugin", "State")
+                      : sd_bus_call_method (s->client, SERVICE, plugin, "org.freedesktop.DBus.Properties", "Get", NULL,
+                                            reply, "ss", "org.hkp.PluginManager1.Plugin", "State");
     case CALL_STATUS:
     default:
-      return callback ? sd_bus_call_method_async (s->client, NULL, SERVICE, "/org/hkp/PluginManager1", "org.hkp.PluginManager1.Manager", "GetStatus", callback, data, "")
-                      : sd_bus_call_method (s->client, SERVICE, "/org/hkp/PluginManager1", "org.hkp.PluginManager1.Manager", "GetStatus", NULL, reply, "");
+      return callback ? sd_bus_call_method_async (s->client, NULL, SERVICE, "/org/hkp/PluginManager1",
+                                                  "org.hkp.PluginManager1.Manager", "GetStatus", callback, data, "")
+                      : sd_bus_call_method (s->client, SERVICE, "/org/hkp/PluginManager1",
+                                            "org.hkp.PluginManager1.Manager", "GetStatus", NULL, reply, "");
     }
 }
 
@@ -155,8 +161,8 @@ main (int argc, char **argv)
   ping = sequential (&s, CALL_PING);
   get = sequential (&s, CALL_GET);
   status = sequential (&s, CALL_STATUS);
-  printf ("sequential: Ping %.0f/s, Property Get %.0f/s (%.2fx Ping), GetStatus %.0f/s (%.2fx Ping)\n",
-          ping, get, get / ping, status, status / ping);
+  printf ("sequential: Ping %.0f/s, Property Get %.0f/s (%.2fx Ping), GetStatus %.0f/s (%.2fx Ping)\n", ping, get,
+          get / ping, status, status / ping);
   ping = pipelined (&s, CALL_PING);
   get = pipelined (&s, CALL_GET);
   status = pipelined (&s, CALL_STATUS);
@@ -166,8 +172,10 @@ main (int argc, char **argv)
     {
       sd_bus_message *reply = NULL;
       gint64 start = g_get_monotonic_time ();
-      g_assert_cmpint (sd_bus_call_method (s.client, SERVICE, "/org/hkp/PluginManager1", "org.hkp.PluginManager1.Manager",
-                                           "ReloadPlugin", NULL, &reply, "s", "p0001"), >=, 0);
+      g_assert_cmpint (sd_bus_call_method (s.client, SERVICE, "/org/hkp/PluginManager1",
+                                           "org.hkp.PluginManager1.Manager", "ReloadPlugin", NULL, &reply, "s",
+                                           "p0001"),
+                       >=, 0);
       times[i] = g_get_monotonic_time () - start;
       sd_bus_message_unref (reply);
     }
@@ -181,8 +189,9 @@ main (int argc, char **argv)
     {
       sd_bus_message *reply = NULL;
       gint64 start = g_get_monotonic_time ();
-      g_assert_cmpint (sd_bus_call_method (s.client, SERVICE, "/org/hkp/PluginManager1", "org.freedesktop.DBus.ObjectManager",
-                                           "GetManagedObjects", NULL, &reply, ""), >=, 0);
+      g_assert_cmpint (sd_bus_call_method (s.client, SERVICE, "/org/hkp/PluginManager1",
+                                           "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, &reply, ""),
+                       >=, 0);
       times[i] = g_get_monotonic_time () - start;
       sd_bus_message_unref (reply);
     }

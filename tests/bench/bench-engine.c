@@ -42,14 +42,14 @@ gate_thread (gpointer data)
 static void
 bench_gate (guint threads)
 {
-  g_autoptr(HkpSlot) slot = hkp_slot_new ("bench", HKP_GATE_SKIP, HKP_FAILURE_CLOSED);
+  g_autoptr (HkpSlot) slot = hkp_slot_new ("bench", HKP_GATE_SKIP, HKP_FAILURE_CLOSED);
   GateRun runs[2];
   GThread *handles[2];
   gint64 worst = 0;
 
   for (guint i = 0; i < threads; i++)
     {
-      runs[i] = (GateRun) { .slot = slot, .ops = GATE_OPS / threads };
+      runs[i] = (GateRun){ .slot = slot, .ops = GATE_OPS / threads };
       handles[i] = g_thread_new ("gate", gate_thread, &runs[i]);
     }
   for (guint i = 0; i < threads; i++)
@@ -70,7 +70,9 @@ static gpointer
 chain_thread (gpointer data)
 {
   ChainRun *run = data;
-  HkpCheckRequest request = { .method = "GET", .path = "/pks/lookup", .query = "op=get&search=0x1234", .client_address = "192.0.2.1" };
+  HkpCheckRequest request = {
+    .method = "GET", .path = "/pks/lookup", .query = "op=get&search=0x1234", .client_address = "192.0.2.1"
+  };
   gint64 start = g_get_monotonic_time ();
 
   for (guint i = 0; i < CHAIN_OPS; i++)
@@ -122,7 +124,7 @@ bench_reload (void)
   engine_fixture_start (&f, NULL);
   for (guint i = 0; i < RELOADS; i++)
     {
-      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr (GAsyncResult) result = NULL;
       gint64 start = g_get_monotonic_time ();
       hkp_engine_reload_async (f.engine, "idle", hkp_test_store_result, &result);
       hkp_test_wait_result (&result);
@@ -152,7 +154,7 @@ bench_many (guint n)
 {
   EngineFixture f = { 0 };
   gint64 rss_before, start, elapsed;
-  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr (GPtrArray) list = NULL;
   guint active = 0;
 
   engine_fixture_setup (&f, NULL);

@@ -31,11 +31,11 @@ static gpointer
 serve (gpointer data)
 {
   Server *self = data;
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GMainLoop) loop = g_main_loop_new (context, FALSE);
-  g_autoptr(SoupServer) server = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GMainLoop) loop = g_main_loop_new (context, FALSE);
+  g_autoptr (SoupServer) server = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_main_context_push_thread_default (context);
   server = soup_server_new ("server-header", NULL, NULL);
@@ -50,11 +50,11 @@ serve (gpointer data)
 int
 main (int argc, char **argv)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *body = NULL;
   gsize length = 0;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GMainLoop) idle = g_main_loop_new (NULL, FALSE);
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GMainLoop) idle = g_main_loop_new (NULL, FALSE);
   ListenAddress address = { LISTEN_TCP, (char *) "127.0.0.1", 0, NULL };
   guint threads = argc == 4 ? (guint) atoi (argv[3]) : 1;
 
@@ -67,7 +67,7 @@ main (int argc, char **argv)
   address.port = (guint16) atoi (argv[1]);
   for (guint i = 0; i < threads; i++)
     {
-      Server *server = g_new0 (Server, 1);  /* lives as long as the process */
+      Server *server = g_new0 (Server, 1); /* lives as long as the process */
       server->body = bytes;
       server->fd = http_listen_open (&address, 1024, TRUE, &error);
       if (server->fd < 0)
@@ -77,6 +77,6 @@ main (int argc, char **argv)
         }
       g_thread_unref (g_thread_new ("fixed", serve, server));
     }
-  g_main_loop_run (idle);  /* the servers run until the process is killed */
+  g_main_loop_run (idle); /* the servers run until the process is killed */
   return 0;
 }

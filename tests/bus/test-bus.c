@@ -45,7 +45,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   write_plugin (f, "alpha", "{\"module\": \"answer.so\", \"priority\": 10, \"config\": {\"verdict\": \"continue\"}}");
   write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"config\": {\"message\": \"no database\"}}");
   write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
-  write_plugin (f, "slow-one", "{\"module\": \"sleeper.so\", \"config\": {\"init_delay_ms\": 2000, \"init_delay_from\": 2}}");
+  write_plugin (f, "slow-one",
+                "{\"module\": \"sleeper.so\", \"config\": {\"init_delay_ms\": 2000, \"init_delay_from\": 2}}");
 }
 
 /* Starts a bus (permissive, or the strict system policy with our dbus/ files) and the daemon on it. */
@@ -53,9 +54,9 @@ static void
 start (Fixture *f, gboolean permissive)
 {
   g_autofree char *policy_dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
-  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
 
-  f->bus = hkp_test_bus_start (permissive, permissive ? NULL : (const char *const[]) { policy_dir, NULL });
+  f->bus = hkp_test_bus_start (permissive, permissive ? NULL : (const char *const[]){ policy_dir, NULL });
   argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
   f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
   hkp_test_daemon_wait_line (f->daemon, "ready");
@@ -109,8 +110,9 @@ assert_same_interface (GDBusInterfaceInfo *live, GDBusInterfaceInfo *file)
       g_assert_cmpstr (a->name, ==, b->name);
       g_assert_cmpstr (a->signature, ==, b->signature);
       g_assert_cmpint (a->flags, ==, b->flags);
-      g_assert_cmpstr (g_dbus_annotation_info_lookup (a->annotations, "org.freedesktop.DBus.Property.EmitsChangedSignal"),
-                       ==, g_dbus_annotation_info_lookup (b->annotations, "org.freedesktop.DBus.Property.EmitsChangedSignal"));
+      g_assert_cmpstr (
+        g_dbus_annotation_info_lookup (a->annotations, "org.freedesktop.DBus.Property.EmitsChangedSignal"), ==,
+        g_dbus_annotation_info_lookup (b->annotations, "org.freedesktop.DBus.Property.EmitsChangedSignal"));
     }
   g_assert_null (live->signals[0]);
   g_assert_null (file->signals[0]);
@@ -119,12 +121,13 @@ assert_same_interface (GDBusInterfaceInfo *live, GDBusInterfaceInfo *file)
 static GDBusNodeInfo *
 introspect (Fixture *f, const char *path)
 {
-  g_autoptr(sd_bus_message) reply = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *xml = NULL;
   GDBusNodeInfo *node;
 
-  g_assert_null (hkp_test_call (f->client, path, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL, &reply));
+  g_assert_null (
+    hkp_test_call (f->client, path, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL, &reply));
   xml = hkp_test_reply_string (reply);
   node = g_dbus_node_info_new_for_xml (xml, &error);
   g_assert_no_error (error);
@@ -134,13 +137,14 @@ introspect (Fixture *f, const char *path)
 static void
 test_introspection (Fixture *f, gconstpointer data)
 {
-  g_autofree char *file = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", "org.hkp.PluginManager1.xml", NULL);
+  g_autofree char *file = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", "org.hkp.PluginManager1.xml",
+                                            NULL);
   g_autofree char *xml = NULL;
   g_autofree char *alpha = hkp_test_plugin_path ("alpha");
-  g_autoptr(GDBusNodeInfo) installed = NULL;
-  g_autoptr(GDBusNodeInfo) manager = NULL;
-  g_autoptr(GDBusNodeInfo) plugin = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GDBusNodeInfo) installed = NULL;
+  g_autoptr (GDBusNodeInfo) manager = NULL;
+  g_autoptr (GDBusNodeInfo) plugin = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
   g_autofree char *address = NULL;
   int status;
@@ -159,7 +163,7 @@ test_introspection (Fixture *f, gconstpointer data)
 
   /* busctl sees the same tree. */
   address = g_strdup_printf ("--address=%s", f->bus->address);
-  g_assert_true (g_spawn_sync (NULL, (char *[]) { "busctl", address, "tree", "--list", SERVICE, NULL }, NULL,
+  g_assert_true (g_spawn_sync (NULL, (char *[]){ "busctl", address, "tree", "--list", SERVICE, NULL }, NULL,
                                G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
   g_assert_no_error (error);
   g_assert_true (g_spawn_check_wait_status (status, NULL));
@@ -172,13 +176,14 @@ test_introspection (Fixture *f, gconstpointer data)
 static void
 test_managed_objects (Fixture *f, gconstpointer data)
 {
-  g_autoptr(sd_bus_message) reply = NULL;
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   const char *path;
   int r;
 
   start (f, TRUE);
-  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL, &reply));
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                                NULL, NULL, &reply));
   g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "{oa{sa{sv}}}"), >, 0);
   while ((r = sd_bus_message_enter_container (reply, 'e', "oa{sa{sv}}")) > 0)
     {
@@ -234,11 +239,13 @@ test_properties (Fixture *f, gconstpointer data)
   config_dir = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "ConfigDirectory");
   g_assert_cmpstr (config_dir, ==, f->tree.config_dir);
   g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), >=, (guint64) before);
-  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), <=, (guint64) g_get_real_time ());
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "StartTimestamp", 't'), <=,
+                    (guint64) g_get_real_time ());
   g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "TotalPlugins", 'u'), ==, 4);
   g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "ActivePlugins", 'u'), ==, 2);
   g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "ActiveRequests", 't'), ==, 0);
-  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "DrainTimeoutUSec", 't'), ==, 60 * G_USEC_PER_SEC);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "DrainTimeoutUSec", 't'), ==,
+                    60 * G_USEC_PER_SEC);
   overall = hkp_test_get_string (f->client, MANAGER_PATH, MANAGER, "OverallHealth");
   g_assert_cmpstr (overall, ==, "unhealthy");
 
@@ -280,11 +287,11 @@ test_properties (Fixture *f, gconstpointer data)
 static void
 test_methods (Fixture *f, gconstpointer data)
 {
-  g_autoptr(sd_bus_message) list = NULL, path_reply = NULL, status = NULL, health = NULL, config = NULL;
+  g_autoptr (sd_bus_message) list = NULL, path_reply = NULL, status = NULL, health = NULL, config = NULL;
   g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   g_autofree char *off = hkp_test_plugin_path ("off");
   g_autofree char *status_json = NULL, *health_json = NULL, *config_json = NULL, *new_config = NULL, *off_state = NULL;
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
   const char *name, *state, *object;
   JsonObject *root;
   guint listed = 0;
@@ -304,16 +311,20 @@ test_methods (Fixture *f, gconstpointer data)
   g_assert_cmpint (sd_bus_message_read (path_reply, "o", &object), >, 0);
   g_assert_cmpstr (object, ==, alpha);
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPlugin", "nope", NULL, NULL),
-                "org.hkp.PluginManager1.Error.NoSuchPlugin", "no plugin named \"nope\"");
+                         "org.hkp.PluginManager1.Error.NoSuchPlugin", "no plugin named \"nope\"");
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPlugin", "Not A Name", NULL, NULL),
-                "org.freedesktop.DBus.Error.InvalidArgs", "is not a plugin name");
+                         "org.freedesktop.DBus.Error.InvalidArgs", "is not a plugin name");
 
   g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &status));
   status_json = hkp_test_reply_string (status);
   g_assert_true (json_parser_load_from_data (parser, status_json, -1, NULL));
   root = json_node_get_object (json_parser_get_root (parser));
-  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (root, "plugin_system"), "total_plugins"), ==, 4);
-  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (json_object_get_object_member (root, "plugin_system"), "plugin_states"), "broken"), ==, "failed");
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (root, "plugin_system"), "total_plugins"),
+                   ==, 4);
+  g_assert_cmpstr (
+    json_object_get_string_member (
+      json_object_get_object_member (json_object_get_object_member (root, "plugin_system"), "plugin_states"), "broken"),
+    ==, "failed");
   g_assert_true (json_object_has_member (root, "uptime"));
   g_assert_true (json_object_has_member (root, "timestamp"));
   g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetHealth", NULL, NULL, &health));
@@ -327,25 +338,28 @@ test_methods (Fixture *f, gconstpointer data)
   config_json = hkp_test_reply_string (config);
   g_assert_cmpstr (config_json, ==, "{\"verdict\":\"continue\"}");
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPluginConfig", "nope", NULL, NULL),
-                "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
+                         "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
 
   /* Changes through the manager, */
-  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"allow\"}", NULL));
+  g_assert_null (
+    hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"allow\"}", NULL));
   new_config = hkp_test_get_string (f->client, alpha, PLUGIN, "Config");
   g_assert_cmpstr (new_config, ==, "{\"verdict\":\"allow\"}");
   g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ConfigVersion", 'u'), ==, 2);
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "[1]", NULL),
-                "org.hkp.PluginManager1.Error.InvalidConfig", "must be a JSON object, not array");
-  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"maybe\"}", NULL),
-                "org.hkp.PluginManager1.Error.InvalidConfig", "config rejected");
-  hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"fail_init\": \"boom\"}", NULL),
-                "org.hkp.PluginManager1.Error.ReloadFailed", "boom");
+                         "org.hkp.PluginManager1.Error.InvalidConfig", "must be a JSON object, not array");
+  hkp_test_assert_error (
+    hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"verdict\": \"maybe\"}", NULL),
+    "org.hkp.PluginManager1.Error.InvalidConfig", "config rejected");
+  hkp_test_assert_error (
+    hkp_test_call (f->client, MANAGER_PATH, MANAGER, "SetPluginConfig", "alpha", "{\"fail_init\": \"boom\"}", NULL),
+    "org.hkp.PluginManager1.Error.ReloadFailed", "boom");
   g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "alpha", NULL, NULL));
   g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ReloadCount", 'u'), ==, 2);
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "nope", NULL, NULL),
-                "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
+                         "org.hkp.PluginManager1.Error.NoSuchPlugin", "nope");
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "broken", NULL, NULL),
-                "org.hkp.PluginManager1.Error.Failed", "no database");
+                         "org.hkp.PluginManager1.Error.Failed", "no database");
   g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "EnablePlugin", "off", NULL, NULL));
   off_state = hkp_test_get_string (f->client, off, PLUGIN, "State");
   g_assert_cmpstr (off_state, ==, "active");
@@ -366,7 +380,7 @@ test_methods (Fixture *f, gconstpointer data)
   g_assert_null (hkp_test_call (f->client, off, PLUGIN, "Enable", NULL, NULL, NULL));
   g_assert_null (hkp_test_call (f->client, off, PLUGIN, "Disable", NULL, NULL, NULL));
   hkp_test_assert_error (hkp_test_call (f->client, alpha, PLUGIN, "SetConfig", "not json", NULL, NULL),
-                "org.hkp.PluginManager1.Error.InvalidConfig", "not valid JSON");
+                         "org.hkp.PluginManager1.Error.InvalidConfig", "not valid JSON");
 }
 
 /* ---- signals before replies -------------------------------------------- */
@@ -440,13 +454,16 @@ test_signals_before_reply (Fixture *f, gconstpointer data)
 {
   Order order = { .events = g_ptr_array_new_with_free_func (g_free) };
   g_autofree char *alpha = hkp_test_plugin_path ("alpha");
-  const char *expected[] = { "State=reloading", "State=active", "Config={\"verdict\":\"allow\"}", "ConfigVersion=2", "reply" };
+  const char *expected[] = { "State=reloading", "State=active", "Config={\"verdict\":\"allow\"}", "ConfigVersion=2",
+                             "reply" };
 
   start (f, TRUE);
   g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, alpha, "org.freedesktop.DBus.Properties",
-                                        "PropertiesChanged", on_properties_changed, &order), >=, 0);
+                                        "PropertiesChanged", on_properties_changed, &order),
+                   >=, 0);
   g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, SERVICE, alpha, PLUGIN, "SetConfig", on_reply, &order,
-                                             "s", "{\"verdict\": \"allow\"}"), >=, 0);
+                                             "s", "{\"verdict\": \"allow\"}"),
+                   >=, 0);
   run_until_replied (f, &order);
   for (guint i = 0; i < order.events->len; i++)
     g_test_message ("event %u: %s", i, (char *) order.events->pdata[i]);
@@ -465,7 +482,8 @@ test_changes_from_elsewhere (Fixture *f, gconstpointer data)
 
   start (f, TRUE);
   g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, alpha, "org.freedesktop.DBus.Properties",
-                                        "PropertiesChanged", on_properties_changed, &order), >=, 0);
+                                        "PropertiesChanged", on_properties_changed, &order),
+                   >=, 0);
   /* Make sure the match is in place before the change happens. */
   g_assert_null (hkp_test_call (f->client, MANAGER_PATH, "org.freedesktop.DBus.Peer", "Ping", NULL, NULL, NULL));
   write_plugin (f, "alpha", "{\"module\": \"answer.so\", \"priority\": 10, \"config\": {\"verdict\": \"allow\"}}");
@@ -502,13 +520,15 @@ test_interfaces_added_removed (Fixture *f, gconstpointer data)
 
   start (f, TRUE);
   g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
-                                        "InterfacesAdded", on_interfaces, &order), >=, 0);
+                                        "InterfacesAdded", on_interfaces, &order),
+                   >=, 0);
   g_assert_cmpint (sd_bus_match_signal (f->client, NULL, SERVICE, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
-                                        "InterfacesRemoved", on_interfaces, &order), >=, 0);
+                                        "InterfacesRemoved", on_interfaces, &order),
+                   >=, 0);
   write_plugin (f, "new-one", "{\"module\": \"answer.so\"}");
   g_assert_cmpint (g_unlink (gone), ==, 0);
-  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, SERVICE, MANAGER_PATH, MANAGER, "Rescan", on_reply,
-                                             &order, ""), >=, 0);
+  g_assert_cmpint (
+    sd_bus_call_method_async (f->client, NULL, SERVICE, MANAGER_PATH, MANAGER, "Rescan", on_reply, &order, ""), >=, 0);
   run_until_replied (f, &order);
   g_assert_cmpuint (order.events->len, ==, 3);
   g_assert_cmpstr (order.events->pdata[0], ==, "InterfacesAdded /org/hkp/PluginManager1/plugin/new_2done");
@@ -534,20 +554,21 @@ static void
 test_responsive_during_reload (Fixture *f, gconstpointer data)
 {
   Order order = { 0 };
-  g_autoptr(sd_bus) second = NULL;
+  g_autoptr (sd_bus) second = NULL;
   gint64 slowest = 0;
 
   start (f, TRUE);
   second = hkp_test_client_new (f->bus->address);
   /* slow-one's next instance takes 2 s to start. */
   g_assert_cmpint (sd_bus_call_method_async (second, NULL, SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
-                                             on_reload_reply, &order, "s", "slow-one"), >=, 0);
+                                             on_reload_reply, &order, "s", "slow-one"),
+                   >=, 0);
   g_assert_cmpint (sd_bus_flush (second), >=, 0);
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "slow-one", NULL, NULL),
-                "org.hkp.PluginManager1.Error.Busy", "another change of plugin slow-one is in progress");
+                         "org.hkp.PluginManager1.Error.Busy", "another change of plugin slow-one is in progress");
   for (guint i = 0; i < 100; i++)
     {
-      g_autoptr(sd_bus_message) reply = NULL;
+      g_autoptr (sd_bus_message) reply = NULL;
       gint64 start_time = g_get_monotonic_time ();
       g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &reply));
       slowest = MAX (slowest, g_get_monotonic_time () - start_time);
@@ -579,10 +600,13 @@ test_other_uid (Fixture *f, gconstpointer data)
       return;
     }
   start (f, TRUE);
-  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
+  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534,
+                                     (const char *const[]){ "get-property", SERVICE, alpha, PLUGIN, "State", NULL },
+                                     &out, &err));
   g_assert_cmpstr (out, ==, "s \"active\"\n");
-  g_assert_false (hkp_test_busctl_as (f->bus->address, 65534, (const char *const[]) { "call", SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin",
-                                                               "s", "alpha", NULL }, &out2, &err2));
+  g_assert_false (hkp_test_busctl_as (
+    f->bus->address, 65534,
+    (const char *const[]){ "call", SERVICE, MANAGER_PATH, MANAGER, "ReloadPlugin", "s", "alpha", NULL }, &out2, &err2));
   g_assert_nonnull (strstr (err2, "Access denied"));
   g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "ReloadCount", 'u'), ==, 0);
   hkp_test_daemon_wait_line (f->daemon, "D-Bus reload of alpha by uid 65534 refused: only uid 0 may change plugins");
@@ -592,20 +616,24 @@ static void
 test_gdbus (Fixture *f, gconstpointer data)
 {
   g_autofree char *out = NULL, *err = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   int status;
 
   start (f, TRUE);
-  g_assert_true (g_spawn_sync (NULL, (char *[]) { "gdbus", "call", "--address", f->bus->address, "--dest", SERVICE,
-                                                  "--object-path", MANAGER_PATH, "--method", MANAGER ".GetPlugin", "broken", NULL },
-                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+  g_assert_true (
+    g_spawn_sync (NULL,
+                  (char *[]){ "gdbus", "call", "--address", f->bus->address, "--dest", SERVICE, "--object-path",
+                              MANAGER_PATH, "--method", MANAGER ".GetPlugin", "broken", NULL },
+                  NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   g_assert_cmpstr (out, ==, "(objectpath '/org/hkp/PluginManager1/plugin/broken',)\n");
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
-  g_assert_true (g_spawn_sync (NULL, (char *[]) { "gdbus", "call", "--address", f->bus->address, "--dest", SERVICE,
-                                                  "--object-path", MANAGER_PATH, "--method", MANAGER ".ReloadPlugin", "ghost", NULL },
-                               NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+  g_assert_true (
+    g_spawn_sync (NULL,
+                  (char *[]){ "gdbus", "call", "--address", f->bus->address, "--dest", SERVICE, "--object-path",
+                              MANAGER_PATH, "--method", MANAGER ".ReloadPlugin", "ghost", NULL },
+                  NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
   g_assert_false (g_spawn_check_wait_status (status, NULL));
   g_assert_nonnull (strstr (err, "GDBus.Error:org.hkp.PluginManager1.Error.NoSuchPlugin: no plugin named \"ghost\""));
 }
@@ -617,9 +645,9 @@ test_strict_policy (Fixture *f, gconstpointer data)
 {
   g_autofree char *alpha = hkp_test_plugin_path ("alpha");
   g_autofree char *out = NULL, *err = NULL;
-  g_autoptr(HkpTestDaemon) intruder = NULL;
+  g_autoptr (HkpTestDaemon) intruder = NULL;
   g_autofree char *state = NULL;
-  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
 
   if (getuid () != 0)
     {
@@ -628,7 +656,9 @@ test_strict_policy (Fixture *f, gconstpointer data)
     }
   /* Root owns the name under the real system-bus defaults plus our policy, and anyone may read. */
   start (f, FALSE);
-  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534, (const char *const[]) { "get-property", SERVICE, alpha, PLUGIN, "State", NULL }, &out, &err));
+  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534,
+                                     (const char *const[]){ "get-property", SERVICE, alpha, PLUGIN, "State", NULL },
+                                     &out, &err));
   g_assert_cmpstr (out, ==, "s \"active\"\n");
 
   /* A non-root process may not own it: the daemon says so, naming the bus, and exits 1. */
@@ -637,18 +667,21 @@ test_strict_policy (Fixture *f, gconstpointer data)
   argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", state, NULL);
   intruder = hkp_test_daemon_start ((const char *const *) argv->pdata, 65534);
   g_assert_cmpint (hkp_test_daemon_wait_exit (intruder), ==, 1);
-  g_assert_cmpint (hkp_test_daemon_find (intruder, "cannot own the name org.hkp.PluginManager1 on the bus at unix:path="), >=, 0);
+  g_assert_cmpint (
+    hkp_test_daemon_find (intruder, "cannot own the name org.hkp.PluginManager1 on the bus at unix:path="), >=, 0);
 }
 
 static void
 test_unreachable_bus (Fixture *f, gconstpointer data)
 {
   g_autofree char *state = g_strdup_printf ("--state-dir=%s", f->tree.state_dir);
-  g_autoptr(HkpTestDaemon) daemon = hkp_test_daemon_start ((const char *const[]) {
-    state, "--config-dir=/nonexistent", "--bus=unix:path=/nonexistent/bus.sock", NULL }, -1);
+  g_autoptr (HkpTestDaemon) daemon = hkp_test_daemon_start (
+    (const char *const[]){ state, "--config-dir=/nonexistent", "--bus=unix:path=/nonexistent/bus.sock", NULL }, -1);
 
   g_assert_cmpint (hkp_test_daemon_wait_exit (daemon), ==, 1);
-  g_assert_cmpint (hkp_test_daemon_find (daemon, "cannot connect to the bus at unix:path=/nonexistent/bus.sock: No such file or directory"), >=, 0);
+  g_assert_cmpint (hkp_test_daemon_find (
+                     daemon, "cannot connect to the bus at unix:path=/nonexistent/bus.sock: No such file or directory"),
+                   >=, 0);
 }
 
 static void
@@ -675,7 +708,7 @@ cpu_ticks (const char *pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
   g_autofree char *stat = NULL;
-  g_auto(GStrv) fields = NULL;
+  g_auto (GStrv) fields = NULL;
   const char *after_name;
 
   g_assert_true (g_file_get_contents (path, &stat, NULL, NULL));

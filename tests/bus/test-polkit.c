@@ -29,8 +29,8 @@ typedef struct {
   HkpTestDaemon *daemon;
   sd_bus *client;
   char *alpha;
-  char *rules_file;         /* real polkitd: removed at teardown */
-  char *installed_policy;   /* real polkitd: removed at teardown */
+  char *rules_file; /* real polkitd: removed at teardown */
+  char *installed_policy; /* real polkitd: removed at teardown */
 } Fixture;
 
 static void
@@ -80,14 +80,15 @@ on_name_owner_changed (sd_bus_message *message, void *userdata, sd_bus_error *re
 static GSubprocess *
 start_polkit (Fixture *f, const char *const *argv)
 {
-  g_autoptr(sd_bus) watcher = hkp_test_client_new (f->bus->address);
-  g_autoptr(GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (sd_bus) watcher = hkp_test_client_new (f->bus->address);
+  g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr (GError) error = NULL;
   gboolean owned = FALSE;
   GSubprocess *process;
 
   g_assert_cmpint (sd_bus_match_signal (watcher, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                        "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, &owned), >=, 0);
+                                        "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed, &owned),
+                   >=, 0);
   g_assert_cmpint (sd_bus_flush (watcher), >=, 0);
   g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->bus->address, TRUE);
   process = g_subprocess_launcher_spawnv (launcher, argv, &error);
@@ -105,15 +106,15 @@ start_polkit (Fixture *f, const char *const *argv)
 static void
 start_mock (Fixture *f)
 {
-  f->polkit = start_polkit (f, (const char *const[]) { "/usr/bin/python3", "-m", "dbusmock", "--system",
-                                                       "--template", "polkitd", NULL });
+  f->polkit = start_polkit (
+    f, (const char *const[]){ "/usr/bin/python3", "-m", "dbusmock", "--system", "--template", "polkitd", NULL });
 }
 
 /* Starts the daemon with polkit on (no --no-polkit), giving polkit timeout_sec to answer. */
 static void
 start_daemon_with_timeout (Fixture *f, const char *timeout_sec)
 {
-  g_autoptr(GPtrArray) argv = hkp_test_tree_argv (&f->tree, f->bus->address, NULL);
+  g_autoptr (GPtrArray) argv = hkp_test_tree_argv (&f->tree, f->bus->address, NULL);
 
   /* The daemon reads this at each check; the child inherits it. */
   g_setenv ("HKP_PLUGIND_POLKIT_TIMEOUT_SEC", timeout_sec, TRUE);
@@ -132,12 +133,13 @@ static void
 mock_call (Fixture *f, const char *member, const char *types, ...)
 {
   __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
-  g_autoptr(sd_bus_message) request = NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr (sd_bus_message) request = NULL;
+  g_autoptr (sd_bus_message) reply = NULL;
   va_list ap;
 
   g_assert_cmpint (sd_bus_message_new_method_call (f->client, &request, POLKIT_NAME, AUTHORITY_PATH,
-                                                   "org.freedesktop.DBus.Mock", member), >=, 0);
+                                                   "org.freedesktop.DBus.Mock", member),
+                   >=, 0);
   va_start (ap, types);
   g_assert_cmpint (sd_bus_message_appendv (request, types, ap), >=, 0);
   va_end (ap);
@@ -149,13 +151,14 @@ mock_call (Fixture *f, const char *member, const char *types, ...)
 static char *
 recorded_checks (Fixture *f)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   char *out = NULL;
   int status;
 
-  g_assert_true (g_spawn_sync (NULL, (char *[]) { "gdbus", "call", "--address", f->bus->address, "--dest", POLKIT_NAME,
-                                                  "--object-path", AUTHORITY_PATH, "--method",
-                                                  "org.freedesktop.DBus.Mock.GetMethodCalls", "CheckAuthorization", NULL },
+  g_assert_true (g_spawn_sync (NULL,
+                               (char *[]){ "gdbus", "call", "--address", f->bus->address, "--dest", POLKIT_NAME,
+                                           "--object-path", AUTHORITY_PATH, "--method",
+                                           "org.freedesktop.DBus.Mock.GetMethodCalls", "CheckAuthorization", NULL },
                                NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL, &status, &error));
   g_assert_true (g_spawn_check_wait_status (status, NULL));
   return out;
@@ -180,14 +183,16 @@ test_allowed (Fixture *f, gconstpointer data)
   start_mock (f);
   start_daemon (f);
   mock_call (f, "SetAllowed", "as", 1, "org.hkp.PluginManager1.reload");
-  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL));
+  g_assert_null (
+    hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL));
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
 
   /* We asked about the caller's bus name, the reload action and the plugin, without interaction. */
   g_assert_cmpint (sd_bus_get_unique_name (f->client, &unique), >=, 0);
   checks = recorded_checks (f);
   expected = g_strdup_printf ("[<('system-bus-name', {'name': <'%s'>})>, <'org.hkp.PluginManager1.reload'>, "
-                              "<{'plugin': 'alpha'}>, <uint32 0>, <''>]", unique);
+                              "<{'plugin': 'alpha'}>, <uint32 0>, <''>]",
+                              unique);
   assert_contains (checks, expected);
 
   /* The caller's allow-interactive-authorization flag is passed on. */
@@ -212,8 +217,9 @@ test_denied (Fixture *f, gconstpointer data)
   hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "SetPluginConfig", "alpha",
                                         "{\"verdict\": \"deny\"}", NULL),
                          ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.configure");
-  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "EnablePlugin", "off", NULL, NULL),
-                         ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.manage");
+  hkp_test_assert_error (
+    hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "EnablePlugin", "off", NULL, NULL),
+    ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.manage");
   hkp_test_assert_error (hkp_test_call (f->client, f->alpha, HKP_TEST_PLUGIN, "RollbackConfig", NULL, NULL, NULL),
                          ACCESS_DENIED, "org.hkp.PluginManager1.configure");
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ConfigVersion", 'u'), ==, 1);
@@ -233,14 +239,16 @@ test_challenge (Fixture *f, gconstpointer data)
   start_mock (f);
   start_daemon (f);
   /* polkit would authorize after authentication. */
-  mock_call (f, "AddMethod", "sssss", "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
-             "(sa{sv})sa{ss}us", "(bba{ss})", "ret = (False, True, {})");
-  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
-                         INTERACTIVE_REQUIRED, "needs interactive authorization");
+  mock_call (f, "AddMethod", "sssss", "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization", "(sa{sv})sa{ss}us",
+             "(bba{ss})", "ret = (False, True, {})");
+  hkp_test_assert_error (
+    hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+    INTERACTIVE_REQUIRED, "needs interactive authorization");
   /* Interaction was allowed and still no authorization came: no. */
   g_assert_cmpint (sd_bus_set_allow_interactive_authorization (f->client, 1), >=, 0);
-  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
-                         ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.reload");
+  hkp_test_assert_error (
+    hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+    ACCESS_DENIED, "not authorized for org.hkp.PluginManager1.reload");
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 0);
 }
 
@@ -249,15 +257,16 @@ test_absent (Fixture *f, gconstpointer data)
 {
   f->bus = hkp_test_bus_start (TRUE, NULL);
   start_daemon (f);
-  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
-                         ACCESS_DENIED, "polkit could not be asked (org.freedesktop.DBus.Error.ServiceUnknown");
+  hkp_test_assert_error (
+    hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+    ACCESS_DENIED, "polkit could not be asked (org.freedesktop.DBus.Error.ServiceUnknown");
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 0);
 }
 
 static void
 test_hang (Fixture *f, gconstpointer data)
 {
-  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr (sd_bus_message) reply = NULL;
 
   f->bus = hkp_test_bus_start (TRUE, NULL);
   start_mock (f);
@@ -265,8 +274,9 @@ test_hang (Fixture *f, gconstpointer data)
   mock_call (f, "SetAllowed", "as", 1, "org.hkp.PluginManager1.reload");
   mock_call (f, "SimulateHang", "b", TRUE);
   /* The daemon gives polkit 1 s in this test. */
-  hkp_test_assert_error (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
-                         ACCESS_DENIED, "polkit could not be asked");
+  hkp_test_assert_error (
+    hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "alpha", NULL, NULL),
+    ACCESS_DENIED, "polkit could not be asked");
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 0);
   mock_call (f, "ReleaseHangingCalls", "");
   g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "GetStatus", NULL, NULL, &reply));
@@ -291,8 +301,8 @@ static void
 test_many_pending_and_caller_gone (Fixture *f, gconstpointer data)
 {
   Tally tally = { 0 };
-  g_autoptr(sd_bus) leaver = NULL;
-  g_autoptr(sd_bus_message) status = NULL;
+  g_autoptr (sd_bus) leaver = NULL;
+  g_autoptr (sd_bus_message) status = NULL;
 
   f->bus = hkp_test_bus_start (TRUE, NULL);
   start_mock (f);
@@ -300,12 +310,14 @@ test_many_pending_and_caller_gone (Fixture *f, gconstpointer data)
   mock_call (f, "SetAllowed", "as", 1, "org.hkp.PluginManager1.reload");
   mock_call (f, "SimulateHang", "b", TRUE);
   for (guint i = 0; i < 20; i++)
-    g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER,
-                                               "Rescan", on_tally, &tally, ""), >=, 0);
+    g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH,
+                                               HKP_TEST_MANAGER, "Rescan", on_tally, &tally, ""),
+                     >=, 0);
   /* A caller that leaves while its check is pending. */
   leaver = hkp_test_client_new (f->bus->address);
   g_assert_cmpint (sd_bus_call_method_async (leaver, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER,
-                                             "ReloadPlugin", NULL, NULL, "s", "alpha"), >=, 0);
+                                             "ReloadPlugin", NULL, NULL, "s", "alpha"),
+                   >=, 0);
   g_assert_cmpint (sd_bus_flush (leaver), >=, 0);
   g_assert_cmpint (sd_bus_flush (f->client), >=, 0);
   /* The daemon keeps answering while 21 checks wait. */
@@ -345,9 +357,11 @@ test_stop_while_pending (Fixture *f, gconstpointer data)
   start_daemon (f);
   mock_call (f, "SimulateHang", "b", TRUE);
   g_assert_cmpint (sd_bus_match_signal (f->client, NULL, POLKIT_NAME, AUTHORITY_PATH, "org.freedesktop.DBus.Mock",
-                                        "MethodCalled", on_mock_called, &asked), >=, 0);
+                                        "MethodCalled", on_mock_called, &asked),
+                   >=, 0);
   g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER,
-                                             "ReloadPlugin", NULL, NULL, "s", "alpha"), >=, 0);
+                                             "ReloadPlugin", NULL, NULL, "s", "alpha"),
+                   >=, 0);
   while (!asked)
     {
       int r = sd_bus_process (f->client, NULL);
@@ -364,7 +378,7 @@ test_stop_while_pending (Fixture *f, gconstpointer data)
 static void
 remove_stale (const char *dir, const char *prefix, const char *suffix)
 {
-  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
   const char *entry;
 
   while (handle != NULL && (entry = g_dir_read_name (handle)) != NULL)
@@ -379,16 +393,18 @@ remove_stale (const char *dir, const char *prefix, const char *suffix)
 }
 
 /* Runs busctl as uid (65534 nobody, 33 www-data) on the test bus. */
-#define BUSCTL_AS(uid, ...) hkp_test_busctl_as (f->bus->address, (uid), (const char *const[]) { __VA_ARGS__, NULL }, &out, &err)
+#define BUSCTL_AS(uid, ...) \
+  hkp_test_busctl_as (f->bus->address, (uid), (const char *const[]){ __VA_ARGS__, NULL }, &out, &err)
 
 static void
 test_real_polkitd (Fixture *f, gconstpointer data)
 {
-  g_autofree char *policy_source = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "polkit", "org.hkp.PluginManager1.policy", NULL);
+  g_autofree char *policy_source = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "polkit",
+                                                     "org.hkp.PluginManager1.policy", NULL);
   g_autofree char *our_bus_policy = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
   g_autofree char *rules = NULL;
   g_autofree char *out = NULL, *err = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (getuid () != 0)
     {
@@ -417,8 +433,8 @@ test_real_polkitd (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_chmod (f->rules_file, 0644), ==, 0);
 
   /* A strict system bus: real defaults, our policy and polkit's. */
-  f->bus = hkp_test_bus_start (FALSE, (const char *const[]) { our_bus_policy, "/usr/share/dbus-1/system.d", NULL });
-  f->polkit = start_polkit (f, (const char *const[]) { "/usr/lib/polkit-1/polkitd", "--no-debug", NULL });
+  f->bus = hkp_test_bus_start (FALSE, (const char *const[]){ our_bus_policy, "/usr/share/dbus-1/system.d", NULL });
+  f->polkit = start_polkit (f, (const char *const[]){ "/usr/lib/polkit-1/polkitd", "--no-debug", NULL });
   start_daemon (f);
 
   /* Both may read. */
@@ -426,10 +442,12 @@ test_real_polkitd (Fixture *f, gconstpointer data)
   g_assert_cmpstr (out, ==, "s \"active\"\n");
   g_assert_true (BUSCTL_AS (33, "get-property", HKP_TEST_SERVICE, f->alpha, HKP_TEST_PLUGIN, "Config"));
   /* nobody may reload. */
-  g_assert_true (BUSCTL_AS (65534, "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
+  g_assert_true (
+    BUSCTL_AS (65534, "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
   /* www-data may not, and nothing changes. */
-  g_assert_false (BUSCTL_AS (33, "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
+  g_assert_false (
+    BUSCTL_AS (33, "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
   assert_contains (err, "Access denied");
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ReloadCount", 'u'), ==, 1);
   /* www-data would have to authenticate to manage: without interaction it is told so. */

@@ -5,13 +5,12 @@
 
 #include "hkp-test-util.h"
 
-static const char permissive_policy[] =
-  "  <policy context=\"default\">\n"
-  "    <allow user=\"*\"/>\n"
-  "    <allow own=\"*\"/>\n"
-  "    <allow send_destination=\"*\"/>\n"
-  "    <allow receive_sender=\"*\"/>\n"
-  "  </policy>\n";
+static const char permissive_policy[] = "  <policy context=\"default\">\n"
+                                        "    <allow user=\"*\"/>\n"
+                                        "    <allow own=\"*\"/>\n"
+                                        "    <allow send_destination=\"*\"/>\n"
+                                        "    <allow receive_sender=\"*\"/>\n"
+                                        "  </policy>\n";
 
 /* The defaults of Debian's /usr/share/dbus-1/system.conf. */
 static const char system_policy[] =
@@ -36,14 +35,14 @@ static const char system_policy[] =
 HkpTestBus *
 hkp_test_bus_start (gboolean permissive, const char *const *policy_dirs)
 {
-  g_autoptr(GString) includes = g_string_new (NULL);
+  g_autoptr (GString) includes = g_string_new (NULL);
   HkpTestBus *bus = g_new0 (HkpTestBus, 1);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *config = NULL;
   g_autofree char *config_path = NULL;
   g_autofree char *config_arg = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
 
   for (guint i = 0; policy_dirs != NULL && policy_dirs[i] != NULL; i++)
     g_string_append_printf (includes, "  <includedir>%s</includedir>\n", policy_dirs[i]);
@@ -62,8 +61,8 @@ hkp_test_bus_start (gboolean permissive, const char *const *policy_dirs)
   config_path = hkp_test_write_file_path (bus->dir, "bus.conf", config);
   config_arg = g_strdup_printf ("--config-file=%s", config_path);
   launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  bus->process = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", config_arg, "--nofork",
-                                              "--nopidfile", "--print-address=1", NULL);
+  bus->process = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", config_arg, "--nofork", "--nopidfile",
+                                              "--print-address=1", NULL);
   g_assert_no_error (error);
   /* The daemon prints its address once it listens. */
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (bus->process));

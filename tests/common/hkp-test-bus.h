@@ -9,7 +9,7 @@ G_BEGIN_DECLS
 
 typedef struct {
   GSubprocess *process;
-  char *dir;        /* holds the config and the socket; readable by every uid */
+  char *dir; /* holds the config and the socket; readable by every uid */
   char *address;
 } HkpTestBus;
 

@@ -40,7 +40,7 @@ guint64
 hkp_test_get_uint (sd_bus *client, const char *path, const char *interface, const char *property, char type)
 {
   __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr (sd_bus_message) reply = NULL;
   char signature[2] = { type, '\0' };
   uint32_t u = 0;
   uint64_t t = 0;
@@ -56,7 +56,7 @@ hkp_test_call (sd_bus *client, const char *path, const char *interface, const ch
                const char *arg2, sd_bus_message **reply_out)
 {
   __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
-  g_autoptr(sd_bus_message) reply = NULL;
+  g_autoptr (sd_bus_message) reply = NULL;
   int r;
 
   if (arg2 != NULL)
@@ -93,12 +93,11 @@ hkp_test_reply_string (sd_bus_message *reply)
   return g_strdup (value);
 }
 
-
 gboolean
 hkp_test_busctl_as (const char *address, gint uid, const char *const *args, char **out, char **err)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
   int status;
 
   g_clear_pointer (out, g_free);
@@ -112,7 +111,8 @@ hkp_test_busctl_as (const char *address, gint uid, const char *const *args, char
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
+  g_assert_true (
+    g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, out, err, &status, &error));
   g_assert_no_error (error);
   g_test_message ("busctl as uid %d: %s%s", uid, *out, *err);
   return g_spawn_check_wait_status (status, NULL);

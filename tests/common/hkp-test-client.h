@@ -33,8 +33,8 @@ guint64 hkp_test_get_uint (sd_bus *client, const char *path, const char *interfa
  * as needed).  Returns NULL on success (the reply in *reply_out if given), or
  * "ErrorName: message" (caller frees).
  */
-char *hkp_test_call (sd_bus *client, const char *path, const char *interface, const char *member,
-                     const char *arg, const char *arg2, sd_bus_message **reply_out);
+char *hkp_test_call (sd_bus *client, const char *path, const char *interface, const char *member, const char *arg,
+                     const char *arg2, sd_bus_message **reply_out);
 
 /* Asserts error (freed) is the D-Bus error name with message_part in its message. */
 void hkp_test_assert_error (char *error, const char *name, const char *message_part);

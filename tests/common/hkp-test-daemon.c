@@ -86,7 +86,7 @@ static void
 on_line (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   HkpTestDaemon *daemon = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL, &error);
 
   if (line == NULL)
@@ -109,13 +109,13 @@ HkpTestDaemon *
 hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env)
 {
   HkpTestDaemon *daemon = g_new0 (HkpTestDaemon, 1);
-  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
-      g_auto(GStrv) pair = g_strsplit (env[i], "=", 2);
+      g_auto (GStrv) pair = g_strsplit (env[i], "=", 2);
       g_subprocess_launcher_setenv (launcher, pair[0], pair[1], TRUE);
     }
 
@@ -172,8 +172,8 @@ hkp_test_daemon_wait_line_after (HkpTestDaemon *daemon, const char *needle, gint
 int
 hkp_test_daemon_wait_exit (HkpTestDaemon *daemon)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_subprocess_wait_async (daemon->process, NULL, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);

@@ -23,9 +23,9 @@ engine_fixture_setup (EngineFixture *f, gconstpointer data)
 void
 engine_fixture_stop (EngineFixture *f)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) left = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) left = NULL;
 
   hkp_engine_shutdown_async (f->engine, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
@@ -94,8 +94,8 @@ engine_fixture_assert_refused (EngineFixture *f, const char *module, const Engin
 void
 engine_fixture_start (EngineFixture *f, const HkpEngineSettings *settings)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
   HkpEngineSettings defaults = { 0 };
 
   if (settings != NULL)
@@ -124,7 +124,7 @@ engine_fixture_lookup (EngineFixture *f, const char *name)
 void
 engine_fixture_wait_idle (EngineFixture *f)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   hkp_engine_wait_idle_async (f->engine, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
@@ -145,12 +145,12 @@ engine_fixture_replace_file (const char *source, const char *dir, const char *na
 void
 engine_fixture_check (EngineFixture *f, HkpCheckResult *result)
 {
-  g_autoptr(GAsyncResult) async = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) async = NULL;
+  g_autoptr (GError) error = NULL;
   const char *headers[] = { "X-Test", "yes", NULL };
 
-  hkp_engine_check_async (f->engine, "GET", "/pks/lookup", "op=get", "192.0.2.1", headers, NULL,
-                          hkp_test_store_result, &async);
+  hkp_engine_check_async (f->engine, "GET", "/pks/lookup", "op=get", "192.0.2.1", headers, NULL, hkp_test_store_result,
+                          &async);
   hkp_test_wait_result (&async);
   g_assert_true (hkp_engine_check_finish (f->engine, async, result, &error));
   g_assert_no_error (error);
@@ -159,7 +159,7 @@ engine_fixture_check (EngineFixture *f, HkpCheckResult *result)
 char *
 engine_fixture_decider (EngineFixture *f)
 {
-  g_auto(HkpCheckResult) result = { 0 };
+  g_auto (HkpCheckResult) result = { 0 };
 
   engine_fixture_check (f, &result);
   return g_strdup_printf ("%s:%s", result.plugin != NULL ? result.plugin : "-", result.reason);

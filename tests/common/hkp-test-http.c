@@ -8,7 +8,7 @@
 #include <gio/gunixsocketaddress.h>
 
 struct _HkpTestHttp {
-  char *host;              /* the default Host header */
+  char *host; /* the default Host header */
   GSocketConnection *connection;
   GDataInputStream *in;
   GOutputStream *out;
@@ -31,8 +31,8 @@ hkp_test_http_header (const HkpTestHttpResponse *response, const char *name)
 static GSocketAddress *
 parse_address (const char *address, GError **error)
 {
-  g_autoptr(GSocketConnectable) connectable = NULL;
-  g_autoptr(GSocketAddressEnumerator) enumerator = NULL;
+  g_autoptr (GSocketConnectable) connectable = NULL;
+  g_autoptr (GSocketAddressEnumerator) enumerator = NULL;
 
   if (g_str_has_prefix (address, "unix:"))
     return g_unix_socket_address_new (address + 5);
@@ -46,8 +46,8 @@ parse_address (const char *address, GError **error)
 HkpTestHttp *
 hkp_test_http_connect (const char *address, const char *local_ip, GError **error)
 {
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketAddress) target = parse_address (address, error);
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketAddress) target = parse_address (address, error);
   GSocketConnection *connection;
   HkpTestHttp *http;
 
@@ -55,8 +55,8 @@ hkp_test_http_connect (const char *address, const char *local_ip, GError **error
     return NULL;
   if (local_ip != NULL)
     {
-      g_autoptr(GInetAddress) ip = g_inet_address_new_from_string (local_ip);
-      g_autoptr(GSocketAddress) local = g_inet_socket_address_new (ip, 0);
+      g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (local_ip);
+      g_autoptr (GSocketAddress) local = g_inet_socket_address_new (ip, 0);
       g_socket_client_set_local_address (client, local);
     }
   connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (target), NULL, error);
@@ -74,7 +74,7 @@ hkp_test_http_connect (const char *address, const char *local_ip, GError **error
 static char *
 read_line (HkpTestHttp *http, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   char *line = g_data_input_stream_read_line (http->in, NULL, NULL, &local_error);
 
   if (line == NULL)
@@ -91,7 +91,7 @@ gboolean
 hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target, const char *const *headers,
                        const char *body, HkpTestHttpResponse *out, GError **error)
 {
-  g_autoptr(GString) request = g_string_new (NULL);
+  g_autoptr (GString) request = g_string_new (NULL);
   g_autofree char *status_line = NULL;
   gsize length = 0;
   gboolean chunked = FALSE;
@@ -156,7 +156,7 @@ hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target
   out->closed = g_strcmp0 (hkp_test_http_header (out, "connection"), "close") == 0;
   if (chunked)
     {
-      g_autoptr(GString) all = g_string_new (NULL);
+      g_autoptr (GString) all = g_string_new (NULL);
       for (;;)
         {
           g_autofree char *size_line = read_line (http, error);

@@ -14,9 +14,9 @@ typedef struct _HkpTestHttp HkpTestHttp;
 
 typedef struct {
   guint status;
-  GHashTable *headers;   /* lowercased name → value (repeated headers joined with ", ") */
+  GHashTable *headers; /* lowercased name → value (repeated headers joined with ", ") */
   char *body;
-  gboolean closed;       /* the server said Connection: close */
+  gboolean closed; /* the server said Connection: close */
 } HkpTestHttpResponse;
 
 /* Frees what response holds. */
@@ -34,9 +34,8 @@ HkpTestHttp *hkp_test_http_connect (const char *address, const char *local_ip, G
  * NULL; "Host: ADDRESS" (as connected; localhost on a unix socket) unless they name a Host, "Host: none" for none; body may be NULL) and reads the answer into out (caller clears).
  * FALSE with an error if the connection failed or closed early.
  */
-gboolean hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target,
-                                const char *const *headers, const char *body, HkpTestHttpResponse *out,
-                                GError **error);
+gboolean hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target, const char *const *headers,
+                                const char *body, HkpTestHttpResponse *out, GError **error);
 
 /* Sends bytes as they are (a request cut short, say); FALSE with an error if the connection failed. */
 gboolean hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error);

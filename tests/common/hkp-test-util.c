@@ -12,8 +12,8 @@
 /* The captured log: test programs are single-process, and the writer is per-process by nature. */
 typedef struct {
   GMutex lock;
-  GPtrArray *lines;   /* "PLUGIN\x1fMESSAGE" */
-  GPtrArray *fields;  /* each entry's text fields, "\nKEY=VALUE\nKEY=VALUE\n" */
+  GPtrArray *lines; /* "PLUGIN\x1fMESSAGE" */
+  GPtrArray *fields; /* each entry's text fields, "\nKEY=VALUE\nKEY=VALUE\n" */
 } LogCapture;
 
 static LogCapture capture;
@@ -21,7 +21,7 @@ static LogCapture capture;
 char *
 hkp_test_make_tmpdir (void)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   char *dir = g_dir_make_tmp ("hkp-test-XXXXXX", &error);
 
   g_assert_no_error (error);
@@ -31,7 +31,7 @@ hkp_test_make_tmpdir (void)
 void
 hkp_test_rm_rf (const char *path)
 {
-  g_autoptr(GDir) dir = NULL;
+  g_autoptr (GDir) dir = NULL;
   const char *entry;
   GStatBuf st;
 
@@ -55,7 +55,7 @@ hkp_test_write_file (const char *dir, const char *name, const char *contents)
 char *
 hkp_test_write_file_path (const char *dir, const char *name, const char *contents)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   char *path = g_build_filename (dir, name, NULL);
 
   g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
@@ -67,7 +67,7 @@ hkp_test_write_file_path (const char *dir, const char *name, const char *content
 void
 hkp_test_copy_file (const char *source, const char *dir, const char *name)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *data = NULL;
   g_autofree char *path = g_build_filename (dir, name, NULL);
   gsize len = 0;
@@ -105,7 +105,7 @@ hkp_test_plugin_build_dir (void)
 void
 hkp_test_install_plugins (const char *dir)
 {
-  g_autoptr(GDir) handle = g_dir_open (hkp_test_plugin_build_dir (), 0, NULL);
+  g_autoptr (GDir) handle = g_dir_open (hkp_test_plugin_build_dir (), 0, NULL);
   const char *entry;
 
   g_assert_nonnull (handle);
@@ -144,8 +144,9 @@ capture_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, g
   /* Wake a hkp_test_wait_log() that may be waiting for this line from another thread. */
   g_main_context_wakeup (NULL);
   /* Show everything on stderr for the test log (HKP_TEST_QUIET: warnings only); none of it is fatal. */
-  if (g_getenv ("HKP_TEST_QUIET") != NULL ? (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0
-                                          : ((level & G_LOG_LEVEL_DEBUG) == 0 || g_getenv ("G_MESSAGES_DEBUG") != NULL))
+  if (g_getenv ("HKP_TEST_QUIET") != NULL
+        ? (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0
+        : ((level & G_LOG_LEVEL_DEBUG) == 0 || g_getenv ("G_MESSAGES_DEBUG") != NULL))
     g_printerr ("# [%s] %s\n", plugin ? plugin : "-", message ? message : "");
   if (level & G_LOG_LEVEL_ERROR)
     return G_LOG_WRITER_UNHANDLED;
@@ -172,7 +173,7 @@ hkp_test_log_contains_for_plugin (const char *plugin, const char *needle)
       const char *line = capture.lines->pdata[i];
       const char *sep = strchr (line, '\x1f');
       gboolean plugin_ok = plugin == NULL ||
-                           ((gsize) (sep - line) == strlen (plugin) && strncmp (line, plugin, strlen (plugin)) == 0);
+        ((gsize) (sep - line) == strlen (plugin) && strncmp (line, plugin, strlen (plugin)) == 0);
       found = plugin_ok && strstr (sep + 1, needle) != NULL;
     }
   g_mutex_unlock (&capture.lock);

@@ -17,8 +17,9 @@
 
 typedef EngineFixture Fixture;
 
-#define ORIGINAL "{\n  \"module\": \"answer.so\",\n  \"priority\": 7,\n  \"failure_mode\": \"open\",\n" \
-                 "  \"config\": {\"verdict\": \"deny\", \"reason\": \"v1\"}\n}\n"
+#define ORIGINAL \
+  "{\n  \"module\": \"answer.so\",\n  \"priority\": 7,\n  \"failure_mode\": \"open\",\n" \
+  "  \"config\": {\"verdict\": \"deny\", \"reason\": \"v1\"}\n}\n"
 
 static void
 setup (Fixture *f, gconstpointer data)
@@ -41,7 +42,7 @@ file_text (Fixture *f)
 static char *
 answer_reason (Fixture *f)
 {
-  g_auto(HkpCheckResult) result = { 0 };
+  g_auto (HkpCheckResult) result = { 0 };
 
   engine_fixture_check (f, &result);
   return g_strdup (result.plugin != NULL ? result.reason : "(no plugin decided)");
@@ -50,7 +51,7 @@ answer_reason (Fixture *f)
 static gboolean
 set_config (Fixture *f, const char *json, GError **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   hkp_engine_set_config_async (f->engine, "p", json, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
@@ -60,7 +61,7 @@ set_config (Fixture *f, const char *json, GError **error)
 static gboolean
 rollback (Fixture *f, GError **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   hkp_engine_rollback_config_async (f->engine, "p", hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
@@ -70,7 +71,7 @@ rollback (Fixture *f, GError **error)
 static gboolean
 set_enabled (Fixture *f, gboolean enabled, GError **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   hkp_engine_set_enabled_async (f->engine, "p", enabled, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
@@ -87,7 +88,7 @@ on_config_changed (HkpPlugin *plugin, guint old_version, guint new_version, GStr
 static void
 assert_no_temporaries (Fixture *f)
 {
-  g_autoptr(GDir) dir = g_dir_open (f->config_dir, 0, NULL);
+  g_autoptr (GDir) dir = g_dir_open (f->config_dir, 0, NULL);
   const char *entry;
 
   while ((entry = g_dir_read_name (dir)) != NULL)
@@ -97,10 +98,10 @@ assert_no_temporaries (Fixture *f)
 static void
 test_set_config (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GString) events = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) events = g_string_new (NULL);
   g_autofree char *before = NULL, *after = NULL, *reason = NULL, *config = NULL;
-  g_autoptr(GPtrArray) history = NULL;
+  g_autoptr (GPtrArray) history = NULL;
   g_autofree char *saved = NULL;
   HkpPlugin *plugin;
 
@@ -134,8 +135,8 @@ test_set_config (Fixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (history->pdata[0], &saved, NULL, NULL));
   g_assert_cmpstr (saved, ==, ORIGINAL);
   assert_no_temporaries (f);
-  g_assert_true (hkp_test_log_has_fields ((const char *const[]) {
-    "PLUGIN=p", "RESULT=applied", "MESSAGE_ID=" HKP_MESSAGE_ID_CONFIG_CHANGED, NULL }));
+  g_assert_true (hkp_test_log_has_fields (
+    (const char *const[]){ "PLUGIN=p", "RESULT=applied", "MESSAGE_ID=" HKP_MESSAGE_ID_CONFIG_CHANGED, NULL }));
 }
 
 /* Asserts that nothing changed: file, config, version, and the answering instance. */
@@ -144,7 +145,7 @@ assert_unchanged (Fixture *f)
 {
   g_autofree char *text = file_text (f);
   g_autofree char *reason = answer_reason (f);
-  g_autoptr(GPtrArray) history = hkp_config_history_list (f->state_dir, "p");
+  g_autoptr (GPtrArray) history = hkp_config_history_list (f->state_dir, "p");
   HkpPlugin *plugin = engine_fixture_lookup (f, "p");
 
   g_assert_cmpstr (text, ==, ORIGINAL);
@@ -158,22 +159,26 @@ assert_unchanged (Fixture *f)
 static void
 test_bad_input (Fixture *f, gconstpointer data)
 {
-  const struct { const char *json; const char *message; } cases[] = {
+  const struct {
+    const char *json;
+    const char *message;
+  } cases[] = {
     { "{\"verdict\": ", "the config is not valid JSON: 1:12: Parse error" },
     { "[1, 2]", "the config must be a JSON object, not array" },
     { "\"allow\"", "the config must be a JSON object, not string" },
     { "", "the config must be a JSON object, not empty" },
     { "{\"enabled\": \"yes\"}", "key \"enabled\" must be true or false, not string" },
-    { "{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", "nests deeper than 31 levels" },
+    { "{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+      "nests deeper than 31 levels" },
     { "{\"verdict\": \"\xff\"}", "not valid UTF-8" },
   };
-  g_autoptr(GError) missing = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GError) missing = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   engine_fixture_start (f, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       g_assert_false (set_config (f, cases[i].json, &error));
       g_assert_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG);
       if (strstr (error->message, cases[i].message) == NULL)
@@ -189,7 +194,7 @@ test_bad_input (Fixture *f, gconstpointer data)
 static void
 test_refused_by_plugin (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   engine_fixture_start (f, NULL);
   g_assert_false (set_config (f, "{\"verdict\": \"maybe\"}", &error));
@@ -201,15 +206,17 @@ test_refused_by_plugin (Fixture *f, gconstpointer data)
 static void
 test_init_fails (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   engine_fixture_start (f, NULL);
-  g_assert_false (set_config (f, "{\"verdict\": \"allow\", \"fail_init\": \"cannot open /var/lib/geoip.mmdb\"}", &error));
+  g_assert_false (
+    set_config (f, "{\"verdict\": \"allow\", \"fail_init\": \"cannot open /var/lib/geoip.mmdb\"}", &error));
   g_assert_error (error, HKP_ERROR, HKP_ERROR_RELOAD_FAILED);
   g_assert_nonnull (strstr (error->message, "rolled back"));
   g_assert_nonnull (strstr (error->message, "init failed: cannot open /var/lib/geoip.mmdb"));
   assert_unchanged (f);
-  g_assert_nonnull (strstr (hkp_plugin_get_last_error (engine_fixture_lookup (f, "p")), "cannot open /var/lib/geoip.mmdb"));
+  g_assert_nonnull (
+    strstr (hkp_plugin_get_last_error (engine_fixture_lookup (f, "p")), "cannot open /var/lib/geoip.mmdb"));
 }
 
 static gboolean
@@ -223,12 +230,13 @@ static void
 test_fault_before_rename (Fixture *f, gconstpointer data)
 {
   HkpEngineSettings settings = { .write_hook = fail_before_rename };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   engine_fixture_start (f, &settings);
   g_assert_false (set_config (f, "{\"verdict\": \"deny\", \"reason\": \"v2\"}", &error));
   g_assert_error (error, HKP_ERROR, HKP_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, "config change of plugin p not saved, previous config restored: injected fault"));
+  g_assert_nonnull (
+    strstr (error->message, "config change of plugin p not saved, previous config restored: injected fault"));
   /* The old file is intact, and the old config serves again. */
   assert_unchanged (f);
 }
@@ -236,8 +244,8 @@ test_fault_before_rename (Fixture *f, gconstpointer data)
 static void
 test_history_and_rollback (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) empty = NULL;
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) empty = NULL;
   HkpPlugin *plugin;
 
   engine_fixture_start (f, NULL);
@@ -246,8 +254,8 @@ test_history_and_rollback (Fixture *f, gconstpointer data)
   for (guint v = 2; v <= 4; v++)
     {
       g_autofree char *json = g_strdup_printf ("{\"verdict\": \"deny\", \"reason\": \"v%u\"}", v);
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GPtrArray) history = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GPtrArray) history = NULL;
       g_assert_true (set_config (f, json, &error));
       history = hkp_config_history_list (f->state_dir, "p");
       g_assert_cmpuint (history->len, ==, v - 1);
@@ -256,7 +264,7 @@ test_history_and_rollback (Fixture *f, gconstpointer data)
   /* Walk back: v3, v2, v1, each file exactly as it was, each instance answering with its config. */
   for (guint v = 3; v > 0; v--)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       g_autofree char *text = NULL, *reason = NULL, *expected = g_strdup_printf ("v%u", v);
       g_assert_true (rollback (f, &error));
       g_assert_no_error (error);
@@ -286,7 +294,7 @@ load_thread (gpointer data)
 
   while (!g_atomic_int_get (&load->stop))
     {
-      g_auto(HkpCheckResult) result = { 0 };
+      g_auto (HkpCheckResult) result = { 0 };
       hkp_engine_check (load->f->engine, &request, &result);
       __atomic_fetch_add (&load->requests, 1, __ATOMIC_RELAXED);
       if (result.status >= 500)
@@ -300,7 +308,7 @@ test_disable_enable_under_load (Fixture *f, gconstpointer data)
 {
   Load load = { .f = f };
   GThread *threads[4];
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *off_text = NULL, *reason_off = NULL, *reason_on = NULL;
   HkpPlugin *plugin;
 
@@ -339,8 +347,8 @@ test_disable_enable_under_load (Fixture *f, gconstpointer data)
 static void
 test_busy (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GAsyncResult) reload = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) reload = NULL;
+  g_autoptr (GError) error = NULL;
 
   engine_fixture_write_plugin (f, "p", "{\"module\": \"sleeper.so\", \"config\": {\"init_delay_ms\": 100}}");
   engine_fixture_start (f, NULL);

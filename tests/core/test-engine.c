@@ -83,8 +83,8 @@ test_loads_active (Fixture *f, gconstpointer data)
   g_assert_cmpint (hkp_plugin_get_priority (plugin), ==, 5);
   g_assert_true (hkp_test_log_contains_for_plugin ("good", "plugin good active"));
   /* The journal fields an admin filters on. */
-  g_assert_true (hkp_test_log_has_fields ((const char *const[]) {
-    "PLUGIN=good", "PLUGIN_STATE=active", "MESSAGE_ID=" HKP_MESSAGE_ID_STATE_CHANGED, NULL }));
+  g_assert_true (hkp_test_log_has_fields (
+    (const char *const[]){ "PLUGIN=good", "PLUGIN_STATE=active", "MESSAGE_ID=" HKP_MESSAGE_ID_STATE_CHANGED, NULL }));
 }
 
 /* One good plugin next to each bad one: the good one must stay active whatever the others do. */
@@ -103,8 +103,8 @@ test_invalid_json (Fixture *f, gconstpointer data)
   assert_failed (f, "broken", "broken.json:3:");
   assert_failed (f, "broken", "unexpected identifier");
   assert_active (f, "neighbour");
-  g_assert_true (hkp_test_log_has_fields ((const char *const[]) {
-    "PLUGIN=broken", "PLUGIN_STATE=failed", "MESSAGE_ID=" HKP_MESSAGE_ID_STATE_CHANGED, NULL }));
+  g_assert_true (hkp_test_log_has_fields (
+    (const char *const[]){ "PLUGIN=broken", "PLUGIN_STATE=failed", "MESSAGE_ID=" HKP_MESSAGE_ID_STATE_CHANGED, NULL }));
 }
 
 static void
@@ -150,9 +150,10 @@ test_bad_name (Fixture *f, gconstpointer data)
 static void
 test_duplicate_name (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *other_dir = g_build_filename (f->root, "other", NULL);
-  g_autofree char *first = write_plugin_path (f, "twin", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\"}}");
+  g_autofree char *first = write_plugin_path (f, "twin",
+                                              "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\"}}");
   g_autofree char *second = hkp_test_write_file_path (other_dir, "twin.json", "{\"module\": \"failinit.so\"}");
   g_autofree char *expected = NULL;
   HkpPlugin *plugin;
@@ -248,7 +249,8 @@ static void
 test_init_error (Fixture *f, gconstpointer data)
 {
   with_good_neighbour (f);
-  write_plugin (f, "refuses", "{\"module\": \"failinit.so\", \"config\": {\"message\": \"database at db:5432 unreachable\"}}");
+  write_plugin (f, "refuses",
+                "{\"module\": \"failinit.so\", \"config\": {\"message\": \"database at db:5432 unreachable\"}}");
   start (f);
   assert_failed (f, "refuses", "init failed: database at db:5432 unreachable");
   assert_active (f, "neighbour");
@@ -268,8 +270,9 @@ static void
 test_init_timeout (Fixture *f, gconstpointer data)
 {
   with_good_neighbour (f);
-  write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"init_timeout_sec\": 0.05, "
-                           "\"config\": {\"init_delay_ms\": 400}}");
+  write_plugin (f, "slow",
+                "{\"module\": \"sleeper.so\", \"init_timeout_sec\": 0.05, "
+                "\"config\": {\"init_delay_ms\": 400}}");
   start (f);
   assert_failed (f, "slow", "loading and init did not finish within 0.05 s (init_timeout_sec)");
   assert_active (f, "neighbour");
@@ -293,7 +296,7 @@ test_disabled (Fixture *f, gconstpointer data)
 static void
 test_empty_config_dir (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr (GPtrArray) list = NULL;
 
   hkp_test_write_file (f->config_dir, "README", "not a plugin file");
   start (f);
@@ -305,7 +308,7 @@ test_empty_config_dir (Fixture *f, gconstpointer data)
 static void
 test_missing_config_dir (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr (GPtrArray) list = NULL;
 
   g_assert_cmpint (g_rmdir (f->config_dir), ==, 0);
   start (f);
@@ -317,7 +320,7 @@ test_missing_config_dir (Fixture *f, gconstpointer data)
 static void
 test_many_plugins (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr (GPtrArray) list = NULL;
   gint previous = -1;
 
   for (guint i = 0; i < 200; i++)
@@ -347,7 +350,7 @@ test_private_copy (Fixture *f, gconstpointer data)
   g_autofree char *v1 = g_build_filename (hkp_test_plugin_build_dir (), "answer.so", NULL);
   g_autofree char *v2 = g_build_filename (hkp_test_plugin_build_dir (), "answer-v2.so", NULL);
   g_autofree char *second = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HkpPlugin *plugin;
 
   engine_fixture_replace_file (v1, f->plugin_dir, "swap.so");
@@ -371,14 +374,15 @@ test_private_copy (Fixture *f, gconstpointer data)
 static void
 test_manpage_example (Fixture *f, gconstpointer data)
 {
-  g_auto(HkpCheckResult) admin = { 0 };
-  g_auto(HkpCheckResult) lookup = { 0 };
-  g_autoptr(GAsyncResult) result = NULL;
+  g_auto (HkpCheckResult) admin = { 0 };
+  g_auto (HkpCheckResult) lookup = { 0 };
+  g_autoptr (GAsyncResult) result = NULL;
 
   write_plugin (f, "blocker", "{ \"module\": \"manpage-example.so\", \"priority\": 5 }");
   start (f);
   assert_active (f, "blocker");
-  hkp_engine_check_async (f->engine, "GET", "/admin/users", "", "192.0.2.1", NULL, NULL, hkp_test_store_result, &result);
+  hkp_engine_check_async (f->engine, "GET", "/admin/users", "", "192.0.2.1", NULL, NULL, hkp_test_store_result,
+                          &result);
   hkp_test_wait_result (&result);
   g_assert_true (hkp_engine_check_finish (f->engine, result, &admin, NULL));
   g_assert_false (admin.allowed);
@@ -398,7 +402,7 @@ on_removed (HkpEngine *engine, HkpPlugin *plugin, GPtrArray *order)
 static void
 test_shutdown_order (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) order = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) order = g_ptr_array_new_with_free_func (g_free);
   const char *expected[] = { "c", "a", "b" };
 
   write_plugin (f, "a", "{\"module\": \"answer.so\", \"priority\": 20}");
@@ -408,7 +412,7 @@ test_shutdown_order (Fixture *f, gconstpointer data)
   g_signal_connect (f->engine, "plugin-removed", G_CALLBACK (on_removed), order);
   g_object_ref (f->engine);
   {
-    g_autoptr(HkpEngine) engine = f->engine;
+    g_autoptr (HkpEngine) engine = f->engine;
     engine_fixture_stop (f);
     g_signal_handlers_disconnect_by_data (engine, order);
   }
@@ -422,7 +426,7 @@ test_shutdown_order (Fixture *f, gconstpointer data)
 static void
 test_copies_removed (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GDir) dir = NULL;
+  g_autoptr (GDir) dir = NULL;
   const char *entry;
 
   write_plugin (f, "a", "{\"module\": \"answer.so\"}");

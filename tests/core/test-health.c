@@ -43,8 +43,10 @@ test_statuses (Fixture *f, gconstpointer data)
   gint64 before = g_get_real_time ();
 
   engine_fixture_write_plugin (f, "fine", "{\"module\": \"health.so\"}");
-  engine_fixture_write_plugin (f, "meh", "{\"module\": \"health.so\", \"config\": {\"health\": \"degraded\", \"message\": \"cache cold\"}}");
-  engine_fixture_write_plugin (f, "bad", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
+  engine_fixture_write_plugin (
+    f, "meh", "{\"module\": \"health.so\", \"config\": {\"health\": \"degraded\", \"message\": \"cache cold\"}}");
+  engine_fixture_write_plugin (
+    f, "bad", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
   engine_fixture_write_plugin (f, "plain", "{\"module\": \"answer.so\"}");
   engine_fixture_write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"config\": {\"message\": \"no key\"}}");
   engine_fixture_write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
@@ -78,7 +80,8 @@ test_hang_times_out (Fixture *f, gconstpointer data)
   HkpEngineSettings settings = { .health_timeout_sec = 0.1 };
   HkpPlugin *plugin;
 
-  engine_fixture_write_plugin (f, "stuck", "{\"module\": \"health.so\", \"config\": {\"health\": \"hang\", \"hang_ms\": 400}}");
+  engine_fixture_write_plugin (f, "stuck",
+                               "{\"module\": \"health.so\", \"config\": {\"health\": \"hang\", \"hang_ms\": 400}}");
   engine_fixture_start (f, &settings);
   plugin = engine_fixture_lookup (f, "stuck");
   wait_health (plugin, HKP_HEALTH_STATUS_UNHEALTHY);
@@ -91,8 +94,8 @@ test_hang_times_out (Fixture *f, gconstpointer data)
 static void
 test_transitioning (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GAsyncResult) result = NULL;
   HkpPlugin *plugin;
 
   engine_fixture_write_plugin (f, "p", "{\"module\": \"health.so\"}");
@@ -114,11 +117,12 @@ static void
 test_check_in_flight_during_reload (Fixture *f, gconstpointer data)
 {
   HkpEngineSettings settings = { .health_interval_sec = 0.05 };
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   /* Every check takes 300 ms; reload while the first one runs.  An exclusive reload drains the old
    * instance, which waits for that check: so it ends while the plugin is still reloading. */
-  engine_fixture_write_plugin (f, "p", "{\"module\": \"health.so\", \"reload_strategy\": \"exclusive\", "
+  engine_fixture_write_plugin (f, "p",
+                               "{\"module\": \"health.so\", \"reload_strategy\": \"exclusive\", "
                                "\"config\": {\"health\": \"hang\", \"hang_ms\": 300}}");
   engine_fixture_start (f, &settings);
   /* The check is started by the engine's timer on this thread's loop: iterate it while waiting. */
@@ -147,9 +151,10 @@ static void
 test_restart_backs_off_then_gives_up (Fixture *f, gconstpointer data)
 {
   HkpPlugin *plugin;
-  g_auto(HkpCheckResult) check = { 0 };
+  g_auto (HkpCheckResult) check = { 0 };
 
-  engine_fixture_write_plugin (f, "sick", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
+  engine_fixture_write_plugin (
+    f, "sick", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
   engine_fixture_start (f, &restart_settings);
   plugin = engine_fixture_lookup (f, "sick");
 
@@ -171,8 +176,8 @@ test_restart_backs_off_then_gives_up (Fixture *f, gconstpointer data)
 static void
 set_health (Fixture *f, const char *json)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
 
   hkp_engine_set_config_async (f->engine, "sick", json, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);

@@ -17,7 +17,9 @@ typedef EngineFixture Fixture;
 static void
 check (Fixture *f, HkpCheckResult *result)
 {
-  HkpCheckRequest request = { .method = "GET", .path = "/pks/lookup", .query = "op=get", .client_address = "192.0.2.1" };
+  HkpCheckRequest request = {
+    .method = "GET", .path = "/pks/lookup", .query = "op=get", .client_address = "192.0.2.1"
+  };
 
   hkp_engine_check (f->engine, &request, result);
 }
@@ -25,7 +27,7 @@ check (Fixture *f, HkpCheckResult *result)
 static void
 reload (Fixture *f, const char *name, GError **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   hkp_engine_reload_async (f->engine, name, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
@@ -35,13 +37,16 @@ reload (Fixture *f, const char *name, GError **error)
 static void
 test_chain_order (Fixture *f, gconstpointer data)
 {
-  g_auto(HkpCheckResult) result = { 0 };
+  g_auto (HkpCheckResult) result = { 0 };
 
-  engine_fixture_write_plugin (f, "first", "{\"module\": \"answer.so\", \"priority\": 1, \"config\": {\"verdict\": \"continue\"}}");
-  engine_fixture_write_plugin (f, "second", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
+  engine_fixture_write_plugin (f, "first",
+                               "{\"module\": \"answer.so\", \"priority\": 1, \"config\": {\"verdict\": \"continue\"}}");
+  engine_fixture_write_plugin (f, "second",
+                               "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
                                "{\"verdict\": \"deny\", \"status\": 429, \"reason\": \"slow down\", "
                                "\"headers\": {\"Retry-After\": \"7\"}}}");
-  engine_fixture_write_plugin (f, "third", "{\"module\": \"answer.so\", \"priority\": 3, \"config\": {\"verdict\": \"allow\"}}");
+  engine_fixture_write_plugin (f, "third",
+                               "{\"module\": \"answer.so\", \"priority\": 3, \"config\": {\"verdict\": \"allow\"}}");
   engine_fixture_start (f, NULL);
 
   engine_fixture_check (f, &result);
@@ -60,10 +65,11 @@ test_chain_order (Fixture *f, gconstpointer data)
 static void
 test_all_continue (Fixture *f, gconstpointer data)
 {
-  g_auto(HkpCheckResult) result = { 0 };
+  g_auto (HkpCheckResult) result = { 0 };
 
   engine_fixture_write_plugin (f, "a", "{\"module\": \"answer.so\"}");
-  engine_fixture_write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false, \"verdict\": \"deny\"}}");
+  engine_fixture_write_plugin (f, "off",
+                               "{\"module\": \"answer.so\", \"config\": {\"enabled\": false, \"verdict\": \"deny\"}}");
   engine_fixture_start (f, NULL);
   engine_fixture_check (f, &result);
   g_assert_true (result.allowed);
@@ -74,11 +80,12 @@ test_all_continue (Fixture *f, gconstpointer data)
 static void
 test_failure_modes (Fixture *f, gconstpointer data)
 {
-  g_auto(HkpCheckResult) closed = { 0 };
-  g_auto(HkpCheckResult) open = { 0 };
+  g_auto (HkpCheckResult) closed = { 0 };
+  g_auto (HkpCheckResult) open = { 0 };
 
   engine_fixture_write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"priority\": 1}");
-  engine_fixture_write_plugin (f, "last", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": {\"verdict\": \"allow\"}}");
+  engine_fixture_write_plugin (f, "last",
+                               "{\"module\": \"answer.so\", \"priority\": 2, \"config\": {\"verdict\": \"allow\"}}");
   engine_fixture_start (f, NULL);
   engine_fixture_check (f, &closed);
   g_assert_false (closed.allowed);
@@ -87,7 +94,8 @@ test_failure_modes (Fixture *f, gconstpointer data)
   g_assert_cmpstr (closed.reason, ==, "plugin broken is unavailable: it has failed");
   engine_fixture_stop (f);
 
-  engine_fixture_write_plugin (f, "broken", "{\"module\": \"failinit.so\", \"priority\": 1, \"failure_mode\": \"open\"}");
+  engine_fixture_write_plugin (f, "broken",
+                               "{\"module\": \"failinit.so\", \"priority\": 1, \"failure_mode\": \"open\"}");
   engine_fixture_start (f, NULL);
   engine_fixture_check (f, &open);
   g_assert_true (open.allowed);
@@ -97,13 +105,15 @@ test_failure_modes (Fixture *f, gconstpointer data)
 static void
 test_response_limits (Fixture *f, gconstpointer data)
 {
-  g_auto(HkpCheckResult) result = { 0 };
-  g_autoptr(GString) json = g_string_new ("{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"status\": 99, \"reason\": \"");
+  g_auto (HkpCheckResult) result = { 0 };
+  g_autoptr (GString) json = g_string_new (
+    "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"status\": 99, \"reason\": \"");
 
   /* 1023 ASCII bytes then a 2-byte character: the reason is cut before it, at 1023 bytes. */
   for (guint i = 0; i < 1023; i++)
     g_string_append_c (json, 'r');
-  g_string_append (json, "\u00e9tail\", \"headers\": {\"Retry-After\": \"5\", \"Bad Name\": \"x\", "
+  g_string_append (json,
+                   "\u00e9tail\", \"headers\": {\"Retry-After\": \"5\", \"Bad Name\": \"x\", "
                    "\"X-Split\": \"a\\r\\nInjected: yes\"");
   for (guint i = 0; i < 40; i++)
     g_string_append_printf (json, ", \"X-H%u\": \"%u\"", i, i);
@@ -144,7 +154,7 @@ load_thread (gpointer data)
 
   while (!g_atomic_int_get (&load->stop))
     {
-      g_auto(HkpCheckResult) result = { 0 };
+      g_auto (HkpCheckResult) result = { 0 };
       check (load->f, &result);
       __atomic_fetch_add (&load->requests, 1, __ATOMIC_RELAXED);
       if (result.allowed && result.status == 200 && g_strcmp0 (result.plugin, "busy") == 0)
@@ -162,7 +172,8 @@ static void
 no_request_lost (Fixture *f, const char *strategy, guint reloads)
 {
   g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"reload_strategy\": \"%s\", "
-                                           "\"config\": {\"verdict\": \"allow\"}}", strategy);
+                                           "\"config\": {\"verdict\": \"allow\"}}",
+                                           strategy);
   Load load = { .f = f, .threads = g_ptr_array_new () };
   HkpPlugin *plugin;
 
@@ -174,7 +185,7 @@ no_request_lost (Fixture *f, const char *strategy, guint reloads)
     g_ptr_array_add (load.threads, g_thread_new ("load", load_thread, &load));
   for (guint i = 0; i < reloads; i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       reload (f, "busy", &error);
       g_assert_no_error (error);
       /* Overlap returns once the new instance serves; let drains catch up so at most two pile up. */
@@ -220,18 +231,19 @@ static void
 on_check_done (GObject *source, GAsyncResult *async, gpointer user_data)
 {
   Recorder *recorder = user_data;
-  g_auto(HkpCheckResult) result = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_auto (HkpCheckResult) result = { 0 };
+  g_autoptr (GError) error = NULL;
 
   g_assert_true (hkp_engine_check_finish (HKP_ENGINE (source), async, &result, &error));
-  g_ptr_array_add (recorder->events, g_strdup_printf ("check %s by %s", result.allowed ? "allowed" : "denied", result.plugin));
+  g_ptr_array_add (recorder->events,
+                   g_strdup_printf ("check %s by %s", result.allowed ? "allowed" : "denied", result.plugin));
 }
 
 static void
 on_reload_done (GObject *source, GAsyncResult *async, gpointer user_data)
 {
   Recorder *recorder = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_assert_true (hkp_engine_reload_finish (HKP_ENGINE (source), async, &error));
   g_ptr_array_add (recorder->events, g_strdup ("reload applied"));
@@ -245,7 +257,8 @@ test_drain_timeout (Fixture *f, gconstpointer data)
   guint checks_done = 0;
 
   /* The first instance takes 10 s per request; the reload's instance answers at once. */
-  engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.2, "
+  engine_fixture_write_plugin (f, "slow",
+                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.2, "
                                "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 1}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
@@ -268,7 +281,8 @@ test_drain_timeout (Fixture *f, gconstpointer data)
   g_assert_cmpint (hkp_test_probe_cancelled_count (), ==, 4);
   g_assert_cmpuint (hkp_plugin_get_cancelled_by_drain (plugin), ==, 4);
   g_assert_cmpuint (hkp_plugin_get_outcome_count (plugin, HKP_OUTCOME_CANCELLED), ==, 4);
-  g_assert_true (hkp_test_log_contains_for_plugin ("slow", "drain timeout passed with 4 requests in flight; cancelling them"));
+  g_assert_true (
+    hkp_test_log_contains_for_plugin ("slow", "drain timeout passed with 4 requests in flight; cancelling them"));
   g_assert_true (hkp_test_log_contains_for_plugin ("slow", "drain of the previous instance cancelled 4 requests"));
   g_assert_cmpint (hkp_test_probe_violations (), ==, 0);
   g_ptr_array_unref (recorder.events);
@@ -277,17 +291,18 @@ test_drain_timeout (Fixture *f, gconstpointer data)
 static void
 test_two_draining_at_most (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) third = NULL;
+  g_autoptr (GError) third = NULL;
   HkpPlugin *plugin;
 
   /* Instances 1 and 2 hold their requests for 10 s; instance 3 answers at once. */
-  engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 2, "
+  engine_fixture_write_plugin (f, "slow",
+                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 2, "
                                "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 2}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
   for (guint round = 1; round <= 2; round++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, NULL, NULL);
       hkp_test_probe_wait_entered (round);
       reload (f, "slow", &error);
@@ -305,7 +320,7 @@ static void
 on_cancelled_check (GObject *source, GAsyncResult *async, gpointer user_data)
 {
   GError **error = user_data;
-  g_auto(HkpCheckResult) result = { 0 };
+  g_auto (HkpCheckResult) result = { 0 };
 
   g_assert_false (hkp_engine_check_finish (HKP_ENGINE (source), async, &result, error));
 }
@@ -313,8 +328,8 @@ on_cancelled_check (GObject *source, GAsyncResult *async, gpointer user_data)
 static void
 test_caller_cancels (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
   HkpPlugin *plugin;
 
   engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"config\": {\"sleep_ms\": 10000}}");
@@ -336,11 +351,12 @@ static void
 rollback (Fixture *f, const char *strategy)
 {
   g_autofree char *json = g_strdup_printf ("{\"module\": \"mod.so\", \"reload_strategy\": \"%s\", "
-                                           "\"config\": {\"verdict\": \"deny\", \"reason\": \"v1\"}}", strategy);
+                                           "\"config\": {\"verdict\": \"deny\", \"reason\": \"v1\"}}",
+                                           strategy);
   g_autofree char *v1 = g_build_filename (hkp_test_plugin_build_dir (), "answer.so", NULL);
   g_autofree char *broken = g_build_filename (hkp_test_plugin_build_dir (), "failinit.so", NULL);
-  g_auto(HkpCheckResult) result = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_auto (HkpCheckResult) result = { 0 };
+  g_autoptr (GError) error = NULL;
   HkpPlugin *plugin;
 
   engine_fixture_replace_file (v1, f->plugin_dir, "mod.so");
@@ -384,9 +400,9 @@ test_rollback_exclusive (Fixture *f, gconstpointer data)
 static void
 test_busy (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GAsyncResult) first = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GError) second_error = NULL;
+  g_autoptr (GAsyncResult) first = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) second_error = NULL;
   HkpPlugin *plugin;
 
   engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"config\": {\"init_delay_ms\": 200}}");
@@ -409,8 +425,8 @@ test_busy (Fixture *f, gconstpointer data)
 static void
 test_reload_errors (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) missing = NULL;
-  g_autoptr(GError) disabled = NULL;
+  g_autoptr (GError) missing = NULL;
+  g_autoptr (GError) disabled = NULL;
 
   engine_fixture_write_plugin (f, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
   engine_fixture_start (f, NULL);
@@ -425,15 +441,15 @@ test_reload_errors (Fixture *f, gconstpointer data)
 static void
 on_state_changed (HkpPlugin *plugin, guint old_state, guint new_state, GPtrArray *events)
 {
-  g_ptr_array_add (events, g_strdup_printf ("%s→%s", hkp_plugin_state_to_string (old_state),
-                                            hkp_plugin_state_to_string (new_state)));
+  g_ptr_array_add (
+    events, g_strdup_printf ("%s→%s", hkp_plugin_state_to_string (old_state), hkp_plugin_state_to_string (new_state)));
 }
 
 static void
 test_reload_events (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
   HkpPlugin *plugin;
 
   engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\"}");

@@ -15,8 +15,8 @@ parse (const char *text, GError **error)
 static void
 assert_refused (const char *text, HkpErrorCode code, const char *const *needles)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpManifest) manifest = parse (text, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpManifest) manifest = parse (text, &error);
 
   g_assert_null (manifest);
   g_assert_error (error, HKP_ERROR, (gint) code);
@@ -26,14 +26,17 @@ assert_refused (const char *text, HkpErrorCode code, const char *const *needles)
       g_error ("message \"%s\" lacks \"%s\"", error->message, needles[i]);
 }
 
-#define REFUSED(text, code, ...) assert_refused ((text), (code), (const char *const[]) { __VA_ARGS__, NULL })
+#define REFUSED(text, code, ...) assert_refused ((text), (code), (const char *const[]){ __VA_ARGS__, NULL })
 
 static void
 test_names (void)
 {
-  const char *valid[] = { "a", "0", "ratelimit", "rate-limit_2", "a234567890123456789012345678901234567890123456789012345678901234" };
-  const char *invalid[] = { "", "-a", "_a", "A", "rateLimit", "a.b", "a b", "é", "a/b",
-                            "a2345678901234567890123456789012345678901234567890123456789012345" };
+  const char *valid[] = { "a", "0", "ratelimit", "rate-limit_2",
+                          "a234567890123456789012345678901234567890123456789012345678901234" };
+  const char *invalid[] = {
+    "",    "-a",  "_a", "A",   "rateLimit",
+    "a.b", "a b", "é",  "a/b", "a2345678901234567890123456789012345678901234567890123456789012345"
+  };
 
   for (guint i = 0; i < G_N_ELEMENTS (valid); i++)
     g_assert_true (hkp_plugin_name_is_valid (valid[i]));
@@ -59,13 +62,13 @@ test_filenames (void)
 static void
 test_full (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpManifest) m = parse ("{ \"module\": \"ratelimit.so\", \"priority\": 10, "
-                                    "\"reload_strategy\": \"exclusive\", \"drain_timeout_sec\": 1.5, "
-                                    "\"failure_mode\": \"open\", \"init_timeout_sec\": 2, "
-                                    "\"health_interval_sec\": 5, \"required\": true, "
-                                    "\"config\": { \"enabled\": true, \"requests_per_second\": 5 } }",
-                                    &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpManifest) m = parse ("{ \"module\": \"ratelimit.so\", \"priority\": 10, "
+                                     "\"reload_strategy\": \"exclusive\", \"drain_timeout_sec\": 1.5, "
+                                     "\"failure_mode\": \"open\", \"init_timeout_sec\": 2, "
+                                     "\"health_interval_sec\": 5, \"required\": true, "
+                                     "\"config\": { \"enabled\": true, \"requests_per_second\": 5 } }",
+                                     &error);
 
   g_assert_no_error (error);
   g_assert_cmpstr (m->name, ==, "demo");
@@ -85,8 +88,8 @@ test_full (void)
 static void
 test_defaults (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpManifest) m = parse ("{\"module\": \"x.so\"}", &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpManifest) m = parse ("{\"module\": \"x.so\"}", &error);
 
   g_assert_no_error (error);
   g_assert_cmpint (m->priority, ==, HKP_PRIORITY_DEFAULT);
@@ -101,8 +104,8 @@ test_defaults (void)
 static void
 test_disabled (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpManifest) m = parse ("{\"module\": \"x.so\", \"config\": {\"enabled\": false}}", &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpManifest) m = parse ("{\"module\": \"x.so\", \"config\": {\"enabled\": false}}", &error);
 
   g_assert_no_error (error);
   g_assert_false (m->enabled);
@@ -160,9 +163,9 @@ test_keys (void)
 static void
 test_bad_name (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpManifest) m = hkp_manifest_new_from_data ("Bad_Name", "/etc/p/Bad_Name.json",
-                                                         "{\"module\": \"x.so\"}", 17, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpManifest) m = hkp_manifest_new_from_data ("Bad_Name", "/etc/p/Bad_Name.json", "{\"module\": \"x.so\"}",
+                                                          17, &error);
 
   g_assert_null (m);
   g_assert_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME);
@@ -172,17 +175,18 @@ test_bad_name (void)
 static void
 test_limits (void)
 {
-  g_autoptr(GString) deep = g_string_new ("{\"module\": \"x.so\", \"config\": {\"a\": ");
-  g_autoptr(GString) big = g_string_new ("{\"module\": \"x.so\", \"config\": {\"a\": \"");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpManifest) m = NULL;
+  g_autoptr (GString) deep = g_string_new ("{\"module\": \"x.so\", \"config\": {\"a\": ");
+  g_autoptr (GString) big = g_string_new ("{\"module\": \"x.so\", \"config\": {\"a\": \"");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpManifest) m = NULL;
 
   for (guint i = 0; i < 100000; i++)
     g_string_append_c (deep, '[');
   REFUSED (deep->str, HKP_ERROR_INVALID_MANIFEST, "nested deeper than 32 levels");
 
   /* Brackets inside strings do not count as nesting. */
-  m = parse ("{\"module\": \"x.so\", \"config\": {\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}}", &error);
+  m = parse ("{\"module\": \"x.so\", \"config\": {\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"}}",
+             &error);
   g_assert_no_error (error);
   g_assert_nonnull (m);
 
@@ -195,7 +199,7 @@ test_limits (void)
 static void
 test_refcount_shared (void)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HkpManifest *m = parse ("{\"module\": \"x.so\"}", &error);
   HkpManifest *again = hkp_manifest_ref (m);
 

@@ -13,8 +13,8 @@ typedef EngineFixture Fixture;
 static HkpRescanSummary
 rescan (Fixture *f)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
   HkpRescanSummary summary = { 0 };
 
   hkp_engine_rescan_async (f->engine, hkp_test_store_result, &result);
@@ -39,13 +39,17 @@ on_removed (HkpEngine *engine, HkpPlugin *plugin, GString *events)
 static void
 test_add_remove_edit (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GString) events = g_string_new (NULL);
+  g_autoptr (GString) events = g_string_new (NULL);
   g_autofree char *gone = g_build_filename (f->config_dir, "gone.json", NULL);
   g_autofree char *first = NULL, *second = NULL, *third = NULL;
   HkpRescanSummary summary;
 
-  engine_fixture_write_plugin (f, "gone", "{\"module\": \"answer.so\", \"priority\": 1, \"config\": {\"verdict\": \"deny\", \"reason\": \"gone\"}}");
-  engine_fixture_write_plugin (f, "edited", "{\"module\": \"answer.so\", \"priority\": 5, \"config\": {\"verdict\": \"deny\", \"reason\": \"before\"}}");
+  engine_fixture_write_plugin (
+    f, "gone",
+    "{\"module\": \"answer.so\", \"priority\": 1, \"config\": {\"verdict\": \"deny\", \"reason\": \"gone\"}}");
+  engine_fixture_write_plugin (
+    f, "edited",
+    "{\"module\": \"answer.so\", \"priority\": 5, \"config\": {\"verdict\": \"deny\", \"reason\": \"before\"}}");
   engine_fixture_write_plugin (f, "same", "{\"module\": \"answer.so\", \"priority\": 9}");
   engine_fixture_start (f, NULL);
   first = engine_fixture_decider (f);
@@ -54,8 +58,11 @@ test_add_remove_edit (Fixture *f, gconstpointer data)
   g_signal_connect (f->engine, "plugin-removed", G_CALLBACK (on_removed), events);
 
   g_assert_cmpint (g_unlink (gone), ==, 0);
-  engine_fixture_write_plugin (f, "edited", "{\"module\": \"answer.so\", \"priority\": 5, \"config\": {\"verdict\": \"deny\", \"reason\": \"after\"}}");
-  engine_fixture_write_plugin (f, "fresh", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": {\"verdict\": \"continue\"}}");
+  engine_fixture_write_plugin (
+    f, "edited",
+    "{\"module\": \"answer.so\", \"priority\": 5, \"config\": {\"verdict\": \"deny\", \"reason\": \"after\"}}");
+  engine_fixture_write_plugin (f, "fresh",
+                               "{\"module\": \"answer.so\", \"priority\": 2, \"config\": {\"verdict\": \"continue\"}}");
   summary = rescan (f);
   engine_fixture_wait_idle (f);
 
@@ -72,7 +79,9 @@ test_add_remove_edit (Fixture *f, gconstpointer data)
   g_assert_cmpstr (second, ==, "edited:after");
 
   /* A priority edit reorders the chain. */
-  engine_fixture_write_plugin (f, "same", "{\"module\": \"answer.so\", \"priority\": 0, \"config\": {\"verdict\": \"allow\", \"reason\": \"first now\"}}");
+  engine_fixture_write_plugin (
+    f, "same",
+    "{\"module\": \"answer.so\", \"priority\": 0, \"config\": {\"verdict\": \"allow\", \"reason\": \"first now\"}}");
   summary = rescan (f);
   g_assert_cmpuint (summary.changed, ==, 1);
   third = engine_fixture_decider (f);
@@ -88,7 +97,8 @@ test_bad_edit_keeps_instance (Fixture *f, gconstpointer data)
   HkpRescanSummary summary;
   HkpPlugin *plugin;
 
-  engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"reason\": \"running\"}}");
+  engine_fixture_write_plugin (
+    f, "p", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"reason\": \"running\"}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "p");
   before = engine_fixture_decider (f);
@@ -103,7 +113,8 @@ test_bad_edit_keeps_instance (Fixture *f, gconstpointer data)
   g_assert_cmpstr (after, ==, before);
 
   /* An edit the plugin refuses is rolled back the same way. */
-  engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"fail_init\": \"no\"}}");
+  engine_fixture_write_plugin (
+    f, "p", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\", \"fail_init\": \"no\"}}");
   summary = rescan (f);
   g_assert_cmpuint (summary.errors, ==, 1);
   g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);

@@ -45,9 +45,9 @@ fixture_teardown (Fixture *f, gconstpointer data)
 static int
 run_sync (const char *const *args, char **out, char **err)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_ptr_array_add (argv, (gpointer) hkp_test_daemon_path ());
   for (guint i = 0; args[i] != NULL; i++)
@@ -62,7 +62,7 @@ run_sync (const char *const *args, char **out, char **err)
   return g_subprocess_get_exit_status (process);
 }
 
-#define RUN(out, err, ...) run_sync ((const char *const[]) { __VA_ARGS__, NULL }, (out), (err))
+#define RUN(out, err, ...) run_sync ((const char *const[]){ __VA_ARGS__, NULL }, (out), (err))
 
 static void
 assert_contains (const char *haystack, const char *needle)
@@ -75,7 +75,7 @@ assert_contains (const char *haystack, const char *needle)
 static void
 start_daemon (Fixture *f, const char *const *extra)
 {
-  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
 
   if (f->bus == NULL)
     f->bus = hkp_test_bus_start (TRUE, NULL);
@@ -118,9 +118,17 @@ static void
 test_help (Fixture *f, gconstpointer data)
 {
   g_autofree char *out = NULL, *err = NULL;
-  const char *options[] = { "--config=FILE", "--plugin-dir=DIR", "--config-dir=DIR", "--state-dir=DIR",
-                            "--bus=BUS", "--no-polkit", "--http-listen=ADDR", "--http-token-file=FILE",
-                            "--check-listen=ADDR", "--drain-timeout=SECONDS", "--health-interval=SECONDS",
+  const char *options[] = { "--config=FILE",
+                            "--plugin-dir=DIR",
+                            "--config-dir=DIR",
+                            "--state-dir=DIR",
+                            "--bus=BUS",
+                            "--no-polkit",
+                            "--http-listen=ADDR",
+                            "--http-token-file=FILE",
+                            "--check-listen=ADDR",
+                            "--drain-timeout=SECONDS",
+                            "--health-interval=SECONDS",
                             "--version" };
 
   g_assert_cmpint (RUN (&out, &err, "--help"), ==, 0);
@@ -131,10 +139,14 @@ test_help (Fixture *f, gconstpointer data)
 static void
 test_usage_errors (Fixture *f, gconstpointer data)
 {
-  g_autofree char *bad_conf = hkp_test_write_file_path (f->tree.root, "bad.conf", "[hkp-plugind]\nhealth-interval=often\n");
+  g_autofree char *bad_conf = hkp_test_write_file_path (f->tree.root, "bad.conf",
+                                                        "[hkp-plugind]\nhealth-interval=often\n");
   g_autofree char *bad_conf_arg = g_strdup_printf ("--config=%s", bad_conf);
   g_autofree char *bad_conf_needle = g_strdup_printf ("%s: key \"health-interval\": invalid value \"often\"", bad_conf);
-  struct { const char *arg; const char *needle; } cases[] = {
+  struct {
+    const char *arg;
+    const char *needle;
+  } cases[] = {
     { "--bogus", "Unknown option --bogus" },
     { "--drain-timeout=abc", "--drain-timeout: invalid value \"abc\"" },
     { "--http-listen=nowhere", "--http-listen: invalid value \"nowhere\"" },
@@ -176,7 +188,7 @@ run_and_stop (Fixture *f, int signal_number)
   g_free (f->tree.main_config);
   f->tree.main_config = hkp_test_write_file_path (f->tree.root, "hkp-plugind.conf", "[hkp-plugind]\nfrobnicate=yes\n");
 
-  start_daemon (f, (const char *const[]) { "--http-listen=none", NULL });
+  start_daemon (f, (const char *const[]){ "--http-listen=none", NULL });
   wait_line (f, "ready");
   g_assert_cmpint (find_line (f, "unknown key \"frobnicate\" in [hkp-plugind] ignored"), >=, 0);
   g_assert_cmpint (find_line (f, "[broken] plugin broken failed: "), >=, 0);
@@ -267,13 +279,13 @@ test_sd_notify (Fixture *f, gconstpointer data)
   Notifications n = { .messages = g_ptr_array_new_with_free_func (g_free) };
   g_autofree char *socket_path = g_build_filename (f->tree.root, "notify.sock", NULL);
   g_autofree char *notify_env = g_strdup_printf ("NOTIFY_SOCKET=%s", socket_path);
-  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (socket_path);
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, 0, NULL);
-  g_autoptr(GSource) source = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) argv = NULL;
-  g_autoptr(sd_bus) client = NULL;
-  g_autoptr(sd_bus_message) owner = NULL;
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (socket_path);
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, 0, NULL);
+  g_autoptr (GSource) source = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autoptr (sd_bus) client = NULL;
+  g_autoptr (sd_bus_message) owner = NULL;
   guint ready, reloading, reready, stopping;
 
   g_assert_true (g_socket_bind (socket, address, TRUE, &error));
@@ -286,14 +298,15 @@ test_sd_notify (Fixture *f, gconstpointer data)
   f->bus = hkp_test_bus_start (TRUE, NULL);
   argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
   f->daemon = hkp_test_daemon_start_env ((const char *const *) argv->pdata, -1,
-                                         (const char *const[]) { notify_env, "WATCHDOG_USEC=100000", NULL });
+                                         (const char *const[]){ notify_env, "WATCHDOG_USEC=100000", NULL });
 
   /* READY comes with a status line, once the name is owned. */
   ready = wait_notification (&n, 0, "READY=1");
   g_assert_nonnull (strstr (n.messages->pdata[ready], "STATUS=2 plugins: 1 active, 1 failed, 0 disabled"));
   client = hkp_test_client_new (f->bus->address);
   g_assert_cmpint (sd_bus_call_method (client, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "GetNameOwner", NULL, &owner, "s", "org.hkp.PluginManager1"), >=, 0);
+                                       "GetNameOwner", NULL, &owner, "s", "org.hkp.PluginManager1"),
+                   >=, 0);
 
   /* The watchdog is pinged from the main loop, again and again. */
   while (n.watchdogs < 3)
@@ -328,7 +341,7 @@ slow_check_thread (gpointer data)
   SlowCheck *slow = data;
   const char *const headers[] = { "X-Original-Method: GET", "X-Original-URI: /pks/lookup?op=get&search=x",
                                   "X-Real-IP: 192.0.2.1", NULL };
-  g_autoptr(HkpTestHttp) http = hkp_test_http_connect (slow->address, NULL, &slow->error);
+  g_autoptr (HkpTestHttp) http = hkp_test_http_connect (slow->address, NULL, &slow->error);
 
   if (http != NULL)
     hkp_test_http_request (http, "GET", "/check", headers, NULL, &slow->response, &slow->error);
@@ -348,9 +361,11 @@ test_sigterm_drains_checks (Fixture *f, gconstpointer data)
   /* The sleeper allows after a second, or continues if cancelled: then the denier below would answer. */
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
   sleeper = g_strdup_printf ("{\"module\": \"sleeper.so\", \"priority\": 1, \"config\": "
-                             "{\"enabled\": true, \"sleep_ms\": 1000, \"signal_fifo\": \"%s\"}}", fifo);
+                             "{\"enabled\": true, \"sleep_ms\": 1000, \"signal_fifo\": \"%s\"}}",
+                             fifo);
   hkp_test_tree_write_plugin (&f->tree, "slow", sleeper);
-  hkp_test_tree_write_plugin (&f->tree, "denier", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
+  hkp_test_tree_write_plugin (&f->tree, "denier",
+                              "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
                               "{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"cut short\"}}");
   start_daemon (f, NULL);
   slow.address = hkp_test_daemon_wait_listening (f->daemon, "check endpoint");
@@ -366,8 +381,8 @@ test_sigterm_drains_checks (Fixture *f, gconstpointer data)
   hkp_test_daemon_signal (f->daemon, SIGTERM);
   wait_line (f, "no longer taking checks; 1 in flight");
   {
-    g_autoptr(GError) refused = NULL;
-    g_autoptr(HkpTestHttp) late = hkp_test_http_connect (slow.address, NULL, &refused);
+    g_autoptr (GError) refused = NULL;
+    g_autoptr (HkpTestHttp) late = hkp_test_http_connect (slow.address, NULL, &refused);
     g_assert_null (late);
     g_assert_error (refused, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   }

@@ -32,7 +32,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 static gboolean
 parse_args (DaemonOptions *options, GError **error, const char *const *args)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   char **vector;
   int argc;
   gboolean ok;
@@ -49,13 +49,13 @@ parse_args (DaemonOptions *options, GError **error, const char *const *args)
   return ok;
 }
 
-#define PARSE(options, error, ...) parse_args ((options), (error), (const char *const[]) { __VA_ARGS__, NULL })
+#define PARSE(options, error, ...) parse_args ((options), (error), (const char *const[]){ __VA_ARGS__, NULL })
 
 static void
 assert_refused (Fixture *f, const char *needle, const char *const *args)
 {
   DaemonOptions options = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_assert_false (parse_args (&options, &error, args));
   g_assert_nonnull (error);
@@ -64,13 +64,13 @@ assert_refused (Fixture *f, const char *needle, const char *const *args)
   daemon_options_clear (&options);
 }
 
-#define REFUSED(f, needle, ...) assert_refused ((f), (needle), (const char *const[]) { __VA_ARGS__, NULL })
+#define REFUSED(f, needle, ...) assert_refused ((f), (needle), (const char *const[]){ __VA_ARGS__, NULL })
 
 static void
 test_defaults (Fixture *f, gconstpointer data)
 {
   DaemonOptions o = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *conf = hkp_test_write_file_path (f->dir, "empty.conf", "");
   g_autofree char *arg = g_strdup_printf ("--config=%s", conf);
   g_autofree char *http = NULL, *check = NULL;
@@ -105,15 +105,15 @@ static void
 test_every_option (Fixture *f, gconstpointer data)
 {
   DaemonOptions o = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *conf = hkp_test_write_file_path (f->dir, "empty.conf", "");
   g_autofree char *conf_arg = g_strdup_printf ("--config=%s", conf);
   g_autofree char *http = NULL, *check = NULL;
 
   g_assert_true (PARSE (&o, &error, conf_arg, "--plugin-dir=/p", "--config-dir=/c", "--state-dir=/s",
                         "--bus=unix:path=/tmp/bus", "--no-polkit", "--http-listen=[::1]:0",
-                        "--http-token-file=/etc/token", "--check-listen=unix:/run/check.sock",
-                        "--drain-timeout=2.5", "--health-interval=7"));
+                        "--http-token-file=/etc/token", "--check-listen=unix:/run/check.sock", "--drain-timeout=2.5",
+                        "--health-interval=7"));
   g_assert_no_error (error);
   g_assert_cmpstr (o.config_file, ==, conf);
   g_assert_cmpstr (o.config_dir, ==, "/c");
@@ -164,8 +164,9 @@ static void
 test_config_file (Fixture *f, gconstpointer data)
 {
   DaemonOptions o = { 0 };
-  g_autoptr(GError) error = NULL;
-  g_autofree char *conf = hkp_test_write_file_path (f->dir, "main.conf",
+  g_autoptr (GError) error = NULL;
+  g_autofree char *conf = hkp_test_write_file_path (
+    f->dir, "main.conf",
     "# comment\n[hkp-plugind]\nplugin-dir=/from/file\nconfig-dir=/conf/file\n"
     "drain-timeout=5\nno-polkit=true\ncheck-listen=none\ncolour=blue\n[Extra]\nx=1\n");
   g_autofree char *conf_arg = g_strdup_printf ("--config=%s", conf);
@@ -203,7 +204,7 @@ test_config_file_bad_values (Fixture *f, gconstpointer data)
   /* A bad value in the file does not matter when the command line overrides it. */
   {
     DaemonOptions o = { 0 };
-    g_autoptr(GError) error = NULL;
+    g_autoptr (GError) error = NULL;
     g_assert_true (PARSE (&o, &error, arg1, "--drain-timeout=3"));
     g_assert_cmpfloat (o.drain_timeout_sec, ==, 3);
     daemon_options_clear (&o);
@@ -213,17 +214,23 @@ test_config_file_bad_values (Fixture *f, gconstpointer data)
 static void
 test_listen_addresses (Fixture *f, gconstpointer data)
 {
-  const struct { const char *in; const char *out; } good[] = {
-    { "127.0.0.1:11380", "127.0.0.1:11380" }, { "0.0.0.0:0", "0.0.0.0:0" },
-    { "[::1]:80", "[::1]:80" }, { "localhost:8080", "localhost:8080" },
-    { "unix:/run/x.sock", "unix:/run/x.sock" }, { "none", "none" },
+  const struct {
+    const char *in;
+    const char *out;
+  } good[] = {
+    { "127.0.0.1:11380", "127.0.0.1:11380" },
+    { "0.0.0.0:0", "0.0.0.0:0" },
+    { "[::1]:80", "[::1]:80" },
+    { "localhost:8080", "localhost:8080" },
+    { "unix:/run/x.sock", "unix:/run/x.sock" },
+    { "none", "none" },
   };
   const char *bad[] = { "", ":80", "host", "host:", "host:x", "host:-1", "[::1:80", "unix:", "[]:80", "h:99999" };
 
   for (guint i = 0; i < G_N_ELEMENTS (good); i++)
     {
       ListenAddress a = { 0 };
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       g_autofree char *text = NULL;
       g_assert_true (listen_address_parse (good[i].in, &a, &error));
       text = listen_address_to_string (&a);
@@ -234,7 +241,7 @@ test_listen_addresses (Fixture *f, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       ListenAddress a = { 0 };
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       if (listen_address_parse (bad[i], &a, &error))
         g_error ("\"%s\" was accepted", bad[i]);
       g_assert_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);

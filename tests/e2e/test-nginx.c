@@ -29,20 +29,21 @@ typedef struct {
   HkpTestBus *bus;
   HkpTestDaemon *daemon;
   GSubprocess *nginx;
-  char *front;            /* where nginx takes requests: 127.0.0.1:PORT */
+  char *front; /* where nginx takes requests: 127.0.0.1:PORT */
   sd_bus *client;
 } Fixture;
 
 static void
 setup (Fixture *f, gconstpointer data)
 {
-  g_autofree char *ratelimit = g_strdup_printf ("{\"module\": \"ratelimit.so\", \"priority\": 2, \"config\": "
-                                                RATELIMIT_CONFIG "}", 1000, 1000);
+  g_autofree char *ratelimit = g_strdup_printf (
+    "{\"module\": \"ratelimit.so\", \"priority\": 2, \"config\": " RATELIMIT_CONFIG "}", 1000, 1000);
 
   hkp_test_tree_init (&f->tree);
   hkp_test_copy_file (HKP_SHIPPED_PLUGIN_DIR "/ipfilter.so", f->tree.plugin_dir, "ipfilter.so");
   hkp_test_copy_file (HKP_SHIPPED_PLUGIN_DIR "/ratelimit.so", f->tree.plugin_dir, "ratelimit.so");
-  hkp_test_tree_write_plugin (&f->tree, "ipfilter", "{\"module\": \"ipfilter.so\", \"priority\": 1, \"config\": "
+  hkp_test_tree_write_plugin (&f->tree, "ipfilter",
+                              "{\"module\": \"ipfilter.so\", \"priority\": 1, \"config\": "
                               "{\"enabled\": true, \"deny\": [\"127.0.0.2/32\"]}}");
   hkp_test_tree_write_plugin (&f->tree, "ratelimit", ratelimit);
 }
@@ -69,7 +70,7 @@ teardown (Fixture *f, gconstpointer data)
 static void
 replace (char **text, const char *from, const char *to)
 {
-  g_auto(GStrv) parts = g_strsplit (*text, from, -1);
+  g_auto (GStrv) parts = g_strsplit (*text, from, -1);
 
   g_assert_cmpuint (g_strv_length (parts), >, 1);
   g_free (*text);
@@ -80,9 +81,9 @@ replace (char **text, const char *from, const char *to)
 static GSocket *
 listen_loopback (void)
 {
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
 
   g_assert_true (g_socket_bind (socket, any, TRUE, NULL));
   g_socket_set_listen_backlog (socket, 128);
@@ -93,7 +94,7 @@ listen_loopback (void)
 static guint16
 socket_port (GSocket *socket)
 {
-  g_autoptr(GSocketAddress) address = g_socket_get_local_address (socket, NULL);
+  g_autoptr (GSocketAddress) address = g_socket_get_local_address (socket, NULL);
 
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
 }
@@ -101,11 +102,11 @@ socket_port (GSocket *socket)
 static void
 start (Fixture *f)
 {
-  g_autoptr(GPtrArray) argv = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) front = listen_loopback ();
-  g_autoptr(GSocket) backend = listen_loopback ();
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) front = listen_loopback ();
+  g_autoptr (GSocket) backend = listen_loopback ();
   g_autofree char *snippet = NULL;
   g_autofree char *conf = NULL;
   g_autofree char *conf_path = NULL;
@@ -132,25 +133,25 @@ start (Fixture *f)
   replace (&snippet, "listen 11371;", front_listen);
   hkp_test_write_file (f->tree.root, "hkp-plugind-nginx.conf", snippet);
 
-  conf = g_strdup_printf ("%s"
-                          "worker_processes 2;\n"
-                          "daemon off;\n"
-                          "pid %s/nginx.pid;\n"
-                          "error_log %s/nginx-error.log warn;\n"
-                          "events { worker_connections 1024; }\n"
-                          "http {\n"
-                          "  access_log off;\n"
-                          "  client_body_temp_path %s/tmp; proxy_temp_path %s/tmp; fastcgi_temp_path %s/tmp;\n"
-                          "  uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n"
-                          "  include %s/hkp-plugind-nginx.conf;\n"
-                          "  server {\n"
-                          "    listen %s;\n"
-                          "    location / { default_type text/plain; return 200 \"keyserver: $request_method $uri\\n\"; }\n"
-                          "  }\n"
-                          "}\n",
-                          geteuid () == 0 ? "user root;\n" : "",
-                          f->tree.root, f->tree.root, f->tree.root, f->tree.root, f->tree.root, f->tree.root,
-                          f->tree.root, f->tree.root, backend_address);
+  conf = g_strdup_printf (
+    "%s"
+    "worker_processes 2;\n"
+    "daemon off;\n"
+    "pid %s/nginx.pid;\n"
+    "error_log %s/nginx-error.log warn;\n"
+    "events { worker_connections 1024; }\n"
+    "http {\n"
+    "  access_log off;\n"
+    "  client_body_temp_path %s/tmp; proxy_temp_path %s/tmp; fastcgi_temp_path %s/tmp;\n"
+    "  uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;\n"
+    "  include %s/hkp-plugind-nginx.conf;\n"
+    "  server {\n"
+    "    listen %s;\n"
+    "    location / { default_type text/plain; return 200 \"keyserver: $request_method $uri\\n\"; }\n"
+    "  }\n"
+    "}\n",
+    geteuid () == 0 ? "user root;\n" : "", f->tree.root, f->tree.root, f->tree.root, f->tree.root, f->tree.root,
+    f->tree.root, f->tree.root, f->tree.root, backend_address);
   conf_path = hkp_test_write_file_path (f->tree.root, "nginx.conf", conf);
   {
     g_autofree char *tmp = g_build_filename (f->tree.root, "tmp", NULL);
@@ -164,8 +165,8 @@ start (Fixture *f)
   g_subprocess_launcher_take_fd (launcher, front_fd, 5);
   g_subprocess_launcher_take_fd (launcher, backend_fd, 6);
   g_subprocess_launcher_setenv (launcher, "NGINX", "5;6;", TRUE);
-  f->nginx = g_subprocess_launcher_spawn (launcher, &error, "nginx", "-e", "stderr", "-p", f->tree.root,
-                                          "-c", conf_path, NULL);
+  f->nginx = g_subprocess_launcher_spawn (launcher, &error, "nginx", "-e", "stderr", "-p", f->tree.root, "-c",
+                                          conf_path, NULL);
   g_assert_no_error (error);
   f->front = g_strdup_printf ("127.0.0.1:%u", socket_port (front));
 }
@@ -173,7 +174,7 @@ start (Fixture *f)
 static HkpTestHttp *
 connect_from (Fixture *f, const char *local_ip)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HkpTestHttp *http = hkp_test_http_connect (f->front, local_ip, &error);
 
   g_assert_no_error (error);
@@ -183,7 +184,7 @@ connect_from (Fixture *f, const char *local_ip)
 static void
 get (HkpTestHttp *http, const char *method, const char *target, HkpTestHttpResponse *response)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_assert_true (hkp_test_http_request (http, method, target, NULL, NULL, response, &error));
   g_assert_no_error (error);
@@ -192,15 +193,15 @@ get (HkpTestHttp *http, const char *method, const char *target, HkpTestHttpRespo
 static void
 test_allow_deny_and_rate_limit (Fixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) allowed = NULL;
-  g_autoptr(HkpTestHttp) denied = NULL;
-  g_autoptr(HkpTestHttp) submitter = NULL;
+  g_autoptr (HkpTestHttp) allowed = NULL;
+  g_autoptr (HkpTestHttp) denied = NULL;
+  g_autoptr (HkpTestHttp) submitter = NULL;
 
   start (f);
 
   allowed = connect_from (f, "127.0.0.1");
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     get (allowed, "GET", "/pks/lookup?op=get&search=0x1234", &r);
     g_assert_cmpuint (r.status, ==, 200);
     g_assert_cmpstr (r.body, ==, "keyserver: GET /pks/lookup\n");
@@ -208,7 +209,7 @@ test_allow_deny_and_rate_limit (Fixture *f, gconstpointer data)
 
   denied = connect_from (f, "127.0.0.2");
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     get (denied, "GET", "/pks/lookup?op=get&search=0x1234", &r);
     g_assert_cmpuint (r.status, ==, 403);
     g_assert_null (strstr (r.body, "keyserver"));
@@ -218,13 +219,13 @@ test_allow_deny_and_rate_limit (Fixture *f, gconstpointer data)
   submitter = connect_from (f, "127.0.0.3");
   for (guint i = 0; i < 2; i++)
     {
-      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_auto (HkpTestHttpResponse) r = { 0 };
       get (submitter, "POST", "/pks/add", &r);
       g_assert_cmpuint (r.status, ==, 200);
       g_assert_cmpstr (r.body, ==, "keyserver: POST /pks/add\n");
     }
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     guint64 retry_after;
     get (submitter, "POST", "/pks/add", &r);
     g_assert_cmpuint (r.status, ==, 429);
@@ -236,7 +237,7 @@ test_allow_deny_and_rate_limit (Fixture *f, gconstpointer data)
   }
   /* Lookups from the same client are another class, still allowed. */
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     get (submitter, "GET", "/pks/lookup?op=index&search=alice", &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
@@ -260,15 +261,15 @@ static gpointer
 stream_thread (gpointer data)
 {
   Stream *s = data;
-  g_autoptr(HkpTestHttp) http = hkp_test_http_connect (s->front, "127.0.0.4", NULL);
+  g_autoptr (HkpTestHttp) http = hkp_test_http_connect (s->front, "127.0.0.4", NULL);
 
   while (!g_atomic_int_get (&s->stop))
     {
-      g_auto(HkpTestHttpResponse) r = { 0 };
-      g_autoptr(GError) error = NULL;
+      g_auto (HkpTestHttpResponse) r = { 0 };
+      g_autoptr (GError) error = NULL;
 
-      if (http == NULL || !hkp_test_http_request (http, "GET", "/pks/lookup?op=get&search=0xABCD", NULL, NULL, &r,
-                                                  &error))
+      if (http == NULL ||
+          !hkp_test_http_request (http, "GET", "/pks/lookup?op=get&search=0xABCD", NULL, NULL, &r, &error))
         {
           s->connection_errors++;
           g_clear_pointer (&http, hkp_test_http_free);
@@ -326,7 +327,7 @@ test_reload_storm_loses_nothing (Fixture *f, gconstpointer data)
     {
       g_autofree char *error = NULL;
 
-      stream_wait (&stream, 20);  /* some requests between changes */
+      stream_wait (&stream, 20); /* some requests between changes */
       if (i % 5 == 4)
         {
           /* A config change: a different, still generous rate. */

@@ -9,9 +9,9 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpManifest) manifest = hkp_manifest_new_from_data ("fuzz", "/fuzz/fuzz.json",
-                                                                (const char *) data, size, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpManifest) manifest = hkp_manifest_new_from_data ("fuzz", "/fuzz/fuzz.json", (const char *) data, size,
+                                                                 &error);
 
   if (manifest != NULL)
     {

@@ -14,7 +14,7 @@ main (int argc, char **argv)
 
   for (int i = 1; i < argc; i++)
     {
-      g_autoptr(GDir) dir = g_dir_open (argv[i], 0, NULL);
+      g_autoptr (GDir) dir = g_dir_open (argv[i], 0, NULL);
       const char *entry;
 
       if (dir == NULL)

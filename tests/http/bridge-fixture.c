@@ -16,13 +16,16 @@ bridge_fixture_setup (BridgeFixture *f, gconstpointer data)
   g_assert_cmpint (chmod (f->token_file, 0600), ==, 0);
   f->session = soup_session_new ();
   f->scheme = g_strdup ("http");
-  hkp_test_tree_write_plugin (&f->tree, "alpha", "{\"module\": \"answer.so\", \"priority\": 1, \"config\": "
+  hkp_test_tree_write_plugin (&f->tree, "alpha",
+                              "{\"module\": \"answer.so\", \"priority\": 1, \"config\": "
                               "{\"enabled\": true, \"verdict\": \"continue\", \"password\": \"hunter2\", "
                               "\"api_token\": \"abc\", \"key_path\": \"/etc/alpha.key\", "
                               "\"nested\": {\"secret_value\": 1, \"plain\": 2}}}");
-  hkp_test_tree_write_plugin (&f->tree, "beta", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
+  hkp_test_tree_write_plugin (&f->tree, "beta",
+                              "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
                               "{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"first\"}}");
-  hkp_test_tree_write_plugin (&f->tree, "broken", "{\"module\": \"failinit.so\", \"priority\": 3, "
+  hkp_test_tree_write_plugin (&f->tree, "broken",
+                              "{\"module\": \"failinit.so\", \"priority\": 3, "
                               "\"failure_mode\": \"open\"}");
 }
 
@@ -45,7 +48,7 @@ bridge_fixture_teardown (BridgeFixture *f, gconstpointer data)
 void
 bridge_start_with (BridgeFixture *f, const char *const *extra)
 {
-  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
   g_autofree char *token = g_strdup_printf ("--http-token-file=%s", f->token_file);
 
   f->bus = hkp_test_bus_start (TRUE, NULL);
@@ -65,8 +68,6 @@ bridge_start (BridgeFixture *f)
 {
   bridge_start_with (f, NULL);
 }
-
-
 
 void
 bridge_reply_clear (BridgeReply *r)
@@ -99,12 +100,12 @@ bridge_make_certificate (BridgeFixture *f, char *args[2])
 {
   g_autofree char *cert = g_build_filename (f->tree.root, "cert.pem", NULL);
   g_autofree char *key = g_build_filename (f->tree.root, "key.pem", NULL);
-  g_autoptr(GSubprocess) openssl = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GSubprocess) openssl = NULL;
+  g_autoptr (GError) error = NULL;
 
-  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
-                              "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                              "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", NULL);
+  openssl = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, "openssl",
+                              "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                              "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", NULL);
   if (openssl == NULL)
     {
       g_test_skip ("openssl is not installed: no certificate to test TLS with");
@@ -118,11 +119,11 @@ bridge_make_certificate (BridgeFixture *f, char *args[2])
 
 void
 bridge_call_full (BridgeFixture *f, const char *method, const char *path, const char *token, const char *content_type,
-           const char *body, BridgeReply *r)
+                  const char *body, BridgeReply *r)
 {
-  g_autoptr(SoupMessage) msg = bridge_new_message (f, method, path);
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (SoupMessage) msg = bridge_new_message (f, method, path);
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (token != NULL)
     {
@@ -131,7 +132,7 @@ bridge_call_full (BridgeFixture *f, const char *method, const char *path, const 
     }
   if (body != NULL)
     {
-      g_autoptr(GBytes) request_body = g_bytes_new (body, strlen (body));
+      g_autoptr (GBytes) request_body = g_bytes_new (body, strlen (body));
       soup_message_set_request_body_from_bytes (msg, content_type, request_body);
     }
   bytes = soup_session_send_and_read (f->session, msg, NULL, &error);
@@ -143,7 +144,8 @@ bridge_call_full (BridgeFixture *f, const char *method, const char *path, const 
 }
 
 void
-bridge_call (BridgeFixture *f, const char *method, const char *path, const char *token, const char *body, BridgeReply *r)
+bridge_call (BridgeFixture *f, const char *method, const char *path, const char *token, const char *body,
+             BridgeReply *r)
 {
   bridge_call_full (f, method, path, token, "application/json", body, r);
 }
@@ -151,7 +153,7 @@ bridge_call (BridgeFixture *f, const char *method, const char *path, const char 
 HkpTestHttp *
 bridge_connect_raw (BridgeFixture *f)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HkpTestHttp *http = hkp_test_http_connect (f->address, NULL, &error);
 
   g_assert_no_error (error);
@@ -161,7 +163,7 @@ bridge_connect_raw (BridgeFixture *f)
 JsonObject *
 bridge_parse_object (const char *text)
 {
-  g_autoptr(JsonNode) node = json_from_string (text, NULL);
+  g_autoptr (JsonNode) node = json_from_string (text, NULL);
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     g_error ("not a JSON object: %s", text);
@@ -191,7 +193,7 @@ bridge_member (JsonObject *object, const char *name, GType type)
 void
 bridge_assert_error (const BridgeReply *r, guint status, const char *message_part)
 {
-  g_autoptr(JsonObject) o = NULL;
+  g_autoptr (JsonObject) o = NULL;
 
   if (r->status != status)
     g_error ("expected %u, got %u: %s", status, r->status, r->body);
@@ -206,7 +208,7 @@ bridge_assert_error (const BridgeReply *r, guint status, const char *message_par
 guint64
 bridge_reload_count (BridgeFixture *f, const char *name)
 {
-  g_autoptr(sd_bus) client = hkp_test_client_new (f->bus->address);
+  g_autoptr (sd_bus) client = hkp_test_client_new (f->bus->address);
   g_autofree char *path = hkp_test_plugin_path (name);
 
   return hkp_test_get_uint (client, path, HKP_TEST_PLUGIN, "ReloadCount", 'u');

@@ -20,8 +20,8 @@ typedef struct {
   HkpTestBus *bus;
   HkpTestDaemon *daemon;
   SoupSession *session;
-  char *address;       /* the bridge: 127.0.0.1:PORT */
-  char *check;         /* the check endpoint */
+  char *address; /* the bridge: 127.0.0.1:PORT */
+  char *check; /* the check endpoint */
   char *scheme;
   char *token_file;
 } BridgeFixture;

@@ -17,8 +17,8 @@
 static void
 assert_livez (HkpTestHttp *http)
 {
-  g_auto(HkpTestHttpResponse) r = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  g_autoptr (GError) error = NULL;
 
   g_assert_true (hkp_test_http_request (http, "GET", "/livez", NULL, NULL, &r, &error));
   g_assert_no_error (error);
@@ -31,29 +31,29 @@ test_token (BridgeFixture *f, gconstpointer data)
 {
   bridge_start (f);
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", NULL, NULL, &r);
     bridge_assert_error (&r, 401, "missing bearer token");
     g_assert_nonnull (soup_message_headers_get_one (r.headers, "WWW-Authenticate"));
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", "t0ken-for-testz", NULL, &r);
     bridge_assert_error (&r, 401, "wrong bearer token");
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN "x", NULL, &r);
     bridge_assert_error (&r, 401, "wrong bearer token");
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "PUT", "/plugins/config?plugin=beta", "wrong", "{\"enabled\": false}", &r);
     bridge_assert_error (&r, 401, "wrong bearer token");
   }
   g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 0);
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
@@ -62,7 +62,7 @@ test_token (BridgeFixture *f, gconstpointer data)
 static void
 test_no_token_file_means_no_changes (BridgeFixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
 
   f->bus = hkp_test_bus_start (TRUE, NULL);
   argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", "--http-listen=127.0.0.1:0", NULL);
@@ -70,12 +70,12 @@ test_no_token_file_means_no_changes (BridgeFixture *f, gconstpointer data)
   f->address = hkp_test_daemon_wait_listening (f->daemon, "HTTP bridge");
   hkp_test_daemon_wait_line (f->daemon, "ready");
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
     bridge_assert_error (&r, 403, "no token file");
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "GET", "/plugins/status", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
@@ -84,7 +84,7 @@ test_no_token_file_means_no_changes (BridgeFixture *f, gconstpointer data)
 static void
 test_loose_token_file_refused (BridgeFixture *f, gconstpointer data)
 {
-  g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr (GPtrArray) argv = NULL;
   g_autofree char *token = g_strdup_printf ("--http-token-file=%s", f->token_file);
 
   g_assert_cmpint (chmod (f->token_file, 0640), ==, 0);
@@ -99,14 +99,14 @@ test_loose_token_file_refused (BridgeFixture *f, gconstpointer data)
 static void
 test_origin_and_host (BridgeFixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) raw = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpTestHttp) raw = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *own_host = NULL;
 
-  bridge_start_with (f, (const char *const[]) { "--http-allowed-hosts=keys.example.org", NULL });
+  bridge_start_with (f, (const char *const[]){ "--http-allowed-hosts=keys.example.org", NULL });
   raw = bridge_connect_raw (f);
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     const char *const headers[] = { "Origin: http://evil.example", NULL };
     g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error));
     g_assert_cmpuint (r.status, ==, 403);
@@ -114,7 +114,7 @@ test_origin_and_host (BridgeFixture *f, gconstpointer data)
     g_assert_null (hkp_test_http_header (&r, "access-control-allow-origin"));
   }
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     const char *const headers[] = { "Host: evil.example", NULL };
     hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error);
     g_assert_no_error (error);
@@ -122,13 +122,13 @@ test_origin_and_host (BridgeFixture *f, gconstpointer data)
     g_assert_nonnull (strstr (r.body, "evil.example"));
   }
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     const char *const headers[] = { "Host: keys.example.org", NULL };
     g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error));
     g_assert_cmpuint (r.status, ==, 200);
   }
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     g_autofree char *host = g_strdup_printf ("Host: %s", f->address);
     const char *const headers[] = { host, NULL };
     g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", headers, NULL, &r, &error));
@@ -140,18 +140,22 @@ static void
 test_path_tricks_do_not_reach_reload (BridgeFixture *f, gconstpointer data)
 {
   static const char *const tricks[] = {
-    "/plugins/../plugins/reload?plugin=beta", "//plugins/reload?plugin=beta", "/plugins%2Freload?plugin=beta",
-    "/plugins/./reload?plugin=beta", "/plugins/%2e%2e/plugins/reload?plugin=beta", "/x/../plugins/reload?plugin=beta",
+    "/plugins/../plugins/reload?plugin=beta",
+    "//plugins/reload?plugin=beta",
+    "/plugins%2Freload?plugin=beta",
+    "/plugins/./reload?plugin=beta",
+    "/plugins/%2e%2e/plugins/reload?plugin=beta",
+    "/x/../plugins/reload?plugin=beta",
   };
-  g_autoptr(HkpTestHttp) raw = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpTestHttp) raw = NULL;
+  g_autoptr (GError) error = NULL;
   const char *const headers[] = { "Authorization: Bearer " TOKEN, NULL };
 
   bridge_start (f);
   raw = bridge_connect_raw (f);
   for (guint i = 0; i < G_N_ELEMENTS (tricks); i++)
     {
-      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_auto (HkpTestHttpResponse) r = { 0 };
       g_assert_true (hkp_test_http_request (raw, "POST", tricks[i], headers, "", &r, &error));
       g_assert_no_error (error);
       if (r.status != 400)
@@ -159,7 +163,7 @@ test_path_tricks_do_not_reach_reload (BridgeFixture *f, gconstpointer data)
     }
   /* A body that looks like a request line is a body, not a request. */
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     const char *const put_headers[] = { "Authorization: Bearer " TOKEN, "Content-Type: application/json", NULL };
     g_assert_true (hkp_test_http_request (raw, "PUT", "/plugins/config?plugin=beta", put_headers,
                                           "POST /plugins/../x HTTP/1.1\r\n", &r, &error));
@@ -168,7 +172,7 @@ test_path_tricks_do_not_reach_reload (BridgeFixture *f, gconstpointer data)
   }
   /* The same connection still serves plain requests. */
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     g_assert_true (hkp_test_http_request (raw, "GET", "/plugins/status", NULL, NULL, &r, &error));
     g_assert_cmpuint (r.status, ==, 200);
   }
@@ -178,8 +182,8 @@ test_path_tricks_do_not_reach_reload (BridgeFixture *f, gconstpointer data)
 static void
 test_redaction (BridgeFixture *f, gconstpointer data)
 {
-  g_auto(BridgeReply) r = { 0 };
-  g_autoptr(JsonObject) o = NULL;
+  g_auto (BridgeReply) r = { 0 };
+  g_autoptr (JsonObject) o = NULL;
   JsonObject *config, *nested;
 
   bridge_start (f);
@@ -200,18 +204,18 @@ test_redaction (BridgeFixture *f, gconstpointer data)
 static void
 test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
 {
-  g_autoptr(sd_bus) client = NULL;
+  g_autoptr (sd_bus) client = NULL;
   g_autofree char *path = hkp_test_plugin_path ("alpha");
   g_autofree char *body = NULL;
   g_autofree char *stored = NULL;
-  g_autoptr(JsonObject) o = NULL;
+  g_autoptr (JsonObject) o = NULL;
   JsonObject *config;
 
   bridge_start (f);
   client = hkp_test_client_new (f->bus->address);
   {
-    g_auto(BridgeReply) r = { 0 };
-    g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+    g_auto (BridgeReply) r = { 0 };
+    g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
 
     bridge_call (f, "GET", "/plugins/config?plugin=alpha", NULL, NULL, &r);
     o = bridge_parse_object (r.body);
@@ -222,14 +226,14 @@ test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
   }
   g_assert_nonnull (strstr (body, "\"password\":\"[redacted]\""));
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "PUT", "/plugins/config?plugin=alpha", TOKEN, body, &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
   /* What is stored (read over D-Bus, which shows it whole): the change, and the secrets as they were. */
   stored = hkp_test_get_string (client, path, HKP_TEST_PLUGIN, "Config");
   {
-    g_autoptr(JsonObject) c = bridge_parse_object (stored);
+    g_autoptr (JsonObject) c = bridge_parse_object (stored);
     g_assert_cmpstr (json_object_get_string_member (c, "password"), ==, "hunter2");
     g_assert_cmpstr (json_object_get_string_member (c, "api_token"), ==, "abc");
     g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (c, "nested"), "secret_value"), ==, 1);
@@ -237,7 +241,7 @@ test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
   }
   /* A redacted secret with nothing stored to keep is refused, and nothing changes. */
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     g_autofree char *after = NULL;
     bridge_call (f, "PUT", "/plugins/config?plugin=alpha", TOKEN,
                  "{\"enabled\": true, \"verdict\": \"continue\", \"new_secret\": \"[redacted]\"}", &r);
@@ -251,16 +255,17 @@ test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
 static void
 test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) idle = NULL;
-  g_autoptr(HkpTestHttp) partial = NULL;
-  g_autoptr(HkpTestHttp) used = NULL;
-  g_autoptr(HkpTestHttp) slow = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpTestHttp) idle = NULL;
+  g_autoptr (HkpTestHttp) partial = NULL;
+  g_autoptr (HkpTestHttp) used = NULL;
+  g_autoptr (HkpTestHttp) slow = NULL;
+  g_autoptr (GError) error = NULL;
 
   /* Its reload takes 2.5 s, longer than the idle timeout. */
-  hkp_test_tree_write_plugin (&f->tree, "slow", "{\"module\": \"sleeper.so\", \"priority\": 9, "
+  hkp_test_tree_write_plugin (&f->tree, "slow",
+                              "{\"module\": \"sleeper.so\", \"priority\": 9, "
                               "\"config\": {\"init_delay_ms\": 2500}}");
-  bridge_start_with (f, (const char *const[]) { "--http-idle-timeout=1", NULL });
+  bridge_start_with (f, (const char *const[]){ "--http-idle-timeout=1", NULL });
 
   idle = bridge_connect_raw (f);
   partial = bridge_connect_raw (f);
@@ -274,10 +279,10 @@ test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
 
   slow = bridge_connect_raw (f);
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     gint64 start = g_get_monotonic_time ();
     g_assert_true (hkp_test_http_request (slow, "POST", "/plugins/reload?plugin=slow",
-                                          (const char *const[]) { "Authorization: Bearer " TOKEN, NULL }, NULL, &r,
+                                          (const char *const[]){ "Authorization: Bearer " TOKEN, NULL }, NULL, &r,
                                           &error));
     g_assert_no_error (error);
     g_assert_cmpuint (r.status, ==, 200);
@@ -290,12 +295,12 @@ test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
 static void
 test_connection_limit (BridgeFixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) first = NULL;
-  g_autoptr(HkpTestHttp) second = NULL;
-  g_autoptr(HkpTestHttp) third = NULL;
-  g_autoptr(HkpTestHttp) later = NULL;
+  g_autoptr (HkpTestHttp) first = NULL;
+  g_autoptr (HkpTestHttp) second = NULL;
+  g_autoptr (HkpTestHttp) third = NULL;
+  g_autoptr (HkpTestHttp) later = NULL;
 
-  bridge_start_with (f, (const char *const[]) { "--http-max-connections=2", "--http-threads=1", NULL });
+  bridge_start_with (f, (const char *const[]){ "--http-max-connections=2", "--http-threads=1", NULL });
   first = bridge_connect_raw (f);
   second = bridge_connect_raw (f);
   /* An answer on each: both are held. */
@@ -318,27 +323,27 @@ test_tls (BridgeFixture *f, gconstpointer data)
 
   if (!bridge_make_certificate (f, tls))
     return;
-  bridge_start_with (f, (const char *const[]) { tls[0], tls[1], NULL });
+  bridge_start_with (f, (const char *const[]){ tls[0], tls[1], NULL });
   g_free (tls[0]);
   g_free (tls[1]);
   g_free (f->scheme);
   f->scheme = g_strdup ("https");
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "GET", "/plugins/status", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
     g_assert_nonnull (strstr (r.body, "plugin_system"));
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
   /* Plain HTTP on the TLS port gets nowhere. */
   {
-    g_autoptr(HkpTestHttp) raw = bridge_connect_raw (f);
-    g_auto(HkpTestHttpResponse) r = { 0 };
-    g_autoptr(GError) error = NULL;
+    g_autoptr (HkpTestHttp) raw = bridge_connect_raw (f);
+    g_auto (HkpTestHttpResponse) r = { 0 };
+    g_autoptr (GError) error = NULL;
     g_assert_false (hkp_test_http_request (raw, "GET", "/plugins/status", NULL, NULL, &r, &error));
   }
 }
@@ -348,7 +353,7 @@ static guint
 open_fds (BridgeFixture *f)
 {
   g_autofree char *dir = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->daemon->process));
-  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
   guint n = 0;
 
   g_assert_nonnull (listing);
@@ -367,13 +372,13 @@ test_client_closed_connections_are_released (BridgeFixture *f, gconstpointer dat
   before = open_fds (f);
   for (guint i = 0; i < 200; i++)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(HkpTestHttp) raw = bridge_connect_raw (f);
-      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HkpTestHttp) raw = bridge_connect_raw (f);
+      g_auto (HkpTestHttpResponse) r = { 0 };
 
       g_assert_true (hkp_test_http_request (raw, "GET", "/livez", NULL, NULL, &r, &error));
       g_assert_cmpuint (r.status, ==, 200);
-      g_assert_false (r.closed);  /* kept alive: the client closes it */
+      g_assert_false (r.closed); /* kept alive: the client closes it */
     }
   /* The daemon notices each close on its own threads; nothing else tells us when, so look until it has. */
   deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;

@@ -26,9 +26,9 @@ static guint
 request_once (BridgeFixture *f, const char *method, const char *target, const char *const *headers, const char *body,
               char **answer)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HkpTestHttp) http = bridge_connect_raw (f);
-  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpTestHttp) http = bridge_connect_raw (f);
+  g_auto (HkpTestHttpResponse) r = { 0 };
 
   g_assert_true (hkp_test_http_request (http, method, target, headers, body, &r, &error));
   g_assert_no_error (error);
@@ -57,7 +57,7 @@ wait_gone (pid_t pid)
   struct pollfd p;
 
   if (fd < 0)
-    return;  /* already gone */
+    return; /* already gone */
   p.fd = fd;
   p.events = POLLIN;
   g_assert_cmpint (poll (&p, 1, 10000), ==, 1);
@@ -72,7 +72,7 @@ test_workers (BridgeFixture *f, gconstpointer data)
   pid_t pids[WORKERS];
   gint ended, started;
 
-  bridge_start_with (f, (const char *const[]) { processes, NULL });
+  bridge_start_with (f, (const char *const[]){ processes, NULL });
   for (guint w = 0; w < WORKERS; w++)
     {
       g_autofree char *ready = g_strdup_printf ("HTTP worker %u ready (pid ", w + 1);
@@ -82,7 +82,8 @@ test_workers (BridgeFixture *f, gconstpointer data)
   /* Each change, whichever process takes it, is what every process serves next. */
   for (guint round = 0; round < ROUNDS; round++)
     {
-      g_autofree char *body = g_strdup_printf ("{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"r%u\"}", round);
+      g_autofree char *body = g_strdup_printf ("{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"r%u\"}",
+                                               round);
       g_autofree char *expected = g_strdup_printf ("\"reason\":\"r%u\"", round);
 
       g_assert_cmpuint (request_once (f, "PUT", "/plugins/config?plugin=beta", put_headers, body, NULL), ==, 200);
@@ -124,7 +125,7 @@ test_workers_tls (BridgeFixture *f, gconstpointer data)
 
   if (!bridge_make_certificate (f, tls))
     return;
-  bridge_start_with (f, (const char *const[]) { tls[0], tls[1], processes, NULL });
+  bridge_start_with (f, (const char *const[]){ tls[0], tls[1], processes, NULL });
   g_free (tls[0]);
   g_free (tls[1]);
   for (guint w = 0; w < WORKERS; w++)
@@ -136,7 +137,7 @@ test_workers_tls (BridgeFixture *f, gconstpointer data)
   f->scheme = g_strdup ("https");
   for (guint round = 0; round < ROUNDS; round++)
     {
-      g_auto(BridgeReply) r = { 0 };
+      g_auto (BridgeReply) r = { 0 };
       /* A new connection each time (the session drops its idle ones), to whichever process the kernel picks. */
       soup_session_abort (f->session);
       bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);

@@ -33,8 +33,8 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
 
   bridge_start (f);
   {
-    g_auto(BridgeReply) r = { 0 };
-    g_autoptr(JsonObject) o = NULL;
+    g_auto (BridgeReply) r = { 0 };
+    g_autoptr (JsonObject) o = NULL;
     JsonObject *system, *health, *states;
 
     bridge_call (f, "GET", "/plugins/status", NULL, NULL, &r);
@@ -45,7 +45,8 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
     g_assert_true (json_node_get_boolean (bridge_member (system, "enabled", G_TYPE_BOOLEAN)));
     g_assert_cmpint (json_node_get_int (bridge_member (system, "total_plugins", G_TYPE_INT64)), ==, 3);
     g_assert_cmpint (json_node_get_int (bridge_member (system, "active_plugins", G_TYPE_INT64)), ==, 2);
-    g_assert_cmpstr (json_node_get_string (bridge_member (system, "plugin_dir", G_TYPE_STRING)), ==, f->tree.plugin_dir);
+    g_assert_cmpstr (json_node_get_string (bridge_member (system, "plugin_dir", G_TYPE_STRING)), ==,
+                     f->tree.plugin_dir);
     bridge_member (system, "active_requests", G_TYPE_INT64);
     states = json_node_get_object (bridge_member (system, "plugin_states", JSON_TYPE_OBJECT));
     g_assert_cmpstr (json_object_get_string_member (states, "alpha"), ==, "active");
@@ -60,8 +61,8 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
     g_assert_cmpint (json_node_get_int (bridge_member (o, "timestamp", G_TYPE_INT64)), >=, now - 2);
   }
   {
-    g_auto(BridgeReply) r = { 0 };
-    g_autoptr(JsonObject) o = NULL;
+    g_auto (BridgeReply) r = { 0 };
+    g_autoptr (JsonObject) o = NULL;
     JsonArray *plugins;
 
     bridge_call (f, "GET", "/plugins/list", NULL, NULL, &r);
@@ -80,8 +81,8 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
     bridge_member (o, "timestamp", G_TYPE_INT64);
   }
   {
-    g_auto(BridgeReply) r = { 0 };
-    g_autoptr(JsonObject) o = NULL;
+    g_auto (BridgeReply) r = { 0 };
+    g_autoptr (JsonObject) o = NULL;
     JsonObject *plugins;
 
     bridge_call (f, "GET", "/plugins/health", NULL, NULL, &r);
@@ -94,20 +95,21 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
     bridge_member (o, "timestamp", G_TYPE_INT64);
   }
   {
-    g_auto(BridgeReply) r = { 0 };
-    g_autoptr(JsonObject) o = NULL;
+    g_auto (BridgeReply) r = { 0 };
+    g_autoptr (JsonObject) o = NULL;
 
     bridge_call (f, "GET", "/plugins/config?plugin=beta", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
     o = bridge_parse_object (r.body);
     g_assert_cmpstr (json_node_get_string (bridge_member (o, "plugin", G_TYPE_STRING)), ==, "beta");
-    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (bridge_member (o, "config", JSON_TYPE_OBJECT)),
-                                                    "reason"), ==, "first");
+    g_assert_cmpstr (
+      json_object_get_string_member (json_node_get_object (bridge_member (o, "config", JSON_TYPE_OBJECT)), "reason"),
+      ==, "first");
     bridge_member (o, "timestamp", G_TYPE_INT64);
   }
   {
-    g_auto(BridgeReply) live = { 0 };
-    g_auto(BridgeReply) ready = { 0 };
+    g_auto (BridgeReply) live = { 0 };
+    g_auto (BridgeReply) ready = { 0 };
     bridge_call (f, "GET", "/livez", NULL, NULL, &live);
     g_assert_cmpuint (live.status, ==, 200);
     bridge_call (f, "GET", "/readyz", NULL, NULL, &ready);
@@ -118,14 +120,14 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
 static void
 test_reload_and_config_change (BridgeFixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) check = NULL;
-  const char *const check_headers[] = { "X-Original-Method: GET", "X-Original-URI: /pks/lookup",
-                                        "X-Real-IP: 192.0.2.1", NULL };
+  g_autoptr (HkpTestHttp) check = NULL;
+  const char *const check_headers[] = { "X-Original-Method: GET", "X-Original-URI: /pks/lookup", "X-Real-IP: 192.0.2.1",
+                                        NULL };
 
   bridge_start (f);
   {
-    g_auto(BridgeReply) r = { 0 };
-    g_autoptr(JsonObject) o = NULL;
+    g_auto (BridgeReply) r = { 0 };
+    g_autoptr (JsonObject) o = NULL;
 
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
@@ -134,17 +136,17 @@ test_reload_and_config_change (BridgeFixture *f, gconstpointer data)
     g_assert_cmpstr (json_node_get_string (bridge_member (o, "status", G_TYPE_STRING)), ==, "success");
     bridge_member (o, "message", G_TYPE_STRING);
     bridge_member (o, "timestamp", G_TYPE_INT64);
-    g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 1);  /* the first load is not a reload */
+    g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 1); /* the first load is not a reload */
   }
   {
-    g_auto(BridgeReply) r = { 0 };
-    g_auto(BridgeReply) get = { 0 };
-    g_autoptr(JsonObject) o = NULL;
-    g_auto(HkpTestHttpResponse) answer = { 0 };
-    g_autoptr(GError) error = NULL;
+    g_auto (BridgeReply) r = { 0 };
+    g_auto (BridgeReply) get = { 0 };
+    g_autoptr (JsonObject) o = NULL;
+    g_auto (HkpTestHttpResponse) answer = { 0 };
+    g_autoptr (GError) error = NULL;
 
     bridge_call (f, "PUT", "/plugins/config?plugin=beta", TOKEN,
-          "{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"second\"}", &r);
+                 "{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"second\"}", &r);
     g_assert_cmpuint (r.status, ==, 200);
     o = bridge_parse_object (r.body);
     g_assert_cmpstr (json_node_get_string (bridge_member (o, "status", G_TYPE_STRING)), ==, "success");
@@ -182,40 +184,41 @@ test_error_codes (BridgeFixture *f, gconstpointer data)
   bridge_start (f);
   for (guint i = 0; i < G_N_ELEMENTS (simple); i++)
     {
-      g_auto(BridgeReply) r = { 0 };
+      g_auto (BridgeReply) r = { 0 };
       bridge_call (f, simple[i].method, simple[i].path, TOKEN, simple[i].body, &r);
       bridge_assert_error (&r, simple[i].status, simple[i].says);
     }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "DELETE", "/plugins/config?plugin=beta", TOKEN, NULL, &r);
     bridge_assert_error (&r, 405, "takes GET, HEAD, PUT");
     g_assert_cmpstr (soup_message_headers_get_one (r.headers, "Allow"), ==, "GET, HEAD, PUT");
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call_full (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "text/plain", "{\"enabled\": true}", &r);
     bridge_assert_error (&r, 415, "application/json");
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "{\"enabled\": true, \"verdict\": \"maybe\"}", &r);
     bridge_assert_error (&r, 422, "verdict");
   }
   {
     /* Valid for validate_config, refused by init: the reload fails and is rolled back. */
-    g_auto(BridgeReply) r = { 0 };
-    g_auto(BridgeReply) get = { 0 };
-    bridge_call (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "{\"enabled\": true, \"fail_init\": \"no thanks\"}", &r);
+    g_auto (BridgeReply) r = { 0 };
+    g_auto (BridgeReply) get = { 0 };
+    bridge_call (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "{\"enabled\": true, \"fail_init\": \"no thanks\"}",
+                 &r);
     bridge_assert_error (&r, 500, "rolled back");
     bridge_call (f, "GET", "/plugins/config?plugin=beta", NULL, NULL, &get);
     g_assert_nonnull (strstr (get.body, "\"reason\":\"first\""));
   }
   {
     /* 2 MiB announced: refused on the headers alone, before any of the body is read. */
-    g_autoptr(HkpTestHttp) raw = NULL;
-    g_auto(HkpTestHttpResponse) r = { 0 };
-    g_autoptr(GError) error = NULL;
+    g_autoptr (HkpTestHttp) raw = NULL;
+    g_auto (HkpTestHttpResponse) r = { 0 };
+    g_autoptr (GError) error = NULL;
     const char *const headers[] = { "Authorization: Bearer " TOKEN, "Content-Type: application/json",
                                     "Content-Length: 2097152", NULL };
 
@@ -227,7 +230,7 @@ test_error_codes (BridgeFixture *f, gconstpointer data)
   }
   {
     GString *deep = g_string_new ("{\"enabled\": true, \"deep\": ");
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     for (guint i = 0; i < 100; i++)
       g_string_append_c (deep, '[');
     for (guint i = 0; i < 100; i++)
@@ -245,14 +248,14 @@ test_get_never_changes (BridgeFixture *f, gconstpointer data)
 {
   bridge_start (f);
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "GET", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
     bridge_assert_error (&r, 405, "takes POST");
     g_assert_cmpstr (soup_message_headers_get_one (r.headers, "Allow"), ==, "POST");
   }
   for (guint i = 0; i < 3; i++)
     {
-      g_auto(BridgeReply) r = { 0 };
+      g_auto (BridgeReply) r = { 0 };
       bridge_call (f, "GET", "/plugins/config?plugin=beta", TOKEN, NULL, &r);
       g_assert_cmpuint (r.status, ==, 200);
     }
@@ -268,7 +271,7 @@ static void
 on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Concurrent *c = user_data;
-  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
   SoupMessage *msg = soup_session_get_async_result_message (SOUP_SESSION (source), result);
 
   c->status[c->done++] = soup_message_get_status (msg);
@@ -278,11 +281,12 @@ static void
 test_concurrent_reloads_one_busy (BridgeFixture *f, gconstpointer data)
 {
   Concurrent c = { 0 };
-  g_autoptr(SoupMessage) a = NULL;
-  g_autoptr(SoupMessage) b = NULL;
+  g_autoptr (SoupMessage) a = NULL;
+  g_autoptr (SoupMessage) b = NULL;
 
   /* Reloads of this plugin take a while (every instance after the first sleeps in init). */
-  hkp_test_tree_write_plugin (&f->tree, "slow", "{\"module\": \"sleeper.so\", \"priority\": 9, \"config\": "
+  hkp_test_tree_write_plugin (&f->tree, "slow",
+                              "{\"module\": \"sleeper.so\", \"priority\": 9, \"config\": "
                               "{\"enabled\": true, \"init_delay_ms\": 500, \"init_delay_from\": 2}}");
   bridge_start (f);
   a = bridge_new_message (f, "POST", "/plugins/reload?plugin=slow");
@@ -299,7 +303,7 @@ test_concurrent_reloads_one_busy (BridgeFixture *f, gconstpointer data)
 static gint64
 metric (const char *text, const char *prefix)
 {
-  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
 
   for (guint i = 0; lines[i] != NULL; i++)
     if (g_str_has_prefix (lines[i], prefix) && lines[i][strlen (prefix)] == ' ')
@@ -310,14 +314,15 @@ metric (const char *text, const char *prefix)
 static void
 test_metrics (BridgeFixture *f, gconstpointer data)
 {
-  g_auto(BridgeReply) before = { 0 };
-  g_auto(BridgeReply) after = { 0 };
+  g_auto (BridgeReply) before = { 0 };
+  g_auto (BridgeReply) after = { 0 };
   g_autofree char *promtool = g_find_program_in_path ("promtool");
 
   bridge_start (f);
   bridge_call (f, "GET", "/metrics", NULL, NULL, &before);
   g_assert_cmpuint (before.status, ==, 200);
-  g_assert_true (g_str_has_prefix (soup_message_headers_get_one (before.headers, "Content-Type"), "text/plain; version=0.0.4"));
+  g_assert_true (
+    g_str_has_prefix (soup_message_headers_get_one (before.headers, "Content-Type"), "text/plain; version=0.0.4"));
   /* Every series is there from the bridge_start, at zero. */
   g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_state{plugin=\"beta\",state=\"active\"}"), ==, 1);
   g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_state{plugin=\"broken\",state=\"failed\"}"), ==, 1);
@@ -328,27 +333,28 @@ test_metrics (BridgeFixture *f, gconstpointer data)
   g_assert_cmpint (metric (before.body, "hkp_plugind_reloads_total{plugin=\"beta\",result=\"rolled_back\"}"), ==, 0);
   g_assert_cmpint (metric (before.body, "hkp_plugind_reloads_total{plugin=\"broken\",result=\"failed\"}"), ==, 0);
   g_assert_cmpint (metric (before.body, "hkp_plugind_drain_cancelled_requests_total{plugin=\"beta\"}"), ==, 0);
-  g_assert_cmpint (metric (before.body, "hkp_plugind_health_checks_total{plugin=\"beta\",result=\"unhealthy\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_health_checks_total{plugin=\"beta\",result=\"unhealthy\"}"), ==,
+                   0);
   g_assert_cmpint (metric (before.body, "hkp_plugind_restarts_total{plugin=\"beta\"}"), ==, 0);
   g_assert_cmpint (metric (before.body, "hkp_plugind_start_time_seconds"), >, 1700000000);
   g_assert_cmpint (metric (before.body, "hkp_plugind_build_info{version=\"" PACKAGE_VERSION "\"}"), ==, 1);
   g_assert_cmpint (metric (before.body, "hkp_plugind_drain_duration_seconds_count"), ==, 0);
 
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "POST", "/plugins/reload?plugin=beta", TOKEN, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "{\"enabled\": true, \"fail_init\": \"no\"}", &r);
     g_assert_cmpuint (r.status, ==, 500);
   }
   bridge_call (f, "GET", "/metrics", NULL, NULL, &after);
   g_assert_cmpint (metric (after.body, "hkp_plugind_reloads_total{plugin=\"beta\",result=\"success\"}"), ==, 1);
   g_assert_cmpint (metric (after.body, "hkp_plugind_reloads_total{plugin=\"beta\",result=\"rolled_back\"}"), ==, 1);
-  g_assert_cmpint (metric (after.body, "hkp_plugind_reload_duration_seconds_count"),
-                   ==, metric (before.body, "hkp_plugind_reload_duration_seconds_count") + 2);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_reload_duration_seconds_count"), ==,
+                   metric (before.body, "hkp_plugind_reload_duration_seconds_count") + 2);
   g_assert_cmpint (metric (after.body, "hkp_plugind_drain_duration_seconds_count"), >=, 1);
 
   if (promtool == NULL)
@@ -359,10 +365,11 @@ test_metrics (BridgeFixture *f, gconstpointer data)
   {
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
-    g_autoptr(GSubprocess) p = NULL;
-    g_autoptr(GError) error = NULL;
+    g_autoptr (GSubprocess) p = NULL;
+    g_autoptr (GError) error = NULL;
 
-    p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+    p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                            G_SUBPROCESS_FLAGS_STDERR_PIPE,
                           &error, promtool, "check", "metrics", NULL);
     g_assert_no_error (error);
     g_assert_true (g_subprocess_communicate_utf8 (p, after.body, NULL, &out, &err, &error));
@@ -374,15 +381,15 @@ test_metrics (BridgeFixture *f, gconstpointer data)
 static void
 test_readyz_waits_for_required (BridgeFixture *f, gconstpointer data)
 {
-  bridge_start_with (f, (const char *const[]) { "--required-plugins=alpha,broken", NULL });
+  bridge_start_with (f, (const char *const[]){ "--required-plugins=alpha,broken", NULL });
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "GET", "/readyz", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 503);
     g_assert_nonnull (strstr (r.body, "required plugin broken is failed"));
   }
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "GET", "/livez", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
@@ -391,11 +398,12 @@ test_readyz_waits_for_required (BridgeFixture *f, gconstpointer data)
 static void
 test_readyz_required_in_plugin_file (BridgeFixture *f, gconstpointer data)
 {
-  hkp_test_tree_write_plugin (&f->tree, "broken", "{\"module\": \"failinit.so\", \"priority\": 3, "
+  hkp_test_tree_write_plugin (&f->tree, "broken",
+                              "{\"module\": \"failinit.so\", \"priority\": 3, "
                               "\"required\": true}");
   bridge_start (f);
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "GET", "/readyz", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 503);
     g_assert_nonnull (strstr (r.body, "required plugin broken is failed"));
@@ -408,10 +416,10 @@ test_unix_socket (BridgeFixture *f, gconstpointer data)
   g_autofree char *socket = g_build_filename (f->tree.root, "bridge.sock", NULL);
   g_autofree char *listen = g_strdup_printf ("--http-listen=unix:%s", socket);
   g_autofree char *expected = g_strdup_printf ("unix:%s", socket);
-  g_autoptr(GPtrArray) argv = NULL;
-  g_autoptr(HkpTestHttp) raw = NULL;
-  g_autoptr(GError) error = NULL;
-  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autoptr (HkpTestHttp) raw = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
 
   f->bus = hkp_test_bus_start (TRUE, NULL);
   /* Worker processes share TCP ports only: the daemon serves a unix socket alone, and says so. */
@@ -439,8 +447,8 @@ test_head_answers_like_get (BridgeFixture *f, gconstpointer data)
   bridge_start (f);
   for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
     {
-      g_auto(BridgeReply) get = { 0 };
-      g_auto(BridgeReply) head = { 0 };
+      g_auto (BridgeReply) get = { 0 };
+      g_auto (BridgeReply) head = { 0 };
 
       bridge_call (f, "GET", paths[i], NULL, NULL, &get);
       bridge_call (f, "HEAD", paths[i], NULL, NULL, &head);
@@ -448,11 +456,11 @@ test_head_answers_like_get (BridgeFixture *f, gconstpointer data)
       g_assert_cmpstr (soup_message_headers_get_content_type (head.headers, NULL), ==,
                        soup_message_headers_get_content_type (get.headers, NULL));
       g_assert_cmpint (soup_message_headers_get_content_length (head.headers), ==, (goffset) strlen (get.body));
-      g_assert_true (head.body == NULL || head.body[0] == '\0');  /* no body came */
+      g_assert_true (head.body == NULL || head.body[0] == '\0'); /* no body came */
     }
   /* The connection goes on after an answer without a body. */
   {
-    g_auto(BridgeReply) r = { 0 };
+    g_auto (BridgeReply) r = { 0 };
     bridge_call (f, "HEAD", "/plugins/status", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
     g_assert_cmpint (soup_message_headers_get_content_length (r.headers), >, 0);

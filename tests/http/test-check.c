@@ -41,7 +41,7 @@ teardown (Fixture *f, gconstpointer data)
 static void
 serve (Fixture *f, const char *const *trusted)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HttpCheckSettings settings = { .listen = &f->listen, .trusted_proxies = trusted, .threads = 2 };
 
   engine_fixture_start (&f->e, NULL);
@@ -55,14 +55,15 @@ serve (Fixture *f, const char *const *trusted)
 static void
 write_echo_plugin (Fixture *f)
 {
-  engine_fixture_write_plugin (&f->e, "echo", "{\"module\": \"answer.so\", \"config\": "
+  engine_fixture_write_plugin (&f->e, "echo",
+                               "{\"module\": \"answer.so\", \"config\": "
                                "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
 }
 
 static HkpTestHttp *
 connect_to (Fixture *f)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HkpTestHttp *http = hkp_test_http_connect (http_check_get_address (f->check), NULL, &error);
 
   g_assert_no_error (error);
@@ -73,21 +74,20 @@ connect_to (Fixture *f)
 static void
 ask (HkpTestHttp *http, const char *const *headers, HkpTestHttpResponse *response)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_assert_true (hkp_test_http_request (http, "GET", "/check", headers, NULL, response, &error));
   g_assert_no_error (error);
 }
 
-static const char *const nginx_headers[] = {
-  "X-Original-Method: POST", "X-Original-URI: /pks/add?options=mr", "X-Real-IP: 192.0.2.7", "X-Test: hello", NULL
-};
+static const char *const nginx_headers[] = { "X-Original-Method: POST", "X-Original-URI: /pks/add?options=mr",
+                                             "X-Real-IP: 192.0.2.7", "X-Test: hello", NULL };
 
 static void
 test_plugins_see_the_original_request (Fixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) http = NULL;
-  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autoptr (HkpTestHttp) http = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
 
   write_echo_plugin (f);
   serve (f, NULL);
@@ -105,8 +105,8 @@ test_plugins_see_the_original_request (Fixture *f, gconstpointer data)
 static void
 test_no_plugin_allows (Fixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) http = NULL;
-  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autoptr (HkpTestHttp) http = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
 
   serve (f, NULL);
   http = connect_to (f);
@@ -118,22 +118,24 @@ test_no_plugin_allows (Fixture *f, gconstpointer data)
 static void
 test_denials_speak_auth_request (Fixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) http = NULL;
+  g_autoptr (HkpTestHttp) http = NULL;
   const char *const limited[] = { "X-Original-Method: GET", "X-Original-URI: /pks/lookup?op=get&search=a",
                                   "X-Real-IP: 192.0.2.8", NULL };
-  const char *const unauthorised[] = { "X-Original-Method: GET", "X-Original-URI: /private",
-                                       "X-Real-IP: 192.0.2.8", NULL };
+  const char *const unauthorised[] = { "X-Original-Method: GET", "X-Original-URI: /private", "X-Real-IP: 192.0.2.8",
+                                       NULL };
 
-  engine_fixture_write_plugin (&f->e, "auth", "{\"module\": \"answer.so\", \"priority\": 1, \"config\": "
+  engine_fixture_write_plugin (&f->e, "auth",
+                               "{\"module\": \"answer.so\", \"priority\": 1, \"config\": "
                                "{\"enabled\": true, \"verdict\": \"continue\"}}");
-  engine_fixture_write_plugin (&f->e, "limit", "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
+  engine_fixture_write_plugin (&f->e, "limit",
+                               "{\"module\": \"answer.so\", \"priority\": 2, \"config\": "
                                "{\"enabled\": true, \"verdict\": \"deny\", \"status\": 429, \"reason\": "
                                "\"slow down\", \"headers\": {\"Retry-After\": \"7\"}}}");
   serve (f, NULL);
   http = connect_to (f);
 
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     ask (http, limited, &r);
     /* auth_request knows 2xx, 401 and 403 only: the real status travels beside. */
     g_assert_cmpuint (r.status, ==, 403);
@@ -147,9 +149,9 @@ test_denials_speak_auth_request (Fixture *f, gconstpointer data)
 
   /* A 401 stays a 401. */
   {
-    g_autoptr(GAsyncResult) async = NULL;
-    g_autoptr(GError) error = NULL;
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_autoptr (GAsyncResult) async = NULL;
+    g_autoptr (GError) error = NULL;
+    g_auto (HkpTestHttpResponse) r = { 0 };
     g_autofree char *config = g_strdup ("{\"enabled\": true, \"verdict\": \"deny\", \"status\": 401, "
                                         "\"reason\": \"who are you\"}");
 
@@ -179,7 +181,7 @@ test_malformed_requests_are_400 (Fixture *f, gconstpointer data)
     { { "X-Original-Method: GET", "X-Original-URI: /", "X-Forwarded-For: 192.0.2.1, nonsense" }, "nonsense" },
     { { "X-Original-Method: GET", "X-Original-URI: /a", "X-Original-URI: /b", "X-Real-IP: 192.0.2.1" }, "only once" },
   };
-  g_autoptr(HkpTestHttp) http = NULL;
+  g_autoptr (HkpTestHttp) http = NULL;
 
   /* The plugin would deny everything: a 400 must come before it is asked, and never turn into an allow. */
   engine_fixture_write_plugin (&f->e, "slow", "{\"module\": \"sleeper.so\", \"config\": {\"enabled\": true}}");
@@ -187,7 +189,7 @@ test_malformed_requests_are_400 (Fixture *f, gconstpointer data)
   http = connect_to (f);
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_auto (HkpTestHttpResponse) r = { 0 };
       ask (http, bad[i].headers, &r);
       g_assert_cmpuint (r.status, ==, 400);
       if (strstr (r.body, bad[i].says) == NULL)
@@ -196,8 +198,8 @@ test_malformed_requests_are_400 (Fixture *f, gconstpointer data)
   g_assert_cmpint (hkp_test_probe_entered_count (), ==, 0);
 
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
-    g_autoptr(GError) error = NULL;
+    g_auto (HkpTestHttpResponse) r = { 0 };
+    g_autoptr (GError) error = NULL;
     g_assert_true (hkp_test_http_request (http, "GET", "/other", nginx_headers, NULL, &r, &error));
     g_assert_cmpuint (r.status, ==, 404);
   }
@@ -207,7 +209,7 @@ static void
 test_whom_it_believes (Fixture *f, gconstpointer data)
 {
   const char *const trusted[] = { "127.0.0.0/8", "10.0.0.0/8", NULL };
-  g_autoptr(HkpTestHttp) http = NULL;
+  g_autoptr (HkpTestHttp) http = NULL;
   static const struct {
     const char *header;
     const char *client;
@@ -223,7 +225,7 @@ test_whom_it_believes (Fixture *f, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       const char *headers[] = { "X-Original-Method: GET", "X-Original-URI: /", cases[i].header, NULL };
-      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_auto (HkpTestHttpResponse) r = { 0 };
       ask (http, headers, &r);
       g_assert_cmpuint (r.status, ==, 200);
       g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-client"), ==, cases[i].client);
@@ -234,8 +236,8 @@ static void
 test_untrusted_peer_speaks_for_itself (Fixture *f, gconstpointer data)
 {
   const char *const trusted[] = { "10.0.0.0/8", NULL };
-  g_autoptr(HkpTestHttp) http = NULL;
-  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autoptr (HkpTestHttp) http = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
 
   write_echo_plugin (f);
   serve (f, trusted);
@@ -247,15 +249,16 @@ test_untrusted_peer_speaks_for_itself (Fixture *f, gconstpointer data)
 static void
 test_keep_alive (Fixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) http = NULL;
+  g_autoptr (HkpTestHttp) http = NULL;
 
-  engine_fixture_write_plugin (&f->e, "allow", "{\"module\": \"answer.so\", \"config\": "
+  engine_fixture_write_plugin (&f->e, "allow",
+                               "{\"module\": \"answer.so\", \"config\": "
                                "{\"enabled\": true, \"verdict\": \"allow\"}}");
   serve (f, NULL);
   http = connect_to (f);
   for (guint i = 0; i < 200; i++)
     {
-      g_auto(HkpTestHttpResponse) r = { 0 };
+      g_auto (HkpTestHttpResponse) r = { 0 };
       ask (http, nginx_headers, &r);
       g_assert_cmpuint (r.status, ==, 200);
       g_assert_false (r.closed);
@@ -265,8 +268,8 @@ test_keep_alive (Fixture *f, gconstpointer data)
 static void
 test_unix_socket (Fixture *f, gconstpointer data)
 {
-  g_autoptr(HkpTestHttp) http = NULL;
-  g_auto(HkpTestHttpResponse) r = { 0 };
+  g_autoptr (HkpTestHttp) http = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
   g_autofree char *expected = NULL;
 
   listen_address_clear (&f->listen);
@@ -274,8 +277,8 @@ test_unix_socket (Fixture *f, gconstpointer data)
   f->listen.path = g_build_filename (f->e.root, "check.sock", NULL);
   /* A socket file left by an earlier run does not stop us. */
   {
-    g_autoptr(GSocket) stale = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
-    g_autoptr(GSocketAddress) path = g_unix_socket_address_new (f->listen.path);
+    g_autoptr (GSocket) stale = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+    g_autoptr (GSocketAddress) path = g_unix_socket_address_new (f->listen.path);
     g_assert_true (g_socket_bind (stale, path, FALSE, NULL));
     g_assert_true (g_file_test (f->listen.path, G_FILE_TEST_EXISTS));
   }
@@ -293,8 +296,8 @@ test_unix_socket (Fixture *f, gconstpointer data)
 static void
 test_listen_errors_name_the_address (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HttpCheck) second = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HttpCheck) second = NULL;
   ListenAddress taken = { 0 };
   g_autofree char *address = NULL;
   HttpCheckSettings settings = { .listen = &taken };
@@ -329,13 +332,14 @@ static void
 test_stop_finishes_running_checks_and_refuses_new_ones (Fixture *f, gconstpointer data)
 {
   SlowCheck slow = { f };
-  g_autoptr(HkpTestHttp) idle = NULL;
-  g_autoptr(GAsyncResult) stopped = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (HkpTestHttp) idle = NULL;
+  g_autoptr (GAsyncResult) stopped = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *address = NULL;
   GThread *thread;
 
-  engine_fixture_write_plugin (&f->e, "slow", "{\"module\": \"sleeper.so\", \"config\": "
+  engine_fixture_write_plugin (&f->e, "slow",
+                               "{\"module\": \"sleeper.so\", \"config\": "
                                "{\"enabled\": true, \"sleep_ms\": 2000}}");
   serve (f, NULL);
   address = g_strdup (http_check_get_address (f->check));
@@ -353,7 +357,7 @@ test_stop_finishes_running_checks_and_refuses_new_ones (Fixture *f, gconstpointe
   /* A request on a connection that was open before: 503, and the connection closes.  (It may share
    * the sleeping check's thread, so it can be answered only after that check: assert nothing on timing.) */
   {
-    g_auto(HkpTestHttpResponse) r = { 0 };
+    g_auto (HkpTestHttpResponse) r = { 0 };
     ask (idle, nginx_headers, &r);
     g_assert_cmpuint (r.status, ==, 503);
     g_assert_true (r.closed);
@@ -361,8 +365,8 @@ test_stop_finishes_running_checks_and_refuses_new_ones (Fixture *f, gconstpointe
   }
   /* No new connections. */
   {
-    g_autoptr(GError) refused = NULL;
-    g_autoptr(HkpTestHttp) late = hkp_test_http_connect (address, NULL, &refused);
+    g_autoptr (GError) refused = NULL;
+    g_autoptr (HkpTestHttp) late = hkp_test_http_connect (address, NULL, &refused);
     g_assert_null (late);
     g_assert_error (refused, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
   }
@@ -395,6 +399,7 @@ main (int argc, char **argv)
   ADD ("/check/keep-alive", test_keep_alive);
   ADD ("/check/unix-socket", test_unix_socket);
   ADD ("/check/listen-errors-name-the-address", test_listen_errors_name_the_address);
-  ADD ("/check/stop-finishes-running-checks-and-refuses-new-ones", test_stop_finishes_running_checks_and_refuses_new_ones);
+  ADD ("/check/stop-finishes-running-checks-and-refuses-new-ones",
+       test_stop_finishes_running_checks_and_refuses_new_ones);
   return g_test_run ();
 }

@@ -20,7 +20,7 @@ test_plain_targets (void)
     gboolean plain;
   } cases[] = {
     { "/plugins/status", TRUE },
-    { "/plugins/config?plugin=a&x=%2F..", TRUE },  /* the query is not the path */
+    { "/plugins/config?plugin=a&x=%2F..", TRUE }, /* the query is not the path */
     { "/", TRUE },
     { "/a.b/c..d/.e", TRUE },
     { "/plugins/../plugins/reload", FALSE },
@@ -47,18 +47,18 @@ test_plain_targets (void)
 static char *
 read_guarded (const char *input, gsize chunk)
 {
-  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_data (g_strdup (input), strlen (input), g_free);
-  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-  g_autoptr(GIOStream) base = g_simple_io_stream_new (in, out);
-  g_autoptr(GIOStream) guarded = http_guard_stream_new (base);
+  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_data (g_strdup (input), strlen (input), g_free);
+  g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr (GIOStream) base = g_simple_io_stream_new (in, out);
+  g_autoptr (GIOStream) guarded = http_guard_stream_new (base);
   GInputStream *reader = g_io_stream_get_input_stream (guarded);
-  g_autoptr(GString) all = g_string_new (NULL);
+  g_autoptr (GString) all = g_string_new (NULL);
   char buffer[64];
 
   g_assert_true (G_IS_POLLABLE_INPUT_STREAM (reader));
   for (;;)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       gssize n = g_input_stream_read (reader, buffer, MIN (chunk, sizeof buffer), NULL, &error);
       g_assert_no_error (error);
       if (n == 0)
@@ -84,7 +84,7 @@ test_framing (void)
     "1d\r\nPOST /plugins/../y HTTP/1.1\r\n\r\n0\r\n\r\n"
     /* another to refuse, after blank lines */
     "\r\nPOST //plugins/reload HTTP/1.1\r\nHost: h\r\n\r\n";
-  g_autoptr(GString) expected = g_string_new (input);
+  g_autoptr (GString) expected = g_string_new (input);
 
   g_string_replace (expected, "POST /plugins/../plugins/reload HTTP/1.1\r\n", REFUSED, 1);
   g_string_replace (expected, "POST //plugins/reload HTTP/1.1\r\n", REFUSED, 1);
@@ -101,9 +101,8 @@ test_framing (void)
 static void
 test_ambiguous_framing_ends_input (void)
 {
-  static const char input[] =
-    "PUT /a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\nhello"
-    "POST /plugins/reload HTTP/1.1\r\n\r\n";
+  static const char input[] = "PUT /a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\nhello"
+                              "POST /plugins/reload HTTP/1.1\r\n\r\n";
   g_autofree char *got = read_guarded (input, 64);
 
   /* The ambiguous request goes through for libsoup to refuse; nothing after it does. */
@@ -114,16 +113,16 @@ test_ambiguous_framing_ends_input (void)
 /* A guarded stream over one end of a connected socket pair; the other end is the client. */
 typedef struct {
   GIOStream *guarded;
-  int server;  /* the guarded end's socket, owned by guarded */
+  int server; /* the guarded end's socket, owned by guarded */
   int client;
 } Connection;
 
 static void
 connection_open (Connection *c)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketConnection) connection = NULL;
   int fds[2];
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
@@ -150,7 +149,7 @@ client_requests (Connection *c, const char *requests)
   gsize length = strlen (requests);
   g_autofree char *got = g_malloc (length);
   gsize n = 0;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_assert_cmpint (write (c->client, requests, length), ==, (gssize) length);
   g_assert_true (g_input_stream_read_all (in, got, length, &n, NULL, &error));
@@ -163,7 +162,7 @@ static void
 server_writes (Connection *c, const char *data)
 {
   GPollableOutputStream *out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (c->guarded));
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   gssize n = g_pollable_output_stream_write_nonblocking (out, data, strlen (data), NULL, &error);
 
   g_assert_no_error (error);
@@ -255,8 +254,9 @@ test_pipelined_answers (void)
   Connection c;
 
   connection_open (&c);
-  client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /a HTTP/1.1\r\nHost: h\r\n\r\n"
-                       "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  client_requests (&c,
+                   "GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                   "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
   server_writes (&c, HEAD_200);
   server_writes (&c, "hel");
   server_writes (&c, "lo");
@@ -274,7 +274,7 @@ static void
 test_flush_sends_held_head (void)
 {
   Connection c;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   connection_open (&c);
   client_requests (&c, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -319,8 +319,8 @@ test_large_body_in_pieces (void)
   GPollableOutputStream *out;
   g_autofree char *body = g_malloc (4 << 20);
   g_autofree char *head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 4 << 20);
-  g_autoptr(GString) received = g_string_new (NULL);
-  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autoptr (GString) received = g_string_new (NULL);
+  g_autoptr (GString) expected = g_string_new (NULL);
   char filler[4096];
   gssize filled;
   gsize offset = 0;
@@ -343,7 +343,7 @@ test_large_body_in_pieces (void)
   /* The socket takes a part at a time: the held head must go first, whole, and nothing twice. */
   while (offset < (4 << 20))
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       gssize n = g_pollable_output_stream_write_nonblocking (out, body + offset, (4 << 20) - offset, NULL, &error);
       if (n < 0)
         {

@@ -8,7 +8,7 @@ static HttpTrustedProxies *
 loopback (void)
 {
   const char *const cidrs[] = { "127.0.0.0/8", "::1", NULL };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   HttpTrustedProxies *proxies = http_trusted_proxies_new (cidrs, &error);
 
   g_assert_no_error (error);
@@ -19,12 +19,12 @@ loopback (void)
 static char *
 parse (const HttpProxyHeaders *headers, const char *peer_text)
 {
-  g_autoptr(HttpTrustedProxies) proxies = loopback ();
-  g_autoptr(GInetAddress) address = peer_text != NULL ? g_inet_address_new_from_string (peer_text) : NULL;
-  g_autoptr(GSocketAddress) socket_address = address != NULL ? g_inet_socket_address_new (address, 0) : NULL;
+  g_autoptr (HttpTrustedProxies) proxies = loopback ();
+  g_autoptr (GInetAddress) address = peer_text != NULL ? g_inet_address_new_from_string (peer_text) : NULL;
+  g_autoptr (GSocketAddress) socket_address = address != NULL ? g_inet_socket_address_new (address, 0) : NULL;
   struct sockaddr_storage native;
   const struct sockaddr *peer = NULL;
-  g_auto(HttpOriginalRequest) out = { 0 };
+  g_auto (HttpOriginalRequest) out = { 0 };
   g_autofree char *reason = NULL;
 
   if (socket_address != NULL)
@@ -118,14 +118,14 @@ static void
 test_prefix_matching (void)
 {
   const char *const cidrs[] = { "10.0.0.0/9", "2001:db8:1::/63", "192.0.2.77", NULL };
-  g_autoptr(HttpTrustedProxies) proxies = http_trusted_proxies_new (cidrs, NULL);
+  g_autoptr (HttpTrustedProxies) proxies = http_trusted_proxies_new (cidrs, NULL);
   static const struct {
     const char *ip;
     gboolean trusted;
   } cases[] = {
-    { "10.0.0.1", TRUE }, { "10.127.255.255", TRUE }, { "10.128.0.0", FALSE }, { "11.0.0.1", FALSE },
-    { "2001:db8:1::1", TRUE }, { "2001:db8:1:1:ffff::1", TRUE }, { "2001:db8:1:2::1", FALSE },
-    { "192.0.2.77", TRUE }, { "192.0.2.76", FALSE }, { "::ffff:10.0.0.1", FALSE }, { " 10.0.0.2 ", TRUE },
+    { "10.0.0.1", TRUE },      { "10.127.255.255", TRUE },       { "10.128.0.0", FALSE },      { "11.0.0.1", FALSE },
+    { "2001:db8:1::1", TRUE }, { "2001:db8:1:1:ffff::1", TRUE }, { "2001:db8:1:2::1", FALSE }, { "192.0.2.77", TRUE },
+    { "192.0.2.76", FALSE },   { "::ffff:10.0.0.1", FALSE },     { " 10.0.0.2 ", TRUE },
   };
 
   g_assert_nonnull (proxies);
@@ -142,8 +142,8 @@ static void
 test_trusted_proxy_errors (void)
 {
   const char *const bad[] = { "127.0.0.0/8", "10.0.0.0/33", NULL };
-  g_autoptr(GError) error = NULL;
-  g_autoptr(HttpTrustedProxies) proxies = http_trusted_proxies_new (bad, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HttpTrustedProxies) proxies = http_trusted_proxies_new (bad, &error);
 
   g_assert_null (proxies);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);

@@ -15,7 +15,7 @@
 #endif
 
 typedef struct {
-  gint dead;          /* shutdown began: any later call is a violation */
+  gint dead; /* shutdown began: any later call is a violation */
   hkp_verdict verdict;
   int status;
   char *reason;
@@ -40,7 +40,7 @@ parse_verdict (const char *text, hkp_verdict *out)
 static int
 answer_validate (const char *config_json, char *error, size_t error_size)
 {
-  g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
   hkp_verdict verdict;
 
   if (config == NULL)
@@ -56,7 +56,7 @@ answer_validate (const char *config_json, char *error, size_t error_size)
 static int
 answer_init (const char *config_json, void **instance, char *error, size_t error_size)
 {
-  g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
   Answer *answer;
   JsonNode *headers;
 
@@ -77,7 +77,7 @@ answer_init (const char *config_json, void **instance, char *error, size_t error
   if (headers != NULL && JSON_NODE_HOLDS_OBJECT (headers))
     {
       JsonObject *object = json_node_get_object (headers);
-      g_autoptr(GList) names = json_object_get_members (object);
+      g_autoptr (GList) names = json_object_get_members (object);
       for (GList *l = names; l != NULL; l = l->next)
         {
           g_ptr_array_add (answer->headers, g_strdup (l->data));

@@ -5,7 +5,7 @@
 static int
 failinit_init (const char *config_json, void **instance, char *error, size_t error_size)
 {
-  g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
 
   if (config == NULL)
     return -1;

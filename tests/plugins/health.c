@@ -33,7 +33,7 @@ parse_answer (const char *text, HealthAnswer *out)
 static int
 health_validate (const char *config_json, char *error, size_t error_size)
 {
-  g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
   HealthAnswer answer;
 
   if (config == NULL)
@@ -49,7 +49,7 @@ health_validate (const char *config_json, char *error, size_t error_size)
 static int
 health_init (const char *config_json, void **instance, char *error, size_t error_size)
 {
-  g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
   Health *health;
 
   if (config == NULL)

@@ -95,8 +95,7 @@ hkp_test_probe_reset (void)
   g_mutex_unlock (&lock);
 }
 
-static void __attribute__ ((destructor))
-probe_cleanup (void)
+static void __attribute__ ((destructor)) probe_cleanup (void)
 {
   g_clear_pointer (&graveyard, g_ptr_array_unref);
 }

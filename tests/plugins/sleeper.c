@@ -28,7 +28,7 @@ typedef struct {
 static int
 sleeper_init (const char *config_json, void **instance, char *error, size_t error_size)
 {
-  g_autoptr(JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
   Sleeper *sleeper;
   gint64 number;
 

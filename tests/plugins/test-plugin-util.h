@@ -13,8 +13,8 @@
 static inline JsonObject *
 test_plugin_parse_config (const char *config_json, char *error, size_t error_size)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) parse_error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) parse_error = NULL;
   JsonNode *root;
 
   if (!json_parser_load_from_data (parser, config_json, -1, &parse_error))

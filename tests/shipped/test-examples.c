@@ -10,8 +10,8 @@ static void
 test_examples_load (Fixture *f, gconstpointer data)
 {
   g_autofree char *dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "data", "examples", "plugins.d", NULL);
-  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   const char *file;
 
   g_assert_nonnull (listing);

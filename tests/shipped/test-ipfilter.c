@@ -31,10 +31,11 @@ start (Fixture *f, const char *config)
 static char *
 verdict (Fixture *f, const char *address)
 {
-  g_auto(HkpCheckResult) result = { 0 };
-  g_autoptr(GAsyncResult) async = NULL;
+  g_auto (HkpCheckResult) result = { 0 };
+  g_autoptr (GAsyncResult) async = NULL;
 
-  hkp_engine_check_async (f->engine, "GET", "/pks/lookup", "op=get", address, NULL, NULL, hkp_test_store_result, &async);
+  hkp_engine_check_async (f->engine, "GET", "/pks/lookup", "op=get", address, NULL, NULL, hkp_test_store_result,
+                          &async);
   hkp_test_wait_result (&async);
   g_assert_true (hkp_engine_check_finish (f->engine, async, &result, NULL));
   if (result.plugin == NULL)
@@ -81,7 +82,9 @@ test_deny_wins (Fixture *f, gconstpointer data)
 static void
 test_ipv6_and_mapped (Fixture *f, gconstpointer data)
 {
-  start (f, "{\"allow\": [\"2001:db8::/32\", \"192.0.2.0/24\"], \"deny\": [\"2001:db8:bad::/48\", \"::ffff:192.0.2.128/121\"]}");
+  start (f,
+         "{\"allow\": [\"2001:db8::/32\", \"192.0.2.0/24\"], \"deny\": [\"2001:db8:bad::/48\", "
+         "\"::ffff:192.0.2.128/121\"]}");
   assert_verdict (f, "2001:db8:1::5", "continue");
   assert_verdict (f, "2001:DB8:2::5", "continue");
   assert_verdict (f, "2001:db8:bad:1::1", "deny");
@@ -107,11 +110,12 @@ test_prefix_edges (Fixture *f, gconstpointer data)
 static void
 test_list_files_and_health (Fixture *f, gconstpointer data)
 {
-  g_autofree char *allow = hkp_test_write_file_path (f->root, "allow.txt",
-                                                    "# partners\n192.0.2.0/24   # office\n\n2001:db8::/32\n198.51.100.7\n");
+  g_autofree char *allow = hkp_test_write_file_path (
+    f->root, "allow.txt", "# partners\n192.0.2.0/24   # office\n\n2001:db8::/32\n198.51.100.7\n");
   g_autofree char *deny = hkp_test_write_file_path (f->root, "deny.txt", "192.0.2.66\n");
   g_autofree char *config = g_strdup_printf ("{\"allow_files\": [\"%s\"], \"deny_files\": [\"%s\"], \"status\": 401, "
-                                             "\"reason\": \"ask the operator\"}", allow, deny);
+                                             "\"reason\": \"ask the operator\"}",
+                                             allow, deny);
   HkpPlugin *plugin = start (f, config);
   const HkpHealth *health;
   guint found = 0;
@@ -125,8 +129,14 @@ test_list_files_and_health (Fixture *f, gconstpointer data)
   for (guint i = 0; i < health->checks->len; i++)
     {
       const HkpHealthCheck *check = health->checks->pdata[i];
-      const struct { const char *key; gint64 value; } expected[] = {
-        { "allow_ipv4_ranges", 2 }, { "allow_ipv6_ranges", 1 }, { "deny_ipv4_ranges", 1 }, { "deny_ipv6_ranges", 0 },
+      const struct {
+        const char *key;
+        gint64 value;
+      } expected[] = {
+        { "allow_ipv4_ranges", 2 },
+        { "allow_ipv6_ranges", 1 },
+        { "deny_ipv4_ranges", 1 },
+        { "deny_ipv6_ranges", 0 },
       };
       for (guint e = 0; e < G_N_ELEMENTS (expected); e++)
         if (g_str_equal (check->key, expected[e].key))
@@ -143,7 +153,8 @@ test_bad_configs (Fixture *f, gconstpointer data)
 {
   g_autofree char *bad_file = hkp_test_write_file_path (f->root, "bad.txt", "192.0.2.1\n\n10.0.0.0/99\n");
   g_autofree char *bad_file_config = g_strdup_printf ("{\"deny_files\": [\"%s\"]}", bad_file);
-  g_autofree char *bad_file_message = g_strdup_printf ("%s: line 3: \"10.0.0.0/99\" is not an IP address or CIDR range", bad_file);
+  g_autofree char *bad_file_message = g_strdup_printf ("%s: line 3: \"10.0.0.0/99\" is not an IP address or CIDR range",
+                                                       bad_file);
   const EngineRefusedConfig cases[] = {
     { "{\"deny\": [\"192.0.2.1\", \"300.1.1.1/8\"]}", "deny[1]: \"300.1.1.1/8\" is not an IP address or CIDR range" },
     { "{\"allow\": [\"10.0.0.0/33\"]}", "allow[0]: \"10.0.0.0/33\" is not" },

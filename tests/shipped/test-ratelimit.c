@@ -32,7 +32,7 @@ start (Fixture *f, const char *config)
 static gboolean
 request (Fixture *f, const char *method, const char *path, const char *address, HkpCheckResult *result)
 {
-  g_autoptr(GAsyncResult) async = NULL;
+  g_autoptr (GAsyncResult) async = NULL;
 
   hkp_engine_check_async (f->engine, method, path, "", address, NULL, NULL, hkp_test_store_result, &async);
   hkp_test_wait_result (&async);
@@ -48,7 +48,7 @@ burst_of (Fixture *f, guint n, const char *method, const char *path, const char 
 
   for (guint i = 0; i < n; i++)
     {
-      g_auto(HkpCheckResult) result = { 0 };
+      g_auto (HkpCheckResult) result = { 0 };
       passed += request (f, method, path, address, &result);
     }
   return passed;
@@ -66,7 +66,7 @@ header (const HkpCheckResult *result, const char *name)
 static void
 test_defaults_and_headers (Fixture *f, gconstpointer data)
 {
-  g_auto(HkpCheckResult) limited = { 0 };
+  g_auto (HkpCheckResult) limited = { 0 };
 
   start (f, "{\"enabled\": true}");
   /* Lookups: a burst of 20 at 10 a second. */
@@ -86,8 +86,10 @@ test_defaults_and_headers (Fixture *f, gconstpointer data)
 static void
 test_classes_and_clients (Fixture *f, gconstpointer data)
 {
-  start (f, "{\"lookup\": {\"requests_per_second\": 1, \"burst\": 2}, \"submit\": {\"requests_per_second\": 0.01, \"burst\": 1}, "
-            "\"default\": {\"requests_per_second\": 1, \"burst\": 3}}");
+  start (f,
+         "{\"lookup\": {\"requests_per_second\": 1, \"burst\": 2}, \"submit\": {\"requests_per_second\": 0.01, "
+         "\"burst\": 1}, "
+         "\"default\": {\"requests_per_second\": 1, \"burst\": 3}}");
   g_assert_cmpuint (burst_of (f, 5, "GET", "/pks/lookup", "192.0.2.1"), ==, 2);
   /* Each class has its own bucket. */
   g_assert_cmpuint (burst_of (f, 3, "POST", "/pks/add", "192.0.2.1"), ==, 1);
@@ -115,7 +117,7 @@ test_prefixes (Fixture *f, gconstpointer data)
 static void
 test_refill (Fixture *f, gconstpointer data)
 {
-  g_auto(HkpCheckResult) limited = { 0 };
+  g_auto (HkpCheckResult) limited = { 0 };
   gint64 emptied;
 
   start (f, "{\"lookup\": {\"requests_per_second\": 20, \"burst\": 1}}");
@@ -137,14 +139,16 @@ test_eviction_and_health (Fixture *f, gconstpointer data)
   gint64 clients = -1, evictions = -1, limited = -1, after_traffic;
 
   /* 32 buckets at most: two in each of the 16 shards. */
-  engine_fixture_write_plugin (f, "rl", "{\"module\": \"ratelimit.so\", \"health_interval_sec\": 0.05, "
-                               "\"config\": {\"max_clients\": 32, \"default\": {\"requests_per_second\": 1, \"burst\": 1}}}");
+  engine_fixture_write_plugin (
+    f, "rl",
+    "{\"module\": \"ratelimit.so\", \"health_interval_sec\": 0.05, "
+    "\"config\": {\"max_clients\": 32, \"default\": {\"requests_per_second\": 1, \"burst\": 1}}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "rl");
   for (guint i = 0; i < 200; i++)
     {
       g_autofree char *address = g_strdup_printf ("198.51.100.%u", i);
-      g_auto(HkpCheckResult) result = { 0 };
+      g_auto (HkpCheckResult) result = { 0 };
       g_assert_true (request (f, "GET", "/", address, &result));
     }
   /* The newest client keeps its (empty) bucket: it is the last to be evicted. */

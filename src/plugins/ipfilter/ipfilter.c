@@ -27,8 +27,8 @@
 
 /* One list: for every prefix length in use, the set of masked networks of that length. */
 typedef struct {
-  GHashTable *v4[33];   /* guint32 network (host order) → itself */
-  GHashTable *v6[129];  /* 16-byte network → itself */
+  GHashTable *v4[33]; /* guint32 network (host order) → itself */
+  GHashTable *v6[129]; /* 16-byte network → itself */
   guint n_v4;
   guint n_v6;
 } RangeSet;
@@ -99,8 +99,8 @@ parse_address (const char *text, guint32 *v4, guint8 v6[16])
       static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
       if (memcmp (a6.s6_addr, mapped, 12) == 0)
         {
-          *v4 = ((guint32) a6.s6_addr[12] << 24) | ((guint32) a6.s6_addr[13] << 16) |
-                ((guint32) a6.s6_addr[14] << 8) | a6.s6_addr[15];
+          *v4 = ((guint32) a6.s6_addr[12] << 24) | ((guint32) a6.s6_addr[13] << 16) | ((guint32) a6.s6_addr[14] << 8) |
+            a6.s6_addr[15];
           return 4;
         }
       memcpy (v6, a6.s6_addr, 16);
@@ -173,8 +173,7 @@ range_set_contains (const RangeSet *set, int family, guint32 v4, const guint8 v6
   if (family == 4)
     {
       for (guint prefix = 0; prefix <= 32; prefix++)
-        if (set->v4[prefix] != NULL &&
-            g_hash_table_contains (set->v4[prefix], GUINT_TO_POINTER (mask_v4 (v4, prefix))))
+        if (set->v4[prefix] != NULL && g_hash_table_contains (set->v4[prefix], GUINT_TO_POINTER (mask_v4 (v4, prefix))))
           return TRUE;
       return FALSE;
     }
@@ -251,8 +250,8 @@ load_files (RangeSet *set, JsonObject *config, const char *key, char *error, siz
     {
       const char *path = json_array_get_string_element (array, i);
       g_autofree char *data = NULL;
-      g_autoptr(GError) read_error = NULL;
-      g_auto(GStrv) lines = NULL;
+      g_autoptr (GError) read_error = NULL;
+      g_auto (GStrv) lines = NULL;
       gsize len = 0;
 
       if (!g_file_get_contents (path, &data, &len, &read_error))
@@ -267,20 +266,22 @@ load_files (RangeSet *set, JsonObject *config, const char *key, char *error, siz
             *comment = '\0';
           g_strstrip (lines[n]);
           if (lines[n][0] != '\0' && !range_set_add (set, lines[n]))
-            return plugin_fail (error, error_size, "%s: line %u: \"%s\" is not an IP address or CIDR range", path, n + 1, lines[n]);
+            return plugin_fail (error, error_size, "%s: line %u: \"%s\" is not an IP address or CIDR range", path,
+                                n + 1, lines[n]);
         }
     }
   return ok;
 }
 
-static const char *const known_keys[] = { "enabled", "allow", "deny", "allow_files", "deny_files", "status", "reason", NULL };
+static const char *const known_keys[] = { "enabled",    "allow",  "deny",   "allow_files",
+                                          "deny_files", "status", "reason", NULL };
 
 /* Builds a filter from config_json into filter; FALSE with a message naming the bad key or entry. */
 static gboolean
 configure (IpFilter *filter, const char *config_json, char *error, size_t error_size)
 {
   JsonObject *config = NULL;
-  g_autoptr(JsonParser) parser = plugin_config_parse (config_json, &config, error, error_size);
+  g_autoptr (JsonParser) parser = plugin_config_parse (config_json, &config, error, error_size);
   JsonNode *node;
 
   if (parser == NULL || !plugin_config_known_keys (config, "", known_keys, error, error_size))
@@ -303,9 +304,9 @@ configure (IpFilter *filter, const char *config_json, char *error, size_t error_
       filter->reason = g_strdup (json_node_get_string (node));
     }
   return load_entries (&filter->allow, config, "allow", error, error_size) &&
-         load_entries (&filter->deny, config, "deny", error, error_size) &&
-         load_files (&filter->allow, config, "allow_files", error, error_size) &&
-         load_files (&filter->deny, config, "deny_files", error, error_size);
+    load_entries (&filter->deny, config, "deny", error, error_size) &&
+    load_files (&filter->allow, config, "allow_files", error, error_size) &&
+    load_files (&filter->deny, config, "deny_files", error, error_size);
 }
 
 static void

@@ -32,21 +32,21 @@ typedef enum { CLASS_LOOKUP, CLASS_SUBMIT, CLASS_DEFAULT, N_CLASSES } RateClass;
 static const char *const class_keys[N_CLASSES] = { "lookup", "submit", "default" };
 
 typedef struct {
-  double rate;    /* tokens a second */
-  double burst;   /* bucket size */
+  double rate; /* tokens a second */
+  double burst; /* bucket size */
 } Rate;
 
 typedef struct {
-  guint8 key[17];        /* class, then the masked address (16 bytes) */
+  guint8 key[17]; /* class, then the masked address (16 bytes) */
   double tokens;
-  gint64 updated;        /* monotonic µs */
-  GList *lru;            /* this bucket's link in the shard's LRU queue */
+  gint64 updated; /* monotonic µs */
+  GList *lru; /* this bucket's link in the shard's LRU queue */
 } Bucket;
 
 typedef struct {
   GMutex lock;
-  GHashTable *buckets;   /* key → Bucket */
-  GQueue lru;            /* Bucket, most recently used first */
+  GHashTable *buckets; /* key → Bucket */
+  GQueue lru; /* Bucket, most recently used first */
 } Shard;
 
 typedef struct {
@@ -55,8 +55,8 @@ typedef struct {
   guint ipv6_prefix;
   guint max_per_shard;
   Shard shards[N_SHARDS];
-  gint evictions;        /* atomic */
-  gint limited;          /* atomic */
+  gint evictions; /* atomic */
+  gint limited; /* atomic */
 } RateLimit;
 
 static guint
@@ -79,8 +79,8 @@ key_equal (gconstpointer a, gconstpointer b)
 /* ---- configuration ------------------------------------------------------- */
 
 static gboolean
-read_number (JsonObject *object, const char *key, const char *where, double min, double max, double *out,
-             char *error, size_t error_size)
+read_number (JsonObject *object, const char *key, const char *where, double min, double max, double *out, char *error,
+             size_t error_size)
 {
   JsonNode *node = json_object_get_member (object, key);
   GType type;
@@ -88,7 +88,8 @@ read_number (JsonObject *object, const char *key, const char *where, double min,
   if (node == NULL)
     return TRUE;
   type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node) : G_TYPE_INVALID;
-  if ((type != G_TYPE_INT64 && type != G_TYPE_DOUBLE) || !(json_node_get_double (node) >= min && json_node_get_double (node) <= max))
+  if ((type != G_TYPE_INT64 && type != G_TYPE_DOUBLE) ||
+      !(json_node_get_double (node) >= min && json_node_get_double (node) <= max))
     return plugin_fail (error, error_size, "key \"%s%s\" must be a number from %g to %g", where, key, min, max);
   *out = json_node_get_double (node);
   return TRUE;
@@ -105,26 +106,27 @@ read_class (JsonObject *config, RateClass class, Rate *rate, char *error, size_t
   if (node == NULL)
     return TRUE;
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return plugin_fail (error, error_size, "key \"%s\" must be an object with requests_per_second and burst", class_keys[class]);
+    return plugin_fail (error, error_size, "key \"%s\" must be an object with requests_per_second and burst",
+                        class_keys[class]);
   object = json_node_get_object (node);
   if (!plugin_config_known_keys (object, where, known, error, error_size))
     return FALSE;
   return read_number (object, "requests_per_second", where, 0.001, 1e6, &rate->rate, error, error_size) &&
-         read_number (object, "burst", where, 1, 1e6, &rate->burst, error, error_size);
+    read_number (object, "burst", where, 1, 1e6, &rate->burst, error, error_size);
 }
 
 static gboolean
 configure (RateLimit *limit, const char *config_json, char *error, size_t error_size)
 {
-  static const char *const known[] = { "enabled", "lookup", "submit", "default", "ipv4_prefix", "ipv6_prefix",
-                                       "max_clients", NULL };
+  static const char *const known[] = { "enabled",     "lookup",      "submit",      "default",
+                                       "ipv4_prefix", "ipv6_prefix", "max_clients", NULL };
   JsonObject *config = NULL;
-  g_autoptr(JsonParser) parser = plugin_config_parse (config_json, &config, error, error_size);
+  g_autoptr (JsonParser) parser = plugin_config_parse (config_json, &config, error, error_size);
   double ipv4 = 32, ipv6 = 64, max_clients = 100000;
 
-  limit->rates[CLASS_LOOKUP] = (Rate) { 10, 20 };
-  limit->rates[CLASS_SUBMIT] = (Rate) { 0.2, 3 };
-  limit->rates[CLASS_DEFAULT] = (Rate) { 5, 10 };
+  limit->rates[CLASS_LOOKUP] = (Rate){ 10, 20 };
+  limit->rates[CLASS_SUBMIT] = (Rate){ 0.2, 3 };
+  limit->rates[CLASS_DEFAULT] = (Rate){ 5, 10 };
   if (parser == NULL || !plugin_config_known_keys (config, "", known, error, error_size))
     return FALSE;
   for (guint c = 0; c < N_CLASSES; c++)
@@ -135,7 +137,8 @@ configure (RateLimit *limit, const char *config_json, char *error, size_t error_
       !read_number (config, "max_clients", "", N_SHARDS, 1e8, &max_clients, error, error_size))
     return FALSE;
   if (ipv4 != floor (ipv4) || ipv6 != floor (ipv6) || max_clients != floor (max_clients))
-    return plugin_fail (error, error_size, "keys \"ipv4_prefix\", \"ipv6_prefix\" and \"max_clients\" must be whole numbers");
+    return plugin_fail (error, error_size,
+                        "keys \"ipv4_prefix\", \"ipv6_prefix\" and \"max_clients\" must be whole numbers");
   limit->ipv4_prefix = (guint) ipv4;
   limit->ipv6_prefix = (guint) ipv6;
   limit->max_per_shard = (guint) (max_clients / N_SHARDS);
