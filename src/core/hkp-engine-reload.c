@@ -206,7 +206,7 @@ on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
   HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
 
   hkp_engine_observe_drain (apply->engine, &outcome);
-  g_ptr_array_remove (apply->plugin->draining, apply->paused_from);
+  hkp_plugin_remove_draining (apply->plugin, apply->paused_from);
   apply->plugin->cancelled_by_drain += outcome.cancelled;
   if (gate == NULL)
     {
@@ -286,7 +286,6 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
       return;
     }
   apply->paused_from = hkp_slot_peek_gate (plugin->slot);
-  g_ptr_array_add (plugin->draining, apply->paused_from);
   /* Waiting requests get the drain and both init bounds before they give up on the plugin. */
   drain_timeout = hkp_engine_drain_timeout (engine, plugin);
   __atomic_store_n (&plugin->slot->pause_limit_usec,
@@ -294,6 +293,7 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
                     __ATOMIC_RELAXED);
   hkp_drain_swap_async (plugin->slot, hkp_gate_new (HKP_GATE_PAUSED, NULL), drain_timeout, MAX (drain_timeout, 1.0),
                         hkp_engine_shutdown_late, on_exclusive_drained, task);
+  hkp_plugin_add_draining (plugin, apply->paused_from);
 }
 
 gboolean

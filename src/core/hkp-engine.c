@@ -43,12 +43,13 @@ hkp_engine_finalize (GObject *object)
 {
   HkpEngine *engine = HKP_ENGINE (object);
 
-  hkp_engine_check_env_clear (engine);
   /* Nobody checks requests any more: the last chain goes at once. */
   hkp_chain_free ((HkpChain *) hkp_guard_swap (&engine->chain, NULL));
   g_queue_clear_full (&engine->load_queue, g_object_unref);
   g_clear_pointer (&engine->by_name, g_hash_table_unref);
   g_clear_pointer (&engine->plugins, g_ptr_array_unref);
+  /* Last: slots and instances gone, their deadline queues are too. */
+  hkp_engine_check_env_clear (engine);
   g_clear_pointer (&engine->idle_waiters, g_ptr_array_unref);
   if (engine->copy_dir != NULL)
     remove_copy_dir (engine->copy_dir);
@@ -233,9 +234,7 @@ hkp_engine_list_plugins (HkpEngine *engine)
 gdouble
 hkp_engine_drain_timeout (HkpEngine *engine, HkpPlugin *plugin)
 {
-  if (plugin->manifest != NULL && plugin->manifest->drain_timeout_sec > 0)
-    return plugin->manifest->drain_timeout_sec;
-  return engine->settings.drain_timeout_sec;
+  return hkp_plugin_get_drain_timeout (plugin);
 }
 
 /* ---- the chain -------------------------------------------------------- */
@@ -305,6 +304,7 @@ hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
   g_autoptr (HkpPlugin) keep = g_object_ref (plugin);
 
   hkp_health_watch_stop (plugin);
+  hkp_plugin_stop_draining_poll (plugin);
   plugin->registered = FALSE;
   g_hash_table_remove (engine->by_name, plugin->name);
   g_ptr_array_remove (engine->plugins, plugin);
