@@ -11,7 +11,7 @@
 #include "hkp-json.h"
 #include "hkp-log.h"
 #include "http-guard-stream.h"
-#include "http-redact.h"
+#include "hkp-redact.h"
 
 #define CONTENT_JSON "application/json"
 #define CONTENT_TEXT "text/plain; charset=utf-8"
@@ -604,7 +604,7 @@ on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /*
- * A config read over HTTP shows HTTP_REDACTED for its secrets: sent back as
+ * A config read over HTTP shows HKP_REDACTED for its secrets: sent back as
  * they were, they keep their stored values.  FALSE with error if a redacted
  * key has no stored value.
  */
@@ -616,7 +616,7 @@ keep_redacted_secrets (HkpEngine *engine, HttpMutation *m, GError **error)
   g_autofree char *stored_text = NULL;
   g_autofree char *missing = NULL;
 
-  if (strstr (m->config, HTTP_REDACTED) == NULL)
+  if (strstr (m->config, HKP_REDACTED) == NULL)
     return TRUE; /* nothing to put back: the common case, and no parse */
   config = json_from_string (m->config, error);
   if (config == NULL)
@@ -624,10 +624,10 @@ keep_redacted_secrets (HkpEngine *engine, HttpMutation *m, GError **error)
   stored_text = hkp_engine_get_config (engine, m->plugin, NULL);
   if (stored_text != NULL)
     stored = json_from_string (stored_text, NULL);
-  if (!http_redact_restore (config, stored, &missing))
+  if (!hkp_redact_restore (config, stored, &missing))
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG,
-                   "\"%s\" is \"%s\", but plugin %s has no stored value for it to keep", missing, HTTP_REDACTED,
+                   "\"%s\" is \"%s\", but plugin %s has no stored value for it to keep", missing, HKP_REDACTED,
                    m->plugin);
       return FALSE;
     }
