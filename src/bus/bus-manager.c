@@ -229,28 +229,43 @@ do_reload (BusCall *call)
   hkp_engine_reload_async (call->service->engine, call->plugin, on_reload_done, call);
 }
 
+/* Who made a change, for the config history. */
+static char *
+call_who (BusCall *call)
+{
+  return g_strdup_printf ("uid %u via D-Bus", (unsigned) call->uid);
+}
+
 static void
 do_set_config (BusCall *call)
 {
-  hkp_engine_set_config_async (call->service->engine, call->plugin, call->json, on_change_done, call);
+  g_autofree char *who = call_who (call);
+
+  hkp_engine_set_config_async (call->service->engine, call->plugin, call->json, who, on_change_done, call);
 }
 
 static void
 do_enable (BusCall *call)
 {
-  hkp_engine_set_enabled_async (call->service->engine, call->plugin, TRUE, on_change_done, call);
+  g_autofree char *who = call_who (call);
+
+  hkp_engine_set_enabled_async (call->service->engine, call->plugin, TRUE, who, on_change_done, call);
 }
 
 static void
 do_disable (BusCall *call)
 {
-  hkp_engine_set_enabled_async (call->service->engine, call->plugin, FALSE, on_change_done, call);
+  g_autofree char *who = call_who (call);
+
+  hkp_engine_set_enabled_async (call->service->engine, call->plugin, FALSE, who, on_change_done, call);
 }
 
 static void
 do_rollback (BusCall *call)
 {
-  hkp_engine_rollback_config_async (call->service->engine, call->plugin, on_change_done, call);
+  g_autofree char *who = call_who (call);
+
+  hkp_engine_rollback_config_async (call->service->engine, call->plugin, who, on_change_done, call);
 }
 
 static void

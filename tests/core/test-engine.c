@@ -101,7 +101,7 @@ test_invalid_json (Fixture *f, gconstpointer data)
   write_plugin (f, "broken", "{\n  \"module\": \"answer.so\",\n  \"priority\": x\n}\n");
   start (f);
   assert_failed (f, "broken", "broken.json:3:");
-  assert_failed (f, "broken", "unexpected identifier");
+  assert_failed (f, "broken", ":3:15: unexpected 'x', expected a value");
   assert_active (f, "neighbour");
   g_assert_true (hkp_test_log_has_fields (
     (const char *const[]){ "PLUGIN=broken", "PLUGIN_STATE=failed", "MESSAGE_ID=" HKP_MESSAGE_ID_STATE_CHANGED, NULL }));
