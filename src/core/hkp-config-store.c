@@ -195,7 +195,8 @@ make_private_dir (const char *dir, GError **error)
 }
 
 gboolean
-hkp_config_history_add (const char *state_dir, const char *name, const HkpConfigEntry *entry, GError **error)
+hkp_config_history_add (const char *state_dir, const char *name, const HkpConfigEntry *entry, gboolean durable,
+                        GError **error)
 {
   g_autofree char *history = g_build_filename (state_dir, "history", NULL);
   g_autofree char *dir = history_dir (state_dir, name);
@@ -233,7 +234,7 @@ hkp_config_history_add (const char *state_dir, const char *name, const HkpConfig
   root = json_builder_get_root (builder);
   json = hkp_json_to_string (root);
   data = g_strconcat (json, "\n", NULL);
-  return hkp_file_write_atomic (path, data, strlen (data), 0600, error);
+  return hkp_file_write_atomic (path, data, strlen (data), 0600, durable, error);
 }
 
 void

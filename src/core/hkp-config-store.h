@@ -46,11 +46,13 @@ guint hkp_config_history_newest (const char *state_dir, const char *name);
 HkpConfigEntry *hkp_config_history_read (const char *state_dir, const char *name, guint version, GError **error);
 
 /*
- * Saves entry (whose version is newer than any kept) durably, directories
- * 0700 and file 0600.  FALSE with an error (a full disk, say) leaves
- * nothing behind.
+ * Saves entry (whose version is newer than any kept), directories 0700 and
+ * file 0600; durable: synced to disk before it returns (for a change that
+ * depends on it; a version recorded at load can be recorded again).  FALSE
+ * with an error (a full disk, say) leaves nothing behind.
  */
-gboolean hkp_config_history_add (const char *state_dir, const char *name, const HkpConfigEntry *entry, GError **error);
+gboolean hkp_config_history_add (const char *state_dir, const char *name, const HkpConfigEntry *entry, gboolean durable,
+                                 GError **error);
 
 /* Removes one version of plugin name (one saved for a change that did not happen). */
 void hkp_config_history_remove (const char *state_dir, const char *name, guint version);

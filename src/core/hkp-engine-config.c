@@ -173,7 +173,7 @@ save_to_history (Change *change, GError **error)
     .text = change->new_text,
   };
 
-  if (!hkp_config_history_add (engine->state_dir, plugin->name, &entry, &local_error))
+  if (!hkp_config_history_add (engine->state_dir, plugin->name, &entry, TRUE, &local_error))
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED,
                    "the history could not keep the new version, nothing changed: %s", local_error->message);
@@ -204,7 +204,7 @@ on_validated (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autoptr (GError) write_error = NULL;
       change->pending = hkp_pending_file_new (change->plugin->file, change->new_text, strlen (change->new_text), 0644,
-                                              &write_error);
+                                              TRUE, &write_error);
       if (change->pending == NULL)
         {
           change_return (task, g_error_new (HKP_ERROR, HKP_ERROR_FAILED, "nothing changed: %s", write_error->message));

@@ -96,7 +96,8 @@ record_loaded_version (HkpEngine *engine, HkpPlugin *plugin, const char *who, co
   plugin->config_version = newest;
   if (kept != NULL && g_strcmp0 (kept->text, plugin->file_text) == 0)
     return;
-  if (!hkp_config_history_add (engine->state_dir, plugin->name, &entry, &error))
+  /* Not synced: a thousand plugins at first start would wait for a thousand fsyncs, and a lost entry is made again. */
+  if (!hkp_config_history_add (engine->state_dir, plugin->name, &entry, FALSE, &error))
     {
       hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: the history cannot keep its file: %s",
                       plugin->name, error->message);

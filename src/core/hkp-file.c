@@ -146,6 +146,7 @@ struct _HkpPendingFile {
   gboolean chown; /* the target exists: keep its owner */
   uid_t uid;
   gid_t gid;
+  gboolean durable; /* fsync the file and its directory */
   gboolean committed;
 };
 
@@ -197,7 +198,7 @@ pending_free (HkpPendingFile *pending)
 }
 
 HkpPendingFile *
-hkp_pending_file_new (const char *path, const char *data, gsize len, mode_t new_mode, GError **error)
+hkp_pending_file_new (const char *path, const char *data, gsize len, mode_t new_mode, gboolean durable, GError **error)
 {
   HkpPendingFile *pending = g_new0 (HkpPendingFile, 1);
   g_autofree char *dir = NULL;
@@ -214,6 +215,7 @@ hkp_pending_file_new (const char *path, const char *data, gsize len, mode_t new_
       return NULL;
     }
   pending->mode = new_mode;
+  pending->durable = durable;
   if (stat (pending->path, &st) == 0)
     {
       pending->mode = st.st_mode & 07777;
@@ -250,7 +252,7 @@ hkp_pending_file_new (const char *path, const char *data, gsize len, mode_t new_
       written += (gsize) n;
     }
   /* A full disk often shows only here (delayed allocation): before anything depends on the file. */
-  if (fsync (pending->fd) != 0)
+  if (durable && fsync (pending->fd) != 0)
     {
       saved = errno;
       set_errno_error (error, saved, "sync", pending->tmp_path);
@@ -275,7 +277,7 @@ hkp_pending_file_commit (HkpPendingFile *pending, HkpWriteHook hook, gpointer ho
   pending->committed = TRUE;
   close (pending->fd);
   pending->fd = -1;
-  return fsync_directory_of (pending->path, error);
+  return !pending->durable || fsync_directory_of (pending->path, error);
 }
 
 void
@@ -289,9 +291,9 @@ hkp_pending_file_free (HkpPendingFile *pending)
 }
 
 gboolean
-hkp_file_write_atomic (const char *path, const char *data, gsize len, mode_t new_mode, GError **error)
+hkp_file_write_atomic (const char *path, const char *data, gsize len, mode_t new_mode, gboolean durable, GError **error)
 {
-  g_autoptr (HkpPendingFile) pending = hkp_pending_file_new (path, data, len, new_mode, error);
+  g_autoptr (HkpPendingFile) pending = hkp_pending_file_new (path, data, len, new_mode, durable, error);
 
   return pending != NULL && hkp_pending_file_commit (pending, NULL, NULL, error);
 }

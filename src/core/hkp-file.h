@@ -25,14 +25,16 @@ typedef struct _HkpPendingFile HkpPendingFile;
 /*
  * Writes data to a temporary file .NAME.XXXXXX beside the file path names
  * (beside the target when path is a symlink, so the link stays a link),
- * created 0600 and locked while it exists, and fsyncs it: a full disk
- * fails here.  Returns the pending file, or NULL with an error; path is
- * untouched either way.  The target keeps its mode and owner; a new file
- * gets new_mode.
+ * created 0600 and locked while it exists, and (durable) fsyncs it: a full
+ * disk fails here.  Returns the pending file, or NULL with an error; path
+ * is untouched either way.  The target keeps its mode and owner; a new
+ * file gets new_mode.  Without durable, nothing is synced: for what may be
+ * lost in a crash and written again.
  */
-HkpPendingFile *hkp_pending_file_new (const char *path, const char *data, gsize len, mode_t new_mode, GError **error);
+HkpPendingFile *hkp_pending_file_new (const char *path, const char *data, gsize len, mode_t new_mode, gboolean durable,
+                                      GError **error);
 
-/* Gives the temporary file the target's mode, renames it over the target and fsyncs the directory; hook (may be NULL) runs first. */
+/* Gives the temporary file the target's mode, renames it over the target and (durable) fsyncs the directory; hook (may be NULL) runs first. */
 gboolean hkp_pending_file_commit (HkpPendingFile *pending, HkpWriteHook hook, gpointer hook_data, GError **error);
 
 /* Removes the temporary file if it was not committed, and frees pending. */
@@ -40,8 +42,9 @@ void hkp_pending_file_free (HkpPendingFile *pending);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpPendingFile, hkp_pending_file_free)
 
-/* Writes data to path atomically (temporary file, fsync, rename, fsync of the directory); a new file gets new_mode. */
-gboolean hkp_file_write_atomic (const char *path, const char *data, gsize len, mode_t new_mode, GError **error);
+/* Writes data to path atomically (temporary file, fsync, rename, fsync of the directory: those two if durable); a new file gets new_mode. */
+gboolean hkp_file_write_atomic (const char *path, const char *data, gsize len, mode_t new_mode, gboolean durable,
+                                GError **error);
 
 /* Returns TRUE if name (a base name) looks like a temporary file of hkp_pending_file_new() for a .json file. */
 gboolean hkp_file_is_temporary (const char *name);
