@@ -151,9 +151,9 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
     hkp_engine_reorder (change->engine, plugin);
   hkp_plugin_set_config_version (plugin, change->version);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
-                    HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", "MESSAGE",
-                    "plugin %s: %s by %s applied and saved (config version %u)", plugin->name, change->what,
-                    change->who, plugin->config_version);
+                    HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", HKP_LOG_FIELD_WHO, change->who,
+                    "MESSAGE", "plugin %s: %s applied and saved as config version %u (%s)", plugin->name, change->what,
+                    plugin->config_version, change->who);
   change_return (task, NULL);
 }
 

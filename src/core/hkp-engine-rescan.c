@@ -193,16 +193,17 @@ addition_done (Addition *addition)
 
   if (hkp_plugin_get_state (addition->plugin) == HKP_PLUGIN_STATE_FAILED)
     refuse (rescan, addition->plugin->file, addition->plugin->last_error);
-  g_signal_handler_disconnect (addition->plugin, addition->handler);
+  g_signal_handler_disconnect (rescan->engine, addition->handler);
   rescan_step_done (addition->task);
   g_object_unref (addition->plugin);
   g_free (addition);
 }
 
 static void
-on_added_state (HkpPlugin *plugin, guint old_state, guint new_state, Addition *addition)
+on_added_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, Addition *addition)
 {
-  if (new_state != HKP_PLUGIN_STATE_LOADING)
+  if (plugin == addition->plugin && (what & HKP_PLUGIN_CHANGED_STATE) != 0 &&
+      hkp_plugin_get_state (plugin) != HKP_PLUGIN_STATE_LOADING)
     addition_done (addition);
 }
 
@@ -228,7 +229,7 @@ rescan_added (GTask *task, const char *path)
   addition = g_new0 (Addition, 1);
   addition->task = task;
   addition->plugin = g_object_ref (plugin);
-  addition->handler = g_signal_connect (plugin, "state-changed", G_CALLBACK (on_added_state), addition);
+  addition->handler = g_signal_connect (rescan->engine, "plugin-changed", G_CALLBACK (on_added_changed), addition);
   rescan->outstanding++;
 }
 
@@ -272,9 +273,10 @@ rescan_removed (GTask *task, HkpPlugin *plugin)
   rescan->summary.removed++;
   if (hkp_slot_peek_gate (plugin->slot)->mode != HKP_GATE_SERVE)
     {
+      /* Log first: the engine's reference, the last one, goes with the registration. */
+      hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s removed: its file is gone", plugin->name);
       hkp_engine_release (rescan->engine, plugin);
       hkp_engine_unregister (rescan->engine, plugin);
-      hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s removed: its file is gone", plugin->name);
       return;
     }
   removal = g_new0 (Removal, 1);
