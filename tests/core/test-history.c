@@ -7,9 +7,11 @@
  * release; and a full disk (a small tmpfs as the state directory) that
  * refuses a change and changes nothing.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -408,7 +410,9 @@ test_full_disk (Fixture *f, gconstpointer data)
   /* 256 KiB as TESTING.md has it, or room for two module copies where sanitizers make them big. */
   size = MAX (256 * 1024, 4 * (guint64) st.st_size);
   options = g_strdup_printf ("size=%" G_GUINT64_FORMAT, size);
-  if (mount ("tmpfs", f->e.state_dir, "tmpfs", 0, options) != 0)
+  /* In a mount namespace of the test's own, so the tmpfs goes with the test even if it aborts. */
+  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      mount ("tmpfs", f->e.state_dir, "tmpfs", 0, options) != 0)
     {
       g_test_skip_printf ("cannot mount a tmpfs (root only): %s", g_strerror (errno));
       return;

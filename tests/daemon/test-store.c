@@ -7,10 +7,12 @@
  * named like a plugin file blocks nothing; what a SIGKILLed daemon leaves is
  * removed at the next start; and --check-config, like nginx -t.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -234,7 +236,9 @@ test_full_disk (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_stat (module, &st), ==, 0);
   /* 256 KiB as TESTING.md has it, or room for two module copies where sanitizers make them big. */
   options = g_strdup_printf ("size=%" G_GUINT64_FORMAT, MAX ((guint64) 256 * 1024, 4 * (guint64) st.st_size));
-  if (mount ("tmpfs", f->tree.state_dir, "tmpfs", 0, options) != 0)
+  /* In a mount namespace of the test's own, so the tmpfs goes with the test even if it aborts. */
+  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      mount ("tmpfs", f->tree.state_dir, "tmpfs", 0, options) != 0)
     {
       g_test_skip_printf ("cannot mount a tmpfs (root only): %s", g_strerror (errno));
       return;
