@@ -330,12 +330,15 @@ hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallbac
       g_task_return_error (task, error);
       return;
     }
-  if (plugin->manifest == NULL || plugin->state == HKP_PLUGIN_STATE_DISABLED)
+  if (plugin->manifest == NULL)
     {
       g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED,
-                               plugin->manifest == NULL ? "plugin %s cannot be reloaded: its file is invalid (%s)"
-                                                        : "plugin %s is disabled; enable it instead%s",
-                               name, plugin->manifest == NULL ? plugin->last_error : "");
+                               "plugin %s cannot be reloaded: its file is invalid (%s)", name, plugin->last_error);
+      return;
+    }
+  if (plugin->state == HKP_PLUGIN_STATE_DISABLED)
+    {
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_DISABLED, "plugin %s is disabled; enable it instead", name);
       return;
     }
   if (plugin->draining->len >= 2)

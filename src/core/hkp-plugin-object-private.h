@@ -17,6 +17,7 @@ struct _HkpPlugin {
   char *name;
   char *file;
   char *file_text; /* the file as last loaded or saved */
+  gboolean file_refused; /* a rescan did not apply the file on disk; last_error says why */
   HkpPluginState state;
   char *last_error;
   HkpManifest *manifest;

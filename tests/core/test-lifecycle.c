@@ -518,8 +518,10 @@ test_reload_errors (Fixture *f, gconstpointer data)
   g_assert_error (missing, HKP_ERROR, HKP_ERROR_NO_SUCH_PLUGIN);
   g_assert_cmpstr (missing->message, ==, "no plugin named \"nope\"");
   reload (f, "off", &disabled);
-  g_assert_error (disabled, HKP_ERROR, HKP_ERROR_FAILED);
+  g_assert_error (disabled, HKP_ERROR, HKP_ERROR_DISABLED);
   g_assert_cmpstr (disabled->message, ==, "plugin off is disabled; enable it instead");
+  g_assert_cmpstr (hkp_error_code_to_dbus_name (HKP_ERROR_DISABLED), ==, "org.hkp.PluginManager1.Error.Disabled");
+  g_assert_cmpuint (hkp_error_code_to_http_status (HKP_ERROR_DISABLED), ==, 409);
 }
 
 static void
