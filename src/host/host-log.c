@@ -36,7 +36,8 @@ host_log_send (HostChannel *channel, int priority, const char *domain, const cha
   host_channel_send (channel, &record);
 }
 
-/* Sends one line of output; "<N>" in front sets its priority as sd-daemon(3) describes, else it is a warning. */
+/* Sends one line of output, unless empty; "<N>" in front sets its priority as sd-daemon(3) describes, else it
+ * is a warning. */
 static void
 send_line (HostLog *log, const char *line, size_t len)
 {
@@ -50,7 +51,9 @@ send_line (HostLog *log, const char *line, size_t len)
     }
   if (len > 0 && line[len - 1] == '\r')
     len--;
-  host_log_send (log->channel, priority, NULL, line, len);
+  /* An empty line says nothing in a log (sanitizer reports are full of them). */
+  if (len > 0)
+    host_log_send (log->channel, priority, NULL, line, len);
 }
 
 static void *
