@@ -89,6 +89,7 @@ fail (Host *host, HkpHostFailure failure, const char *format, ...)
   host_channel_send (&host->channel, &record);
   if (host->log != NULL)
     host_log_finish (host->log);
+  host_channel_flush (&host->channel);
   _exit (1);
 }
 
@@ -130,6 +131,7 @@ finish (void *data)
 #endif
   host_log_finish (host->log);
   host->log = NULL;
+  host_channel_flush (&host->channel);
   /* _exit: the plugin's destructors must not run while its threads may still be running. */
   _exit (status);
   return NULL;
@@ -177,6 +179,7 @@ static void __attribute__ ((noreturn)) serve (Host *host)
           int len = snprintf (message, sizeof message, "hkp-plugin-host: malformed record from the daemon: %s",
                               problem != NULL ? problem : "wrong version");
           host_log_send (&host->channel, 3, NULL, message, (size_t) len);
+          host_channel_flush (&host->channel);
           _exit (2);
         }
       switch (record.type)

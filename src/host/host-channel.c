@@ -97,24 +97,13 @@ host_channel_send_raw (HostChannel *channel, const uint8_t *data, size_t len)
   return ok;
 }
 
-int
-host_channel_send (HostChannel *channel, const HkpHostRecord *record)
+/* Writes everything pending as the writer (lock held; released while writing); 0 or -1. */
+static int
+write_pending_locked (HostChannel *channel)
 {
   HkpHostBuf out = { 0 };
   int ok = 0;
 
-  lock_take (&channel->lock, -1);
-  if (hkp_host_record_encode (&channel->pending, record) < 0)
-    {
-      lock_release (&channel->lock);
-      return -1;
-    }
-  if (channel->writing)
-    {
-      /* The writer takes it along. */
-      lock_release (&channel->lock);
-      return 0;
-    }
   channel->writing = 1;
   while (channel->pending.len > 0 && ok == 0)
     {
@@ -127,9 +116,42 @@ host_channel_send (HostChannel *channel, const HkpHostRecord *record)
       lock_take (&channel->lock, -1);
     }
   channel->writing = 0;
-  lock_release (&channel->lock);
   hkp_host_buf_clear (&out);
   return ok;
+}
+
+int
+host_channel_send (HostChannel *channel, const HkpHostRecord *record)
+{
+  int ok = 0;
+
+  lock_take (&channel->lock, -1);
+  if (hkp_host_record_encode (&channel->pending, record) < 0)
+    ok = -1;
+  /* If a writer is busy, it takes this along before it stops. */
+  else if (!channel->writing)
+    ok = write_pending_locked (channel);
+  lock_release (&channel->lock);
+  return ok;
+}
+
+void
+host_channel_flush (HostChannel *channel)
+{
+  struct timespec pause = { 0, 1000 * 1000 };
+
+  for (;;)
+    {
+      lock_take (&channel->lock, -1);
+      if (!channel->writing)
+        {
+          write_pending_locked (channel);
+          lock_release (&channel->lock);
+          return;
+        }
+      lock_release (&channel->lock);
+      nanosleep (&pause, NULL);
+    }
 }
 
 int

@@ -28,6 +28,9 @@ void host_channel_init (HostChannel *channel, int fd);
 /* Encodes and sends record; returns 0, or -1 if it cannot be encoded or the daemon is gone. */
 int host_channel_send (HostChannel *channel, const HkpHostRecord *record);
 
+/* Returns once everything sent so far is written (or the daemon is gone): before the process exits. */
+void host_channel_flush (HostChannel *channel);
+
 /* Async-signal-safe: sends encoded bytes whole after what is pending, waiting at most about a second for the
  * writer; 0 or -1.  For a thread about to die: others may not send afterwards. */
 int host_channel_send_raw (HostChannel *channel, const uint8_t *data, size_t len);
