@@ -9,8 +9,9 @@
  * (no new privileges, death with the daemon, memory limits), load the module
  * and check its descriptor, route its log output to the daemon, install the
  * system-call allow-list, then run validate_config and init and serve:
- * handle() on a pool of threads, health() and validate_config() on a thread
- * each, shutdown() once every call has returned.
+ * handle() on a pool of threads that also read the socket in turn,
+ * health() and validate_config() on a thread each, shutdown() once every call
+ * has returned.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -66,7 +67,8 @@ typedef struct {
   HostPool *requests;
   HostPool *health;
   HostPool *validation;
-  int finishing;
+  int finishing; /* SHUTDOWN came (read and written by the thread leading the request pool) */
+  HostPool *draining; /* the request pool, for the finisher */
 } Host;
 
 /* Sends FAILED with a formatted message and ends the process: nothing of the plugin is left to shut down. */
@@ -120,7 +122,7 @@ finish (void *data)
   Host *host = data;
   int status = 0;
 
-  host_pool_drain (host->requests);
+  host_pool_drain (host->draining);
   host_pool_drain (host->health);
   host_pool_drain (host->validation);
   host->plugin.descriptor->shutdown (host->plugin.instance);
@@ -138,7 +140,7 @@ finish (void *data)
 }
 
 static void
-start_finishing (Host *host)
+start_finishing (Host *host, HostPool *requests)
 {
   pthread_attr_t attr;
   pthread_t thread;
@@ -147,6 +149,7 @@ start_finishing (Host *host)
     return;
   /* Calls sent before SHUTDOWN run to their end (the daemon drains or cancels them); later ones do not. */
   host->finishing = 1;
+  host->draining = requests;
   pthread_attr_init (&attr);
   pthread_attr_setstacksize (&attr, STACK_SIZE);
   pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
@@ -155,9 +158,13 @@ start_finishing (Host *host)
   pthread_attr_destroy (&attr);
 }
 
-/* Reads and dispatches the daemon's records until the socket closes. */
-static void __attribute__ ((noreturn)) serve (Host *host)
+/* The request pool's lead function: reads the daemon's records, handling all but requests, until a request
+ * comes; returns its job.  Ends the process when the daemon closes the socket, unless it is shutting down. */
+static HostJob *
+lead (HostPool *requests, void *data)
 {
+  Host *host = data;
+
   for (;;)
     {
       HkpHostRecord record;
@@ -189,13 +196,12 @@ static void __attribute__ ((noreturn)) serve (Host *host)
             _exit (1);
           /* After SHUTDOWN nothing reaches the plugin any more: it is answered without it. */
           job->cancelled = host->finishing;
-          host_pool_push (host->requests, job);
-          break;
+          return job;
         case HKP_HOST_MSG_CANCEL:
-          host_pool_cancel (host->requests, record.id);
+          host_pool_cancel (requests, record.id);
           break;
         case HKP_HOST_MSG_CANCEL_ALL:
-          host_pool_cancel_all (host->requests);
+          host_pool_cancel_all (requests);
           break;
         case HKP_HOST_MSG_HEALTH:
           if (host->finishing)
@@ -210,7 +216,7 @@ static void __attribute__ ((noreturn)) serve (Host *host)
           host_pool_push (host->validation, job);
           break;
         case HKP_HOST_MSG_SHUTDOWN:
-          start_finishing (host);
+          start_finishing (host, requests);
           break;
         default:
           _exit (2);
@@ -354,9 +360,11 @@ main (int argc, char **argv)
 
   create_instance (&host, config);
   free (config);
-  host.requests = host_pool_new ("handle", request_threads (), STACK_SIZE, &host.plugin);
-  host.health = host_pool_new ("health", 1, STACK_SIZE, &host.plugin);
-  host.validation = host_pool_new ("validate", 1, STACK_SIZE, &host.plugin);
+  host.health = host_pool_new ("health", 1, STACK_SIZE, &host.plugin, NULL, NULL);
+  host.validation = host_pool_new ("validate", 1, STACK_SIZE, &host.plugin, NULL, NULL);
+  /* Last: its threads start reading at once, and hand health and validation to the others. */
+  if (host.health != NULL && host.validation != NULL)
+    host.requests = host_pool_new ("handle", request_threads (), STACK_SIZE, &host.plugin, lead, &host);
   if (host.requests == NULL || host.health == NULL || host.validation == NULL)
     {
       /* The instance exists: shut it down before saying so. */
@@ -374,5 +382,5 @@ main (int argc, char **argv)
     if (host_channel_send (&host.channel, &record) < 0)
       _exit (1);
   }
-  serve (&host);
+  host_pool_join (host.requests);
 }

@@ -11,12 +11,16 @@ typedef struct {
 
 struct HostPool {
   pthread_mutex_t lock;
-  pthread_cond_t work; /* a job was queued */
+  pthread_cond_t work; /* a job was queued, or the lead is free */
   pthread_cond_t idle; /* the last job finished */
   JobList queued;
   JobList running;
   void *context;
   const char *name;
+  HostLeadFunc lead;
+  void *lead_context;
+  int leading; /* a thread leads */
+  unsigned waiting; /* threads waiting for work */
 };
 
 static void
@@ -45,6 +49,70 @@ list_remove (JobList *list, HostJob *job)
   job->prev = job->next = NULL;
 }
 
+/* Runs job, which is in the running list (lock held; released while it runs). */
+static void
+run_locked (HostPool *pool, HostJob *job)
+{
+  pthread_mutex_unlock (&pool->lock);
+  job->run (job, pool->context);
+  pthread_mutex_lock (&pool->lock);
+  list_remove (&pool->running, job);
+  free (job);
+  if (pool->queued.head == NULL && pool->running.head == NULL)
+    pthread_cond_broadcast (&pool->idle);
+}
+
+/* Leads until a job comes that this thread can run while another leads on (lock held). */
+static void
+lead_locked (HostPool *pool)
+{
+  pool->leading = 1;
+  for (;;)
+    {
+      HostJob *job;
+
+      pthread_mutex_unlock (&pool->lock);
+      job = pool->lead (pool, pool->lead_context);
+      pthread_mutex_lock (&pool->lock);
+      if (pool->waiting > 0)
+        {
+          pool->leading = 0;
+          pthread_cond_signal (&pool->work);
+          list_append (&pool->running, job);
+          run_locked (pool, job);
+          return;
+        }
+      /* Nobody free to read on: the job waits for the first thread done with its own. */
+      list_append (&pool->queued, job);
+    }
+}
+
+static void __attribute__ ((noreturn)) serve (HostPool *pool)
+{
+  pthread_mutex_lock (&pool->lock);
+  for (;;)
+    {
+      HostJob *job;
+
+      /* Reading comes first, so that cancellations are seen even while every thread is busy. */
+      if (pool->lead != NULL && !pool->leading)
+        {
+          lead_locked (pool);
+          continue;
+        }
+      if ((job = pool->queued.head) != NULL)
+        {
+          list_remove (&pool->queued, job);
+          list_append (&pool->running, job);
+          run_locked (pool, job);
+          continue;
+        }
+      pool->waiting++;
+      pthread_cond_wait (&pool->work, &pool->lock);
+      pool->waiting--;
+    }
+}
+
 static void *
 worker (void *data)
 {
@@ -52,31 +120,19 @@ worker (void *data)
 
   /* By itself: naming another thread writes to /proc, which the allow-list does not let through. */
   pthread_setname_np (pthread_self (), pool->name);
-  pthread_mutex_lock (&pool->lock);
-  for (;;)
-    {
-      HostJob *job;
-
-      while (pool->queued.head == NULL)
-        pthread_cond_wait (&pool->work, &pool->lock);
-      job = pool->queued.head;
-      list_remove (&pool->queued, job);
-      list_append (&pool->running, job);
-      pthread_mutex_unlock (&pool->lock);
-
-      job->run (job, pool->context);
-
-      pthread_mutex_lock (&pool->lock);
-      list_remove (&pool->running, job);
-      free (job);
-      if (pool->queued.head == NULL && pool->running.head == NULL)
-        pthread_cond_broadcast (&pool->idle);
-    }
+  serve (pool);
   return NULL;
 }
 
+void
+host_pool_join (HostPool *pool)
+{
+  serve (pool);
+}
+
 HostPool *
-host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *context)
+host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *context, HostLeadFunc lead,
+               void *lead_context)
 {
   HostPool *pool = calloc (1, sizeof *pool);
   pthread_attr_t attr;
@@ -88,6 +144,8 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
   pthread_cond_init (&pool->idle, NULL);
   pool->context = context;
   pool->name = name;
+  pool->lead = lead;
+  pool->lead_context = lead_context;
   pthread_attr_init (&attr);
   pthread_attr_setstacksize (&attr, stack_size);
   pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);

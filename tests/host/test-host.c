@@ -563,6 +563,30 @@ test_hang (void)
   g_assert_true (hkp_host_stop (host, 5000));
 }
 
+/* More hanging calls than the host has threads: the socket is still read, so every one is cancelled in time. */
+static void
+test_hang_many (void)
+{
+  const guint n = 40;
+  g_autoptr (HkpHost) host = start_host ("hang-many", "misbehave.so", "{\"mode\": \"hang\"}");
+  g_autoptr (Calls) calls = calls_new (n + 1);
+  gint64 deadline = g_get_monotonic_time () + 300 * 1000;
+
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  for (guint i = 0; i < n; i++)
+    send_request (host, calls, i, "/boom", "", deadline);
+  calls_wait (calls, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (calls->results[i].outcome, ==, HKP_HOST_TIMED_OUT);
+  /* A request queued behind them all is answered once the cancelled ones have returned. */
+  send_request (host, calls, n, "/fine", "", 0);
+  calls_wait (calls, n + 1);
+  g_assert_cmpint (calls->results[n].outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_cmpstr (calls->results[n].reason, ==, "fine");
+  g_assert_null (calls->why);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
 /* A call that never returns: TIMED_OUT at its deadline, the host killed after the grace, others GONE. */
 static void
 test_stuck (gconstpointer data)
@@ -997,6 +1021,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/kill", test_kill);
   g_test_add_func ("/host/exit-handler-late", test_exit_handler_late);
   g_test_add_func ("/host/hang", test_hang);
+  g_test_add_func ("/host/hang-many", test_hang_many);
   g_test_add_data_func ("/host/stuck/hang-uncancellable", "hang-uncancellable", test_stuck);
   g_test_add_data_func ("/host/stuck/spin", "spin", test_stuck);
   g_test_add_func ("/host/health-hang", test_health_hang);
