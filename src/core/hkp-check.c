@@ -459,6 +459,8 @@ on_call_deadline (HkpTimed *timer)
   g_autofree char *why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms",
                                           call->timeout_usec / 1000);
 
+  gint64 timeout_usec = call->timeout_usec;
+
   g_mutex_lock (&call->lock);
   if (!g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_SETTLED))
     {
@@ -477,7 +479,7 @@ on_call_deadline (HkpTimed *timer)
   g_atomic_int_set (&call->overran, 1);
   g_mutex_unlock (&call->lock);
   /* The call may be gone from here on: only the check is ours. */
-  __atomic_fetch_add (&slot->timed_out, 1, __ATOMIC_RELAXED);
+  hkp_slot_record_call (slot, timeout_usec, TRUE);
   if (unavailable (check, slot, why))
     finish (check);
   else
@@ -511,12 +513,12 @@ run_call (Call *call)
       .add_header = host_add_header,
     },
   };
+  gint64 started = g_get_monotonic_time ();
   int verdict;
 
   /* The watchdog holds a reference while the deadline is queued. */
   g_atomic_int_inc (&call->refs);
-  hkp_timed_queue_push (call->deadlines, &call->deadline, g_get_monotonic_time () + call->timeout_usec,
-                        on_call_deadline);
+  hkp_timed_queue_push (call->deadlines, &call->deadline, started + call->timeout_usec, on_call_deadline);
   verdict = (int) d->handle (hkp_instance_get_handle (instance), &host.view, &response.view);
   if (hkp_timed_queue_remove (call->deadlines, &call->deadline))
     call_unref (call);
@@ -524,7 +526,10 @@ run_call (Call *call)
     {
       Check *check = call->check;
       HkpSlot *slot = call->slot;
-      gboolean decided = take_answer (check, slot, call->gate, verdict, &response);
+      gboolean decided;
+
+      hkp_slot_record_call (slot, g_get_monotonic_time () - started, FALSE);
+      decided = take_answer (check, slot, call->gate, verdict, &response);
 
       host_response_clear (&response);
       hkp_guard_leave (&slot->gate, &call->gate->guard);

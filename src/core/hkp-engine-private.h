@@ -33,6 +33,8 @@ struct _HkpEngine {
   HkpCheckEnv *check_env; /* the chain, call pool and watchdog checks run on */
   HkpHistogram reload_duration; /* every change that loads an instance, start to outcome */
   HkpHistogram drain_duration; /* every drain of a retired instance */
+  char **required_plugins; /* the settings' copy */
+  HkpCheckStats check_stats;
 };
 
 /* Makes the engine's check environment: the call pool and the watchdog (engine->check_env). */

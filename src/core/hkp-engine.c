@@ -44,6 +44,8 @@ hkp_engine_finalize (GObject *object)
   g_free (engine->plugin_dir);
   g_free (engine->config_dir);
   g_free (engine->state_dir);
+  g_strfreev (engine->required_plugins);
+  hkp_check_stats_clear (&engine->check_stats);
   g_clear_pointer (&engine->context, g_main_context_unref);
   G_OBJECT_CLASS (hkp_engine_parent_class)->finalize (object);
 }
@@ -72,6 +74,7 @@ hkp_engine_init (HkpEngine *engine)
   engine->start_time = g_get_real_time ();
   engine->copy_dir_lock = -1;
   g_queue_init (&engine->load_queue);
+  hkp_check_stats_init (&engine->check_stats);
 }
 
 /*
@@ -122,6 +125,8 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
   engine->settings.plugin_dir = engine->plugin_dir;
   engine->settings.config_dir = engine->config_dir;
   engine->settings.state_dir = engine->state_dir;
+  engine->required_plugins = g_strdupv ((char **) settings->required_plugins);
+  engine->settings.required_plugins = (const char *const *) engine->required_plugins;
   if (engine->settings.drain_timeout_sec <= 0)
     engine->settings.drain_timeout_sec = HKP_DRAIN_TIMEOUT_DEFAULT_SEC;
   if (engine->settings.health_interval_sec <= 0)
@@ -186,6 +191,12 @@ void
 hkp_engine_observe_drain (HkpEngine *engine, const HkpDrainResult *outcome)
 {
   hkp_histogram_observe (&engine->drain_duration, outcome->duration_usec / (gdouble) G_USEC_PER_SEC);
+}
+
+HkpCheckStats *
+hkp_engine_get_check_stats (HkpEngine *engine)
+{
+  return &engine->check_stats;
 }
 
 const HkpEngineSettings *

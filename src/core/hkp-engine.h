@@ -39,6 +39,7 @@ typedef struct {
   gdouble health_timeout_sec; /* a health() call that overruns counts as unhealthy */
   HkpRestartPolicy restart;
   guint history_limit; /* versions of each plugin file the history keeps (default HKP_CONFIG_HISTORY_LIMIT_DEFAULT) */
+  const char *const *required_plugins; /* required besides those whose file says so (--required-plugins); may be NULL */
   HkpWriteHook write_hook; /* tests: runs before a plugin file is renamed into place */
   gpointer write_hook_data;
 } HkpEngineSettings;
@@ -70,6 +71,9 @@ const HkpHistogram *hkp_engine_get_reload_durations (HkpEngine *engine);
 
 /* Returns the durations of drains of retired instances, owned by engine; main thread. */
 const HkpHistogram *hkp_engine_get_drain_durations (HkpEngine *engine);
+
+/* Returns the check endpoint's figures, owned by engine; any thread records into them. */
+HkpCheckStats *hkp_engine_get_check_stats (HkpEngine *engine);
 
 /* Returns the settings in force (defaults filled in), owned by engine. */
 const HkpEngineSettings *hkp_engine_get_settings (HkpEngine *engine);

@@ -33,6 +33,7 @@ hkp_slot_new (const char *name, HkpGateMode mode, HkpFailureMode failure_mode)
   slot->failure_mode = failure_mode;
   slot->pause_limit_usec = 90 * G_USEC_PER_SEC;
   slot->call_timeout_usec = HKP_CALL_TIMEOUT_DEFAULT_MS * 1000;
+  slot->call_durations = hkp_latency_new ();
   g_mutex_init (&slot->lock);
   hkp_guard_swap (&slot->gate, &hkp_gate_new (mode, NULL)->guard);
   return slot;
@@ -54,8 +55,17 @@ hkp_slot_unref (HkpSlot *slot)
   hkp_gate_free ((HkpGate *) hkp_guard_swap (&slot->gate, NULL));
   g_clear_pointer ((HkpTimedQueue **) &slot->parked_deadlines, hkp_timed_queue_free);
   g_mutex_clear (&slot->lock);
+  hkp_latency_free (slot->call_durations);
   g_free (slot->name);
   g_free (slot);
+}
+
+void
+hkp_slot_record_call (HkpSlot *slot, gint64 duration_usec, gboolean timed_out)
+{
+  hkp_latency_observe (slot->call_durations, duration_usec);
+  if (timed_out)
+    __atomic_fetch_add (&slot->timed_out, 1, __ATOMIC_RELAXED);
 }
 
 void

@@ -6,6 +6,7 @@
 #include "hkp-guard.h"
 #include "hkp-instance.h"
 #include "hkp-manifest.h"
+#include "hkp-sharded-stats.h"
 
 G_BEGIN_DECLS
 
@@ -67,6 +68,7 @@ typedef struct {
   gint generation; /* bumped (atomically, under lock) at every gate swap */
   gint64 outcomes[HKP_N_OUTCOMES];
   gint64 timed_out; /* calls answered by the failure mode because the plugin did not answer in time */
+  HkpLatency *call_durations; /* every call, answered or timed out (then counted at its deadline) */
 } HkpSlot;
 
 /* Creates a gate of mode; for HKP_GATE_SERVE takes a reference to instance.  Caller owns it. */
@@ -97,6 +99,13 @@ void hkp_gate_free_drained (HkpGuarded *gate, gpointer user_data);
 
 /* Returns the slot's current gate (main thread only). */
 HkpGate *hkp_slot_peek_gate (HkpSlot *slot);
+
+/*
+ * Records one call into the plugin that is over for its check: answered
+ * after duration_usec, or given up at its deadline (timed_out, duration_usec
+ * the timeout).  Any thread, no lock.
+ */
+void hkp_slot_record_call (HkpSlot *slot, gint64 duration_usec, gboolean timed_out);
 
 /* Returns the number of requests inside the slot's current gate. */
 guint64 hkp_slot_current_requests (HkpSlot *slot);

@@ -29,3 +29,40 @@ hkp_reload_result_to_string (HkpReloadResult result)
   g_return_val_if_fail (result < HKP_RELOAD_N_RESULTS, "failed");
   return names[result];
 }
+
+const char *
+hkp_check_answer_to_string (HkpCheckAnswer answer)
+{
+  static const char *const names[HKP_CHECK_N_ANSWERS] = {
+    [HKP_CHECK_ANSWER_ALLOW] = "allow",
+    [HKP_CHECK_ANSWER_DENY] = "deny",
+    [HKP_CHECK_ANSWER_UNAVAILABLE] = "unavailable",
+    [HKP_CHECK_ANSWER_MALFORMED] = "malformed",
+    [HKP_CHECK_ANSWER_SHUTTING_DOWN] = "shutting_down",
+  };
+
+  g_return_val_if_fail (answer < HKP_CHECK_N_ANSWERS, "malformed");
+  return names[answer];
+}
+
+void
+hkp_check_stats_init (HkpCheckStats *stats)
+{
+  stats->answers = hkp_counters_new (HKP_CHECK_N_ANSWERS);
+  stats->durations = hkp_latency_new ();
+}
+
+void
+hkp_check_stats_clear (HkpCheckStats *stats)
+{
+  g_clear_pointer (&stats->answers, hkp_counters_free);
+  g_clear_pointer (&stats->durations, hkp_latency_free);
+}
+
+void
+hkp_check_stats_record (HkpCheckStats *stats, HkpCheckAnswer answer, gint64 duration_usec)
+{
+  hkp_counters_inc (stats->answers, answer);
+  if (duration_usec >= 0)
+    hkp_latency_observe (stats->durations, duration_usec);
+}

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "hkp-sharded-stats.h"
+
 G_BEGIN_DECLS
 
 /* Upper bounds (seconds) of a histogram's buckets, as Prometheus "le" labels; +Inf is implied. */
@@ -29,5 +31,33 @@ typedef enum {
 
 /* Returns "success", "rolled_back" or "failed" (static). */
 const char *hkp_reload_result_to_string (HkpReloadResult result);
+
+/* How the check endpoint answered a request, as hkp_plugind_check_requests_total{result} counts it. */
+typedef enum {
+  HKP_CHECK_ANSWER_ALLOW, /* 2xx */
+  HKP_CHECK_ANSWER_DENY, /* a plugin denied it (401, 403, 429…) */
+  HKP_CHECK_ANSWER_UNAVAILABLE, /* denied with 503: a plugin failed or did not answer in time (failure_mode closed) */
+  HKP_CHECK_ANSWER_MALFORMED, /* 400 or 404: headers missing or malformed, or not /check; nginx answers 500 */
+  HKP_CHECK_ANSWER_SHUTTING_DOWN, /* 503: the daemon is stopping */
+  HKP_CHECK_N_ANSWERS,
+} HkpCheckAnswer;
+
+/* Returns "allow", "deny", "unavailable", "malformed" or "shutting_down" (static). */
+const char *hkp_check_answer_to_string (HkpCheckAnswer answer);
+
+/* The check endpoint's figures: its answers by kind, and how long the checks that asked plugins took. */
+typedef struct {
+  HkpCounters *answers; /* by HkpCheckAnswer */
+  HkpLatency *durations;
+} HkpCheckStats;
+
+/* Makes stats empty. */
+void hkp_check_stats_init (HkpCheckStats *stats);
+
+/* Frees what stats holds. */
+void hkp_check_stats_clear (HkpCheckStats *stats);
+
+/* Records one answer; duration_usec is the check's, or negative if no plugin was asked.  Any thread, no lock. */
+void hkp_check_stats_record (HkpCheckStats *stats, HkpCheckAnswer answer, gint64 duration_usec);
 
 G_END_DECLS

@@ -160,6 +160,7 @@ typedef struct {
   struct MHD_Connection *connection;
   HkpCheckRequest *request;
   HkpCheckResult result;
+  gint64 started; /* monotonic µs, for the duration histogram */
   gboolean checking; /* suspended while the plugins decide */
   gint decided; /* atomic: the result is filled */
 } CheckJob;
@@ -219,11 +220,15 @@ start_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
   forwarded_for = collect.scan.forwarded_for;
   collect.scan.headers.forwarded_for = forwarded_for != NULL ? forwarded_for->str : NULL;
   if (!http_proxy_parse (&collect.scan.headers, peer_address (connection), self->proxies, &original, &reason))
-    return queue_text (connection, MHD_HTTP_BAD_REQUEST, reason, FALSE);
+    {
+      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_MALFORMED, -1);
+      return queue_text (connection, MHD_HTTP_BAD_REQUEST, reason, FALSE);
+    }
   g_ptr_array_add (all, NULL);
   job->request = hkp_check_request_new (original.method, original.path, original.query, original.client_address,
                                         (const char *const *) all->pdata);
   job->checking = TRUE;
+  job->started = g_get_monotonic_time ();
   g_atomic_int_inc (&self->in_flight);
   /* Suspended first, so a decision on another thread always finds it suspended. */
   MHD_suspend_connection (connection);
@@ -232,11 +237,23 @@ start_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
   return MHD_YES;
 }
 
+/* How an answer counts in hkp_plugind_check_requests_total. */
+static HkpCheckAnswer
+answer_kind (const HkpCheckResult *result)
+{
+  if (result->allowed)
+    return HKP_CHECK_ANSWER_ALLOW;
+  return result->status == MHD_HTTP_SERVICE_UNAVAILABLE ? HKP_CHECK_ANSWER_UNAVAILABLE : HKP_CHECK_ANSWER_DENY;
+}
+
 /* The plugins decided: answer, and forget the check. */
 static enum MHD_Result
 answer_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
 {
   enum MHD_Result ret = queue_result (self, connection, &job->result);
+
+  hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), answer_kind (&job->result),
+                          g_get_monotonic_time () - job->started);
 
   job->checking = FALSE;
   leave (self);
@@ -267,9 +284,15 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
       return MHD_YES;
     }
   if (strcmp (url, CHECK_PATH) != 0)
-    return queue_text (connection, MHD_HTTP_NOT_FOUND, "not found: the check endpoint is " CHECK_PATH, FALSE);
+    {
+      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_MALFORMED, -1);
+      return queue_text (connection, MHD_HTTP_NOT_FOUND, "not found: the check endpoint is " CHECK_PATH, FALSE);
+    }
   if (g_atomic_int_get (&self->stopping))
-    return queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
+    {
+      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_SHUTTING_DOWN, -1);
+      return queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
+    }
   return start_check (self, connection, job);
 }
 
