@@ -20,13 +20,14 @@
     return sd_bus_message_append (reply, type, (expr)); \
   }
 
+/* Plugins that serve, by the rule of GET /plugins/status: a plugin in an overlap reload serves on. */
 static guint
 active_plugins (HkpEngine *engine)
 {
-  guint counts[HKP_PLUGIN_N_STATES];
+  HkpStatusSummary summary;
 
-  hkp_engine_count_states (engine, counts);
-  return counts[HKP_PLUGIN_STATE_ACTIVE];
+  hkp_status_summarize (engine, &summary);
+  return summary.active;
 }
 
 static guint
@@ -68,17 +69,17 @@ MANAGER_PROPERTY (property_get_drain_timeout, "t",
 void
 bus_manager_emit_changes (BusService *service)
 {
-  guint active = active_plugins (service->engine);
-  const char *overall = hkp_status_overall_health (service->engine);
+  HkpStatusSummary summary;
   const char *changed[3] = { NULL };
   guint n = 0;
 
-  if (active != service->last_active)
+  hkp_status_summarize (service->engine, &summary);
+  if (summary.active != service->last_active)
     changed[n++] = "ActivePlugins";
-  if (overall != service->last_overall)
+  if (summary.overall != service->last_overall)
     changed[n++] = "OverallHealth";
-  service->last_active = active;
-  service->last_overall = overall;
+  service->last_active = summary.active;
+  service->last_overall = summary.overall;
   if (n > 0)
     sd_bus_emit_properties_changed_strv (service->bus, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, (char **) changed);
 }

@@ -34,6 +34,7 @@ struct _HkpPlugin {
   guint config_version;
   guint64 cancelled_by_drain;
   HkpHealth health;
+  HkpHealthStatus counted_health; /* what the overall health counts; see hkp_plugin_get_counted_health() */
   guint restart_count; /* restarts by the health monitor */
   guint64 reloads[HKP_RELOAD_N_RESULTS];
   guint64 health_checks[HKP_HEALTH_N_STATUSES]; /* completed health checks by result */

@@ -182,6 +182,37 @@ hkp_plugin_get_shown_health (HkpPlugin *plugin)
   return plugin->state == HKP_PLUGIN_STATE_FAILED ? HKP_HEALTH_STATUS_UNHEALTHY : plugin->health.status;
 }
 
+HkpHealthStatus
+hkp_plugin_get_counted_health (HkpPlugin *plugin)
+{
+  return plugin->state == HKP_PLUGIN_STATE_FAILED ? HKP_HEALTH_STATUS_UNHEALTHY : plugin->counted_health;
+}
+
+gboolean
+hkp_plugin_is_serving (HkpPlugin *plugin)
+{
+  /* The state says reloading from the start of a reload: only an overlap reload keeps the previous instance serving. */
+  return plugin->state == HKP_PLUGIN_STATE_ACTIVE ||
+    (plugin->state == HKP_PLUGIN_STATE_RELOADING && plugin->manifest != NULL &&
+     plugin->manifest->reload_strategy == HKP_RELOAD_OVERLAP);
+}
+
+gboolean
+hkp_plugin_is_enabled (HkpPlugin *plugin)
+{
+  return plugin->state != HKP_PLUGIN_STATE_DISABLED && plugin->state != HKP_PLUGIN_STATE_UNLOADING;
+}
+
+gboolean
+hkp_plugin_is_required (HkpPlugin *plugin)
+{
+  const char *const *named = plugin->engine != NULL ? hkp_engine_get_settings (plugin->engine)->required_plugins : NULL;
+
+  if (plugin->manifest != NULL && plugin->manifest->required)
+    return TRUE;
+  return named != NULL && g_strv_contains (named, plugin->name);
+}
+
 guint
 hkp_plugin_get_reload_count (HkpPlugin *plugin)
 {
@@ -311,6 +342,24 @@ hkp_plugin_get_health_checks (HkpPlugin *plugin, HkpHealthStatus status)
   return plugin->health_checks[status];
 }
 
+void
+hkp_plugin_get_call_durations (HkpPlugin *plugin, HkpLatencyCounts *counts)
+{
+  hkp_latency_read (plugin->slot->call_durations, counts);
+}
+
+guint64
+hkp_plugin_get_timed_out_calls (HkpPlugin *plugin)
+{
+  return (guint64) __atomic_load_n (&plugin->slot->timed_out, __ATOMIC_RELAXED);
+}
+
+guint64
+hkp_plugin_get_host_restarts (HkpPlugin *plugin)
+{
+  return 0; /* every instance runs in the daemon for now: no host to restart */
+}
+
 guint64
 hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin)
 {
@@ -327,12 +376,15 @@ hkp_plugin_set_config_version (HkpPlugin *plugin, guint version)
 void
 hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
 {
-  HkpHealthStatus old = plugin->health.status;
+  HkpHealthStatus old = plugin->health.status, old_counted = plugin->counted_health;
   gboolean message_changed = g_strcmp0 (plugin->health.message, health->message) != 0;
 
   hkp_health_clear (&plugin->health);
   plugin->health = *health;
   memset (health, 0, sizeof *health);
+  /* An overlap reload is no dip in health: the previous instance serves as it did until the new one is checked. */
+  if (plugin->health.status != HKP_HEALTH_STATUS_TRANSITIONING || !hkp_plugin_is_serving (plugin))
+    plugin->counted_health = plugin->health.status;
   if (old != plugin->health.status || message_changed)
     {
       GLogLevelFlags level = plugin->health.status == HKP_HEALTH_STATUS_HEALTHY ? G_LOG_LEVEL_MESSAGE
@@ -347,6 +399,8 @@ hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
                         plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);
       hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_HEALTH);
     }
+  else if (old_counted != plugin->counted_health)
+    hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_HEALTH);
 }
 
 void

@@ -79,6 +79,23 @@ const HkpHealth *hkp_plugin_get_health (HkpPlugin *plugin);
 /* Returns the health the plugin is shown with: its last check's, but unhealthy while it has failed. */
 HkpHealthStatus hkp_plugin_get_shown_health (HkpPlugin *plugin);
 
+/*
+ * Returns the health the overall status counts the plugin with: unhealthy
+ * while it has failed; while an overlap reload runs and until its new
+ * instance's first check, the health it had before (its previous instance
+ * serves meanwhile); else its last check's.
+ */
+HkpHealthStatus hkp_plugin_get_counted_health (HkpPlugin *plugin);
+
+/* Returns TRUE while the plugin serves requests: active, or reloading with overlap (its previous instance serves). */
+gboolean hkp_plugin_is_serving (HkpPlugin *plugin);
+
+/* Returns TRUE unless the plugin is disabled or unloading (on its way out). */
+gboolean hkp_plugin_is_enabled (HkpPlugin *plugin);
+
+/* Returns TRUE if the plugin is required: "required": true in its file, or named in the engine's required_plugins. */
+gboolean hkp_plugin_is_required (HkpPlugin *plugin);
+
 /* Returns TRUE while a transition of the plugin runs (another one is refused as busy). */
 gboolean hkp_plugin_is_busy (HkpPlugin *plugin);
 
@@ -93,6 +110,15 @@ guint64 hkp_plugin_get_outcome_count (HkpPlugin *plugin, HkpOutcome outcome);
 
 /* Returns how many times the health monitor restarted the plugin. */
 guint hkp_plugin_get_restart_count (HkpPlugin *plugin);
+
+/* Fills counts with the durations of calls into the plugin (every instance it had). */
+void hkp_plugin_get_call_durations (HkpPlugin *plugin, HkpLatencyCounts *counts);
+
+/* Returns how many calls into the plugin were answered by its failure mode because it did not answer in time. */
+guint64 hkp_plugin_get_timed_out_calls (HkpPlugin *plugin);
+
+/* Returns how many times the plugin's host process was restarted after it died or stopped answering. */
+guint64 hkp_plugin_get_host_restarts (HkpPlugin *plugin);
 
 /* Returns how many requests drains have cancelled in this plugin. */
 guint64 hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin);

@@ -22,8 +22,27 @@ char *hkp_status_list_json (HkpEngine *engine, gint64 now_usec);
 /* GET /plugins/health: overall_status, plugins (name → health object), timestamp. */
 char *hkp_status_health_json (HkpEngine *engine, gint64 now_usec);
 
-/* Returns the overall health: "unhealthy" if a plugin that is not disabled is unhealthy or failed,
- * "degraded" if one is degraded or transitioning, else "healthy"; static string. */
+/*
+ * How the plugins add up, by the one rule every front end shows (the HTTP
+ * documents, D-Bus ActivePlugins and OverallHealth, the metrics).  A plugin
+ * counts with hkp_plugin_get_counted_health(), so an overlap reload changes
+ * nothing here.
+ */
+typedef struct {
+  guint total;
+  guint active; /* serving: active, or reloading while the previous instance serves */
+  guint healthy;
+  guint unhealthy; /* total - healthy: failed, disabled and not yet checked ones included */
+  guint64 active_requests;
+  /* "healthy" when every enabled plugin is healthy; "unhealthy" when a required plugin is not,
+   * or no enabled plugin is; "degraded" otherwise (static) */
+  const char *overall;
+} HkpStatusSummary;
+
+/* Fills summary from the engine's plugins now (main thread). */
+void hkp_status_summarize (HkpEngine *engine, HkpStatusSummary *summary);
+
+/* Returns the overall health of hkp_status_summarize(): "healthy", "degraded" or "unhealthy"; static string. */
 const char *hkp_status_overall_health (HkpEngine *engine);
 
 /* Formats a duration in Go's time.Duration form, to the second ("2h15m30s", "45s", "0s"); caller frees. */

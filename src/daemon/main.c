@@ -307,6 +307,7 @@ daemon_start (Daemon *daemon, GError **error)
     .drain_timeout_sec = options->drain_timeout_sec,
     .health_interval_sec = options->health_interval_sec,
     .history_limit = options->history_limit,
+    .required_plugins = (const char *const *) options->required_plugins,
   };
 
   g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s", PACKAGE_VERSION,

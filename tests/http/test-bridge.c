@@ -22,8 +22,31 @@ assert_health_object (JsonObject *health)
   bridge_member (health, "status", G_TYPE_STRING);
   bridge_member (health, "state", G_TYPE_STRING);
   bridge_member (health, "last_check", G_TYPE_INT64);
+  bridge_member (health, "message", G_TYPE_STRING);
   checks = json_node_get_object (bridge_member (health, "checks", JSON_TYPE_OBJECT));
   bridge_member (checks, "active_requests", G_TYPE_INT64);
+}
+
+/*
+ * GETs path until its body holds needle (the documents are rebuilt on the
+ * main loop after each change, so a change logged may not be served yet);
+ * fails after 30 s.
+ */
+static void
+bridge_get_until (BridgeFixture *f, const char *path, const char *needle)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_auto (BridgeReply) r = { 0 };
+      bridge_call (f, "GET", path, NULL, NULL, &r);
+      if (r.status == 200 && strstr (r.body, needle) != NULL)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("GET %s never held %s: %s", path, needle, r.body);
+      g_usleep (10 * 1000);
+    }
 }
 
 static void
@@ -32,6 +55,10 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
   bridge_start (f);
+  /* Once alpha and beta have had their first health check. */
+  hkp_test_daemon_wait_line (f->daemon, "plugin alpha health transitioning -> healthy");
+  hkp_test_daemon_wait_line (f->daemon, "plugin beta health transitioning -> healthy");
+  bridge_get_until (f, "/plugins/status", "\"healthy_count\":2");
   {
     g_auto (BridgeReply) r = { 0 };
     g_autoptr (JsonObject) o = NULL;
@@ -52,10 +79,11 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
     g_assert_cmpstr (json_object_get_string_member (states, "alpha"), ==, "active");
     g_assert_cmpstr (json_object_get_string_member (states, "broken"), ==, "failed");
     health = json_node_get_object (bridge_member (o, "health_status", JSON_TYPE_OBJECT));
-    bridge_member (health, "healthy_count", G_TYPE_INT64);
+    /* Counts add up; broken has failed, but with failure_mode open traffic flows: degraded. */
+    g_assert_cmpint (json_node_get_int (bridge_member (health, "healthy_count", G_TYPE_INT64)), ==, 2);
     g_assert_cmpint (json_node_get_int (bridge_member (health, "unhealthy_count", G_TYPE_INT64)), ==, 1);
     g_assert_cmpint (json_node_get_int (bridge_member (health, "total_count", G_TYPE_INT64)), ==, 3);
-    g_assert_cmpstr (json_node_get_string (bridge_member (health, "overall_status", G_TYPE_STRING)), ==, "unhealthy");
+    g_assert_cmpstr (json_node_get_string (bridge_member (health, "overall_status", G_TYPE_STRING)), ==, "degraded");
     g_assert_true (g_regex_match_simple ("^([0-9]+h)?([0-9]+m)?[0-9]+s$",
                                          json_node_get_string (bridge_member (o, "uptime", G_TYPE_STRING)), 0, 0));
     g_assert_cmpint (json_node_get_int (bridge_member (o, "timestamp", G_TYPE_INT64)), >=, now - 2);
@@ -73,9 +101,16 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
     for (guint i = 0; i < 3; i++)
       {
         JsonObject *p = json_array_get_object_element (plugins, i);
-        bridge_member (p, "name", G_TYPE_STRING);
+        const char *name = json_node_get_string (bridge_member (p, "name", G_TYPE_STRING));
         bridge_member (p, "status", G_TYPE_STRING);
+        bridge_member (p, "message", G_TYPE_STRING);
         assert_health_object (json_node_get_object (bridge_member (p, "health", JSON_TYPE_OBJECT)));
+        /* Why broken failed, said remotely; the others have no last error. */
+        if (g_str_equal (name, "broken"))
+          g_assert_nonnull (strstr (json_node_get_string (bridge_member (p, "last_error", G_TYPE_STRING)),
+                                    "failinit refuses to start"));
+        else
+          g_assert_false (json_object_has_member (p, "last_error"));
       }
     g_assert_cmpint (json_node_get_int (bridge_member (o, "total_count", G_TYPE_INT64)), ==, 3);
     bridge_member (o, "timestamp", G_TYPE_INT64);
@@ -88,10 +123,16 @@ test_read_shapes (BridgeFixture *f, gconstpointer data)
     bridge_call (f, "GET", "/plugins/health", NULL, NULL, &r);
     g_assert_cmpuint (r.status, ==, 200);
     o = bridge_parse_object (r.body);
-    bridge_member (o, "overall_status", G_TYPE_STRING);
+    g_assert_cmpstr (json_node_get_string (bridge_member (o, "overall_status", G_TYPE_STRING)), ==, "degraded");
     plugins = json_node_get_object (bridge_member (o, "plugins", JSON_TYPE_OBJECT));
     assert_health_object (json_object_get_object_member (plugins, "alpha"));
     assert_health_object (json_object_get_object_member (plugins, "broken"));
+    g_assert_nonnull (strstr (json_node_get_string (bridge_member (json_object_get_object_member (plugins, "broken"),
+                                                                   "last_error", G_TYPE_STRING)),
+                              "failinit refuses to start"));
+    g_assert_nonnull (strstr (json_node_get_string (bridge_member (json_object_get_object_member (plugins, "broken"),
+                                                                   "message", G_TYPE_STRING)),
+                              "failinit refuses to start"));
     bridge_member (o, "timestamp", G_TYPE_INT64);
   }
   {
@@ -311,14 +352,46 @@ metric (const char *text, const char *prefix)
   return -1;
 }
 
+/* One request to the check endpoint; returns its status. */
+static guint
+check_request (BridgeFixture *f, const char *target, const char *const *headers)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpTestHttp) http = hkp_test_http_connect (f->check, NULL, &error);
+  g_auto (HkpTestHttpResponse) r = { 0 };
+
+  g_assert_no_error (error);
+  g_assert_true (hkp_test_http_request (http, "GET", target, headers, NULL, &r, &error));
+  g_assert_no_error (error);
+  return r.status;
+}
+
+/* The value of the sample whose line starts with prefix and a space, as a double; fails the test if there is none. */
+static gdouble
+metric_value (const char *text, const char *prefix)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], prefix) && lines[i][strlen (prefix)] == ' ')
+      return g_ascii_strtod (lines[i] + strlen (prefix) + 1, NULL);
+  g_error ("no sample %s in /metrics", prefix);
+}
+
 static void
 test_metrics (BridgeFixture *f, gconstpointer data)
 {
+  static const char *const original[] = { "X-Original-Method: GET", "X-Original-URI: /pks/lookup?op=get&search=0x1",
+                                          "X-Real-IP: 192.0.2.1", NULL };
   g_auto (BridgeReply) before = { 0 };
   g_auto (BridgeReply) after = { 0 };
   g_autofree char *promtool = g_find_program_in_path ("promtool");
+  gdouble now = g_get_real_time () / (gdouble) G_USEC_PER_SEC;
 
   bridge_start (f);
+  hkp_test_daemon_wait_line (f->daemon, "plugin alpha health transitioning -> healthy");
+  hkp_test_daemon_wait_line (f->daemon, "plugin beta health transitioning -> healthy");
+  bridge_get_until (f, "/metrics", "hkp_plugind_overall_health{status=\"degraded\"} 1");
   bridge_call (f, "GET", "/metrics", NULL, NULL, &before);
   g_assert_cmpuint (before.status, ==, 200);
   g_assert_true (
@@ -339,6 +412,31 @@ test_metrics (BridgeFixture *f, gconstpointer data)
   g_assert_cmpint (metric (before.body, "hkp_plugind_start_time_seconds"), >, 1700000000);
   g_assert_cmpint (metric (before.body, "hkp_plugind_build_info{version=\"" PACKAGE_VERSION "\"}"), ==, 1);
   g_assert_cmpint (metric (before.body, "hkp_plugind_drain_duration_seconds_count"), ==, 0);
+  /* The overall health and the per-plugin figures that go with it, by the one rule. */
+  g_assert_cmpint (metric (before.body, "hkp_plugind_overall_health{status=\"healthy\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_overall_health{status=\"unhealthy\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_healthy{plugin=\"alpha\"}"), ==, 1);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_required{plugin=\"alpha\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_config_version{plugin=\"beta\"}"), ==, 1);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_calls_timed_out_total{plugin=\"beta\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_host_restarts_total{plugin=\"beta\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_plugin_call_duration_seconds_count{plugin=\"beta\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_check_requests_total{result=\"deny\"}"), ==, 0);
+  g_assert_cmpint (metric (before.body, "hkp_plugind_check_duration_seconds_count"), ==, 0);
+  /* The process figures every Prometheus client exports. */
+  g_assert_cmpfloat (metric_value (before.body, "process_cpu_seconds_total"), >=, 0);
+  g_assert_cmpfloat (metric_value (before.body, "process_resident_memory_bytes"), >, 1024 * 1024);
+  g_assert_cmpfloat (metric_value (before.body, "process_virtual_memory_bytes"), >=,
+                     metric_value (before.body, "process_resident_memory_bytes"));
+  g_assert_cmpfloat (metric_value (before.body, "process_open_fds"), >=, 5);
+  g_assert_cmpfloat (metric_value (before.body, "process_max_fds"), >=, metric_value (before.body, "process_open_fds"));
+  g_assert_cmpfloat (metric_value (before.body, "process_start_time_seconds"), >, now - 60);
+  g_assert_cmpfloat (metric_value (before.body, "process_start_time_seconds"), <=, now + 2);
+
+  /* Three checks: alpha continues and beta denies; a request without its headers; a wrong path. */
+  g_assert_cmpuint (check_request (f, "/check", original), ==, 403);
+  g_assert_cmpuint (check_request (f, "/check", NULL), ==, 400);
+  g_assert_cmpuint (check_request (f, "/elsewhere", original), ==, 404);
 
   {
     g_auto (BridgeReply) r = { 0 };
@@ -350,7 +448,21 @@ test_metrics (BridgeFixture *f, gconstpointer data)
     bridge_call (f, "PUT", "/plugins/config?plugin=beta", TOKEN, "{\"enabled\": true, \"fail_init\": \"no\"}", &r);
     g_assert_cmpuint (r.status, ==, 500);
   }
+  /* The changes rebuilt the documents: the checks before them are in. */
   bridge_call (f, "GET", "/metrics", NULL, NULL, &after);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_check_requests_total{result=\"deny\"}"), ==, 1);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_check_requests_total{result=\"malformed\"}"), ==, 2);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_check_requests_total{result=\"allow\"}"), ==, 0);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_check_duration_seconds_count"), ==, 1);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_check_duration_seconds_bucket{le=\"+Inf\"}"), ==, 1);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_check_duration_seconds_bucket{le=\"10\"}"), ==, 1);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_plugin_call_duration_seconds_count{plugin=\"alpha\"}"), ==, 1);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_plugin_call_duration_seconds_count{plugin=\"beta\"}"), ==, 1);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_plugin_call_duration_seconds_bucket{plugin=\"beta\",le=\"+Inf\"}"),
+                   ==, 1);
+  g_assert_cmpint (metric (after.body, "hkp_plugind_plugin_call_duration_seconds_count{plugin=\"broken\"}"), ==, 0);
+  /* The refused change left the config as it was: version 1 still. */
+  g_assert_cmpint (metric (after.body, "hkp_plugind_plugin_config_version{plugin=\"beta\"}"), ==, 1);
   g_assert_cmpint (metric (after.body, "hkp_plugind_reloads_total{plugin=\"beta\",result=\"success\"}"), ==, 1);
   g_assert_cmpint (metric (after.body, "hkp_plugind_reloads_total{plugin=\"beta\",result=\"rolled_back\"}"), ==, 1);
   g_assert_cmpint (metric (after.body, "hkp_plugind_reload_duration_seconds_count"), ==,
