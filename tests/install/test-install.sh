@@ -22,6 +22,7 @@ for file in \
   "$datadir/doc/hkp-plugind/examples/plugins.d/ipfilter.json" \
   "$datadir/doc/hkp-plugind/examples/plugins.d/ratelimit.json" \
   "$datadir/doc/hkp-plugind/examples/nginx/hkp-plugind.conf" \
+  "$datadir/hkp-plugind/prometheus/hkp-plugind.rules.yml" \
   "$prefix/lib/systemd/system/hkp-plugind.service" \
   "$mandir/man8/hkp-plugind.8" \
   "$mandir/man5/hkp-plugind.conf.5" \
