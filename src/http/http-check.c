@@ -300,6 +300,12 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
 static void
 on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD_RequestTerminationCode code)
 {
+  CheckJob *job = *con_cls;
+
+  /* The client left while its check ran: the answer is never queued, so the check leaves the count here,
+   * or a stop would wait its whole timeout for it. */
+  if (job != NULL && job->checking)
+    leave (cls);
   g_clear_pointer ((CheckJob **) con_cls, check_job_free);
 }
 

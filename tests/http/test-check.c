@@ -382,6 +382,44 @@ test_stop_finishes_running_checks_and_refuses_new_ones (Fixture *f, gconstpointe
   g_assert_cmpint (hkp_test_probe_violations (), ==, 0);
 }
 
+/*
+ * Clients that close their connection while their check runs (nginx giving
+ * up, a load generator stopping) are never answered; a stop must not wait for
+ * them.  Many send a request and close at once, so that some close between
+ * their check's decision and its answer, whichever way libmicrohttpd sees it.
+ */
+static void
+test_stop_forgets_clients_that_left (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GAsyncResult) stopped = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) request = g_string_new ("GET /check HTTP/1.1\r\nHost: check\r\n");
+
+  engine_fixture_write_plugin (&f->e, "fast", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"allow\"}}");
+  engine_fixture_write_plugin (&f->e, "slow",
+                               "{\"module\": \"sleeper.so\", \"config\": "
+                               "{\"enabled\": true, \"sleep_ms\": 1}}");
+  serve (f, NULL);
+  for (guint i = 0; nginx_headers[i] != NULL; i++)
+    g_string_append_printf (request, "%s\r\n", nginx_headers[i]);
+  g_string_append (request, "\r\n");
+  for (guint i = 0; i < 400; i++)
+    {
+      HkpTestHttp *http = connect_to (f);
+      g_assert_true (hkp_test_http_send (http, request->str, &error));
+      g_assert_no_error (error);
+      if (i % 4 == 0)
+        g_usleep (i % 7 * 100); /* close at various moments of the check */
+      hkp_test_http_free (http); /* gone before its answer */
+    }
+
+  /* Every check ends on its own within milliseconds: the stop finds nothing to wait for, well before 20 s. */
+  http_check_stop_async (f->check, 20, hkp_test_store_result, &stopped);
+  hkp_test_wait_result (&stopped);
+  g_assert_true (http_check_stop_finish (f->check, stopped, &error));
+  g_assert_no_error (error);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
 int
@@ -399,6 +437,7 @@ main (int argc, char **argv)
   ADD ("/check/keep-alive", test_keep_alive);
   ADD ("/check/unix-socket", test_unix_socket);
   ADD ("/check/listen-errors-name-the-address", test_listen_errors_name_the_address);
+  ADD ("/check/stop-forgets-clients-that-left", test_stop_forgets_clients_that_left);
   ADD ("/check/stop-finishes-running-checks-and-refuses-new-ones",
        test_stop_finishes_running_checks_and_refuses_new_ones);
   return g_test_run ();
