@@ -20,9 +20,16 @@
 #include "hkp-test-http.h"
 #include "hkp-test-util.h"
 
+#include "hkp-engine.h"
+#include "hkp-manifest.h"
+
 #define RATELIMIT_CONFIG \
   "{\"enabled\": true, \"lookup\": {\"requests_per_second\": %u, \"burst\": %u}, " \
   "\"submit\": {\"requests_per_second\": 0.01, \"burst\": 2}}"
+
+/* What the shipped plugins say when they deny. */
+#define IPFILTER_REASON "your address is not allowed to use this keyserver"
+#define RATELIMIT_REASON "too many requests from your address; try again later"
 
 typedef struct {
   HkpTestTree tree;
@@ -212,7 +219,10 @@ test_allow_deny_and_rate_limit (Fixture *f, gconstpointer data)
     g_auto (HkpTestHttpResponse) r = { 0 };
     get (denied, "GET", "/pks/lookup?op=get&search=0x1234", &r);
     g_assert_cmpuint (r.status, ==, 403);
-    g_assert_null (strstr (r.body, "keyserver"));
+    g_assert_null (strstr (r.body, "keyserver:"));
+    /* The plugin's reason reaches the client, in a header and the body. */
+    g_assert_cmpstr (hkp_test_http_header (&r, "x-hkp-reason"), ==, IPFILTER_REASON);
+    g_assert_cmpstr (r.body, ==, "Forbidden.\n" IPFILTER_REASON "\n");
   }
 
   /* Submissions: a burst of 2, then 429 with Retry-After and the X-RateLimit-* headers. */
@@ -234,6 +244,8 @@ test_allow_deny_and_rate_limit (Fixture *f, gconstpointer data)
     g_assert_cmpuint (retry_after, >=, 1);
     g_assert_cmpstr (hkp_test_http_header (&r, "x-ratelimit-limit"), ==, "0.01");
     g_assert_cmpstr (hkp_test_http_header (&r, "x-ratelimit-remaining"), ==, "0");
+    g_assert_cmpstr (hkp_test_http_header (&r, "x-hkp-reason"), ==, RATELIMIT_REASON);
+    g_assert_cmpstr (r.body, ==, "Too many requests: try again later.\n" RATELIMIT_REASON "\n");
   }
   /* Lookups from the same client are another class, still allowed. */
   {
@@ -355,6 +367,39 @@ test_reload_storm_loses_nothing (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stream.ok, ==, stream.requests);
 }
 
+/* Returns the seconds of the first "name Ns;" after the line holding block in the snippet. */
+static guint64
+snippet_seconds (const char *snippet, const char *block, const char *name)
+{
+  const char *at = strstr (snippet, block);
+  g_autofree char *needle = g_strdup_printf ("%s ", name);
+
+  g_assert_nonnull (at);
+  at = strstr (at, needle);
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (needle), NULL, 10);
+}
+
+/*
+ * nginx waits for a check as long as hkp-plugind may hold it: a plugin in an
+ * exclusive reload holds requests up to 2 x drain + 2 x init timeout, and
+ * then each of the shipped plugins may take its call timeout.
+ */
+static void
+test_timeouts_cover_a_held_check (Fixture *f, gconstpointer data)
+{
+  g_autofree char *snippet = NULL;
+  g_autoptr (GError) error = NULL;
+  guint64 held = (guint64) (2 * HKP_DRAIN_TIMEOUT_DEFAULT_SEC + 2 * HKP_INIT_TIMEOUT_DEFAULT_SEC) +
+    2 * HKP_CALL_TIMEOUT_DEFAULT_MS / 1000;
+
+  g_assert_true (g_file_get_contents (HKP_NGINX_SNIPPET, &snippet, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (snippet_seconds (snippet, "location = /_hkp_plugind_check", "proxy_read_timeout"), >=, held);
+  /* Sending the (body-less) subrequest and connecting stay short: a dead daemon is noticed at once. */
+  g_assert_cmpuint (snippet_seconds (snippet, "location = /_hkp_plugind_check", "proxy_connect_timeout"), <=, 5);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
 int
@@ -369,6 +414,7 @@ main (int argc, char **argv)
       return g_test_run ();
     }
   ADD ("/e2e/nginx/allow-deny-and-rate-limit", test_allow_deny_and_rate_limit);
+  ADD ("/e2e/nginx/timeouts-cover-a-held-check", test_timeouts_cover_a_held_check);
   ADD ("/e2e/nginx/reload-storm-loses-nothing", test_reload_storm_loses_nothing);
   return g_test_run ();
 }
