@@ -8,6 +8,11 @@
 #   nginx return 204 (the HTTP ceiling here); hkp-plugind with 0, 1 (ipfilter) and 2 (ipfilter +
 #   ratelimit) plugins; p99 steady and during a reload storm of ratelimit; the same with
 #   "Connection: close"; and the daemon's RSS before and after a million checks.
+#
+#   BASELINE=OTHER_BUILDDIR tests/bench/bench-check.sh BUILDDIR
+# measures instead the cost of a change in the daemon: BUILDDIR's hkp-plugind and OTHER_BUILDDIR's
+# (a build of the code before the change), each with the same 2 plugins, taking turns for $ROUNDS
+# rounds (default 5), so machine noise falls on both alike.
 source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
 duration=${DURATION:-10}
@@ -48,9 +53,9 @@ printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
 check_port=$(free_port)
 for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 
-start_daemon() {
+start_daemon() {  # [BUILDDIR whose hkp-plugind to run; default $build]
   rm -f "$work/daemon.log"
-  "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
+  "${1:-$build}/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
     --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
     --http-listen=none --check-listen="127.0.0.1:$check_port" ${CHECK_ARGS:-} 2>"$work/daemon.log" &
   daemon_pid=$!
@@ -60,6 +65,30 @@ start_daemon() {
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
 headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /pks/lookup?op=get&search=0x1234" -H "X-Real-IP: 192.0.2.1")
+
+if [ -n "${BASELINE:-}" ]; then
+  baseline=$(realpath "$BASELINE")
+  rounds=${ROUNDS:-5}
+  echo '{"module": "ipfilter.so", "priority": 1, "config": {"enabled": true, "deny": ["198.51.100.0/24"]}}' > "$work/plugins.d/ipfilter.json"
+  echo '{"module": "ratelimit.so", "priority": 2, "config": {"enabled": true, "lookup": {"requests_per_second": 1e6, "burst": 1e6}}}' > "$work/plugins.d/ratelimit.json"
+  echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive; $(nproc) CPUs; 2 plugins; $rounds rounds, taking turns"
+  echo "#   with:    $build"
+  echo "#   without: $baseline"
+  with=() without=()
+  for round in $(seq "$rounds"); do
+    for which in without with; do
+      if [ "$which" = with ]; then start_daemon "$build"; else start_daemon "$baseline"; fi
+      run_wrk "http://127.0.0.1:$check_port/check" "${headers[@]}"
+      stop_daemon
+      printf '%-8s round %s %10s req/s  p99 %6s ms %s\n' "$which" "$round" "$rps" "$p99" "$errors"
+      if [ "$which" = with ]; then with+=("$rps"); else without+=("$rps"); fi
+    done
+  done
+  median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  printf 'median: with %s req/s, without %s req/s: %sx\n' "$(median "${with[@]}")" "$(median "${without[@]}")" \
+    "$(ratio "$(median "${with[@]}")" "$(median "${without[@]}")")"
+  exit 0
+fi
 
 echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive; $(nproc) CPUs"
 run_wrk "http://127.0.0.1:$nginx_port/"
