@@ -94,6 +94,85 @@ test_defaults (Fixture *f, gconstpointer data)
   daemon_options_clear (&o);
 }
 
+/* Returns a copy of strv, or the loopback list for NULL: what the check endpoint believes by default. */
+static char *
+trusted_or_default (char **strv)
+{
+  return strv != NULL ? g_strjoinv (",", strv) : g_strdup ("127.0.0.0/8,::1/128");
+}
+
+/*
+ * The installed main config shows the defaults: with every "#key=value"
+ * line uncommented, the daemon reads exactly what it reads from an empty
+ * file, and warns of nothing.  No line names a file as a default that is not one.
+ */
+static void
+test_shipped_config_shows_the_defaults (Fixture *f, gconstpointer data)
+{
+  const char *shipped = g_getenv ("HKP_SHIPPED_MAIN_CONFIG");
+  g_autofree char *text = NULL, *empty = NULL, *empty_arg = NULL, *all_arg = NULL, *all = NULL;
+  g_autoptr (GString) uncommented = g_string_new (NULL);
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GError) error = NULL;
+  DaemonOptions d = { 0 }, o = { 0 };
+  g_autofree char *d_http = NULL, *o_http = NULL, *d_check = NULL, *o_check = NULL;
+  g_autofree char *d_trusted = NULL, *o_trusted = NULL;
+  guint keys = 0;
+
+  g_assert_nonnull (shipped);
+  g_assert_true (g_file_get_contents (shipped, &text, NULL, &error));
+  g_assert_no_error (error);
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_regex_match_simple ("^#[a-z-]+=", lines[i], 0, 0))
+      {
+        g_string_append_printf (uncommented, "%s\n", lines[i] + 1);
+        keys++;
+      }
+    else
+      g_string_append_printf (uncommented, "%s\n", lines[i]);
+  g_assert_cmpuint (keys, >=, 10);
+  g_assert_null (strstr (uncommented->str, "\nhttp-token-file="));
+  empty = hkp_test_write_file_path (f->dir, "empty.conf", "[hkp-plugind]\n");
+  all = hkp_test_write_file_path (f->dir, "all.conf", uncommented->str);
+  empty_arg = g_strdup_printf ("--config=%s", empty);
+  all_arg = g_strdup_printf ("--config=%s", all);
+  g_assert_true (PARSE (&d, &error, empty_arg));
+  g_assert_no_error (error);
+  g_assert_true (PARSE (&o, &error, all_arg));
+  g_assert_no_error (error);
+  g_assert_cmpuint (o.config_warnings->len, ==, 0);
+
+  g_assert_cmpstr (o.plugin_dir, ==, d.plugin_dir);
+  g_assert_cmpstr (o.config_dir, ==, d.config_dir);
+  g_assert_cmpstr (o.state_dir, ==, d.state_dir);
+  g_assert_cmpint (o.bus_kind, ==, d.bus_kind);
+  g_assert_cmpint (o.no_polkit, ==, d.no_polkit);
+  d_http = listen_address_to_string (&d.http_listen);
+  o_http = listen_address_to_string (&o.http_listen);
+  g_assert_cmpstr (o_http, ==, d_http);
+  d_check = listen_address_to_string (&d.check_listen);
+  o_check = listen_address_to_string (&o.check_listen);
+  g_assert_cmpstr (o_check, ==, d_check);
+  g_assert_null (o.http_token_file);
+  g_assert_null (o.http_tls_certificate);
+  g_assert_null (o.http_allowed_hosts);
+  g_assert_null (o.required_plugins);
+  g_assert_cmpuint (o.http_processes, ==, d.http_processes);
+  g_assert_cmpuint (o.http_threads, ==, d.http_threads);
+  g_assert_cmpfloat (o.http_idle_timeout_sec, ==, d.http_idle_timeout_sec);
+  g_assert_cmpuint (o.http_max_connections, ==, d.http_max_connections);
+  g_assert_cmpuint (o.check_threads, ==, d.check_threads);
+  d_trusted = trusted_or_default (d.trusted_proxies);
+  o_trusted = trusted_or_default (o.trusted_proxies);
+  g_assert_cmpstr (o_trusted, ==, d_trusted);
+  g_assert_cmpfloat (o.drain_timeout_sec, ==, d.drain_timeout_sec);
+  g_assert_cmpfloat (o.health_interval_sec, ==, d.health_interval_sec);
+  g_assert_cmpuint (o.history_limit, ==, d.history_limit);
+  daemon_options_clear (&d);
+  daemon_options_clear (&o);
+}
+
 static void
 test_missing_config (Fixture *f, gconstpointer data)
 {
@@ -263,6 +342,7 @@ main (int argc, char **argv)
   hkp_test_log_capture_install ();
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
   ADD ("/options/defaults", test_defaults);
+  ADD ("/options/shipped-config-shows-the-defaults", test_shipped_config_shows_the_defaults);
   ADD ("/options/missing-config", test_missing_config);
   ADD ("/options/every-option", test_every_option);
   ADD ("/options/bad-values", test_bad_values);
