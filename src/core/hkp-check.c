@@ -458,8 +458,7 @@ on_call_deadline (HkpTimed *timer)
   HkpSlot *slot = check->chain->slots[check->index]; /* the check's chain keeps it */
   g_autofree char *why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms",
                                           call->timeout_usec / 1000);
-
-  gint64 timeout_usec = call->timeout_usec;
+  gint64 timeout_usec = call->timeout_usec; /* the call may be gone once settled */
 
   g_mutex_lock (&call->lock);
   if (!g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_SETTLED))
