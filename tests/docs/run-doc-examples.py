@@ -311,8 +311,9 @@ class Demo:
         return code
 
 
-def pattern_of_sample_line(line):
-    """A README log line with … as "anything" and runs of spaces as any spaces."""
+def pattern_of_sample_line(line, build):
+    """A README log line with … as "anything", runs of spaces as any spaces, and build/ as the build under test."""
+    line = line.replace("/build/demo/", f"/{os.path.basename(build)}/demo/")
     parts = [re.escape(p) for p in line.strip().split("…")]
     return re.sub(r"(\\ )+", r"\\s+", ".*".join(parts))
 
@@ -411,7 +412,7 @@ def tour(tap, args, source, build, reader, blocks):
             elif b.info == "":
                 log = demo.text()
                 missing = [l for l in b.text.splitlines() if l.strip()
-                           and not re.search(pattern_of_sample_line(l), log)]
+                           and not re.search(pattern_of_sample_line(l, build), log)]
                 why = f"the demo's log lacks {missing}" if missing else ""
             else:
                 code, out = run(b.text, reader, env)
@@ -419,7 +420,7 @@ def tour(tap, args, source, build, reader, blocks):
                 if why:
                     why += "\n" + out
                 elif "kill -HUP" in b.text:
-                    why = after_hangup(b, demo, reader)
+                    why = after_hangup(b, demo, reader, build)
         except Exception as e:
             why = f"{type(e).__name__}: {e}"
         tap.result(not why, b.name, why, skip)
@@ -445,11 +446,11 @@ def demo_last_error(demo, reader):
                           capture_output=True, text=True).stdout.strip()
 
 
-def after_hangup(block, demo, reader):
+def after_hangup(block, demo, reader, build):
     """The README says what follows each SIGHUP: the refusal in the log, then the error gone once fixed."""
     if '100/\\1"high"' in block.text:
         needle = pattern_of_sample_line(
-            '…/build/demo/plugins.d/allow-all.json refused: key "priority" must be an integer, not string')
+            '…/build/demo/plugins.d/allow-all.json refused: key "priority" must be an integer, not string', build)
         what, done = "the refusal in the log", lambda: re.search(needle, demo.text())
     else:
         what, done = "LastError of allow-all to go", lambda: demo_last_error(demo, reader) == 's ""'
