@@ -2,6 +2,7 @@
 /*
  * Engine figures (printed, not pass/fail):
  *   gate enter+leave ns/op on 1 and 2 threads       (target ≤ 50 ns single-threaded)
+ *   recording a plugin call's duration ns/op on 1 and 2 threads (target ≤ 20 ns single-threaded)
  *   request through 0, 1 and 3 no-op plugins ns/op  (target ≤ 300 ns for 3)
  *   reload of an idle plugin, median µs             (target ≤ 2 ms)
  *   1000 plugins: load time and RSS growth          (targets ≤ 1 s, ≤ 64 MiB)
@@ -16,6 +17,7 @@
 
 #define GATE_OPS 20000000
 #define CHAIN_OPS 2000000
+#define RECORD_OPS 20000000
 #define RELOADS 200
 
 typedef struct {
@@ -106,6 +108,47 @@ bench_chain (guint n_plugins)
   engine_fixture_teardown (&f, NULL);
 }
 
+typedef struct {
+  HkpSlot *slot;
+  guint64 ops;
+  gint64 elapsed_ns;
+} RecordRun;
+
+static gpointer
+record_thread (gpointer data)
+{
+  RecordRun *run = data;
+  gint64 start = g_get_monotonic_time ();
+
+  for (guint64 i = 0; i < run->ops; i++)
+    hkp_slot_record_call (run->slot, (gint64) (i & 1023), FALSE);
+  run->elapsed_ns = (g_get_monotonic_time () - start) * 1000;
+  return NULL;
+}
+
+/* What recording its duration costs each plugin call, on threads recording into one slot at once. */
+static void
+bench_record (guint threads)
+{
+  g_autoptr (HkpSlot) slot = hkp_slot_new ("bench", HKP_GATE_SKIP, HKP_FAILURE_CLOSED);
+  RecordRun runs[2];
+  GThread *handles[2];
+  gint64 worst = 0;
+
+  for (guint i = 0; i < threads; i++)
+    {
+      runs[i] = (RecordRun){ .slot = slot, .ops = RECORD_OPS / threads };
+      handles[i] = g_thread_new ("record", record_thread, &runs[i]);
+    }
+  for (guint i = 0; i < threads; i++)
+    {
+      g_thread_join (handles[i]);
+      worst = MAX (worst, runs[i].elapsed_ns);
+    }
+  printf ("call duration recorded, %u thread%s: %.1f ns/op per thread\n", threads, threads > 1 ? "s" : "",
+          (double) worst / (RECORD_OPS / threads));
+}
+
 static gint
 compare_gint64 (gconstpointer a, gconstpointer b)
 {
@@ -184,6 +227,8 @@ main (int argc, char **argv)
 
   bench_gate (1);
   bench_gate (2);
+  bench_record (1);
+  bench_record (2);
   bench_chain (0);
   bench_chain (1);
   bench_chain (3);
