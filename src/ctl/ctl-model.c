@@ -45,7 +45,7 @@ ctl_model_free (CtlModel *model)
   if (model == NULL)
     return;
   ctl_object_free (model->manager);
-  g_ptr_array_unref (model->plugins);
+  g_clear_pointer (&model->plugins, g_ptr_array_unref);
   g_free (model);
 }
 

@@ -14,7 +14,37 @@
 
 typedef struct {
   Ctl *ctl;
+  GHashTable *known; /* object path → (property name → GVariant): what was last seen */
 } Monitor;
+
+/* Remembers the properties of path; returns those whose value differs from what was known. */
+static GPtrArray *
+remember (Monitor *monitor, const char *path, GPtrArray *properties)
+{
+  GPtrArray *changed = g_ptr_array_new_with_free_func (ctl_property_free);
+  GHashTable *values = g_hash_table_lookup (monitor->known, path);
+
+  if (values == NULL)
+    {
+      values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
+      g_hash_table_insert (monitor->known, g_strdup (path), values);
+    }
+  for (guint i = 0; i < properties->len; i++)
+    {
+      CtlProperty *property = properties->pdata[i];
+      GVariant *old = g_hash_table_lookup (values, property->name);
+      if (old != NULL && g_variant_equal (old, property->value))
+        continue;
+      g_hash_table_insert (values, g_strdup (property->name), g_variant_ref (property->value));
+      {
+        CtlProperty *copy = g_new0 (CtlProperty, 1);
+        copy->name = g_strdup (property->name);
+        copy->value = g_variant_ref (property->value);
+        g_ptr_array_add (changed, copy);
+      }
+    }
+  return changed;
+}
 
 /* Prints one event: a line on screen ("12:00:01.234 NAME: Key=Value …"), or one JSON object per line. */
 static void
@@ -64,7 +94,7 @@ print_event (Monitor *monitor, const char *plugin, const char *event, GPtrArray 
       g_autofree char *clock = g_date_time_format (time, "%H:%M:%S");
       printf ("%s.%03d %s%s%s:", clock, (int) (now / 1000 % 1000), ctl_color_on (ctl, CTL_COLOR_BOLD),
               plugin != NULL ? plugin : "hkp-plugind", ctl_color_off (ctl, CTL_COLOR_BOLD));
-      if (properties == NULL)
+      if (!g_str_equal (event, "changed"))
         printf (" %s", event);
       for (guint i = 0; properties != NULL && i < properties->len; i++)
         {
@@ -97,7 +127,9 @@ plugin_of (const char *path)
 static int
 on_properties_changed (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
+  Monitor *monitor = userdata;
   g_autoptr (GPtrArray) properties = g_ptr_array_new_with_free_func (ctl_property_free);
+  g_autoptr (GPtrArray) changed = NULL;
   g_autofree char *plugin = plugin_of (sd_bus_message_get_path (message));
   const char *interface;
 
@@ -118,14 +150,17 @@ on_properties_changed (sd_bus_message *message, void *userdata, sd_bus_error *re
           g_ptr_array_add (properties, property);
         }
     }
-  if (properties->len > 0)
-    print_event (userdata, plugin, "changed", properties);
+  /* The daemon announces related properties together; only what really changed is news. */
+  changed = remember (monitor, sd_bus_message_get_path (message), properties);
+  if (changed->len > 0)
+    print_event (monitor, plugin, "changed", changed);
   return 0;
 }
 
 static int
 on_interfaces (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
+  Monitor *monitor = userdata;
   gboolean added = g_str_equal (sd_bus_message_get_member (message), "InterfacesAdded");
   g_autoptr (GPtrArray) properties = g_ptr_array_new_with_free_func (ctl_property_free);
   g_autofree char *plugin = NULL;
@@ -145,7 +180,11 @@ on_interfaces (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
         if (sd_bus_message_exit_container (message) < 0)
           return 0;
       }
-  print_event (userdata, plugin, added ? "added" : "removed", added ? properties : NULL);
+  if (added)
+    g_ptr_array_unref (remember (monitor, path, properties));
+  else
+    g_hash_table_remove (monitor->known, path);
+  print_event (monitor, plugin, added ? "added" : "removed", added ? properties : NULL);
   return 0;
 }
 
@@ -167,7 +206,10 @@ ctl_verb_monitor (Ctl *ctl, int argc, char **argv)
   g_autoptr (sd_bus_slot) added = NULL;
   g_autoptr (sd_bus_slot) removed = NULL;
   g_autoptr (sd_bus_slot) owner = NULL;
-  Monitor monitor = { .ctl = ctl };
+  g_autoptr (GHashTable) known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                        (GDestroyNotify) g_hash_table_unref);
+  g_autoptr (CtlModel) model = NULL;
+  Monitor monitor = { .ctl = ctl, .known = known };
   sd_bus *bus = ctl_bus_get (ctl);
   sigset_t stop;
   int r, signals;
@@ -186,6 +228,15 @@ ctl_verb_monitor (Ctl *ctl, int argc, char **argv)
       (r = sd_bus_match_signal (bus, &owner, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                 "NameOwnerChanged", on_owner_changed, &monitor)) < 0)
     return ctl_fail (CTL_EXIT_FAILURE, "Failed to follow hkp-plugind's signals: %s", g_strerror (-r));
+  /* What is, once the matches are in force: later signals are compared with it. */
+  if ((model = ctl_model_load (ctl, TRUE)) == NULL)
+    return CTL_EXIT_FAILURE;
+  g_ptr_array_unref (remember (&monitor, CTL_MANAGER_PATH, model->manager->properties));
+  for (guint i = 0; i < model->plugins->len; i++)
+    {
+      CtlObject *plugin = model->plugins->pdata[i];
+      g_ptr_array_unref (remember (&monitor, plugin->path, plugin->properties));
+    }
 
   /* SIGINT and SIGTERM end the monitor cleanly, through the same poll as the bus. */
   sigemptyset (&stop);
