@@ -102,8 +102,9 @@ show_progress (Waiting *waiting)
   if (waiting->draining > 0)
     fprintf (stderr, "\r\033[K%s: draining %u request%s…", waiting->doing, waiting->draining,
              waiting->draining == 1 ? "" : "s");
-  else if (waiting->state[0] != '\0')
-    fprintf (stderr, "\r\033[K%s: %s…", waiting->doing, waiting->state);
+  else if (g_str_equal (waiting->state, "loading") || g_str_equal (waiting->state, "reloading") ||
+           g_str_equal (waiting->state, "unloading"))
+    fprintf (stderr, "\r\033[K%s (%s)…", waiting->doing, waiting->state);
   else
     return;
   fflush (stderr);

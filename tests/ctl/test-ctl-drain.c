@@ -32,7 +32,7 @@ test_drain (CtlFixture *f, gconstpointer data)
 
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
   /* exclusive: the reply waits until the old instance has drained (its request sleeps SLEEP_MS). */
-  json = g_strdup_printf ("{\"module\": \"sleeper.so\", \"reload_strategy\": \"exclusive\", \"drain_timeout_sec\": 90,"
+  json = g_strdup_printf ("{\"module\": \"sleeper.so\", \"priority\": 1, \"reload_strategy\": \"exclusive\", \"drain_timeout_sec\": 90,"
                           " \"config\": {\"sleep_ms\": %d, \"sleep_instances\": 1, \"signal_fifo\": \"%s\"}}",
                           SLEEP_MS, fifo);
   hkp_test_tree_write_plugin (&f->tree, "slow", json);
