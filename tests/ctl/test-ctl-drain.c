@@ -32,9 +32,10 @@ test_drain (CtlFixture *f, gconstpointer data)
 
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
   /* exclusive: the reply waits until the old instance has drained (its request sleeps SLEEP_MS). */
-  json = g_strdup_printf ("{\"module\": \"sleeper.so\", \"priority\": 1, \"reload_strategy\": \"exclusive\", \"drain_timeout_sec\": 90,"
-                          " \"config\": {\"sleep_ms\": %d, \"sleep_instances\": 1, \"signal_fifo\": \"%s\"}}",
-                          SLEEP_MS, fifo);
+  json = g_strdup_printf (
+    "{\"module\": \"sleeper.so\", \"priority\": 1, \"reload_strategy\": \"exclusive\", \"drain_timeout_sec\": 90,"
+    " \"config\": {\"sleep_ms\": %d, \"sleep_instances\": 1, \"signal_fifo\": \"%s\"}}",
+    SLEEP_MS, fifo);
   hkp_test_tree_write_plugin (&f->tree, "slow", json);
   ctl_fixture_start (f, "--drain-timeout=90", NULL);
   check = hkp_test_daemon_wait_listening (f->daemon, "check endpoint");

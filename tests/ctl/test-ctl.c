@@ -947,6 +947,81 @@ test_man_examples (CtlFixture *f, gconstpointer data)
   g_assert_cmpstr (config, ==, "active");
 }
 
+static void
+test_readme_examples (CtlFixture *f, gconstpointer data)
+{
+  g_autofree char *readme = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "README.md", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *address = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GString) script = g_string_new ("set -e -x\n");
+  g_auto (CtlRun) run = { 0 };
+  gboolean inside = FALSE;
+  guint commands = 0;
+
+  /* The tour's plugin, beside the fixture's. */
+  hkp_test_tree_write_plugin (&f->tree, "allow-all",
+                              "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"allow\"}}");
+  ctl_fixture_start (f, NULL);
+  g_assert_true (g_file_get_contents (readme, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  /* Every hkp-pluginctl command of the README's code blocks, but monitor (which runs until stopped: see /ctl/monitor). */
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *command = NULL;
+      char *comment;
+      if (g_str_has_prefix (lines[i], "```"))
+        {
+          inside = !inside;
+          continue;
+        }
+      if (!inside ||
+          !(g_str_has_prefix (lines[i], "hkp-pluginctl") || g_str_has_prefix (lines[i], "build/src/ctl/hkp-pluginctl")))
+        continue;
+      command = g_strdup (lines[i] + (g_str_has_prefix (lines[i], "build/") ? strlen ("build/src/ctl/") : 0));
+      if ((comment = strstr (command, "  #")) != NULL)
+        *comment = '\0';
+      g_strchomp (command);
+      if (strstr (command, " monitor") != NULL)
+        continue;
+      if (strstr (command, " history ") != NULL && !ctl_fixture_daemon_has (f, "GetConfigHistory"))
+        {
+          g_test_message ("not run, this hkp-plugind lacks GetConfigHistory: %s", command);
+          continue;
+        }
+      g_string_append_printf (script, "%s\n", command);
+      commands++;
+    }
+  g_assert_cmpuint (commands, >=, 10);
+  /* What the commands expect around them: a new config in new.json, an editor, the demo's $A. */
+  hkp_test_write_file (f->tree.root, "new.json", "{\"enabled\": true, \"max_clients\": 1000}");
+  hkp_test_write_file (f->tree.root, "readme.sh", script->str);
+  address = g_strdup_printf ("A=%s", f->bus->address);
+  {
+    g_autofree char *dir = g_path_get_dirname (ctl_fixture_program ());
+    g_autofree char *path = g_strdup_printf ("PATH=%s:%s", dir, g_getenv ("PATH"));
+    g_autofree char *file = g_build_filename (f->tree.root, "readme.sh", NULL);
+    g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                      G_SUBPROCESS_FLAGS_STDERR_MERGE);
+    g_autoptr (GSubprocess) process = NULL;
+    g_autoptr (GError) error = NULL;
+    g_subprocess_launcher_setenv (launcher, "PATH", path + strlen ("PATH="), TRUE);
+    g_subprocess_launcher_setenv (launcher, "A", address + strlen ("A="), TRUE);
+    g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->bus->address, TRUE);
+    g_subprocess_launcher_setenv (launcher, "EDITOR", "true", TRUE);
+    g_subprocess_launcher_unsetenv (launcher, "VISUAL");
+    g_subprocess_launcher_set_cwd (launcher, f->tree.root);
+    process = g_subprocess_launcher_spawn (launcher, &error, "bash", file, NULL);
+    g_assert_no_error (error);
+    g_subprocess_communicate_utf8 (process, NULL, NULL, &run.out, NULL, &error);
+    g_assert_no_error (error);
+    g_test_message ("%s", run.out);
+    g_assert_true (g_subprocess_get_successful (process));
+  }
+  g_assert_cmpuint (ctl_fixture_plugin_uint (f, "ratelimit", "ReloadCount"), >=, 1);
+  g_assert_cmpuint (ctl_fixture_plugin_uint (f, "allow-all", "ReloadCount"), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -970,6 +1045,7 @@ main (int argc, char **argv)
   ADD ("check-config", test_check_config);
   ADD ("completion", test_completion);
   ADD ("man-examples", test_man_examples);
+  ADD ("readme-examples", test_readme_examples);
 #undef ADD
   return g_test_run ();
 }
