@@ -217,7 +217,7 @@ static const struct {
     CTL_EXIT_FAILURE, FALSE },
   { ERROR_PREFIX "NoSuchPlugin", "No such plugin", CTL_EXIT_NO_SUCH_PLUGIN, FALSE },
   { "org.freedesktop.DBus.Error.UnknownObject", "No such plugin", CTL_EXIT_NO_SUCH_PLUGIN, FALSE },
-  { ERROR_PREFIX "Busy", "Another change of this plugin is running", CTL_EXIT_FAILURE, TRUE },
+  { ERROR_PREFIX "Busy", "Another change of this plugin is running", CTL_EXIT_FAILURE, FALSE },
   { ERROR_PREFIX "InvalidConfig", "Invalid config", CTL_EXIT_FAILURE, TRUE },
   { ERROR_PREFIX "ReloadFailed", "Reload failed", CTL_EXIT_FAILURE, TRUE },
   { ERROR_PREFIX "Disabled", "The plugin is disabled", CTL_EXIT_FAILURE, FALSE },

@@ -199,9 +199,11 @@ ctl_pager_open (Ctl *ctl)
   close (fds[0]);
   close (fds[1]);
   ctl->pager_pid = pid;
-  /* ^C belongs to the pager (less quits on it): we only wait for it. */
+  /* ^C belongs to the pager (less quits on it): we only wait for it.  If it is left before we are
+   * done, our writes fail quietly rather than killing us with SIGPIPE. */
   signal (SIGINT, SIG_IGN);
   signal (SIGQUIT, SIG_IGN);
+  signal (SIGPIPE, SIG_IGN);
 }
 
 void

@@ -154,16 +154,16 @@ ctl_fixture_run (CtlFixture *f, CtlRun *run, gint uid, const char *const *env, c
   ctl_fixture_runv (f, run, uid, env, input, (const char *const *) args->pdata);
 }
 
-void
-ctl_fixture_run_pty (CtlFixture *f, CtlRun *run, gint uid, const char *const *env, const char *const *args)
+GSubprocess *
+ctl_fixture_spawn_pty (CtlFixture *f, gint uid, const char *const *env, const char *const *args)
 {
   g_autoptr (GSubprocessLauncher) launcher = launcher_for (
     f, env, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GString) command = g_string_new (NULL);
-  g_autoptr (GSubprocess) process = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *quoted = g_shell_quote (ctl_fixture_program ());
+  GSubprocess *process;
 
   g_string_append (command, quoted);
   for (guint i = 0; args[i] != NULL; i++)
@@ -171,6 +171,7 @@ ctl_fixture_run_pty (CtlFixture *f, CtlRun *run, gint uid, const char *const *en
       g_autofree char *arg = g_shell_quote (args[i]);
       g_string_append_printf (command, " %s", arg);
     }
+  g_test_message ("on a terminal: %s", command->str);
   add_user (argv, uid);
   /* script(1) gives the command a pty for stdin, stdout and stderr, and copies what it prints to our pipe. */
   g_ptr_array_add (argv, g_strdup ("script"));
@@ -180,7 +181,33 @@ ctl_fixture_run_pty (CtlFixture *f, CtlRun *run, gint uid, const char *const *en
   g_ptr_array_add (argv, NULL);
   process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
-  finish (process, run, NULL, args);
+  return process;
+}
+
+void
+ctl_fixture_finish (GSubprocess *process, CtlRun *run)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+
+  ctl_run_clear (run);
+  g_subprocess_communicate_utf8_async (process, "", NULL, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_subprocess_communicate_utf8_finish (process, result, &run->out, &run->err, &error);
+  g_assert_no_error (error);
+  run->status = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process)
+                                                     : 128 + g_subprocess_get_term_sig (process);
+  if (run->err == NULL)
+    run->err = g_strdup ("");
+  g_test_message ("exit %d\n--- terminal:\n%s", run->status, run->out);
+}
+
+void
+ctl_fixture_run_pty (CtlFixture *f, CtlRun *run, gint uid, const char *const *env, const char *const *args)
+{
+  g_autoptr (GSubprocess) process = ctl_fixture_spawn_pty (f, uid, env, args);
+
+  ctl_fixture_finish (process, run);
 }
 
 JsonNode *

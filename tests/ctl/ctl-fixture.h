@@ -56,6 +56,12 @@ void ctl_fixture_runv (CtlFixture *f, CtlRun *run, gint uid, const char *const *
 /* Like ctl_fixture_runv(), on a terminal: under script(1), so stdin, stdout and stderr are a pty (out gets all). */
 void ctl_fixture_run_pty (CtlFixture *f, CtlRun *run, gint uid, const char *const *env, const char *const *args);
 
+/* Starts ctl_fixture_run_pty()'s command and returns it (stdout piped); finish it with ctl_fixture_finish(). */
+GSubprocess *ctl_fixture_spawn_pty (CtlFixture *f, gint uid, const char *const *env, const char *const *args);
+
+/* Waits for process (from ctl_fixture_spawn_pty()), iterating the main context, and fills run. */
+void ctl_fixture_finish (GSubprocess *process, CtlRun *run);
+
 /* Parses text as JSON (failing the test otherwise); caller frees. */
 JsonNode *ctl_parse_json (const char *text);
 

@@ -2,7 +2,8 @@
 /*
  * A reload that waits on a draining request: hkp-pluginctl waits for the
  * outcome with no client timeout, well past the 25 s after which busctl's
- * default gives up, and shows "draining 1 request…" on a terminal.
+ * default gives up, and shows "draining 1 request…" on a terminal; another
+ * change of the plugin meanwhile is refused as busy.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -18,6 +19,8 @@ static void
 test_drain (CtlFixture *f, gconstpointer data)
 {
   g_auto (CtlRun) run = { 0 };
+  g_auto (CtlRun) busy = { 0 };
+  g_autoptr (GSubprocess) reload = NULL;
   g_autofree char *fifo = g_build_filename (f->tree.root, "in-flight", NULL);
   g_autofree char *json = NULL;
   g_autofree char *check = NULL;
@@ -53,7 +56,13 @@ test_drain (CtlFixture *f, gconstpointer data)
 
   /* The reload, on a terminal: it waits as long as the drain takes, showing progress. */
   started = g_get_monotonic_time ();
-  ctl_fixture_run_pty (f, &run, -1, NULL, (const char *const[]){ "reload", "slow", NULL });
+  reload = ctl_fixture_spawn_pty (f, -1, NULL, (const char *const[]){ "reload", "slow", NULL });
+  /* Meanwhile another change of the plugin is refused as busy, plainly. */
+  hkp_test_daemon_wait_line (f->daemon, "plugin slow active -> reloading");
+  ctl_fixture_run (f, &busy, -1, NULL, NULL, "disable", "slow", NULL);
+  ctl_assert_run (&busy, 1, "Failed to disable plugin slow: Another change of this plugin is running");
+  g_assert_nonnull (strstr (busy.err, "Try again once it is done."));
+  ctl_fixture_finish (reload, &run);
   elapsed = g_get_monotonic_time () - started;
   ctl_assert_run (&run, 0, NULL);
   g_test_message ("the reload took %.1f s", elapsed / 1e6);
