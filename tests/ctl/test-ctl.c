@@ -545,6 +545,11 @@ test_config_edit (CtlFixture *f, gconstpointer data)
                    "alpha", NULL);
   ctl_assert_run (&run, 0, "unchanged");
   g_assert_cmpuint (ctl_fixture_plugin_uint (f, "alpha", "ConfigVersion"), ==, 2);
+  /* -q: the note goes. */
+  ctl_fixture_run (f, &run, -1, (const char *const[]){ "EDITOR=true", "VISUAL=", NULL }, NULL, "-q", "config", "edit",
+                   "alpha", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_cmpstr (run.err, ==, "");
   /* An emptied file cancels. */
   ctl_fixture_run (f, &run, -1, (const char *const[]){ "EDITOR=truncate -s 0", "VISUAL=", NULL }, NULL, "config",
                    "edit", "alpha", NULL);
