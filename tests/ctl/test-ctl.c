@@ -822,6 +822,7 @@ test_check_config (CtlFixture *f, gconstpointer data)
   g_autofree char *plugin_dir = g_strdup_printf ("--plugin-dir=%s", f->tree.plugin_dir);
   g_autofree char *config_dir = g_strdup_printf ("--config-dir=%s", f->tree.config_dir);
   g_autofree char *daemon = g_strdup_printf ("HKP_PLUGIND=%s", hkp_test_daemon_path ());
+  g_autofree char *broken = g_build_filename (f->tree.config_dir, "broken.json", NULL);
   const char *env[] = { daemon, NULL };
 
   /* Remote: refused, it reads local files. */
@@ -832,7 +833,8 @@ test_check_config (CtlFixture *f, gconstpointer data)
       g_test_skip ("this hkp-plugind has no --check-config yet (DESIGN section 7)");
       return;
     }
-  g_unlink (g_build_filename (f->tree.config_dir, "broken.json", NULL));
+  /* failinit.so's init fails at run time; its file is fine, but keep the check about one file. */
+  g_unlink (broken);
   ctl_fixture_run (f, &run, -1, env, NULL, "check-config", "--", config, plugin_dir, config_dir, NULL);
   ctl_assert_run (&run, 0, NULL);
   hkp_test_tree_write_plugin (&f->tree, "alpha", "{\"module\": \"answer.so\", \"priority\": \"high\"}");
