@@ -182,13 +182,15 @@ ctl_call (Ctl *ctl, sd_bus_message *call, gboolean change, const char *plugin, c
       r = sd_bus_process (bus, NULL);
       if (r == 0)
         r = sd_bus_wait (bus, UINT64_MAX);
+      if (r == -EINTR)
+        r = 0;
     }
   if (waiting.shown)
     {
       fputs ("\r\033[K", stderr);
       fflush (stderr);
     }
-  if (r < 0 && r != -EINTR)
+  if (r < 0)
     {
       g_clear_pointer (&waiting.reply, sd_bus_message_unref);
       sd_bus_error_set_errno (error, r);
