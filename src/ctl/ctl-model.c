@@ -310,7 +310,7 @@ ctl_model_load (Ctl *ctl, gboolean with_manager)
     {
       if ((r = sd_bus_process (bus, NULL)) == 0)
         r = sd_bus_wait (bus, UINT64_MAX);
-      if (r < 0)
+      if (r < 0 && r != -EINTR)
         {
           fprintf (stderr, "Failed to read the daemon's properties: %s\n", g_strerror (-r));
           return NULL;
