@@ -47,7 +47,9 @@ ctl_fixture_start (CtlFixture *f, ...)
   const char *extra;
   va_list ap;
 
-  f->bus = hkp_test_bus_start (TRUE, NULL);
+  g_autofree char *policy_dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
+
+  f->bus = hkp_test_bus_start (!f->strict_bus, f->strict_bus ? (const char *const[]){ policy_dir, NULL } : NULL);
   argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
   /* The tree's arguments end with NULL: the extra ones go before it. */
   g_ptr_array_remove_index (argv, argv->len - 1);

@@ -17,6 +17,7 @@ typedef struct {
   HkpTestBus *bus;
   HkpTestDaemon *daemon;
   sd_bus *client;
+  gboolean strict_bus; /* set before ctl_fixture_start(): the system bus's defaults and our dbus/ policy */
 } CtlFixture;
 
 /* What one run printed and how it ended. */
@@ -34,7 +35,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CtlRun, ctl_run_clear)
 void ctl_fixture_setup (CtlFixture *f, gconstpointer data);
 void ctl_fixture_teardown (CtlFixture *f, gconstpointer data);
 
-/* Starts a permissive bus and the daemon (--no-polkit, then the NULL-terminated extra options) and a client. */
+/* Starts a bus (permissive, unless strict_bus) and the daemon (--no-polkit, then the NULL-terminated extra options) and a client. */
 void ctl_fixture_start (CtlFixture *f, ...) G_GNUC_NULL_TERMINATED;
 
 /* Returns the path of the hkp-pluginctl under test (static string). */

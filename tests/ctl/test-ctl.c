@@ -383,6 +383,8 @@ test_nobody (CtlFixture *f, gconstpointer data)
   g_auto (CtlRun) run = { 0 };
   gint nobody = ctl_nobody_uid ();
 
+  /* The shipped bus policy on the system bus's defaults: what a real admin's machine allows. */
+  f->strict_bus = TRUE;
   ctl_fixture_start (f, NULL);
   /* Any local user may read. */
   ctl_fixture_run (f, &run, nobody, NULL, NULL, "status", NULL);
@@ -690,39 +692,93 @@ wait_for_line (Reader *reader, const char *needle, guint from)
     }
 }
 
-static void
-test_monitor (CtlFixture *f, gconstpointer data)
+/* Starts hkp-pluginctl monitor (more args, NULL-terminated) as uid; its stdout and stderr are read into out and err. */
+static GSubprocess *
+start_monitor (CtlFixture *f, gint uid, Reader *out, Reader *err, ...)
 {
   g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                     G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_autoptr (GSubprocess) monitor = NULL;
-  g_autoptr (GSubprocess) json_monitor = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
+  GSubprocess *monitor;
+  const char *arg;
+  va_list ap;
+
+  g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->bus->address, TRUE);
+  if (uid >= 0)
+    {
+      g_ptr_array_add (argv, g_strdup ("setpriv"));
+      g_ptr_array_add (argv, g_strdup_printf ("--reuid=%d", uid));
+      g_ptr_array_add (argv, g_strdup_printf ("--regid=%d", uid));
+      g_ptr_array_add (argv, g_strdup ("--clear-groups"));
+    }
+  g_ptr_array_add (argv, g_strdup (ctl_fixture_program ()));
+  g_ptr_array_add (argv, g_strdup ("monitor"));
+  va_start (ap, err);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  monitor = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  *out = (Reader){ g_data_input_stream_new (g_subprocess_get_stdout_pipe (monitor)),
+                   g_ptr_array_new_with_free_func (g_free) };
+  *err = (Reader){ g_data_input_stream_new (g_subprocess_get_stderr_pipe (monitor)),
+                   g_ptr_array_new_with_free_func (g_free) };
+  read_next (out);
+  read_next (err);
+  /* Once it says so, it follows every change. */
+  wait_for_line (err, "Monitoring hkp-plugind", 0);
+  return monitor;
+}
+
+/* Stops monitor with SIGTERM, asserts a clean exit 0, and frees its readers. */
+static void
+stop_monitor (GSubprocess *monitor, Reader *out, Reader *err)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_subprocess_send_signal (monitor, SIGTERM);
+  g_assert_true (g_subprocess_wait (monitor, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (monitor));
+  g_assert_cmpint (g_subprocess_get_exit_status (monitor), ==, 0);
+  while (!out->eof || !err->eof)
+    g_main_context_iteration (NULL, TRUE);
+  g_object_unref (out->stream);
+  g_object_unref (err->stream);
+  g_ptr_array_unref (out->lines);
+  g_ptr_array_unref (err->lines);
+  g_object_unref (monitor);
+}
+
+static void
+test_monitor_nobody (CtlFixture *f, gconstpointer data)
+{
   g_autofree char *alpha = hkp_test_plugin_path ("alpha");
-  Reader out = { 0 }, err = { 0 }, json_out = { 0 }, json_err = { 0 };
+  Reader out, err;
+  GSubprocess *monitor;
+
+  /* Any local user may watch, on the shipped bus policy. */
+  f->strict_bus = TRUE;
+  ctl_fixture_start (f, NULL);
+  monitor = start_monitor (f, ctl_nobody_uid (), &out, &err, NULL);
+  g_assert_null (hkp_test_call (f->client, alpha, HKP_TEST_PLUGIN, "Disable", NULL, NULL, NULL));
+  wait_for_line (&out, "alpha: State=disabled", 0);
+  stop_monitor (monitor, &out, &err);
+}
+
+static void
+test_monitor (CtlFixture *f, gconstpointer data)
+{
+  g_autofree char *alpha = hkp_test_plugin_path ("alpha");
+  Reader out, err, json_out, json_err;
+  GSubprocess *monitor, *json_monitor;
   guint at;
 
   ctl_fixture_start (f, NULL);
-  g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->bus->address, TRUE);
-  monitor = g_subprocess_launcher_spawn (launcher, &error, ctl_fixture_program (), "monitor", NULL);
-  g_assert_no_error (error);
-  json_monitor = g_subprocess_launcher_spawn (launcher, &error, ctl_fixture_program (), "monitor", "--json", NULL);
-  g_assert_no_error (error);
-  out = (Reader){ g_data_input_stream_new (g_subprocess_get_stdout_pipe (monitor)),
-                  g_ptr_array_new_with_free_func (g_free) };
-  err = (Reader){ g_data_input_stream_new (g_subprocess_get_stderr_pipe (monitor)),
-                  g_ptr_array_new_with_free_func (g_free) };
-  json_out = (Reader){ g_data_input_stream_new (g_subprocess_get_stdout_pipe (json_monitor)),
-                       g_ptr_array_new_with_free_func (g_free) };
-  json_err = (Reader){ g_data_input_stream_new (g_subprocess_get_stderr_pipe (json_monitor)),
-                       g_ptr_array_new_with_free_func (g_free) };
-  read_next (&out);
-  read_next (&err);
-  read_next (&json_out);
-  read_next (&json_err);
-  /* Once it says so, it follows every change. */
-  wait_for_line (&err, "Monitoring hkp-plugind", 0);
-  wait_for_line (&json_err, "Monitoring hkp-plugind", 0);
+  monitor = start_monitor (f, -1, &out, &err, NULL);
+  json_monitor = start_monitor (f, -1, &json_out, &json_err, "--json", NULL);
 
   /* Changes made by another client: state, config and a new plugin. */
   g_assert_null (hkp_test_call (f->client, alpha, HKP_TEST_PLUGIN, "Disable", NULL, NULL, NULL));
@@ -752,24 +808,9 @@ test_monitor (CtlFixture *f, gconstpointer data)
   }
   wait_for_line (&json_out, "\"event\":\"added\"", 0);
 
-  /* SIGTERM ends it cleanly. */
-  g_subprocess_send_signal (monitor, SIGTERM);
-  g_subprocess_send_signal (json_monitor, SIGTERM);
-  g_assert_true (g_subprocess_wait (monitor, NULL, &error));
-  g_assert_true (g_subprocess_wait (json_monitor, NULL, &error));
-  g_assert_true (g_subprocess_get_if_exited (monitor));
-  g_assert_cmpint (g_subprocess_get_exit_status (monitor), ==, 0);
-  g_assert_cmpint (g_subprocess_get_exit_status (json_monitor), ==, 0);
-  while (!out.eof || !err.eof || !json_out.eof || !json_err.eof)
-    g_main_context_iteration (NULL, TRUE);
-  g_object_unref (out.stream);
-  g_object_unref (err.stream);
-  g_object_unref (json_out.stream);
-  g_object_unref (json_err.stream);
-  g_ptr_array_unref (out.lines);
-  g_ptr_array_unref (err.lines);
-  g_ptr_array_unref (json_out.lines);
-  g_ptr_array_unref (json_err.lines);
+  /* SIGTERM ends them cleanly. */
+  stop_monitor (monitor, &out, &err);
+  stop_monitor (json_monitor, &json_out, &json_err);
 }
 
 /* ---- rescan and check-config ---------------------------------------------- */
@@ -1048,6 +1089,7 @@ main (int argc, char **argv)
   ADD ("config-edit", test_config_edit);
   ADD ("history", test_history);
   ADD ("monitor", test_monitor);
+  ADD ("monitor-nobody", test_monitor_nobody);
   ADD ("rescan", test_rescan);
   ADD ("check-config", test_check_config);
   ADD ("completion", test_completion);
