@@ -258,7 +258,7 @@ test_drain_timeout (Fixture *f, gconstpointer data)
 
   /* The first instance takes 10 s per request; the reload's instance answers at once. */
   engine_fixture_write_plugin (f, "slow",
-                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.2, "
+                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.2, \"call_timeout_ms\": 60000, "
                                "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 1}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
@@ -296,7 +296,7 @@ test_two_draining_at_most (Fixture *f, gconstpointer data)
 
   /* Instances 1 and 2 hold their requests for 10 s; instance 3 answers at once. */
   engine_fixture_write_plugin (f, "slow",
-                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 2, "
+                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 2, \"call_timeout_ms\": 60000, "
                                "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 2}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
@@ -332,7 +332,8 @@ test_caller_cancels (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   HkpPlugin *plugin;
 
-  engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"config\": {\"sleep_ms\": 10000}}");
+  engine_fixture_write_plugin (
+    f, "slow", "{\"module\": \"sleeper.so\", \"call_timeout_ms\": 60000, \"config\": {\"sleep_ms\": 10000}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
   hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, cancellable, on_cancelled_check, &error);
