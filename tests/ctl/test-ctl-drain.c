@@ -34,9 +34,11 @@ test_drain (CtlFixture *f, gconstpointer data)
   int fd;
 
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  /* exclusive: the reply waits until the old instance has drained (its request sleeps SLEEP_MS). */
+  /* exclusive: the reply waits until the old instance has drained (its request sleeps SLEEP_MS, within its
+   * call deadline).  In the daemon's process: the test is about the wait, not where the plugin runs. */
   json = g_strdup_printf (
     "{\"module\": \"sleeper.so\", \"priority\": 1, \"reload_strategy\": \"exclusive\", \"drain_timeout_sec\": 90,"
+    " \"call_timeout_ms\": 60000, \"isolation\": \"none\","
     " \"config\": {\"sleep_ms\": %d, \"sleep_instances\": 1, \"signal_fifo\": \"%s\"}}",
     SLEEP_MS, fifo);
   hkp_test_tree_write_plugin (&f->tree, "slow", json);
