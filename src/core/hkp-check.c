@@ -256,6 +256,7 @@ typedef struct {
   hkp_request view; /* first: plugins get &view */
   const HkpCheckRequest *request;
   HkpGate *gate;
+  const gint *overran; /* the call's own: its deadline passed */
 } HostRequest;
 
 typedef struct {
@@ -280,7 +281,8 @@ host_cancelled (const hkp_request *view)
 {
   const HostRequest *host = (const HostRequest *) view;
 
-  return g_atomic_int_get (&host->gate->cancelled) || g_atomic_int_get (&host->request->cancelled);
+  return g_atomic_int_get (&host->gate->cancelled) || g_atomic_int_get (&host->request->cancelled) ||
+    g_atomic_int_get (host->overran);
 }
 
 static int
@@ -410,6 +412,7 @@ typedef struct {
   HkpGate *gate; /* entered; left when handle() returns */
   HkpTimedQueue *deadlines;
   gint64 timeout_usec;
+  gint overran; /* atomic: the deadline passed, so the plugin's cancelled() says so */
   gboolean late; /* the pool was told this call holds its thread */
 } Call;
 
@@ -452,6 +455,7 @@ on_call_deadline (HkpTimed *timer)
       return;
     }
   /* The thread stays in handle(): the pool gets another, and the call is watched a grace longer. */
+  g_atomic_int_set (&call->overran, 1);
   call->late = TRUE;
   hkp_call_pool_late (call->env->pool);
   hkp_timed_queue_push (call->env->late_calls, &call->stuck_timer,
@@ -482,6 +486,7 @@ run_call (Call *call)
     },
     .request = call->request,
     .gate = call->gate,
+    .overran = &call->overran,
   };
   HostResponse response = {
     .view = {
