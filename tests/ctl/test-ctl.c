@@ -825,15 +825,17 @@ test_rescan (CtlFixture *f, gconstpointer data)
   hkp_test_tree_write_plugin (&f->tree, "newcomer", "{\"module\": \"answer.so\"}");
   ctl_fixture_run (f, &run, -1, NULL, NULL, "rescan", NULL);
   ctl_assert_run (&run, 0, NULL);
-  state = ctl_fixture_plugin_string (f, "newcomer", "State");
-  g_assert_cmpstr (state, ==, "active");
+  /* Picked up (its module loads on, off the main loop). */
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "list", "--no-legend", NULL);
+  g_assert_nonnull (strstr (run.out, "newcomer "));
+  hkp_test_daemon_wait_line (f->daemon, "plugin newcomer active");
 
   /* A refused file: the good ones are applied, the refused one named, exit 1 (DESIGN section 4 Rescan). */
   hkp_test_tree_write_plugin (&f->tree, "second", "{\"module\": \"answer.so\"}");
   hkp_test_tree_write_plugin (&f->tree, "alpha", "{\"module\": \"answer.so\", \"priority\": \"high\"}");
   ctl_fixture_run (f, &run, -1, NULL, NULL, "rescan", NULL);
-  g_free (state);
-  state = ctl_fixture_plugin_string (f, "second", "State");
+  hkp_test_daemon_wait_line (f->daemon, "plugin second active");
+  state = ctl_fixture_plugin_string (f, "alpha", "State");
   g_assert_cmpstr (state, ==, "active");
   if (run.status == 0)
     {
