@@ -28,25 +28,25 @@ start_reload (BusCall *call)
 static void
 start_set_config (BusCall *call)
 {
-  hkp_engine_set_config_async (call->service->engine, call->plugin, call->json, bus_call_done, call);
+  hkp_engine_set_config_async (call->service->engine, call->plugin, call->json, call->who, bus_call_done, call);
 }
 
 static void
 start_enable (BusCall *call)
 {
-  hkp_engine_set_enabled_async (call->service->engine, call->plugin, TRUE, bus_call_done, call);
+  hkp_engine_set_enabled_async (call->service->engine, call->plugin, TRUE, call->who, bus_call_done, call);
 }
 
 static void
 start_disable (BusCall *call)
 {
-  hkp_engine_set_enabled_async (call->service->engine, call->plugin, FALSE, bus_call_done, call);
+  hkp_engine_set_enabled_async (call->service->engine, call->plugin, FALSE, call->who, bus_call_done, call);
 }
 
 static void
 start_rollback (BusCall *call)
 {
-  hkp_engine_rollback_config_async (call->service->engine, call->plugin, bus_call_done, call);
+  hkp_engine_rollback_config_async (call->service->engine, call->plugin, call->who, bus_call_done, call);
 }
 
 static void

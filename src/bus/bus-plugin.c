@@ -96,17 +96,51 @@ PLUGIN_PROPERTY (property_get_config, "s", config_json (plugin))
 PLUGIN_PROPERTY (property_get_config_version, "u", hkp_plugin_get_config_version (plugin))
 PLUGIN_PROPERTY (property_get_reload_count, "u", hkp_plugin_get_reload_count (plugin))
 PLUGIN_PROPERTY (property_get_last_error, "s", hkp_plugin_get_last_error (plugin))
+PLUGIN_PROPERTY (property_get_draining_requests, "u", hkp_plugin_get_draining_requests (plugin))
+PLUGIN_PROPERTY (property_get_host_pid, "u", (uint32_t) hkp_plugin_get_host_pid (plugin))
+
+/* The manager's keys as the plugin file sets them, or their defaults while the file does not parse. */
+static const HkpManifest *
+manifest_or_defaults (HkpPlugin *plugin)
+{
+  static const HkpManifest defaults = {
+    .priority = HKP_PRIORITY_DEFAULT,
+    .reload_strategy = HKP_RELOAD_OVERLAP,
+    .failure_mode = HKP_FAILURE_CLOSED,
+    .isolation = HKP_ISOLATION_NONE,
+    .call_timeout_ms = HKP_CALL_TIMEOUT_DEFAULT_MS,
+  };
+  HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
+
+  return manifest != NULL ? manifest : &defaults;
+}
+
+PLUGIN_PROPERTY (property_get_priority, "i", (int32_t) manifest_or_defaults (plugin)->priority)
+PLUGIN_PROPERTY (property_get_reload_strategy, "s",
+                 hkp_reload_strategy_to_string (manifest_or_defaults (plugin)->reload_strategy))
+PLUGIN_PROPERTY (property_get_failure_mode, "s",
+                 hkp_failure_mode_to_string (manifest_or_defaults (plugin)->failure_mode))
+PLUGIN_PROPERTY (property_get_isolation, "s", hkp_isolation_to_string (manifest_or_defaults (plugin)->isolation))
+PLUGIN_PROPERTY (property_get_required, "b", (int) manifest_or_defaults (plugin)->required)
+PLUGIN_PROPERTY (property_get_drain_timeout, "t", (uint64_t) (hkp_plugin_get_drain_timeout (plugin) * G_USEC_PER_SEC))
+PLUGIN_PROPERTY (property_get_call_timeout, "t", (uint64_t) manifest_or_defaults (plugin)->call_timeout_ms * 1000)
+PLUGIN_PROPERTY (property_get_health_interval, "t",
+                 (uint64_t) (hkp_plugin_get_health_interval (plugin) * G_USEC_PER_SEC))
 
 /* The properties each kind of change touches, for PropertiesChanged. */
 static const struct {
   HkpPluginChange what;
-  const char *const properties[6];
+  const char *const properties[9];
 } emitted[] = {
   /* A new state may come with a new module or reload count. */
   { HKP_PLUGIN_CHANGED_STATE, { "State", "Version", "Description", "ModulePath", "ReloadCount", NULL } },
   { HKP_PLUGIN_CHANGED_ERROR, { "LastError", NULL } },
   { HKP_PLUGIN_CHANGED_HEALTH, { "Health", "HealthMessage", NULL } },
   { HKP_PLUGIN_CHANGED_CONFIG, { "Config", "ConfigVersion", NULL } },
+  { HKP_PLUGIN_CHANGED_MANAGER,
+    { "Priority", "ReloadStrategy", "FailureMode", "Isolation", "Required", "DrainTimeoutUSec", "CallTimeoutUSec",
+      "HealthIntervalUSec", NULL } },
+  { HKP_PLUGIN_CHANGED_DRAINING, { "DrainingRequests", NULL } },
 };
 
 void
@@ -192,6 +226,16 @@ const sd_bus_vtable bus_plugin_vtable[] = {
   SD_BUS_PROPERTY ("ConfigVersion", "u", property_get_config_version, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("ReloadCount", "u", property_get_reload_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("LastError", "s", property_get_last_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Priority", "i", property_get_priority, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("ReloadStrategy", "s", property_get_reload_strategy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("FailureMode", "s", property_get_failure_mode, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Isolation", "s", property_get_isolation, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Required", "b", property_get_required, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("DrainTimeoutUSec", "t", property_get_drain_timeout, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("CallTimeoutUSec", "t", property_get_call_timeout, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("HealthIntervalUSec", "t", property_get_health_interval, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("HostPID", "u", property_get_host_pid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("DrainingRequests", "u", property_get_draining_requests, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
   SD_BUS_METHOD_WITH_ARGS ("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("SetConfig", SD_BUS_ARGS ("s", json), SD_BUS_NO_RESULT, method_set_config,

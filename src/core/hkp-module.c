@@ -14,6 +14,10 @@
 #include <gmodule.h>
 
 #include "hkp-error.h"
+#include "hkp-file.h"
+
+/* Larger than any plugin module we expect; the copy is read whole into memory. */
+#define MODULE_MAX_SIZE (1024 * 1024 * 1024)
 
 struct _HkpModule {
   GModule *gmodule;
@@ -126,7 +130,9 @@ copy_module_file (const char *path, const char *copy_dir, guint64 serial, GError
   gsize len = 0, written = 0;
   int fd;
 
-  if (!g_file_get_contents (path, &data, &len, &local_error))
+  /* Never block on the read: resolve saw a regular file, but it may have been swapped since. */
+  data = hkp_file_read_regular (path, MODULE_MAX_SIZE, &len, &local_error);
+  if (data == NULL)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, local_error->message);
       return NULL;
@@ -226,11 +232,14 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
   hkp_plugin_entry_func entry = NULL;
 
   module->path = g_strdup (path);
-  module->copy_path = copy_module_file (path, copy_dir, serial, error);
-  if (module->copy_path == NULL)
-    return NULL;
+  if (copy_dir != NULL)
+    {
+      module->copy_path = copy_module_file (path, copy_dir, serial, error);
+      if (module->copy_path == NULL)
+        return NULL;
+    }
 
-  module->gmodule = g_module_open (module->copy_path, G_MODULE_BIND_LOCAL);
+  module->gmodule = g_module_open (copy_dir != NULL ? module->copy_path : path, G_MODULE_BIND_LOCAL);
   if (module->gmodule == NULL)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s is not a loadable shared object: %s", path,
@@ -251,6 +260,21 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
   module->version = descriptor_string (module->descriptor->version);
   module->description = descriptor_string (module->descriptor->description);
   return g_steal_pointer (&module);
+}
+
+gboolean
+hkp_module_validate_config (HkpModule *module, const char *config_json, GError **error)
+{
+  char message[HKP_PLUGIN_ERROR_SIZE] = "";
+  g_autofree char *text = NULL;
+
+  if (module->descriptor->validate_config == NULL ||
+      module->descriptor->validate_config (config_json, message, sizeof message) == 0)
+    return TRUE;
+  message[sizeof message - 1] = '\0';
+  text = g_utf8_make_valid (message[0] != '\0' ? message : "no reason given", -1);
+  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG, "config rejected: %s", text);
+  return FALSE;
 }
 
 HkpModule *
