@@ -91,7 +91,7 @@ typedef struct {
   const char *doing;
   sd_bus_message *reply;
   gboolean done;
-  gboolean shown; /* a progress line is on the terminal */
+  char *shown_line; /* the progress line on the terminal, if any */
   char state[32];
   guint32 draining;
 } Waiting;
@@ -99,16 +99,21 @@ typedef struct {
 static void
 show_progress (Waiting *waiting)
 {
+  g_autofree char *line = NULL;
+
   if (waiting->draining > 0)
-    fprintf (stderr, "\r\033[K%s: draining %u request%s…", waiting->doing, waiting->draining,
-             waiting->draining == 1 ? "" : "s");
+    line = g_strdup_printf ("%s: draining %u request%s…", waiting->doing, waiting->draining,
+                            waiting->draining == 1 ? "" : "s");
   else if (g_str_equal (waiting->state, "loading") || g_str_equal (waiting->state, "reloading") ||
            g_str_equal (waiting->state, "unloading"))
-    fprintf (stderr, "\r\033[K%s (%s)…", waiting->doing, waiting->state);
-  else
+    line = g_strdup_printf ("%s (%s)…", waiting->doing, waiting->state);
+  /* Redrawn only when it says something new. */
+  if (line == NULL || g_strcmp0 (line, waiting->shown_line) == 0)
     return;
+  fprintf (stderr, "\r\033[K%s", line);
   fflush (stderr);
-  waiting->shown = TRUE;
+  g_free (waiting->shown_line);
+  waiting->shown_line = g_steal_pointer (&line);
 }
 
 static int
@@ -185,10 +190,11 @@ ctl_call (Ctl *ctl, sd_bus_message *call, gboolean change, const char *plugin, c
       if (r == -EINTR)
         r = 0;
     }
-  if (waiting.shown)
+  if (waiting.shown_line != NULL)
     {
       fputs ("\r\033[K", stderr);
       fflush (stderr);
+      g_free (waiting.shown_line);
     }
   if (r < 0)
     {
