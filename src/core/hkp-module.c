@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 
+#include "hkp-descriptor.h"
 #include "hkp-error.h"
 #include "hkp-file.h"
 
@@ -177,38 +178,20 @@ descriptor_string (const char *value)
 static gboolean
 check_descriptor (const hkp_plugin_descriptor *d, const char *path, GError **error)
 {
-  if (d == NULL)
+  char message[HKP_PLUGIN_ERROR_SIZE];
+
+  switch (hkp_descriptor_check (d, path, message, sizeof message))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: %s() returned no descriptor", path,
-                   HKP_PLUGIN_ENTRY_SYMBOL);
+    case HKP_DESCRIPTOR_OK:
+      return TRUE;
+    case HKP_DESCRIPTOR_ABI_MISMATCH:
+      g_set_error_literal (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH, message);
+      return FALSE;
+    case HKP_DESCRIPTOR_BAD:
+    default:
+      g_set_error_literal (error, HKP_ERROR, HKP_ERROR_MODULE, message);
       return FALSE;
     }
-  if (d->abi_version != HKP_PLUGIN_ABI_VERSION)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
-                   "module %s was built for plugin ABI version %u; this hkp-plugind supports version %u", path,
-                   d->abi_version, HKP_PLUGIN_ABI_VERSION);
-      return FALSE;
-    }
-  if (d->struct_size < sizeof (hkp_plugin_descriptor))
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
-                   "module %s has a descriptor of %u bytes; ABI version %u needs at least %zu", path, d->struct_size,
-                   HKP_PLUGIN_ABI_VERSION, sizeof (hkp_plugin_descriptor));
-      return FALSE;
-    }
-  if (d->name == NULL || d->version == NULL || d->description == NULL)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: descriptor lacks its name, version or description",
-                   path);
-      return FALSE;
-    }
-  if (d->init == NULL || d->handle == NULL || d->shutdown == NULL)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: descriptor lacks init, handle or shutdown", path);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 static void
