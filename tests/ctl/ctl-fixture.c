@@ -239,21 +239,6 @@ ctl_fixture_plugin_uint (CtlFixture *f, const char *name, const char *property)
   return (guint32) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, property, 'u');
 }
 
-gboolean
-ctl_fixture_daemon_has (CtlFixture *f, const char *member)
-{
-  g_autoptr (sd_bus_message) reply = NULL;
-  g_autofree char *path = hkp_test_plugin_path ("alpha");
-  g_autofree char *xml = NULL;
-  g_autofree char *method = g_strdup_printf ("<method name=\"%s\"", member);
-  g_autofree char *property = g_strdup_printf ("<property name=\"%s\"", member);
-
-  g_assert_null (
-    hkp_test_call (f->client, path, "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL, &reply));
-  xml = hkp_test_reply_string (reply);
-  return strstr (xml, method) != NULL || strstr (xml, property) != NULL;
-}
-
 void
 ctl_assert_run (const CtlRun *run, int status, const char *err_needle)
 {

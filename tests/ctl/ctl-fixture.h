@@ -72,9 +72,6 @@ char *ctl_fixture_plugin_string (CtlFixture *f, const char *name, const char *pr
 /* Reads a plugin's 'u' property over D-Bus. */
 guint32 ctl_fixture_plugin_uint (CtlFixture *f, const char *name, const char *property);
 
-/* TRUE if the running daemon's plugin objects have member (a method or property): the API of DESIGN §4 as it lands. */
-gboolean ctl_fixture_daemon_has (CtlFixture *f, const char *member);
-
 /* Asserts run ended with status and its stderr holds needle (may be NULL). */
 void ctl_assert_run (const CtlRun *run, int status, const char *err_needle);
 

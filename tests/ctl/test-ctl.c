@@ -64,21 +64,10 @@ test_list (CtlFixture *f, gconstpointer data)
   g_assert_nonnull (strstr (lines[0], "STATE"));
   g_assert_nonnull (strstr (run.out, "\n4 plugins listed.\n"));
   /* The order requests take: priority (alpha 10, ratelimit 20, the others 100), then name. */
-  if (ctl_fixture_daemon_has (f, "Priority"))
-    {
-      g_assert_true (g_str_has_prefix (lines[1], "alpha "));
-      g_assert_true (g_str_has_prefix (lines[2], "ratelimit "));
-      g_assert_true (g_str_has_prefix (lines[3], "broken "));
-      g_assert_true (g_str_has_prefix (lines[4], "off "));
-    }
-  else
-    {
-      g_test_message ("no Priority property yet: by name");
-      g_assert_true (g_str_has_prefix (lines[1], "alpha "));
-      g_assert_true (g_str_has_prefix (lines[2], "broken "));
-      g_assert_true (g_str_has_prefix (lines[3], "off "));
-      g_assert_true (g_str_has_prefix (lines[4], "ratelimit "));
-    }
+  g_assert_true (g_str_has_prefix (lines[1], "alpha "));
+  g_assert_true (g_str_has_prefix (lines[2], "ratelimit "));
+  g_assert_true (g_str_has_prefix (lines[3], "broken "));
+  g_assert_true (g_str_has_prefix (lines[4], "off "));
   /* Columns line up under their headers. */
   g_assert_cmpint (strstr (lines[0], "STATE") - lines[0], ==, strstr (lines[1], "active") - lines[1]);
   for (guint i = 1; i <= 4; i++)
@@ -411,11 +400,8 @@ test_nobody (CtlFixture *f, gconstpointer data)
   ctl_assert_run (&run, 1, "Failed to roll back the config of plugin alpha: " ACCESS_DENIED);
   ctl_fixture_run (f, &run, nobody, NULL, NULL, "rescan", NULL);
   ctl_assert_run (&run, 1, "Failed to rescan the config directory: " ACCESS_DENIED);
-  if (ctl_fixture_daemon_has (f, "GetSecretConfig"))
-    {
-      ctl_fixture_run (f, &run, nobody, NULL, NULL, "config", "get", "alpha", "--show-secrets", NULL);
-      ctl_assert_run (&run, 1, "Failed to read the secret config of plugin alpha: " ACCESS_DENIED);
-    }
+  ctl_fixture_run (f, &run, nobody, NULL, NULL, "config", "get", "alpha", "--show-secrets", NULL);
+  ctl_assert_run (&run, 1, "Failed to read the secret config of plugin alpha: " ACCESS_DENIED);
   {
     g_autofree char *state = ctl_fixture_plugin_string (f, "alpha", "State");
     g_assert_cmpstr (state, ==, "active");
@@ -577,6 +563,58 @@ test_config_edit (CtlFixture *f, gconstpointer data)
 }
 
 static void
+test_secrets (CtlFixture *f, gconstpointer data)
+{
+  g_auto (CtlRun) run = { 0 };
+  g_autofree char *seen = g_build_filename (f->tree.root, "seen", NULL);
+  g_autofree char *editor = NULL;
+  g_autofree char *editor_env = NULL;
+  g_autofree char *log = NULL;
+
+  ctl_fixture_start (f, NULL);
+  ctl_fixture_run (f, &run, -1, NULL, "{\"verdict\": \"continue\", \"api_token\": \"s3cret\"}", "config", "set",
+                   "alpha", "-", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  /* Redacted unless asked for. */
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "config", "get", "alpha", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_nonnull (strstr (run.out, "\"api_token\" : \"[redacted]\""));
+  g_assert_null (strstr (run.out, "s3cret"));
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "show", "alpha", NULL);
+  g_assert_null (strstr (run.out, "s3cret"));
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "config", "get", "alpha", "--show-secrets", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_nonnull (strstr (run.out, "\"api_token\" : \"s3cret\""));
+
+  /* An edit of the redacted config keeps the secret. */
+  ctl_fixture_run (f, &run, -1, (const char *const[]){ "EDITOR=sed -i s/continue/deny/", "VISUAL=", NULL }, NULL,
+                   "config", "edit", "alpha", NULL);
+  ctl_assert_run (&run, 0, "Applied");
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "config", "get", "alpha", "--show-secrets", "--json=short", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_cmpstr (run.out, ==, "{\"verdict\":\"deny\",\"api_token\":\"s3cret\"}\n");
+
+  /* --show-secrets edits the real values, in a file only we may read. */
+  editor = hkp_test_write_file_path (f->tree.root, "editor.sh",
+                                     "#!/bin/sh\n"
+                                     "{ stat -c 'mode %a' \"$1\"; cat \"$1\"; } > \"$SEEN\"\n"
+                                     "sed -i s/s3cret/n3w/ \"$1\"\n");
+  g_assert_cmpint (g_chmod (editor, 0755), ==, 0);
+  editor_env = g_strdup_printf ("EDITOR=%s", editor);
+  {
+    g_autofree char *seen_env = g_strdup_printf ("SEEN=%s", seen);
+    ctl_fixture_run (f, &run, -1, (const char *const[]){ editor_env, seen_env, "VISUAL=", NULL }, NULL, "config",
+                     "edit", "alpha", "--show-secrets", NULL);
+  }
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_true (g_file_get_contents (seen, &log, NULL, NULL));
+  g_assert_true (g_str_has_prefix (log, "mode 600\n"));
+  g_assert_nonnull (strstr (log, "s3cret"));
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "config", "get", "alpha", "--show-secrets", "--json=short", NULL);
+  g_assert_cmpstr (run.out, ==, "{\"verdict\":\"deny\",\"api_token\":\"n3w\"}\n");
+}
+
+static void
 test_history (CtlFixture *f, gconstpointer data)
 {
   g_auto (CtlRun) run = { 0 };
@@ -599,13 +637,6 @@ test_history (CtlFixture *f, gconstpointer data)
   config = ctl_fixture_plugin_string (f, "alpha", "Config");
   g_assert_nonnull (strstr (config, "two"));
 
-  if (!ctl_fixture_daemon_has (f, "GetConfigHistory") || !ctl_fixture_daemon_has (f, "RestoreConfig"))
-    {
-      ctl_fixture_run (f, &run, -1, NULL, NULL, "history", "alpha", NULL);
-      ctl_assert_run (&run, 1, "does not offer that call");
-      g_test_skip ("this hkp-plugind has no GetConfigHistory/RestoreConfig yet (DESIGN section 4)");
-      return;
-    }
   ctl_fixture_run (f, &run, -1, NULL, NULL, "history", "alpha", NULL);
   ctl_assert_run (&run, 0, NULL);
   g_assert_true (g_str_has_prefix (run.out, "VERSION "));
@@ -837,24 +868,8 @@ test_rescan (CtlFixture *f, gconstpointer data)
   hkp_test_daemon_wait_line (f->daemon, "plugin second active");
   state = ctl_fixture_plugin_string (f, "alpha", "State");
   g_assert_cmpstr (state, ==, "active");
-  if (run.status == 0)
-    {
-      g_test_skip ("this hkp-plugind's Rescan does not report refused files yet (DESIGN section 4)");
-      return;
-    }
   ctl_assert_run (&run, 1, "alpha.json");
   g_assert_nonnull (strstr (run.err, "priority"));
-}
-
-static gboolean
-daemon_checks_config (void)
-{
-  g_autofree char *out = NULL;
-  const char *argv[] = { hkp_test_daemon_path (), "--help", NULL };
-
-  g_assert_true (
-    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, NULL, NULL));
-  return out != NULL && strstr (out, "--check-config") != NULL;
 }
 
 static void
@@ -871,11 +886,6 @@ test_check_config (CtlFixture *f, gconstpointer data)
   /* Remote: refused, it reads local files. */
   ctl_fixture_run (f, &run, -1, env, NULL, "-H", "somewhere", "check-config", NULL);
   ctl_assert_run (&run, 2, "this machine's files");
-  if (!daemon_checks_config ())
-    {
-      g_test_skip ("this hkp-plugind has no --check-config yet (DESIGN section 7)");
-      return;
-    }
   /* failinit.so's init fails at run time; its file is fine, but keep the check about one file. */
   g_unlink (broken);
   ctl_fixture_run (f, &run, -1, env, NULL, "check-config", "--", config, plugin_dir, config_dir, NULL);
@@ -930,9 +940,7 @@ test_completion (CtlFixture *f, gconstpointer data)
   g_assert_nonnull (strstr (verbs, "check-config\n"));
   /* Plugin names come from the running daemon. */
   names = complete (f, "hkp-pluginctl reload ''", 2);
-  g_assert_cmpstr (names, ==,
-                   ctl_fixture_daemon_has (f, "Priority") ? "alpha\nratelimit\nbroken\noff\n"
-                                                          : "alpha\nbroken\noff\nratelimit\n");
+  g_assert_cmpstr (names, ==, "alpha\nratelimit\nbroken\noff\n");
   some = complete (f, "hkp-pluginctl show r", 2);
   g_assert_cmpstr (some, ==, "ratelimit\n");
   sub = complete (f, "hkp-pluginctl config ''", 2);
@@ -963,19 +971,6 @@ test_man_examples (CtlFixture *f, gconstpointer data)
   g_assert_true (g_file_get_contents (examples, &text, NULL, NULL));
   /* Every command of the page's EXAMPLES, run as printed, in order, stopping at the first failure. */
   g_assert_nonnull (strstr (text, "hkp-pluginctl"));
-  if (!ctl_fixture_daemon_has (f, "GetConfigHistory") || !ctl_fixture_daemon_has (f, "RestoreConfig"))
-    {
-      /* Until the daemon has them (DESIGN section 4), run every other example. */
-      g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-      g_autoptr (GString) kept = g_string_new (NULL);
-      for (guint i = 0; lines[i] != NULL; i++)
-        if (strstr (lines[i], "hkp-pluginctl history") == NULL && strstr (lines[i], "--to=") == NULL)
-          g_string_append_printf (kept, "%s\n", lines[i]);
-        else
-          g_test_message ("not run, this hkp-plugind lacks its call: %s", lines[i]);
-      g_free (examples);
-      examples = hkp_test_write_file_path (f->tree.root, "examples.sh", kept->str);
-    }
   launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   path = g_strdup_printf ("%s:%s", dir, g_getenv ("PATH"));
   g_subprocess_launcher_setenv (launcher, "PATH", path, TRUE);
@@ -1034,11 +1029,6 @@ test_readme_examples (CtlFixture *f, gconstpointer data)
       g_strchomp (command);
       if (strstr (command, " monitor") != NULL)
         continue;
-      if (strstr (command, " history ") != NULL && !ctl_fixture_daemon_has (f, "GetConfigHistory"))
-        {
-          g_test_message ("not run, this hkp-plugind lacks GetConfigHistory: %s", command);
-          continue;
-        }
       g_string_append_printf (script, "%s\n", command);
       commands++;
     }
@@ -1089,6 +1079,7 @@ main (int argc, char **argv)
   ADD ("changes", test_changes);
   ADD ("config", test_config);
   ADD ("config-edit", test_config_edit);
+  ADD ("secrets", test_secrets);
   ADD ("history", test_history);
   ADD ("monitor", test_monitor);
   ADD ("monitor-nobody", test_monitor_nobody);
