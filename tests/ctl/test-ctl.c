@@ -441,8 +441,8 @@ test_changes (CtlFixture *f, gconstpointer data)
   ctl_fixture_run (f, &run, -1, NULL, NULL, "disable", "off", NULL);
   ctl_assert_run (&run, 0, NULL);
   ctl_fixture_run (f, &run, -1, NULL, NULL, "reload", "off", NULL);
-  ctl_assert_run (&run, 1, "Failed to reload plugin off: ");
-  g_assert_nonnull (strstr (run.err, "enable"));
+  ctl_assert_run (&run, 1, "Failed to reload plugin off: The plugin is disabled\n");
+  g_assert_nonnull (strstr (run.err, "Enable it first: hkp-pluginctl enable off\n"));
 }
 
 static void
