@@ -10,6 +10,9 @@ meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
 status=0
 for file in \
   "$sbindir/hkp-plugind" \
+  "$prefix/bin/hkp-pluginctl" \
+  "$datadir/bash-completion/completions/hkp-pluginctl" \
+  "$mandir/man1/hkp-pluginctl.1" \
   "$libexecdir/hkp-plugind/hkp-plugin-host" \
   "$includedir/hkp-plugind/hkp-plugin.h" \
   "$libdir/pkgconfig/hkp-plugin.pc" \
