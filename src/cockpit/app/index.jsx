@@ -1,0 +1,12 @@
+// Entry point of the bundle: PatternFly's styles, the store, and the page.
+import "@patternfly/react-core/dist/styles/base.css";
+import "./page.css";
+
+import { createRoot } from "react-dom/client";
+
+import { App } from "./app.jsx";
+import { Store } from "./store.js";
+
+document.addEventListener("DOMContentLoaded", () => {
+    createRoot(document.getElementById("app")).render(<App store={new Store()} />);
+});

@@ -1,0 +1,183 @@
+// Every plugin in one table: live state, health and reason, and the Reload /
+// Enable / Disable actions, with an expandable row of details per plugin.
+import { useState } from "react";
+import { Alert, AlertActionCloseButton } from "@patternfly/react-core/dist/esm/components/Alert/index.js";
+import { Button } from "@patternfly/react-core/dist/esm/components/Button/index.js";
+import { Label } from "@patternfly/react-core/dist/esm/components/Label/index.js";
+import { Modal, ModalBody, ModalFooter, ModalHeader } from "@patternfly/react-core/dist/esm/components/Modal/index.js";
+import { Spinner } from "@patternfly/react-core/dist/esm/components/Spinner/index.js";
+import { ExpandableRowContent, Table, Tbody, Td, Th, Thead, Tr } from "@patternfly/react-table/dist/esm/components/Table/index.js";
+
+import { pluginReason, stateColor, healthColor } from "./format.js";
+import { PluginDetails } from "./plugin-details.jsx";
+import { errorText } from "./store.js";
+
+const COLUMNS = 9;
+
+const PENDING_TEXT = {
+    reload: "Reloading",
+    enable: "Enabling",
+    disable: "Disabling",
+    configure: "Applying config",
+    restore: "Restoring config",
+};
+
+// What a running change shows: its name and, while old instances drain, how many requests remain.
+function Progress({ what, draining }) {
+    const text = PENDING_TEXT[what] || "Working";
+    return (
+        <span className="hkp-progress" role="status">
+            <Spinner size="md" aria-hidden />
+            {draining > 0 ? `${text}: draining ${draining} request${draining === 1 ? "" : "s"}…` : `${text}…`}
+        </span>
+    );
+}
+
+function Actions({ store, plugin, onChange, onDisable }) {
+    const pending = store.pending.get(plugin.path);
+    if (pending)
+        return <Progress what={pending} draining={plugin.DrainingRequests ?? 0} />;
+
+    const locked = store.canChange !== true;
+    const disabled = plugin.State === "disabled";
+    return (
+        <span className="hkp-actions">
+            <Button variant="secondary" size="sm" isDisabled={locked || disabled}
+                    onClick={() => onChange("reload", "Reload")}>
+                Reload
+            </Button>
+            {" "}
+            {disabled
+                ? <Button variant="secondary" size="sm" isDisabled={locked}
+                          onClick={() => onChange("enable", "Enable")}>
+                    Enable
+                </Button>
+                : <Button variant="secondary" size="sm" isDisabled={locked} onClick={onDisable}>
+                    Disable
+                </Button>}
+        </span>
+    );
+}
+
+function ConfirmDisable({ name, onConfirm, onCancel }) {
+    return (
+        <Modal variant="small" isOpen onClose={onCancel} aria-labelledby="hkp-disable-title">
+            <ModalHeader title={`Disable ${name}?`} labelId="hkp-disable-title" />
+            <ModalBody>
+                Its requests in flight finish first; after that the plugin no longer checks any request
+                until it is enabled again.
+            </ModalBody>
+            <ModalFooter>
+                <Button variant="danger" onClick={onConfirm}>Disable</Button>
+                <Button variant="link" onClick={onCancel}>Cancel</Button>
+            </ModalFooter>
+        </Modal>
+    );
+}
+
+export function PluginTable({ store }) {
+    const [expanded, setExpanded] = useState({});
+    const [notices, setNotices] = useState({});
+    const [confirm, setConfirm] = useState(null);
+    const plugins = store.pluginList();
+
+    const setNotice = (path, notice) => setNotices(old => ({ ...old, [path]: notice }));
+
+    // Runs a change and shows its outcome on the plugin's row.
+    const runChange = (plugin, what, method) => {
+        const name = plugin.Name;
+        setNotice(plugin.path, null);
+        store.change(plugin, what, method)
+                .then(() => {
+                    if (what === "reload")
+                        setNotice(plugin.path, { variant: "success", title: `${name} reloaded` });
+                })
+                .catch(error => setNotice(plugin.path, {
+                    variant: "danger",
+                    title: `${PENDING_TEXT[what]} ${name} failed`,
+                    text: errorText(error),
+                }));
+    };
+
+    if (plugins.length === 0)
+        return <Alert variant="info" isInline isPlain title="No plugins are configured" />;
+
+    return (
+        <>
+            <Table aria-label="Plugins" variant="compact">
+                <Thead>
+                    <Tr>
+                        <Th screenReaderText="Details" />
+                        <Th>Name</Th>
+                        <Th>State</Th>
+                        <Th>Health</Th>
+                        <Th>Reason</Th>
+                        <Th>Priority</Th>
+                        <Th>Isolation</Th>
+                        <Th>Active requests</Th>
+                        <Th screenReaderText="Actions" />
+                    </Tr>
+                </Thead>
+                {plugins.map((plugin, rowIndex) => {
+                    const isExpanded = !!expanded[plugin.path];
+                    const notice = notices[plugin.path];
+                    return (
+                        <Tbody key={plugin.path} isExpanded={isExpanded} aria-label={plugin.Name}>
+                            <Tr>
+                                <Td expand={{
+                                    rowIndex,
+                                    isExpanded,
+                                    onToggle: () => setExpanded(old => ({ ...old, [plugin.path]: !isExpanded })),
+                                }} />
+                                <Th dataLabel="Name" modifier="nowrap">{plugin.Name}</Th>
+                                <Td dataLabel="State">
+                                    <Label color={stateColor(plugin.State)}>{plugin.State}</Label>
+                                </Td>
+                                <Td dataLabel="Health">
+                                    <Label color={healthColor(plugin.Health)}>{plugin.Health}</Label>
+                                </Td>
+                                <Td dataLabel="Reason" modifier="breakWord">{pluginReason(plugin)}</Td>
+                                <Td dataLabel="Priority">{plugin.Priority ?? ""}</Td>
+                                <Td dataLabel="Isolation">{plugin.Isolation ?? ""}</Td>
+                                <Td dataLabel="Active requests">{store.activeRequests(plugin)}</Td>
+                                <Td dataLabel="Actions" isActionCell>
+                                    <Actions store={store} plugin={plugin}
+                                             onChange={(what, method) => runChange(plugin, what, method)}
+                                             onDisable={() => setConfirm(plugin)} />
+                                </Td>
+                            </Tr>
+                            {notice &&
+                                <Tr>
+                                    <Td colSpan={COLUMNS}>
+                                        <Alert variant={notice.variant} isInline isPlain={notice.variant === "success"}
+                                               title={notice.title}
+                                               actionClose={
+                                                   <AlertActionCloseButton
+                                                       onClose={() => setNotice(plugin.path, null)} />
+                                               }>
+                                            {notice.text}
+                                        </Alert>
+                                    </Td>
+                                </Tr>}
+                            <Tr isExpanded={isExpanded}>
+                                <Td colSpan={COLUMNS}>
+                                    {isExpanded &&
+                                        <ExpandableRowContent>
+                                            <PluginDetails store={store} plugin={plugin} />
+                                        </ExpandableRowContent>}
+                                </Td>
+                            </Tr>
+                        </Tbody>
+                    );
+                })}
+            </Table>
+            {confirm &&
+                <ConfirmDisable name={confirm.Name}
+                                onCancel={() => setConfirm(null)}
+                                onConfirm={() => {
+                                    runChange(confirm, "disable", "Disable");
+                                    setConfirm(null);
+                                }} />}
+        </>
+    );
+}

@@ -1,0 +1,532 @@
+#!/usr/bin/env node
+// End to end: the Cockpit page in a real Chromium.  hkp-plugind runs with 100
+// real plugins (the shipped ipfilter and ratelimit, test modules for the rest)
+// on a private system bus; Debian's cockpit-ws serves the page with a local
+// bridge (as root: administrative access; as nobody: limited access), and
+// playwright-core drives Debian's chromium through what a user sees and does.
+// Everything runs in a PID and network namespace of its own, so nothing it
+// starts outlives it.  TAP on stdout; figures as "# figure:" lines.
+//
+// Environment (from tests/meson.build): HKP_PLUGIND, HKP_TEST_PLUGIN_DIR,
+// HKP_SHIPPED_PLUGIN_DIR, HKP_COCKPIT_SRC_DIR, HKP_COCKPIT_BUILD_DIR; and
+// HKP_COCKPIT_SCREENSHOTS=DIR to keep pictures of the page as the steps left it.
+
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { createRequire } from "node:module";
+
+const CHROMIUM = "/usr/bin/chromium";
+const COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws";
+const COCKPIT_BRIDGE = "/usr/bin/cockpit-bridge";
+const BUS = "org.hkp.PluginManager1";
+const PLUGIN_IFACE = "org.hkp.PluginManager1.Plugin";
+const PLUGIN_COUNT = 100;
+const WAIT_MS = 15000; // a bound for what should take well under a second; generous for a loaded machine
+
+const env = process.env;
+
+function skip(reason) {
+    console.log(`1..0 # SKIP ${reason}`);
+    process.exit(0);
+}
+
+function bail(reason) {
+    console.log(`Bail out! ${reason}`);
+    process.exit(1);
+}
+
+// ---------------------------------------------------------------------------
+// What the test needs, or why it skips.
+
+function findPlaywright() {
+    try {
+        return createRequire(path.join(env.HKP_COCKPIT_SRC_DIR, "package.json"))("playwright-core");
+    } catch (_e) {
+        return null;
+    }
+}
+
+if (process.getuid() !== 0)
+    skip("needs root (namespaces, and cockpit-ws run as nobody for limited access)");
+for (const [file, what] of [[CHROMIUM, "chromium"], [COCKPIT_WS, "cockpit-ws"], [COCKPIT_BRIDGE, "cockpit-bridge"]])
+    if (!fs.existsSync(file))
+        skip(`${what} is not installed (${file}); ./dev installs it`);
+const playwright = findPlaywright();
+if (!playwright)
+    skip("playwright-core is missing from src/cockpit/node_modules; ./dev (npm ci) installs it");
+if (!fs.existsSync(path.join(env.HKP_COCKPIT_BUILD_DIR, "index.js.gz")))
+    skip("the Cockpit page was not built (src/cockpit/node_modules was missing when meson configured)");
+
+// ---------------------------------------------------------------------------
+// Child processes: each one is ours, followed and waited for.
+
+const children = new Set();
+
+// Starts a child; its stderr goes to ours with a prefix (meson shows it when the test fails).
+function start(name, argv, options = {}) {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], ...options });
+    child.label = name;
+    child.exited = new Promise(resolve => child.on("exit", (code, signal) => {
+        children.delete(child);
+        resolve({ code, signal });
+    }));
+    child.stderrLines = readline.createInterface({ input: child.stderr });
+    child.stderrLines.on("line", line => process.stderr.write(`${name}: ${line}\n`));
+    children.add(child);
+    return child;
+}
+
+async function stop(child, signal = "SIGTERM") {
+    if (!children.has(child))
+        return child.exited;
+    child.kill(signal);
+    return child.exited;
+}
+
+// Resolves with the first line of the child's stdout (dbus-daemon prints its address there).
+function firstLine(child) {
+    return new Promise((resolve, reject) => {
+        const lines = readline.createInterface({ input: child.stdout });
+        lines.once("line", line => resolve(line.trim()));
+        child.once("exit", () => reject(new Error(`${child.label} exited before printing anything`)));
+    });
+}
+
+// Resolves when a line of the child's stderr matches pattern.
+function stderrLine(child, pattern) {
+    return new Promise((resolve, reject) => {
+        const onLine = line => {
+            if (pattern.test(line)) {
+                child.stderrLines.off("line", onLine);
+                resolve(line);
+            }
+        };
+        child.stderrLines.on("line", onLine);
+        child.once("exit", () => reject(new Error(`${child.label} exited before printing ${pattern}`)));
+    });
+}
+
+// A private dbus-daemon anyone may use: the bridge runs as nobody too.
+async function startBus(dir, type) {
+    fs.mkdirSync(dir, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>${type}</type>
+  <listen>unix:path=${dir}/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
+  </policy>
+</busconfig>
+`);
+    const bus = start(`dbus-daemon (${type})`, ["dbus-daemon", `--config-file=${dir}/bus.conf`, "--nofork", "--nopidfile",
+        "--print-address=1"]);
+    bus.address = await firstLine(bus);
+    return bus;
+}
+
+// cockpit-ws on a socket we bind (port 0) and hand over as systemd would (LISTEN_FDS), so it
+// listens before it starts and no port is guessed; its bridge runs as uid (0 or nobody).
+async function startCockpit(root, uid, systemBus, sessionBus) {
+    const server = net.createServer();
+    await new Promise(resolve => server.listen(0, "127.0.0.1", resolve));
+    const port = server.address().port;
+    const home = fs.mkdtempSync(path.join(root, "ws-home-"));
+    fs.chmodSync(home, 0o777);
+    const wrap = uid === 0 ? [] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
+    const ws = start(`cockpit-ws (uid ${uid})`,
+        [...wrap, "sh", "-c", 'LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" "$@"', COCKPIT_WS,
+            "--local-session=cockpit-bridge"], {
+            stdio: ["ignore", "pipe", "pipe", server._handle.fd],
+            env: {
+                PATH: env.PATH,
+                HOME: home,
+                XDG_RUNTIME_DIR: home,
+                XDG_DATA_HOME: path.join(root, "data"),
+                DBUS_SYSTEM_BUS_ADDRESS: systemBus.address,
+                DBUS_SESSION_BUS_ADDRESS: sessionBus.address,
+                LANG: "C.UTF-8",
+            },
+        });
+    server.close(); // cockpit-ws holds its own copy of the listening socket now
+    return { ws, url: `http://127.0.0.1:${port}/cockpit/@localhost/hkp-plugind/index.html` };
+}
+
+// ---------------------------------------------------------------------------
+// busctl: the "elsewhere" that changes things, and the witness of what the page did.
+
+function pluginPath(name) {
+    // sd_bus_path_encode: every byte but [A-Za-z0-9] as _XX.
+    const encoded = [...Buffer.from(name)].map(b => (/[A-Za-z0-9]/.test(String.fromCharCode(b))
+        ? String.fromCharCode(b)
+        : "_" + b.toString(16).padStart(2, "0"))).join("");
+    return `/org/hkp/PluginManager1/plugin/${encoded}`;
+}
+
+let busAddress = null;
+
+function busctl(...args) {
+    const result = spawnSync("busctl", [`--address=${busAddress}`, "--timeout=60", ...args], { encoding: "utf8" });
+    if (result.status !== 0)
+        throw new Error(`busctl ${args.join(" ")}: ${result.stderr.trim()}`);
+    return result.stdout;
+}
+
+// Like busctl(), without waiting: resolves when busctl exits.
+function busctlAsync(...args) {
+    return new Promise((resolve, reject) => {
+        const child = spawn("busctl", [`--address=${busAddress}`, "--timeout=60", ...args], { stdio: "ignore" });
+        child.on("exit", code => (code === 0 ? resolve() : reject(new Error(`busctl ${args.join(" ")} failed`))));
+    });
+}
+
+function getProperty(name, property) {
+    return JSON.parse(busctl("--json=short", "get-property", BUS, pluginPath(name), PLUGIN_IFACE, property)).data;
+}
+
+function hasMember(name, member) {
+    return busctl("introspect", BUS, pluginPath(name), PLUGIN_IFACE).includes(`.${member} `);
+}
+
+// ---------------------------------------------------------------------------
+// TAP
+
+let testNumber = 0;
+let failures = 0;
+
+function diagnose(text) {
+    for (const line of String(text).split("\n"))
+        console.log(`# ${line}`);
+}
+
+let screenshotPage = null;
+
+async function step(name, body) {
+    testNumber++;
+    try {
+        const skipped = await body();
+        console.log(`ok ${testNumber} - ${name}${skipped ? ` # SKIP ${skipped}` : ""}`);
+        if (env.HKP_COCKPIT_SCREENSHOTS && screenshotPage)
+            await screenshotPage.screenshot({ path: path.join(env.HKP_COCKPIT_SCREENSHOTS, `step-${testNumber}.png`), fullPage: true });
+    } catch (error) {
+        failures++;
+        console.log(`not ok ${testNumber} - ${name}`);
+        diagnose(error.stack || error);
+    }
+}
+
+function check(condition, message) {
+    if (!condition)
+        throw new Error(message);
+}
+
+// ---------------------------------------------------------------------------
+// The page, as a user sees it.
+
+function row(page, name) {
+    return page.getByRole("rowgroup", { name, exact: true });
+}
+
+function cell(page, name, column) {
+    return row(page, name).locator(`td[data-label="${column}"]`).first();
+}
+
+// Waits until the text of locator is exactly text (or matches a RegExp).
+async function waitForText(locator, text, timeout = WAIT_MS) {
+    const deadline = Date.now() + timeout;
+    let last;
+    for (;;) {
+        last = (await locator.textContent({ timeout }).catch(() => null))?.trim();
+        if (text instanceof RegExp ? text.test(last ?? "") : last === text)
+            return;
+        if (Date.now() > deadline)
+            throw new Error(`expected ${text}, the page shows ${JSON.stringify(last)}`);
+        await locator.page().waitForTimeout(50);
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+function writeTree(root) {
+    const pluginDir = path.join(root, "plugins");
+    const configDir = path.join(root, "plugins.d");
+    fs.mkdirSync(pluginDir);
+    fs.mkdirSync(configDir);
+    fs.mkdirSync(path.join(root, "state"));
+    fs.writeFileSync(path.join(root, "hkp-plugind.conf"), "[hkp-plugind]\n");
+    for (const module of ["ipfilter.so", "ratelimit.so"])
+        fs.copyFileSync(path.join(env.HKP_SHIPPED_PLUGIN_DIR, module), path.join(pluginDir, module));
+    for (const module of ["answer.so", "health.so"])
+        fs.copyFileSync(path.join(env.HKP_TEST_PLUGIN_DIR, module), path.join(pluginDir, module));
+
+    const plugins = {
+        ipfilter: { module: "ipfilter.so", priority: 1, config: { enabled: true, deny: ["192.0.2.0/24"] } },
+        ratelimit: {
+            module: "ratelimit.so", priority: 5,
+            config: { enabled: true, lookup: { requests_per_second: 10, burst: 20 } },
+        },
+        watched: {
+            module: "health.so", priority: 10, health_interval_sec: 1,
+            config: { enabled: true, health: "degraded", message: "reports itself degraded" },
+        },
+        secretive: {
+            module: "answer.so", priority: 20,
+            config: { enabled: true, verdict: "continue", reason: "first", api_token: "s3cret-value" },
+        },
+    };
+    for (let i = 1; Object.keys(plugins).length < PLUGIN_COUNT; i++) {
+        const name = `p${String(i).padStart(3, "0")}`;
+        plugins[name] = { module: "answer.so", priority: 100 + i, config: { enabled: true, verdict: "continue" } };
+    }
+    for (const [name, file] of Object.entries(plugins))
+        fs.writeFileSync(path.join(configDir, `${name}.json`), JSON.stringify(file, null, 2));
+    return { pluginDir, configDir };
+}
+
+function installPage(root) {
+    const dir = path.join(root, "data", "cockpit", "hkp-plugind");
+    fs.mkdirSync(dir, { recursive: true });
+    for (const name of ["manifest.json", "index.html"])
+        fs.copyFileSync(path.join(env.HKP_COCKPIT_SRC_DIR, name), path.join(dir, name));
+    for (const name of ["index.js.gz", "index.css.gz"])
+        fs.copyFileSync(path.join(env.HKP_COCKPIT_BUILD_DIR, name), path.join(dir, name));
+    spawnSync("chmod", ["-R", "a+rX", path.join(root, "data")]);
+}
+
+async function main() {
+    const t0 = Date.now();
+    const watchdog = setTimeout(() => bail("the test took longer than 100 s"), 100 * 1000);
+    spawnSync("ip", ["link", "set", "lo", "up"]);
+
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "hkp-cockpit-"));
+    fs.chmodSync(root, 0o755);
+    let browser = null;
+    let daemon = null;
+    try {
+        const tree = writeTree(root);
+        installPage(root);
+        const systemBus = await startBus(path.join(root, "system-bus"), "system");
+        const sessionBus = await startBus(path.join(root, "session-bus"), "session");
+        busAddress = systemBus.address;
+
+        daemon = start("hkp-plugind", [env.HKP_PLUGIND, `--config=${root}/hkp-plugind.conf`,
+            `--plugin-dir=${tree.pluginDir}`, `--config-dir=${tree.configDir}`, `--state-dir=${root}/state`,
+            `--bus=${systemBus.address}`, "--no-polkit", "--http-listen=none", "--check-listen=none"]);
+        await stderrLine(daemon, /\bready$/);
+
+        const admin = await startCockpit(root, 0, systemBus, sessionBus);
+        const chromeHome = path.join(root, "chromium");
+        fs.mkdirSync(path.join(chromeHome, "tmp"), { recursive: true });
+        browser = await playwright.chromium.launch({
+            executablePath: CHROMIUM,
+            args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+            env: { PATH: env.PATH, HOME: chromeHome, TMPDIR: path.join(chromeHome, "tmp"),
+                   DBUS_SESSION_BUS_ADDRESS: "disabled:" },
+        });
+        console.log(`# set up in ${Date.now() - t0} ms`);
+        await adminSteps(browser, admin.url, tree);
+        await limitedSteps(browser, root, systemBus, sessionBus);
+    } catch (error) {
+        failures++;
+        testNumber++;
+        console.log(`not ok ${testNumber} - the test ran to its end`);
+        diagnose(error.stack || error);
+    } finally {
+        if (browser)
+            await browser.close();
+        for (const child of [...children].filter(c => c !== daemon && !c.label.startsWith("dbus")))
+            await stop(child);
+        if (daemon) {
+            const { code, signal } = await stop(daemon);
+            if (code !== 0) {
+                failures++;
+                console.log(`not ok ${++testNumber} - hkp-plugind stops cleanly (exit ${code}, signal ${signal})`);
+            }
+        }
+        for (const child of [...children])
+            await stop(child);
+        fs.rmSync(root, { recursive: true, force: true });
+        clearTimeout(watchdog);
+    }
+    console.log(`1..${testNumber}`);
+    console.log(`# whole run: ${Date.now() - t0} ms`);
+    process.exit(failures > 0 ? 1 : 0);
+}
+
+async function adminSteps(browser, url, tree) {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("pageerror", error => diagnose(`page error: ${error.message}`));
+    screenshotPage = page;
+
+    await step(`all ${PLUGIN_COUNT} plugins appear with their state`, async () => {
+        const start = Date.now();
+        await page.goto(url);
+        await page.waitForFunction(count => {
+            const labels = document.querySelectorAll('tbody td[data-label="State"]');
+            return labels.length === count && [...labels].every(label => label.textContent === "active");
+        }, PLUGIN_COUNT, { timeout: WAIT_MS, polling: "raf" });
+        console.log(`# figure: ${PLUGIN_COUNT} plugins shown ${Date.now() - start} ms after the page was opened`);
+        await waitForText(page.getByRole("definition").filter({ hasText: "active of" }),
+                          `${PLUGIN_COUNT} active of ${PLUGIN_COUNT}`);
+        check(await page.getByText("hkp-plugind", { exact: true }).isVisible(), "no overview");
+        check(await page.getByText("Administrative access is needed").count() === 0,
+              "the limited-access hint shows with administrative access");
+    });
+
+    await step("health and its message show as the plugin's reason", async () => {
+        await waitForText(cell(page, "watched", "Health"), "degraded");
+        await waitForText(cell(page, "watched", "Reason"), "reports itself degraded");
+        await waitForText(cell(page, "ipfilter", "Priority"), /^(1|)$/);
+    });
+
+    await step("a change made over D-Bus shows up without reloading the page", async () => {
+        await page.evaluate(() => { window.hkpSamePage = true });
+        const start = Date.now();
+        const disabled = busctlAsync("call", BUS, pluginPath("p050"), PLUGIN_IFACE, "Disable");
+        await waitForText(cell(page, "p050", "State"), "disabled");
+        console.log(`# figure: a change made over D-Bus shown ${Date.now() - start} ms after busctl started`);
+        await disabled;
+        check(await page.evaluate(() => window.hkpSamePage === true), "the page was reloaded");
+        await waitForText(page.getByRole("definition").filter({ hasText: "active of" }),
+                          `${PLUGIN_COUNT - 1} active of ${PLUGIN_COUNT}`);
+    });
+
+    await step("Enable enables a disabled plugin", async () => {
+        await row(page, "p050").getByRole("button", { name: "Enable" }).click();
+        await waitForText(cell(page, "p050", "State"), "active");
+        check(getProperty("p050", "State") === "active", "the daemon does not say active");
+    });
+
+    await step("the Reload button reloads the plugin", async () => {
+        const before = getProperty("ratelimit", "ReloadCount");
+        await row(page, "ratelimit").getByRole("button", { name: "Reload" }).click();
+        await row(page, "ratelimit").getByText("ratelimit reloaded").waitFor({ timeout: WAIT_MS });
+        const after = getProperty("ratelimit", "ReloadCount");
+        check(after === before + 1, `ReloadCount went from ${before} to ${after}`);
+    });
+
+    await step("Disable asks first, then disables", async () => {
+        await row(page, "p002").getByRole("button", { name: "Disable" }).click();
+        const dialog = page.getByRole("dialog");
+        await dialog.getByText("Disable p002?").waitFor({ timeout: WAIT_MS });
+        check(getProperty("p002", "State") === "active", "disabled before the confirmation");
+        await dialog.getByRole("button", { name: "Disable" }).click();
+        await waitForText(cell(page, "p002", "State"), "disabled");
+        check(getProperty("p002", "State") === "disabled", "the daemon does not say disabled");
+        await row(page, "p002").getByRole("button", { name: "Enable" }).click();
+        await waitForText(cell(page, "p002", "State"), "active");
+    });
+
+    const ratelimit = row(page, "ratelimit");
+    const editor = ratelimit.getByRole("textbox", { name: "Config (JSON)" });
+    await step("a bad config shows why and changes nothing", async () => {
+        const version = getProperty("ratelimit", "ConfigVersion");
+        const config = getProperty("ratelimit", "Config");
+        await ratelimit.getByRole("button", { name: "Details" }).click();
+        await editor.waitFor({ timeout: WAIT_MS });
+        check(JSON.parse(await editor.inputValue()).lookup.requests_per_second === 10, "the editor holds another config");
+
+        // Not JSON: refused in the page, nothing sent.
+        await editor.fill('{"enabled": true,');
+        await ratelimit.getByRole("button", { name: "Apply" }).click();
+        await ratelimit.getByText("Not valid JSON").waitFor({ timeout: WAIT_MS });
+
+        // JSON the plugin refuses: its own message, inline, and the edit stays.
+        const refused = '{"enabled": true, "lookup": {"requests_per_second": -5, "burst": 20}}';
+        await editor.fill(refused);
+        await ratelimit.getByRole("button", { name: "Apply" }).click();
+        // The alert: the innermost element holding both its title and the plugin's message.
+        await ratelimit.locator("div", { has: page.getByText("The config was not applied") })
+                .filter({ hasText: /"lookup.requests_per_second" must be a number/ }).last()
+                .waitFor({ timeout: WAIT_MS });
+        check(await editor.inputValue() === refused, "the edit was lost");
+        check(getProperty("ratelimit", "ConfigVersion") === version, "ConfigVersion changed");
+        check(getProperty("ratelimit", "Config") === config, "Config changed");
+    });
+
+    await step("a good config applies, and Restore from the history returns the old one", async () => {
+        const version = getProperty("ratelimit", "ConfigVersion");
+        await editor.fill('{"enabled": true, "lookup": {"requests_per_second": 50, "burst": 20}}');
+        await ratelimit.getByRole("button", { name: "Apply" }).click();
+        await ratelimit.getByText(/Applied as config version/).waitFor({ timeout: WAIT_MS });
+        check(getProperty("ratelimit", "ConfigVersion") > version, "ConfigVersion did not grow");
+        check(JSON.parse(getProperty("ratelimit", "Config")).lookup.requests_per_second === 50, "not applied");
+
+        if (!hasMember("ratelimit", "GetConfigHistory") || !hasMember("ratelimit", "RestoreConfig"))
+            return "the daemon has no GetConfigHistory/RestoreConfig yet";
+        await ratelimit.getByRole("tab", { name: "History" }).click();
+        const history = ratelimit.getByLabel("Config history of ratelimit");
+        const old = history.getByRole("row").filter({ has: page.getByRole("cell", { name: String(version), exact: true }) });
+        await old.getByRole("button", { name: "Restore" }).click();
+        await ratelimit.getByText(`Restored version ${version}`).waitFor({ timeout: WAIT_MS });
+        check(JSON.parse(getProperty("ratelimit", "Config")).lookup.requests_per_second === 10, "not restored");
+    });
+
+    await step("secrets show redacted, and a config sent back keeps them", async () => {
+        const secretive = row(page, "secretive");
+        await secretive.getByRole("button", { name: "Details" }).click();
+        const text = secretive.getByRole("textbox", { name: "Config (JSON)" });
+        await text.waitFor({ timeout: WAIT_MS });
+        const shown = await text.inputValue();
+        if (!getProperty("secretive", "Config").includes("[redacted]"))
+            return "the daemon does not redact Config over D-Bus yet";
+        check(!shown.includes("s3cret-value"), "the secret shows in the page");
+        check(JSON.parse(shown).api_token === "[redacted]", "the page does not show the token redacted");
+        await text.fill(shown.replace('"first"', '"second"'));
+        await secretive.getByRole("button", { name: "Apply" }).click();
+        await secretive.getByText(/Applied as config version/).waitFor({ timeout: WAIT_MS });
+        const file = JSON.parse(fs.readFileSync(path.join(tree.configDir, "secretive.json"), "utf8"));
+        check(file.config.reason === "second", "the edit was not applied");
+        check(file.config.api_token === "s3cret-value", `the secret became ${file.config.api_token}`);
+    });
+
+    await step("the health checks show the plugin's own checks", async () => {
+        const watched = row(page, "watched");
+        await watched.getByRole("button", { name: "Details" }).click();
+        await watched.getByRole("tab", { name: "Health checks" }).click();
+        const checks = watched.getByLabel("Health checks", { exact: true });
+        await checks.getByText("checks", { exact: true }).waitFor({ timeout: WAIT_MS });
+        await checks.getByText("active_requests", { exact: true }).waitFor({ timeout: WAIT_MS });
+    });
+    await page.close();
+}
+
+async function limitedSteps(browser, root, systemBus, sessionBus) {
+    const nobody = Number(spawnSync("id", ["-u", "nobody"], { encoding: "utf8" }).stdout.trim());
+    const limited = await startCockpit(root, nobody, systemBus, sessionBus);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("pageerror", error => diagnose(`page error: ${error.message}`));
+    screenshotPage = page;
+
+    await step("with limited access the page is read-only and says why", async () => {
+        await page.goto(limited.url);
+        await page.getByText("Administrative access is needed to change plugins").waitFor({ timeout: WAIT_MS });
+        await waitForText(cell(page, "ratelimit", "State"), "active");
+        await row(page, "ratelimit").getByRole("button", { name: "Details" }).click();
+        await row(page, "ratelimit").getByRole("textbox", { name: "Config (JSON)" }).waitFor({ timeout: WAIT_MS });
+        const actions = page.getByRole("button", { name: /^(Reload|Enable|Disable|Apply|Restore)$/ });
+        const count = await actions.count();
+        check(count >= 2 * PLUGIN_COUNT, `only ${count} action buttons`);
+        const enabled = await page.locator("button:is(:text-is('Reload'), :text-is('Enable'), :text-is('Disable'), " +
+                                           ":text-is('Apply'), :text-is('Restore')):not([disabled]):not([aria-disabled=true])").count();
+        check(enabled === 0, `${enabled} action buttons are enabled`);
+    });
+    await page.close();
+}
+
+// Run again inside private PID and network namespaces: when this process ends, so does everything it started.
+if (env.HKP_COCKPIT_TEST_NAMESPACE !== "1") {
+    const child = spawn("unshare", ["--fork", "--pid", "--kill-child", "--net", process.execPath,
+        ...process.execArgv, process.argv[1]], {
+        stdio: "inherit",
+        env: { ...env, HKP_COCKPIT_TEST_NAMESPACE: "1" },
+    });
+    child.on("exit", (code, signal) => process.exit(signal ? 1 : code));
+} else {
+    await main();
+}
