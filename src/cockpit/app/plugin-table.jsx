@@ -22,26 +22,33 @@ const PENDING_TEXT = {
     restore: "Restoring config",
 };
 
-// What a running change shows: its name and, while old instances drain, how many requests remain.
+// What a running change shows, and how many requests its old instances still
+// serve (DrainingRequests: an overlap reload answers once the new instance
+// serves, while the old one drains on).
 function Progress({ what, draining }) {
-    const text = PENDING_TEXT[what] || "Working";
+    const text = what ? PENDING_TEXT[what] || "Working" : null;
+    const requests = `${draining} request${draining === 1 ? "" : "s"}`;
     return (
         <span className="hkp-progress" role="status">
             <Spinner size="md" aria-hidden />
-            {draining > 0 ? `${text}: draining ${draining} request${draining === 1 ? "" : "s"}…` : `${text}…`}
+            {text && draining > 0 && `${text}: draining ${requests}…`}
+            {text && !(draining > 0) && `${text}…`}
+            {!text && `Draining ${requests}…`}
         </span>
     );
 }
 
 function Actions({ store, plugin, onChange, onDisable }) {
     const pending = store.pending.get(plugin.path);
+    const draining = plugin.DrainingRequests ?? 0;
     if (pending)
-        return <Progress what={pending} draining={plugin.DrainingRequests ?? 0} />;
+        return <Progress what={pending} draining={draining} />;
 
     const locked = store.canChange !== true;
     const disabled = plugin.State === "disabled";
     return (
         <span className="hkp-actions">
+            {draining > 0 && <><Progress draining={draining} />{" "}</>}
             <Button variant="secondary" size="sm" isDisabled={locked || disabled}
                     onClick={() => onChange("reload", "Reload")}>
                 Reload
