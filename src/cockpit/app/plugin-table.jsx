@@ -119,9 +119,9 @@ export function PluginTable({ store }) {
                         <Th>State</Th>
                         <Th>Health</Th>
                         <Th>Reason</Th>
-                        <Th>Priority</Th>
-                        <Th>Isolation</Th>
-                        <Th>Active requests</Th>
+                        <Th modifier="wrap">Priority</Th>
+                        <Th modifier="wrap">Isolation</Th>
+                        <Th modifier="wrap">Active requests</Th>
                         <Th screenReaderText="Actions" />
                     </Tr>
                 </Thead>
