@@ -103,8 +103,8 @@ gboolean hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
 /* Releases a claim taken with hkp_engine_claim(). */
 void hkp_engine_release (HkpEngine *engine, HkpPlugin *plugin);
 
-/* Looks up name for a transition: the plugin, or NULL with HKP_ERROR_NO_SUCH_PLUGIN / INVALID_NAME. */
-HkpPlugin *hkp_engine_find (HkpEngine *engine, const char *name, GError **error);
+/* Runs the engine's own followers of a change (the health monitor), then emits plugin-changed. */
+void hkp_engine_emit_plugin_changed (HkpEngine *engine, HkpPlugin *plugin, HkpPluginChange what);
 
 /* Registers plugin in priority order, publishes the chain, emits plugin-added. */
 void hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin);

@@ -45,8 +45,10 @@ typedef struct {
 /*
  * The plugin engine: the registry of declared plugins and their loading and
  * unloading.  Lives on the thread-default main context it was created in;
- * plugin code runs on worker threads.  Signals: "plugin-added" (HkpPlugin),
- * "plugin-removed" (HkpPlugin).
+ * plugin code runs on worker threads.  Signals, on that context:
+ * "plugin-added" (HkpPlugin), "plugin-removed" (HkpPlugin), and
+ * "plugin-changed" (HkpPlugin, guint: HkpPluginChange flags saying what
+ * changed), the one event every front end follows.
  */
 #define HKP_TYPE_ENGINE (hkp_engine_get_type ())
 G_DECLARE_FINAL_TYPE (HkpEngine, hkp_engine, HKP, ENGINE, GObject)
@@ -91,6 +93,12 @@ gboolean hkp_engine_wait_idle_finish (HkpEngine *engine, GAsyncResult *result, G
 
 /* Returns the plugin called name (owned by engine) or NULL. */
 HkpPlugin *hkp_engine_lookup (HkpEngine *engine, const char *name);
+
+/* Returns the plugin called name (owned by engine), or NULL with HKP_ERROR_INVALID_NAME or NO_SUCH_PLUGIN. */
+HkpPlugin *hkp_engine_find (HkpEngine *engine, const char *name, GError **error);
+
+/* Fills counts with how many plugins are in each state. */
+void hkp_engine_count_states (HkpEngine *engine, guint counts[HKP_PLUGIN_N_STATES]);
 
 /* Returns the plugins in priority order; the array is the caller's, its elements are owned by engine. */
 GPtrArray *hkp_engine_list_plugins (HkpEngine *engine);

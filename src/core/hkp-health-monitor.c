@@ -27,7 +27,6 @@ typedef struct {
   HkpPlugin *plugin; /* borrowed: the watch lives while the plugin is registered */
   GSource *timer;
   GSource *restart_timer;
-  gulong state_handler;
   gboolean checking;
   guint backoff_step; /* restarts since the backoff last reset */
   GArray *restart_times; /* gint64 monotonic µs, within the window */
@@ -364,15 +363,16 @@ schedule_check (Watch *watch, gdouble seconds)
   g_source_attach (watch->timer, watch->engine->context);
 }
 
-/* Health that follows from the state alone, set at once. */
-static void
-on_state_changed (HkpPlugin *plugin, guint old_state, guint new_state, gpointer user_data)
+void
+hkp_health_watch_state_changed (HkpPlugin *plugin)
 {
-  Watch *watch = user_data;
+  Watch *watch = plugin->watch;
   HkpHealth health = { 0 };
 
+  if (watch == NULL)
+    return;
   hkp_health_init (&health);
-  switch (new_state)
+  switch (plugin->state)
     {
     case HKP_PLUGIN_STATE_ACTIVE:
       /* Check the new instance right away. */
@@ -411,7 +411,6 @@ watch_free (Watch *watch)
       g_source_destroy (watch->restart_timer);
       g_source_unref (watch->restart_timer);
     }
-  g_signal_handler_disconnect (watch->plugin, watch->state_handler);
   g_array_unref (watch->restart_times);
   g_free (watch);
 }
@@ -425,9 +424,8 @@ hkp_health_watch_start (HkpEngine *engine, HkpPlugin *plugin)
   watch->engine = engine;
   watch->plugin = plugin;
   watch->restart_times = g_array_new (FALSE, FALSE, sizeof (gint64));
-  watch->state_handler = g_signal_connect (plugin, "state-changed", G_CALLBACK (on_state_changed), watch);
   plugin->watch = watch;
-  on_state_changed (plugin, plugin->state, plugin->state, watch);
+  hkp_health_watch_state_changed (plugin);
 }
 
 void

@@ -62,6 +62,17 @@ hkp_manifest_unref (HkpManifest *manifest)
   g_atomic_rc_box_release_full (manifest, (GDestroyNotify) manifest_clear);
 }
 
+gboolean
+hkp_manifest_manager_keys_equal (const HkpManifest *a, const HkpManifest *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return g_strcmp0 (a->module, b->module) == 0 && a->priority == b->priority &&
+    a->reload_strategy == b->reload_strategy && a->failure_mode == b->failure_mode &&
+    a->drain_timeout_sec == b->drain_timeout_sec && a->init_timeout_sec == b->init_timeout_sec &&
+    a->health_interval_sec == b->health_interval_sec && a->required == b->required;
+}
+
 const char *
 hkp_reload_strategy_to_string (HkpReloadStrategy strategy)
 {

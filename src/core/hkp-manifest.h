@@ -69,6 +69,9 @@ HkpManifest *hkp_manifest_ref (HkpManifest *manifest);
 /* Drops a reference to manifest. */
 void hkp_manifest_unref (HkpManifest *manifest);
 
+/* Returns TRUE if a and b (either may be NULL) agree on every key the manager reads (all but "config"). */
+gboolean hkp_manifest_manager_keys_equal (const HkpManifest *a, const HkpManifest *b);
+
 /* Returns the static lowercase name of a reload strategy ("overlap"). */
 const char *hkp_reload_strategy_to_string (HkpReloadStrategy strategy);
 

@@ -20,7 +20,7 @@
 #include "hkp-engine.h"
 #include "http-bridge.h"
 #include "http-check.h"
-#include "http-worker.h"
+#include "daemon-http-worker.h"
 
 #define EXIT_USAGE 2
 
@@ -234,94 +234,74 @@ log_front_ends (const DaemonOptions *options)
     g_message ("--no-polkit: only uid %u may change plugins over D-Bus", (unsigned) getuid ());
 }
 
+/* Builds everything the daemon runs (engine, front ends, bus) and starts loading the plugins; FALSE with error. */
+static gboolean
+daemon_start (Daemon *daemon, GError **error)
+{
+  const DaemonOptions *options = &daemon->options;
+  HkpEngineSettings settings = {
+    .plugin_dir = options->plugin_dir,
+    .config_dir = options->config_dir,
+    .state_dir = options->state_dir,
+    .drain_timeout_sec = options->drain_timeout_sec,
+    .health_interval_sec = options->health_interval_sec,
+  };
+
+  g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s", PACKAGE_VERSION,
+             options->plugin_dir, options->config_dir, options->state_dir);
+  log_front_ends (options);
+  if ((daemon->engine = hkp_engine_new (&settings, error)) == NULL)
+    return FALSE;
+  if (options->check_listen.kind != LISTEN_NONE && (daemon->check = check_new (options, daemon->engine, error)) == NULL)
+    return FALSE;
+  if (options->http_listen.kind != LISTEN_NONE &&
+      (daemon->bridge = bridge_new (options, daemon->engine, error)) == NULL)
+    return FALSE;
+  daemon->notify = daemon_notify_new (daemon->engine);
+  daemon->bus = bus_service_new (daemon->engine, bus_argument (options), !options->no_polkit, on_bus_lost, daemon,
+                                 error);
+  if (daemon->bus == NULL)
+    return FALSE;
+  daemon->loop = g_main_loop_new (NULL, FALSE);
+  daemon->signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
+  daemon->signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, daemon);
+  daemon->signal_sources[2] = g_unix_signal_add (SIGHUP, on_hangup, daemon);
+  hkp_engine_load_async (daemon->engine, on_engine_loaded, daemon);
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
   Daemon daemon = { 0 };
   g_autoptr (GError) error = NULL;
-  HkpEngineSettings settings = { 0 };
+  int code;
 
   setlocale (LC_ALL, "");
   daemon_log_setup ();
   if (argc == 2 && g_str_has_prefix (argv[1], "--http-worker="))
     {
       /* A worker process of the HTTP bridge, started by the daemon: see http-workers.h. */
-      return http_worker_main ((guint) g_ascii_strtoull (argv[1] + strlen ("--http-worker="), NULL, 10));
+      return daemon_http_worker_main ((guint) g_ascii_strtoull (argv[1] + strlen ("--http-worker="), NULL, 10));
     }
   raise_file_limit ();
 
   if (!daemon_options_parse (&daemon.options, &argc, &argv, &error))
     {
       fprintf (stderr, "hkp-plugind: %s\nTry \"hkp-plugind --help\".\n", error->message);
-      daemon_clear (&daemon);
-      return EXIT_USAGE;
+      daemon.exit_code = EXIT_USAGE;
     }
-  if (daemon.options.show_version)
-    {
-      printf ("hkp-plugind %s (plugin ABI %u)\n", PACKAGE_VERSION, HKP_PLUGIN_ABI_VERSION);
-      daemon_clear (&daemon);
-      return EXIT_SUCCESS;
-    }
-
-  g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s", PACKAGE_VERSION,
-             daemon.options.plugin_dir, daemon.options.config_dir, daemon.options.state_dir);
-  log_front_ends (&daemon.options);
-
-  settings.plugin_dir = daemon.options.plugin_dir;
-  settings.config_dir = daemon.options.config_dir;
-  settings.state_dir = daemon.options.state_dir;
-  settings.drain_timeout_sec = daemon.options.drain_timeout_sec;
-  settings.health_interval_sec = daemon.options.health_interval_sec;
-  daemon.engine = hkp_engine_new (&settings, &error);
-  if (daemon.engine == NULL)
+  else if (daemon.options.show_version)
+    printf ("hkp-plugind %s (plugin ABI %u)\n", PACKAGE_VERSION, HKP_PLUGIN_ABI_VERSION);
+  else if (!daemon_start (&daemon, &error))
     {
       g_critical ("cannot start: %s", error->message);
-      daemon_clear (&daemon);
-      return EXIT_FAILURE;
+      daemon.exit_code = EXIT_FAILURE;
     }
+  else
+    g_main_loop_run (daemon.loop);
 
-  if (daemon.options.check_listen.kind != LISTEN_NONE)
-    {
-      daemon.check = check_new (&daemon.options, daemon.engine, &error);
-      if (daemon.check == NULL)
-        {
-          g_critical ("cannot start: %s", error->message);
-          daemon_clear (&daemon);
-          return EXIT_FAILURE;
-        }
-    }
-
-  if (daemon.options.http_listen.kind != LISTEN_NONE)
-    {
-      daemon.bridge = bridge_new (&daemon.options, daemon.engine, &error);
-      if (daemon.bridge == NULL)
-        {
-          g_critical ("cannot start: %s", error->message);
-          daemon_clear (&daemon);
-          return EXIT_FAILURE;
-        }
-    }
-
-  daemon.notify = daemon_notify_new (daemon.engine);
-  daemon.bus = bus_service_new (daemon.engine, bus_argument (&daemon.options), !daemon.options.no_polkit, on_bus_lost,
-                                &daemon, &error);
-  if (daemon.bus == NULL)
-    {
-      g_critical ("cannot start: %s", error->message);
-      daemon_clear (&daemon);
-      return EXIT_FAILURE;
-    }
-
-  daemon.loop = g_main_loop_new (NULL, FALSE);
-  daemon.signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, &daemon);
-  daemon.signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, &daemon);
-  daemon.signal_sources[2] = g_unix_signal_add (SIGHUP, on_hangup, &daemon);
-  hkp_engine_load_async (daemon.engine, on_engine_loaded, &daemon);
-  g_main_loop_run (daemon.loop);
-
-  {
-    int code = daemon.exit_code;
-    daemon_clear (&daemon);
-    return code;
-  }
+  code = daemon.exit_code;
+  daemon_clear (&daemon);
+  return code;
 }

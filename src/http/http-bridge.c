@@ -173,6 +173,25 @@ reject_early (SoupServerMessage *message, HttpApiResponse *response)
   g_object_set_data_full (G_OBJECT (stream), "hkp-rejected-response", all, (GDestroyNotify) g_bytes_unref);
 }
 
+/* The guard stream rewrote a request target that was not a plain path (see http-guard-stream.h). */
+static gboolean
+refuse_target (const HttpApiRequest *request, HttpApiResponse *response)
+{
+  if (!g_str_equal (request->path, HTTP_GUARD_REFUSED_TARGET))
+    return FALSE;
+  http_api_error (response, 400, NULL,
+                  "the request target must be a plain path: no \"..\" or \".\" segments, no \"//\", no "
+                  "percent-encoding");
+  return TRUE;
+}
+
+/* Where a PUT's headers leave the ticket its body is answered with. */
+static GQuark
+ticket_quark (void)
+{
+  return g_quark_from_static_string ("hkp-http-api-ticket");
+}
+
 /* Before the body is read: refuse what the headers already condemn (a 2 MiB body is never read). */
 static void
 on_early_request (SoupServer *server, SoupServerMessage *message, const char *path, GHashTable *query,
@@ -182,16 +201,21 @@ on_early_request (SoupServer *server, SoupServerMessage *message, const char *pa
   g_auto (HttpApiResponse) response = { 0 };
   HttpApiRequest request;
 
+  HttpApiTicket *ticket = NULL;
+
   if (!g_str_equal (soup_server_message_get_method (message), "PUT"))
     return; /* no body to guard: the normal handler answers */
   fill_request (message, &request, NULL);
-  if (http_api_precheck (self->bridge->api, &request, &response))
+  if (refuse_target (&request, &response) || http_api_precheck (self->bridge->api, &request, &response, &ticket))
     reject_early (message, &response);
   else if (request.content_length < 0)
     {
+      http_api_ticket_free (ticket);
       http_api_error (&response, 411, NULL, "a config must come with a Content-Length");
       reject_early (message, &response);
     }
+  else
+    g_object_set_qdata_full (G_OBJECT (message), ticket_quark (), ticket, (GDestroyNotify) http_api_ticket_free);
 }
 
 static gboolean
@@ -254,6 +278,7 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   g_autoptr (GBytes) body = NULL;
   g_autofree char *peer = NULL;
   HttpMutation *mutation = NULL;
+  HttpApiTicket *ticket;
   HttpApiRequest request;
   const char *method = soup_server_message_get_method (message);
   gboolean with_body = g_str_equal (method, "PUT") || g_str_equal (method, "POST");
@@ -272,7 +297,10 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
       body = soup_message_body_flatten (soup_server_message_get_request_body (message));
       request.body = g_bytes_get_data (body, &request.body_length);
     }
-  if (http_api_handle (self->bridge->api, &request, &response, &mutation))
+  ticket = g_object_steal_qdata (G_OBJECT (message), ticket_quark ());
+  if (ticket != NULL
+        ? http_api_handle_body (self->bridge->api, ticket, &request, &response, &mutation)
+        : refuse_target (&request, &response) || http_api_handle (self->bridge->api, &request, &response, &mutation))
     {
       send_response (message, &response);
       return;

@@ -13,9 +13,10 @@
 typedef EngineFixture Fixture;
 
 static void
-on_health_changed (HkpPlugin *plugin, guint old_status, guint new_status, GPtrArray *events)
+on_health_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, GPtrArray *events)
 {
-  g_ptr_array_add (events, g_strdup (hkp_health_status_to_string (new_status)));
+  if (what & HKP_PLUGIN_CHANGED_HEALTH)
+    g_ptr_array_add (events, g_strdup (hkp_health_status_to_string (hkp_plugin_get_health (plugin)->status)));
 }
 
 /* Iterates the loop until plugin's health is status. */
@@ -102,12 +103,12 @@ test_transitioning (Fixture *f, gconstpointer data)
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "p");
   wait_health (plugin, HKP_HEALTH_STATUS_HEALTHY);
-  g_signal_connect (plugin, "health-changed", G_CALLBACK (on_health_changed), events);
+  g_signal_connect (f->engine, "plugin-changed", G_CALLBACK (on_health_changed), events);
   hkp_engine_reload_async (f->engine, "p", hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
   g_assert_true (hkp_engine_reload_finish (f->engine, result, NULL));
   wait_health (plugin, HKP_HEALTH_STATUS_HEALTHY);
-  g_signal_handlers_disconnect_by_data (plugin, events);
+  g_signal_handlers_disconnect_by_data (f->engine, events);
   g_assert_cmpuint (events->len, ==, 2);
   g_assert_cmpstr (events->pdata[0], ==, "transitioning");
   g_assert_cmpstr (events->pdata[1], ==, "healthy");

@@ -439,10 +439,12 @@ test_reload_errors (Fixture *f, gconstpointer data)
 }
 
 static void
-on_state_changed (HkpPlugin *plugin, guint old_state, guint new_state, GPtrArray *events)
+on_state_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, GPtrArray *events)
 {
-  g_ptr_array_add (
-    events, g_strdup_printf ("%s→%s", hkp_plugin_state_to_string (old_state), hkp_plugin_state_to_string (new_state)));
+  if (what & HKP_PLUGIN_CHANGED_STATE)
+    g_ptr_array_add (events,
+                     g_strdup_printf ("%s %s", hkp_plugin_get_name (plugin),
+                                      hkp_plugin_state_to_string (hkp_plugin_get_state (plugin))));
 }
 
 static void
@@ -455,13 +457,14 @@ test_reload_events (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\"}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "p");
-  g_signal_connect (plugin, "state-changed", G_CALLBACK (on_state_changed), events);
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+  g_signal_connect (f->engine, "plugin-changed", G_CALLBACK (on_state_changed), events);
   reload (f, "p", &error);
   g_assert_no_error (error);
-  g_signal_handlers_disconnect_by_data (plugin, events);
+  g_signal_handlers_disconnect_by_data (f->engine, events);
   g_assert_cmpuint (events->len, ==, 2);
-  g_assert_cmpstr (events->pdata[0], ==, "active→reloading");
-  g_assert_cmpstr (events->pdata[1], ==, "reloading→active");
+  g_assert_cmpstr (events->pdata[0], ==, "p reloading");
+  g_assert_cmpstr (events->pdata[1], ==, "p active");
 }
 
 int
