@@ -371,10 +371,22 @@ async function main() {
         const sessionBus = await startBus(path.join(root, "session-bus"), "session");
         busAddress = systemBus.address;
 
-        daemon = start("hkp-plugind", [env.HKP_PLUGIND, `--config=${root}/hkp-plugind.conf`,
-            `--plugin-dir=${tree.pluginDir}`, `--config-dir=${tree.configDir}`, `--state-dir=${root}/state`,
-            `--bus=${systemBus.address}`, "--no-polkit", "--http-listen=none", `--check-listen=unix:${tree.checkSocket}`]);
-        await stderrLine(daemon, /\bready$/);
+        const daemonControl = {
+            async start() {
+                daemon = start("hkp-plugind", [env.HKP_PLUGIND, `--config=${root}/hkp-plugind.conf`,
+                    `--plugin-dir=${tree.pluginDir}`, `--config-dir=${tree.configDir}`, `--state-dir=${root}/state`,
+                    `--bus=${systemBus.address}`, "--no-polkit", "--http-listen=none",
+                    `--check-listen=unix:${tree.checkSocket}`]);
+                await stderrLine(daemon, /\bready$/);
+            },
+            // SIGTERM; resolves with the exit code (0 for an orderly stop).
+            async stop() {
+                const { code, signal } = await stop(daemon);
+                daemon = null;
+                return signal ? signal : code;
+            },
+        };
+        await daemonControl.start();
 
         const admin = await startCockpit(root, 0, systemBus, sessionBus);
         const chromeHome = path.join(root, "chromium");
@@ -387,7 +399,7 @@ async function main() {
         });
         console.log(`# set up in ${Date.now() - t0} ms`);
         await adminSteps(browser, admin.url, tree);
-        await limitedSteps(browser, root, systemBus, sessionBus);
+        await limitedSteps(browser, root, systemBus, sessionBus, daemonControl);
     } catch (error) {
         failures++;
         testNumber++;
@@ -582,7 +594,7 @@ async function adminSteps(browser, url, tree) {
     await page.close();
 }
 
-async function limitedSteps(browser, root, systemBus, sessionBus) {
+async function limitedSteps(browser, root, systemBus, sessionBus, daemonControl) {
     const nobody = Number(spawnSync("id", ["-u", "nobody"], { encoding: "utf8" }).stdout.trim());
     const limited = await startCockpit(root, nobody, systemBus, sessionBus);
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -601,6 +613,16 @@ async function limitedSteps(browser, root, systemBus, sessionBus) {
         const enabled = await page.locator("button:is(:text-is('Reload'), :text-is('Enable'), :text-is('Disable'), " +
                                            ":text-is('Apply'), :text-is('Restore')):not([disabled]):not([aria-disabled=true])").count();
         check(enabled === 0, `${enabled} action buttons are enabled`);
+    });
+
+    await step("the page says when hkp-plugind stops, and follows it when it is back", async () => {
+        const exit = await daemonControl.stop();
+        check(exit === 0, `hkp-plugind stopped with ${exit}`);
+        await page.getByText("hkp-plugind is not running").waitFor({ timeout: WAIT_MS });
+        await daemonControl.start();
+        await waitForText(cell(page, "ratelimit", "State"), "active");
+        await waitForText(page.getByRole("definition").filter({ hasText: "active of" }),
+                          `${PLUGIN_COUNT} active of ${PLUGIN_COUNT}`);
     });
     await page.close();
 }
