@@ -143,6 +143,7 @@ async function startCockpit(root, uid, systemBus, sessionBus) {
     const ws = start(`cockpit-ws (uid ${uid})`,
         [...wrap, "sh", "-c", 'LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" "$@"', COCKPIT_WS,
             "--local-session=cockpit-bridge"], {
+            // Node has no public way to hand a listening socket to a child: its handle's fd becomes fd 3.
             stdio: ["ignore", "pipe", "pipe", server._handle.fd],
             env: {
                 PATH: env.PATH,
@@ -629,7 +630,8 @@ async function limitedSteps(browser, root, systemBus, sessionBus, daemonControl)
 
 // Run again inside private PID and network namespaces: when this process ends, so does everything it started.
 if (env.HKP_COCKPIT_TEST_NAMESPACE !== "1") {
-    const child = spawn("unshare", ["--fork", "--pid", "--kill-child", "--net", process.execPath,
+    // --mount-proc: a /proc of the new PID namespace (LeakSanitizer reads /proc/PID/task of the daemon).
+    const child = spawn("unshare", ["--fork", "--pid", "--mount-proc", "--kill-child", "--net", process.execPath,
         ...process.execArgv, process.argv[1]], {
         stdio: "inherit",
         env: { ...env, HKP_COCKPIT_TEST_NAMESPACE: "1" },

@@ -6,7 +6,9 @@ import { createRoot } from "react-dom/client";
 
 import { App } from "./app.jsx";
 import { Store } from "./store.js";
+import { followShellTheme } from "./theme.js";
 
 document.addEventListener("DOMContentLoaded", () => {
+    followShellTheme();
     createRoot(document.getElementById("app")).render(<App store={new Store()} />);
 });
