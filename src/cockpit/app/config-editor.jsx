@@ -87,7 +87,7 @@ export function ConfigEditor({ store, plugin }) {
                 <Button variant="primary" type="submit" isDisabled={locked || busy || !dirty} isLoading={busy}>
                     Apply
                 </Button>
-                <Button variant="link" isDisabled={!dirty} onClick={load}>Revert</Button>
+                {dirty && <Button variant="link" onClick={load}>Revert</Button>}
             </ActionGroup>
         </Form>
     );
