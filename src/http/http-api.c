@@ -10,6 +10,7 @@
 #include "hkp-audit.h"
 #include "hkp-error.h"
 #include "hkp-json.h"
+#include "hkp-manifest.h"
 #include "hkp-log.h"
 #include "http-redact.h"
 
@@ -368,7 +369,11 @@ known_plugin (const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResp
     return NULL;
   if (!g_hash_table_contains (snapshot->configs, plugin))
     {
-      http_api_error (out, 404, plugin, "no such plugin: %s", plugin);
+      if (hkp_plugin_name_is_valid (plugin))
+        http_api_error (out, 404, plugin, "no such plugin: %s", plugin);
+      else
+        http_api_error (out, 400, plugin, "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'",
+                        plugin);
       return NULL;
     }
   return g_steal_pointer (&plugin);
