@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // End to end: the Cockpit page in a real Chromium.  hkp-plugind runs with 100
 // real plugins (the shipped ipfilter and ratelimit, test modules for the rest)
-// on a private system bus; Debian's cockpit-ws serves the page with a local
-// bridge (as root: administrative access; as nobody: limited access), and
-// playwright-core drives Debian's chromium through what a user sees and does.
+// on a private system bus with the real bus policy defaults, our bus policy
+// and the real polkitd deciding; Debian's cockpit-ws serves the page with a
+// local bridge (as root: administrative access; as nobody: limited access),
+// and playwright-core drives Debian's chromium through what a user sees and does.
 // Everything runs in a PID and network namespace of its own, so nothing it
 // starts outlives it.  TAP on stdout; figures as "# figure:" lines.
 //
@@ -23,6 +24,8 @@ import { createRequire } from "node:module";
 const CHROMIUM = "/usr/bin/chromium";
 const COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws";
 const COCKPIT_BRIDGE = "/usr/bin/cockpit-bridge";
+const POLKITD = "/usr/lib/polkit-1/polkitd";
+const POLKIT_ACTIONS = "/usr/share/polkit-1/actions";
 const BUS = "org.hkp.PluginManager1";
 const PLUGIN_IFACE = "org.hkp.PluginManager1.Plugin";
 const PLUGIN_COUNT = 100;
@@ -111,24 +114,64 @@ function stderrLine(child, pattern) {
     });
 }
 
-// A private dbus-daemon anyone may use: the bridge runs as nobody too.
-async function startBus(dir, type) {
+// The defaults of Debian's /usr/share/dbus-1/system.conf: no one may own a name or call a
+// method unless a policy file (ours, polkit's) says so.
+const SYSTEM_POLICY = `
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <includedir>${path.join(env.G_TEST_SRCDIR, "..", "dbus")}</includedir>
+  <includedir>/usr/share/dbus-1/system.d</includedir>`;
+
+// Anyone may do anything: the session bus the bridge wants (it runs as nobody too).
+const PERMISSIVE_POLICY = `
+  <policy context="default">
+    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
+  </policy>`;
+
+// A private dbus-daemon whose socket every uid can reach.
+async function startBus(dir, type, policy) {
     fs.mkdirSync(dir, { mode: 0o755 });
     fs.writeFileSync(path.join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>${type}</type>
   <listen>unix:path=${dir}/bus.sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
-  </policy>
+  <auth>EXTERNAL</auth>${policy}
 </busconfig>
 `);
     const bus = start(`dbus-daemon (${type})`, ["dbus-daemon", `--config-file=${dir}/bus.conf`, "--nofork", "--nopidfile",
         "--print-address=1"]);
     bus.address = await firstLine(bus);
     return bus;
+}
+
+// The real polkitd on the system bus, with our actions installed (by the process outside the
+// namespaces); resolves once it owns its name.
+async function startPolkit(systemBus) {
+    const polkitd = start("polkitd", [POLKITD, "--no-debug"], {
+        env: { PATH: env.PATH, DBUS_SYSTEM_BUS_ADDRESS: systemBus.address },
+    });
+    const waited = spawnSync("gdbus", ["wait", "--system", "--timeout", "30", "org.freedesktop.PolicyKit1"], {
+        env: { ...env, DBUS_SYSTEM_BUS_ADDRESS: systemBus.address }, encoding: "utf8",
+    });
+    if (waited.status !== 0)
+        throw new Error(`polkitd did not appear on the bus: ${waited.stderr}`);
+    return polkitd;
 }
 
 // cockpit-ws on a socket we bind (port 0) and hand over as systemd would (LISTEN_FDS), so it
@@ -368,16 +411,21 @@ async function main() {
     try {
         const tree = writeTree(root);
         installPage(root);
-        const systemBus = await startBus(path.join(root, "system-bus"), "system");
-        const sessionBus = await startBus(path.join(root, "session-bus"), "session");
+        const systemBus = await startBus(path.join(root, "system-bus"), "system", SYSTEM_POLICY);
+        const sessionBus = await startBus(path.join(root, "session-bus"), "session", PERMISSIVE_POLICY);
         busAddress = systemBus.address;
+        // polkit decides, as on a real system; without polkitd only the daemon's uid (root) may change things.
+        const polkit = env.HKP_COCKPIT_TEST_POLICY ? ["--http-listen=none"] : ["--no-polkit", "--http-listen=none"];
+        if (env.HKP_COCKPIT_TEST_POLICY)
+            await startPolkit(systemBus);
+        else
+            console.log("# polkitd is not installed: the daemon runs with --no-polkit");
 
         const daemonControl = {
             async start() {
                 daemon = start("hkp-plugind", [env.HKP_PLUGIND, `--config=${root}/hkp-plugind.conf`,
                     `--plugin-dir=${tree.pluginDir}`, `--config-dir=${tree.configDir}`, `--state-dir=${root}/state`,
-                    `--bus=${systemBus.address}`, "--no-polkit", "--http-listen=none",
-                    `--check-listen=unix:${tree.checkSocket}`]);
+                    `--bus=${systemBus.address}`, ...polkit, `--check-listen=unix:${tree.checkSocket}`]);
                 await stderrLine(daemon, /\bready$/);
             },
             // SIGTERM; resolves with the exit code (0 for an orderly stop).
@@ -628,15 +676,37 @@ async function limitedSteps(browser, root, systemBus, sessionBus, daemonControl)
     await page.close();
 }
 
+// Our polkit actions, installed while the test runs under a name that says whose they are:
+// hkp-plugind-test-<pid>.policy, as tests/bus/test-polkit.c names them (each removes files
+// whose process is gone, left by a run that crashed).
+function installPolicy() {
+    if (!fs.existsSync(POLKITD))
+        return null;
+    for (const entry of fs.readdirSync(POLKIT_ACTIONS)) {
+        const match = /^hkp-plugind-test-(\d+)\.policy$/.exec(entry);
+        if (match && !fs.existsSync(`/proc/${match[1]}`))
+            fs.rmSync(path.join(POLKIT_ACTIONS, entry), { force: true });
+    }
+    const installed = path.join(POLKIT_ACTIONS, `hkp-plugind-test-${process.pid}.policy`);
+    fs.copyFileSync(path.join(env.G_TEST_SRCDIR, "..", "polkit", "org.hkp.PluginManager1.policy"), installed);
+    fs.chmodSync(installed, 0o644);
+    return installed;
+}
+
 // Run again inside private PID and network namespaces: when this process ends, so does everything it started.
 if (env.HKP_COCKPIT_TEST_NAMESPACE !== "1") {
+    const policy = installPolicy();
     // --mount-proc: a /proc of the new PID namespace (LeakSanitizer reads /proc/PID/task of the daemon).
     const child = spawn("unshare", ["--fork", "--pid", "--mount-proc", "--kill-child", "--net", process.execPath,
         ...process.execArgv, process.argv[1]], {
         stdio: "inherit",
-        env: { ...env, HKP_COCKPIT_TEST_NAMESPACE: "1" },
+        env: { ...env, HKP_COCKPIT_TEST_NAMESPACE: "1", HKP_COCKPIT_TEST_POLICY: policy ?? "" },
     });
-    child.on("exit", (code, signal) => process.exit(signal ? 1 : code));
+    child.on("exit", (code, signal) => {
+        if (policy)
+            fs.rmSync(policy, { force: true });
+        process.exit(signal ? 1 : code);
+    });
 } else {
     await main();
 }
