@@ -29,10 +29,16 @@ struct _HkpEngine {
   GPtrArray *idle_waiters; /* GTask waiting for nothing to be pending */
   gboolean stopping;
   HkpGuardBox chain; /* HkpChain: what the request path runs through */
-  GThreadPool *check_pool; /* runs hkp_engine_check_async() requests */
+  HkpCheckEnv *check_env; /* the chain, call pool and watchdog checks run on */
   HkpHistogram reload_duration; /* every change that loads an instance, start to outcome */
   HkpHistogram drain_duration; /* every drain of a retired instance */
 };
+
+/* Makes the engine's check environment: the call pool and the watchdog (engine->check_env). */
+void hkp_engine_check_env_init (HkpEngine *engine);
+
+/* Stops the call pool and watchdog; returns how many calls were stuck in plugins and left behind (with the env). */
+guint hkp_engine_check_env_clear (HkpEngine *engine);
 
 /* Records a finished drain in the engine's statistics. */
 void hkp_engine_observe_drain (HkpEngine *engine, const HkpDrainResult *outcome);

@@ -43,8 +43,7 @@ hkp_engine_finalize (GObject *object)
 {
   HkpEngine *engine = HKP_ENGINE (object);
 
-  if (engine->check_pool != NULL)
-    g_thread_pool_free (engine->check_pool, FALSE, TRUE);
+  hkp_engine_check_env_clear (engine);
   /* Nobody checks requests any more: the last chain goes at once. */
   hkp_chain_free ((HkpChain *) hkp_guard_swap (&engine->chain, NULL));
   g_queue_clear_full (&engine->load_queue, g_object_unref);
@@ -145,6 +144,7 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
       return NULL;
     }
   engine->copy_dir = g_steal_pointer (&template);
+  hkp_engine_check_env_init (engine);
   return g_steal_pointer (&engine);
 }
 

@@ -160,6 +160,7 @@ hkp_plugin_set_manifest (HkpPlugin *plugin, HkpManifest *manifest)
     {
       hkp_manifest_ref (manifest);
       g_atomic_int_set (&plugin->slot->failure_mode, manifest->failure_mode);
+      __atomic_store_n (&plugin->slot->call_timeout_usec, (gint64) manifest->call_timeout_ms * 1000, __ATOMIC_RELAXED);
     }
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
   plugin->manifest = manifest;

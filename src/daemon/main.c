@@ -24,6 +24,9 @@
 
 #define EXIT_USAGE 2
 
+/* How much longer than the drain timeout a stop may take before the process just ends. */
+#define STOP_MARGIN_SEC 10
+
 /* Everything the running daemon owns; built and torn down in main(). */
 typedef struct {
   DaemonOptions options;
@@ -37,6 +40,7 @@ typedef struct {
   gboolean stopping;
   int exit_code;
   guint signal_sources[3];
+  guint stop_deadline; /* ends the process if stopping overruns */
 } Daemon;
 
 static void
@@ -44,6 +48,7 @@ daemon_clear (Daemon *daemon)
 {
   for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
     g_clear_handle_id (&daemon->signal_sources[i], g_source_remove);
+  g_clear_handle_id (&daemon->stop_deadline, g_source_remove);
   g_clear_pointer (&daemon->notify, daemon_notify_free);
   g_clear_pointer (&daemon->bus, bus_service_free);
   g_clear_pointer (&daemon->check, http_check_free);
@@ -59,9 +64,17 @@ on_engine_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
   Daemon *daemon = user_data;
   g_autoptr (GError) error = NULL;
 
+  guint late = hkp_engine_get_late_calls (HKP_ENGINE (source));
+
   if (!hkp_engine_shutdown_finish (HKP_ENGINE (source), result, &error))
     g_warning ("shutdown: %s", error->message);
-  g_message ("stopped");
+  if (late > 0)
+    {
+      g_warning ("stopped, abandoning %u plugin calls that never returned", late);
+      daemon->exit_code = EXIT_FAILURE;
+    }
+  else
+    g_message ("stopped");
   g_main_loop_quit (daemon->loop);
 }
 
@@ -74,6 +87,18 @@ on_checks_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!http_check_stop_finish (daemon->check, result, &error))
     g_warning ("check endpoint: %s", error->message);
   hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
+}
+
+/* The stop took longer than any drain may: plugins that ignore every deadline do not keep the process. */
+static gboolean
+on_stop_overdue (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_critical ("stopping took longer than the drain timeout and %u s more; exiting, abandoning %u plugin calls",
+              STOP_MARGIN_SEC, hkp_engine_get_late_calls (daemon->engine));
+  _exit (EXIT_FAILURE);
+  return G_SOURCE_REMOVE;
 }
 
 /*
@@ -90,6 +115,8 @@ daemon_stop (Daemon *daemon, const char *why)
     }
   daemon->stopping = TRUE;
   g_message ("stopping (%s): shutting down every plugin", why);
+  daemon->stop_deadline = g_timeout_add_seconds (
+    (guint) hkp_engine_get_settings (daemon->engine)->drain_timeout_sec + STOP_MARGIN_SEC, on_stop_overdue, daemon);
   daemon_notify_stopping (daemon->notify, hkp_engine_get_settings (daemon->engine)->drain_timeout_sec);
   if (daemon->check != NULL)
     http_check_stop_async (daemon->check, hkp_engine_get_settings (daemon->engine)->drain_timeout_sec,
