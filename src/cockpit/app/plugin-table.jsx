@@ -1,6 +1,6 @@
 // Every plugin in one table: live state, health and reason, and the Reload /
 // Enable / Disable actions, with an expandable row of details per plugin.
-import { useState } from "react";
+import { memo, useCallback, useState } from "react";
 import { Alert, AlertActionCloseButton } from "@patternfly/react-core/dist/esm/components/Alert/index.js";
 import { Button } from "@patternfly/react-core/dist/esm/components/Button/index.js";
 import { Label } from "@patternfly/react-core/dist/esm/components/Label/index.js";
@@ -38,13 +38,13 @@ function Progress({ what, draining }) {
     );
 }
 
-function Actions({ store, plugin, onChange, onDisable }) {
+function Actions({ store, plugin, canChange, onChange, onDisable }) {
     const pending = store.pending.get(plugin.path);
     const draining = plugin.DrainingRequests ?? 0;
     if (pending)
         return <Progress what={pending} draining={draining} />;
 
-    const locked = store.canChange !== true;
+    const locked = canChange !== true;
     const disabled = plugin.State === "disabled";
     return (
         <span className="hkp-actions">
@@ -82,16 +82,67 @@ function ConfirmDisable({ name, onConfirm, onCancel }) {
     );
 }
 
+// One plugin's rows.  Memoized: a change of one plugin (its stamp) renders its rows alone,
+// not all of them, which keeps a page of a hundred plugins quick to follow signals.
+const PluginRows = memo(function PluginRows({
+    store, plugin, rowIndex, canChange, activeRequests, isExpanded, notice, onToggle, onChange, onDisable,
+    onCloseNotice,
+}) {
+    return (
+        <Tbody isExpanded={isExpanded} aria-label={plugin.Name}>
+            <Tr>
+                <Td expand={{ rowIndex, isExpanded, onToggle: () => onToggle(plugin.path) }} />
+                <Th dataLabel="Name" modifier="nowrap">{plugin.Name}</Th>
+                <Td dataLabel="State">
+                    <Label color={stateColor(plugin.State)}>{plugin.State}</Label>
+                </Td>
+                <Td dataLabel="Health">
+                    <Label color={healthColor(plugin.Health)}>{plugin.Health}</Label>
+                </Td>
+                <Td dataLabel="Reason" modifier="breakWord">{pluginReason(plugin)}</Td>
+                <Td dataLabel="Priority">{plugin.Priority ?? ""}</Td>
+                <Td dataLabel="Isolation">{plugin.Isolation ?? ""}</Td>
+                <Td dataLabel="Active requests">{activeRequests}</Td>
+                <Td dataLabel="Actions" isActionCell>
+                    <Actions store={store} plugin={plugin} canChange={canChange}
+                             onChange={(what, method) => onChange(plugin, what, method)}
+                             onDisable={() => onDisable(plugin)} />
+                </Td>
+            </Tr>
+            {notice &&
+                <Tr>
+                    <Td colSpan={COLUMNS}>
+                        <Alert variant={notice.variant} isInline isPlain={notice.variant === "success"}
+                               title={notice.title}
+                               actionClose={<AlertActionCloseButton onClose={() => onCloseNotice(plugin.path)} />}>
+                            {notice.text}
+                        </Alert>
+                    </Td>
+                </Tr>}
+            <Tr isExpanded={isExpanded}>
+                <Td colSpan={COLUMNS}>
+                    {isExpanded &&
+                        <ExpandableRowContent>
+                            <PluginDetails store={store} plugin={plugin} />
+                        </ExpandableRowContent>}
+                </Td>
+            </Tr>
+        </Tbody>
+    );
+});
+
 export function PluginTable({ store }) {
     const [expanded, setExpanded] = useState({});
     const [notices, setNotices] = useState({});
     const [confirm, setConfirm] = useState(null);
     const plugins = store.pluginList();
 
-    const setNotice = (path, notice) => setNotices(old => ({ ...old, [path]: notice }));
+    const setNotice = useCallback((path, notice) => setNotices(old => ({ ...old, [path]: notice })), []);
+    const onCloseNotice = useCallback(path => setNotice(path, null), [setNotice]);
+    const onToggle = useCallback(path => setExpanded(old => ({ ...old, [path]: !old[path] })), []);
 
     // Runs a change and shows its outcome on the plugin's row.
-    const runChange = (plugin, what, method) => {
+    const runChange = useCallback((plugin, what, method) => {
         const name = plugin.Name;
         setNotice(plugin.path, null);
         store.change(plugin, what, method)
@@ -104,7 +155,7 @@ export function PluginTable({ store }) {
                     title: `${PENDING_TEXT[what]} ${name} failed`,
                     text: errorText(error),
                 }));
-    };
+    }, [store, setNotice]);
 
     if (plugins.length === 0)
         return <Alert variant="info" isInline isPlain title="No plugins are configured" />;
@@ -125,58 +176,13 @@ export function PluginTable({ store }) {
                         <Th screenReaderText="Actions" />
                     </Tr>
                 </Thead>
-                {plugins.map((plugin, rowIndex) => {
-                    const isExpanded = !!expanded[plugin.path];
-                    const notice = notices[plugin.path];
-                    return (
-                        <Tbody key={plugin.path} isExpanded={isExpanded} aria-label={plugin.Name}>
-                            <Tr>
-                                <Td expand={{
-                                    rowIndex,
-                                    isExpanded,
-                                    onToggle: () => setExpanded(old => ({ ...old, [plugin.path]: !isExpanded })),
-                                }} />
-                                <Th dataLabel="Name" modifier="nowrap">{plugin.Name}</Th>
-                                <Td dataLabel="State">
-                                    <Label color={stateColor(plugin.State)}>{plugin.State}</Label>
-                                </Td>
-                                <Td dataLabel="Health">
-                                    <Label color={healthColor(plugin.Health)}>{plugin.Health}</Label>
-                                </Td>
-                                <Td dataLabel="Reason" modifier="breakWord">{pluginReason(plugin)}</Td>
-                                <Td dataLabel="Priority">{plugin.Priority ?? ""}</Td>
-                                <Td dataLabel="Isolation">{plugin.Isolation ?? ""}</Td>
-                                <Td dataLabel="Active requests">{store.activeRequests(plugin)}</Td>
-                                <Td dataLabel="Actions" isActionCell>
-                                    <Actions store={store} plugin={plugin}
-                                             onChange={(what, method) => runChange(plugin, what, method)}
-                                             onDisable={() => setConfirm(plugin)} />
-                                </Td>
-                            </Tr>
-                            {notice &&
-                                <Tr>
-                                    <Td colSpan={COLUMNS}>
-                                        <Alert variant={notice.variant} isInline isPlain={notice.variant === "success"}
-                                               title={notice.title}
-                                               actionClose={
-                                                   <AlertActionCloseButton
-                                                       onClose={() => setNotice(plugin.path, null)} />
-                                               }>
-                                            {notice.text}
-                                        </Alert>
-                                    </Td>
-                                </Tr>}
-                            <Tr isExpanded={isExpanded}>
-                                <Td colSpan={COLUMNS}>
-                                    {isExpanded &&
-                                        <ExpandableRowContent>
-                                            <PluginDetails store={store} plugin={plugin} />
-                                        </ExpandableRowContent>}
-                                </Td>
-                            </Tr>
-                        </Tbody>
-                    );
-                })}
+                {plugins.map((plugin, rowIndex) =>
+                    <PluginRows key={plugin.path} store={store} plugin={plugin} rowIndex={rowIndex}
+                                stamp={store.stamp(plugin)} canChange={store.canChange}
+                                activeRequests={store.activeRequests(plugin)}
+                                isExpanded={!!expanded[plugin.path]} notice={notices[plugin.path]}
+                                onToggle={onToggle} onChange={runChange} onDisable={setConfirm}
+                                onCloseNotice={onCloseNotice} />)}
             </Table>
             {confirm &&
                 <ConfirmDisable name={confirm.Name}

@@ -39,8 +39,10 @@ export class Store {
         this.manager.wait(() => this.notify());
 
         this.plugins = this.client.proxies(PLUGIN_IFACE, MANAGER_PATH);
+        this.stamps = new Map(); // plugin path → a number that changes with anything shown about the plugin
         for (const event of ["added", "changed", "removed"])
-            this.plugins.addEventListener(event, () => {
+            this.plugins.addEventListener(event, (_event, proxy) => {
+                this.touch(proxy.path);
                 this.notify();
                 this.refreshCountsSoon();
             });
@@ -54,6 +56,15 @@ export class Store {
 
         this.permission = cockpit.permission({ admin: true });
         this.permission.addEventListener("changed", () => this.notify());
+    }
+
+    // Marks a plugin as changed, so that its rows render again.
+    touch(path) {
+        this.stamps.set(path, (this.stamps.get(path) ?? 0) + 1);
+    }
+
+    stamp(plugin) {
+        return this.stamps.get(plugin.path) ?? 0;
     }
 
     // Many signals arrive in a burst (a rescan, the first GetManagedObjects):
@@ -94,6 +105,7 @@ export class Store {
                     .then(doc => {
                         for (const [name, health] of Object.entries(doc.plugins || {}))
                             this.requestCounts.set(name, health.checks?.active_requests ?? 0);
+                        // Counts are passed to the rows as they are: no stamp needed.
                         this.notify();
                     })
                     .catch(() => {})
@@ -125,10 +137,12 @@ export class Store {
     // pending change while it runs, so its row can show the progress.
     change(proxy, what, method, args = []) {
         this.pending.set(proxy.path, what);
+        this.touch(proxy.path);
         this.notify();
         return this.callPlugin(proxy, method, args, { timeout: this.changeTimeoutMs(proxy) })
                 .finally(() => {
                     this.pending.delete(proxy.path);
+                    this.touch(proxy.path);
                     this.notify();
                 });
     }
