@@ -562,14 +562,14 @@ async function adminSteps(browser, url, tree) {
     });
 
     await step("Enable enables a disabled plugin", async () => {
-        await row(page, "p050").getByRole("button", { name: "Enable" }).click();
+        await row(page, "p050").getByRole("button", { name: "Enable", exact: true }).click();
         await waitForText(cell(page, "p050", "State"), "active");
         check(getProperty("p050", "State") === "active", "the daemon does not say active");
     });
 
     await step("the Reload button reloads the plugin", async () => {
         const before = getProperty("ratelimit", "ReloadCount");
-        await row(page, "ratelimit").getByRole("button", { name: "Reload" }).click();
+        await row(page, "ratelimit").getByRole("button", { name: "Reload", exact: true }).click();
         await row(page, "ratelimit").getByText("ratelimit reloaded").waitFor({ timeout: WAIT_MS });
         const after = getProperty("ratelimit", "ReloadCount");
         check(after === before + 1, `ReloadCount went from ${before} to ${after}`);
@@ -581,7 +581,7 @@ async function adminSteps(browser, url, tree) {
         const request = checkRequest(tree.checkSocket);
         await inFlight;
         const counted = hasMember("slow", "DrainingRequests");
-        await slow.getByRole("button", { name: "Reload" }).click();
+        await slow.getByRole("button", { name: "Reload", exact: true }).click();
         if (counted)
             await waitForText(slow.getByRole("status"), /raining 1 request…$/);
         await slow.getByText("slow reloaded").waitFor({ timeout: WAIT_MS });
@@ -593,14 +593,14 @@ async function adminSteps(browser, url, tree) {
     });
 
     await step("Disable asks first, then disables", async () => {
-        await row(page, "p002").getByRole("button", { name: "Disable" }).click();
+        await row(page, "p002").getByRole("button", { name: "Disable", exact: true }).click();
         const dialog = page.getByRole("dialog");
         await dialog.getByText("Disable p002?").waitFor({ timeout: WAIT_MS });
         check(getProperty("p002", "State") === "active", "disabled before the confirmation");
-        await dialog.getByRole("button", { name: "Disable" }).click();
+        await dialog.getByRole("button", { name: "Disable", exact: true }).click();
         await waitForText(cell(page, "p002", "State"), "disabled");
         check(getProperty("p002", "State") === "disabled", "the daemon does not say disabled");
-        await row(page, "p002").getByRole("button", { name: "Enable" }).click();
+        await row(page, "p002").getByRole("button", { name: "Enable", exact: true }).click();
         await waitForText(cell(page, "p002", "State"), "active");
     });
 
@@ -615,13 +615,13 @@ async function adminSteps(browser, url, tree) {
 
         // Not JSON: refused in the page, nothing sent.
         await editor.fill('{"enabled": true,');
-        await ratelimit.getByRole("button", { name: "Apply" }).click();
+        await ratelimit.getByRole("button", { name: "Apply", exact: true }).click();
         await ratelimit.getByText("Not valid JSON").waitFor({ timeout: WAIT_MS });
 
         // JSON the plugin refuses: its own message, inline, and the edit stays.
         const refused = '{"enabled": true, "lookup": {"requests_per_second": -5, "burst": 20}}';
         await editor.fill(refused);
-        await ratelimit.getByRole("button", { name: "Apply" }).click();
+        await ratelimit.getByRole("button", { name: "Apply", exact: true }).click();
         // The alert: the innermost element holding both its title and the plugin's message.
         await ratelimit.locator("div", { has: page.getByText("The config was not applied") })
                 .filter({ hasText: /"lookup.requests_per_second" must be a number/ }).last()
@@ -634,7 +634,7 @@ async function adminSteps(browser, url, tree) {
     await step("a good config applies, and Restore from the history returns the old one", async () => {
         const version = getProperty("ratelimit", "ConfigVersion");
         await editor.fill('{"enabled": true, "lookup": {"requests_per_second": 50, "burst": 20}}');
-        await ratelimit.getByRole("button", { name: "Apply" }).click();
+        await ratelimit.getByRole("button", { name: "Apply", exact: true }).click();
         await ratelimit.getByText(/Applied as config version/).waitFor({ timeout: WAIT_MS });
         check(getProperty("ratelimit", "ConfigVersion") > version, "ConfigVersion did not grow");
         check(JSON.parse(getProperty("ratelimit", "Config")).lookup.requests_per_second === 50, "not applied");
@@ -643,8 +643,9 @@ async function adminSteps(browser, url, tree) {
             return "the daemon has no GetConfigHistory/RestoreConfig yet";
         await ratelimit.getByRole("tab", { name: "History" }).click();
         const history = ratelimit.getByLabel("Config history of ratelimit");
-        const old = history.getByRole("row").filter({ has: page.getByRole("cell", { name: String(version), exact: true }) });
-        await old.getByRole("button", { name: "Restore" }).click();
+        const old = history.getByRole("row")
+                .filter({ has: page.getByRole("gridcell", { name: String(version), exact: true }) });
+        await old.getByRole("button", { name: "Restore", exact: true }).click();
         await ratelimit.getByText(`Restored version ${version}`).waitFor({ timeout: WAIT_MS });
         check(JSON.parse(getProperty("ratelimit", "Config")).lookup.requests_per_second === 10, "not restored");
     });
@@ -660,7 +661,7 @@ async function adminSteps(browser, url, tree) {
         check(!shown.includes("s3cret-value"), "the secret shows in the page");
         check(JSON.parse(shown).api_token === "[redacted]", "the page does not show the token redacted");
         await text.fill(shown.replace('"first"', '"second"'));
-        await secretive.getByRole("button", { name: "Apply" }).click();
+        await secretive.getByRole("button", { name: "Apply", exact: true }).click();
         await secretive.getByText(/Applied as config version/).waitFor({ timeout: WAIT_MS });
         const file = JSON.parse(fs.readFileSync(path.join(tree.configDir, "secretive.json"), "utf8"));
         check(file.config.reason === "second", "the edit was not applied");

@@ -69,16 +69,18 @@ export function ConfigHistory({ store, plugin }) {
                                     </Td>
                                     <Td dataLabel="When">{formatTimestampUSec(entry.time)}</Td>
                                     <Td dataLabel="Who">{entry.who}</Td>
-                                    <Td dataLabel="Actions" isActionCell className="hkp-actions">
-                                        <Button variant="link" isInline
-                                                onClick={() => setShown(old => ({ ...old, [entry.version]: !old[entry.version] }))}>
-                                            {shown[entry.version] ? "Hide" : "Show"}
-                                        </Button>
-                                        {" "}
-                                        <Button variant="secondary" size="sm" isDisabled={locked || busy || isCurrent}
-                                                onClick={() => restore(entry.version)}>
-                                            Restore
-                                        </Button>
+                                    <Td dataLabel="Actions" isActionCell>
+                                        <span className="hkp-actions">
+                                            <Button variant="link" isInline
+                                                    onClick={() => setShown(old => ({ ...old, [entry.version]: !old[entry.version] }))}>
+                                                {shown[entry.version] ? "Hide" : "Show"}
+                                            </Button>
+                                            {" "}
+                                            <Button variant="secondary" size="sm" isDisabled={locked || busy || isCurrent}
+                                                    onClick={() => restore(entry.version)}>
+                                                Restore
+                                            </Button>
+                                        </span>
                                     </Td>
                                 </Tr>
                                 {shown[entry.version] &&

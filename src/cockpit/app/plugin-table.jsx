@@ -103,7 +103,7 @@ const PluginRows = memo(function PluginRows({
                 <Td dataLabel="Priority">{plugin.Priority ?? ""}</Td>
                 <Td dataLabel="Isolation">{plugin.Isolation ?? ""}</Td>
                 <Td dataLabel="Active requests">{activeRequests}</Td>
-                <Td dataLabel="Actions" isActionCell>
+                <Td dataLabel="Actions" isActionCell modifier="fitContent">
                     <Actions store={store} plugin={plugin} canChange={canChange}
                              onChange={(what, method) => onChange(plugin, what, method)}
                              onDisable={() => onDisable(plugin)} />
