@@ -37,7 +37,7 @@ static void
 setup (Fixture *f, gconstpointer data)
 {
   g_autofree char *ratelimit = g_strdup_printf (
-    "{\"module\": \"ratelimit.so\", \"priority\": 2, \"config\": " RATELIMIT_CONFIG "}", 1000, 1000);
+    "{\"module\": \"ratelimit.so\", \"priority\": 2, \"config\": " RATELIMIT_CONFIG "}", 100000, 100000);
 
   hkp_test_tree_init (&f->tree);
   hkp_test_copy_file (HKP_SHIPPED_PLUGIN_DIR "/ipfilter.so", f->tree.plugin_dir, "ipfilter.so");
@@ -331,7 +331,7 @@ test_reload_storm_loses_nothing (Fixture *f, gconstpointer data)
       if (i % 5 == 4)
         {
           /* A config change: a different, still generous rate. */
-          g_autofree char *config = g_strdup_printf (RATELIMIT_CONFIG, 1000 + i, 1000 + i);
+          g_autofree char *config = g_strdup_printf (RATELIMIT_CONFIG, 100000 + i, 100000 + i);
           error = hkp_test_call (f->client, path, HKP_TEST_PLUGIN, "SetConfig", config, NULL, NULL);
         }
       else
