@@ -6,7 +6,8 @@
 // local bridge (as root: administrative access; as nobody: limited access),
 // and playwright-core drives Debian's chromium through what a user sees and does.
 // Everything runs in a PID and network namespace of its own, so nothing it
-// starts outlives it.  TAP on stdout; figures as "# figure:" lines.
+// starts outlives it.  TAP on stdout; figures as "# figure:" lines.  The
+// processes, buses, TAP and page helpers are in cockpit-harness.mjs.
 //
 // Environment (from tests/meson.build): HKP_PLUGIND, HKP_TEST_PLUGIN_DIR,
 // HKP_SHIPPED_PLUGIN_DIR, HKP_COCKPIT_SRC_DIR, HKP_COCKPIT_BUILD_DIR; and
@@ -15,21 +16,20 @@
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { createRequire } from "node:module";
 
+import {
+    BUS, COCKPIT_WS, PLUGIN_IFACE, POLKITD, PERMISSIVE_POLICY, SYSTEM_POLICY, WAIT_MS, busctlAsync, cell, check,
+    children, diagnose, getProperty, pluginPath, row, signalSeen, start, startBus, startCockpit, startMonitor,
+    startPolkit, step, stderrLine, stop, tap, useBus, waitForText,
+} from "./cockpit-harness.mjs";
+
 const CHROMIUM = "/usr/bin/chromium";
-const COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws";
 const COCKPIT_BRIDGE = "/usr/bin/cockpit-bridge";
-const POLKITD = "/usr/lib/polkit-1/polkitd";
 const POLKIT_ACTIONS = "/usr/share/polkit-1/actions";
-const BUS = "org.hkp.PluginManager1";
-const PLUGIN_IFACE = "org.hkp.PluginManager1.Plugin";
 const PLUGIN_COUNT = 100;
-const WAIT_MS = 15000; // a bound for what should take well under a second; generous for a loaded machine
 
 const env = process.env;
 
@@ -64,270 +64,6 @@ if (!playwright)
     skip("playwright-core is missing from src/cockpit/node_modules; ./dev (npm ci) installs it");
 if (!fs.existsSync(path.join(env.HKP_COCKPIT_BUILD_DIR, "index.js.gz")))
     skip("the Cockpit page was not built (src/cockpit/node_modules was missing when meson configured)");
-
-// ---------------------------------------------------------------------------
-// Child processes: each one is ours, followed and waited for.
-
-const children = new Set();
-
-// Starts a child; its stderr goes to ours with a prefix (meson shows it when the test fails).
-function start(name, argv, options = {}) {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], ...options });
-    child.label = name;
-    child.exited = new Promise(resolve => child.on("exit", (code, signal) => {
-        children.delete(child);
-        resolve({ code, signal });
-    }));
-    child.stderrLines = readline.createInterface({ input: child.stderr });
-    child.stderrLines.on("line", line => process.stderr.write(`${name}: ${line}\n`));
-    children.add(child);
-    return child;
-}
-
-async function stop(child, signal = "SIGTERM") {
-    if (!children.has(child))
-        return child.exited;
-    child.kill(signal);
-    return child.exited;
-}
-
-// Resolves with the first line of the child's stdout (dbus-daemon prints its address there).
-function firstLine(child) {
-    return new Promise((resolve, reject) => {
-        const lines = readline.createInterface({ input: child.stdout });
-        lines.once("line", line => resolve(line.trim()));
-        child.once("exit", () => reject(new Error(`${child.label} exited before printing anything`)));
-    });
-}
-
-// Resolves when a line of the child's stderr matches pattern.
-function stderrLine(child, pattern) {
-    return new Promise((resolve, reject) => {
-        const onLine = line => {
-            if (pattern.test(line)) {
-                child.stderrLines.off("line", onLine);
-                resolve(line);
-            }
-        };
-        child.stderrLines.on("line", onLine);
-        child.once("exit", () => reject(new Error(`${child.label} exited before printing ${pattern}`)));
-    });
-}
-
-// The defaults of Debian's /usr/share/dbus-1/system.conf: no one may own a name or call a
-// method unless a policy file (ours, polkit's) says so.
-const SYSTEM_POLICY = `
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <includedir>${path.join(env.G_TEST_SRCDIR, "..", "dbus")}</includedir>
-  <includedir>/usr/share/dbus-1/system.d</includedir>`;
-
-// Anyone may do anything: the session bus the bridge wants (it runs as nobody too).
-const PERMISSIVE_POLICY = `
-  <policy context="default">
-    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
-  </policy>`;
-
-// A private dbus-daemon whose socket every uid can reach.
-async function startBus(dir, type, policy) {
-    fs.mkdirSync(dir, { mode: 0o755 });
-    fs.writeFileSync(path.join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>${type}</type>
-  <listen>unix:path=${dir}/bus.sock</listen>
-  <auth>EXTERNAL</auth>${policy}
-</busconfig>
-`);
-    const bus = start(`dbus-daemon (${type})`, ["dbus-daemon", `--config-file=${dir}/bus.conf`, "--nofork", "--nopidfile",
-        "--print-address=1"]);
-    bus.address = await firstLine(bus);
-    return bus;
-}
-
-// The real polkitd on the system bus, with our actions installed (by the process outside the
-// namespaces); resolves once it owns its name.
-async function startPolkit(systemBus) {
-    const polkitd = start("polkitd", [POLKITD, "--no-debug"], {
-        env: { PATH: env.PATH, DBUS_SYSTEM_BUS_ADDRESS: systemBus.address },
-    });
-    const waited = spawnSync("gdbus", ["wait", "--system", "--timeout", "30", "org.freedesktop.PolicyKit1"], {
-        env: { ...env, DBUS_SYSTEM_BUS_ADDRESS: systemBus.address }, encoding: "utf8",
-    });
-    if (waited.status !== 0)
-        throw new Error(`polkitd did not appear on the bus: ${waited.stderr}`);
-    return polkitd;
-}
-
-// cockpit-ws on a socket we bind (port 0) and hand over as systemd would (LISTEN_FDS), so it
-// listens before it starts and no port is guessed; its bridge runs as uid (0 or nobody).
-async function startCockpit(root, uid, systemBus, sessionBus) {
-    const server = net.createServer();
-    await new Promise(resolve => server.listen(0, "127.0.0.1", resolve));
-    const port = server.address().port;
-    const home = fs.mkdtempSync(path.join(root, "ws-home-"));
-    fs.chmodSync(home, 0o777);
-    const wrap = uid === 0 ? [] : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"];
-    const ws = start(`cockpit-ws (uid ${uid})`,
-        [...wrap, "sh", "-c", 'LISTEN_FDS=1 LISTEN_PID=$$ exec "$0" "$@"', COCKPIT_WS,
-            "--local-session=cockpit-bridge"], {
-            // Node has no public way to hand a listening socket to a child: its handle's fd becomes fd 3.
-            stdio: ["ignore", "pipe", "pipe", server._handle.fd],
-            env: {
-                PATH: env.PATH,
-                HOME: home,
-                XDG_RUNTIME_DIR: home,
-                XDG_DATA_HOME: path.join(root, "data"),
-                DBUS_SYSTEM_BUS_ADDRESS: systemBus.address,
-                DBUS_SESSION_BUS_ADDRESS: sessionBus.address,
-                LANG: "C.UTF-8",
-            },
-        });
-    server.close(); // cockpit-ws holds its own copy of the listening socket now
-    return { ws, url: `http://127.0.0.1:${port}/cockpit/@localhost/hkp-plugind/index.html` };
-}
-
-// ---------------------------------------------------------------------------
-// busctl: the "elsewhere" that changes things, and the witness of what the page did.
-
-function pluginPath(name) {
-    // sd_bus_path_encode: every byte but [A-Za-z0-9] as _XX.
-    const encoded = [...Buffer.from(name)].map(b => (/[A-Za-z0-9]/.test(String.fromCharCode(b))
-        ? String.fromCharCode(b)
-        : "_" + b.toString(16).padStart(2, "0"))).join("");
-    return `/org/hkp/PluginManager1/plugin/${encoded}`;
-}
-
-let busAddress = null;
-
-function busctl(...args) {
-    const result = spawnSync("busctl", [`--address=${busAddress}`, "--timeout=60", ...args], { encoding: "utf8" });
-    if (result.status !== 0)
-        throw new Error(`busctl ${args.join(" ")}: ${result.stderr.trim()}`);
-    return result.stdout;
-}
-
-// Like busctl(), without waiting: resolves when busctl exits.
-function busctlAsync(...args) {
-    return new Promise((resolve, reject) => {
-        const child = spawn("busctl", [`--address=${busAddress}`, "--timeout=60", ...args], { stdio: "ignore" });
-        child.on("exit", code => (code === 0 ? resolve() : reject(new Error(`busctl ${args.join(" ")} failed`))));
-    });
-}
-
-// gdbus monitor on the daemon's signals, line-buffered: signalSeen() resolves with the time a
-// matching signal arrived, so a figure can start at the daemon's signal rather than at busctl.
-async function startMonitor() {
-    const monitor = start("gdbus monitor", ["stdbuf", "-oL", "gdbus", "monitor", "--address", busAddress, "--dest", BUS]);
-    monitor.waiters = [];
-    const lines = readline.createInterface({ input: monitor.stdout });
-    const ready = new Promise(resolve => lines.once("line", resolve)); // "The name … is owned by …"
-    lines.on("line", line => {
-        const now = Date.now();
-        for (const waiter of [...monitor.waiters])
-            if (waiter.pattern.test(line)) {
-                monitor.waiters.splice(monitor.waiters.indexOf(waiter), 1);
-                waiter.resolve(now);
-            }
-    });
-    await ready;
-    return monitor;
-}
-
-function signalSeen(monitor, pattern) {
-    return new Promise(resolve => monitor.waiters.push({ pattern, resolve }));
-}
-
-function getProperty(name, property) {
-    return JSON.parse(busctl("--json=short", "get-property", BUS, pluginPath(name), PLUGIN_IFACE, property)).data;
-}
-
-// ---------------------------------------------------------------------------
-// TAP
-
-let testNumber = 0;
-let failures = 0;
-
-function diagnose(text) {
-    for (const line of String(text).split("\n"))
-        console.log(`# ${line}`);
-}
-
-let screenshotPage = null;
-
-async function step(name, body) {
-    testNumber++;
-    const start = Date.now();
-    try {
-        await body();
-        console.log(`# ${Date.now() - start} ms`);
-        console.log(`ok ${testNumber} - ${name}`);
-        if (env.HKP_COCKPIT_SCREENSHOTS && screenshotPage)
-            await screenshotPage.screenshot({ path: path.join(env.HKP_COCKPIT_SCREENSHOTS, `step-${testNumber}.png`), fullPage: true });
-    } catch (error) {
-        failures++;
-        console.log(`not ok ${testNumber} - ${name}`);
-        diagnose(error.stack || error);
-    }
-}
-
-function check(condition, message) {
-    if (!condition)
-        throw new Error(message);
-}
-
-// ---------------------------------------------------------------------------
-// The page, as a user sees it.
-
-function row(page, name) {
-    return page.getByRole("rowgroup", { name, exact: true });
-}
-
-function cell(page, name, column) {
-    return row(page, name).locator(`td[data-label="${column}"]`).first();
-}
-
-// Waits until the text of locator's element is exactly text (or matches a RegExp): a
-// MutationObserver in the page says when, so no step sleeps or polls.
-async function waitForText(locator, text, timeout = WAIT_MS) {
-    const element = await locator.elementHandle({ timeout });
-    const expected = text instanceof RegExp ? { source: text.source, flags: text.flags } : { exact: text };
-    await element.evaluate((node, { expected, timeout }) => new Promise((resolve, reject) => {
-        const matches = () => {
-            const shown = node.textContent.trim();
-            return expected.exact !== undefined ? shown === expected.exact
-                : new RegExp(expected.source, expected.flags).test(shown);
-        };
-        if (matches())
-            return resolve();
-        const observer = new MutationObserver(() => {
-            if (matches()) {
-                observer.disconnect();
-                resolve();
-            }
-        });
-        observer.observe(node, { subtree: true, childList: true, characterData: true });
-        setTimeout(() => {
-            observer.disconnect();
-            reject(new Error(`expected ${JSON.stringify(expected)}, the page shows ${JSON.stringify(node.textContent)}`));
-        }, timeout);
-    }), { expected, timeout });
-}
 
 // ---------------------------------------------------------------------------
 
@@ -432,7 +168,7 @@ async function main() {
         installPage(root);
         const systemBus = await startBus(path.join(root, "system-bus"), "system", SYSTEM_POLICY);
         const sessionBus = await startBus(path.join(root, "session-bus"), "session", PERMISSIVE_POLICY);
-        busAddress = systemBus.address;
+        useBus(systemBus.address);
         // polkit decides, as on a real system; without polkitd only the daemon's uid (root) may change things.
         const polkit = env.HKP_COCKPIT_TEST_POLICY ? ["--http-listen=none"] : ["--no-polkit", "--http-listen=none"];
         if (env.HKP_COCKPIT_TEST_POLICY)
@@ -469,9 +205,9 @@ async function main() {
         await adminSteps(browser, admin.url, tree);
         await limitedSteps(browser, root, systemBus, sessionBus, daemonControl);
     } catch (error) {
-        failures++;
-        testNumber++;
-        console.log(`not ok ${testNumber} - the test ran to its end`);
+        tap.failures++;
+        tap.number++;
+        console.log(`not ok ${tap.number} - the test ran to its end`);
         diagnose(error.stack || error);
     } finally {
         if (browser)
@@ -481,8 +217,8 @@ async function main() {
         if (daemon) {
             const { code, signal } = await stop(daemon);
             if (code !== 0) {
-                failures++;
-                console.log(`not ok ${++testNumber} - hkp-plugind stops cleanly (exit ${code}, signal ${signal})`);
+                tap.failures++;
+                console.log(`not ok ${++tap.number} - hkp-plugind stops cleanly (exit ${code}, signal ${signal})`);
             }
         }
         for (const child of [...children])
@@ -490,15 +226,15 @@ async function main() {
         fs.rmSync(root, { recursive: true, force: true });
         clearTimeout(watchdog);
     }
-    console.log(`1..${testNumber}`);
+    console.log(`1..${tap.number}`);
     console.log(`# whole run: ${Date.now() - t0} ms`);
-    process.exit(failures > 0 ? 1 : 0);
+    process.exit(tap.failures > 0 ? 1 : 0);
 }
 
 async function adminSteps(browser, url, tree) {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("pageerror", error => diagnose(`page error: ${error.message}`));
-    screenshotPage = page;
+    tap.screenshotPage = page;
 
     await step(`all ${PLUGIN_COUNT} plugins appear with their state`, async () => {
         const start = Date.now();
@@ -682,7 +418,7 @@ async function limitedSteps(browser, root, systemBus, sessionBus, daemonControl)
     const limited = await startCockpit(root, nobody, systemBus, sessionBus);
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on("pageerror", error => diagnose(`page error: ${error.message}`));
-    screenshotPage = page;
+    tap.screenshotPage = page;
 
     await step("with limited access the page is read-only and says why", async () => {
         await page.goto(limited.url);
