@@ -15,8 +15,15 @@
 
 #include "hkp-log.h"
 
-/* A host that ran this long before it ended starts the backoff again from nothing. */
-#define CRASH_RESET_USEC (10 * G_USEC_PER_SEC)
+/*
+ * A host that ended within this long of its start ended "quickly": the first
+ * few quick ends in a row get a new host at once, then later and later, and
+ * after many the plugin stays failed.  A host that ran longer resets it all.
+ */
+#define CRASH_QUICK_USEC (10 * G_USEC_PER_SEC)
+#define CRASH_QUICK_FREE 5
+#define CRASH_QUICK_MAX 20
+#define CRASH_BACKOFF_INITIAL_SEC 0.25
 #define CRASH_BACKOFF_MAX_SEC 60.0
 
 /* Returns the plugin whose serving instance runs in host, or NULL. */
@@ -60,29 +67,20 @@ on_restart_due (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Counts the crash; returns the delay before the next host (negative: give up). */
+/* Counts the host's end; returns the delay before the next host (negative: give up). */
 static gdouble
-next_restart_delay (HkpEngine *engine, HkpPlugin *plugin)
+next_restart_delay (HkpPlugin *plugin)
 {
-  const HkpRestartPolicy *policy = &engine->settings.restart;
   gint64 now = g_get_monotonic_time ();
-  guint kept = 0;
 
-  for (guint i = 0; i < plugin->crash_times->len; i++)
-    if (now - g_array_index (plugin->crash_times, gint64, i) < policy->window_sec * G_USEC_PER_SEC)
-      g_array_index (plugin->crash_times, gint64, kept++) = g_array_index (plugin->crash_times, gint64, i);
-  g_array_set_size (plugin->crash_times, kept);
-  g_array_append_val (plugin->crash_times, now);
-  if (plugin->crash_times->len > policy->max_in_window)
-    return -1;
-  /* A host that served a while before it ended comes back at once; one that keeps ending, later each time. */
-  if (plugin->last_restart_usec == 0 || now - plugin->last_restart_usec >= CRASH_RESET_USEC)
+  if (plugin->last_restart_usec == 0 || now - plugin->last_restart_usec >= CRASH_QUICK_USEC)
     plugin->crash_backoff = 0;
-  else
-    plugin->crash_backoff++;
-  if (plugin->crash_backoff == 0)
+  plugin->crash_backoff++;
+  if (plugin->crash_backoff > CRASH_QUICK_MAX)
+    return -1;
+  if (plugin->crash_backoff <= CRASH_QUICK_FREE)
     return 0;
-  return MIN (policy->backoff_initial_sec * ldexp (1.0, (int) MIN (plugin->crash_backoff - 1, 30u)),
+  return MIN (CRASH_BACKOFF_INITIAL_SEC * ldexp (1.0, (int) (plugin->crash_backoff - CRASH_QUICK_FREE - 1)),
               CRASH_BACKOFF_MAX_SEC);
 }
 
@@ -127,14 +125,14 @@ hkp_engine_host_ended (HkpEngine *engine, HkpHost *host, const char *why, guint 
       hkp_plugin_set_state (plugin, plugin->state, message);
       return;
     }
-  delay = next_restart_delay (engine, plugin);
+  delay = next_restart_delay (plugin);
   plugin->crash_delay = delay;
   if (delay < 0)
     {
       g_free (message);
-      message = g_strdup_printf ("plugin host %s; it ended %u times within %g s: not started again until the plugin "
-                                 "is reloaded or enabled",
-                                 why, plugin->crash_times->len, engine->settings.restart.window_sec);
+      message = g_strdup_printf ("plugin host %s; it ended %u times in a row soon after it started: not started again "
+                                 "until the plugin is reloaded or enabled",
+                                 why, CRASH_QUICK_MAX + 1);
     }
   hkp_engine_set_instance (plugin, NULL);
   hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);

@@ -31,7 +31,6 @@ struct _HkpPlugin {
   guint draining_announced; /* the DrainingRequests last announced */
   GSource *draining_poll; /* follows DrainingRequests while instances drain */
   guint host_restarts; /* hosts that ended on their own */
-  GArray *crash_times; /* gint64 monotonic µs of host ends, within the restart window */
   guint crash_backoff; /* hosts in a row that ended soon after they started */
   gint64 last_restart_usec; /* when the last new host was started after one ended */
   gdouble crash_delay; /* before the next new host; negative: given up */

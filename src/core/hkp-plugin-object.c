@@ -30,7 +30,6 @@ hkp_plugin_finalize (GObject *object)
 
   hkp_plugin_stop_draining_poll (plugin);
   hkp_plugin_stop_crash_restart (plugin);
-  g_clear_pointer (&plugin->crash_times, g_array_unref);
   /* The engine shuts instances down before it lets go of a plugin. */
   g_clear_pointer (&plugin->instance, hkp_instance_unref);
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
@@ -64,7 +63,6 @@ hkp_plugin_init (HkpPlugin *plugin)
   plugin->module_path = g_strdup ("");
   plugin->config_version = 1;
   plugin->draining = g_ptr_array_new ();
-  plugin->crash_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   hkp_health_init (&plugin->health);
 }
 

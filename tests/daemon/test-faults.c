@@ -241,8 +241,9 @@ test_health_hang (Fixture *f, gconstpointer data)
   guint before, after;
   gint first;
 
-  hkp_test_tree_write_plugin (&f->tree, "sick", "{\"module\": \"misbehave.so\", \"health_interval_sec\": 0.1, "
-                                                "\"config\": {\"mode\": \"health-hang\"}}");
+  hkp_test_tree_write_plugin (&f->tree, "sick",
+                              "{\"module\": \"misbehave.so\", \"health_interval_sec\": 0.1, "
+                              "\"config\": {\"mode\": \"health-hang\"}}");
   start (f, (const char *const[]){ "--health-interval=0.1", NULL });
   pid = (GPid) atoi (g_subprocess_get_identifier (f->daemon->process));
   first = hkp_test_daemon_wait_line (f->daemon, "plugin sick health");
