@@ -90,9 +90,10 @@ function writeTree(root) {
             config: { enabled: true, health: "degraded", message: "reports itself degraded" },
         },
         // Each call writes a byte to the FIFO (so the test knows it is in flight), then takes 2 s;
-        // instances made after the first answer at once.
+        // instances made after the first answer at once.  In the daemon: a plugin host may not open a
+        // FIFO for writing.
         slow: {
-            module: "sleeper.so", priority: 2,
+            module: "sleeper.so", priority: 2, isolation: "none",
             config: { enabled: true, sleep_ms: 2000, sleep_instances: 1, signal_fifo: path.join(root, "calls.fifo") },
         },
         secretive: {
