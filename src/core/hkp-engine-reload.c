@@ -19,10 +19,11 @@ typedef struct {
   HkpPlugin *plugin;
   HkpManifest *manifest; /* what to apply */
   HkpManifest *previous; /* what was in force (NULL if the file never parsed) */
-  HkpModule *previous_module; /* exclusive: kept loaded for the rollback */
+  HkpInstance *previous_instance; /* exclusive: its module (or module copy) is kept for the rollback */
   HkpGate *paused_from; /* exclusive: the serving gate being drained */
   GError *error; /* exclusive: why the new instance failed */
   gint64 started; /* monotonic µs */
+  gboolean refused; /* the plugin refused the config: nothing was loaded */
 } Apply;
 
 static void
@@ -32,7 +33,7 @@ apply_free (Apply *apply)
   g_object_unref (apply->plugin);
   hkp_manifest_unref (apply->manifest);
   g_clear_pointer (&apply->previous, hkp_manifest_unref);
-  g_clear_pointer (&apply->previous_module, hkp_module_unref);
+  g_clear_pointer (&apply->previous_instance, hkp_instance_unref);
   g_clear_error (&apply->error);
   g_free (apply);
 }
@@ -53,8 +54,8 @@ finish (GTask *task, GError *error)
 
   if (error != NULL && apply->previous != NULL)
     hkp_plugin_set_manifest (apply->plugin, apply->previous);
-  /* Statistics count changes that load an instance; a disable loads none. */
-  if (apply->manifest->enabled)
+  /* Statistics count changes that load an instance; a disable loads none, a refused config none either. */
+  if (apply->manifest->enabled && !apply->refused)
     {
       HkpReloadResult outcome = error == NULL ? HKP_RELOAD_SUCCESS
         : apply->plugin->instance != NULL     ? HKP_RELOAD_ROLLED_BACK
@@ -100,6 +101,16 @@ on_fresh_started (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
 
+  if (instance == NULL && g_error_matches (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG) && apply->previous != NULL &&
+      !apply->previous->enabled)
+    {
+      /* An isolated plugin's validate_config runs in its new host: a refusal there leaves it disabled as it was. */
+      hkp_engine_set_gate_mode (apply->plugin, HKP_GATE_SKIP);
+      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_DISABLED, "");
+      apply->refused = TRUE;
+      finish (task, g_error_new_literal (HKP_ERROR, HKP_ERROR_INVALID_CONFIG, error->message));
+      return;
+    }
   if (instance == NULL)
     {
       hkp_engine_set_gate_mode (apply->plugin, HKP_GATE_FAILED);
@@ -180,7 +191,7 @@ on_exclusive_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (instance == NULL)
     {
       /* Requests keep waiting on the paused gate while the previous module starts again. */
-      hkp_engine_start_instance_async (apply->engine, apply->previous, apply->previous_module, on_exclusive_rollback,
+      hkp_engine_start_instance_async (apply->engine, apply->previous, apply->previous_instance, on_exclusive_rollback,
                                        task);
       return;
     }
@@ -222,7 +233,7 @@ on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
                            apply->plugin->name));
       return;
     }
-  apply->previous_module = hkp_module_ref (hkp_instance_get_module (gate->instance));
+  apply->previous_instance = hkp_instance_ref (gate->instance);
   hkp_engine_set_instance (apply->plugin, NULL);
   hkp_engine_shutdown_gate_async (apply->engine, apply->plugin->name, gate, on_exclusive_shut_down, task);
 }

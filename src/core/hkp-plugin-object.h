@@ -117,9 +117,6 @@ void hkp_plugin_get_call_durations (HkpPlugin *plugin, HkpLatencyCounts *counts)
 /* Returns how many calls into the plugin were answered by its failure mode because it did not answer in time. */
 guint64 hkp_plugin_get_timed_out_calls (HkpPlugin *plugin);
 
-/* Returns how many times the plugin's host process was restarted after it died or stopped answering. */
-guint64 hkp_plugin_get_host_restarts (HkpPlugin *plugin);
-
 /* Returns how many requests drains have cancelled in this plugin. */
 guint64 hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin);
 
@@ -134,6 +131,9 @@ gdouble hkp_plugin_get_drain_timeout (HkpPlugin *plugin);
 
 /* Returns the health interval in force for the plugin: its own, or the engine's (seconds). */
 gdouble hkp_plugin_get_health_interval (HkpPlugin *plugin);
+
+/* Returns how many times the plugin's host ended on its own (and a new one was due). */
+guint hkp_plugin_get_host_restarts (HkpPlugin *plugin);
 
 /* Returns the process id of the host the current instance runs in, 0 when it runs in the daemon. */
 guint hkp_plugin_get_host_pid (HkpPlugin *plugin);
