@@ -329,6 +329,11 @@ route_request (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out
   Route route;
 
   route = find_route (request->path, &allow);
+  if (g_str_equal (request->path, HTTP_GUARD_REFUSED_HEAD_TARGET))
+    {
+      http_api_error (out, 400, NULL, "%s", http_guard_refusal_message (request->query));
+      return FALSE;
+    }
   if (g_str_equal (request->path, HTTP_GUARD_REFUSED_TARGET))
     {
       http_api_error (out, 400, NULL,
