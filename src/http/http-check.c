@@ -256,7 +256,8 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
                                             error);
   if (self->proxies == NULL)
     return NULL;
-  self->listen_fd = http_listen_open (settings->listen, LISTEN_BACKLOG, FALSE, error);
+  self->listen_fd = http_listen_open (settings->listen, &(HttpListenOptions){ LISTEN_BACKLOG, 0660, (gid_t) -1 },
+                                      error);
   if (self->listen_fd < 0)
     return NULL;
   self->address = http_listen_describe (self->listen_fd);

@@ -355,8 +355,16 @@ http_workers_new (HttpBridge *bridge, guint count, GError **error)
       worker->owner = self;
       worker->index = i + 1;
       g_ptr_array_add (self->workers, worker);
-      worker->listen_fd = http_bridge_open_socket (bridge, error);
-      if (worker->listen_fd < 0 || !worker_start (worker, error))
+      /* The very socket the daemon's threads accept from, and only that one: no other process can join it. */
+      worker->listen_fd = fcntl (http_bridge_get_listen_fd (bridge), F_DUPFD_CLOEXEC, 3);
+      if (worker->listen_fd < 0)
+        {
+          int saved = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "dup: %s", g_strerror (saved));
+          http_workers_free (self);
+          return NULL;
+        }
+      if (!worker_start (worker, error))
         {
           http_workers_free (self);
           return NULL;

@@ -12,9 +12,9 @@ typedef struct _HttpBridge HttpBridge;
  * this program again (--http-worker=N), serving the bridge's port with one
  * thread from the snapshots we send it and sending changes back to run
  * here.  Threads of one process contend for GLib's process-wide locks;
- * processes do not.  A worker that ends is started again a second later;
- * its listening socket stays open meanwhile, so its connections wait
- * rather than fail.
+ * processes do not.  Every process accepts from the bridge's one listening
+ * socket; a worker that ends is started again a second later, and
+ * meanwhile the others take the connections it would have.
  */
 typedef struct _HttpWorkers HttpWorkers;
 

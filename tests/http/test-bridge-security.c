@@ -291,29 +291,82 @@ test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
   }
 }
 
-/* Past the most connections it holds, the bridge closes new ones, and takes them again once some end. */
+typedef struct {
+  HkpTestHttp *http;
+  const char *target;
+  HkpTestHttpResponse response;
+  GError *error;
+} SlowReload;
+
+static gpointer
+slow_reload_thread (gpointer data)
+{
+  SlowReload *slow = data;
+
+  hkp_test_http_request (slow->http, "POST", slow->target,
+                         (const char *const[]){ "Authorization: Bearer " TOKEN, NULL }, NULL, &slow->response,
+                         &slow->error);
+  return NULL;
+}
+
+/*
+ * At the most connections it holds, the bridge closes the longest-idle one
+ * to admit a new one; only while every connection is busy with a request
+ * does it refuse new ones.
+ */
 static void
 test_connection_limit (BridgeFixture *f, gconstpointer data)
 {
   g_autoptr (HkpTestHttp) first = NULL;
   g_autoptr (HkpTestHttp) second = NULL;
   g_autoptr (HkpTestHttp) third = NULL;
-  g_autoptr (HkpTestHttp) later = NULL;
+  g_autoptr (HkpTestHttp) refused = NULL;
+  SlowReload slow[2] = { { NULL, "/plugins/reload?plugin=slow1" }, { NULL, "/plugins/reload?plugin=slow2" } };
+  GThread *threads[2];
 
+  /* Their reloads take 2 s: long enough to find both connections busy. */
+  for (guint i = 1; i <= 2; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("slow%u", i);
+      hkp_test_tree_write_plugin (
+        &f->tree, name, "{\"module\": \"sleeper.so\", \"priority\": 9, \"config\": {\"init_delay_ms\": 2000}}");
+    }
   bridge_start_with (f, (const char *const[]){ "--http-max-connections=2", "--http-threads=1", NULL });
   first = bridge_connect_raw (f);
   second = bridge_connect_raw (f);
-  /* An answer on each: both are held. */
+  /* An answer on each, first's first: both are held, and first has been idle the longest. */
   assert_livez (first);
   assert_livez (second);
   third = bridge_connect_raw (f);
-  g_assert_true (hkp_test_http_peer_closed (third));
+  assert_livez (third);
   hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 2 connections held, the most it takes");
+  g_assert_true (hkp_test_http_peer_closed (first));
+  assert_livez (second);
 
-  g_clear_pointer (&first, hkp_test_http_free);
-  hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 1 connection held, taking new ones again");
-  later = bridge_connect_raw (f);
-  assert_livez (later);
+  /* Both held connections busy with a slow reload each: a new one is refused, and nothing is cut. */
+  slow[0].http = g_steal_pointer (&second);
+  slow[1].http = g_steal_pointer (&third);
+  for (guint i = 0; i < 2; i++)
+    threads[i] = g_thread_new ("slow-reload", slow_reload_thread, &slow[i]);
+  hkp_test_daemon_wait_line (f->daemon, "HTTP reload of plugin slow1 asked from 127.0.0.1");
+  hkp_test_daemon_wait_line (f->daemon, "HTTP reload of plugin slow2 asked from 127.0.0.1");
+  refused = bridge_connect_raw (f);
+  g_assert_true (hkp_test_http_peer_closed (refused));
+  hkp_test_daemon_wait_line (f->daemon, "every connection held is busy with a request: refusing new ones");
+  for (guint i = 0; i < 2; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_no_error (slow[i].error);
+      g_assert_cmpuint (slow[i].response.status, ==, 200);
+      hkp_test_http_response_clear (&slow[i].response);
+    }
+  /* Once their answers are out they are idle again, and make room. */
+  {
+    g_autoptr (HkpTestHttp) later = bridge_connect_raw (f);
+    assert_livez (later);
+  }
+  for (guint i = 0; i < 2; i++)
+    hkp_test_http_free (slow[i].http);
 }
 
 static void
