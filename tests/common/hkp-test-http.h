@@ -37,6 +37,9 @@ HkpTestHttp *hkp_test_http_connect (const char *address, const char *local_ip, G
 gboolean hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target, const char *const *headers,
                                 const char *body, HkpTestHttpResponse *out, GError **error);
 
+/* Reads one answer (to a request made with method) into out (caller clears); FALSE with an error as above. */
+gboolean hkp_test_http_read_response (HkpTestHttp *http, const char *method, HkpTestHttpResponse *out, GError **error);
+
 /* Sends bytes as they are (a request cut short, say); FALSE with an error if the connection failed. */
 gboolean hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error);
 

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <glib/gstdio.h>
 
@@ -242,4 +243,28 @@ hkp_test_wait_log (const char *needle)
       g_assert_cmpint (g_get_monotonic_time (), <, limit);
       g_main_context_iteration (NULL, TRUE);
     }
+}
+
+guint
+hkp_test_raise_fd_limit (void)
+{
+  struct rlimit limit;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  limit.rlim_cur = limit.rlim_max;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  return limit.rlim_cur == RLIM_INFINITY ? G_MAXUINT : (guint) MIN (limit.rlim_cur, G_MAXUINT);
+}
+
+guint
+hkp_test_count_fds (GPid pid)
+{
+  g_autofree char *dir = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (listing);
+  while (g_dir_read_name (listing) != NULL)
+    n++;
+  return n;
 }

@@ -55,4 +55,10 @@ void hkp_test_store_result (GObject *source, GAsyncResult *result, gpointer user
 /* Iterates the default main context until the log holds needle (fails after 60 s). */
 void hkp_test_wait_log (const char *needle);
 
+/* Raises this process's soft limit on open files to the hard limit; returns the new limit. */
+guint hkp_test_raise_fd_limit (void);
+
+/* Returns how many file descriptors process pid holds (from /proc). */
+guint hkp_test_count_fds (GPid pid);
+
 G_END_DECLS
