@@ -12,6 +12,7 @@
 #include "hkp-log.h"
 #include "http-guard-stream.h"
 #include "http-redact.h"
+#include "http-secret.h"
 
 #define CONTENT_JSON "application/json"
 #define CONTENT_TEXT "text/plain; charset=utf-8"
@@ -97,9 +98,7 @@ http_api_free (HttpApi *api)
 {
   if (api == NULL)
     return;
-  if (api->token != NULL)
-    memset (api->token, 0, strlen (api->token));
-  g_free (api->token);
+  http_secret_free (api->token);
   g_strfreev (api->hosts);
   g_free (api);
 }
@@ -202,18 +201,6 @@ method_allowed (const char *method, const char *allow)
   return FALSE;
 }
 
-/* Compares the whole of both strings whatever they hold, so the time says nothing of the token. */
-static gboolean
-token_equal (const char *given, const char *expected)
-{
-  gsize given_len = strlen (given), expected_len = strlen (expected);
-  guchar diff = given_len != expected_len;
-
-  for (gsize i = 0; i < expected_len; i++)
-    diff |= (guchar) expected[i] ^ (guchar) (i < given_len ? given[i] : 0);
-  return diff == 0;
-}
-
 static gboolean
 host_allowed (HttpApi *api, const char *host)
 {
@@ -300,7 +287,7 @@ check_token (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
       out->authenticate = TRUE;
       return FALSE;
     }
-  if (!token_equal (given + 7, api->token))
+  if (!http_secret_equal (given + 7, api->token))
     {
       http_api_error (out, 401, NULL, "wrong bearer token");
       out->authenticate = TRUE;

@@ -13,11 +13,9 @@
 
 #include "http-bridge.h"
 
-#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
@@ -27,6 +25,7 @@
 #include "http-api.h"
 #include "http-connections.h"
 #include "http-guard-stream.h"
+#include "http-secret.h"
 #include "http-snapshot.h"
 #include "http-workers.h"
 
@@ -433,41 +432,6 @@ server_thread_start (HttpBridge *bridge, guint index, GError **error)
 
 /* ---- set-up (main thread) -------------------------------------------------- */
 
-/*
- * Reads the bearer token from path: refused if the file is readable or
- * writable by group or others, or empty.  Returns it (caller frees) or NULL
- * with an error naming the file.
- */
-static char *
-read_token (const char *path, GError **error)
-{
-  g_autofree char *contents = NULL;
-  struct stat st;
-
-  if (stat (path, &st) < 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "token file %s: %s", path, g_strerror (saved));
-      return NULL;
-    }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "token file %s is accessible to group or others (mode %04o): make it chmod 600", path,
-                   (unsigned) (st.st_mode & 07777));
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &contents, NULL, error))
-    return NULL;
-  g_strstrip (contents);
-  if (contents[0] == '\0' || strchr (contents, '\n') != NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "token file %s must hold one non-empty line", path);
-      return NULL;
-    }
-  return g_steal_pointer (&contents);
-}
-
 static void
 builder_take (GStrvBuilder *builder, char *text)
 {
@@ -550,7 +514,7 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
     g_warning ("HTTP bridge: worker processes share a TCP port only; this address is served by the daemon alone");
   if (settings->token_file != NULL)
     {
-      self->token = read_token (settings->token_file, error);
+      self->token = http_secret_read (settings->token_file, "token file", error);
       if (self->token == NULL)
         return NULL;
     }
@@ -701,9 +665,7 @@ http_bridge_free (HttpBridge *self)
   g_clear_object (&self->certificate);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_clear_object (&self->engine);
-  if (self->token != NULL)
-    memset (self->token, 0, strlen (self->token));
-  g_free (self->token);
+  http_secret_free (self->token);
   g_strfreev (self->hosts);
   if (self->listen_fd >= 0)
     close (self->listen_fd);

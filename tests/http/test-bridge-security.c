@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Who may ask the management bridge what, and how: the bearer token (missing,
- * wrong, right, no token file, a token file others can read), Origin and Host,
+ * wrong, right, no token file, a token file others can read or another user
+ * owns), Origin and Host,
  * request-target tricks on the wire, redaction of secrets (and keeping them
  * when a redacted config comes back), HTTPS with a certificate made at test
  * time, connections the client closes, idle ones we close, and the limit.
  */
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bridge-fixture.h"
 #include "hkp-test-http.h"
@@ -93,6 +96,27 @@ test_loose_token_file_refused (BridgeFixture *f, gconstpointer data)
   f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
   g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 1);
   g_assert_cmpint (hkp_test_daemon_find (f->daemon, "is accessible to group or others (mode 0640)"), >=, 0);
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+}
+
+/* A 0600 token file owned by another user (who could write a token of their choosing) stops the start too. */
+static void
+test_foreign_token_file_refused (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autofree char *token = g_strdup_printf ("--http-token-file=%s", f->token_file);
+  g_autofree char *says = NULL;
+  struct passwd *nobody = getpwnam ("nobody");
+
+  g_assert_nonnull (nobody);
+  g_assert_cmpint (chown (f->token_file, nobody->pw_uid, nobody->pw_gid), ==, 0);
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", "--http-listen=127.0.0.1:0", token, NULL);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 1);
+  says = g_strdup_printf ("token file %s is owned by uid %u, not by root or the daemon's uid 0", f->token_file,
+                          (unsigned) nobody->pw_uid);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, says), >=, 0);
   g_clear_pointer (&f->daemon, hkp_test_daemon_free);
 }
 
@@ -449,6 +473,7 @@ main (int argc, char **argv)
   ADD ("/bridge/token", test_token);
   ADD ("/bridge/no-token-file-means-no-changes", test_no_token_file_means_no_changes);
   ADD ("/bridge/loose-token-file-refused", test_loose_token_file_refused);
+  ADD ("/bridge/foreign-token-file-refused", test_foreign_token_file_refused);
   ADD ("/bridge/origin-and-host", test_origin_and_host);
   ADD ("/bridge/path-tricks-do-not-reach-reload", test_path_tricks_do_not_reach_reload);
   ADD ("/bridge/redaction", test_redaction);
