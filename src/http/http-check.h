@@ -13,6 +13,7 @@ typedef struct {
   guint threads; /* 0: one per CPU, at least 2 */
   guint connection_limit; /* 0: from RLIMIT_NOFILE */
   guint idle_timeout_sec; /* 0: 75 s */
+  const char *socket_group; /* a unix socket is made 0660 with this group (name or number); NULL: the daemon's own */
 } HttpCheckSettings;
 
 /*

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -226,6 +227,23 @@ open_tcp (const char *host, guint16 port, int backlog, GError **error)
                    saved == EADDRINUSE ? " (another process listens there: another hkp-plugind?)" : "");
     }
   return fd;
+}
+
+gboolean
+http_listen_parse_group (const char *group, gid_t *gid, GError **error)
+{
+  struct group *found = getgrnam (group);
+  guint64 number;
+
+  if (found == NULL && g_ascii_string_to_unsigned (group, 10, 0, G_MAXUINT32 - 1, &number, NULL))
+    found = getgrgid ((gid_t) number);
+  if (found == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no group \"%s\" in the group database", group);
+      return FALSE;
+    }
+  *gid = found->gr_gid;
+  return TRUE;
 }
 
 int

@@ -46,6 +46,9 @@ typedef struct {
  */
 int http_listen_open (const ListenAddress *address, const HttpListenOptions *options, GError **error);
 
+/* Finds group (a name, or a number) in the group database; FALSE with an error naming it. */
+gboolean http_listen_parse_group (const char *group, gid_t *gid, GError **error);
+
 /* Returns what fd is bound to, as "127.0.0.1:11380", "[::1]:80" or "unix:/path"; caller frees. */
 char *http_listen_describe (int fd);
 

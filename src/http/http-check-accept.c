@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* accept4() */
+#define G_LOG_DOMAIN "hkp-http"
+
+/* The check endpoint's connections: accepted on a thread of ours, handed to libmicrohttpd, the idlest closed for room. */
+
+#include "http-check-accept.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ACCEPT_BATCH 256 /* then look whether we are asked to stop */
+#define ACCEPT_PAUSE_MS 100 /* after running out of file descriptors */
+#define WARN_INTERVAL_USEC (10 * G_USEC_PER_SEC)
+#define MHD_SLACK 256
+
+/* A connection libmicrohttpd holds. */
+typedef struct _Entry Entry;
+struct _Entry {
+  int fd;
+  gboolean busy; /* a request's head has arrived and its answer is not out */
+  gboolean closing; /* shut down to make room */
+  Entry *prev, *next; /* in the idle list while neither busy nor closing */
+};
+
+struct _HttpCheckAcceptor {
+  int listen_fd; /* -1 once stopped */
+  int wake_fd; /* an eventfd: stop */
+  guint limit;
+  struct MHD_Daemon *mhd;
+  GThread *thread;
+  GMutex lock; /* everything below */
+  Entry *idle_head; /* the longest idle */
+  Entry *idle_tail;
+  guint held; /* accepted and not yet closed by libmicrohttpd */
+  guint closing; /* of those, shut down to make room */
+  gboolean at_limit; /* said so once */
+  gint64 warned_usec; /* the last warning about refusing or failing to accept */
+};
+
+static void
+idle_append (HttpCheckAcceptor *self, Entry *entry)
+{
+  entry->prev = self->idle_tail;
+  entry->next = NULL;
+  if (self->idle_tail != NULL)
+    self->idle_tail->next = entry;
+  else
+    self->idle_head = entry;
+  self->idle_tail = entry;
+}
+
+static void
+idle_remove (HttpCheckAcceptor *self, Entry *entry)
+{
+  if (entry->prev != NULL)
+    entry->prev->next = entry->next;
+  else
+    self->idle_head = entry->next;
+  if (entry->next != NULL)
+    entry->next->prev = entry->prev;
+  else
+    self->idle_tail = entry->prev;
+  entry->prev = entry->next = NULL;
+}
+
+/* Logs at most every WARN_INTERVAL_USEC (lock held). */
+static void
+warn_now_and_then (HttpCheckAcceptor *self, const char *message)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->warned_usec != 0 && now - self->warned_usec < WARN_INTERVAL_USEC)
+    return;
+  self->warned_usec = now;
+  g_warning ("check endpoint: %s", message);
+}
+
+/* TRUE if one more connection may be held (counted); at the limit, the longest-idle one makes room. */
+static gboolean
+admit (HttpCheckAcceptor *self)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  Entry *victim;
+
+  if (self->held - self->closing < self->limit)
+    {
+      self->held++;
+      return TRUE;
+    }
+  if (!self->at_limit)
+    {
+      self->at_limit = TRUE;
+      g_warning ("check endpoint: %u connections held, the most it takes: the longest-idle one is closed for each "
+                 "new one",
+                 self->limit);
+    }
+  victim = self->idle_head;
+  if (victim == NULL)
+    {
+      warn_now_and_then (self, "every connection held is busy with a check: refusing new ones");
+      return FALSE;
+    }
+  /* libmicrohttpd reads the end of its input, closes it, and tells us (notify, closed). */
+  idle_remove (self, victim);
+  victim->closing = TRUE;
+  self->closing++;
+  shutdown (victim->fd, SHUT_RDWR);
+  self->held++;
+  return TRUE;
+}
+
+/* Accepts what waits; FALSE if out of file descriptors (or memory): pause a little rather than spin. */
+static gboolean
+accept_waiting (HttpCheckAcceptor *self)
+{
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      struct sockaddr_storage peer;
+      socklen_t length = sizeof peer;
+      int fd = accept4 (self->listen_fd, (struct sockaddr *) &peer, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (fd < 0)
+        {
+          if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            {
+              g_autofree char *message = g_strdup_printf ("cannot accept connections: %s", g_strerror (errno));
+              g_mutex_lock (&self->lock);
+              warn_now_and_then (self, message);
+              g_mutex_unlock (&self->lock);
+              return FALSE;
+            }
+          return TRUE; /* EAGAIN: nothing more */
+        }
+      if (!admit (self))
+        {
+          close (fd);
+          continue;
+        }
+      /* It closes the socket itself if it cannot take it. */
+      if (MHD_add_connection (self->mhd, fd, (struct sockaddr *) &peer, length) != MHD_YES)
+        {
+          g_mutex_lock (&self->lock);
+          self->held--;
+          g_mutex_unlock (&self->lock);
+        }
+    }
+  return TRUE;
+}
+
+static gpointer
+accept_thread (gpointer data)
+{
+  HttpCheckAcceptor *self = data;
+  gboolean paused = FALSE;
+
+  for (;;)
+    {
+      struct pollfd fds[2] = { { self->wake_fd, POLLIN, 0 }, { self->listen_fd, POLLIN, 0 } };
+      int n = poll (fds, paused ? 1 : 2, paused ? ACCEPT_PAUSE_MS : -1);
+
+      if (n < 0 && errno != EINTR)
+        {
+          g_critical ("check endpoint: cannot wait for connections: %s", g_strerror (errno));
+          return NULL;
+        }
+      if (n > 0 && fds[0].revents != 0)
+        return NULL;
+      if (paused)
+        paused = FALSE;
+      else if (n > 0 && fds[1].revents != 0)
+        paused = !accept_waiting (self);
+    }
+}
+
+HttpCheckAcceptor *
+http_check_acceptor_new (int listen_fd, guint limit)
+{
+  HttpCheckAcceptor *self = g_new0 (HttpCheckAcceptor, 1);
+
+  self->listen_fd = listen_fd;
+  self->wake_fd = -1;
+  self->limit = MAX (limit, 1);
+  g_mutex_init (&self->lock);
+  return self;
+}
+
+guint
+http_check_acceptor_mhd_limit (HttpCheckAcceptor *self)
+{
+  /* Beside the connections held, those shut down for room linger until libmicrohttpd sees their end. */
+  return self->limit * 2 + MHD_SLACK;
+}
+
+gboolean
+http_check_acceptor_start (HttpCheckAcceptor *self, struct MHD_Daemon *mhd, GError **error)
+{
+  g_return_val_if_fail (self->thread == NULL && self->listen_fd >= 0, FALSE);
+  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->wake_fd < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "eventfd: %s", g_strerror (saved));
+      return FALSE;
+    }
+  self->mhd = mhd;
+  self->thread = g_thread_new ("hkp-check-accept", accept_thread, self);
+  return TRUE;
+}
+
+void
+http_check_acceptor_stop (HttpCheckAcceptor *self)
+{
+  if (self->thread != NULL)
+    {
+      guint64 one = 1;
+      if (write (self->wake_fd, &one, sizeof one) < 0)
+        g_critical ("check endpoint: cannot stop accepting: %s", g_strerror (errno));
+      g_thread_join (self->thread);
+      self->thread = NULL;
+    }
+  if (self->listen_fd >= 0)
+    {
+      close (self->listen_fd);
+      self->listen_fd = -1;
+    }
+}
+
+void
+http_check_acceptor_free (HttpCheckAcceptor *self)
+{
+  if (self == NULL)
+    return;
+  http_check_acceptor_stop (self);
+  if (self->wake_fd >= 0)
+    close (self->wake_fd);
+  /* libmicrohttpd has said every connection closed; nothing is left in the list. */
+  g_warn_if_fail (self->idle_head == NULL);
+  g_mutex_clear (&self->lock);
+  g_free (self);
+}
+
+void
+http_check_acceptor_notify (void *cls, struct MHD_Connection *connection, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code)
+{
+  HttpCheckAcceptor *self = cls;
+  g_autoptr (GMutexLocker) locker = NULL;
+  Entry *entry;
+
+  if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    {
+      const union MHD_ConnectionInfo *info = MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+      entry = g_new0 (Entry, 1);
+      entry->fd = info != NULL ? info->connect_fd : -1;
+      locker = g_mutex_locker_new (&self->lock);
+      idle_append (self, entry);
+      *socket_context = entry;
+      return;
+    }
+  /* Closed: libmicrohttpd closes the fd only after this returns, so the accepting thread never shuts a reused one. */
+  entry = *socket_context;
+  if (entry == NULL)
+    return;
+  *socket_context = NULL;
+  locker = g_mutex_locker_new (&self->lock);
+  if (entry->closing)
+    self->closing--;
+  else if (!entry->busy)
+    idle_remove (self, entry);
+  self->held--;
+  if (self->at_limit && self->held < self->limit - self->limit / 10)
+    {
+      self->at_limit = FALSE;
+      g_message ("check endpoint: %u connection%s held, below the limit again", self->held, self->held == 1 ? "" : "s");
+    }
+  g_free (entry);
+}
+
+static Entry *
+entry_of (struct MHD_Connection *connection)
+{
+  const union MHD_ConnectionInfo *info = MHD_get_connection_info (connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+  return info != NULL ? info->socket_context : NULL;
+}
+
+void
+http_check_acceptor_request_began (HttpCheckAcceptor *self, struct MHD_Connection *connection)
+{
+  Entry *entry = entry_of (connection);
+  g_autoptr (GMutexLocker) locker = NULL;
+
+  if (entry == NULL)
+    return;
+  locker = g_mutex_locker_new (&self->lock);
+  if (!entry->busy && !entry->closing)
+    idle_remove (self, entry);
+  entry->busy = TRUE;
+}
+
+void
+http_check_acceptor_request_ended (HttpCheckAcceptor *self, struct MHD_Connection *connection)
+{
+  Entry *entry = entry_of (connection);
+  g_autoptr (GMutexLocker) locker = NULL;
+
+  if (entry == NULL)
+    return;
+  locker = g_mutex_locker_new (&self->lock);
+  if (!entry->busy)
+    return;
+  entry->busy = FALSE;
+  if (!entry->closing)
+    idle_append (self, entry);
+}
