@@ -10,17 +10,20 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ACCEPT_BATCH 256 /* then look whether we are asked to stop */
 #define ACCEPT_PAUSE_MS 100 /* after running out of file descriptors */
 #define WARN_INTERVAL_USEC (10 * G_USEC_PER_SEC)
-#define MHD_SLACK 256
+#define CLOSING_MAX 256 /* connections shut down for room that libmicrohttpd has yet to close */
 
-/* A connection libmicrohttpd holds. */
+/* A connection handed to libmicrohttpd. */
 typedef struct _Entry Entry;
 struct _Entry {
   int fd;
+  ino_t inode; /* of the socket: an fd not yet started may have been closed and reused */
+  gboolean started; /* libmicrohttpd said so: it tells us before it closes the fd */
   gboolean busy; /* a request's head has arrived and its answer is not out */
   gboolean closing; /* shut down to make room */
   Entry *prev, *next; /* in the idle list while neither busy nor closing */
@@ -35,6 +38,7 @@ struct _HttpCheckAcceptor {
   GMutex lock; /* everything below */
   Entry *idle_head; /* the longest idle */
   Entry *idle_tail;
+  GHashTable *unstarted; /* fd → Entry: handed over, not yet started */
   guint held; /* accepted and not yet closed by libmicrohttpd */
   guint closing; /* of those, shut down to make room */
   gboolean at_limit; /* said so once */
@@ -79,38 +83,74 @@ warn_now_and_then (HttpCheckAcceptor *self, const char *message)
   g_warning ("check endpoint: %s", message);
 }
 
-/* TRUE if one more connection may be held (counted); at the limit, the longest-idle one makes room. */
-static gboolean
-admit (HttpCheckAcceptor *self)
+/* Forgets entry (lock held), which libmicrohttpd closed without a word: it could not take it. */
+static void
+forget_unstarted (HttpCheckAcceptor *self, Entry *entry)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
-  Entry *victim;
+  g_hash_table_remove (self->unstarted, GINT_TO_POINTER (entry->fd));
+  if (entry->closing)
+    self->closing--;
+  else
+    idle_remove (self, entry);
+  self->held--;
+  g_free (entry);
+}
 
-  if (self->held - self->closing < self->limit)
+/* TRUE if entry's fd is still its socket (lock held). */
+static gboolean
+still_open (const Entry *entry)
+{
+  struct stat st;
+
+  return entry->started || (fstat (entry->fd, &st) == 0 && S_ISSOCK (st.st_mode) && st.st_ino == entry->inode);
+}
+
+/*
+ * Counts a new connection on fd and returns its entry (lock held), or NULL
+ * if every connection is busy; at the limit, the longest-idle one makes room.
+ */
+static Entry *
+admit (HttpCheckAcceptor *self, int fd)
+{
+  Entry *entry, *stale;
+  struct stat st;
+
+  /* An fd the kernel gives us again was closed: libmicrohttpd dropped that connection without a word. */
+  stale = g_hash_table_lookup (self->unstarted, GINT_TO_POINTER (fd));
+  if (stale != NULL)
+    forget_unstarted (self, stale);
+  if (self->held - self->closing >= self->limit)
     {
-      self->held++;
-      return TRUE;
+      Entry *victim;
+
+      if (!self->at_limit)
+        {
+          self->at_limit = TRUE;
+          g_warning ("check endpoint: %u connections held, the most it takes: the longest-idle one is closed for each "
+                     "new one",
+                     self->limit);
+        }
+      while ((victim = self->idle_head) != NULL && !still_open (victim))
+        forget_unstarted (self, victim);
+      /* Those shut down before must go before more are: libmicrohttpd holds them until it sees their end. */
+      if (victim == NULL || self->closing >= CLOSING_MAX)
+        {
+          warn_now_and_then (self, "every connection held is busy with a check: refusing new ones");
+          return NULL;
+        }
+      /* libmicrohttpd reads the end of its input, closes it, and tells us (notify, closed). */
+      idle_remove (self, victim);
+      victim->closing = TRUE;
+      self->closing++;
+      shutdown (victim->fd, SHUT_RDWR);
     }
-  if (!self->at_limit)
-    {
-      self->at_limit = TRUE;
-      g_warning ("check endpoint: %u connections held, the most it takes: the longest-idle one is closed for each "
-                 "new one",
-                 self->limit);
-    }
-  victim = self->idle_head;
-  if (victim == NULL)
-    {
-      warn_now_and_then (self, "every connection held is busy with a check: refusing new ones");
-      return FALSE;
-    }
-  /* libmicrohttpd reads the end of its input, closes it, and tells us (notify, closed). */
-  idle_remove (self, victim);
-  victim->closing = TRUE;
-  self->closing++;
-  shutdown (victim->fd, SHUT_RDWR);
+  entry = g_new0 (Entry, 1);
+  entry->fd = fd;
+  entry->inode = fstat (fd, &st) == 0 ? st.st_ino : 0;
+  idle_append (self, entry);
+  g_hash_table_insert (self->unstarted, GINT_TO_POINTER (fd), entry);
   self->held++;
-  return TRUE;
+  return entry;
 }
 
 /* Accepts what waits; FALSE if out of file descriptors (or memory): pause a little rather than spin. */
@@ -121,6 +161,7 @@ accept_waiting (HttpCheckAcceptor *self)
     {
       struct sockaddr_storage peer;
       socklen_t length = sizeof peer;
+      Entry *entry;
       int fd = accept4 (self->listen_fd, (struct sockaddr *) &peer, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
       if (fd < 0)
@@ -137,7 +178,10 @@ accept_waiting (HttpCheckAcceptor *self)
             }
           return TRUE; /* EAGAIN: nothing more */
         }
-      if (!admit (self))
+      g_mutex_lock (&self->lock);
+      entry = admit (self, fd);
+      g_mutex_unlock (&self->lock);
+      if (entry == NULL)
         {
           close (fd);
           continue;
@@ -146,7 +190,8 @@ accept_waiting (HttpCheckAcceptor *self)
       if (MHD_add_connection (self->mhd, fd, (struct sockaddr *) &peer, length) != MHD_YES)
         {
           g_mutex_lock (&self->lock);
-          self->held--;
+          if (g_hash_table_lookup (self->unstarted, GINT_TO_POINTER (fd)) == entry)
+            forget_unstarted (self, entry);
           g_mutex_unlock (&self->lock);
         }
     }
@@ -186,6 +231,7 @@ http_check_acceptor_new (int listen_fd, guint limit)
   self->listen_fd = listen_fd;
   self->wake_fd = -1;
   self->limit = MAX (limit, 1);
+  self->unstarted = g_hash_table_new (NULL, NULL);
   g_mutex_init (&self->lock);
   return self;
 }
@@ -193,8 +239,13 @@ http_check_acceptor_new (int listen_fd, guint limit)
 guint
 http_check_acceptor_mhd_limit (HttpCheckAcceptor *self)
 {
-  /* Beside the connections held, those shut down for room linger until libmicrohttpd sees their end. */
-  return self->limit * 2 + MHD_SLACK;
+  /*
+   * Beside the connections held, those shut down for room linger until
+   * libmicrohttpd sees their end; and each of its threads has a share of its
+   * limit, which connections handed over but not yet taken do not count
+   * against: twice as many leaves room for an uneven share.
+   */
+  return 2 * (self->limit + CLOSING_MAX);
 }
 
 gboolean
@@ -239,8 +290,18 @@ http_check_acceptor_free (HttpCheckAcceptor *self)
   http_check_acceptor_stop (self);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
-  /* libmicrohttpd has said every connection closed; nothing is left in the list. */
-  g_warn_if_fail (self->idle_head == NULL);
+  /* libmicrohttpd has closed every connection it started; any other it dropped without a word. */
+  while (g_hash_table_size (self->unstarted) > 0)
+    {
+      GHashTableIter iter;
+      Entry *entry;
+
+      g_hash_table_iter_init (&iter, self->unstarted);
+      g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry);
+      forget_unstarted (self, entry);
+    }
+  g_warn_if_fail (self->held == 0 && self->idle_head == NULL);
+  g_hash_table_unref (self->unstarted);
   g_mutex_clear (&self->lock);
   g_free (self);
 }
@@ -256,11 +317,14 @@ http_check_acceptor_notify (void *cls, struct MHD_Connection *connection, void *
   if (code == MHD_CONNECTION_NOTIFY_STARTED)
     {
       const union MHD_ConnectionInfo *info = MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+      int fd = info != NULL ? info->connect_fd : -1;
 
-      entry = g_new0 (Entry, 1);
-      entry->fd = info != NULL ? info->connect_fd : -1;
       locker = g_mutex_locker_new (&self->lock);
-      idle_append (self, entry);
+      entry = g_hash_table_lookup (self->unstarted, GINT_TO_POINTER (fd));
+      if (entry == NULL)
+        return; /* not one of ours: nothing to follow */
+      g_hash_table_remove (self->unstarted, GINT_TO_POINTER (fd));
+      entry->started = TRUE;
       *socket_context = entry;
       return;
     }
