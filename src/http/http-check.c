@@ -15,6 +15,7 @@
 
 #include "http-check-accept.h"
 #include "http-proxy.h"
+#include "http-secret.h"
 
 #define CHECK_PATH "/check"
 #define LISTEN_BACKLOG 1024
@@ -25,6 +26,7 @@ struct _HttpCheck {
   HkpEngine *engine;
   struct MHD_Daemon *mhd;
   HttpCheckAcceptor *acceptor; /* accepts the connections libmicrohttpd serves */
+  ListenKind listen_kind;
   char *address;
   HttpTrustedProxies *proxies;
   struct MHD_Response *allowed; /* the plain 200, shared by every allowed request */
@@ -56,6 +58,8 @@ scan_header (void *data, enum MHD_ValueKind kind, const char *key, const char *v
     slot = &scan->headers.original_uri;
   else if (g_ascii_strcasecmp (key, "X-Real-IP") == 0)
     slot = &scan->headers.real_ip;
+  else if (g_ascii_strcasecmp (key, HTTP_PROXY_SECRET_HEADER) == 0)
+    slot = &scan->headers.proxy_secret;
   else if (g_ascii_strcasecmp (key, "X-Forwarded-For") == 0)
     {
       if (scan->forwarded_for == NULL)
@@ -75,6 +79,9 @@ scan_header (void *data, enum MHD_ValueKind kind, const char *key, const char *v
 static const char *
 connection_header (gpointer data, const char *name)
 {
+  /* The proxy's secret is for us alone: plugins never see it. */
+  if (g_ascii_strcasecmp (name, HTTP_PROXY_SECRET_HEADER) == 0)
+    return NULL;
   return MHD_lookup_connection_value (data, MHD_HEADER_KIND, name);
 }
 
@@ -285,8 +292,19 @@ on_request_completed (void *cls, struct MHD_Connection *connection, void **con_c
 static void
 on_mhd_log (void *cls, const char *format, va_list ap)
 {
-  g_autofree char *message = g_strdup_vprintf (format, ap);
+  HttpCheck *self = cls;
+  g_autofree char *message = NULL;
 
+  /*
+   * libmicrohttpd 0.9.75 cannot tell that a connection handed to it with
+   * MHD_add_connection() is on a unix socket (Linux refuses TCP options
+   * with EOPNOTSUPP, which it does not take as "not TCP"), and says so on
+   * every answer.  Nothing is delayed: a unix socket has no Nagle to undo.
+   */
+  if (self->listen_kind == LISTEN_UNIX &&
+      (g_str_has_prefix (format, "Setting %s option") || g_str_has_prefix (format, "Failed to push the data")))
+    return;
+  message = g_strdup_vprintf (format, ap);
   g_warning ("check endpoint: %s", g_strchomp (message));
 }
 
@@ -318,6 +336,14 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
                                             error);
   if (self->proxies == NULL)
     return NULL;
+  if (settings->proxy_secret_file != NULL)
+    {
+      char *secret = http_secret_read (settings->proxy_secret_file, "proxy secret file", error);
+      if (secret == NULL)
+        return NULL;
+      http_trusted_proxies_set_secret (self->proxies, secret);
+      http_secret_free (secret);
+    }
   if (settings->socket_group != NULL &&
       !http_listen_parse_group (settings->socket_group, &listen_options.unix_group, error))
     return NULL;
@@ -325,7 +351,13 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
   if (fd < 0)
     return NULL;
   self->address = http_listen_describe (fd);
+  self->listen_kind = settings->listen->kind;
   self->acceptor = http_check_acceptor_new (fd, limit);
+  if (settings->listen->kind == LISTEN_TCP && settings->proxy_secret_file == NULL &&
+      http_trusted_proxies_have_loopback (self->proxies))
+    g_message ("check endpoint on %s: with no --check-proxy-secret-file, a loopback peer's X-Real-IP and "
+               "X-Forwarded-For are not believed (any local user can be one): it is the client itself",
+               self->address);
   if (threads == 0)
     threads = MAX (2, g_get_num_processors ());
   self->threads = threads;

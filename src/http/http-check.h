@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 typedef struct {
   const ListenAddress *listen;
   const char *const *trusted_proxies; /* CIDRs whose X-Real-IP / X-Forwarded-For count; NULL: loopback */
+  const char *proxy_secret_file; /* the secret a TCP proxy sends in X-Hkp-Proxy-Secret; NULL: none */
   guint threads; /* 0: one per CPU, at least 2 */
   guint connection_limit; /* 0: from RLIMIT_NOFILE */
   guint idle_timeout_sec; /* 0: 75 s */
