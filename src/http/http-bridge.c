@@ -65,6 +65,7 @@ struct _ServerThread {
   GCond started;
   gboolean running;
   GError *error; /* why the thread could not start */
+  GList *held; /* HeldAnswer: answers waiting for their time */
 };
 
 /* A change waiting for the main thread's answer; the message is paused meanwhile. */
@@ -132,18 +133,85 @@ on_rejected_written (GObject *source, GAsyncResult *result, gpointer user_data)
   g_io_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
 }
 
+/* Writes raw (taken) on stream (taken) and closes it. */
+static void
+write_raw_and_close (GIOStream *stream, GBytes *raw)
+{
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), g_bytes_get_data (raw, NULL),
+                                   g_bytes_get_size (raw), G_PRIORITY_DEFAULT, NULL, on_rejected_written, stream);
+  /* The data must outlive the write: tie it to the stream. */
+  g_object_set_data_full (G_OBJECT (stream), "hkp-rejected-response", raw, (GDestroyNotify) g_bytes_unref);
+}
+
+/*
+ * An answer held back until its time (a wrong token's: see
+ * http-throttle.h), sent from the server thread's loop, which meanwhile
+ * serves everyone else.
+ */
+typedef struct {
+  ServerThread *server;
+  GSource *source;
+  SoupServerMessage *message; /* paused; or NULL, and then: */
+  GIOStream *stream; /* a connection stolen from libsoup, and */
+  GBytes *raw; /* the whole answer to write on it */
+  HttpApiResponse response;
+} HeldAnswer;
+
+static void
+held_answer_free (HeldAnswer *held)
+{
+  held->server->held = g_list_remove (held->server->held, held);
+  /* Sent, or never will be: the peer's next wrong answer waits no longer for this one. */
+  http_api_response_sent (held->server->bridge->api, &held->response);
+  http_api_response_clear (&held->response);
+  g_clear_object (&held->message);
+  g_clear_object (&held->stream);
+  g_clear_pointer (&held->raw, g_bytes_unref);
+  g_free (held);
+}
+
+static gboolean
+send_held_answer (gpointer data)
+{
+  HeldAnswer *held = data;
+
+  if (held->message != NULL)
+    {
+      send_response (held->message, &held->response);
+      soup_server_message_unpause (held->message);
+    }
+  else
+    write_raw_and_close (g_steal_pointer (&held->stream), g_steal_pointer (&held->raw));
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends held (taken) once its response's time has come. */
+static void
+hold_answer (ServerThread *self, HeldAnswer *held)
+{
+  gint64 wait_usec = held->response.not_before_usec - g_get_monotonic_time ();
+
+  held->server = self;
+  held->source = g_timeout_source_new ((guint) CLAMP ((wait_usec + 999) / 1000, 0, G_MAXINT));
+  g_source_set_callback (held->source, send_held_answer, held, (GDestroyNotify) held_answer_free);
+  g_source_set_static_name (held->source, "hkp-http-held-answer");
+  self->held = g_list_prepend (self->held, held);
+  g_source_attach (held->source, self->context);
+  g_source_unref (held->source);
+}
+
 /*
  * Answers on the raw connection and closes it: libsoup 3.2 reads a body
  * even after an early handler has set a status, so a 2 MiB body would be
  * read before being refused for its size.
  */
 static void
-reject_early (SoupServerMessage *message, HttpApiResponse *response)
+reject_early (ServerThread *self, SoupServerMessage *message, HttpApiResponse *response)
 {
   GIOStream *stream = soup_server_message_steal_connection (message);
   g_autoptr (GString) head = g_string_new (NULL);
   gsize body_length = response->body != NULL ? g_bytes_get_size (response->body) : 0;
-  GBytes *all;
+  GBytes *raw;
 
   g_string_append_printf (head,
                           "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n"
@@ -157,11 +225,18 @@ reject_early (SoupServerMessage *message, HttpApiResponse *response)
   g_string_append (head, "\r\n");
   if (body_length > 0)
     g_string_append_len (head, g_bytes_get_data (response->body, NULL), body_length);
-  all = g_string_free_to_bytes (g_steal_pointer (&head));
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), g_bytes_get_data (all, NULL),
-                                   g_bytes_get_size (all), G_PRIORITY_DEFAULT, NULL, on_rejected_written, stream);
-  /* The data must outlive the write: tie it to the stream. */
-  g_object_set_data_full (G_OBJECT (stream), "hkp-rejected-response", all, (GDestroyNotify) g_bytes_unref);
+  raw = g_string_free_to_bytes (g_steal_pointer (&head));
+  if (response->not_before_usec != 0)
+    {
+      HeldAnswer *held = g_new0 (HeldAnswer, 1);
+      held->stream = stream;
+      held->raw = raw;
+      held->response = *response;
+      memset (response, 0, sizeof *response);
+      hold_answer (self, held);
+    }
+  else
+    write_raw_and_close (stream, raw);
 }
 
 /* Before the body is read: refuse what the headers already condemn (a 2 MiB body is never read). */
@@ -171,17 +246,19 @@ on_early_request (SoupServer *server, SoupServerMessage *message, const char *pa
 {
   ServerThread *self = user_data;
   g_auto (HttpApiResponse) response = { 0 };
+  g_autofree char *peer = NULL;
   HttpApiRequest request;
 
   if (!g_str_equal (soup_server_message_get_method (message), "PUT"))
     return; /* no body to guard: the normal handler answers */
-  fill_request (message, &request, NULL);
+  /* A change: the peer counts, for wrong tokens. */
+  fill_request (message, &request, &peer);
   if (http_api_precheck (self->bridge->api, &request, &response))
-    reject_early (message, &response);
+    reject_early (self, message, &response);
   else if (request.content_length < 0)
     {
       http_api_error (&response, 411, NULL, "a config must come with a Content-Length");
-      reject_early (message, &response);
+      reject_early (self, message, &response);
     }
 }
 
@@ -265,6 +342,16 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
     }
   if (http_api_handle (self->bridge->api, &request, &response, &mutation))
     {
+      if (response.not_before_usec != 0)
+        {
+          HeldAnswer *held = g_new0 (HeldAnswer, 1);
+          held->message = g_object_ref (message);
+          held->response = response;
+          memset (&response, 0, sizeof response);
+          soup_server_message_pause (message);
+          hold_answer (self, held);
+          return;
+        }
       send_response (message, &response);
       return;
     }
@@ -379,6 +466,9 @@ server_thread_main (gpointer data)
   if (error == NULL)
     g_main_loop_run (self->loop);
 
+  /* Answers held back are not sent now: their connections close with the server. */
+  while (self->held != NULL)
+    g_source_destroy (((HeldAnswer *) self->held->data)->source);
   soup_server_disconnect (server);
   /* Answers the main thread queued for us before the stop still go out, or at least get freed. */
   while (g_main_context_iteration (self->context, FALSE))

@@ -210,6 +210,15 @@ hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error)
 }
 
 gboolean
+hkp_test_http_readable (HkpTestHttp *http)
+{
+  GSocket *socket = g_socket_connection_get_socket (http->connection);
+
+  return g_buffered_input_stream_get_available (G_BUFFERED_INPUT_STREAM (http->in)) > 0 ||
+    (g_socket_condition_check (socket, G_IO_IN | G_IO_HUP) & (G_IO_IN | G_IO_HUP)) != 0;
+}
+
+gboolean
 hkp_test_http_peer_closed (HkpTestHttp *http)
 {
   GSocket *socket = g_socket_connection_get_socket (http->connection);

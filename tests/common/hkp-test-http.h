@@ -43,6 +43,9 @@ gboolean hkp_test_http_read_response (HkpTestHttp *http, const char *method, Hkp
 /* Sends bytes as they are (a request cut short, say); FALSE with an error if the connection failed. */
 gboolean hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error);
 
+/* Returns TRUE if something (an answer, or the end) waits to be read now; reads nothing. */
+gboolean hkp_test_http_readable (HkpTestHttp *http);
+
 /* Returns TRUE once the server has closed the connection (reads EOF without blocking long). */
 gboolean hkp_test_http_peer_closed (HkpTestHttp *http);
 

@@ -62,6 +62,95 @@ test_token (BridgeFixture *f, gconstpointer data)
   }
 }
 
+/* Sends a reload of beta with token on a new raw connection, not waiting for the answer. */
+static HkpTestHttp *
+ask_reload (BridgeFixture *f, const char *token)
+{
+  g_autoptr (GError) error = NULL;
+  HkpTestHttp *http = bridge_connect_raw (f);
+  g_autofree char *request = g_strdup_printf ("POST /plugins/reload?plugin=beta HTTP/1.1\r\nHost: %s\r\n"
+                                              "Authorization: Bearer %s\r\nContent-Length: 0\r\n\r\n",
+                                              f->address, token);
+
+  g_assert_true (hkp_test_http_send (http, request, &error));
+  g_assert_no_error (error);
+  return http;
+}
+
+/* Reads the answer on http; returns its status, and the time it took since started in *took_usec. */
+static guint
+answer_status (HkpTestHttp *http, gint64 started, gint64 *took_usec)
+{
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (hkp_test_http_read_response (http, "POST", &r, &error));
+  g_assert_no_error (error);
+  if (took_usec != NULL)
+    *took_usec = g_get_monotonic_time () - started;
+  return r.status;
+}
+
+/*
+ * Wrong tokens from one address are answered a second apart, however many
+ * connections they come on, and no thread waits for them: /livez and a
+ * right token, on the same single server thread, are answered meanwhile.
+ */
+static void
+test_wrong_tokens_throttled (BridgeFixture *f, gconstpointer data)
+{
+  HkpTestHttp *wrong[3];
+  gint64 started, took = 0;
+
+  bridge_start_with (f, (const char *const[]){ "--http-threads=1", NULL });
+  started = g_get_monotonic_time ();
+  for (guint i = 0; i < G_N_ELEMENTS (wrong); i++)
+    wrong[i] = ask_reload (f, "guess");
+  /* The third is due 3 s on: all of this comes before it. */
+  {
+    g_autoptr (HkpTestHttp) other = bridge_connect_raw (f);
+    assert_livez (other);
+  }
+  {
+    g_autoptr (HkpTestHttp) right = ask_reload (f, TOKEN);
+    g_assert_cmpuint (answer_status (right, started, NULL), ==, 200);
+  }
+  g_assert_false (hkp_test_http_readable (wrong[2]));
+  for (guint i = 0; i < G_N_ELEMENTS (wrong); i++)
+    {
+      g_assert_cmpuint (answer_status (wrong[i], started, &took), ==, 401);
+      /* The i-th is answered (i + 1) s after they were asked, at the soonest. */
+      g_assert_cmpint (took, >=, (gint64) (i + 1) * G_USEC_PER_SEC - 50 * 1000);
+      hkp_test_http_free (wrong[i]);
+    }
+  g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 1);
+}
+
+/* Past 16 wrong answers waiting for one address, the next is refused at once, its token not even looked at. */
+static void
+test_wrong_tokens_waiting_are_bounded (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) hkp_test_http_free);
+
+  bridge_start (f);
+  for (guint i = 0; i < 16; i++)
+    g_ptr_array_add (waiting, ask_reload (f, "guess"));
+  /* The bridge has read all 16. */
+  {
+    gint line = -1;
+    for (guint i = 0; i < 16; i++)
+      line = hkp_test_daemon_wait_line_after (f->daemon, "from 127.0.0.1: wrong bearer token, answered in", line);
+  }
+  {
+    g_autoptr (HkpTestHttp) more = ask_reload (f, "guess");
+    gint64 took = 0;
+
+    g_assert_cmpuint (answer_status (more, g_get_monotonic_time (), &took), ==, 429);
+    g_assert_cmpint (took, <, G_USEC_PER_SEC);
+  }
+  /* The daemon stops with answers still held: they go nowhere, and nothing leaks. */
+}
+
 static void
 test_no_token_file_means_no_changes (BridgeFixture *f, gconstpointer data)
 {
@@ -471,6 +560,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   ADD ("/bridge/token", test_token);
+  ADD ("/bridge/wrong-tokens-throttled", test_wrong_tokens_throttled);
+  ADD ("/bridge/wrong-tokens-waiting-are-bounded", test_wrong_tokens_waiting_are_bounded);
   ADD ("/bridge/no-token-file-means-no-changes", test_no_token_file_means_no_changes);
   ADD ("/bridge/loose-token-file-refused", test_loose_token_file_refused);
   ADD ("/bridge/foreign-token-file-refused", test_foreign_token_file_refused);
