@@ -160,8 +160,17 @@ open_unix (const char *path, const HttpListenOptions *options, GError **error)
    */
   if (fd < 0 || fchmod (fd, 0600) < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
     goto failed;
-  if ((options->unix_group != (gid_t) -1 && chown (path, (uid_t) -1, options->unix_group) < 0) ||
-      chmod (path, options->unix_mode) < 0 || listen (fd, options->backlog) < 0)
+  if (options->unix_group != (gid_t) -1 && chown (path, (uid_t) -1, options->unix_group) < 0)
+    {
+      saved = errno;
+      unlink (path);
+      close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot give unix:%s to group %u: %s (the daemon must belong to that group, or hold CAP_CHOWN)",
+                   path, (unsigned) options->unix_group, g_strerror (saved));
+      return -1;
+    }
+  if (chmod (path, options->unix_mode) < 0 || listen (fd, options->backlog) < 0)
     {
       saved = errno;
       unlink (path);

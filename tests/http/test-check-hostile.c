@@ -198,6 +198,49 @@ test_unix_socket_only_for_the_proxy_group (Fixture *f, gconstpointer data)
   }
 }
 
+/*
+ * As the packaged unit runs it: root with no capability (CapabilityBoundingSet=)
+ * may give the socket to www-data only as a member of that group
+ * (SupplementaryGroups=www-data); without, it says so and exits 1.
+ */
+static void
+test_socket_group_without_capabilities (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->tree.root, "check.sock", NULL);
+  g_autofree char *listen = g_strdup_printf ("--check-listen=unix:%s", path);
+  struct group *web = getgrnam ("www-data");
+  g_autofree char *says = NULL;
+  struct stat st;
+
+  g_assert_nonnull (web);
+  says = g_strdup_printf ("cannot give unix:%s to group %u: Operation not permitted (the daemon must belong to that "
+                          "group, or hold CAP_CHOWN)",
+                          path, (unsigned) web->gr_gid);
+  write_allow_plugin (f);
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  {
+    const char *const prefix[] = { "setpriv", "--bounding-set=-all", "--inh-caps=-all", "--clear-groups", NULL };
+    g_autoptr (GPtrArray) argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", listen,
+                                                     "--check-socket-group=www-data", NULL);
+    g_autoptr (HkpTestDaemon) daemon = hkp_test_daemon_start_under (prefix, (const char *const *) argv->pdata);
+
+    g_assert_cmpint (hkp_test_daemon_wait_exit (daemon), ==, 1);
+    g_assert_cmpint (hkp_test_daemon_find (daemon, says), >=, 0);
+    g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  }
+  {
+    const char *const prefix[] = { "setpriv", "--bounding-set=-all", "--inh-caps=-all", "--groups=www-data", NULL };
+    g_autoptr (GPtrArray) argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", listen,
+                                                     "--check-socket-group=www-data", NULL);
+
+    f->daemon = hkp_test_daemon_start_under (prefix, (const char *const *) argv->pdata);
+    hkp_test_daemon_wait_line (f->daemon, "ready");
+    g_assert_cmpint (stat (path, &st), ==, 0);
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0660);
+    g_assert_cmpuint (st.st_gid, ==, web->gr_gid);
+  }
+}
+
 /* The real ratelimit plugin: lookups, a burst of 2, refilled once in 1000 s. */
 static void
 write_ratelimit_plugin (Fixture *f)
@@ -273,6 +316,79 @@ test_loose_secret_file_refused (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->daemon, hkp_test_daemon_free);
 }
 
+/* Runs script with sh -c in dir, asserting it succeeds; returns what it printed (caller frees). */
+static char *
+run_shell (const char *dir, const char *script)
+{
+  g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GSubprocess) sh = NULL;
+  g_autoptr (GError) error = NULL;
+  char *out = NULL;
+
+  g_subprocess_launcher_set_cwd (launcher, dir);
+  sh = g_subprocess_launcher_spawn (launcher, &error, "sh", "-c", script, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (sh, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error (error);
+  if (!g_subprocess_get_successful (sh))
+    g_error ("sh -c '%s' failed: %s", script, out);
+  return out;
+}
+
+/*
+ * The README's tour and the man page, as written: a secret made with the
+ * documented commands, and the two curl lines that ask what nginx would
+ * (with the secret) for an allowed client and one the demo's ipfilter
+ * denies.
+ */
+static void
+test_documented_examples (Fixture *f, gconstpointer data)
+{
+  g_autofree char *demo = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "data", "demo", "plugins.d", NULL);
+  g_autofree char *secret_arg = g_strdup_printf ("--check-proxy-secret-file=%s/build/demo/proxy-secret", f->tree.root);
+  g_autofree char *made = NULL;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *name = i == 0 ? "ipfilter" : "ratelimit";
+      g_autofree char *module = g_strdup_printf ("%s/%s.so", HKP_SHIPPED_PLUGIN_DIR, name);
+      g_autofree char *file = g_strdup_printf ("%s.json", name);
+      g_autofree char *path = g_build_filename (demo, file, NULL);
+      g_autofree char *json = NULL;
+
+      hkp_test_copy_file (module, f->tree.plugin_dir, strrchr (module, '/') + 1);
+      g_assert_true (g_file_get_contents (path, &json, NULL, NULL));
+      hkp_test_tree_write_plugin (&f->tree, name, json);
+    }
+  /* hkp-plugind(8), "A secret, made once", with the tour's file name. */
+  made = run_shell (f->tree.root,
+                    "mkdir -p build/demo && install -m 600 /dev/null build/demo/proxy-secret && "
+                    "head -c 32 /dev/urandom | base64 > build/demo/proxy-secret");
+  start (f, (const char *const[]){ secret_arg, NULL });
+  {
+    g_autofree char *allowed = NULL;
+    g_autofree char *denied = NULL;
+    g_autofree char *url = g_strdup_printf ("http://%s/check", f->check);
+    g_autofree char *line = NULL;
+
+    /* The README's two lines, run where the demo runs, with the port this test got. */
+    line = g_strdup_printf ("curl -si -H \"X-Hkp-Proxy-Secret: $(cat build/demo/proxy-secret)\" "
+                            "-H 'X-Original-Method: GET' -H 'X-Original-URI: /pks/lookup?op=get&search=0x1234' "
+                            "-H 'X-Real-IP: 192.0.2.1' %s",
+                            url);
+    allowed = run_shell (f->tree.root, line);
+    g_free (line);
+    line = g_strdup_printf ("curl -si -H \"X-Hkp-Proxy-Secret: $(cat build/demo/proxy-secret)\" "
+                            "-H 'X-Original-Method: GET' -H 'X-Original-URI: /pks/lookup?op=get&search=0x1234' "
+                            "-H 'X-Real-IP: 198.51.100.7' %s",
+                            url);
+    denied = run_shell (f->tree.root, line);
+    g_assert_true (g_str_has_prefix (allowed, "HTTP/1.1 200 "));
+    g_assert_true (g_str_has_prefix (denied, "HTTP/1.1 403 "));
+    g_assert_nonnull (strstr (denied, "X-Hkp-Plugin: ipfilter"));
+  }
+}
+
 /* A second daemon on the check endpoint's TCP address exits 1 naming it; the first keeps answering. */
 static void
 test_second_daemon_refused (Fixture *f, gconstpointer data)
@@ -305,8 +421,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   ADD ("/check/hostile/idle-flood-locks-nobody-out", test_idle_flood_locks_nobody_out);
   ADD ("/check/hostile/unix-socket-only-for-the-proxy-group", test_unix_socket_only_for_the_proxy_group);
+  ADD ("/check/hostile/socket-group-without-capabilities", test_socket_group_without_capabilities);
   ADD ("/check/hostile/no-secret-no-spending-for-others", test_no_secret_no_spending_for_others);
   ADD ("/check/hostile/loose-secret-file-refused", test_loose_secret_file_refused);
   ADD ("/check/hostile/second-daemon-refused", test_second_daemon_refused);
+  ADD ("/check/hostile/documented-examples", test_documented_examples);
   return g_test_run ();
 }

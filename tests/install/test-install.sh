@@ -37,7 +37,7 @@ do
 done
 [ -d "$dest$sysconfdir/hkp-plugind/plugins.d" ] || { echo "missing: $sysconfdir/hkp-plugind/plugins.d/"; status=1; }
 [ -x "$dest$sbindir/hkp-plugind" ] || { echo "not executable: $sbindir/hkp-plugind"; status=1; }
-grep -q "^ExecStart=$sbindir/hkp-plugind\$" "$dest$prefix/lib/systemd/system/hkp-plugind.service" \
+grep -Eq "^ExecStart=$sbindir/hkp-plugind( |\$)" "$dest$prefix/lib/systemd/system/hkp-plugind.service" \
   || { echo "the unit does not start $sbindir/hkp-plugind"; status=1; }
 # The installed SDK is usable as documented: pkg-config finds the header.
 PKG_CONFIG_PATH="$dest$libdir/pkgconfig" pkg-config --define-variable=prefix="$dest$prefix" --cflags hkp-plugin \
