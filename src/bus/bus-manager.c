@@ -7,20 +7,45 @@
 
 #include "bus-private.h"
 
-#include "hkp-error.h"
 #include "hkp-status.h"
 
 /* ---- properties -------------------------------------------------------- */
 
+/* Defines the getter func of a manager property of D-Bus type type whose value is expr (of engine). */
+#define MANAGER_PROPERTY(func, type, expr) \
+  static int func (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply, \
+                   void *userdata, sd_bus_error *ret_error) \
+  { \
+    HkpEngine *engine = ((BusService *) userdata)->engine; \
+    return sd_bus_message_append (reply, type, (expr)); \
+  }
+
 static guint
-count_active (HkpEngine *engine)
+active_plugins (HkpEngine *engine)
+{
+  guint counts[HKP_PLUGIN_N_STATES];
+
+  hkp_engine_count_states (engine, counts);
+  return counts[HKP_PLUGIN_STATE_ACTIVE];
+}
+
+static guint
+total_plugins (HkpEngine *engine)
 {
   g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
-  guint active = 0;
+
+  return plugins->len;
+}
+
+static uint64_t
+active_requests (HkpEngine *engine)
+{
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  uint64_t total = 0;
 
   for (guint i = 0; i < plugins->len; i++)
-    active += hkp_plugin_get_state (plugins->pdata[i]) == HKP_PLUGIN_STATE_ACTIVE;
-  return active;
+    total += hkp_plugin_get_active_requests (plugins->pdata[i]);
+  return total;
 }
 
 static int
@@ -30,81 +55,20 @@ property_get_version (sd_bus *bus, const char *path, const char *interface, cons
   return sd_bus_message_append (reply, "s", PACKAGE_VERSION);
 }
 
-static int
-property_get_directory (sd_bus *bus, const char *path, const char *interface, const char *property,
-                        sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  BusService *service = userdata;
-  const HkpEngineSettings *settings = hkp_engine_get_settings (service->engine);
-
-  return sd_bus_message_append (
-    reply, "s", g_str_equal (property, "PluginDirectory") ? settings->plugin_dir : settings->config_dir);
-}
-
-static int
-property_get_start_timestamp (sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  BusService *service = userdata;
-
-  return sd_bus_message_append (reply, "t", (uint64_t) hkp_engine_get_start_time (service->engine));
-}
-
-static int
-property_get_total_plugins (sd_bus *bus, const char *path, const char *interface, const char *property,
-                            sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  BusService *service = userdata;
-  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
-
-  return sd_bus_message_append (reply, "u", plugins->len);
-}
-
-static int
-property_get_active_plugins (sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  BusService *service = userdata;
-
-  return sd_bus_message_append (reply, "u", count_active (service->engine));
-}
-
-static int
-property_get_active_requests (sd_bus *bus, const char *path, const char *interface, const char *property,
-                              sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  BusService *service = userdata;
-  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (service->engine);
-  uint64_t total = 0;
-
-  for (guint i = 0; i < plugins->len; i++)
-    total += hkp_plugin_get_active_requests (plugins->pdata[i]);
-  return sd_bus_message_append (reply, "t", total);
-}
-
-static int
-property_get_overall_health (sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  BusService *service = userdata;
-
-  return sd_bus_message_append (reply, "s", hkp_status_overall_health (service->engine));
-}
-
-static int
-property_get_drain_timeout (sd_bus *bus, const char *path, const char *interface, const char *property,
-                            sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
-{
-  BusService *service = userdata;
-
-  return sd_bus_message_append (
-    reply, "t", (uint64_t) (hkp_engine_get_settings (service->engine)->drain_timeout_sec * G_USEC_PER_SEC));
-}
+MANAGER_PROPERTY (property_get_plugin_directory, "s", hkp_engine_get_settings (engine)->plugin_dir)
+MANAGER_PROPERTY (property_get_config_directory, "s", hkp_engine_get_settings (engine)->config_dir)
+MANAGER_PROPERTY (property_get_start_timestamp, "t", (uint64_t) hkp_engine_get_start_time (engine))
+MANAGER_PROPERTY (property_get_total_plugins, "u", total_plugins (engine))
+MANAGER_PROPERTY (property_get_active_plugins, "u", active_plugins (engine))
+MANAGER_PROPERTY (property_get_active_requests, "t", active_requests (engine))
+MANAGER_PROPERTY (property_get_overall_health, "s", hkp_status_overall_health (engine))
+MANAGER_PROPERTY (property_get_drain_timeout, "t",
+                  (uint64_t) (hkp_engine_get_settings (engine)->drain_timeout_sec *G_USEC_PER_SEC))
 
 void
 bus_manager_emit_changes (BusService *service)
 {
-  guint active = count_active (service->engine);
+  guint active = active_plugins (service->engine);
   const char *overall = hkp_status_overall_health (service->engine);
   const char *changed[3] = { NULL };
   guint n = 0;
@@ -145,30 +109,47 @@ method_list_plugins (sd_bus_message *message, void *userdata, sd_bus_error *ret_
   return sd_bus_send (NULL, reply, NULL);
 }
 
+/* Reads the one plugin name argument of message and finds the plugin; NULL with ret_error set otherwise. */
+static HkpPlugin *
+read_plugin (BusService *service, sd_bus_message *message, sd_bus_error *ret_error, int *r)
+{
+  g_autoptr (GError) error = NULL;
+  const char *name = NULL;
+  HkpPlugin *plugin;
+
+  if ((*r = sd_bus_message_read (message, "s", &name)) < 0)
+    return NULL;
+  plugin = hkp_engine_find (service->engine, name, &error);
+  if (plugin == NULL)
+    *r = bus_error_from_gerror (ret_error, error);
+  return plugin;
+}
+
 static int
 method_get_plugin (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
-  BusService *service = userdata;
   g_autofree char *path = NULL;
-  const char *name;
   HkpPlugin *plugin;
   int r;
 
-  if ((r = sd_bus_message_read (message, "s", &name)) < 0)
+  if ((plugin = read_plugin (userdata, message, ret_error, &r)) == NULL)
     return r;
-  if ((plugin = bus_find_plugin (service, name, ret_error)) == NULL)
-    return -EINVAL;
   path = bus_plugin_path (plugin);
   return sd_bus_reply_method_return (message, "o", path);
 }
 
 static int
-method_get_document (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+method_get_status (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
-  BusService *service = userdata;
-  g_autofree char *json = g_str_equal (sd_bus_message_get_member (message), "GetStatus")
-    ? hkp_status_json (service->engine, g_get_real_time ())
-    : hkp_status_health_json (service->engine, g_get_real_time ());
+  g_autofree char *json = hkp_status_json (((BusService *) userdata)->engine, g_get_real_time ());
+
+  return sd_bus_reply_method_return (message, "s", json);
+}
+
+static int
+method_get_health (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  g_autofree char *json = hkp_status_health_json (((BusService *) userdata)->engine, g_get_real_time ());
 
   return sd_bus_reply_method_return (message, "s", json);
 }
@@ -179,138 +160,61 @@ method_get_plugin_config (sd_bus_message *message, void *userdata, sd_bus_error 
   BusService *service = userdata;
   g_autoptr (GError) error = NULL;
   g_autofree char *json = NULL;
-  const char *name;
+  HkpPlugin *plugin;
   int r;
 
-  if ((r = sd_bus_message_read (message, "s", &name)) < 0)
+  if ((plugin = read_plugin (service, message, ret_error, &r)) == NULL)
     return r;
-  if (bus_find_plugin (service, name, ret_error) == NULL)
-    return -EINVAL;
-  if ((json = hkp_engine_get_config (service->engine, name, &error)) == NULL)
+  if ((json = hkp_engine_get_config (service->engine, hkp_plugin_get_name (plugin), &error)) == NULL)
     return bus_error_from_gerror (ret_error, error);
   return sd_bus_reply_method_return (message, "s", json);
 }
 
-/* The mutating methods: read and check arguments, then authorize, then ask the engine, then reply. */
-
-static void
-on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
+/* The manager's mutating methods take the plugin's name first; the change table does the rest. */
+static int
+start_named_change (sd_bus_message *message, BusService *service, BusChangeKind kind, sd_bus_error *ret_error)
 {
-  BusCall *call = user_data;
-  g_autoptr (GError) error = NULL;
+  const char *name = NULL;
+  int r;
 
-  hkp_engine_change_finish (HKP_ENGINE (source), result, &error);
-  bus_call_finish (call, error);
-}
-
-static void
-on_reload_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  BusCall *call = user_data;
-  g_autoptr (GError) error = NULL;
-
-  hkp_engine_reload_finish (HKP_ENGINE (source), result, &error);
-  bus_call_finish (call, error);
-}
-
-static void
-on_rescan_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  BusCall *call = user_data;
-  g_autoptr (GError) error = NULL;
-
-  hkp_engine_rescan_finish (HKP_ENGINE (source), result, NULL, &error);
-  bus_call_finish (call, error);
-}
-
-static void
-do_reload (BusCall *call)
-{
-  hkp_engine_reload_async (call->service->engine, call->plugin, on_reload_done, call);
-}
-
-static void
-do_set_config (BusCall *call)
-{
-  hkp_engine_set_config_async (call->service->engine, call->plugin, call->json, on_change_done, call);
-}
-
-static void
-do_enable (BusCall *call)
-{
-  hkp_engine_set_enabled_async (call->service->engine, call->plugin, TRUE, on_change_done, call);
-}
-
-static void
-do_disable (BusCall *call)
-{
-  hkp_engine_set_enabled_async (call->service->engine, call->plugin, FALSE, on_change_done, call);
-}
-
-static void
-do_rollback (BusCall *call)
-{
-  hkp_engine_rollback_config_async (call->service->engine, call->plugin, on_change_done, call);
-}
-
-static void
-do_rescan (BusCall *call)
-{
-  hkp_engine_rescan_async (call->service->engine, on_rescan_done, call);
-}
-
-int
-bus_start_change (BusService *service, sd_bus_message *message, const char *verb, const char *name, const char *json,
-                  sd_bus_error *ret_error)
-{
-  BusCall *call;
-
-  if (name != NULL && bus_find_plugin (service, name, ret_error) == NULL)
-    return -EINVAL;
-  call = bus_call_new (service, message, verb, name);
-  call->json = g_strdup (json);
-  if (g_str_equal (verb, "reload"))
-    bus_call_authorize (call, do_reload);
-  else if (g_str_equal (verb, "set-config"))
-    bus_call_authorize (call, do_set_config);
-  else if (g_str_equal (verb, "enable"))
-    bus_call_authorize (call, do_enable);
-  else if (g_str_equal (verb, "disable"))
-    bus_call_authorize (call, do_disable);
-  else if (g_str_equal (verb, "rollback-config"))
-    bus_call_authorize (call, do_rollback);
-  else
-    bus_call_authorize (call, do_rescan);
-  /* Replied to later, once the outcome is known. */
-  return 1;
+  if ((r = sd_bus_message_read (message, "s", &name)) < 0)
+    return r;
+  return bus_change_start (service, message, kind, name, NULL, ret_error);
 }
 
 static int
-method_plugin_change (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+method_reload_plugin (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
-  const char *member = sd_bus_message_get_member (message);
-  const char *name = NULL;
-  const char *json = NULL;
+  return start_named_change (message, userdata, BUS_CHANGE_RELOAD, ret_error);
+}
+
+static int
+method_set_plugin_config (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  const char *name = NULL, *json = NULL;
   int r;
 
-  if (g_str_equal (member, "SetPluginConfig"))
-    r = sd_bus_message_read (message, "ss", &name, &json);
-  else
-    r = sd_bus_message_read (message, "s", &name);
-  if (r < 0)
+  if ((r = sd_bus_message_read (message, "ss", &name, &json)) < 0)
     return r;
-  return bus_start_change (userdata, message,
-                           g_str_equal (member, "ReloadPlugin")        ? "reload"
-                             : g_str_equal (member, "SetPluginConfig") ? "set-config"
-                             : g_str_equal (member, "EnablePlugin")    ? "enable"
-                                                                       : "disable",
-                           name, json, ret_error);
+  return bus_change_start (userdata, message, BUS_CHANGE_SET_CONFIG, name, json, ret_error);
+}
+
+static int
+method_enable_plugin (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  return start_named_change (message, userdata, BUS_CHANGE_ENABLE, ret_error);
+}
+
+static int
+method_disable_plugin (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  return start_named_change (message, userdata, BUS_CHANGE_DISABLE, ret_error);
 }
 
 static int
 method_rescan (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
-  return bus_start_change (userdata, message, "rescan", NULL, NULL, ret_error);
+  return bus_change_start (userdata, message, BUS_CHANGE_RESCAN, NULL, NULL, ret_error);
 }
 
 /* ---- vtable ------------------------------------------------------------ */
@@ -318,8 +222,8 @@ method_rescan (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 const sd_bus_vtable bus_manager_vtable[] = {
   SD_BUS_VTABLE_START (0),
   SD_BUS_PROPERTY ("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_PROPERTY ("PluginDirectory", "s", property_get_directory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_PROPERTY ("ConfigDirectory", "s", property_get_directory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("PluginDirectory", "s", property_get_plugin_directory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  SD_BUS_PROPERTY ("ConfigDirectory", "s", property_get_config_directory, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("StartTimestamp", "t", property_get_start_timestamp, 0, SD_BUS_VTABLE_PROPERTY_CONST),
   SD_BUS_PROPERTY ("TotalPlugins", "u", property_get_total_plugins, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("ActivePlugins", "u", property_get_active_plugins, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -331,19 +235,19 @@ const sd_bus_vtable bus_manager_vtable[] = {
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("GetPlugin", SD_BUS_ARGS ("s", name), SD_BUS_RESULT ("o", path), method_get_plugin,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_document,
+  SD_BUS_METHOD_WITH_ARGS ("GetStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_status,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("GetHealth", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_document,
+  SD_BUS_METHOD_WITH_ARGS ("GetHealth", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_health,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("ReloadPlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_plugin_change,
+  SD_BUS_METHOD_WITH_ARGS ("ReloadPlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_reload_plugin,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("GetPluginConfig", SD_BUS_ARGS ("s", name), SD_BUS_RESULT ("s", json),
                            method_get_plugin_config, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("SetPluginConfig", SD_BUS_ARGS ("s", name, "s", json), SD_BUS_NO_RESULT,
-                           method_plugin_change, SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("EnablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_plugin_change,
+                           method_set_plugin_config, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("EnablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_enable_plugin,
                            SD_BUS_VTABLE_UNPRIVILEGED),
-  SD_BUS_METHOD_WITH_ARGS ("DisablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_plugin_change,
+  SD_BUS_METHOD_WITH_ARGS ("DisablePlugin", SD_BUS_ARGS ("s", name), SD_BUS_NO_RESULT, method_disable_plugin,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Rescan", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_rescan, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END

@@ -11,36 +11,15 @@
 
 #define POLKIT_ALLOW_USER_INTERACTION 1u
 
-const char *
-bus_polkit_action_for (const char *verb)
-{
-  if (g_str_equal (verb, "set-config") || g_str_equal (verb, "rollback-config"))
-    return "org.hkp.PluginManager1.configure";
-  if (g_str_equal (verb, "enable") || g_str_equal (verb, "disable"))
-    return "org.hkp.PluginManager1.manage";
-  return "org.hkp.PluginManager1.reload";
-}
-
+/* Logs that polkit allowed call (refusals are logged by bus_call_refuse). */
 static void
-log_decision (BusCall *call, const char *outcome)
+log_allowed (BusCall *call)
 {
-  g_log_structured (
-    G_LOG_DOMAIN, g_str_equal (outcome, "allowed") ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN,
-    call->plugin != NULL ? call->plugin : "", "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION, HKP_LOG_FIELD_RESULT,
-    g_str_equal (outcome, "allowed") ? "allowed" : "denied", "MESSAGE", "polkit: %s%s%s by %s (uid %d), action %s: %s",
-    call->verb, call->plugin != NULL ? " of " : "", call->plugin != NULL ? call->plugin : "",
-    sd_bus_message_get_sender (call->message), (int) call->uid, call->action, outcome);
-}
-
-static void
-refuse (BusCall *call, const char *name, const char *message)
-{
-  int r = sd_bus_reply_method_errorf (call->message, name, "%s", message);
-
-  if (r < 0)
-    g_debug ("cannot reply: %s", g_strerror (-r));
-  log_decision (call, message);
-  bus_call_free (call);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, call->plugin != NULL ? call->plugin : "",
+                    "MESSAGE_ID", HKP_MESSAGE_ID_AUTHORIZATION, HKP_LOG_FIELD_RESULT, "allowed", HKP_LOG_FIELD_WHO,
+                    call->who, "MESSAGE", "polkit: %s%s%s by %s (%s), action %s: allowed", call->change->verb,
+                    call->plugin != NULL ? " of plugin " : "", call->plugin != NULL ? call->plugin : "", call->who,
+                    sd_bus_message_get_sender (call->message), call->change->action);
 }
 
 static int
@@ -54,31 +33,32 @@ on_polkit_answer (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error
   if (error != NULL)
     {
       why = g_strdup_printf ("polkit could not be asked (%s: %s), so the answer is no", error->name, error->message);
-      refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
+      bus_call_refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
       return 0;
     }
   if (sd_bus_message_enter_container (reply, 'r', "bba{ss}") < 0 ||
       sd_bus_message_read (reply, "bb", &authorized, &challenge) < 0)
     {
-      refuse (call, SD_BUS_ERROR_ACCESS_DENIED, "polkit gave an answer that cannot be read, so the answer is no");
+      bus_call_refuse (call, SD_BUS_ERROR_ACCESS_DENIED,
+                       "polkit gave an answer that cannot be read, so the answer is no");
       return 0;
     }
   if (authorized)
     {
-      log_decision (call, "allowed");
-      call->allowed (call);
+      log_allowed (call);
+      bus_call_run (call);
       return 0;
     }
   if (challenge && !call->interactive)
     {
       why = g_strdup_printf ("%s needs interactive authorization: call again allowing it (busctl does; gdbus call "
                              "needs --interactive)",
-                             call->action);
-      refuse (call, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, why);
+                             call->change->action);
+      bus_call_refuse (call, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED, why);
       return 0;
     }
-  why = g_strdup_printf ("not authorized for %s", call->action);
-  refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
+  why = g_strdup_printf ("polkit: not authorized for %s", call->change->action);
+  bus_call_refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
   return 0;
 }
 
@@ -97,7 +77,6 @@ bus_polkit_check (BusCall *call)
   g_autoptr (sd_bus_message) request = NULL;
   int r;
 
-  call->action = bus_polkit_action_for (call->verb);
   call->interactive = sd_bus_message_get_allow_interactive_authorization (call->message) > 0;
 
   r = sd_bus_message_new_method_call (call->service->bus, &request, "org.freedesktop.PolicyKit1",
@@ -105,7 +84,7 @@ bus_polkit_check (BusCall *call)
                                       "CheckAuthorization");
   if (r >= 0)
     r = sd_bus_message_append (request, "(sa{sv})s", "system-bus-name", 1, "name", "s",
-                               sd_bus_message_get_sender (call->message), call->action);
+                               sd_bus_message_get_sender (call->message), call->change->action);
   if (r >= 0)
     r = call->plugin != NULL ? sd_bus_message_append (request, "a{ss}", 1, "plugin", call->plugin)
                              : sd_bus_message_append (request, "a{ss}", 0);
@@ -116,6 +95,6 @@ bus_polkit_check (BusCall *call)
   if (r < 0)
     {
       g_autofree char *why = g_strdup_printf ("polkit could not be asked (%s), so the answer is no", g_strerror (-r));
-      refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
+      bus_call_refuse (call, SD_BUS_ERROR_ACCESS_DENIED, why);
     }
 }

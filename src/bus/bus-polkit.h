@@ -8,15 +8,12 @@ G_BEGIN_DECLS
 /* How long polkit may take to answer before the answer is no (HKP_PLUGIND_POLKIT_TIMEOUT_SEC overrides). */
 #define BUS_POLKIT_TIMEOUT_DEFAULT_SEC 25.0
 
-/* Returns the polkit action that guards verb ("org.hkp.PluginManager1.reload", …); static string. */
-const char *bus_polkit_action_for (const char *verb);
-
 /*
- * Asks polkit, asynchronously, whether call's sender may do call's verb on
- * its plugin (passed as the detail "plugin"), allowing user interaction
- * exactly when the message does.  Runs call->allowed(call) if so; otherwise
- * replies AccessDenied or InteractiveAuthorizationRequired.  No answer, an
- * error or a timeout means no.  Every decision is logged.
+ * Asks polkit, asynchronously, whether call's sender may make call's change
+ * (its polkit action) on its plugin (passed as the detail "plugin"), allowing
+ * user interaction exactly when the message does.  Runs the change if so;
+ * otherwise refuses with AccessDenied or InteractiveAuthorizationRequired.
+ * No answer, an error or a timeout means no.  Every decision is logged.
  */
 void bus_polkit_check (BusCall *call);
 

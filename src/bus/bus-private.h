@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What the bus files share: the service struct, calls that reply late, and error mapping. */
+/* What the bus files share: the service struct, the change table and its calls, and error mapping. */
 
 #include <systemd/sd-bus.h>
 
@@ -20,46 +20,78 @@ struct _BusService {
   gboolean use_polkit;
   uid_t own_uid;
   GSource *source;
-  sd_bus_slot *slots[5];
-  GHashTable *plugin_handlers; /* HkpPlugin → PluginHandlers */
+  sd_bus_slot *slots[4];
   GHashTable *pending_calls; /* BusCall not answered yet (freed with the service) */
-  gulong engine_handlers[2];
+  gulong engine_handlers[3];
   guint last_active; /* manager properties last announced */
   const char *last_overall;
   BusServiceLost lost;
   gpointer lost_data;
 };
 
-/* A method call that replies once the engine knows the outcome. */
-typedef struct _BusCall {
+typedef struct _BusCall BusCall;
+
+/*
+ * One mutating call, whichever D-Bus member asks for it: its name in the
+ * journal, the polkit action that guards it, and the engine operation that
+ * runs it once the caller is allowed (start calls the engine with
+ * bus_call_done as its callback; finish is the engine's finish function).
+ */
+typedef struct {
+  const char *verb;
+  const char *action;
+  void (*start) (BusCall *call);
+  gboolean (*finish) (HkpEngine *engine, GAsyncResult *result, GError **error);
+} BusChange;
+
+/* The change table: one entry per mutating call (bus-change.c). */
+typedef enum {
+  BUS_CHANGE_RELOAD,
+  BUS_CHANGE_SET_CONFIG,
+  BUS_CHANGE_ENABLE,
+  BUS_CHANGE_DISABLE,
+  BUS_CHANGE_ROLLBACK,
+  BUS_CHANGE_RESCAN,
+  BUS_N_CHANGES,
+} BusChangeKind;
+
+extern const BusChange bus_changes[BUS_N_CHANGES];
+
+/* A mutating method call that replies once the engine knows the outcome. */
+struct _BusCall {
   BusService *service;
   sd_bus_message *message;
+  const BusChange *change;
   char *plugin; /* the plugin concerned, or NULL (Rescan) */
   char *json; /* SetConfig's argument */
-  const char *verb; /* "reload", "set-config", … for the journal */
-  uid_t uid;
-  void (*allowed) (struct _BusCall *call); /* what to run once authorized */
-  const char *action; /* the polkit action asked about */
+  uid_t uid; /* the caller, once the bus said */
+  char *who; /* "uid 1000 via D-Bus", once the uid is known */
   gboolean interactive; /* the caller allows interactive authorization */
-} BusCall;
+};
 
-/* Starts a call for message (referenced) about plugin (may be NULL). */
-BusCall *bus_call_new (BusService *service, sd_bus_message *message, const char *verb, const char *plugin);
+/*
+ * Starts the change kind asked by message about plugin name (NULL for none),
+ * with json for SetConfig: checks the name, authorizes the caller, runs the
+ * change in the engine and replies when the outcome is known.  Returns what a
+ * method handler returns.
+ */
+int bus_change_start (BusService *service, sd_bus_message *message, BusChangeKind kind, const char *name,
+                      const char *json, sd_bus_error *ret_error);
 
-/* Replies with success, or with error mapped to our D-Bus error names, logs who asked and the outcome, and frees call. */
-void bus_call_finish (BusCall *call, const GError *error);
+/* The engine callback of every change: finishes it, replies, logs who asked and the outcome, frees the call. */
+void bus_call_done (GObject *source, GAsyncResult *result, gpointer user_data);
 
-/* Frees call without replying (the message was answered already). */
-void bus_call_free (BusCall *call);
+/* Refuses call with the D-Bus error name and message, logs the refusal with why, and frees it. */
+void bus_call_refuse (BusCall *call, const char *error_name, const char *why);
 
-/* Runs the engine operation of call once the caller is allowed to change things (replies AccessDenied otherwise). */
-void bus_call_authorize (BusCall *call, void (*allowed) (BusCall *call));
+/* Runs call's change: the caller is allowed. */
+void bus_call_run (BusCall *call);
 
-/* Sets ret_error from a GError (HKP_ERROR codes to our names) and returns the negative errno sd-bus wants. */
+/* Frees every call still waiting for the bus or polkit (at exit: nothing will call back). */
+void bus_calls_drop (BusService *service);
+
+/* Sets ret_error from a GError (names from the error table) and returns the negative errno sd-bus wants. */
 int bus_error_from_gerror (sd_bus_error *ret_error, const GError *error);
-
-/* Looks up a plugin by name for a method call: NULL with InvalidArgs or NoSuchPlugin set in ret_error. */
-HkpPlugin *bus_find_plugin (BusService *service, const char *name, sd_bus_error *ret_error);
 
 /* Returns the object path of plugin (caller frees). */
 char *bus_plugin_path (HkpPlugin *plugin);
@@ -71,18 +103,8 @@ int bus_plugin_find (sd_bus *bus, const char *path, const char *interface, void 
                      sd_bus_error *ret_error);
 int bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *ret_error);
 
-/* Follows a plugin's events with PropertiesChanged; stops when it is removed. */
-void bus_plugin_watch (BusService *service, HkpPlugin *plugin);
-void bus_plugin_unwatch (BusService *service, HkpPlugin *plugin);
-
-/*
- * Starts a mutating call (verb: reload, set-config, enable, disable,
- * rollback-config, rescan) about plugin name (NULL for rescan): checks the
- * name, authorizes the caller, runs it in the engine and replies when the
- * outcome is known.  Returns what a method handler returns.
- */
-int bus_start_change (BusService *service, sd_bus_message *message, const char *verb, const char *name,
-                      const char *json, sd_bus_error *ret_error);
+/* Announces the plugin properties that what (HkpPluginChange flags) says changed. */
+void bus_plugin_emit_changes (BusService *service, HkpPlugin *plugin, guint what);
 
 /* Announces manager properties whose values changed since last time. */
 void bus_manager_emit_changes (BusService *service);

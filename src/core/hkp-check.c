@@ -1,4 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-core"
+
+/*
+ * The request path.  A check walks the chain of plugins; each plugin call is
+ * asynchronous, so no thread that takes requests ever waits on a plugin.  An
+ * in-process call runs on a pool thread (at once if the check is already on
+ * one) with a deadline kept by the watchdog: whichever comes first, the
+ * plugin's answer or the deadline, settles the call and walks on, on its own
+ * thread; a call that overran keeps its gate (and so its instance) until it
+ * returns, and its thread is replaced in the pool meanwhile.
+ */
+
 #include "hkp-check.h"
 
 #include <string.h>
@@ -12,12 +24,239 @@
 #define HEADER_VALUE_MAX 4096
 #define DRAIN_RETRIES 3
 
+/* A call that overran is "stuck" once it has not returned after this much more (at least 1 s). */
+#define STUCK_GRACE_MIN_USEC G_USEC_PER_SEC
+
+static __thread gboolean on_pool_thread;
+
+gboolean
+hkp_check_on_pool_thread (void)
+{
+  return on_pool_thread;
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+void
+hkp_check_result_clear (HkpCheckResult *result)
+{
+  g_free (result->reason);
+  g_free (result->plugin);
+  if (result->headers != NULL)
+    g_ptr_array_unref (result->headers);
+  memset (result, 0, sizeof *result);
+}
+
+static void
+decide (HkpCheckResult *result, gboolean allowed, guint status, const char *plugin, char *reason, GPtrArray *headers)
+{
+  result->allowed = allowed;
+  result->status = status;
+  result->plugin = g_strdup (plugin);
+  result->reason = reason != NULL ? reason : g_strdup ("");
+  result->headers = headers;
+}
+
+static void
+count (HkpSlot *slot, HkpOutcome outcome)
+{
+  __atomic_fetch_add (&slot->outcomes[outcome], 1, __ATOMIC_RELAXED);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+/* Appends text (NULL: "") to the block at *end; returns where it went. */
+static const char *
+put_string (char **end, const char *text)
+{
+  gsize len = text != NULL ? strlen (text) : 0;
+  char *start = *end;
+
+  if (len > 0)
+    memcpy (start, text, len);
+  start[len] = '\0';
+  *end = start + len + 1;
+  return start;
+}
+
+HkpCheckRequest *
+hkp_check_request_new (const char *method, const char *path, const char *query, const char *client_address,
+                       const char *const *headers)
+{
+  const char *fixed[] = { method, path, query, client_address };
+  gsize n_headers = 0, strings = 0;
+  HkpCheckRequest *request;
+  const char **list;
+  char *end;
+
+  while (headers != NULL && headers[n_headers] != NULL && headers[n_headers + 1] != NULL &&
+         n_headers < 2 * HKP_CHECK_HEADERS_MAX)
+    n_headers += 2;
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    strings += (fixed[i] != NULL ? strlen (fixed[i]) : 0) + 1;
+  for (gsize i = 0; i < n_headers; i++)
+    strings += strlen (headers[i]) + 1;
+
+  /* One block: the struct, the header list, then every string. */
+  request = g_atomic_rc_box_alloc0 (sizeof (HkpCheckRequest) + (n_headers + 1) * sizeof (char *) + strings);
+  list = (const char **) (request + 1);
+  end = (char *) (list + n_headers + 1);
+  request->method = put_string (&end, method);
+  request->path = put_string (&end, path);
+  request->query = put_string (&end, query);
+  request->client_address = put_string (&end, client_address);
+  for (gsize i = 0; i < n_headers; i++)
+    list[i] = put_string (&end, headers[i]);
+  list[n_headers] = NULL;
+  request->headers = list;
+  return request;
+}
+
+HkpCheckRequest *
+hkp_check_request_ref (HkpCheckRequest *request)
+{
+  return g_atomic_rc_box_acquire (request);
+}
+
+void
+hkp_check_request_unref (HkpCheckRequest *request)
+{
+  g_atomic_rc_box_release (request);
+}
+
+void
+hkp_check_request_cancel (HkpCheckRequest *request)
+{
+  g_atomic_int_set (&request->cancelled, 1);
+}
+
+/* ---- chains ----------------------------------------------------------- */
+
+HkpChain *
+hkp_chain_new (HkpSlot *const *slots, guint n_slots)
+{
+  HkpChain *chain = g_malloc0 (sizeof (HkpChain) + n_slots * sizeof (HkpSlot *));
+
+  chain->n_slots = n_slots;
+  for (guint i = 0; i < n_slots; i++)
+    chain->slots[i] = hkp_slot_ref (slots[i]);
+  return chain;
+}
+
+void
+hkp_chain_free (HkpChain *chain)
+{
+  if (chain == NULL)
+    return;
+  for (guint i = 0; i < chain->n_slots; i++)
+    hkp_slot_unref (chain->slots[i]);
+  g_free (chain);
+}
+
+void
+hkp_chain_free_drained (HkpGuarded *chain, gpointer user_data)
+{
+  hkp_chain_free ((HkpChain *) chain);
+}
+
+/* ---- a check ------------------------------------------------------------ */
+
+typedef struct {
+  gint refs; /* the walk's, and a parked check's timer */
+  const HkpCheckEnv *env;
+  HkpCheckRequest *request; /* a reference */
+  HkpCheckResult *result;
+  HkpCheckDone done;
+  gpointer user_data;
+  HkpChain *chain; /* entered for the whole check */
+  guint index; /* the plugin being asked */
+  guint attempt; /* drain retries at this plugin */
+  HkpPoolJob job; /* to go on on a pool thread */
+  /* Waiting for a paused plugin: parked, then resumed by the swap or given up by the watchdog. */
+  HkpParked parked;
+  HkpTimed park_timer;
+  gint park_state;
+} Check;
+
+typedef enum {
+  PARK_WAITING,
+  PARK_RESUMED,
+  PARK_GAVE_UP,
+} ParkState;
+
+static void walk (Check *check);
+
+static void
+check_unref (Check *check)
+{
+  if (!g_atomic_int_dec_and_test (&check->refs))
+    return;
+  hkp_check_request_unref (check->request);
+  g_free (check);
+}
+
+/* Leaves the chain and drops the walk's reference: the check is decided. */
+static void
+check_end (Check *check)
+{
+  hkp_guard_leave (check->env->chain, &check->chain->guard);
+  check_unref (check);
+}
+
+/* The check was decided away from hkp_check_start(): hand the result over. */
+static void
+finish (Check *check)
+{
+  HkpCheckDone done = check->done;
+  gpointer user_data = check->user_data;
+
+  check_end (check);
+  done (user_data);
+}
+
+static void
+next_plugin (Check *check)
+{
+  check->index++;
+  check->attempt = 0;
+}
+
+/* The plugin cannot answer (failed, overran, refused to say): failure_mode closed denies with 503, open skips. */
+static gboolean
+unavailable (Check *check, HkpSlot *slot, const char *why)
+{
+  if (g_atomic_int_get (&slot->failure_mode) == HKP_FAILURE_OPEN)
+    {
+      next_plugin (check);
+      return FALSE;
+    }
+  count (slot, HKP_OUTCOME_ERROR);
+  decide (check->result, FALSE, 503, slot->name, g_strdup_printf ("plugin %s is unavailable: %s", slot->name, why),
+          NULL);
+  return TRUE;
+}
+
+/* Goes on with the check on a pool thread (from a thread that must not run plugin code). */
+static void
+on_pool_walk (HkpPoolJob *job)
+{
+  on_pool_thread = TRUE;
+  walk (G_STRUCT_MEMBER_P (job, -G_STRUCT_OFFSET (Check, job)));
+}
+
+static void
+walk_on_pool (Check *check)
+{
+  hkp_call_pool_push (check->env->pool, &check->job, on_pool_walk);
+}
+
 /* ---- the host side of hkp_request and hkp_response -------------------- */
 
 typedef struct {
   hkp_request view; /* first: plugins get &view */
   const HkpCheckRequest *request;
   HkpGate *gate;
+  const gint *overran; /* the call's own: its deadline passed */
 } HostRequest;
 
 typedef struct {
@@ -29,11 +268,12 @@ typedef struct {
 static const char *
 host_header (const hkp_request *view, const char *name)
 {
-  const HostRequest *host = (const HostRequest *) view;
+  const char *const *headers = ((const HostRequest *) view)->request->headers;
 
-  if (name == NULL || host->request->header == NULL)
-    return NULL;
-  return host->request->header (host->request->header_data, name);
+  for (guint i = 0; name != NULL && headers != NULL && headers[i] != NULL && headers[i + 1] != NULL; i += 2)
+    if (g_ascii_strcasecmp (headers[i], name) == 0)
+      return headers[i + 1];
+  return NULL;
 }
 
 static int
@@ -41,8 +281,8 @@ host_cancelled (const hkp_request *view)
 {
   const HostRequest *host = (const HostRequest *) view;
 
-  return g_atomic_int_get (&host->gate->cancelled) ||
-    (host->request->cancelled != NULL && g_atomic_int_get (host->request->cancelled));
+  return g_atomic_int_get (&host->gate->cancelled) || g_atomic_int_get (&host->request->cancelled) ||
+    g_atomic_int_get (host->overran);
 }
 
 static int
@@ -93,113 +333,160 @@ host_response_clear (HostResponse *response)
   g_clear_pointer (&response->headers, g_ptr_array_unref);
 }
 
-/* ---- results ---------------------------------------------------------- */
-
-void
-hkp_check_result_clear (HkpCheckResult *result)
+/*
+ * Takes a plugin's answer into the check: TRUE if it decided; FALSE to go on
+ * (the check's index then says where).  A call cut short by a drain is asked
+ * again of the plugin's next instance.
+ */
+static gboolean
+take_answer (Check *check, HkpSlot *slot, HkpGate *gate, int verdict, HostResponse *response)
 {
-  g_free (result->reason);
-  g_free (result->plugin);
-  if (result->headers != NULL)
-    g_ptr_array_unref (result->headers);
-  memset (result, 0, sizeof *result);
+  const HkpCheckRequest *request = check->request;
+  int status = response->view.status;
+
+  if (g_atomic_int_get (&request->cancelled))
+    {
+      count (slot, HKP_OUTCOME_CANCELLED);
+      check->result->cancelled = TRUE;
+      return TRUE;
+    }
+  if (g_atomic_int_get (&gate->cancelled))
+    {
+      /* The drain gave up on this instance: the plugin's next instance answers instead. */
+      count (slot, HKP_OUTCOME_CANCELLED);
+      if (++check->attempt > DRAIN_RETRIES)
+        return unavailable (check, slot, "its instances kept being drained");
+      return FALSE;
+    }
+  switch (verdict)
+    {
+    case HKP_VERDICT_CONTINUE:
+      count (slot, HKP_OUTCOME_CONTINUE);
+      next_plugin (check);
+      return FALSE;
+    case HKP_VERDICT_ALLOW:
+      count (slot, HKP_OUTCOME_ALLOW);
+      decide (check->result, TRUE, status >= 200 && status <= 299 ? (guint) status : 200, slot->name,
+              g_steal_pointer (&response->reason), g_steal_pointer (&response->headers));
+      return TRUE;
+    case HKP_VERDICT_DENY:
+      count (slot, HKP_OUTCOME_DENY);
+      decide (check->result, FALSE, status >= 400 && status <= 599 ? (guint) status : 403, slot->name,
+              g_steal_pointer (&response->reason), g_steal_pointer (&response->headers));
+      return TRUE;
+    default:
+      return unavailable (check, slot, "it returned an invalid verdict");
+    }
 }
 
-static void
-decide (HkpCheckResult *result, gboolean allowed, guint status, const char *plugin, char *reason, GPtrArray *headers)
-{
-  result->allowed = allowed;
-  result->status = status;
-  result->plugin = g_strdup (plugin);
-  result->reason = reason != NULL ? reason : g_strdup ("");
-  result->headers = headers;
-}
-
-static void
-count (HkpSlot *slot, HkpOutcome outcome)
-{
-  __atomic_fetch_add (&slot->outcomes[outcome], 1, __ATOMIC_RELAXED);
-}
-
-/* ---- chains ----------------------------------------------------------- */
-
-HkpChain *
-hkp_chain_new (HkpSlot *const *slots, guint n_slots)
-{
-  HkpChain *chain = g_malloc0 (sizeof (HkpChain) + n_slots * sizeof (HkpSlot *));
-
-  chain->n_slots = n_slots;
-  for (guint i = 0; i < n_slots; i++)
-    chain->slots[i] = hkp_slot_ref (slots[i]);
-  return chain;
-}
-
-void
-hkp_chain_free (HkpChain *chain)
-{
-  if (chain == NULL)
-    return;
-  for (guint i = 0; i < chain->n_slots; i++)
-    hkp_slot_unref (chain->slots[i]);
-  g_free (chain);
-}
-
-void
-hkp_chain_free_drained (HkpGuarded *chain, gpointer user_data)
-{
-  hkp_chain_free ((HkpChain *) chain);
-}
-
-/* ---- the request path ------------------------------------------------- */
+/* ---- in-process calls --------------------------------------------------- */
 
 typedef enum {
-  STEP_NEXT, /* this plugin continues: ask the next */
-  STEP_DECIDED, /* result is filled */
-} Step;
+  CALL_PENDING,
+  CALL_SETTLED,
+} CallState;
 
-/* Denies because the plugin cannot answer and its failure mode is closed; or skips it if open. */
-static Step
-unavailable (HkpSlot *slot, HkpCheckResult *result, const char *why)
+typedef enum {
+  CALL_RUNNING,
+  CALL_RETURNED,
+  CALL_STUCK,
+} CallPhase;
+
+/*
+ * One handle() call into an in-process instance.  Referenced by the thread
+ * that runs it and by the watchdog while one of its timers is queued.
+ * Whoever settles it (the plugin's answer or the deadline) owns the check
+ * from then; the other side touches the call, never the check.
+ */
+typedef struct {
+  gint refs;
+  gint state; /* CallState */
+  gint phase; /* CallPhase */
+  HkpTimed deadline; /* in the instance's queue */
+  HkpTimed stuck_timer; /* in env->late_calls once the deadline passed */
+  HkpPoolJob job;
+  const HkpCheckEnv *env;
+  Check *check; /* touched only by whoever settles the call */
+  HkpCheckRequest *request; /* a reference: handle() may read it after the check is decided */
+  HkpSlot *slot; /* a reference */
+  HkpGate *gate; /* entered; left when handle() returns */
+  HkpTimedQueue *deadlines;
+  gint64 timeout_usec;
+  gint overran; /* atomic: the deadline passed, so the plugin's cancelled() says so */
+  gboolean late; /* the pool was told this call holds its thread */
+} Call;
+
+static void
+call_unref (Call *call)
 {
-  if (g_atomic_int_get (&slot->failure_mode) == HKP_FAILURE_OPEN)
-    return STEP_NEXT;
-  count (slot, HKP_OUTCOME_ERROR);
-  decide (result, FALSE, 503, slot->name, g_strdup_printf ("plugin %s is unavailable: %s", slot->name, why), NULL);
-  return STEP_DECIDED;
+  if (!g_atomic_int_dec_and_test (&call->refs))
+    return;
+  hkp_check_request_unref (call->request);
+  hkp_slot_unref (call->slot);
+  g_free (call);
 }
 
-/* Waits until the slot's gate changes from generation, or the pause limit passes; TRUE if it changed. */
-static gboolean
-wait_resumed (HkpSlot *slot, gint generation)
+/* Watchdog thread: the grace after the deadline passed too, and handle() has still not returned. */
+static void
+on_call_stuck (HkpTimed *timer)
 {
-  gint64 deadline = g_get_monotonic_time () + __atomic_load_n (&slot->pause_limit_usec, __ATOMIC_RELAXED);
-  gboolean changed;
+  Call *call = G_STRUCT_MEMBER_P (timer, -G_STRUCT_OFFSET (Call, stuck_timer));
 
-  g_mutex_lock (&slot->lock);
-  while (slot->generation == generation && g_cond_wait_until (&slot->resumed, &slot->lock, deadline))
-    ;
-  changed = slot->generation != generation;
-  g_mutex_unlock (&slot->lock);
-  return changed;
+  if (g_atomic_int_compare_and_exchange (&call->phase, CALL_RUNNING, CALL_STUCK))
+    {
+      guint stuck = hkp_instance_add_stuck (call->gate->instance, 1);
+      if (call->env->stuck != NULL)
+        call->env->stuck (call->slot, call->gate->instance, stuck, call->env->stuck_data);
+    }
+  call_unref (call);
 }
 
-/* Asks the instance behind gate; the caller has entered it and leaves it afterwards. */
-static Step
-ask (HkpSlot *slot, HkpGate *gate, const HkpCheckRequest *request, HkpCheckResult *result, gboolean *drained_away)
+/* Watchdog thread: the plugin did not answer in time; the failure mode answers and the check goes on. */
+static void
+on_call_deadline (HkpTimed *timer)
 {
-  const hkp_plugin_descriptor *d = hkp_module_get_descriptor (hkp_instance_get_module (gate->instance));
+  Call *call = G_STRUCT_MEMBER_P (timer, -G_STRUCT_OFFSET (Call, deadline));
+  Check *check = call->check;
+  g_autofree char *why = NULL;
+
+  if (!g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_SETTLED))
+    {
+      call_unref (call); /* answered meanwhile: that side goes on */
+      return;
+    }
+  /* The thread stays in handle(): the pool gets another, and the call is watched a grace longer. */
+  g_atomic_int_set (&call->overran, 1);
+  call->late = TRUE;
+  hkp_call_pool_late (call->env->pool);
+  hkp_timed_queue_push (call->env->late_calls, &call->stuck_timer,
+                        g_get_monotonic_time () + MAX (call->timeout_usec, STUCK_GRACE_MIN_USEC), on_call_stuck);
+  __atomic_fetch_add (&call->slot->timed_out, 1, __ATOMIC_RELAXED);
+  why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms", call->timeout_usec / 1000);
+  if (unavailable (check, call->slot, why))
+    finish (check);
+  else
+    walk_on_pool (check); /* the watchdog runs no plugin code */
+}
+
+/* Pool thread: calls handle(); whoever settles the call first decides what the check does. */
+static void
+run_call (Call *call)
+{
+  HkpInstance *instance = call->gate->instance;
+  const hkp_plugin_descriptor *d = hkp_module_get_descriptor (hkp_instance_get_module (instance));
   HostRequest host = {
     .view = {
       .struct_size = sizeof (hkp_request),
-      .method = request->method != NULL ? request->method : "",
-      .path = request->path != NULL ? request->path : "",
-      .query = request->query != NULL ? request->query : "",
-      .client_address = request->client_address != NULL ? request->client_address : "",
+      .method = call->request->method,
+      .path = call->request->path,
+      .query = call->request->query,
+      .client_address = call->request->client_address,
       .header = host_header,
       .cancelled = host_cancelled,
     },
-    .request = request,
-    .gate = gate,
+    .request = call->request,
+    .gate = call->gate,
+    .overran = &call->overran,
   };
   HostResponse response = {
     .view = {
@@ -208,94 +495,241 @@ ask (HkpSlot *slot, HkpGate *gate, const HkpCheckRequest *request, HkpCheckResul
       .add_header = host_add_header,
     },
   };
-  int verdict = (int) d->handle (hkp_instance_get_handle (gate->instance), &host.view, &response.view);
-  int status = response.view.status;
+  int verdict;
 
-  if (request->cancelled != NULL && g_atomic_int_get (request->cancelled))
+  /* The watchdog holds a reference while the deadline is queued. */
+  g_atomic_int_inc (&call->refs);
+  hkp_timed_queue_push (call->deadlines, &call->deadline, g_get_monotonic_time () + call->timeout_usec,
+                        on_call_deadline);
+  verdict = (int) d->handle (hkp_instance_get_handle (instance), &host.view, &response.view);
+  if (hkp_timed_queue_remove (call->deadlines, &call->deadline))
+    call_unref (call);
+  if (g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_SETTLED))
     {
-      count (slot, HKP_OUTCOME_CANCELLED);
-      host_response_clear (&response);
-      result->cancelled = TRUE;
-      return STEP_DECIDED;
-    }
-  if (g_atomic_int_get (&gate->cancelled))
-    {
-      /* The drain gave up on this instance: the plugin's next instance answers instead. */
-      count (slot, HKP_OUTCOME_CANCELLED);
-      host_response_clear (&response);
-      *drained_away = TRUE;
-      return STEP_NEXT;
-    }
+      Check *check = call->check;
+      HkpSlot *slot = call->slot;
+      gboolean decided = take_answer (check, slot, call->gate, verdict, &response);
 
-  switch (verdict)
-    {
-    case HKP_VERDICT_CONTINUE:
-      count (slot, HKP_OUTCOME_CONTINUE);
       host_response_clear (&response);
-      return STEP_NEXT;
-    case HKP_VERDICT_ALLOW:
-      count (slot, HKP_OUTCOME_ALLOW);
-      decide (result, TRUE, status >= 200 && status <= 299 ? (guint) status : 200, slot->name,
-              g_steal_pointer (&response.reason), g_steal_pointer (&response.headers));
-      return STEP_DECIDED;
-    case HKP_VERDICT_DENY:
-      count (slot, HKP_OUTCOME_DENY);
-      decide (result, FALSE, status >= 400 && status <= 599 ? (guint) status : 403, slot->name,
-              g_steal_pointer (&response.reason), g_steal_pointer (&response.headers));
-      return STEP_DECIDED;
-    default:
-      host_response_clear (&response);
-      return unavailable (slot, result, "it returned an invalid verdict");
+      hkp_guard_leave (&slot->gate, &call->gate->guard);
+      call_unref (call);
+      if (decided)
+        finish (check);
+      else
+        walk (check); /* on this pool thread: the next in-process plugin is asked at once */
+      return;
     }
+  /* The deadline answered the check long ago; only the call is ours. */
+  host_response_clear (&response);
+  if (hkp_timed_queue_remove (call->env->late_calls, &call->stuck_timer))
+    call_unref (call);
+  if (!g_atomic_int_compare_and_exchange (&call->phase, CALL_RUNNING, CALL_RETURNED))
+    hkp_instance_add_stuck (call->gate->instance, -1);
+  if (call->late)
+    hkp_call_pool_late_returned (call->env->pool);
+  hkp_guard_leave (&call->slot->gate, &call->gate->guard);
+  call_unref (call);
 }
 
-/* Runs the request through one plugin, following its gate through reloads. */
-static Step
-run_slot (HkpSlot *slot, const HkpCheckRequest *request, HkpCheckResult *result)
+static void
+on_pool_call (HkpPoolJob *job)
 {
-  for (guint attempt = 0; attempt <= DRAIN_RETRIES; attempt++)
-    {
-      gint generation = g_atomic_int_get (&slot->generation);
-      HkpGate *gate = (HkpGate *) hkp_guard_enter (&slot->gate);
-      gboolean drained_away = FALSE;
-      Step step;
+  on_pool_thread = TRUE;
+  run_call (G_STRUCT_MEMBER_P (job, -G_STRUCT_OFFSET (Call, job)));
+}
 
-      switch (gate->mode)
+/* Asks the in-process instance behind gate (entered): at once on a pool thread, else queued to the pool. */
+static void
+call_in_process (Check *check, HkpSlot *slot, HkpGate *gate)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->refs = 1;
+  call->env = check->env;
+  call->check = check;
+  call->request = hkp_check_request_ref (check->request);
+  call->slot = hkp_slot_ref (slot);
+  call->gate = gate;
+  call->deadlines = hkp_instance_get_call_deadlines (gate->instance, check->env->watchdog);
+  call->timeout_usec = MAX (__atomic_load_n (&slot->call_timeout_usec, __ATOMIC_RELAXED), 1000);
+  if (on_pool_thread)
+    run_call (call);
+  else
+    hkp_call_pool_push (check->env->pool, &call->job, on_pool_call);
+}
+
+/* ---- paused plugins (exclusive reloads) ---------------------------------- */
+
+/* The swapping thread (main): the plugin's next gate is in; the check goes on, on a pool thread. */
+static void
+on_resumed (HkpParked *parked)
+{
+  Check *check = G_STRUCT_MEMBER_P (parked, -G_STRUCT_OFFSET (Check, parked));
+
+  if (!g_atomic_int_compare_and_exchange (&check->park_state, PARK_WAITING, PARK_RESUMED))
+    return; /* the watchdog gave up on it at the same moment */
+  if (hkp_timed_queue_remove (check->chain->slots[check->index]->parked_deadlines, &check->park_timer))
+    check_unref (check);
+  walk_on_pool (check);
+}
+
+/* Watchdog thread: the paused plugin did not come back within the pause limit. */
+static void
+on_park_expired (HkpTimed *timer)
+{
+  Check *check = G_STRUCT_MEMBER_P (timer, -G_STRUCT_OFFSET (Check, park_timer));
+  HkpSlot *slot;
+
+  if (!g_atomic_int_compare_and_exchange (&check->park_state, PARK_WAITING, PARK_GAVE_UP))
+    {
+      check_unref (check); /* resumed: the swap goes on with it */
+      return;
+    }
+  check_unref (check); /* the walk's reference keeps it */
+  slot = check->chain->slots[check->index];
+  /* Off the slot's list, so the swap never sees it again. */
+  g_mutex_lock (&slot->lock);
+  for (HkpParked **p = &slot->parked; *p != NULL; p = &(*p)->next)
+    if (*p == &check->parked)
+      {
+        *p = check->parked.next;
+        break;
+      }
+  g_mutex_unlock (&slot->lock);
+  if (unavailable (check, slot, "its reload did not finish in time"))
+    finish (check);
+  else
+    walk_on_pool (check);
+}
+
+/* Returns the queue that times the checks parked on slot, made on first use. */
+static HkpTimedQueue *
+parked_deadlines (HkpSlot *slot, HkpWatchdog *watchdog)
+{
+  HkpTimedQueue *queue = g_atomic_pointer_get (&slot->parked_deadlines);
+
+  if (queue == NULL)
+    {
+      queue = hkp_timed_queue_new (watchdog);
+      if (!g_atomic_pointer_compare_and_exchange (&slot->parked_deadlines, NULL, queue))
         {
-        case HKP_GATE_SKIP:
-          hkp_guard_leave (&slot->gate, &gate->guard);
-          return STEP_NEXT;
-        case HKP_GATE_FAILED:
-          hkp_guard_leave (&slot->gate, &gate->guard);
-          return unavailable (slot, result, "it has failed");
-        case HKP_GATE_PAUSED:
-          hkp_guard_leave (&slot->gate, &gate->guard);
-          if (!wait_resumed (slot, generation))
-            return unavailable (slot, result, "its reload did not finish in time");
-          attempt--; /* waiting is not a failed attempt */
-          continue;
-        case HKP_GATE_SERVE:
-        default:
-          step = ask (slot, gate, request, result, &drained_away);
-          hkp_guard_leave (&slot->gate, &gate->guard);
-          if (!drained_away)
-            return step;
-          break;
+          hkp_timed_queue_free (queue);
+          queue = g_atomic_pointer_get (&slot->parked_deadlines);
         }
     }
-  return unavailable (slot, result, "its instances kept being drained");
+  return queue;
 }
 
-void
-hkp_check_run (HkpGuardBox *box, const HkpCheckRequest *request, HkpCheckResult *result)
+/* Parks check until slot's gate changes from generation: TRUE, or FALSE if it changed already (look again). */
+static gboolean
+park (Check *check, HkpSlot *slot, gint generation)
 {
-  HkpChain *chain = (HkpChain *) hkp_guard_enter (box);
+  HkpTimedQueue *deadlines = parked_deadlines (slot, check->env->watchdog);
+  gboolean parked = FALSE;
+
+  check->park_state = PARK_WAITING;
+  check->parked.resume = on_resumed;
+  g_mutex_lock (&slot->lock);
+  if (slot->generation == generation)
+    {
+      check->parked.next = slot->parked;
+      slot->parked = &check->parked;
+      /* Pushed under the slot's lock, so a swap resuming it finds the timer queued; the timer holds a reference. */
+      g_atomic_int_inc (&check->refs);
+      hkp_timed_queue_push (deadlines, &check->park_timer,
+                            g_get_monotonic_time () + __atomic_load_n (&slot->pause_limit_usec, __ATOMIC_RELAXED),
+                            on_park_expired);
+      parked = TRUE;
+    }
+  g_mutex_unlock (&slot->lock);
+  return parked;
+}
+
+/* ---- walking the chain ---------------------------------------------------- */
+
+typedef enum {
+  STEP_NEXT, /* go on: the index says where */
+  STEP_DECIDED, /* the result is filled */
+  STEP_AWAY, /* a call or a wait has the check now */
+} Step;
+
+static Step
+step (Check *check)
+{
+  HkpSlot *slot = check->chain->slots[check->index];
+  gint generation = g_atomic_int_get (&slot->generation);
+  HkpGate *gate = (HkpGate *) hkp_guard_enter (&slot->gate);
+
+  switch (gate->mode)
+    {
+    case HKP_GATE_SKIP:
+      hkp_guard_leave (&slot->gate, &gate->guard);
+      next_plugin (check);
+      return STEP_NEXT;
+    case HKP_GATE_FAILED:
+      hkp_guard_leave (&slot->gate, &gate->guard);
+      return unavailable (check, slot, "it has failed") ? STEP_DECIDED : STEP_NEXT;
+    case HKP_GATE_PAUSED:
+      hkp_guard_leave (&slot->gate, &gate->guard);
+      return park (check, slot, generation) ? STEP_AWAY : STEP_NEXT;
+    case HKP_GATE_SERVE:
+    default:
+      call_in_process (check, slot, gate);
+      return STEP_AWAY;
+    }
+}
+
+/* Walks from the check's index until it is decided or a plugin call has it. */
+static void
+walk (Check *check)
+{
+  while (check->index < check->chain->n_slots)
+    switch (step (check))
+      {
+      case STEP_NEXT:
+        continue;
+      case STEP_DECIDED:
+        finish (check);
+        return;
+      case STEP_AWAY:
+      default:
+        return;
+      }
+  decide (check->result, TRUE, 200, NULL, NULL, NULL);
+  finish (check);
+}
+
+gboolean
+hkp_check_start (const HkpCheckEnv *env, HkpCheckRequest *request, HkpCheckResult *result, HkpCheckDone done,
+                 gpointer user_data)
+{
+  Check *check = g_new0 (Check, 1);
 
   memset (result, 0, sizeof *result);
-  for (guint i = 0; chain != NULL && i < chain->n_slots; i++)
-    if (run_slot (chain->slots[i], request, result) == STEP_DECIDED)
-      goto out;
+  check->refs = 1;
+  check->env = env;
+  check->request = hkp_check_request_ref (request);
+  check->result = result;
+  check->done = done;
+  check->user_data = user_data;
+  check->chain = (HkpChain *) hkp_guard_enter (env->chain);
+  /* Walk what needs no plugin call here; a call or a wait, once begun, owns the check. */
+  while (check->chain != NULL && check->index < check->chain->n_slots)
+    switch (step (check))
+      {
+      case STEP_AWAY:
+        return FALSE; /* it may be decided elsewhere already: touch nothing of it */
+      case STEP_DECIDED:
+        check_end (check);
+        return TRUE;
+      case STEP_NEXT:
+      default:
+        break;
+      }
   decide (result, TRUE, 200, NULL, NULL, NULL);
-out:
-  hkp_guard_leave (box, chain != NULL ? &chain->guard : NULL);
+  if (check->chain != NULL)
+    check_end (check);
+  else
+    check_unref (check);
+  return TRUE;
 }

@@ -3,23 +3,48 @@
 
 #include <glib.h>
 
+#include "hkp-call-pool.h"
 #include "hkp-guard.h"
 #include "hkp-slot.h"
+#include "hkp-watchdog.h"
 
 G_BEGIN_DECLS
 
-/* A request to check, as the caller sees it; every string is borrowed for the call. */
+/* The most request headers a check passes on to plugins. */
+#define HKP_CHECK_HEADERS_MAX 64
+
+/*
+ * A request to check.  Checks and the plugin calls they make hold it by
+ * reference (a call that overran may read it long after its check was
+ * decided), so it is made once with hkp_check_request_new(), in one block.
+ */
 typedef struct {
   const char *method;
   const char *path;
   const char *query;
   const char *client_address;
-  /* Looks up a header (ASCII case-insensitive); NULL when absent.  May be NULL itself. */
-  const char *(*header) (gpointer header_data, const char *name);
-  gpointer header_data;
-  /* Non-zero once the caller gives up (client gone); may be NULL. */
-  const gint *cancelled;
+  const char *const *headers; /* name, value, name, value…, NULL */
+  gint cancelled; /* non-zero once the caller gave up (atomic): plugins see request->cancelled */
 } HkpCheckRequest;
+
+/*
+ * Copies a request into one reference-counted block; headers is NULL or
+ * name, value, …, NULL (at most HKP_CHECK_HEADERS_MAX pairs are kept).  NULL
+ * strings become "".  Returns a new reference.
+ */
+HkpCheckRequest *hkp_check_request_new (const char *method, const char *path, const char *query,
+                                        const char *client_address, const char *const *headers);
+
+/* Returns a new reference to request. */
+HkpCheckRequest *hkp_check_request_ref (HkpCheckRequest *request);
+
+/* Drops a reference to request. */
+void hkp_check_request_unref (HkpCheckRequest *request);
+
+/* Tells the plugins still asked about request that the caller gave up on it (any thread). */
+void hkp_check_request_cancel (HkpCheckRequest *request);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpCheckRequest, hkp_check_request_unref)
 
 /* The verdict of the enabled plugins on one request.  Clear with hkp_check_result_clear(). */
 typedef struct {
@@ -52,14 +77,49 @@ void hkp_chain_free_drained (HkpGuarded *chain, gpointer user_data);
 /* Frees a chain nobody reads. */
 void hkp_chain_free (HkpChain *chain);
 
+/* Called once, on any thread, when a check that did not finish at once is decided. */
+typedef void (*HkpCheckDone) (gpointer user_data);
+
 /*
- * Runs request through the chain in box, from any thread but the main one:
- * the first plugin whose verdict is not "continue" decides; if all continue
- * the request is allowed.  A failed plugin denies with 503 (failure_mode
- * closed) or is skipped (open); a plugin in an exclusive reload is waited for,
- * bounded.  A call cut short by a drain is asked again of the plugin's next
- * instance, so reloads lose no request.  Fills result, which the caller clears.
+ * Called on the watchdog's thread when calls into an in-process instance
+ * have been stuck (past their deadline and its grace) so many times:
+ * stuck is how many are stuck now.
  */
-void hkp_check_run (HkpGuardBox *box, const HkpCheckRequest *request, HkpCheckResult *result);
+typedef void (*HkpCheckStuckFunc) (HkpSlot *slot, HkpInstance *instance, guint stuck, gpointer user_data);
+
+/*
+ * What checks run on: the chain, the threads of in-process calls, and the
+ * deadlines.  Checks and the calls they make keep a pointer to it: it must
+ * outlive every call, even one stuck in a plugin for ever.
+ */
+typedef struct {
+  HkpGuardBox *chain;
+  HkpCallPool *pool;
+  HkpWatchdog *watchdog;
+  HkpTimedQueue *late_calls; /* calls past their deadline, until their grace ends */
+  HkpCheckStuckFunc stuck;
+  gpointer stuck_data;
+} HkpCheckEnv;
+
+/*
+ * Runs request through the chain, from any thread but the main one: the
+ * first plugin whose verdict is not "continue" decides; if all continue the
+ * request is allowed.  A failed plugin denies with 503 (failure_mode closed)
+ * or is skipped (open); so does one that does not answer within its call
+ * timeout.  A plugin in an exclusive reload is waited for, bounded.  A call
+ * cut short by a drain is asked again of the plugin's next instance, so
+ * reloads lose no request.  Plugin code runs on the pool's threads (in
+ * process) or in the instance's host process, never on the calling thread,
+ * which never waits for a plugin.  Returns TRUE with result filled if the
+ * check is decided at once; otherwise FALSE, and done(user_data) is called
+ * once from another thread when result is filled.  result must stay valid
+ * until then; the caller clears it.  The check takes its own reference to
+ * request.
+ */
+gboolean hkp_check_start (const HkpCheckEnv *env, HkpCheckRequest *request, HkpCheckResult *result, HkpCheckDone done,
+                          gpointer user_data);
+
+/* Returns TRUE on a thread of a check pool (where an in-process call may run at once). */
+gboolean hkp_check_on_pool_thread (void);
 
 G_END_DECLS

@@ -94,7 +94,7 @@ hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
       return NULL;
     }
 
-  plugin = hkp_plugin_new (name, path);
+  plugin = hkp_plugin_new (engine, name, path);
   manifest = hkp_manifest_new_from_file (path, &plugin->file_text, &local_error);
   if (manifest == NULL)
     {
@@ -152,10 +152,9 @@ on_load_all_idle (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   HkpEngine *engine = HKP_ENGINE (source);
-  guint counts[HKP_PLUGIN_N_STATES] = { 0 };
+  guint counts[HKP_PLUGIN_N_STATES];
 
-  for (guint i = 0; i < engine->plugins->len; i++)
-    counts[hkp_plugin_get_state (engine->plugins->pdata[i])]++;
+  hkp_engine_count_states (engine, counts);
   g_message ("%u plugins: %u active, %u disabled, %u failed", engine->plugins->len, counts[HKP_PLUGIN_STATE_ACTIVE],
              counts[HKP_PLUGIN_STATE_DISABLED], counts[HKP_PLUGIN_STATE_FAILED]);
   g_task_return_boolean (task, TRUE);

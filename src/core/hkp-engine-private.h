@@ -29,10 +29,16 @@ struct _HkpEngine {
   GPtrArray *idle_waiters; /* GTask waiting for nothing to be pending */
   gboolean stopping;
   HkpGuardBox chain; /* HkpChain: what the request path runs through */
-  GThreadPool *check_pool; /* runs hkp_engine_check_async() requests */
+  HkpCheckEnv *check_env; /* the chain, call pool and watchdog checks run on */
   HkpHistogram reload_duration; /* every change that loads an instance, start to outcome */
   HkpHistogram drain_duration; /* every drain of a retired instance */
 };
+
+/* Makes the engine's check environment: the call pool and the watchdog (engine->check_env). */
+void hkp_engine_check_env_init (HkpEngine *engine);
+
+/* Stops the call pool and watchdog; returns how many calls were stuck in plugins and left behind (with the env). */
+guint hkp_engine_check_env_clear (HkpEngine *engine);
 
 /* Records a finished drain in the engine's statistics. */
 void hkp_engine_observe_drain (HkpEngine *engine, const HkpDrainResult *outcome);
@@ -103,8 +109,8 @@ gboolean hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
 /* Releases a claim taken with hkp_engine_claim(). */
 void hkp_engine_release (HkpEngine *engine, HkpPlugin *plugin);
 
-/* Looks up name for a transition: the plugin, or NULL with HKP_ERROR_NO_SUCH_PLUGIN / INVALID_NAME. */
-HkpPlugin *hkp_engine_find (HkpEngine *engine, const char *name, GError **error);
+/* Runs the engine's own followers of a change (the health monitor), then emits plugin-changed. */
+void hkp_engine_emit_plugin_changed (HkpEngine *engine, HkpPlugin *plugin, HkpPluginChange what);
 
 /* Registers plugin in priority order, publishes the chain, emits plugin-added. */
 void hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin);

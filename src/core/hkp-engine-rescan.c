@@ -162,9 +162,10 @@ rescan_removed (GTask *task, HkpPlugin *plugin)
   rescan->summary.removed++;
   if (hkp_slot_peek_gate (plugin->slot)->mode != HKP_GATE_SERVE)
     {
+      /* Log first: the engine's reference, the last one, goes with the registration. */
+      hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s removed: its file is gone", plugin->name);
       hkp_engine_release (rescan->engine, plugin);
       hkp_engine_unregister (rescan->engine, plugin);
-      hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s removed: its file is gone", plugin->name);
       return;
     }
   removal = g_new0 (Removal, 1);

@@ -4,6 +4,7 @@
 #include "hkp-engine-private.h"
 
 #include <errno.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
@@ -14,6 +15,7 @@
 enum {
   SIGNAL_PLUGIN_ADDED,
   SIGNAL_PLUGIN_REMOVED,
+  SIGNAL_PLUGIN_CHANGED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -41,8 +43,7 @@ hkp_engine_finalize (GObject *object)
 {
   HkpEngine *engine = HKP_ENGINE (object);
 
-  if (engine->check_pool != NULL)
-    g_thread_pool_free (engine->check_pool, FALSE, TRUE);
+  hkp_engine_check_env_clear (engine);
   /* Nobody checks requests any more: the last chain goes at once. */
   hkp_chain_free ((HkpChain *) hkp_guard_swap (&engine->chain, NULL));
   g_queue_clear_full (&engine->load_queue, g_object_unref);
@@ -69,6 +70,8 @@ hkp_engine_class_init (HkpEngineClass *klass)
                                                NULL, NULL, G_TYPE_NONE, 1, HKP_TYPE_PLUGIN);
   signals[SIGNAL_PLUGIN_REMOVED] = g_signal_new ("plugin-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                                  NULL, NULL, NULL, G_TYPE_NONE, 1, HKP_TYPE_PLUGIN);
+  signals[SIGNAL_PLUGIN_CHANGED] = g_signal_new ("plugin-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                                 NULL, NULL, NULL, G_TYPE_NONE, 2, HKP_TYPE_PLUGIN, G_TYPE_UINT);
 }
 
 static void
@@ -141,6 +144,7 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
       return NULL;
     }
   engine->copy_dir = g_steal_pointer (&template);
+  hkp_engine_check_env_init (engine);
   return g_steal_pointer (&engine);
 }
 
@@ -183,17 +187,37 @@ hkp_engine_lookup (HkpEngine *engine, const char *name)
 HkpPlugin *
 hkp_engine_find (HkpEngine *engine, const char *name, GError **error)
 {
-  HkpPlugin *plugin;
+  HkpPlugin *plugin = name != NULL ? hkp_engine_lookup (engine, name) : NULL;
 
-  if (name == NULL || !g_utf8_validate (name, -1, NULL))
+  /* A file with a bad name still makes a (failed) plugin, so look it up before judging the name. */
+  if (plugin != NULL)
+    return plugin;
+  if (!hkp_plugin_name_is_valid (name))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME, "a plugin name must be valid UTF-8");
-      return NULL;
+      g_autofree char *shown = name != NULL ? g_utf8_make_valid (name, -1) : g_strdup ("");
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
+                   "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'", shown);
     }
-  plugin = hkp_engine_lookup (engine, name);
-  if (plugin == NULL)
+  else
     g_set_error (error, HKP_ERROR, HKP_ERROR_NO_SUCH_PLUGIN, "no plugin named \"%s\"", name);
-  return plugin;
+  return NULL;
+}
+
+void
+hkp_engine_count_states (HkpEngine *engine, guint counts[HKP_PLUGIN_N_STATES])
+{
+  memset (counts, 0, HKP_PLUGIN_N_STATES * sizeof counts[0]);
+  for (guint i = 0; i < engine->plugins->len; i++)
+    counts[hkp_plugin_get_state (engine->plugins->pdata[i])]++;
+}
+
+void
+hkp_engine_emit_plugin_changed (HkpEngine *engine, HkpPlugin *plugin, HkpPluginChange what)
+{
+  /* The health that follows from a state is set first, so front ends see both together. */
+  if (what & HKP_PLUGIN_CHANGED_STATE)
+    hkp_health_watch_state_changed (plugin);
+  g_signal_emit (engine, signals[SIGNAL_PLUGIN_CHANGED], 0, plugin, (guint) what);
 }
 
 GPtrArray *
@@ -260,6 +284,7 @@ hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin)
   g_ptr_array_insert (engine->plugins, (gint) priority_position (engine, plugin), g_object_ref (plugin));
   g_hash_table_insert (engine->by_name, plugin->name, plugin);
   hkp_health_watch_start (engine, plugin);
+  plugin->registered = TRUE; /* from now on its changes are announced: plugin-added comes first */
   hkp_engine_publish_chain (engine);
   g_signal_emit (engine, signals[SIGNAL_PLUGIN_ADDED], 0, plugin);
 }
@@ -280,6 +305,7 @@ hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
   g_autoptr (HkpPlugin) keep = g_object_ref (plugin);
 
   hkp_health_watch_stop (plugin);
+  plugin->registered = FALSE;
   g_hash_table_remove (engine->by_name, plugin->name);
   g_ptr_array_remove (engine->plugins, plugin);
   hkp_engine_publish_chain (engine);

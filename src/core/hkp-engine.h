@@ -45,8 +45,10 @@ typedef struct {
 /*
  * The plugin engine: the registry of declared plugins and their loading and
  * unloading.  Lives on the thread-default main context it was created in;
- * plugin code runs on worker threads.  Signals: "plugin-added" (HkpPlugin),
- * "plugin-removed" (HkpPlugin).
+ * plugin code runs on worker threads.  Signals, on that context:
+ * "plugin-added" (HkpPlugin), "plugin-removed" (HkpPlugin), and
+ * "plugin-changed" (HkpPlugin, guint: HkpPluginChange flags saying what
+ * changed), the one event every front end follows.
  */
 #define HKP_TYPE_ENGINE (hkp_engine_get_type ())
 G_DECLARE_FINAL_TYPE (HkpEngine, hkp_engine, HKP, ENGINE, GObject)
@@ -92,22 +94,39 @@ gboolean hkp_engine_wait_idle_finish (HkpEngine *engine, GAsyncResult *result, G
 /* Returns the plugin called name (owned by engine) or NULL. */
 HkpPlugin *hkp_engine_lookup (HkpEngine *engine, const char *name);
 
+/* Returns the plugin called name (owned by engine), or NULL with HKP_ERROR_INVALID_NAME or NO_SUCH_PLUGIN. */
+HkpPlugin *hkp_engine_find (HkpEngine *engine, const char *name, GError **error);
+
+/* Fills counts with how many plugins are in each state. */
+void hkp_engine_count_states (HkpEngine *engine, guint counts[HKP_PLUGIN_N_STATES]);
+
 /* Returns the plugins in priority order; the array is the caller's, its elements are owned by engine. */
 GPtrArray *hkp_engine_list_plugins (HkpEngine *engine);
 
 /* ---- the request path (any thread but the main one) ---- */
 
 /*
- * Runs request through the enabled plugins in priority order and fills
- * result (the caller clears it).  Safe to call from many threads at once;
- * takes no lock on the way, so call it from a thread of your own, never the
- * engine's main thread (plugin code runs in it).
+ * Starts request through the enabled plugins in priority order (see
+ * hkp_check_start()): TRUE with result filled if decided at once, else FALSE
+ * and done(user_data) is called from another thread once result is filled.
+ * Any thread; the calling thread never runs plugin code or waits for it.
+ */
+gboolean hkp_engine_check_start (HkpEngine *engine, HkpCheckRequest *request, HkpCheckResult *result, HkpCheckDone done,
+                                 gpointer user_data);
+
+/*
+ * Runs request (copied) through the enabled plugins and waits for the
+ * verdict, filling result (the caller clears it).  For embedding and tests:
+ * blocks the calling thread, which must not be the engine's main thread.
  */
 void hkp_engine_check (HkpEngine *engine, const HkpCheckRequest *request, HkpCheckResult *result);
 
+/* Returns how many in-process plugin calls are past their deadline and have not returned. */
+guint hkp_engine_get_late_calls (HkpEngine *engine);
+
 /*
- * Runs a request on the engine's worker threads; callback runs in the
- * caller's thread-default main context.  headers is NULL or a
+ * Runs a request through the plugins; callback runs in the caller's
+ * thread-default main context.  headers is NULL or a
  * NULL-terminated list of name, value, name, value…; everything is copied.
  * Cancelling cancellable makes request->cancelled true for the plugins.
  */

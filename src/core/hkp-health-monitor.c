@@ -27,7 +27,6 @@ typedef struct {
   HkpPlugin *plugin; /* borrowed: the watch lives while the plugin is registered */
   GSource *timer;
   GSource *restart_timer;
-  gulong state_handler;
   gboolean checking;
   guint backoff_step; /* restarts since the backoff last reset */
   GArray *restart_times; /* gint64 monotonic µs, within the window */
@@ -301,6 +300,24 @@ on_check_done (GObject *source, GAsyncResult *result, gpointer user_data)
   apply_policy (watch);
 }
 
+/* The last health() has not returned yet: unhealthy again, and no new call while it runs. */
+static void
+report_still_running (Watch *watch)
+{
+  HkpPlugin *plugin = watch->plugin;
+  HkpHealth health = { 0 };
+
+  hkp_health_init (&health);
+  health.status = HKP_HEALTH_STATUS_UNHEALTHY;
+  g_free (health.message);
+  health.message = g_strdup ("health() has not returned since an earlier check timed out");
+  health.last_check_usec = g_get_real_time ();
+  health.consecutive_failures = plugin->health.consecutive_failures + 1;
+  plugin->health_checks[health.status]++;
+  hkp_plugin_set_health (plugin, &health);
+  apply_policy (watch);
+}
+
 static void
 run_check (Watch *watch)
 {
@@ -312,6 +329,12 @@ run_check (Watch *watch)
 
   if (watch->checking || plugin->state != HKP_PLUGIN_STATE_ACTIVE)
     return;
+  /* At most one health() per instance at a time (the ABI promises it): one that overran is waited for. */
+  if (g_atomic_int_get (&plugin->slot->health_checks) > 0)
+    {
+      report_still_running (watch);
+      return;
+    }
   g_atomic_int_inc (&plugin->slot->health_checks);
   gate = (HkpGate *) hkp_guard_enter (&plugin->slot->gate);
   if (gate->mode != HKP_GATE_SERVE)
@@ -364,15 +387,16 @@ schedule_check (Watch *watch, gdouble seconds)
   g_source_attach (watch->timer, watch->engine->context);
 }
 
-/* Health that follows from the state alone, set at once. */
-static void
-on_state_changed (HkpPlugin *plugin, guint old_state, guint new_state, gpointer user_data)
+void
+hkp_health_watch_state_changed (HkpPlugin *plugin)
 {
-  Watch *watch = user_data;
+  Watch *watch = plugin->watch;
   HkpHealth health = { 0 };
 
+  if (watch == NULL)
+    return;
   hkp_health_init (&health);
-  switch (new_state)
+  switch (plugin->state)
     {
     case HKP_PLUGIN_STATE_ACTIVE:
       /* Check the new instance right away. */
@@ -411,7 +435,6 @@ watch_free (Watch *watch)
       g_source_destroy (watch->restart_timer);
       g_source_unref (watch->restart_timer);
     }
-  g_signal_handler_disconnect (watch->plugin, watch->state_handler);
   g_array_unref (watch->restart_times);
   g_free (watch);
 }
@@ -425,9 +448,8 @@ hkp_health_watch_start (HkpEngine *engine, HkpPlugin *plugin)
   watch->engine = engine;
   watch->plugin = plugin;
   watch->restart_times = g_array_new (FALSE, FALSE, sizeof (gint64));
-  watch->state_handler = g_signal_connect (plugin, "state-changed", G_CALLBACK (on_state_changed), watch);
   plugin->watch = watch;
-  on_state_changed (plugin, plugin->state, plugin->state, watch);
+  hkp_health_watch_state_changed (plugin);
 }
 
 void

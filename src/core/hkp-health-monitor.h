@@ -13,6 +13,9 @@ G_BEGIN_DECLS
  */
 void hkp_health_watch_start (HkpEngine *engine, HkpPlugin *plugin);
 
+/* Sets the health that follows from the plugin's new state at once (checks an active one soon). */
+void hkp_health_watch_state_changed (HkpPlugin *plugin);
+
 /* Stops watching plugin (a check already running finishes and is dropped). */
 void hkp_health_watch_stop (HkpPlugin *plugin);
 

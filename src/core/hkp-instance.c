@@ -10,6 +10,8 @@ struct _HkpInstance {
   void *handle;
   char *plugin_name;
   gint shut_down;
+  HkpTimedQueue *call_deadlines; /* made on first call, atomically */
+  gint stuck;
 };
 
 /* Returns the plugin's message from buffer as valid UTF-8, or fallback if it wrote none; caller frees. */
@@ -67,6 +69,7 @@ instance_clear (HkpInstance *instance)
     }
   else
     hkp_module_unref (instance->module);
+  g_clear_pointer (&instance->call_deadlines, hkp_timed_queue_free);
   g_free (instance->plugin_name);
 }
 
@@ -98,4 +101,33 @@ void *
 hkp_instance_get_handle (HkpInstance *instance)
 {
   return instance->handle;
+}
+
+HkpTimedQueue *
+hkp_instance_get_call_deadlines (HkpInstance *instance, HkpWatchdog *watchdog)
+{
+  HkpTimedQueue *queue = g_atomic_pointer_get (&instance->call_deadlines);
+
+  if (queue == NULL)
+    {
+      queue = hkp_timed_queue_new (watchdog);
+      if (!g_atomic_pointer_compare_and_exchange (&instance->call_deadlines, NULL, queue))
+        {
+          hkp_timed_queue_free (queue);
+          queue = g_atomic_pointer_get (&instance->call_deadlines);
+        }
+    }
+  return queue;
+}
+
+guint
+hkp_instance_add_stuck (HkpInstance *instance, gint delta)
+{
+  return (guint) (g_atomic_int_add (&instance->stuck, delta) + delta);
+}
+
+guint
+hkp_instance_get_stuck (HkpInstance *instance)
+{
+  return (guint) g_atomic_int_get (&instance->stuck);
 }

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "hkp-module.h"
+#include "hkp-watchdog.h"
 
 G_BEGIN_DECLS
 
@@ -41,6 +42,15 @@ void *hkp_instance_get_handle (HkpInstance *instance);
 
 /* Returns TRUE once hkp_instance_shutdown() has begun. */
 gboolean hkp_instance_is_shut_down (HkpInstance *instance);
+
+/* Returns the queue that times the calls into instance, made on first use, watched by watchdog (any thread). */
+HkpTimedQueue *hkp_instance_get_call_deadlines (HkpInstance *instance, HkpWatchdog *watchdog);
+
+/* Adds delta (+1 or -1) to the calls stuck in instance (past their deadline and its grace); returns the count now. */
+guint hkp_instance_add_stuck (HkpInstance *instance, gint delta);
+
+/* Returns how many calls are stuck in instance now. */
+guint hkp_instance_get_stuck (HkpInstance *instance);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpInstance, hkp_instance_unref)
 

@@ -9,6 +9,8 @@
 #define HKP_LOG_FIELD_PLUGIN_STATE "PLUGIN_STATE"
 /* The outcome of a change or a decision: done, failed, allowed, denied, … */
 #define HKP_LOG_FIELD_RESULT "RESULT"
+/* Who asked for a change: "uid 1000 via D-Bus", "HTTP from 192.0.2.1 with the token". */
+#define HKP_LOG_FIELD_WHO "WHO"
 
 /* journald MESSAGE_IDs, one per kind of event (journalctl MESSAGE_ID=…). */
 #define HKP_MESSAGE_ID_STATE_CHANGED "bfc8182636434ac6bfbe083511cb9243"

@@ -62,6 +62,17 @@ hkp_manifest_unref (HkpManifest *manifest)
   g_atomic_rc_box_release_full (manifest, (GDestroyNotify) manifest_clear);
 }
 
+gboolean
+hkp_manifest_manager_keys_equal (const HkpManifest *a, const HkpManifest *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return g_strcmp0 (a->module, b->module) == 0 && a->priority == b->priority &&
+    a->reload_strategy == b->reload_strategy && a->failure_mode == b->failure_mode &&
+    a->drain_timeout_sec == b->drain_timeout_sec && a->init_timeout_sec == b->init_timeout_sec &&
+    a->health_interval_sec == b->health_interval_sec && a->required == b->required;
+}
+
 const char *
 hkp_reload_strategy_to_string (HkpReloadStrategy strategy)
 {
@@ -72,6 +83,12 @@ const char *
 hkp_failure_mode_to_string (HkpFailureMode mode)
 {
   return mode == HKP_FAILURE_OPEN ? "open" : "closed";
+}
+
+const char *
+hkp_isolation_to_string (HkpIsolation isolation)
+{
+  return isolation == HKP_ISOLATION_NONE ? "none" : "process";
 }
 
 /* Each reader checks one key's type and range and stores it; FALSE with error otherwise. */
@@ -119,6 +136,26 @@ read_priority (const char *path, const char *key, JsonNode *node, gint *out, GEr
       return FALSE;
     }
   *out = (gint) value;
+  return TRUE;
+}
+
+static gboolean
+read_count (const char *path, const char *key, JsonNode *node, guint min, guint max, const char *unit, guint *out,
+            GError **error)
+{
+  gint64 value;
+
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return wrong_type (path, key, "an integer", node, error);
+  value = json_node_get_int (node);
+  if (value < min || value > max)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
+                   "%s: key \"%s\" must be between %u and %u %s, not %" G_GINT64_FORMAT, path, key, min, max, unit,
+                   value);
+      return FALSE;
+    }
+  *out = (guint) value;
   return TRUE;
 }
 
@@ -198,12 +235,19 @@ read_member (const char *path, const char *key, JsonNode *node, HkpManifest *man
     return read_seconds (path, key, node, &manifest->health_interval_sec, error);
   if (g_str_equal (key, "required"))
     return read_boolean (path, key, node, &manifest->required, error);
+  if (g_str_equal (key, "isolation"))
+    return read_choice (path, key, node, "process", "none", (gint *) &manifest->isolation, error);
+  if (g_str_equal (key, "call_timeout_ms"))
+    return read_count (path, key, node, 1, HKP_CALL_TIMEOUT_MAX_MS, "ms", &manifest->call_timeout_ms, error);
+  if (g_str_equal (key, "memory_max_mb"))
+    return read_count (path, key, node, 16, HKP_MEMORY_MAX_MAX_MB, "MiB", &manifest->memory_max_mb, error);
   if (g_str_equal (key, "config"))
     return read_config (path, node, manifest, error);
 
   g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
                "%s: unknown key \"%s\" (known: module, priority, reload_strategy, failure_mode, "
-               "drain_timeout_sec, init_timeout_sec, health_interval_sec, required, config)",
+               "drain_timeout_sec, init_timeout_sec, health_interval_sec, required, isolation, call_timeout_ms, "
+               "memory_max_mb, config)",
                path, key);
   return FALSE;
 }
@@ -269,6 +313,10 @@ hkp_manifest_new_from_data (const char *name, const char *path, const char *data
   manifest->path = g_strdup (path);
   manifest->priority = HKP_PRIORITY_DEFAULT;
   manifest->enabled = TRUE;
+  /* In the daemon until plugin hosts run isolated instances. */
+  manifest->isolation = HKP_ISOLATION_NONE;
+  manifest->call_timeout_ms = HKP_CALL_TIMEOUT_DEFAULT_MS;
+  manifest->memory_max_mb = HKP_MEMORY_MAX_DEFAULT_MB;
 
   root = json_node_get_object (json_parser_get_root (parser));
   members = json_object_get_members (root);

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define HKP_PRIORITY_DEFAULT 100
 #define HKP_INIT_TIMEOUT_DEFAULT_SEC 30.0
 #define HKP_TIMEOUT_MAX_SEC 86400.0
+#define HKP_CALL_TIMEOUT_DEFAULT_MS 5000
 
 typedef enum {
   HKP_RELOAD_OVERLAP,
@@ -24,6 +25,16 @@ typedef enum {
   HKP_FAILURE_CLOSED,
   HKP_FAILURE_OPEN,
 } HkpFailureMode;
+
+/* Where an instance runs: in a confined host process of its own, or in the daemon. */
+typedef enum {
+  HKP_ISOLATION_PROCESS,
+  HKP_ISOLATION_NONE,
+} HkpIsolation;
+
+#define HKP_CALL_TIMEOUT_MAX_MS 86400000
+#define HKP_MEMORY_MAX_DEFAULT_MB 512
+#define HKP_MEMORY_MAX_MAX_MB (1024 * 1024)
 
 /*
  * One plugin's declaration, parsed from <config-dir>/<name>.json.  Immutable
@@ -41,6 +52,9 @@ typedef struct {
   gdouble init_timeout_sec;
   gdouble health_interval_sec;
   gboolean required; /* /readyz fails while this plugin is down */
+  HkpIsolation isolation;
+  guint call_timeout_ms; /* how long one handle() may take */
+  guint memory_max_mb; /* isolated: the host's memory limit */
   gboolean enabled; /* config.enabled, TRUE when absent */
   JsonNode *config; /* the "config" object (sealed) */
   char *config_json; /* the same, serialised for the plugin */
@@ -69,11 +83,17 @@ HkpManifest *hkp_manifest_ref (HkpManifest *manifest);
 /* Drops a reference to manifest. */
 void hkp_manifest_unref (HkpManifest *manifest);
 
+/* Returns TRUE if a and b (either may be NULL) agree on every key the manager reads (all but "config"). */
+gboolean hkp_manifest_manager_keys_equal (const HkpManifest *a, const HkpManifest *b);
+
 /* Returns the static lowercase name of a reload strategy ("overlap"). */
 const char *hkp_reload_strategy_to_string (HkpReloadStrategy strategy);
 
 /* Returns the static lowercase name of a failure mode ("closed"). */
 const char *hkp_failure_mode_to_string (HkpFailureMode mode);
+
+/* Returns the static lowercase name of an isolation ("process"). */
+const char *hkp_isolation_to_string (HkpIsolation isolation);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpManifest, hkp_manifest_unref)
 

@@ -3,6 +3,7 @@
 
 /* The engine's side of HkpPlugin: only the engine changes a plugin. */
 
+#include "hkp-engine.h"
 #include "hkp-plugin-object.h"
 #include "hkp-stats.h"
 #include "hkp-slot.h"
@@ -11,6 +12,8 @@ G_BEGIN_DECLS
 
 struct _HkpPlugin {
   GObject parent_instance;
+  HkpEngine *engine; /* borrowed: the engine outlives its plugins' registration */
+  gboolean registered; /* changes are announced only while the engine lists the plugin */
   char *name;
   char *file;
   char *file_text; /* the file as last loaded or saved */
@@ -34,22 +37,25 @@ struct _HkpPlugin {
   gpointer watch; /* the health monitor's per-plugin state */
 };
 
-/* Creates a plugin in state loading; returns a new reference. */
-HkpPlugin *hkp_plugin_new (const char *name, const char *file);
+/* Creates a plugin of engine in state loading; returns a new reference. */
+HkpPlugin *hkp_plugin_new (HkpEngine *engine, const char *name, const char *file);
 
-/* Replaces the manifest (NULL allowed); takes a reference of its own. */
+/* Announces what changed in plugin through its engine's "plugin-changed" signal (while registered). */
+void hkp_plugin_changed (HkpPlugin *plugin, HkpPluginChange what);
+
+/* Replaces the manifest (NULL allowed), taking a reference of its own; announces changed manager keys. */
 void hkp_plugin_set_manifest (HkpPlugin *plugin, HkpManifest *manifest);
 
-/* Sets the state and last error (NULL keeps it, "" clears it), logs, and emits state-changed if the state changed. */
+/* Sets the state and last error (NULL keeps it, "" clears it), logs, and announces what changed. */
 void hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error);
 
 /* Installs instance (NULL allowed) and takes the module facts from it; returns the previous instance (transfer full). */
 HkpInstance *hkp_plugin_swap_instance (HkpPlugin *plugin, HkpInstance *instance);
 
-/* Sets the config version and emits config-changed (old, new). */
+/* Sets the config version and announces a config change. */
 void hkp_plugin_set_config_version (HkpPlugin *plugin, guint version);
 
-/* Takes over health (zeroed afterwards), logs and emits health-changed if the status changed. */
+/* Takes over health (zeroed afterwards), logs if the status or message changed, and announces it. */
 void hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health);
 
 G_END_DECLS

@@ -5,16 +5,8 @@
 
 #include <string.h>
 
+#include "hkp-engine-private.h"
 #include "hkp-log.h"
-
-enum {
-  SIGNAL_STATE_CHANGED,
-  SIGNAL_ERROR_CHANGED,
-  SIGNAL_HEALTH_CHANGED,
-  SIGNAL_CONFIG_CHANGED,
-  N_SIGNALS,
-};
-static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (HkpPlugin, hkp_plugin, G_TYPE_OBJECT)
 
@@ -58,14 +50,6 @@ hkp_plugin_class_init (HkpPluginClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = hkp_plugin_finalize;
-  signals[SIGNAL_STATE_CHANGED] = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                                                NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
-  signals[SIGNAL_ERROR_CHANGED] = g_signal_new ("error-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-                                                NULL, NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_HEALTH_CHANGED] = g_signal_new ("health-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                                 NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
-  signals[SIGNAL_CONFIG_CHANGED] = g_signal_new ("config-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                                 NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
 }
 
 static void
@@ -81,9 +65,11 @@ hkp_plugin_init (HkpPlugin *plugin)
 }
 
 HkpPlugin *
-hkp_plugin_new (const char *name, const char *file)
+hkp_plugin_new (HkpEngine *engine, const char *name, const char *file)
 {
   HkpPlugin *plugin = g_object_new (HKP_TYPE_PLUGIN, NULL);
+
+  plugin->engine = engine;
 
   plugin->name = g_utf8_make_valid (name, -1);
   plugin->file = g_strdup (file);
@@ -168,13 +154,31 @@ hkp_plugin_compare (gconstpointer a, gconstpointer b)
 void
 hkp_plugin_set_manifest (HkpPlugin *plugin, HkpManifest *manifest)
 {
+  gboolean manager_changed = !hkp_manifest_manager_keys_equal (plugin->manifest, manifest);
+
   if (manifest != NULL)
     {
       hkp_manifest_ref (manifest);
       g_atomic_int_set (&plugin->slot->failure_mode, manifest->failure_mode);
+      __atomic_store_n (&plugin->slot->call_timeout_usec, (gint64) manifest->call_timeout_ms * 1000, __ATOMIC_RELAXED);
     }
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
   plugin->manifest = manifest;
+  if (manager_changed)
+    hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_MANAGER);
+}
+
+void
+hkp_plugin_changed (HkpPlugin *plugin, HkpPluginChange what)
+{
+  if (plugin->registered)
+    hkp_engine_emit_plugin_changed (plugin->engine, plugin, what);
+}
+
+HkpHealthStatus
+hkp_plugin_get_shown_health (HkpPlugin *plugin)
+{
+  return plugin->state == HKP_PLUGIN_STATE_FAILED ? HKP_HEALTH_STATUS_UNHEALTHY : plugin->health.status;
 }
 
 guint
@@ -255,10 +259,8 @@ hkp_plugin_get_cancelled_by_drain (HkpPlugin *plugin)
 void
 hkp_plugin_set_config_version (HkpPlugin *plugin, guint version)
 {
-  guint old = plugin->config_version;
-
   plugin->config_version = version;
-  g_signal_emit (plugin, signals[SIGNAL_CONFIG_CHANGED], 0, old, version);
+  hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_CONFIG);
 }
 
 void
@@ -282,7 +284,7 @@ hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
                         plugin->name, hkp_health_status_to_string (old),
                         hkp_health_status_to_string (plugin->health.status),
                         plugin->health.message[0] != '\0' ? ": " : "", plugin->health.message);
-      g_signal_emit (plugin, signals[SIGNAL_HEALTH_CHANGED], 0, (guint) old, (guint) plugin->health.status);
+      hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_HEALTH);
     }
 }
 
@@ -301,7 +303,7 @@ hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error
   if (old == state)
     {
       if (error_changed)
-        g_signal_emit (plugin, signals[SIGNAL_ERROR_CHANGED], 0);
+        hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_ERROR);
       return;
     }
   plugin->state = state;
@@ -321,9 +323,7 @@ hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error
                         HKP_LOG_FIELD_PLUGIN_STATE, state_name, "MESSAGE_ID", HKP_MESSAGE_ID_STATE_CHANGED, "MESSAGE",
                         "plugin %s %s -> %s", plugin->name, hkp_plugin_state_to_string (old), state_name);
   }
-  g_signal_emit (plugin, signals[SIGNAL_STATE_CHANGED], 0, (guint) old, (guint) state);
-  if (error_changed)
-    g_signal_emit (plugin, signals[SIGNAL_ERROR_CHANGED], 0);
+  hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_STATE | (error_changed ? HKP_PLUGIN_CHANGED_ERROR : 0));
 }
 
 HkpInstance *

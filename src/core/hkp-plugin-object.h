@@ -13,12 +13,22 @@
 G_BEGIN_DECLS
 
 /*
+ * What changed in a plugin, as the engine's "plugin-changed" signal says it:
+ * front ends map each flag to what they show (D-Bus properties, HTTP
+ * documents, the sd_notify status).
+ */
+typedef enum {
+  HKP_PLUGIN_CHANGED_STATE = 1 << 0, /* state, and the module facts and reload count that come with it */
+  HKP_PLUGIN_CHANGED_ERROR = 1 << 1, /* last error */
+  HKP_PLUGIN_CHANGED_HEALTH = 1 << 2, /* health status, message or checks */
+  HKP_PLUGIN_CHANGED_CONFIG = 1 << 3, /* config and config version */
+  HKP_PLUGIN_CHANGED_MANAGER = 1 << 4, /* the manager's keys: priority, strategy, failure mode, timeouts */
+} HkpPluginChange;
+
+/*
  * One declared plugin as the engine keeps it: its file, manifest, state,
- * last error and current instance.  Lives on the main thread; signals are
- * emitted there.  Signals, each with the old and new value:
- * "state-changed" (HkpPluginState), "health-changed" (HkpHealthStatus; also
- * when only the message changed), "config-changed" (config version); and
- * "error-changed" (no arguments) when the last error changed.
+ * last error and current instance.  Lives on the main thread; its changes
+ * reach front ends through the engine's "plugin-changed" signal.
  */
 #define HKP_TYPE_PLUGIN (hkp_plugin_get_type ())
 G_DECLARE_FINAL_TYPE (HkpPlugin, hkp_plugin, HKP, PLUGIN, GObject)
@@ -64,6 +74,9 @@ guint64 hkp_plugin_get_active_requests (HkpPlugin *plugin);
 
 /* Returns the last health check's result, owned by plugin. */
 const HkpHealth *hkp_plugin_get_health (HkpPlugin *plugin);
+
+/* Returns the health the plugin is shown with: its last check's, but unhealthy while it has failed. */
+HkpHealthStatus hkp_plugin_get_shown_health (HkpPlugin *plugin);
 
 /* Returns TRUE while a transition of the plugin runs (another one is refused as busy). */
 gboolean hkp_plugin_is_busy (HkpPlugin *plugin);

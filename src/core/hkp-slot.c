@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "hkp-slot.h"
 
+#include "hkp-watchdog.h"
+
 HkpGate *
 hkp_gate_new (HkpGateMode mode, HkpInstance *instance)
 {
@@ -30,8 +32,8 @@ hkp_slot_new (const char *name, HkpGateMode mode, HkpFailureMode failure_mode)
   slot->name = g_strdup (name);
   slot->failure_mode = failure_mode;
   slot->pause_limit_usec = 90 * G_USEC_PER_SEC;
+  slot->call_timeout_usec = HKP_CALL_TIMEOUT_DEFAULT_MS * 1000;
   g_mutex_init (&slot->lock);
-  g_cond_init (&slot->resumed);
   hkp_guard_swap (&slot->gate, &hkp_gate_new (mode, NULL)->guard);
   return slot;
 }
@@ -50,8 +52,8 @@ hkp_slot_unref (HkpSlot *slot)
     return;
   /* No chain holds the slot any more, so nobody can be inside its gate. */
   hkp_gate_free ((HkpGate *) hkp_guard_swap (&slot->gate, NULL));
+  g_clear_pointer ((HkpTimedQueue **) &slot->parked_deadlines, hkp_timed_queue_free);
   g_mutex_clear (&slot->lock);
-  g_cond_clear (&slot->resumed);
   g_free (slot->name);
   g_free (slot);
 }
@@ -66,6 +68,7 @@ void
 hkp_slot_swap_gate (HkpSlot *slot, HkpGate *gate, HkpGuardRetired drained, gpointer user_data)
 {
   HkpGate *previous = hkp_slot_peek_gate (slot);
+  HkpParked *parked;
 
   /* Only this thread swaps, so previous is still current: arm it before it can retire. */
   previous->guard.retired = drained;
@@ -73,8 +76,14 @@ hkp_slot_swap_gate (HkpSlot *slot, HkpGate *gate, HkpGuardRetired drained, gpoin
   hkp_guard_swap (&slot->gate, &gate->guard);
   g_mutex_lock (&slot->lock);
   g_atomic_int_inc (&slot->generation);
-  g_cond_broadcast (&slot->resumed);
+  parked = g_steal_pointer (&slot->parked);
   g_mutex_unlock (&slot->lock);
+  while (parked != NULL)
+    {
+      HkpParked *next = parked->next;
+      parked->resume (parked);
+      parked = next;
+    }
 }
 
 HkpGate *

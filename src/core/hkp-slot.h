@@ -41,22 +41,32 @@ typedef enum {
   HKP_N_OUTCOMES,
 } HkpOutcome;
 
+/* A check waiting for a paused plugin's next gate; resume() runs (on the swapping thread) once it comes. */
+typedef struct _HkpParked HkpParked;
+struct _HkpParked {
+  HkpParked *next;
+  void (*resume) (HkpParked *parked);
+};
+
 /*
  * The request path's view of one plugin, shared by all threads and
  * atomically reference-counted: its name, its current gate, its failure mode
- * and its counters.
+ * and call timeout, and its counters.
  */
 typedef struct {
   gint ref;
   char *name;
   HkpGuardBox gate;
   gint failure_mode; /* HkpFailureMode, atomic */
+  gint64 call_timeout_usec; /* how long one handle() may take, atomic */
   gint64 pause_limit_usec; /* how long a request waits for a paused plugin, atomic */
-  GMutex lock; /* guards generation, for waiters on a paused gate */
-  GCond resumed;
+  GMutex lock; /* guards generation and parked */
+  HkpParked *parked; /* checks waiting for the next gate (paused plugin) */
+  gpointer parked_deadlines; /* HkpTimedQueue of their waits, made by the check path on first use */
   gint health_checks; /* health() calls inside one of this slot's gates (not requests), atomic */
   gint generation; /* bumped (atomically, under lock) at every gate swap */
   gint64 outcomes[HKP_N_OUTCOMES];
+  gint64 timed_out; /* calls answered by the failure mode because the plugin did not answer in time */
 } HkpSlot;
 
 /* Creates a gate of mode; for HKP_GATE_SERVE takes a reference to instance.  Caller owns it. */
@@ -75,7 +85,7 @@ HkpSlot *hkp_slot_ref (HkpSlot *slot);
 void hkp_slot_unref (HkpSlot *slot);
 
 /*
- * Installs gate (main thread) and wakes requests waiting on a paused gate.
+ * Installs gate (main thread) and resumes the checks parked on a paused gate.
  * The previous gate is retired: drained(previous, user_data) runs once the
  * last request inside it has left — on that request's thread, or in this
  * call if none was inside.  drained owns the previous gate.

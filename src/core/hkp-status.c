@@ -18,16 +18,6 @@ hkp_status_format_duration (gint64 usec)
   return g_strdup_printf ("%" G_GINT64_FORMAT "s", seconds);
 }
 
-HkpHealthStatus
-hkp_status_plugin_health (HkpPlugin *plugin)
-{
-  HkpPluginState state = hkp_plugin_get_state (plugin);
-
-  if (state == HKP_PLUGIN_STATE_FAILED)
-    return HKP_HEALTH_STATUS_UNHEALTHY;
-  return hkp_plugin_get_health (plugin)->status;
-}
-
 const char *
 hkp_status_overall_health (HkpEngine *engine)
 {
@@ -39,7 +29,7 @@ hkp_status_overall_health (HkpEngine *engine)
       HkpPlugin *plugin = plugins->pdata[i];
       if (hkp_plugin_get_state (plugin) == HKP_PLUGIN_STATE_DISABLED)
         continue;
-      switch (hkp_status_plugin_health (plugin))
+      switch (hkp_plugin_get_shown_health (plugin))
         {
         case HKP_HEALTH_STATUS_UNHEALTHY:
           return "unhealthy";
@@ -70,7 +60,7 @@ add_health_object (JsonBuilder *b, HkpPlugin *plugin)
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "status");
-  json_builder_add_string_value (b, hkp_health_status_to_string (hkp_status_plugin_health (plugin)));
+  json_builder_add_string_value (b, hkp_health_status_to_string (hkp_plugin_get_shown_health (plugin)));
   json_builder_set_member_name (b, "state");
   json_builder_add_string_value (b, hkp_plugin_state_to_string (hkp_plugin_get_state (plugin)));
   json_builder_set_member_name (b, "last_check");
@@ -106,7 +96,7 @@ hkp_status_json (HkpEngine *engine, gint64 now_usec)
   for (guint i = 0; i < plugins->len; i++)
     {
       HkpPlugin *plugin = plugins->pdata[i];
-      HkpHealthStatus status = hkp_status_plugin_health (plugin);
+      HkpHealthStatus status = hkp_plugin_get_shown_health (plugin);
       active += hkp_plugin_get_state (plugin) == HKP_PLUGIN_STATE_ACTIVE;
       healthy += status == HKP_HEALTH_STATUS_HEALTHY;
       unhealthy += status == HKP_HEALTH_STATUS_UNHEALTHY;

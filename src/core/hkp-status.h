@@ -22,9 +22,6 @@ char *hkp_status_list_json (HkpEngine *engine, gint64 now_usec);
 /* GET /plugins/health: overall_status, plugins (name → health object), timestamp. */
 char *hkp_status_health_json (HkpEngine *engine, gint64 now_usec);
 
-/* Returns the health a plugin is shown with: its last check's, but unhealthy while it has failed. */
-HkpHealthStatus hkp_status_plugin_health (HkpPlugin *plugin);
-
 /* Returns the overall health: "unhealthy" if a plugin that is not disabled is unhealthy or failed,
  * "degraded" if one is degraded or transitioning, else "healthy"; static string. */
 const char *hkp_status_overall_health (HkpEngine *engine);

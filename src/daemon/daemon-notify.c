@@ -9,8 +9,7 @@
 
 struct _DaemonNotify {
   HkpEngine *engine;
-  gulong engine_handlers[2];
-  GHashTable *plugin_handlers; /* HkpPlugin → handler id */
+  gulong engine_handlers[3];
   guint watchdog_source;
   guint extend_source;
   gdouble extend_sec;
@@ -22,10 +21,9 @@ static char *
 status_line (HkpEngine *engine)
 {
   g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
-  guint counts[HKP_PLUGIN_N_STATES] = { 0 };
+  guint counts[HKP_PLUGIN_N_STATES];
 
-  for (guint i = 0; i < plugins->len; i++)
-    counts[hkp_plugin_get_state (plugins->pdata[i])]++;
+  hkp_engine_count_states (engine, counts);
   return g_strdup_printf (
     "%u plugins: %u active, %u failed, %u disabled%s", plugins->len, counts[HKP_PLUGIN_STATE_ACTIVE],
     counts[HKP_PLUGIN_STATE_FAILED], counts[HKP_PLUGIN_STATE_DISABLED],
@@ -47,28 +45,16 @@ send_status (DaemonNotify *notify)
 }
 
 static void
-on_state_changed (HkpPlugin *plugin, guint old_state, guint new_state, DaemonNotify *notify)
+on_plugin_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, DaemonNotify *notify)
 {
-  send_status (notify);
+  if (what & HKP_PLUGIN_CHANGED_STATE)
+    send_status (notify);
 }
 
+/* Plugins come and go: the counts change. */
 static void
-on_plugin_added (HkpEngine *engine, HkpPlugin *plugin, DaemonNotify *notify)
+on_plugin_listed (HkpEngine *engine, HkpPlugin *plugin, DaemonNotify *notify)
 {
-  gulong id = g_signal_connect (plugin, "state-changed", G_CALLBACK (on_state_changed), notify);
-
-  g_hash_table_insert (notify->plugin_handlers, plugin, GSIZE_TO_POINTER (id));
-  send_status (notify);
-}
-
-static void
-on_plugin_removed (HkpEngine *engine, HkpPlugin *plugin, DaemonNotify *notify)
-{
-  gulong id = GPOINTER_TO_SIZE (g_hash_table_lookup (notify->plugin_handlers, plugin));
-
-  if (id != 0)
-    g_signal_handler_disconnect (plugin, id);
-  g_hash_table_remove (notify->plugin_handlers, plugin);
   send_status (notify);
 }
 
@@ -87,9 +73,9 @@ daemon_notify_new (HkpEngine *engine)
   uint64_t watchdog_usec = 0;
 
   notify->engine = g_object_ref (engine);
-  notify->plugin_handlers = g_hash_table_new (g_direct_hash, g_direct_equal);
-  notify->engine_handlers[0] = g_signal_connect (engine, "plugin-added", G_CALLBACK (on_plugin_added), notify);
-  notify->engine_handlers[1] = g_signal_connect (engine, "plugin-removed", G_CALLBACK (on_plugin_removed), notify);
+  notify->engine_handlers[0] = g_signal_connect (engine, "plugin-added", G_CALLBACK (on_plugin_listed), notify);
+  notify->engine_handlers[1] = g_signal_connect (engine, "plugin-removed", G_CALLBACK (on_plugin_listed), notify);
+  notify->engine_handlers[2] = g_signal_connect (engine, "plugin-changed", G_CALLBACK (on_plugin_changed), notify);
   if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
     {
       notify->watchdog_source = g_timeout_add (MAX (watchdog_usec / 2 / 1000, 1), on_watchdog, notify);
@@ -143,17 +129,10 @@ daemon_notify_stopping (DaemonNotify *notify, gdouble drain_timeout_sec)
 void
 daemon_notify_free (DaemonNotify *notify)
 {
-  GHashTableIter iter;
-  gpointer plugin, id;
-
   if (notify == NULL)
     return;
   g_clear_handle_id (&notify->watchdog_source, g_source_remove);
   g_clear_handle_id (&notify->extend_source, g_source_remove);
-  g_hash_table_iter_init (&iter, notify->plugin_handlers);
-  while (g_hash_table_iter_next (&iter, &plugin, &id))
-    g_signal_handler_disconnect (plugin, GPOINTER_TO_SIZE (id));
-  g_hash_table_unref (notify->plugin_handlers);
   for (guint i = 0; i < G_N_ELEMENTS (notify->engine_handlers); i++)
     g_signal_handler_disconnect (notify->engine, notify->engine_handlers[i]);
   g_object_unref (notify->engine);

@@ -20,9 +20,12 @@
 #include "hkp-engine.h"
 #include "http-bridge.h"
 #include "http-check.h"
-#include "http-worker.h"
+#include "daemon-http-worker.h"
 
 #define EXIT_USAGE 2
+
+/* How much longer than the drain timeout a stop may take before the process just ends. */
+#define STOP_MARGIN_SEC 10
 
 /* Everything the running daemon owns; built and torn down in main(). */
 typedef struct {
@@ -37,6 +40,7 @@ typedef struct {
   gboolean stopping;
   int exit_code;
   guint signal_sources[3];
+  guint stop_deadline; /* ends the process if stopping overruns */
 } Daemon;
 
 static void
@@ -44,6 +48,7 @@ daemon_clear (Daemon *daemon)
 {
   for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
     g_clear_handle_id (&daemon->signal_sources[i], g_source_remove);
+  g_clear_handle_id (&daemon->stop_deadline, g_source_remove);
   g_clear_pointer (&daemon->notify, daemon_notify_free);
   g_clear_pointer (&daemon->bus, bus_service_free);
   g_clear_pointer (&daemon->check, http_check_free);
@@ -59,9 +64,17 @@ on_engine_shut_down (GObject *source, GAsyncResult *result, gpointer user_data)
   Daemon *daemon = user_data;
   g_autoptr (GError) error = NULL;
 
+  guint late = hkp_engine_get_late_calls (HKP_ENGINE (source));
+
   if (!hkp_engine_shutdown_finish (HKP_ENGINE (source), result, &error))
     g_warning ("shutdown: %s", error->message);
-  g_message ("stopped");
+  if (late > 0)
+    {
+      g_warning ("stopped, abandoning %u plugin calls that never returned", late);
+      daemon->exit_code = EXIT_FAILURE;
+    }
+  else
+    g_message ("stopped");
   g_main_loop_quit (daemon->loop);
 }
 
@@ -74,6 +87,18 @@ on_checks_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!http_check_stop_finish (daemon->check, result, &error))
     g_warning ("check endpoint: %s", error->message);
   hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
+}
+
+/* The stop took longer than any drain may: plugins that ignore every deadline do not keep the process. */
+static gboolean
+on_stop_overdue (gpointer user_data)
+{
+  Daemon *daemon = user_data;
+
+  g_critical ("stopping took longer than the drain timeout and %u s more; exiting, abandoning %u plugin calls",
+              STOP_MARGIN_SEC, hkp_engine_get_late_calls (daemon->engine));
+  _exit (EXIT_FAILURE);
+  return G_SOURCE_REMOVE;
 }
 
 /*
@@ -90,6 +115,8 @@ daemon_stop (Daemon *daemon, const char *why)
     }
   daemon->stopping = TRUE;
   g_message ("stopping (%s): shutting down every plugin", why);
+  daemon->stop_deadline = g_timeout_add_seconds (
+    (guint) hkp_engine_get_settings (daemon->engine)->drain_timeout_sec + STOP_MARGIN_SEC, on_stop_overdue, daemon);
   daemon_notify_stopping (daemon->notify, hkp_engine_get_settings (daemon->engine)->drain_timeout_sec);
   if (daemon->check != NULL)
     http_check_stop_async (daemon->check, hkp_engine_get_settings (daemon->engine)->drain_timeout_sec,
@@ -236,94 +263,74 @@ log_front_ends (const DaemonOptions *options)
     g_message ("--no-polkit: only uid %u may change plugins over D-Bus", (unsigned) getuid ());
 }
 
+/* Builds everything the daemon runs (engine, front ends, bus) and starts loading the plugins; FALSE with error. */
+static gboolean
+daemon_start (Daemon *daemon, GError **error)
+{
+  const DaemonOptions *options = &daemon->options;
+  HkpEngineSettings settings = {
+    .plugin_dir = options->plugin_dir,
+    .config_dir = options->config_dir,
+    .state_dir = options->state_dir,
+    .drain_timeout_sec = options->drain_timeout_sec,
+    .health_interval_sec = options->health_interval_sec,
+  };
+
+  g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s", PACKAGE_VERSION,
+             options->plugin_dir, options->config_dir, options->state_dir);
+  log_front_ends (options);
+  if ((daemon->engine = hkp_engine_new (&settings, error)) == NULL)
+    return FALSE;
+  if (options->check_listen.kind != LISTEN_NONE && (daemon->check = check_new (options, daemon->engine, error)) == NULL)
+    return FALSE;
+  if (options->http_listen.kind != LISTEN_NONE &&
+      (daemon->bridge = bridge_new (options, daemon->engine, error)) == NULL)
+    return FALSE;
+  daemon->notify = daemon_notify_new (daemon->engine);
+  daemon->bus = bus_service_new (daemon->engine, bus_argument (options), !options->no_polkit, on_bus_lost, daemon,
+                                 error);
+  if (daemon->bus == NULL)
+    return FALSE;
+  daemon->loop = g_main_loop_new (NULL, FALSE);
+  daemon->signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
+  daemon->signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, daemon);
+  daemon->signal_sources[2] = g_unix_signal_add (SIGHUP, on_hangup, daemon);
+  hkp_engine_load_async (daemon->engine, on_engine_loaded, daemon);
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
   Daemon daemon = { 0 };
   g_autoptr (GError) error = NULL;
-  HkpEngineSettings settings = { 0 };
+  int code;
 
   setlocale (LC_ALL, "");
   daemon_log_setup ();
   if (argc == 2 && g_str_has_prefix (argv[1], "--http-worker="))
     {
       /* A worker process of the HTTP bridge, started by the daemon: see http-workers.h. */
-      return http_worker_main ((guint) g_ascii_strtoull (argv[1] + strlen ("--http-worker="), NULL, 10));
+      return daemon_http_worker_main ((guint) g_ascii_strtoull (argv[1] + strlen ("--http-worker="), NULL, 10));
     }
   raise_file_limit ();
 
   if (!daemon_options_parse (&daemon.options, &argc, &argv, &error))
     {
       fprintf (stderr, "hkp-plugind: %s\nTry \"hkp-plugind --help\".\n", error->message);
-      daemon_clear (&daemon);
-      return EXIT_USAGE;
+      daemon.exit_code = EXIT_USAGE;
     }
-  if (daemon.options.show_version)
-    {
-      printf ("hkp-plugind %s (plugin ABI %u)\n", PACKAGE_VERSION, HKP_PLUGIN_ABI_VERSION);
-      daemon_clear (&daemon);
-      return EXIT_SUCCESS;
-    }
-
-  g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s", PACKAGE_VERSION,
-             daemon.options.plugin_dir, daemon.options.config_dir, daemon.options.state_dir);
-  log_front_ends (&daemon.options);
-
-  settings.plugin_dir = daemon.options.plugin_dir;
-  settings.config_dir = daemon.options.config_dir;
-  settings.state_dir = daemon.options.state_dir;
-  settings.drain_timeout_sec = daemon.options.drain_timeout_sec;
-  settings.health_interval_sec = daemon.options.health_interval_sec;
-  daemon.engine = hkp_engine_new (&settings, &error);
-  if (daemon.engine == NULL)
+  else if (daemon.options.show_version)
+    printf ("hkp-plugind %s (plugin ABI %u)\n", PACKAGE_VERSION, HKP_PLUGIN_ABI_VERSION);
+  else if (!daemon_start (&daemon, &error))
     {
       g_critical ("cannot start: %s", error->message);
-      daemon_clear (&daemon);
-      return EXIT_FAILURE;
+      daemon.exit_code = EXIT_FAILURE;
     }
+  else
+    g_main_loop_run (daemon.loop);
 
-  if (daemon.options.check_listen.kind != LISTEN_NONE)
-    {
-      daemon.check = check_new (&daemon.options, daemon.engine, &error);
-      if (daemon.check == NULL)
-        {
-          g_critical ("cannot start: %s", error->message);
-          daemon_clear (&daemon);
-          return EXIT_FAILURE;
-        }
-    }
-
-  if (daemon.options.http_listen.kind != LISTEN_NONE)
-    {
-      daemon.bridge = bridge_new (&daemon.options, daemon.engine, &error);
-      if (daemon.bridge == NULL)
-        {
-          g_critical ("cannot start: %s", error->message);
-          daemon_clear (&daemon);
-          return EXIT_FAILURE;
-        }
-    }
-
-  daemon.notify = daemon_notify_new (daemon.engine);
-  daemon.bus = bus_service_new (daemon.engine, bus_argument (&daemon.options), !daemon.options.no_polkit, on_bus_lost,
-                                &daemon, &error);
-  if (daemon.bus == NULL)
-    {
-      g_critical ("cannot start: %s", error->message);
-      daemon_clear (&daemon);
-      return EXIT_FAILURE;
-    }
-
-  daemon.loop = g_main_loop_new (NULL, FALSE);
-  daemon.signal_sources[0] = g_unix_signal_add (SIGTERM, on_stop_signal, &daemon);
-  daemon.signal_sources[1] = g_unix_signal_add (SIGINT, on_stop_signal, &daemon);
-  daemon.signal_sources[2] = g_unix_signal_add (SIGHUP, on_hangup, &daemon);
-  hkp_engine_load_async (daemon.engine, on_engine_loaded, &daemon);
-  g_main_loop_run (daemon.loop);
-
-  {
-    int code = daemon.exit_code;
-    daemon_clear (&daemon);
-    return code;
-  }
+  code = daemon.exit_code;
+  daemon_clear (&daemon);
+  return code;
 }

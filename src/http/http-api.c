@@ -7,10 +7,11 @@
 
 #include <string.h>
 
+#include "hkp-audit.h"
 #include "hkp-error.h"
 #include "hkp-json.h"
+#include "hkp-manifest.h"
 #include "hkp-log.h"
-#include "http-guard-stream.h"
 #include "http-redact.h"
 #include "http-secret.h"
 #include "http-throttle.h"
@@ -29,6 +30,7 @@ struct _HttpApi {
 };
 
 typedef enum {
+  MUTATION_NONE,
   MUTATION_RELOAD,
   MUTATION_SET_CONFIG,
 } MutationKind;
@@ -37,35 +39,27 @@ struct _HttpMutation {
   MutationKind kind;
   char *plugin;
   char *config; /* MUTATION_SET_CONFIG */
-  char *peer;
+  char *who; /* "HTTP from 192.0.2.1 with the token", for the journal */
 };
 
-typedef enum {
-  ROUTE_NONE,
-  ROUTE_STATUS,
-  ROUTE_LIST,
-  ROUTE_HEALTH,
-  ROUTE_RELOAD,
-  ROUTE_CONFIG,
-  ROUTE_METRICS,
-  ROUTE_LIVEZ,
-  ROUTE_READYZ,
+/*
+ * One endpoint: its exact path, the methods it takes, and what answers it
+ * from the headers alone (TRUE with out filled; FALSE when a change needs
+ * the body, with *plugin set).  A route that changes something names the
+ * mutation of each method that does.
+ */
+typedef struct {
+  const char *path;
+  const char *allow;
+  gboolean (*answer) (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out,
+                      char **plugin);
+  MutationKind post;
+  MutationKind put;
 } Route;
 
-static const struct {
-  const char *path;
-  Route route;
-  const char *allow;
-} routes[] = {
-  /* HEAD is answered as GET; libsoup leaves the body out. */
-  { "/plugins/status", ROUTE_STATUS, "GET, HEAD" },
-  { "/plugins/list", ROUTE_LIST, "GET, HEAD" },
-  { "/plugins/health", ROUTE_HEALTH, "GET, HEAD" },
-  { "/plugins/reload", ROUTE_RELOAD, "POST" },
-  { "/plugins/config", ROUTE_CONFIG, "GET, HEAD, PUT" },
-  { "/metrics", ROUTE_METRICS, "GET, HEAD" },
-  { "/livez", ROUTE_LIVEZ, "GET, HEAD" },
-  { "/readyz", ROUTE_READYZ, "GET, HEAD" },
+struct _HttpApiTicket {
+  MutationKind kind;
+  char *plugin;
 };
 
 void
@@ -91,7 +85,7 @@ http_mutation_free (HttpMutation *mutation)
     return;
   g_free (mutation->plugin);
   g_free (mutation->config);
-  g_free (mutation->peer);
+  g_free (mutation->who);
   g_free (mutation);
 }
 
@@ -190,18 +184,6 @@ answer_text (HttpApiResponse *out, guint status, const char *text)
   out->status = status;
   out->body = g_bytes_new (text, strlen (text));
   out->content_type = CONTENT_TEXT;
-}
-
-static Route
-find_route (const char *path, const char **allow)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
-    if (g_str_equal (path, routes[i].path))
-      {
-        *allow = routes[i].allow;
-        return routes[i].route;
-      }
-  return ROUTE_NONE;
 }
 
 /* TRUE if method is one of allow's comma-separated methods. */
@@ -333,125 +315,174 @@ is_json_content_type (const char *content_type)
   return g_ascii_strcasecmp (media, "application/json") == 0;
 }
 
-/* Everything decided before the body: FALSE with out filled, or TRUE to go on (then *plugin for mutations). */
+/* ---- the endpoints --------------------------------------------------------- */
+
 static gboolean
-route_request (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, Route *route_out, char **plugin)
+answer_status (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out, char **plugin)
 {
-  g_autoptr (HttpSnapshot) snapshot = NULL;
-  const char *allow = NULL;
-  Route route;
+  answer (out, 200, snapshot->status, CONTENT_JSON);
+  return TRUE;
+}
 
-  route = find_route (request->path, &allow);
-  if (g_str_equal (request->path, HTTP_GUARD_REFUSED_HEAD_TARGET))
-    {
-      http_api_error (out, 400, NULL, "%s", http_guard_refusal_message (request->query));
-      return FALSE;
-    }
-  if (g_str_equal (request->path, HTTP_GUARD_REFUSED_TARGET))
-    {
-      http_api_error (out, 400, NULL,
-                      "the request target must be a plain path: no \"..\" or \".\" segments, "
-                      "no \"//\", no percent-encoding");
-      return FALSE;
-    }
-  if (route == ROUTE_NONE)
-    {
-      http_api_error (out, 404, NULL, "no such endpoint: %s", request->path);
-      return FALSE;
-    }
-  if (!check_caller (api, request, out))
-    return FALSE;
-  if (!method_allowed (request->method, allow))
-    {
-      http_api_error (out, 405, NULL, "%s takes %s, not %s", request->path, allow, request->method);
-      out->allow = allow;
-      return FALSE;
-    }
-  *route_out = route;
-  snapshot = http_snapshot_feed_get (api->feed);
-  switch (route)
-    {
-    case ROUTE_STATUS:
-      answer (out, 200, snapshot->status, CONTENT_JSON);
-      return FALSE;
-    case ROUTE_LIST:
-      answer (out, 200, snapshot->list, CONTENT_JSON);
-      return FALSE;
-    case ROUTE_HEALTH:
-      answer (out, 200, snapshot->health, CONTENT_JSON);
-      return FALSE;
-    case ROUTE_METRICS:
-      answer (out, 200, snapshot->metrics, CONTENT_METRICS);
-      return FALSE;
-    case ROUTE_LIVEZ:
-      /* Answered from a snapshot the main loop built: a stuck loop shows as a stale one. */
-      if (g_get_real_time () - snapshot->built_usec > 10 * G_USEC_PER_SEC)
-        answer_text (out, 503, "the main loop has not answered for over 10 s\n");
-      else
-        answer_text (out, 200, "ok\n");
-      return FALSE;
-    case ROUTE_READYZ:
-      if (snapshot->ready)
-        answer_text (out, 200, "ready\n");
-      else
-        {
-          g_autofree char *text = g_strdup_printf ("not ready: %s\n", snapshot->not_ready);
-          answer_text (out, 503, text);
-        }
-      return FALSE;
-    case ROUTE_CONFIG:
-    case ROUTE_RELOAD:
-    case ROUTE_NONE:
-    default:
-      break;
-    }
+static gboolean
+answer_list (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out, char **plugin)
+{
+  answer (out, 200, snapshot->list, CONTENT_JSON);
+  return TRUE;
+}
 
-  /* The plugin endpoints. */
-  if (route == ROUTE_RELOAD || g_str_equal (request->method, "PUT"))
+static gboolean
+answer_health (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out, char **plugin)
+{
+  answer (out, 200, snapshot->health, CONTENT_JSON);
+  return TRUE;
+}
+
+static gboolean
+answer_metrics (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out,
+                char **plugin)
+{
+  answer (out, 200, snapshot->metrics, CONTENT_METRICS);
+  return TRUE;
+}
+
+/* Answered from a snapshot the main loop built: a stuck loop shows as a stale one. */
+static gboolean
+answer_livez (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out, char **plugin)
+{
+  if (g_get_real_time () - snapshot->built_usec > 10 * G_USEC_PER_SEC)
+    answer_text (out, 503, "the main loop has not answered for over 10 s\n");
+  else
+    answer_text (out, 200, "ok\n");
+  return TRUE;
+}
+
+static gboolean
+answer_readyz (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out, char **plugin)
+{
+  g_autofree char *text = NULL;
+
+  if (snapshot->ready)
     {
-      if (!check_token (api, request, out))
-        return FALSE;
+      answer_text (out, 200, "ready\n");
+      return TRUE;
     }
-  *plugin = plugin_parameter (request->query, out);
-  if (*plugin == NULL)
-    return FALSE;
-  if (!g_hash_table_contains (snapshot->configs, *plugin))
+  text = g_strdup_printf ("not ready: %s\n", snapshot->not_ready);
+  answer_text (out, 503, text);
+  return TRUE;
+}
+
+/* The plugin a plugin endpoint is about: named by the query and known; NULL with a 400 or 404 in out otherwise. */
+static char *
+known_plugin (const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out)
+{
+  g_autofree char *plugin = plugin_parameter (request->query, out);
+
+  if (plugin == NULL)
+    return NULL;
+  if (!g_hash_table_contains (snapshot->configs, plugin))
     {
-      http_api_error (out, 404, *plugin, "no such plugin: %s", *plugin);
-      g_clear_pointer (plugin, g_free);
+      if (hkp_plugin_name_is_valid (plugin))
+        http_api_error (out, 404, plugin, "no such plugin: %s", plugin);
+      else
+        http_api_error (out, 400, plugin, "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'",
+                        plugin);
+      return NULL;
+    }
+  return g_steal_pointer (&plugin);
+}
+
+static gboolean
+answer_reload (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out, char **plugin)
+{
+  if (!check_token (api, request, out))
+    return TRUE;
+  *plugin = known_plugin (request, snapshot, out);
+  return *plugin == NULL;
+}
+
+static gboolean
+answer_config (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out, char **plugin)
+{
+  gboolean put = g_str_equal (request->method, "PUT");
+  g_autofree char *name = NULL;
+
+  if (put && !check_token (api, request, out))
+    return TRUE;
+  if ((name = known_plugin (request, snapshot, out)) == NULL)
+    return TRUE;
+  if (!put)
+    answer (out, 200, g_hash_table_lookup (snapshot->configs, name), CONTENT_JSON);
+  else if (!is_json_content_type (request->content_type))
+    http_api_error (out, 415, name, "the config must be sent as application/json");
+  else if (request->content_length > HTTP_API_BODY_MAX)
+    http_api_error (out, 413, name, "the body is larger than %d bytes", HTTP_API_BODY_MAX);
+  else
+    {
+      *plugin = g_steal_pointer (&name);
       return FALSE;
-    }
-  if (route == ROUTE_CONFIG && !g_str_equal (request->method, "PUT"))
-    {
-      answer (out, 200, g_hash_table_lookup (snapshot->configs, *plugin), CONTENT_JSON);
-      g_clear_pointer (plugin, g_free);
-      return FALSE;
-    }
-  if (route == ROUTE_CONFIG)
-    {
-      if (!is_json_content_type (request->content_type))
-        {
-          http_api_error (out, 415, *plugin, "the config must be sent as application/json");
-          g_clear_pointer (plugin, g_free);
-          return FALSE;
-        }
-      if (request->content_length > HTTP_API_BODY_MAX)
-        {
-          http_api_error (out, 413, *plugin, "the body is larger than %d bytes", HTTP_API_BODY_MAX);
-          g_clear_pointer (plugin, g_free);
-          return FALSE;
-        }
     }
   return TRUE;
 }
 
-gboolean
-http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
-{
-  g_autofree char *plugin = NULL;
-  Route route = ROUTE_NONE;
+/* HEAD is answered as GET; the HTTP layer leaves the body out. */
+static const Route routes[] = {
+  { "/plugins/status", "GET, HEAD", answer_status },
+  { "/plugins/list", "GET, HEAD", answer_list },
+  { "/plugins/health", "GET, HEAD", answer_health },
+  { "/plugins/reload", "POST", answer_reload, .post = MUTATION_RELOAD },
+  { "/plugins/config", "GET, HEAD, PUT", answer_config, .put = MUTATION_SET_CONFIG },
+  { "/metrics", "GET, HEAD", answer_metrics },
+  { "/livez", "GET, HEAD", answer_livez },
+  { "/readyz", "GET, HEAD", answer_readyz },
+};
 
-  return !route_request (api, request, out, &route, &plugin);
+static const Route *
+find_route (const char *path)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
+    if (g_str_equal (path, routes[i].path))
+      return &routes[i];
+  return NULL;
+}
+
+void
+http_api_ticket_free (HttpApiTicket *ticket)
+{
+  if (ticket == NULL)
+    return;
+  g_free (ticket->plugin);
+  g_free (ticket);
+}
+
+gboolean
+http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpApiTicket **ticket)
+{
+  const Route *route = find_route (request->path);
+  g_autoptr (HttpSnapshot) snapshot = NULL;
+  char *plugin = NULL;
+
+  *ticket = NULL;
+  if (route == NULL)
+    {
+      http_api_error (out, 404, NULL, "no such endpoint: %s", request->path);
+      return TRUE;
+    }
+  if (!check_caller (api, request, out))
+    return TRUE;
+  if (!method_allowed (request->method, route->allow))
+    {
+      http_api_error (out, 405, NULL, "%s takes %s, not %s", request->path, route->allow, request->method);
+      out->allow = route->allow;
+      return TRUE;
+    }
+  snapshot = http_snapshot_feed_get (api->feed);
+  if (route->answer (api, request, snapshot, out, &plugin))
+    return TRUE;
+  *ticket = g_new0 (HttpApiTicket, 1);
+  (*ticket)->kind = g_str_equal (request->method, "PUT") ? route->put : route->post;
+  (*ticket)->plugin = plugin;
+  return FALSE;
 }
 
 /* The PUT body: a JSON object within the bounds; FALSE with a 400 (or 413) in out otherwise. */
@@ -493,26 +524,34 @@ check_config_body (const HttpApiRequest *request, const char *plugin, HttpApiRes
 }
 
 gboolean
-http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpMutation **mutation)
+http_api_handle_body (HttpApi *api, HttpApiTicket *ticket, const HttpApiRequest *request, HttpApiResponse *out,
+                      HttpMutation **mutation)
 {
-  g_autofree char *plugin = NULL;
+  g_autoptr (HttpApiTicket) owned = ticket;
   HttpMutation *m;
-  Route route = ROUTE_NONE;
 
   *mutation = NULL;
-  if (!route_request (api, request, out, &route, &plugin))
+  if (ticket->kind == MUTATION_SET_CONFIG && !check_config_body (request, ticket->plugin, out))
     return TRUE;
-  if (route != ROUTE_RELOAD && !check_config_body (request, plugin, out))
-    return TRUE;
-
   m = g_new0 (HttpMutation, 1);
-  m->kind = route == ROUTE_RELOAD ? MUTATION_RELOAD : MUTATION_SET_CONFIG;
-  m->plugin = g_steal_pointer (&plugin);
-  m->peer = g_strdup (request->peer);
+  m->kind = ticket->kind;
+  m->plugin = g_steal_pointer (&ticket->plugin);
+  m->who = g_strdup_printf ("HTTP from %s with the token", request->peer);
   if (m->kind == MUTATION_SET_CONFIG)
     m->config = g_strndup (request->body, request->body_length);
   *mutation = m;
   return FALSE;
+}
+
+gboolean
+http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpMutation **mutation)
+{
+  HttpApiTicket *ticket = NULL;
+
+  *mutation = NULL;
+  if (http_api_precheck (api, request, out, &ticket))
+    return TRUE;
+  return http_api_handle_body (api, ticket, request, out, mutation);
 }
 
 /* ---- mutations between processes ------------------------------------------- */
@@ -524,7 +563,7 @@ GVariant *
 http_mutation_serialize (const HttpMutation *mutation)
 {
   return g_variant_ref_sink (g_variant_new (MUTATION_TYPE, (guint32) mutation->kind, mutation->plugin,
-                                            mutation->config != NULL ? mutation->config : "", mutation->peer));
+                                            mutation->config != NULL ? mutation->config : "", mutation->who));
 }
 
 HttpMutation *
@@ -532,18 +571,18 @@ http_mutation_deserialize (GVariant *variant, const char *via)
 {
   HttpMutation *m;
   guint32 kind = 0;
-  const char *plugin, *config, *peer;
+  const char *plugin, *config, *who;
 
   if (!g_variant_is_of_type (variant, G_VARIANT_TYPE (MUTATION_TYPE)))
     return NULL;
-  g_variant_get (variant, "(u&s&s&s)", &kind, &plugin, &config, &peer);
+  g_variant_get (variant, "(u&s&s&s)", &kind, &plugin, &config, &who);
   if (kind != MUTATION_RELOAD && kind != MUTATION_SET_CONFIG)
     return NULL;
   m = g_new0 (HttpMutation, 1);
   m->kind = (MutationKind) kind;
   m->plugin = g_strdup (plugin);
   m->config = kind == MUTATION_SET_CONFIG ? g_strdup (config) : NULL;
-  m->peer = g_strdup_printf ("%s via %s", peer, via);
+  m->who = g_strdup_printf ("%s via %s", who, via);
   return m;
 }
 
@@ -572,6 +611,8 @@ http_api_answer_deserialize (GVariant *variant, HttpApiResponse *out)
 
 /* ---- mutations, on the main thread ---------------------------------------- */
 
+/* Every GTask here is owned by whoever holds it now: a callback takes it over with g_autoptr. */
+
 typedef struct {
   HttpApi *api;
   HttpMutation *mutation;
@@ -586,39 +627,50 @@ mutation_run_free (MutationRun *run)
   g_free (run);
 }
 
+static const char *
+mutation_verb (const HttpMutation *m)
+{
+  return m->kind == MUTATION_RELOAD ? "reload" : "config change";
+}
+
+/*
+ * Ends a mutation: the answer for error (NULL: done) with status (0: the
+ * error's own), one journal line, and fresh snapshots for its readers.
+ */
+static void
+mutation_done (GTask *task, const GError *error, guint status)
+{
+  MutationRun *run = g_task_get_task_data (task);
+  HttpMutation *m = run->mutation;
+
+  if (error == NULL)
+    success (&run->response, m->plugin,
+             m->kind == MUTATION_RELOAD ? "Plugin reloaded successfully with graceful draining"
+                                        : "Configuration updated and plugin reloaded");
+  else
+    http_api_error (&run->response,
+                    status != 0                    ? status
+                      : error->domain == HKP_ERROR ? hkp_error_code_to_http_status ((HkpErrorCode) error->code)
+                                                   : 500,
+                    m->plugin, "%s", error->message);
+  hkp_audit_change (mutation_verb (m), m->plugin, m->who, error);
+  /* The answer's readers should see the change at once. */
+  http_snapshot_feed_refresh (run->api->feed);
+  g_task_return_boolean (task, TRUE);
+}
+
 static void
 on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   MutationRun *run = g_task_get_task_data (task);
-  HttpMutation *m = run->mutation;
-  HkpEngine *engine = HKP_ENGINE (source);
   g_autoptr (GError) error = NULL;
-  const char *what = m->kind == MUTATION_RELOAD ? "reload" : "config change";
-  gboolean ok;
 
-  ok = m->kind == MUTATION_RELOAD ? hkp_engine_reload_finish (engine, result, &error)
-                                  : hkp_engine_change_finish (engine, result, &error);
-  if (ok)
-    {
-      success (&run->response, m->plugin,
-               m->kind == MUTATION_RELOAD ? "Plugin reloaded successfully with graceful draining"
-                                          : "Configuration updated and plugin reloaded");
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, m->plugin, HKP_LOG_FIELD_RESULT,
-                        "success", "PEER", m->peer, "MESSAGE", "HTTP %s of plugin %s from %s: done", what, m->plugin,
-                        m->peer);
-    }
+  if (run->mutation->kind == MUTATION_RELOAD)
+    hkp_engine_reload_finish (HKP_ENGINE (source), result, &error);
   else
-    {
-      guint status = error->domain == HKP_ERROR ? hkp_error_code_to_http_status (error->code) : 500;
-      http_api_error (&run->response, status, m->plugin, "%s", error->message);
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, m->plugin, HKP_LOG_FIELD_RESULT,
-                        "failed", "PEER", m->peer, "MESSAGE", "HTTP %s of plugin %s from %s failed (%u): %s", what,
-                        m->plugin, m->peer, status, error->message);
-    }
-  /* The answer's readers should see the change at once. */
-  http_snapshot_feed_refresh (run->api->feed);
-  g_task_return_boolean (task, TRUE);
+    hkp_engine_change_finish (HKP_ENGINE (source), result, &error);
+  mutation_done (task, error, 0);
 }
 
 /*
@@ -658,33 +710,19 @@ void
 http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation, GAsyncReadyCallback callback,
                              gpointer user_data)
 {
-  GTask *task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   MutationRun *run = g_new0 (MutationRun, 1);
+  g_autoptr (GError) error = NULL;
 
   run->api = api;
   run->mutation = mutation;
   g_task_set_task_data (task, run, (GDestroyNotify) mutation_run_free);
-  g_message ("HTTP %s of plugin %s asked from %s", mutation->kind == MUTATION_RELOAD ? "reload" : "config change",
-             mutation->plugin, mutation->peer);
   if (mutation->kind == MUTATION_RELOAD)
-    hkp_engine_reload_async (engine, mutation->plugin, on_mutation_done, task);
+    hkp_engine_reload_async (engine, mutation->plugin, on_mutation_done, g_steal_pointer (&task));
+  else if (keep_redacted_secrets (engine, mutation, &error))
+    hkp_engine_set_config_async (engine, mutation->plugin, mutation->config, on_mutation_done, g_steal_pointer (&task));
   else
-    {
-      g_autoptr (GError) error = NULL;
-
-      if (keep_redacted_secrets (engine, mutation, &error))
-        {
-          hkp_engine_set_config_async (engine, mutation->plugin, mutation->config, on_mutation_done, task);
-          return;
-        }
-      http_api_error (&run->response, 400, mutation->plugin, "%s", error->message);
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, mutation->plugin, HKP_LOG_FIELD_RESULT,
-                        "failed", "PEER", mutation->peer, "MESSAGE",
-                        "HTTP config change of plugin %s from %s failed (400): %s", mutation->plugin, mutation->peer,
-                        error->message);
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+    mutation_done (task, error, 400); /* the body itself cannot be used */
 }
 
 void

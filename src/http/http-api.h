@@ -58,6 +58,13 @@ GVariant *http_api_answer_serialize (const HttpApiResponse *answer);
 /* Fills out (caller clears) from a serialised mutation answer; FALSE if variant is not one. */
 gboolean http_api_answer_deserialize (GVariant *variant, HttpApiResponse *out);
 
+/* A request whose headers passed every check, waiting for its body. */
+typedef struct _HttpApiTicket HttpApiTicket;
+
+/* Frees ticket. */
+void http_api_ticket_free (HttpApiTicket *ticket);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpApiTicket, http_api_ticket_free)
+
 /* The endpoints: whom they answer and what they read. */
 typedef struct _HttpApi HttpApi;
 
@@ -81,15 +88,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpApi, http_api_free)
 /*
  * Decides on the request's headers alone (any thread), before a body is read:
  * TRUE with out filled if the answer is known already (an error, or a read
- * from the snapshot); FALSE if the body is needed (then call http_api_handle()).
+ * from the snapshot); FALSE with *ticket (caller's) if the request is a change
+ * that may go on: then read the body and call http_api_handle_body().
  */
-gboolean http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out);
+gboolean http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpApiTicket **ticket);
 
 /*
- * Handles the whole request (any thread): TRUE with out filled, or FALSE
- * with *mutation set, to be run with http_api_run_mutation_async() on the
- * main thread, whose answer then goes out.
+ * Finishes a request the precheck let through, with its body (takes ticket):
+ * TRUE with out filled (a bad body), or FALSE with *mutation set, to be run
+ * with http_api_run_mutation_async() on the main thread, whose answer then
+ * goes out.
  */
+gboolean http_api_handle_body (HttpApi *api, HttpApiTicket *ticket, const HttpApiRequest *request, HttpApiResponse *out,
+                               HttpMutation **mutation);
+
+/* Handles the whole request at once (any thread): http_api_precheck(), then http_api_handle_body(). */
 gboolean http_api_handle (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out, HttpMutation **mutation);
 
 /* Runs mutation on engine (main thread; takes mutation); callback gets the answer with http_api_run_mutation_finish(). */

@@ -239,6 +239,30 @@ reject_early (ServerThread *self, SoupServerMessage *message, HttpApiResponse *r
     write_raw_and_close (stream, raw);
 }
 
+/* The guard stream rewrote a request target that was not a plain path, or a whole head (see http-guard-stream.h). */
+static gboolean
+refuse_target (const HttpApiRequest *request, HttpApiResponse *response)
+{
+  if (g_str_equal (request->path, HTTP_GUARD_REFUSED_HEAD_TARGET))
+    {
+      http_api_error (response, 400, NULL, "%s", http_guard_refusal_message (request->query));
+      return TRUE;
+    }
+  if (!g_str_equal (request->path, HTTP_GUARD_REFUSED_TARGET))
+    return FALSE;
+  http_api_error (response, 400, NULL,
+                  "the request target must be a plain path: no \"..\" or \".\" segments, no \"//\", no "
+                  "percent-encoding");
+  return TRUE;
+}
+
+/* Where a PUT's headers leave the ticket its body is answered with. */
+static GQuark
+ticket_quark (void)
+{
+  return g_quark_from_static_string ("hkp-http-api-ticket");
+}
+
 /* Before the body is read: refuse what the headers already condemn (a 2 MiB body is never read). */
 static void
 on_early_request (SoupServer *server, SoupServerMessage *message, const char *path, GHashTable *query,
@@ -249,17 +273,22 @@ on_early_request (SoupServer *server, SoupServerMessage *message, const char *pa
   g_autofree char *peer = NULL;
   HttpApiRequest request;
 
+  HttpApiTicket *ticket = NULL;
+
   if (!g_str_equal (soup_server_message_get_method (message), "PUT"))
     return; /* no body to guard: the normal handler answers */
   /* A change: the peer counts, for wrong tokens. */
   fill_request (message, &request, &peer);
-  if (http_api_precheck (self->bridge->api, &request, &response))
+  if (refuse_target (&request, &response) || http_api_precheck (self->bridge->api, &request, &response, &ticket))
     reject_early (self, message, &response);
   else if (request.content_length < 0)
     {
+      http_api_ticket_free (ticket);
       http_api_error (&response, 411, NULL, "a config must come with a Content-Length");
       reject_early (self, message, &response);
     }
+  else
+    g_object_set_qdata_full (G_OBJECT (message), ticket_quark (), ticket, (GDestroyNotify) http_api_ticket_free);
 }
 
 static gboolean
@@ -322,6 +351,7 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   g_autoptr (GBytes) body = NULL;
   g_autofree char *peer = NULL;
   HttpMutation *mutation = NULL;
+  HttpApiTicket *ticket;
   HttpApiRequest request;
   const char *method = soup_server_message_get_method (message);
   gboolean with_body = g_str_equal (method, "PUT") || g_str_equal (method, "POST");
@@ -340,7 +370,10 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
       body = soup_message_body_flatten (soup_server_message_get_request_body (message));
       request.body = g_bytes_get_data (body, &request.body_length);
     }
-  if (http_api_handle (self->bridge->api, &request, &response, &mutation))
+  ticket = g_object_steal_qdata (G_OBJECT (message), ticket_quark ());
+  if (ticket != NULL
+        ? http_api_handle_body (self->bridge->api, ticket, &request, &response, &mutation)
+        : refuse_target (&request, &response) || http_api_handle (self->bridge->api, &request, &response, &mutation))
     {
       if (response.not_before_usec != 0)
         {

@@ -76,15 +76,6 @@ scan_header (void *data, enum MHD_ValueKind kind, const char *key, const char *v
   return MHD_YES;
 }
 
-static const char *
-connection_header (gpointer data, const char *name)
-{
-  /* The proxy's secret is for us alone: plugins never see it. */
-  if (g_ascii_strcasecmp (name, HTTP_PROXY_SECRET_HEADER) == 0)
-    return NULL;
-  return MHD_lookup_connection_value (data, MHD_HEADER_KIND, name);
-}
-
 static const struct sockaddr *
 peer_address (struct MHD_Connection *connection)
 {
@@ -168,51 +159,114 @@ leave (HttpCheck *self)
     g_source_set_ready_time (g_atomic_pointer_get (&self->drained_source), 0);
 }
 
-static enum MHD_Result
-run_check (HttpCheck *self, struct MHD_Connection *connection)
+/* One request's check, from the first call of the handler until its answer is queued. */
+typedef struct {
+  HttpCheck *self;
+  struct MHD_Connection *connection;
+  HkpCheckRequest *request;
+  HkpCheckResult result;
+  gboolean checking; /* suspended while the plugins decide */
+  gint decided; /* atomic: the result is filled */
+} CheckJob;
+
+static void
+check_job_free (CheckJob *job)
 {
-  HeaderScan scan = { { 0 } };
+  g_clear_pointer (&job->request, hkp_check_request_unref);
+  hkp_check_result_clear (&job->result);
+  g_free (job);
+}
+
+/* Any thread: the plugins decided; the connection's thread answers. */
+static void
+on_decided (gpointer user_data)
+{
+  CheckJob *job = user_data;
+
+  g_atomic_int_set (&job->decided, 1);
+  MHD_resume_connection (job->connection);
+}
+
+/* Collects the request headers the plugins see (and the proxy headers checked on the way). */
+typedef struct {
+  HeaderScan scan;
+  GPtrArray *all; /* name, value, … borrowed from the connection */
+} HeaderCollect;
+
+static enum MHD_Result
+collect_header (void *data, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  HeaderCollect *collect = data;
+
+  /* The proxy's secret is for us alone: plugins never see it. */
+  if (collect->all->len < 2 * HKP_CHECK_HEADERS_MAX && g_ascii_strcasecmp (key, HTTP_PROXY_SECRET_HEADER) != 0)
+    {
+      g_ptr_array_add (collect->all, (gpointer) key);
+      g_ptr_array_add (collect->all, (gpointer) value);
+    }
+  return scan_header (&collect->scan, kind, key, value);
+}
+
+/*
+ * Starts the check of the request on connection: FALSE with a 400 queued if
+ * its proxy headers are wrong; TRUE otherwise, the connection suspended until
+ * the plugins decide (the answer is queued on the next handler call).
+ */
+static enum MHD_Result
+start_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
+{
+  HeaderCollect collect = { { { 0 } }, g_ptr_array_new () };
+  g_autoptr (GPtrArray) all = collect.all;
   g_autoptr (GString) forwarded_for = NULL;
-  const struct sockaddr *peer = peer_address (connection);
   g_auto (HttpOriginalRequest) original = { 0 };
-  g_auto (HkpCheckResult) result = { 0 };
   g_autofree char *reason = NULL;
-  gint cancelled = 0;
-  HkpCheckRequest request;
 
-  MHD_get_connection_values (connection, MHD_HEADER_KIND, scan_header, &scan);
-  forwarded_for = scan.forwarded_for;
-  scan.headers.forwarded_for = forwarded_for != NULL ? forwarded_for->str : NULL;
-  if (!http_proxy_parse (&scan.headers, peer, self->proxies, &original, &reason))
+  MHD_get_connection_values (connection, MHD_HEADER_KIND, collect_header, &collect);
+  forwarded_for = collect.scan.forwarded_for;
+  collect.scan.headers.forwarded_for = forwarded_for != NULL ? forwarded_for->str : NULL;
+  if (!http_proxy_parse (&collect.scan.headers, peer_address (connection), self->proxies, &original, &reason))
     return queue_text (connection, MHD_HTTP_BAD_REQUEST, reason, FALSE);
+  g_ptr_array_add (all, NULL);
+  job->request = hkp_check_request_new (original.method, original.path, original.query, original.client_address,
+                                        (const char *const *) all->pdata);
+  job->checking = TRUE;
+  g_atomic_int_inc (&self->in_flight);
+  /* Suspended first, so a decision on another thread always finds it suspended. */
+  MHD_suspend_connection (connection);
+  if (hkp_engine_check_start (self->engine, job->request, &job->result, on_decided, job))
+    on_decided (job);
+  return MHD_YES;
+}
 
-  request = (HkpCheckRequest){
-    .method = original.method,
-    .path = original.path,
-    .query = original.query,
-    .client_address = original.client_address,
-    .header = connection_header,
-    .header_data = connection,
-    .cancelled = &cancelled,
-  };
-  hkp_engine_check (self->engine, &request, &result);
-  return queue_result (self, connection, &result);
+/* The plugins decided: answer, and forget the check. */
+static enum MHD_Result
+answer_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
+{
+  enum MHD_Result ret = queue_result (self, connection, &job->result);
+
+  job->checking = FALSE;
+  leave (self);
+  return ret;
 }
 
 static enum MHD_Result
 on_request (void *cls, struct MHD_Connection *connection, const char *url, const char *method, const char *version,
             const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-  static int seen;
   HttpCheck *self = cls;
-  enum MHD_Result ret;
+  CheckJob *job = *con_cls;
 
   /* Answering on the first call would make libmicrohttpd close the connection. */
-  if (*con_cls == NULL)
+  if (job == NULL)
     {
-      *con_cls = &seen;
+      job = g_new0 (CheckJob, 1);
+      job->self = self;
+      job->connection = connection;
+      *con_cls = job;
       return MHD_YES;
     }
+  if (job->checking)
+    return g_atomic_int_get (&job->decided) ? answer_check (self, connection, job) : MHD_YES;
   if (*upload_data_size != 0)
     {
       *upload_data_size = 0; /* a body is ignored: the check is about the headers */
@@ -220,14 +274,19 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
     }
   if (strcmp (url, CHECK_PATH) != 0)
     return queue_text (connection, MHD_HTTP_NOT_FOUND, "not found: the check endpoint is " CHECK_PATH, FALSE);
-
-  g_atomic_int_inc (&self->in_flight);
   if (g_atomic_int_get (&self->stopping))
-    ret = queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
-  else
-    ret = run_check (self, connection);
-  leave (self);
-  return ret;
+    return queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
+  return start_check (self, connection, job);
+}
+
+/* The request is over (answered, or the connection went): its job goes, and the connection is idle. */
+static void
+on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD_RequestTerminationCode code)
+{
+  HttpCheck *self = cls;
+
+  g_clear_pointer ((CheckJob **) con_cls, check_job_free);
+  http_check_acceptor_request_ended (self->acceptor, connection);
 }
 
 static enum MHD_Result
@@ -278,15 +337,6 @@ on_request_head (void *cls, struct MHD_Connection *connection, const char *url, 
                            TRUE);
     }
   return on_request (cls, connection, url, method, version, upload_data, upload_data_size, con_cls);
-}
-
-static void
-on_request_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
-                      enum MHD_RequestTerminationCode code)
-{
-  HttpCheck *self = cls;
-
-  http_check_acceptor_request_ended (self->acceptor, connection);
 }
 
 static void
@@ -372,14 +422,18 @@ http_check_start (HttpCheck *self, GError **error)
   g_return_val_if_fail (self->mhd == NULL, FALSE);
   self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
 
-  /* No listening socket of its own: the acceptor hands it connections (see http-check-accept.h). */
+  /*
+   * Checks are suspended while plugins decide, so no thread here ever waits
+   * on a plugin.  No listening socket of its own: the acceptor hands it
+   * connections (see http-check-accept.h).
+   */
   self->mhd = MHD_start_daemon (
     MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_SUPPRESS_DATE_NO_CLOCK |
-      MHD_USE_NO_LISTEN_SOCKET,
-    0, NULL, NULL, on_request_head, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_THREAD_POOL_SIZE,
-    self->threads, MHD_OPTION_CONNECTION_LIMIT, http_check_acceptor_mhd_limit (self->acceptor),
-    MHD_OPTION_CONNECTION_TIMEOUT, self->idle_timeout_sec, MHD_OPTION_NOTIFY_CONNECTION, http_check_acceptor_notify,
-    self->acceptor, MHD_OPTION_NOTIFY_COMPLETED, on_request_completed, self, MHD_OPTION_END);
+      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET,
+    0, NULL, NULL, on_request_head, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_NOTIFY_COMPLETED,
+    on_completed, self, MHD_OPTION_THREAD_POOL_SIZE, self->threads, MHD_OPTION_CONNECTION_LIMIT,
+    http_check_acceptor_mhd_limit (self->acceptor), MHD_OPTION_CONNECTION_TIMEOUT, self->idle_timeout_sec,
+    MHD_OPTION_NOTIFY_CONNECTION, http_check_acceptor_notify, self->acceptor, MHD_OPTION_END);
   if (self->mhd == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the check endpoint on %s", self->address);

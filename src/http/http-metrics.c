@@ -88,7 +88,7 @@ http_metrics_text (HkpEngine *engine, const char *version)
   family (&w, "hkp_plugind_plugin_healthy", "gauge", "1 if the plugin's last health check said healthy.");
   for (guint i = 0; i < plugins->len; i++)
     sample (&w, "hkp_plugind_plugin_healthy", plugins->pdata[i], NULL, NULL,
-            hkp_status_plugin_health (plugins->pdata[i]) == HKP_HEALTH_STATUS_HEALTHY);
+            hkp_plugin_get_shown_health (plugins->pdata[i]) == HKP_HEALTH_STATUS_HEALTHY);
 
   family (&w, "hkp_plugind_requests_in_flight", "gauge", "Checks inside the plugin now, draining instances included.");
   for (guint i = 0; i < plugins->len; i++)

@@ -23,8 +23,7 @@ struct _HttpSnapshotFeed {
   guint64 generation;
   guint rebuild_id; /* idle rebuild pending after an event */
   guint tick_id; /* once a second */
-  gulong added_id;
-  gulong removed_id;
+  gulong engine_handlers[3];
 };
 
 static void
@@ -259,29 +258,6 @@ on_changed (gpointer user_data)
     feed->rebuild_id = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_rebuild, feed, NULL);
 }
 
-static void
-watch_plugin (HttpSnapshotFeed *feed, HkpPlugin *plugin)
-{
-  static const char *const signals[] = { "state-changed", "error-changed", "health-changed", "config-changed" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
-    g_signal_connect_swapped (plugin, signals[i], G_CALLBACK (on_changed), feed);
-}
-
-static void
-on_plugin_added (HkpEngine *engine, HkpPlugin *plugin, gpointer user_data)
-{
-  watch_plugin (user_data, plugin);
-  on_changed (user_data);
-}
-
-static void
-on_plugin_removed (HkpEngine *engine, HkpPlugin *plugin, gpointer user_data)
-{
-  g_signal_handlers_disconnect_by_data (plugin, user_data);
-  on_changed (user_data);
-}
-
 static gboolean
 on_tick (gpointer user_data)
 {
@@ -303,16 +279,14 @@ HttpSnapshotFeed *
 http_snapshot_feed_new (HkpEngine *engine, const char *const *required, const char *version)
 {
   HttpSnapshotFeed *feed = g_new0 (HttpSnapshotFeed, 1);
-  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
-
   feed->engine = g_object_ref (engine);
   feed->required = g_strdupv ((char **) required);
   feed->version = g_strdup (version);
   g_mutex_init (&feed->lock);
-  for (guint i = 0; i < plugins->len; i++)
-    watch_plugin (feed, plugins->pdata[i]);
-  feed->added_id = g_signal_connect (engine, "plugin-added", G_CALLBACK (on_plugin_added), feed);
-  feed->removed_id = g_signal_connect (engine, "plugin-removed", G_CALLBACK (on_plugin_removed), feed);
+  /* Every signal of the engine is a change the documents show. */
+  feed->engine_handlers[0] = g_signal_connect_swapped (engine, "plugin-added", G_CALLBACK (on_changed), feed);
+  feed->engine_handlers[1] = g_signal_connect_swapped (engine, "plugin-removed", G_CALLBACK (on_changed), feed);
+  feed->engine_handlers[2] = g_signal_connect_swapped (engine, "plugin-changed", G_CALLBACK (on_changed), feed);
   feed->tick_id = g_timeout_add_seconds (1, on_tick, feed);
   http_snapshot_feed_refresh (feed);
   return feed;
@@ -326,12 +300,8 @@ http_snapshot_feed_free (HttpSnapshotFeed *feed)
   if (feed->engine != NULL)
     {
       /* A feed that builds: stop watching the engine. */
-      g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
-
-      for (guint i = 0; i < plugins->len; i++)
-        g_signal_handlers_disconnect_by_data (plugins->pdata[i], feed);
-      g_signal_handler_disconnect (feed->engine, feed->added_id);
-      g_signal_handler_disconnect (feed->engine, feed->removed_id);
+      for (guint i = 0; i < G_N_ELEMENTS (feed->engine_handlers); i++)
+        g_signal_handler_disconnect (feed->engine, feed->engine_handlers[i]);
       g_clear_handle_id (&feed->rebuild_id, g_source_remove);
       g_clear_handle_id (&feed->tick_id, g_source_remove);
       g_object_unref (feed->engine);

@@ -201,7 +201,7 @@ test_allowed (Fixture *f, gconstpointer data)
   g_free (checks);
   checks = recorded_checks (f);
   assert_contains (checks, "<{'plugin': 'alpha'}>, <uint32 1>, <''>]");
-  hkp_test_daemon_wait_line (f->daemon, "polkit: reload of alpha by");
+  hkp_test_daemon_wait_line (f->daemon, "polkit: reload of plugin alpha by");
 }
 
 static void
@@ -228,8 +228,9 @@ test_denied (Fixture *f, gconstpointer data)
   checks = recorded_checks (f);
   assert_contains (checks, "<'org.hkp.PluginManager1.reload'>, <@a{ss} {}>");
   assert_contains (checks, "<'org.hkp.PluginManager1.manage'>, <{'plugin': 'off'}>");
-  hkp_test_daemon_wait_line (f->daemon, "polkit: enable of off by");
-  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "action org.hkp.PluginManager1.manage: not authorized"), >=, 0);
+  hkp_test_daemon_wait_line (f->daemon, "enable of plugin off by uid 0 via D-Bus (");
+  g_assert_cmpint (
+    hkp_test_daemon_find (f->daemon, ") refused: polkit: not authorized for org.hkp.PluginManager1.manage"), >=, 0);
 }
 
 static void
@@ -334,7 +335,7 @@ test_many_pending_and_caller_gone (Fixture *f, gconstpointer data)
         g_assert_cmpint (sd_bus_wait (f->client, 10 * G_USEC_PER_SEC), >, 0);
     }
   g_assert_cmpuint (tally.ok, ==, 20);
-  hkp_test_daemon_wait_line (f->daemon, "D-Bus reload of alpha by");
+  hkp_test_daemon_wait_line (f->daemon, "reload of plugin alpha by uid 0 via D-Bus: done");
 }
 
 static int
@@ -459,7 +460,7 @@ test_real_polkitd (Fixture *f, gconstpointer data)
                                 "{\"verdict\": \"allow\"}", NULL));
   g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "EnablePlugin", "off", NULL, NULL));
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->alpha, HKP_TEST_PLUGIN, "ConfigVersion", 'u'), ==, 2);
-  hkp_test_daemon_wait_line (f->daemon, "polkit: reload of alpha by");
+  hkp_test_daemon_wait_line (f->daemon, "polkit: reload of plugin alpha by");
 }
 
 #undef BUSCTL_AS

@@ -79,9 +79,10 @@ set_enabled (Fixture *f, gboolean enabled, GError **error)
 }
 
 static void
-on_config_changed (HkpPlugin *plugin, guint old_version, guint new_version, GString *events)
+on_config_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, GString *events)
 {
-  g_string_append_printf (events, "%u→%u;", old_version, new_version);
+  if (what & HKP_PLUGIN_CHANGED_CONFIG)
+    g_string_append_printf (events, "%s:%u;", hkp_plugin_get_name (plugin), hkp_plugin_get_config_version (plugin));
 }
 
 /* No temporary file is left beside the plugin files. */
@@ -107,13 +108,13 @@ test_set_config (Fixture *f, gconstpointer data)
 
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "p");
-  g_signal_connect (plugin, "config-changed", G_CALLBACK (on_config_changed), events);
+  g_signal_connect (f->engine, "plugin-changed", G_CALLBACK (on_config_changed), events);
   before = answer_reason (f);
   g_assert_cmpstr (before, ==, "v1");
 
   g_assert_true (set_config (f, "{\"verdict\": \"deny\", \"reason\": \"v2\"}", &error));
   g_assert_no_error (error);
-  g_signal_handlers_disconnect_by_data (plugin, events);
+  g_signal_handlers_disconnect_by_data (f->engine, events);
 
   /* The plugin runs with it, */
   reason = answer_reason (f);
@@ -121,7 +122,7 @@ test_set_config (Fixture *f, gconstpointer data)
   config = hkp_engine_get_config (f->engine, "p", NULL);
   g_assert_cmpstr (config, ==, "{\"verdict\":\"deny\",\"reason\":\"v2\"}");
   g_assert_cmpuint (hkp_plugin_get_config_version (plugin), ==, 2);
-  g_assert_cmpstr (events->str, ==, "1→2;");
+  g_assert_cmpstr (events->str, ==, "p:2;");
   g_assert_cmpuint (hkp_plugin_get_reload_count (plugin), ==, 1);
   /* the file holds it with the manager keys kept, */
   after = file_text (f);

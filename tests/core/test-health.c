@@ -13,9 +13,10 @@
 typedef EngineFixture Fixture;
 
 static void
-on_health_changed (HkpPlugin *plugin, guint old_status, guint new_status, GPtrArray *events)
+on_health_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, GPtrArray *events)
 {
-  g_ptr_array_add (events, g_strdup (hkp_health_status_to_string (new_status)));
+  if (what & HKP_PLUGIN_CHANGED_HEALTH)
+    g_ptr_array_add (events, g_strdup (hkp_health_status_to_string (hkp_plugin_get_health (plugin)->status)));
 }
 
 /* Iterates the loop until plugin's health is status. */
@@ -91,6 +92,47 @@ test_hang_times_out (Fixture *f, gconstpointer data)
   /* Stopping waits for the hung health() to return before the instance is shut down (teardown). */
 }
 
+/* Threads of this process, from /proc. */
+static guint
+thread_count (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "\nThreads:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
+}
+
+/* A health() that never returns is asked once: later checks report it still running, none piles up. */
+static void
+test_hang_one_at_a_time (Fixture *f, gconstpointer data)
+{
+  HkpEngineSettings settings = { .health_interval_sec = 0.02, .health_timeout_sec = 0.05 };
+  HkpPlugin *plugin;
+  guint threads_before, threads_after;
+
+  settings.restart.after_failures = 1000; /* no restart here: the same instance is checked again and again */
+  engine_fixture_write_plugin (f, "stuck",
+                               "{\"module\": \"health.so\", \"drain_timeout_sec\": 0.2, "
+                               "\"config\": {\"health\": \"hang\", \"hang_ms\": 3000}}");
+  engine_fixture_start (f, &settings);
+  plugin = engine_fixture_lookup (f, "stuck");
+  while (hkp_plugin_get_health (plugin)->consecutive_failures < 3)
+    g_main_context_iteration (NULL, TRUE);
+  threads_before = thread_count ();
+  while (hkp_plugin_get_health (plugin)->consecutive_failures < 30)
+    g_main_context_iteration (NULL, TRUE);
+  threads_after = thread_count ();
+  g_assert_cmpint (hkp_plugin_get_health (plugin)->status, ==, HKP_HEALTH_STATUS_UNHEALTHY);
+  g_assert_cmpstr (hkp_plugin_get_health (plugin)->message, ==,
+                   "health() has not returned since an earlier check timed out");
+  /* One call entered health() (each hang counts as an entry); 27 more intervals started no thread. */
+  g_assert_cmpint (hkp_test_probe_entered_count (), ==, 1);
+  g_assert_cmpuint (threads_after, <=, threads_before);
+}
+
 static void
 test_transitioning (Fixture *f, gconstpointer data)
 {
@@ -102,12 +144,12 @@ test_transitioning (Fixture *f, gconstpointer data)
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "p");
   wait_health (plugin, HKP_HEALTH_STATUS_HEALTHY);
-  g_signal_connect (plugin, "health-changed", G_CALLBACK (on_health_changed), events);
+  g_signal_connect (f->engine, "plugin-changed", G_CALLBACK (on_health_changed), events);
   hkp_engine_reload_async (f->engine, "p", hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
   g_assert_true (hkp_engine_reload_finish (f->engine, result, NULL));
   wait_health (plugin, HKP_HEALTH_STATUS_HEALTHY);
-  g_signal_handlers_disconnect_by_data (plugin, events);
+  g_signal_handlers_disconnect_by_data (f->engine, events);
   g_assert_cmpuint (events->len, ==, 2);
   g_assert_cmpstr (events->pdata[0], ==, "transitioning");
   g_assert_cmpstr (events->pdata[1], ==, "healthy");
@@ -212,6 +254,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, engine_fixture_setup, (func), engine_fixture_teardown)
   ADD ("/health/statuses", test_statuses);
   ADD ("/health/hang-times-out", test_hang_times_out);
+  ADD ("/health/hang-one-at-a-time", test_hang_one_at_a_time);
   ADD ("/health/transitioning", test_transitioning);
   ADD ("/health/check-in-flight-during-reload", test_check_in_flight_during_reload);
   ADD ("/health/restart/backs-off-then-gives-up", test_restart_backs_off_then_gives_up);

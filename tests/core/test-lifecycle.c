@@ -258,7 +258,7 @@ test_drain_timeout (Fixture *f, gconstpointer data)
 
   /* The first instance takes 10 s per request; the reload's instance answers at once. */
   engine_fixture_write_plugin (f, "slow",
-                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.2, "
+                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.2, \"call_timeout_ms\": 60000, "
                                "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 1}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
@@ -296,7 +296,7 @@ test_two_draining_at_most (Fixture *f, gconstpointer data)
 
   /* Instances 1 and 2 hold their requests for 10 s; instance 3 answers at once. */
   engine_fixture_write_plugin (f, "slow",
-                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 2, "
+                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 2, \"call_timeout_ms\": 60000, "
                                "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 2}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
@@ -332,7 +332,8 @@ test_caller_cancels (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   HkpPlugin *plugin;
 
-  engine_fixture_write_plugin (f, "slow", "{\"module\": \"sleeper.so\", \"config\": {\"sleep_ms\": 10000}}");
+  engine_fixture_write_plugin (
+    f, "slow", "{\"module\": \"sleeper.so\", \"call_timeout_ms\": 60000, \"config\": {\"sleep_ms\": 10000}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
   hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, cancellable, on_cancelled_check, &error);
@@ -343,6 +344,73 @@ test_caller_cancels (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpint (hkp_test_probe_cancelled_count (), ==, 1);
   g_assert_cmpuint (hkp_plugin_get_outcome_count (plugin, HKP_OUTCOME_CANCELLED), ==, 1);
+}
+
+/* ---- deadlines ---------------------------------------------------------- */
+
+typedef struct {
+  guint done;
+  guint denied_503;
+  guint allowed;
+  gint64 slowest_usec;
+  gint64 started;
+} Tally;
+
+static void
+on_tallied (GObject *source, GAsyncResult *async, gpointer user_data)
+{
+  Tally *tally = user_data;
+  g_auto (HkpCheckResult) result = { 0 };
+
+  g_assert_true (hkp_engine_check_finish (HKP_ENGINE (source), async, &result, NULL));
+  tally->done++;
+  tally->denied_503 += !result.allowed && result.status == 503;
+  tally->allowed += result.allowed;
+  tally->slowest_usec = MAX (tally->slowest_usec, g_get_monotonic_time () - tally->started);
+  if (!result.allowed)
+    g_assert_cmpstr (result.reason, ==, "plugin slow is unavailable: it did not answer within 200 ms");
+}
+
+/* Twelve calls that would take 10 s each are answered at their 200 ms deadline by the failure mode. */
+static void
+deadline (Fixture *f, const char *failure_mode)
+{
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"sleeper.so\", \"call_timeout_ms\": 200, "
+                                           "\"failure_mode\": \"%s\", \"config\": {\"sleep_ms\": 10000}}",
+                                           failure_mode);
+  Tally tally = { 0 };
+  HkpPlugin *plugin;
+
+  engine_fixture_write_plugin (f, "slow", json);
+  engine_fixture_start (f, NULL);
+  plugin = engine_fixture_lookup (f, "slow");
+  tally.started = g_get_monotonic_time ();
+  for (guint i = 0; i < 12; i++)
+    hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, on_tallied, &tally);
+  while (tally.done < 12)
+    g_main_context_iteration (NULL, TRUE);
+  if (g_str_equal (failure_mode, "closed"))
+    g_assert_cmpuint (tally.denied_503, ==, 12);
+  else
+    g_assert_cmpuint (tally.allowed, ==, 12);
+  /* Answered at the deadline, not after the 10 s call: a generous bound for a loaded machine. */
+  g_assert_cmpint (tally.slowest_usec, <, 5 * G_USEC_PER_SEC);
+  /* The plugin was told (its calls see cancelled() and return early), so none is stuck. */
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+  g_assert_cmpuint (hkp_plugin_get_outcome_count (plugin, HKP_OUTCOME_ERROR), ==,
+                    g_str_equal (failure_mode, "closed") ? 12 : 0);
+}
+
+static void
+test_deadline_closed (Fixture *f, gconstpointer data)
+{
+  deadline (f, "closed");
+}
+
+static void
+test_deadline_open (Fixture *f, gconstpointer data)
+{
+  deadline (f, "open");
 }
 
 /* ---- rollback --------------------------------------------------------- */
@@ -439,10 +507,12 @@ test_reload_errors (Fixture *f, gconstpointer data)
 }
 
 static void
-on_state_changed (HkpPlugin *plugin, guint old_state, guint new_state, GPtrArray *events)
+on_state_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, GPtrArray *events)
 {
-  g_ptr_array_add (
-    events, g_strdup_printf ("%s→%s", hkp_plugin_state_to_string (old_state), hkp_plugin_state_to_string (new_state)));
+  if (what & HKP_PLUGIN_CHANGED_STATE)
+    g_ptr_array_add (events,
+                     g_strdup_printf ("%s %s", hkp_plugin_get_name (plugin),
+                                      hkp_plugin_state_to_string (hkp_plugin_get_state (plugin))));
 }
 
 static void
@@ -455,13 +525,14 @@ test_reload_events (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\"}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "p");
-  g_signal_connect (plugin, "state-changed", G_CALLBACK (on_state_changed), events);
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+  g_signal_connect (f->engine, "plugin-changed", G_CALLBACK (on_state_changed), events);
   reload (f, "p", &error);
   g_assert_no_error (error);
-  g_signal_handlers_disconnect_by_data (plugin, events);
+  g_signal_handlers_disconnect_by_data (f->engine, events);
   g_assert_cmpuint (events->len, ==, 2);
-  g_assert_cmpstr (events->pdata[0], ==, "active→reloading");
-  g_assert_cmpstr (events->pdata[1], ==, "reloading→active");
+  g_assert_cmpstr (events->pdata[0], ==, "p reloading");
+  g_assert_cmpstr (events->pdata[1], ==, "p active");
 }
 
 int
@@ -482,6 +553,8 @@ main (int argc, char **argv)
   ADD ("/lifecycle/reload/busy", test_busy);
   ADD ("/lifecycle/reload/two-draining-at-most", test_two_draining_at_most);
   ADD ("/lifecycle/check/caller-cancels", test_caller_cancels);
+  ADD ("/lifecycle/check/deadline/closed", test_deadline_closed);
+  ADD ("/lifecycle/check/deadline/open", test_deadline_open);
   ADD ("/lifecycle/reload/errors", test_reload_errors);
   ADD ("/lifecycle/reload/events", test_reload_events);
 #undef ADD

@@ -156,9 +156,11 @@ test_half_requests_freed_by_workers (BridgeFixture *f, gconstpointer data)
 {
   GPid pids[2];
   const char *line;
+  gint index;
 
   bridge_start_with (f, (const char *const[]){ "--http-processes=2", NULL });
-  line = f->daemon->lines->pdata[hkp_test_daemon_wait_line (f->daemon, "HTTP worker 1 ready (pid ")];
+  index = hkp_test_daemon_wait_line (f->daemon, "HTTP worker 1 ready (pid ");
+  line = f->daemon->lines->pdata[index];
   pids[0] = daemon_pid (f);
   g_assert_cmpint (sscanf (strstr (line, "(pid "), "(pid %d)", &pids[1]), ==, 1);
   run_half_requests (f, pids, 2);

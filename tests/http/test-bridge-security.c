@@ -461,8 +461,8 @@ test_connection_limit (BridgeFixture *f, gconstpointer data)
   slow[1].http = g_steal_pointer (&third);
   for (guint i = 0; i < 2; i++)
     threads[i] = g_thread_new ("slow-reload", slow_reload_thread, &slow[i]);
-  hkp_test_daemon_wait_line (f->daemon, "HTTP reload of plugin slow1 asked from 127.0.0.1");
-  hkp_test_daemon_wait_line (f->daemon, "HTTP reload of plugin slow2 asked from 127.0.0.1");
+  hkp_test_daemon_wait_line (f->daemon, "plugin slow1 active -> reloading");
+  hkp_test_daemon_wait_line (f->daemon, "plugin slow2 active -> reloading");
   refused = bridge_connect_raw (f);
   g_assert_true (hkp_test_http_peer_closed (refused));
   hkp_test_daemon_wait_line (f->daemon, "every connection held is busy with a request: refusing new ones");

@@ -96,7 +96,8 @@ test_workers (BridgeFixture *f, gconstpointer data)
         }
     }
   /* Some went through a worker (all 12 missing them: (1/3)^12), and are logged so. */
-  hkp_test_daemon_wait_line (f->daemon, "HTTP config change of plugin beta from 127.0.0.1 via HTTP worker ");
+  hkp_test_daemon_wait_line (f->daemon,
+                             "config change of plugin beta by HTTP from 127.0.0.1 with the token via HTTP worker ");
 
   /* A worker killed is started again; meanwhile its connections wait, and none fails. */
   g_assert_cmpint (kill (pids[0], SIGKILL), ==, 0);
@@ -144,7 +145,7 @@ test_workers_tls (BridgeFixture *f, gconstpointer data)
       g_assert_cmpuint (r.status, ==, 200);
     }
   g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, ROUNDS);
-  hkp_test_daemon_wait_line (f->daemon, "HTTP reload of plugin beta from 127.0.0.1 via HTTP worker ");
+  hkp_test_daemon_wait_line (f->daemon, "reload of plugin beta by HTTP from 127.0.0.1 with the token via HTTP worker ");
 }
 
 int

@@ -159,7 +159,7 @@ test_reload_and_config_change (BridgeFixture *f, gconstpointer data)
     g_assert_cmpstr (hkp_test_http_header (&answer, "x-hkp-reason"), ==, "second");
   }
   /* Changes are logged with who asked and how it went. */
-  hkp_test_daemon_wait_line (f->daemon, "HTTP config change of plugin beta from 127.0.0.1: done");
+  hkp_test_daemon_wait_line (f->daemon, "config change of plugin beta by HTTP from 127.0.0.1 with the token: done");
 }
 
 static void

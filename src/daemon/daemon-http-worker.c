@@ -3,7 +3,7 @@
 
 /* An HTTP worker process: the bridge on an inherited socket, fed and answered by the daemon. */
 
-#include "http-worker.h"
+#include "daemon-http-worker.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +108,7 @@ on_closed (GDBusConnection *connection, gboolean remote_peer_vanished, GError *e
 }
 
 int
-http_worker_main (guint index)
+daemon_http_worker_main (guint index)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GSocket) socket = NULL;

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The management endpoints without a socket: http_api_handle() over a real
+ * engine's snapshots, every route and refusal, and changes run on the engine.
+ */
+#include <json-glib/json-glib.h>
+
+#include "hkp-test-engine.h"
+#include "http-api.h"
+
+#define TOKEN "s3cret-token"
+#define HOST "127.0.0.1:11380"
+
+typedef struct {
+  EngineFixture engine;
+  HttpSnapshotFeed *feed;
+  HttpApi *api;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  engine_fixture_setup (&f->engine, data);
+  engine_fixture_write_plugin (&f->engine, "alpha",
+                               "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"continue\", "
+                               "\"password\": \"hunter2\"}}");
+  engine_fixture_write_plugin (&f->engine, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
+  engine_fixture_start (&f->engine, NULL);
+  f->feed = http_snapshot_feed_new (f->engine.engine, NULL, "test");
+  f->api = http_api_new (f->feed, TOKEN, (const char *const[]){ HOST, NULL });
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->api, http_api_free);
+  g_clear_pointer (&f->feed, http_snapshot_feed_free);
+  engine_fixture_teardown (&f->engine, data);
+}
+
+/* A request as a well-behaved client sends it; tests change what they need. */
+static HttpApiRequest
+request (const char *method, const char *path, const char *query)
+{
+  return (HttpApiRequest){
+    .method = method,
+    .path = path,
+    .query = query,
+    .host = HOST,
+    .content_length = -1,
+    .peer = "192.0.2.1",
+  };
+}
+
+/* Handles request, which must be answered at once (no change to run); returns the body as a string. */
+static char *
+answered (Fixture *f, const HttpApiRequest *r, HttpApiResponse *out)
+{
+  g_autoptr (HttpMutation) mutation = NULL;
+
+  g_assert_true (http_api_handle (f->api, r, out, &mutation));
+  g_assert_null (mutation);
+  return g_strndup (g_bytes_get_data (out->body, NULL), g_bytes_get_size (out->body));
+}
+
+/* Asserts request is answered with status and an error JSON whose message contains needle. */
+static void
+assert_refused (Fixture *f, const HttpApiRequest *r, guint status, const char *needle)
+{
+  g_auto (HttpApiResponse) out = { 0 };
+  g_autofree char *body = answered (f, r, &out);
+
+  g_assert_cmpuint (out.status, ==, status);
+  g_assert_cmpstr (out.content_type, ==, "application/json");
+  g_assert_nonnull (strstr (body, "\"status\":\"error\""));
+  if (strstr (body, needle) == NULL)
+    g_error ("%u answer \"%s\" does not say \"%s\"", status, body, needle);
+}
+
+static void
+test_reads (Fixture *f, gconstpointer data)
+{
+  static const char *const paths[] = { "/plugins/status", "/plugins/list", "/plugins/health",
+                                       "/metrics",        "/livez",        "/readyz" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    for (guint head = 0; head < 2; head++)
+      {
+        HttpApiRequest r = request (head ? "HEAD" : "GET", paths[i], NULL);
+        g_auto (HttpApiResponse) out = { 0 };
+        g_autofree char *body = answered (f, &r, &out);
+
+        g_assert_cmpuint (out.status, ==, 200);
+        g_assert_cmpuint (strlen (body), >, 0);
+      }
+}
+
+static void
+test_config_read_redacted (Fixture *f, gconstpointer data)
+{
+  HttpApiRequest r = request ("GET", "/plugins/config", "plugin=alpha");
+  g_auto (HttpApiResponse) out = { 0 };
+  g_autofree char *body = answered (f, &r, &out);
+
+  g_assert_cmpuint (out.status, ==, 200);
+  g_assert_null (strstr (body, "hunter2"));
+  g_assert_nonnull (strstr (body, "[redacted]"));
+}
+
+static void
+test_refusals (Fixture *f, gconstpointer data)
+{
+  HttpApiRequest r;
+
+  r = request ("GET", "/plugins/nothing", NULL);
+  assert_refused (f, &r, 404, "no such endpoint: /plugins/nothing");
+  r = request ("GET", "/plugins/status/", NULL);
+  assert_refused (f, &r, 404, "no such endpoint");
+  r = request ("DELETE", "/plugins/status", NULL);
+  {
+    g_auto (HttpApiResponse) out = { 0 };
+    g_autofree char *body = answered (f, &r, &out);
+    g_assert_cmpuint (out.status, ==, 405);
+    g_assert_cmpstr (out.allow, ==, "GET, HEAD");
+  }
+  r = request ("GET", "/plugins/status", NULL);
+  r.origin = "https://evil.example";
+  assert_refused (f, &r, 403, "Origin");
+  r = request ("GET", "/plugins/status", NULL);
+  r.host = "evil.example";
+  assert_refused (f, &r, 403, "is not an address or name this bridge answers to");
+  r = request ("GET", "/plugins/config", NULL);
+  assert_refused (f, &r, 400, "missing the plugin parameter");
+  r = request ("GET", "/plugins/config", "plugin=alpha&plugin=off");
+  assert_refused (f, &r, 400, "more than once");
+  r = request ("GET", "/plugins/config", "plugin=ghost");
+  assert_refused (f, &r, 404, "no such plugin: ghost");
+  /* A name no plugin can have is a bad request, not a missing plugin. */
+  r = request ("GET", "/plugins/config", "plugin=Bad%20Name");
+  assert_refused (f, &r, 400, "is not a plugin name");
+}
+
+static void
+test_token (Fixture *f, gconstpointer data)
+{
+  g_autoptr (HttpApi) tokenless = http_api_new (f->feed, NULL, NULL);
+  g_autoptr (HttpMutation) mutation = NULL;
+  g_auto (HttpApiResponse) out = { 0 };
+  HttpApiRequest r = request ("POST", "/plugins/reload", "plugin=alpha");
+
+  assert_refused (f, &r, 401, "missing bearer token");
+  r.authorization = "Bearer wrong";
+  assert_refused (f, &r, 401, "wrong bearer token");
+  r.authorization = "Bearer " TOKEN;
+  /* Without a token file, changes over HTTP are off, whatever the client sends. */
+  g_assert_true (http_api_handle (tokenless, &r, &out, &mutation));
+  g_assert_cmpuint (out.status, ==, 403);
+  g_assert_null (mutation);
+  g_assert_false (http_api_handle (f->api, &r, &out, &mutation));
+  g_assert_nonnull (mutation);
+}
+
+static void
+test_put_checks (Fixture *f, gconstpointer data)
+{
+  HttpApiRequest r = request ("PUT", "/plugins/config", "plugin=alpha");
+
+  r.authorization = "Bearer " TOKEN;
+  assert_refused (f, &r, 415, "application/json");
+  r.content_type = "application/json; charset=utf-8";
+  r.content_length = HTTP_API_BODY_MAX + 1;
+  assert_refused (f, &r, 413, "larger than");
+  r.content_length = 3;
+  r.body = "[1]";
+  r.body_length = 3;
+  assert_refused (f, &r, 400, "must be a JSON object, not array");
+  r.body = "{\"a\":";
+  r.body_length = strlen (r.body);
+  assert_refused (f, &r, 400, "not valid JSON");
+  r.body = "";
+  r.body_length = 0;
+  assert_refused (f, &r, 400, "the body must be the new config");
+}
+
+/* Runs the change request asks for on the engine and returns its answer's body; out gets the answer. */
+static char *
+run_change (Fixture *f, const HttpApiRequest *r, HttpApiResponse *out)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  HttpMutation *mutation = NULL;
+
+  g_assert_false (http_api_handle (f->api, r, out, &mutation));
+  g_assert_nonnull (mutation);
+  http_api_run_mutation_async (f->api, f->engine.engine, mutation, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  http_api_run_mutation_finish (result, out);
+  return g_strndup (g_bytes_get_data (out->body, NULL), g_bytes_get_size (out->body));
+}
+
+static void
+test_changes (Fixture *f, gconstpointer data)
+{
+  HkpPlugin *alpha = engine_fixture_lookup (&f->engine, "alpha");
+  HttpApiRequest r = request ("POST", "/plugins/reload", "plugin=alpha");
+  const char *config = "{\"verdict\": \"deny\", \"password\": \"[redacted]\"}";
+  g_autofree char *reload_body = NULL, *put_body = NULL, *stored = NULL;
+  g_auto (HttpApiResponse) reloaded = { 0 };
+  g_auto (HttpApiResponse) put = { 0 };
+
+  r.authorization = "Bearer " TOKEN;
+  reload_body = run_change (f, &r, &reloaded);
+  g_assert_cmpuint (reloaded.status, ==, 200);
+  g_assert_nonnull (strstr (reload_body, "\"status\":\"success\""));
+  g_assert_cmpuint (hkp_plugin_get_reload_count (alpha), ==, 1);
+  g_assert_true (hkp_test_log_contains ("reload of plugin alpha by HTTP from 192.0.2.1 with the token: done"));
+
+  /* A config read redacted and sent back keeps the secret. */
+  r = request ("PUT", "/plugins/config", "plugin=alpha");
+  r.authorization = "Bearer " TOKEN;
+  r.content_type = "application/json";
+  r.content_length = (gint64) strlen (config);
+  r.body = config;
+  r.body_length = strlen (config);
+  put_body = run_change (f, &r, &put);
+  g_assert_cmpuint (put.status, ==, 200);
+  stored = hkp_engine_get_config (f->engine.engine, "alpha", NULL);
+  g_assert_cmpstr (stored, ==, "{\"verdict\":\"deny\",\"password\":\"hunter2\"}");
+}
+
+static void
+test_change_refused_by_engine (Fixture *f, gconstpointer data)
+{
+  HttpApiRequest r = request ("POST", "/plugins/reload", "plugin=off");
+  g_auto (HttpApiResponse) out = { 0 };
+  g_autofree char *body = NULL;
+
+  r.authorization = "Bearer " TOKEN;
+  body = run_change (f, &r, &out);
+  g_assert_cmpuint (out.status, >=, 400);
+  g_assert_nonnull (strstr (body, "disabled"));
+  g_assert_true (hkp_test_log_contains ("reload of plugin off by HTTP from 192.0.2.1 with the token failed: "));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
+  ADD ("/api/reads", test_reads);
+  ADD ("/api/config-read-redacted", test_config_read_redacted);
+  ADD ("/api/refusals", test_refusals);
+  ADD ("/api/token", test_token);
+  ADD ("/api/put-checks", test_put_checks);
+  ADD ("/api/changes", test_changes);
+  ADD ("/api/change-refused-by-engine", test_change_refused_by_engine);
+#undef ADD
+  return g_test_run ();
+}
