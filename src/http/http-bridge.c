@@ -304,13 +304,26 @@ answer_change (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Main thread: the workers serve the change too; the server thread answers. */
+static void
+on_workers_synced (gpointer user_data)
+{
+  PendingChange *change = user_data;
+
+  g_main_context_invoke (change->server->context, answer_change, change);
+}
+
 static void
 on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PendingChange *change = user_data;
 
   http_bridge_run_change_finish (change->server->bridge, result, &change->response);
-  g_main_context_invoke (change->server->context, answer_change, change);
+  /* Read your writes: a read that follows the answer may go to any process. */
+  if (change->server->bridge->workers != NULL)
+    http_workers_sync (change->server->bridge->workers, on_workers_synced, change);
+  else
+    on_workers_synced (change);
 }
 
 /* Main thread. */

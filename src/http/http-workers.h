@@ -21,6 +21,16 @@ typedef struct _HttpWorkers HttpWorkers;
 /* Starts count workers for bridge (main thread); NULL with an error. */
 HttpWorkers *http_workers_new (HttpBridge *bridge, guint count, GError **error);
 
+/* Called once the workers serve what was published before (main thread). */
+typedef void (*HttpWorkersSynced) (gpointer data);
+
+/*
+ * Calls done with data once every worker serves every snapshot published
+ * so far (main thread): a change is answered only then, wherever it came
+ * in, so its answer is never followed by an older read.
+ */
+void http_workers_sync (HttpWorkers *workers, HttpWorkersSynced done, gpointer data);
+
 /* Stops the workers, waits for them to end, and frees workers (main thread). */
 void http_workers_free (HttpWorkers *workers);
 
