@@ -15,6 +15,8 @@
 
 #define ACCEPT_BATCH 256 /* then look whether we are asked to stop */
 #define ACCEPT_PAUSE_MS 100 /* after running out of file descriptors */
+#define CLOSING_PAUSE_MS 10 /* while libmicrohttpd has yet to close the connections shut down for room */
+#define CLOSING_KICK_USEC G_USEC_PER_SEC /* paused this long: shut them down again */
 #define WARN_INTERVAL_USEC (10 * G_USEC_PER_SEC)
 #define CLOSING_MAX 256 /* connections shut down for room that libmicrohttpd has yet to close */
 
@@ -26,8 +28,14 @@ struct _Entry {
   gboolean started; /* libmicrohttpd said so: it tells us before it closes the fd */
   gboolean busy; /* a request's head has arrived and its answer is not out */
   gboolean closing; /* shut down to make room */
-  Entry *prev, *next; /* in the idle list while neither busy nor closing */
+  Entry *prev, *next; /* in the idle list while neither busy nor closing, in the closing list while closing */
 };
+
+/* A list of entries, oldest first. */
+typedef struct {
+  Entry *head;
+  Entry *tail;
+} EntryList;
 
 struct _HttpCheckAcceptor {
   int listen_fd; /* -1 once stopped */
@@ -36,8 +44,9 @@ struct _HttpCheckAcceptor {
   struct MHD_Daemon *mhd;
   GThread *thread;
   GMutex lock; /* everything below */
-  Entry *idle_head; /* the longest idle */
-  Entry *idle_tail;
+  EntryList idle; /* the longest idle first */
+  EntryList closing_list; /* shut down for room, not yet closed by libmicrohttpd */
+  gint64 paused_usec; /* monotonic: since when accepting waits for those to close (0: it does not) */
   GHashTable *unstarted; /* fd → Entry: handed over, not yet started */
   guint held; /* accepted and not yet closed by libmicrohttpd */
   guint closing; /* of those, shut down to make room */
@@ -46,28 +55,28 @@ struct _HttpCheckAcceptor {
 };
 
 static void
-idle_append (HttpCheckAcceptor *self, Entry *entry)
+list_append (EntryList *list, Entry *entry)
 {
-  entry->prev = self->idle_tail;
+  entry->prev = list->tail;
   entry->next = NULL;
-  if (self->idle_tail != NULL)
-    self->idle_tail->next = entry;
+  if (list->tail != NULL)
+    list->tail->next = entry;
   else
-    self->idle_head = entry;
-  self->idle_tail = entry;
+    list->head = entry;
+  list->tail = entry;
 }
 
 static void
-idle_remove (HttpCheckAcceptor *self, Entry *entry)
+list_remove (EntryList *list, Entry *entry)
 {
   if (entry->prev != NULL)
     entry->prev->next = entry->next;
   else
-    self->idle_head = entry->next;
+    list->head = entry->next;
   if (entry->next != NULL)
     entry->next->prev = entry->prev;
   else
-    self->idle_tail = entry->prev;
+    list->tail = entry->prev;
   entry->prev = entry->next = NULL;
 }
 
@@ -89,9 +98,12 @@ forget_unstarted (HttpCheckAcceptor *self, Entry *entry)
 {
   g_hash_table_remove (self->unstarted, GINT_TO_POINTER (entry->fd));
   if (entry->closing)
-    self->closing--;
+    {
+      list_remove (&self->closing_list, entry);
+      self->closing--;
+    }
   else
-    idle_remove (self, entry);
+    list_remove (&self->idle, entry);
   self->held--;
   g_free (entry);
 }
@@ -130,34 +142,69 @@ admit (HttpCheckAcceptor *self, int fd)
                      "new one",
                      self->limit);
         }
-      while ((victim = self->idle_head) != NULL && !still_open (victim))
+      while ((victim = self->idle.head) != NULL && !still_open (victim))
         forget_unstarted (self, victim);
-      /* Those shut down before must go before more are: libmicrohttpd holds them until it sees their end. */
-      if (victim == NULL || self->closing >= CLOSING_MAX)
+      if (victim == NULL)
         {
           warn_now_and_then (self, "every connection held is busy with a check: refusing new ones");
           return NULL;
         }
       /* libmicrohttpd reads the end of its input, closes it, and tells us (notify, closed). */
-      idle_remove (self, victim);
+      list_remove (&self->idle, victim);
       victim->closing = TRUE;
+      list_append (&self->closing_list, victim);
       self->closing++;
       shutdown (victim->fd, SHUT_RDWR);
     }
   entry = g_new0 (Entry, 1);
   entry->fd = fd;
   entry->inode = fstat (fd, &st) == 0 ? st.st_ino : 0;
-  idle_append (self, entry);
+  list_append (&self->idle, entry);
   g_hash_table_insert (self->unstarted, GINT_TO_POINTER (fd), entry);
   self->held++;
   return entry;
 }
 
-/* Accepts what waits; FALSE if out of file descriptors (or memory): pause a little rather than spin. */
+/*
+ * FALSE while room could be made only by shutting down yet more connections
+ * than CLOSING_MAX, which libmicrohttpd holds until it sees their end: new
+ * ones then wait in the backlog, to be taken a moment later, rather than be
+ * refused.
+ */
 static gboolean
+may_accept (HttpCheckAcceptor *self)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
+  gint64 now;
+
+  if (self->held - self->closing < self->limit || self->closing < CLOSING_MAX)
+    {
+      self->paused_usec = 0;
+      return TRUE;
+    }
+  now = g_get_monotonic_time ();
+  if (self->paused_usec == 0)
+    self->paused_usec = now;
+  else if (now - self->paused_usec >= CLOSING_KICK_USEC)
+    {
+      /*
+       * libmicrohttpd learns of a shutdown from epoll; should it have missed
+       * that wake-up (once, on a loaded machine, these waited until its idle
+       * timeout), a second shutdown wakes it again.
+       */
+      for (Entry *entry = self->closing_list.head; entry != NULL; entry = entry->next)
+        if (still_open (entry))
+          shutdown (entry->fd, SHUT_RDWR);
+      self->paused_usec = now;
+    }
+  return FALSE;
+}
+
+/* Accepts what waits; returns how long to wait before looking again (-1: until something comes). */
+static int
 accept_waiting (HttpCheckAcceptor *self)
 {
-  for (guint i = 0; i < ACCEPT_BATCH; i++)
+  for (guint i = 0; i < ACCEPT_BATCH && may_accept (self); i++)
     {
       struct sockaddr_storage peer;
       socklen_t length = sizeof peer;
@@ -174,9 +221,10 @@ accept_waiting (HttpCheckAcceptor *self)
               g_mutex_lock (&self->lock);
               warn_now_and_then (self, message);
               g_mutex_unlock (&self->lock);
-              return FALSE;
+              /* Pause a little rather than spin. */
+              return ACCEPT_PAUSE_MS;
             }
-          return TRUE; /* EAGAIN: nothing more */
+          return -1; /* EAGAIN: nothing more */
         }
       g_mutex_lock (&self->lock);
       entry = admit (self, fd);
@@ -195,19 +243,20 @@ accept_waiting (HttpCheckAcceptor *self)
           g_mutex_unlock (&self->lock);
         }
     }
-  return TRUE;
+  /* More may wait: look again at once, or once libmicrohttpd has closed some of those shut down. */
+  return may_accept (self) ? 0 : CLOSING_PAUSE_MS;
 }
 
 static gpointer
 accept_thread (gpointer data)
 {
   HttpCheckAcceptor *self = data;
-  gboolean paused = FALSE;
+  int pause_ms = -1; /* while paused, only a stop is waited for */
 
   for (;;)
     {
       struct pollfd fds[2] = { { self->wake_fd, POLLIN, 0 }, { self->listen_fd, POLLIN, 0 } };
-      int n = poll (fds, paused ? 1 : 2, paused ? ACCEPT_PAUSE_MS : -1);
+      int n = poll (fds, pause_ms >= 0 ? 1 : 2, pause_ms);
 
       if (n < 0 && errno != EINTR)
         {
@@ -216,10 +265,8 @@ accept_thread (gpointer data)
         }
       if (n > 0 && fds[0].revents != 0)
         return NULL;
-      if (paused)
-        paused = FALSE;
-      else if (n > 0 && fds[1].revents != 0)
-        paused = !accept_waiting (self);
+      if (pause_ms >= 0 || (n > 0 && fds[1].revents != 0))
+        pause_ms = accept_waiting (self);
     }
 }
 
@@ -300,7 +347,7 @@ http_check_acceptor_free (HttpCheckAcceptor *self)
       g_hash_table_iter_next (&iter, NULL, (gpointer *) &entry);
       forget_unstarted (self, entry);
     }
-  g_warn_if_fail (self->held == 0 && self->idle_head == NULL);
+  g_warn_if_fail (self->held == 0 && self->idle.head == NULL && self->closing_list.head == NULL);
   g_hash_table_unref (self->unstarted);
   g_mutex_clear (&self->lock);
   g_free (self);
@@ -335,9 +382,12 @@ http_check_acceptor_notify (void *cls, struct MHD_Connection *connection, void *
   *socket_context = NULL;
   locker = g_mutex_locker_new (&self->lock);
   if (entry->closing)
-    self->closing--;
+    {
+      list_remove (&self->closing_list, entry);
+      self->closing--;
+    }
   else if (!entry->busy)
-    idle_remove (self, entry);
+    list_remove (&self->idle, entry);
   self->held--;
   if (self->at_limit && self->held < self->limit - self->limit / 10)
     {
@@ -365,7 +415,7 @@ http_check_acceptor_request_began (HttpCheckAcceptor *self, struct MHD_Connectio
     return;
   locker = g_mutex_locker_new (&self->lock);
   if (!entry->busy && !entry->closing)
-    idle_remove (self, entry);
+    list_remove (&self->idle, entry);
   entry->busy = TRUE;
 }
 
@@ -382,5 +432,5 @@ http_check_acceptor_request_ended (HttpCheckAcceptor *self, struct MHD_Connectio
     return;
   entry->busy = FALSE;
   if (!entry->closing)
-    idle_append (self, entry);
+    list_append (&self->idle, entry);
 }
