@@ -10,6 +10,7 @@
 #include "bus-private.h"
 
 #include "hkp-error.h"
+#include "hkp-redact.h"
 
 /* ---- finding objects --------------------------------------------------- */
 
@@ -73,13 +74,15 @@ bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***n
     return sd_bus_message_append (reply, type, (expr)); \
   }
 
-/* A plugin whose file does not parse has no config: "null". */
-static const char *
-config_json (HkpPlugin *plugin)
+/* The config as any local user may read it: secrets redacted; "null" while the file does not parse. */
+static int
+property_get_config (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                     void *userdata, sd_bus_error *ret_error)
 {
-  HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
+  HkpManifest *manifest = hkp_plugin_get_manifest (userdata);
+  g_autofree char *json = hkp_redact_config_json (manifest != NULL ? manifest->config_json : NULL);
 
-  return manifest != NULL ? manifest->config_json : "null";
+  return sd_bus_message_append (reply, "s", json);
 }
 
 PLUGIN_PROPERTY (property_get_name, "s", hkp_plugin_get_name (plugin))
@@ -92,21 +95,54 @@ PLUGIN_PROPERTY (property_get_health_message, "s", hkp_plugin_get_health (plugin
 PLUGIN_PROPERTY (property_get_last_health_check, "t", (uint64_t) hkp_plugin_get_health (plugin)->last_check_usec)
 PLUGIN_PROPERTY (property_get_active_requests, "u",
                  (uint32_t) MIN (hkp_plugin_get_active_requests (plugin), G_MAXUINT32))
-PLUGIN_PROPERTY (property_get_config, "s", config_json (plugin))
 PLUGIN_PROPERTY (property_get_config_version, "u", hkp_plugin_get_config_version (plugin))
 PLUGIN_PROPERTY (property_get_reload_count, "u", hkp_plugin_get_reload_count (plugin))
 PLUGIN_PROPERTY (property_get_last_error, "s", hkp_plugin_get_last_error (plugin))
+PLUGIN_PROPERTY (property_get_draining_requests, "u", hkp_plugin_get_draining_requests (plugin))
+PLUGIN_PROPERTY (property_get_host_pid, "u", (uint32_t) hkp_plugin_get_host_pid (plugin))
+
+/* The manager's keys as the plugin file sets them, or their defaults while the file does not parse. */
+static const HkpManifest *
+manifest_or_defaults (HkpPlugin *plugin)
+{
+  static const HkpManifest defaults = {
+    .priority = HKP_PRIORITY_DEFAULT,
+    .reload_strategy = HKP_RELOAD_OVERLAP,
+    .failure_mode = HKP_FAILURE_CLOSED,
+    .isolation = HKP_ISOLATION_NONE,
+    .call_timeout_ms = HKP_CALL_TIMEOUT_DEFAULT_MS,
+  };
+  HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
+
+  return manifest != NULL ? manifest : &defaults;
+}
+
+PLUGIN_PROPERTY (property_get_priority, "i", (int32_t) manifest_or_defaults (plugin)->priority)
+PLUGIN_PROPERTY (property_get_reload_strategy, "s",
+                 hkp_reload_strategy_to_string (manifest_or_defaults (plugin)->reload_strategy))
+PLUGIN_PROPERTY (property_get_failure_mode, "s",
+                 hkp_failure_mode_to_string (manifest_or_defaults (plugin)->failure_mode))
+PLUGIN_PROPERTY (property_get_isolation, "s", hkp_isolation_to_string (manifest_or_defaults (plugin)->isolation))
+PLUGIN_PROPERTY (property_get_required, "b", (int) manifest_or_defaults (plugin)->required)
+PLUGIN_PROPERTY (property_get_drain_timeout, "t", (uint64_t) (hkp_plugin_get_drain_timeout (plugin) * G_USEC_PER_SEC))
+PLUGIN_PROPERTY (property_get_call_timeout, "t", (uint64_t) manifest_or_defaults (plugin)->call_timeout_ms * 1000)
+PLUGIN_PROPERTY (property_get_health_interval, "t",
+                 (uint64_t) (hkp_plugin_get_health_interval (plugin) * G_USEC_PER_SEC))
 
 /* The properties each kind of change touches, for PropertiesChanged. */
 static const struct {
   HkpPluginChange what;
-  const char *const properties[6];
+  const char *const properties[9];
 } emitted[] = {
   /* A new state may come with a new module or reload count. */
   { HKP_PLUGIN_CHANGED_STATE, { "State", "Version", "Description", "ModulePath", "ReloadCount", NULL } },
   { HKP_PLUGIN_CHANGED_ERROR, { "LastError", NULL } },
   { HKP_PLUGIN_CHANGED_HEALTH, { "Health", "HealthMessage", NULL } },
   { HKP_PLUGIN_CHANGED_CONFIG, { "Config", "ConfigVersion", NULL } },
+  { HKP_PLUGIN_CHANGED_MANAGER,
+    { "Priority", "ReloadStrategy", "FailureMode", "Isolation", "Required", "DrainTimeoutUSec", "CallTimeoutUSec",
+      "HealthIntervalUSec", NULL } },
+  { HKP_PLUGIN_CHANGED_DRAINING, { "DrainingRequests", NULL } },
 };
 
 void
@@ -175,6 +211,53 @@ method_rollback_config (sd_bus_message *message, void *userdata, sd_bus_error *r
   return start_plugin_change (message, userdata, BUS_CHANGE_ROLLBACK, NULL, ret_error);
 }
 
+static int
+method_restore_config (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  BusService *service = sd_bus_slot_get_userdata (sd_bus_get_current_slot (sd_bus_message_get_bus (message)));
+  uint32_t version = 0;
+  int r;
+
+  if ((r = sd_bus_message_read (message, "u", &version)) < 0)
+    return r;
+  return bus_change_start_version (service, message, BUS_CHANGE_RESTORE, hkp_plugin_get_name (userdata), NULL, version,
+                                   ret_error);
+}
+
+static int
+method_get_secret_config (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  return start_plugin_change (message, userdata, BUS_CHANGE_GET_SECRET, NULL, ret_error);
+}
+
+/* Every kept version, newest first: when, which, who, and the config (redacted). */
+static int
+method_get_config_history (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  BusService *service = sd_bus_slot_get_userdata (sd_bus_get_current_slot (sd_bus_message_get_bus (message)));
+  g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GPtrArray) history = NULL;
+  g_autoptr (GError) error = NULL;
+  int r;
+
+  history = hkp_engine_get_config_history (service->engine, hkp_plugin_get_name (userdata), &error);
+  if (history == NULL)
+    return bus_error_from_gerror (ret_error, error);
+  if ((r = sd_bus_message_new_method_return (message, &reply)) < 0 ||
+      (r = sd_bus_message_open_container (reply, 'a', "(tuss)")) < 0)
+    return r;
+  for (guint i = 0; i < history->len; i++)
+    {
+      const HkpConfigVersion *version = history->pdata[i];
+      if ((r = sd_bus_message_append (reply, "(tuss)", (uint64_t) version->time_usec, (uint32_t) version->version,
+                                      version->who, version->config)) < 0)
+        return r;
+    }
+  if ((r = sd_bus_message_close_container (reply)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
 /* ---- vtable ------------------------------------------------------------ */
 
 const sd_bus_vtable bus_plugin_vtable[] = {
@@ -192,6 +275,16 @@ const sd_bus_vtable bus_plugin_vtable[] = {
   SD_BUS_PROPERTY ("ConfigVersion", "u", property_get_config_version, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("ReloadCount", "u", property_get_reload_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
   SD_BUS_PROPERTY ("LastError", "s", property_get_last_error, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Priority", "i", property_get_priority, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("ReloadStrategy", "s", property_get_reload_strategy, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("FailureMode", "s", property_get_failure_mode, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Isolation", "s", property_get_isolation, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("Required", "b", property_get_required, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("DrainTimeoutUSec", "t", property_get_drain_timeout, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("CallTimeoutUSec", "t", property_get_call_timeout, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("HealthIntervalUSec", "t", property_get_health_interval, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("HostPID", "u", property_get_host_pid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+  SD_BUS_PROPERTY ("DrainingRequests", "u", property_get_draining_requests, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 
   SD_BUS_METHOD_WITH_ARGS ("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("SetConfig", SD_BUS_ARGS ("s", json), SD_BUS_NO_RESULT, method_set_config,
@@ -199,6 +292,12 @@ const sd_bus_vtable bus_plugin_vtable[] = {
   SD_BUS_METHOD_WITH_ARGS ("Enable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_enable, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Disable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_disable, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("RollbackConfig", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_rollback_config,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("RestoreConfig", SD_BUS_ARGS ("u", version), SD_BUS_NO_RESULT, method_restore_config,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetConfigHistory", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(tuss)", history),
+                           method_get_config_history, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetSecretConfig", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_secret_config,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END
 };

@@ -400,6 +400,7 @@ typedef enum {
  */
 typedef struct {
   gint refs;
+  GMutex lock; /* orders the deadline's bookkeeping before a late return looks at it */
   gint state; /* CallState */
   gint phase; /* CallPhase */
   HkpTimed deadline; /* in the instance's queue */
@@ -413,7 +414,6 @@ typedef struct {
   HkpTimedQueue *deadlines;
   gint64 timeout_usec;
   gint overran; /* atomic: the deadline passed, so the plugin's cancelled() says so */
-  gboolean late; /* the pool was told this call holds its thread */
 } Call;
 
 static void
@@ -423,6 +423,7 @@ call_unref (Call *call)
     return;
   hkp_check_request_unref (call->request);
   hkp_slot_unref (call->slot);
+  g_mutex_clear (&call->lock);
   g_free (call);
 }
 
@@ -431,12 +432,19 @@ static void
 on_call_stuck (HkpTimed *timer)
 {
   Call *call = G_STRUCT_MEMBER_P (timer, -G_STRUCT_OFFSET (Call, stuck_timer));
+  HkpInstance *instance = NULL;
 
+  /* Under the lock, the returning side cannot leave the gate (and drop the instance) meanwhile. */
+  g_mutex_lock (&call->lock);
   if (g_atomic_int_compare_and_exchange (&call->phase, CALL_RUNNING, CALL_STUCK))
+    instance = hkp_instance_ref (call->gate->instance);
+  g_mutex_unlock (&call->lock);
+  if (instance != NULL)
     {
-      guint stuck = hkp_instance_add_stuck (call->gate->instance, 1);
+      guint stuck = hkp_instance_add_stuck (instance, 1);
       if (call->env->stuck != NULL)
-        call->env->stuck (call->slot, call->gate->instance, stuck, call->env->stuck_data);
+        call->env->stuck (call->slot, instance, stuck, call->env->stuck_data);
+      hkp_instance_unref (instance);
     }
   call_unref (call);
 }
@@ -447,22 +455,30 @@ on_call_deadline (HkpTimed *timer)
 {
   Call *call = G_STRUCT_MEMBER_P (timer, -G_STRUCT_OFFSET (Call, deadline));
   Check *check = call->check;
-  g_autofree char *why = NULL;
+  HkpSlot *slot = check->chain->slots[check->index]; /* the check's chain keeps it */
+  g_autofree char *why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms",
+                                          call->timeout_usec / 1000);
 
+  g_mutex_lock (&call->lock);
   if (!g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_SETTLED))
     {
+      g_mutex_unlock (&call->lock);
       call_unref (call); /* answered meanwhile: that side goes on */
       return;
     }
-  /* The thread stays in handle(): the pool gets another, and the call is watched a grace longer. */
-  g_atomic_int_set (&call->overran, 1);
-  call->late = TRUE;
+  /* Settled here: the check is ours (its chain keeps the slot). */
+  check = call->check;
+  slot = call->slot;
+  /* The thread stays in handle(): the pool gets another, and the call is watched a grace longer (the
+   * watchdog's reference goes with it).  A late return waits for the lock, so it sees all of this. */
   hkp_call_pool_late (call->env->pool);
   hkp_timed_queue_push (call->env->late_calls, &call->stuck_timer,
                         g_get_monotonic_time () + MAX (call->timeout_usec, STUCK_GRACE_MIN_USEC), on_call_stuck);
-  __atomic_fetch_add (&call->slot->timed_out, 1, __ATOMIC_RELAXED);
-  why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms", call->timeout_usec / 1000);
-  if (unavailable (check, call->slot, why))
+  g_atomic_int_set (&call->overran, 1);
+  g_mutex_unlock (&call->lock);
+  /* The call may be gone from here on: only the check is ours. */
+  __atomic_fetch_add (&slot->timed_out, 1, __ATOMIC_RELAXED);
+  if (unavailable (check, slot, why))
     finish (check);
   else
     walk_on_pool (check); /* the watchdog runs no plugin code */
@@ -519,14 +535,21 @@ run_call (Call *call)
         walk (check); /* on this pool thread: the next in-process plugin is asked at once */
       return;
     }
-  /* The deadline answered the check long ago; only the call is ours. */
+  /* The deadline answered the check; only the call is ours, once its bookkeeping is done. */
   host_response_clear (&response);
-  if (hkp_timed_queue_remove (call->env->late_calls, &call->stuck_timer))
-    call_unref (call);
-  if (!g_atomic_int_compare_and_exchange (&call->phase, CALL_RUNNING, CALL_RETURNED))
-    hkp_instance_add_stuck (call->gate->instance, -1);
-  if (call->late)
-    hkp_call_pool_late_returned (call->env->pool);
+  {
+    gboolean removed, was_stuck;
+
+    g_mutex_lock (&call->lock);
+    removed = hkp_timed_queue_remove (call->env->late_calls, &call->stuck_timer);
+    was_stuck = !g_atomic_int_compare_and_exchange (&call->phase, CALL_RUNNING, CALL_RETURNED);
+    g_mutex_unlock (&call->lock);
+    if (removed)
+      call_unref (call);
+    if (was_stuck)
+      hkp_instance_add_stuck (call->gate->instance, -1);
+  }
+  hkp_call_pool_late_returned (call->env->pool);
   hkp_guard_leave (&call->slot->gate, &call->gate->guard);
   call_unref (call);
 }
@@ -545,6 +568,7 @@ call_in_process (Check *check, HkpSlot *slot, HkpGate *gate)
   Call *call = g_new0 (Call, 1);
 
   call->refs = 1;
+  g_mutex_init (&call->lock);
   call->env = check->env;
   call->check = check;
   call->request = hkp_check_request_ref (check->request);

@@ -192,7 +192,7 @@ on_retired_drained (GObject *source, GAsyncResult *result, gpointer user_data)
   HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
 
   hkp_engine_observe_drain (retire->engine, &outcome);
-  g_ptr_array_remove (retire->plugin->draining, retire->gate);
+  hkp_plugin_remove_draining (retire->plugin, retire->gate);
   retire->plugin->cancelled_by_drain += outcome.cancelled;
   if (outcome.cancelled > 0)
     hkp_log_plugin (G_LOG_LEVEL_WARNING, retire->plugin->name,
@@ -223,8 +223,9 @@ hkp_engine_retire_serving_gate (HkpEngine *engine, HkpPlugin *plugin, HkpGate *n
   if (callback != NULL)
     retire->task = g_task_new (engine, NULL, callback, user_data);
   g_assert (retire->gate->mode == HKP_GATE_SERVE);
-  g_ptr_array_add (plugin->draining, retire->gate);
   hkp_engine_op_begin (engine);
   hkp_drain_swap_async (plugin->slot, new_gate, timeout, MAX (timeout, 1.0), hkp_engine_shutdown_late,
                         on_retired_drained, retire);
+  /* After the swap, so the requests it holds are counted at once (its drain completes on the loop, later). */
+  hkp_plugin_add_draining (plugin, retire->gate);
 }

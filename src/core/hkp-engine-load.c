@@ -5,6 +5,7 @@
 
 #include "hkp-engine-private.h"
 
+#include "hkp-config-store.h"
 #include "hkp-error.h"
 #include "hkp-log.h"
 #include "hkp-util.h"
@@ -71,8 +72,43 @@ hkp_engine_queue_load (HkpEngine *engine, HkpPlugin *plugin)
   pump_load_queue (engine);
 }
 
+/*
+ * Gives plugin its config version: the newest in the history, or a new one
+ * (by who) if the file is not the newest version kept, as after an edit
+ * while the daemon was down.  A history that cannot be written does not
+ * keep the file from loading: it is what the admin wrote.
+ */
+static void
+record_loaded_version (HkpEngine *engine, HkpPlugin *plugin, const char *who, const char *what)
+{
+  guint newest = hkp_config_history_newest (engine->state_dir, plugin->name);
+  g_autoptr (HkpConfigEntry) kept = newest > 0 ? hkp_config_history_read (engine->state_dir, plugin->name, newest, NULL)
+                                               : NULL;
+  g_autoptr (GError) error = NULL;
+  HkpConfigEntry entry = {
+    .version = newest + 1,
+    .time_usec = g_get_real_time (),
+    .who = (char *) who,
+    .what = (char *) what,
+    .text = plugin->file_text,
+  };
+
+  plugin->config_version = newest;
+  if (kept != NULL && g_strcmp0 (kept->text, plugin->file_text) == 0)
+    return;
+  /* Not synced: a thousand plugins at first start would wait for a thousand fsyncs, and a lost entry is made again. */
+  if (!hkp_config_history_add (engine->state_dir, plugin->name, &entry, FALSE, &error))
+    {
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: the history cannot keep its file: %s",
+                      plugin->name, error->message);
+      return;
+    }
+  plugin->config_version = entry.version;
+  hkp_config_history_prune (engine->state_dir, plugin->name, engine->settings.history_limit);
+}
+
 HkpPlugin *
-hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
+hkp_engine_add_file_by (HkpEngine *engine, const char *path, const char *who, const char *what, GError **error)
 {
   g_autofree char *name = hkp_manifest_name_from_filename (path);
   g_autoptr (HkpManifest) manifest = NULL;
@@ -98,12 +134,16 @@ hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
   manifest = hkp_manifest_new_from_file (path, &plugin->file_text, &local_error);
   if (manifest == NULL)
     {
+      /* Only files that parse go to the history: there is nothing to return to in the others. */
+      if (hkp_plugin_name_is_valid (name))
+        plugin->config_version = hkp_config_history_newest (engine->state_dir, name);
       hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
       hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, local_error->message);
     }
   else
     {
       hkp_plugin_set_manifest (plugin, manifest);
+      record_loaded_version (engine, plugin, who, what);
       if (!manifest->enabled)
         hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_DISABLED, "");
       else if (engine->stopping)
@@ -116,6 +156,12 @@ hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
   if (plugin->state == HKP_PLUGIN_STATE_LOADING)
     hkp_engine_queue_load (engine, plugin);
   return plugin;
+}
+
+HkpPlugin *
+hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
+{
+  return hkp_engine_add_file_by (engine, path, "file added", "add", error);
 }
 
 GPtrArray *
@@ -177,7 +223,7 @@ hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer
     {
       /* A duplicate is logged by add_file and leaves the first declaration in place. */
       g_autoptr (GError) error = NULL;
-      hkp_engine_add_file (engine, files->pdata[i], &error);
+      hkp_engine_add_file_by (engine, files->pdata[i], "file at start", "start", &error);
     }
   hkp_engine_wait_idle_async (engine, on_load_all_idle, g_steal_pointer (&task));
 }

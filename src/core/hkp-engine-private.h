@@ -18,6 +18,7 @@ struct _HkpEngine {
   char *config_dir;
   char *state_dir;
   char *copy_dir; /* private copies of loaded modules */
+  int copy_dir_lock; /* holds copy_dir, so another daemon's start leaves it alone */
   GMainContext *context; /* where the engine lives */
   gint64 start_time; /* real time of creation, µs */
   GPtrArray *plugins; /* HkpPlugin, priority order, owned */
@@ -126,5 +127,38 @@ GPtrArray *hkp_engine_list_plugin_files (HkpEngine *engine);
 
 /* Queues plugin (in state loading, with a manifest) for loading. */
 void hkp_engine_queue_load (HkpEngine *engine, HkpPlugin *plugin);
+
+/* Like hkp_engine_add_file(); who and what ("file at start", "start") go to the history with a new version. */
+HkpPlugin *hkp_engine_add_file_by (HkpEngine *engine, const char *path, const char *who, const char *what,
+                                   GError **error);
+
+/* What a change is, for the history and the messages. */
+typedef struct {
+  const char *who; /* who asked */
+  const char *what; /* "config change", "enable", "disable", "rollback", "restore", "rescan" */
+  guint restored; /* rollback and restore: the version brought back */
+  gboolean write_file; /* FALSE: the file holds the new text already (rescan) */
+} HkpChangeInfo;
+
+/*
+ * Makes new_text (taken) plugin's file by the one path every change takes
+ * (see hkp_engine_set_config_async()): check, claim, validate, history
+ * first, write aside, apply, rename.  task (taken, its source the engine)
+ * returns TRUE or the error; finish it with hkp_engine_change_finish().
+ */
+void hkp_engine_change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, const HkpChangeInfo *info,
+                             GTask *task);
+
+/*
+ * Puts manifest's config to the plugin's validate_config on a worker thread
+ * (with the init time bound): through the loaded module when the plugin
+ * runs that module, else a fresh copy loaded for the purpose.  Plugins
+ * without validate_config accept everything.
+ */
+void hkp_engine_validate_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest,
+                                GAsyncReadyCallback callback, gpointer user_data);
+
+/* Finishes hkp_engine_validate_async(): FALSE with the plugin's refusal (HKP_ERROR_INVALID_CONFIG) or why it could not ask. */
+gboolean hkp_engine_validate_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 
 G_END_DECLS

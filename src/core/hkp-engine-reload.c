@@ -206,7 +206,7 @@ on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
   HkpGate *gate = hkp_drain_swap_finish (result, &outcome);
 
   hkp_engine_observe_drain (apply->engine, &outcome);
-  g_ptr_array_remove (apply->plugin->draining, apply->paused_from);
+  hkp_plugin_remove_draining (apply->plugin, apply->paused_from);
   apply->plugin->cancelled_by_drain += outcome.cancelled;
   if (gate == NULL)
     {
@@ -286,7 +286,6 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
       return;
     }
   apply->paused_from = hkp_slot_peek_gate (plugin->slot);
-  g_ptr_array_add (plugin->draining, apply->paused_from);
   /* Waiting requests get the drain and both init bounds before they give up on the plugin. */
   drain_timeout = hkp_engine_drain_timeout (engine, plugin);
   __atomic_store_n (&plugin->slot->pause_limit_usec,
@@ -294,6 +293,7 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
                     __ATOMIC_RELAXED);
   hkp_drain_swap_async (plugin->slot, hkp_gate_new (HKP_GATE_PAUSED, NULL), drain_timeout, MAX (drain_timeout, 1.0),
                         hkp_engine_shutdown_late, on_exclusive_drained, task);
+  hkp_plugin_add_draining (plugin, apply->paused_from);
 }
 
 gboolean
@@ -330,12 +330,15 @@ hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallbac
       g_task_return_error (task, error);
       return;
     }
-  if (plugin->manifest == NULL || plugin->state == HKP_PLUGIN_STATE_DISABLED)
+  if (plugin->manifest == NULL)
     {
       g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED,
-                               plugin->manifest == NULL ? "plugin %s cannot be reloaded: its file is invalid (%s)"
-                                                        : "plugin %s is disabled; enable it instead%s",
-                               name, plugin->manifest == NULL ? plugin->last_error : "");
+                               "plugin %s cannot be reloaded: its file is invalid (%s)", name, plugin->last_error);
+      return;
+    }
+  if (plugin->state == HKP_PLUGIN_STATE_DISABLED)
+    {
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_DISABLED, "plugin %s is disabled; enable it instead", name);
       return;
     }
   if (plugin->draining->len >= 2)

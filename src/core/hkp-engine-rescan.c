@@ -4,8 +4,10 @@
 /*
  * Rescan: compare the config directory with the registry.  New files load,
  * removed files drain and unload, edited files are applied like a config
- * change (reload, enable or disable); an edit that does not parse leaves the
- * running instance serving and says why.
+ * change (reload, enable or disable).  A file that is not applied leaves
+ * the running instance serving, says why in the plugin's last error, and is
+ * listed among the refused files; once the file on disk is the one in force
+ * again, the error goes.
  */
 
 #include "hkp-engine-private.h"
@@ -13,7 +15,10 @@
 #include <string.h>
 
 #include "hkp-error.h"
+#include "hkp-file.h"
 #include "hkp-log.h"
+
+#define RESCAN_WHO "file edited, rescan"
 
 typedef struct {
   HkpEngine *engine;
@@ -22,32 +27,91 @@ typedef struct {
 } Rescan;
 
 static void
+refusal_free (HkpRescanRefusal *refusal)
+{
+  g_free (refusal->file);
+  g_free (refusal->reason);
+  g_free (refusal);
+}
+
+static void
+rescan_free (Rescan *rescan)
+{
+  hkp_rescan_summary_clear (&rescan->summary);
+  g_free (rescan);
+}
+
+void
+hkp_rescan_summary_clear (HkpRescanSummary *summary)
+{
+  g_clear_pointer (&summary->refused, g_ptr_array_unref);
+}
+
+char *
+hkp_rescan_summary_describe_refused (const HkpRescanSummary *summary)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  for (guint i = 0; summary->refused != NULL && i < summary->refused->len; i++)
+    {
+      HkpRescanRefusal *refusal = summary->refused->pdata[i];
+      g_string_append_printf (text, "%s%s: %s", i > 0 ? "; " : "", refusal->file, refusal->reason);
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* Lists file as refused for reason; a reason that begins with the file's name loses it. */
+static void
+refuse (Rescan *rescan, const char *file, const char *reason)
+{
+  HkpRescanRefusal *refusal = g_new0 (HkpRescanRefusal, 1);
+
+  if (g_str_has_prefix (reason, file) && reason[strlen (file)] == ':')
+    {
+      reason += strlen (file) + 1;
+      while (*reason == ' ')
+        reason++;
+    }
+  refusal->file = g_strdup (file);
+  refusal->reason = g_strdup (reason);
+  g_ptr_array_add (rescan->summary.refused, refusal);
+  rescan->summary.errors++;
+}
+
+static gint
+compare_refusals (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(HkpRescanRefusal *const *) a)->file, (*(HkpRescanRefusal *const *) b)->file);
+}
+
+static void
 rescan_step_done (GTask *task)
 {
   Rescan *rescan = g_task_get_task_data (task);
 
   if (--rescan->outstanding > 0)
     return;
+  g_ptr_array_sort (rescan->summary.refused, compare_refusals);
   g_message ("rescan: added %u, removed %u, changed %u, unchanged %u, errors %u", rescan->summary.added,
              rescan->summary.removed, rescan->summary.changed, rescan->summary.unchanged, rescan->summary.errors);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
 }
 
+/* The file on disk is not the one in force: say so in the plugin's last error until it is. */
+static void
+mark_file_refused (HkpPlugin *plugin, const char *message)
+{
+  plugin->file_refused = TRUE;
+  hkp_plugin_set_state (plugin, plugin->state, message);
+}
+
+/* ---- edited files ------------------------------------------------------ */
+
 typedef struct {
   GTask *task;
   HkpPlugin *plugin;
-  char *text;
-  gint old_priority;
 } Edit;
-
-static void
-edit_free (Edit *edit)
-{
-  g_object_unref (edit->plugin);
-  g_free (edit->text);
-  g_free (edit);
-}
 
 static void
 on_edit_applied (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -56,31 +120,29 @@ on_edit_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   Rescan *rescan = g_task_get_task_data (edit->task);
   g_autoptr (GError) error = NULL;
 
-  hkp_engine_release (rescan->engine, edit->plugin);
-  if (hkp_engine_apply_finish (rescan->engine, result, &error))
-    {
-      g_free (edit->plugin->file_text);
-      edit->plugin->file_text = g_steal_pointer (&edit->text);
-      if (hkp_plugin_get_priority (edit->plugin) != edit->old_priority)
-        hkp_engine_reorder (rescan->engine, edit->plugin);
-      hkp_plugin_set_config_version (edit->plugin, edit->plugin->config_version + 1);
-      rescan->summary.changed++;
-    }
+  if (hkp_engine_change_finish (rescan->engine, result, &error))
+    rescan->summary.changed++;
   else
     {
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, edit->plugin->name, "rescan: the edit of %s was not applied: %s",
-                      edit->plugin->file, error->message);
-      rescan->summary.errors++;
+      refuse (rescan, edit->plugin->file, error->message);
+      /* Busy is no fault of the file: it waits for the next rescan. */
+      if (!g_error_matches (error, HKP_ERROR, HKP_ERROR_BUSY))
+        mark_file_refused (edit->plugin, error->message);
+      else
+        hkp_log_plugin (G_LOG_LEVEL_WARNING, edit->plugin->name, "rescan: the edit of %s waits for the next rescan: %s",
+                        edit->plugin->file, error->message);
     }
   rescan_step_done (edit->task);
-  edit_free (edit);
+  g_object_unref (edit->plugin);
+  g_free (edit);
 }
 
-/* An edited file: parse it, then apply it; a file that does not parse leaves the running instance. */
+/* An edited file: applied like a config change; one that does not parse leaves the running instance. */
 static void
 rescan_edited (GTask *task, HkpPlugin *plugin, char *text)
 {
   Rescan *rescan = g_task_get_task_data (task);
+  HkpChangeInfo info = { .who = RESCAN_WHO, .what = "rescan", .write_file = FALSE };
   g_autoptr (HkpManifest) manifest = NULL;
   g_autoptr (GError) error = NULL;
   Edit *edit;
@@ -88,11 +150,11 @@ rescan_edited (GTask *task, HkpPlugin *plugin, char *text)
   manifest = hkp_manifest_new_from_data (plugin->name, plugin->file, text, strlen (text), &error);
   if (manifest == NULL)
     {
-      rescan->summary.errors++;
+      refuse (rescan, plugin->file, error->message);
       if (hkp_slot_peek_gate (plugin->slot)->mode == HKP_GATE_SERVE)
         {
           /* Keep file_text: the next rescan reports the same bad edit again until it is fixed. */
-          hkp_plugin_set_state (plugin, plugin->state, error->message);
+          mark_file_refused (plugin, error->message);
           hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name,
                           "rescan: %s; plugin %s keeps running with its previous file", error->message, plugin->name);
         }
@@ -100,6 +162,7 @@ rescan_edited (GTask *task, HkpPlugin *plugin, char *text)
         {
           g_free (plugin->file_text);
           plugin->file_text = g_strdup (text);
+          plugin->file_refused = FALSE;
           hkp_plugin_set_manifest (plugin, NULL);
           hkp_engine_set_gate_mode (plugin, HKP_GATE_FAILED);
           hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, error->message);
@@ -107,22 +170,70 @@ rescan_edited (GTask *task, HkpPlugin *plugin, char *text)
       g_free (text);
       return;
     }
-  if (!hkp_engine_claim (rescan->engine, plugin, &error))
-    {
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "rescan: the edit of %s waits for the next rescan: %s",
-                      plugin->file, error->message);
-      rescan->summary.errors++;
-      g_free (text);
-      return;
-    }
   edit = g_new0 (Edit, 1);
   edit->task = task;
   edit->plugin = g_object_ref (plugin);
-  edit->text = text;
-  edit->old_priority = hkp_plugin_get_priority (plugin);
   rescan->outstanding++;
-  hkp_engine_apply_async (rescan->engine, plugin, manifest, on_edit_applied, edit);
+  hkp_engine_change_file (rescan->engine, plugin, text, &info,
+                          g_task_new (rescan->engine, NULL, on_edit_applied, edit));
 }
+
+/* ---- added files ------------------------------------------------------- */
+
+typedef struct {
+  GTask *task;
+  HkpPlugin *plugin;
+  gulong handler;
+} Addition;
+
+static void
+addition_done (Addition *addition)
+{
+  Rescan *rescan = g_task_get_task_data (addition->task);
+
+  if (hkp_plugin_get_state (addition->plugin) == HKP_PLUGIN_STATE_FAILED)
+    refuse (rescan, addition->plugin->file, addition->plugin->last_error);
+  g_signal_handler_disconnect (rescan->engine, addition->handler);
+  rescan_step_done (addition->task);
+  g_object_unref (addition->plugin);
+  g_free (addition);
+}
+
+static void
+on_added_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, Addition *addition)
+{
+  if (plugin == addition->plugin && (what & HKP_PLUGIN_CHANGED_STATE) != 0 &&
+      hkp_plugin_get_state (plugin) != HKP_PLUGIN_STATE_LOADING)
+    addition_done (addition);
+}
+
+/* A new file: declare its plugin and wait for its load's outcome. */
+static void
+rescan_added (GTask *task, const char *path)
+{
+  Rescan *rescan = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  HkpPlugin *plugin = hkp_engine_add_file_by (rescan->engine, path, "file added, rescan", "add", &error);
+  Addition *addition;
+
+  if (plugin == NULL)
+    {
+      refuse (rescan, path, error->message);
+      return;
+    }
+  rescan->summary.added++;
+  if (hkp_plugin_get_state (plugin) == HKP_PLUGIN_STATE_FAILED)
+    refuse (rescan, path, plugin->last_error);
+  if (hkp_plugin_get_state (plugin) != HKP_PLUGIN_STATE_LOADING)
+    return;
+  addition = g_new0 (Addition, 1);
+  addition->task = task;
+  addition->plugin = g_object_ref (plugin);
+  addition->handler = g_signal_connect (rescan->engine, "plugin-changed", G_CALLBACK (on_added_changed), addition);
+  rescan->outstanding++;
+}
+
+/* ---- removed files ----------------------------------------------------- */
 
 typedef struct {
   GTask *task;
@@ -156,7 +267,7 @@ rescan_removed (GTask *task, HkpPlugin *plugin)
     {
       hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "rescan: plugin %s stays until the next rescan: %s",
                       plugin->name, error->message);
-      rescan->summary.errors++;
+      refuse (rescan, plugin->file, error->message);
       return;
     }
   rescan->summary.removed++;
@@ -178,6 +289,27 @@ rescan_removed (GTask *task, HkpPlugin *plugin)
                                   removal);
 }
 
+/* ---- the scan ---------------------------------------------------------- */
+
+/* A file as it was when last applied (or refused at load). */
+static void
+rescan_unchanged (Rescan *rescan, HkpPlugin *plugin)
+{
+  rescan->summary.unchanged++;
+  if (plugin->manifest == NULL)
+    {
+      /* Still the file that did not parse: still refused. */
+      refuse (rescan, plugin->file, plugin->last_error);
+      return;
+    }
+  /* The edit that was refused is gone: so is its error. */
+  if (plugin->file_refused)
+    {
+      plugin->file_refused = FALSE;
+      hkp_plugin_set_state (plugin, plugin->state, "");
+    }
+}
+
 void
 hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -190,7 +322,8 @@ hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoint
   g_task_set_source_tag (task, hkp_engine_rescan_async);
   rescan->engine = engine;
   rescan->outstanding = 1;
-  g_task_set_task_data (task, rescan, g_free);
+  rescan->summary.refused = g_ptr_array_new_with_free_func ((GDestroyNotify) refusal_free);
+  g_task_set_task_data (task, rescan, (GDestroyNotify) rescan_free);
   if (engine->stopping)
     {
       g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED, "the service is stopping");
@@ -211,23 +344,23 @@ hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoint
       g_hash_table_add (present, g_strdup (path));
       if (plugin == NULL)
         {
-          if (hkp_engine_add_file (engine, path, &error) != NULL)
-            rescan->summary.added++;
-          else
-            rescan->summary.errors++;
+          rescan_added (task, path);
           continue;
         }
       if (!g_str_equal (plugin->file, path))
         continue;
-      if (!g_file_get_contents (path, &text, NULL, &error))
+      text = hkp_file_read_regular (path, HKP_MANIFEST_MAX_SIZE, NULL, &error);
+      if (text == NULL)
         {
-          hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "rescan: cannot read %s: %s", path, error->message);
-          rescan->summary.errors++;
+          g_autofree char *message = g_strdup_printf ("%s: cannot read: %s", path, error->message);
+          hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "rescan: %s", message);
+          refuse (rescan, path, message);
+          mark_file_refused (plugin, message);
           continue;
         }
       if (g_strcmp0 (text, plugin->file_text) == 0)
         {
-          rescan->summary.unchanged++;
+          rescan_unchanged (rescan, plugin);
           g_free (text);
           continue;
         }
@@ -246,8 +379,14 @@ hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoint
 gboolean
 hkp_engine_rescan_finish (HkpEngine *engine, GAsyncResult *result, HkpRescanSummary *summary, GError **error)
 {
+  Rescan *rescan;
+
   g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
+  rescan = g_task_get_task_data (G_TASK (result));
   if (summary != NULL)
-    *summary = ((Rescan *) g_task_get_task_data (G_TASK (result)))->summary;
+    {
+      *summary = rescan->summary;
+      rescan->summary.refused = NULL;
+    }
   return g_task_propagate_boolean (G_TASK (result), error);
 }

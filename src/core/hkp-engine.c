@@ -4,10 +4,13 @@
 #include "hkp-engine-private.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
+#include "hkp-file.h"
 #include "hkp-health-monitor.h"
 #include "hkp-log.h"
 #include "hkp-thread-call.h"
@@ -23,35 +26,20 @@ static guint signals[N_SIGNALS];
 G_DEFINE_FINAL_TYPE (HkpEngine, hkp_engine, G_TYPE_OBJECT)
 
 static void
-remove_copy_dir (const char *dir)
-{
-  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
-  const char *entry;
-
-  if (handle == NULL)
-    return;
-  while ((entry = g_dir_read_name (handle)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, entry, NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
-}
-
-static void
 hkp_engine_finalize (GObject *object)
 {
   HkpEngine *engine = HKP_ENGINE (object);
 
-  hkp_engine_check_env_clear (engine);
   /* Nobody checks requests any more: the last chain goes at once. */
   hkp_chain_free ((HkpChain *) hkp_guard_swap (&engine->chain, NULL));
   g_queue_clear_full (&engine->load_queue, g_object_unref);
   g_clear_pointer (&engine->by_name, g_hash_table_unref);
   g_clear_pointer (&engine->plugins, g_ptr_array_unref);
+  /* Last: slots and instances gone, their deadline queues are too. */
+  hkp_engine_check_env_clear (engine);
   g_clear_pointer (&engine->idle_waiters, g_ptr_array_unref);
   if (engine->copy_dir != NULL)
-    remove_copy_dir (engine->copy_dir);
+    hkp_file_remove_module_copy_dir (engine->copy_dir, engine->copy_dir_lock);
   g_free (engine->copy_dir);
   g_free (engine->plugin_dir);
   g_free (engine->config_dir);
@@ -82,14 +70,45 @@ hkp_engine_init (HkpEngine *engine)
   engine->idle_waiters = g_ptr_array_new_with_free_func (g_object_unref);
   engine->context = g_main_context_ref_thread_default ();
   engine->start_time = g_get_real_time ();
+  engine->copy_dir_lock = -1;
   g_queue_init (&engine->load_queue);
+}
+
+/*
+ * What a killed daemon leaves: module copies in the state directory,
+ * temporary files beside plugin files (also beside the targets of
+ * symlinked ones) and in the history.  Anything a running daemon holds is
+ * left alone.
+ */
+static void
+remove_leftovers (HkpEngine *engine)
+{
+  g_autoptr (GDir) handle = g_dir_open (engine->config_dir, 0, NULL);
+  const char *entry;
+
+  hkp_file_remove_module_copies (engine->state_dir);
+  hkp_config_history_tidy (engine->state_dir);
+  hkp_file_remove_temporaries (engine->config_dir, NULL);
+  while (handle != NULL && (entry = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (engine->config_dir, entry, NULL);
+      g_autofree char *target = NULL;
+      g_autofree char *target_dir = NULL;
+      g_autofree char *target_base = NULL;
+
+      if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) || (target = realpath (path, NULL)) == NULL)
+        continue;
+      target_dir = g_path_get_dirname (target);
+      target_base = g_path_get_basename (target);
+      if (!g_str_equal (target_dir, engine->config_dir))
+        hkp_file_remove_temporaries (target_dir, target_base);
+    }
 }
 
 HkpEngine *
 hkp_engine_new (const HkpEngineSettings *settings, GError **error)
 {
   g_autoptr (HkpEngine) engine = NULL;
-  g_autofree char *template = NULL;
 
   g_return_val_if_fail (settings->plugin_dir != NULL, NULL);
   g_return_val_if_fail (settings->config_dir != NULL, NULL);
@@ -127,6 +146,8 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
     engine->settings.restart.window_sec = 3600;
   if (engine->settings.restart.max_in_window == 0)
     engine->settings.restart.max_in_window = 5;
+  if (engine->settings.history_limit == 0)
+    engine->settings.history_limit = HKP_CONFIG_HISTORY_LIMIT_DEFAULT;
 
   if (g_mkdir_with_parents (engine->state_dir, 0700) != 0)
     {
@@ -134,16 +155,11 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
       g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "state directory %s: %s", engine->state_dir, g_strerror (saved));
       return NULL;
     }
+  remove_leftovers (engine);
   /* Module copies live under the state directory: /tmp and /run are often mounted noexec. */
-  template = g_build_filename (engine->state_dir, "modules.XXXXXX", NULL);
-  if (g_mkdtemp_full (template, 0700) == NULL)
-    {
-      int saved = errno;
-      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "cannot make a module directory in %s: %s", engine->state_dir,
-                   g_strerror (saved));
-      return NULL;
-    }
-  engine->copy_dir = g_steal_pointer (&template);
+  engine->copy_dir = hkp_file_make_module_copy_dir (engine->state_dir, &engine->copy_dir_lock, error);
+  if (engine->copy_dir == NULL)
+    return NULL;
   hkp_engine_check_env_init (engine);
   return g_steal_pointer (&engine);
 }
@@ -233,9 +249,7 @@ hkp_engine_list_plugins (HkpEngine *engine)
 gdouble
 hkp_engine_drain_timeout (HkpEngine *engine, HkpPlugin *plugin)
 {
-  if (plugin->manifest != NULL && plugin->manifest->drain_timeout_sec > 0)
-    return plugin->manifest->drain_timeout_sec;
-  return engine->settings.drain_timeout_sec;
+  return hkp_plugin_get_drain_timeout (plugin);
 }
 
 /* ---- the chain -------------------------------------------------------- */
@@ -305,6 +319,7 @@ hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
   g_autoptr (HkpPlugin) keep = g_object_ref (plugin);
 
   hkp_health_watch_stop (plugin);
+  hkp_plugin_stop_draining_poll (plugin);
   plugin->registered = FALSE;
   g_hash_table_remove (engine->by_name, plugin->name);
   g_ptr_array_remove (engine->plugins, plugin);

@@ -38,6 +38,7 @@ typedef struct {
   guint max_parallel_loads;
   gdouble health_timeout_sec; /* a health() call that overruns counts as unhealthy */
   HkpRestartPolicy restart;
+  guint history_limit; /* versions of each plugin file the history keeps (default HKP_CONFIG_HISTORY_LIMIT_DEFAULT) */
   HkpWriteHook write_hook; /* tests: runs before a plugin file is renamed into place */
   gpointer write_hook_data;
 } HkpEngineSettings;
@@ -53,7 +54,12 @@ typedef struct {
 #define HKP_TYPE_ENGINE (hkp_engine_get_type ())
 G_DECLARE_FINAL_TYPE (HkpEngine, hkp_engine, HKP, ENGINE, GObject)
 
-/* Creates an engine, making the state directory and a private module-copy directory inside it; returns a new reference or NULL. */
+/*
+ * Creates an engine, making the state directory and a private module-copy
+ * directory inside it, after removing what a killed daemon left there and
+ * in the config directory (module copies, temporary files; each logged).
+ * Returns a new reference or NULL.
+ */
 HkpEngine *hkp_engine_new (const HkpEngineSettings *settings, GError **error);
 
 /* Returns the real time (µs since the epoch) the engine was created. */
@@ -144,37 +150,87 @@ gboolean hkp_engine_check_finish (HkpEngine *engine, GAsyncResult *result, HkpCh
  * config, by its reload strategy.  Completes when the outcome is known:
  * TRUE once the new instance serves; FALSE with HKP_ERROR_RELOAD_FAILED
  * (the previous instance keeps serving: rolled back, the plugin's error in
- * the message), HKP_ERROR_BUSY, HKP_ERROR_NO_SUCH_PLUGIN or HKP_ERROR_FAILED.
+ * the message), HKP_ERROR_DISABLED (enable it instead), HKP_ERROR_BUSY,
+ * HKP_ERROR_NO_SUCH_PLUGIN or HKP_ERROR_FAILED.
  */
 void hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback, gpointer user_data);
 
 /* Finishes hkp_engine_reload_async(). */
 gboolean hkp_engine_reload_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 
-/* Returns plugin name's config object as JSON text (caller frees), or NULL with an error. */
+/* Returns plugin name's config object as JSON text, secrets and all (caller frees), or NULL with an error. */
 char *hkp_engine_get_config (HkpEngine *engine, const char *name, GError **error);
 
 /*
- * Replaces plugin name's config with json (a JSON object): validated, applied
- * through a reload, then written to its file atomically with the previous
- * file kept in the history.  Fails with HKP_ERROR_INVALID_CONFIG (bad JSON, or
- * refused by the plugin), HKP_ERROR_RELOAD_FAILED (rolled back), BUSY,
- * NO_SUCH_PLUGIN or FAILED; on failure nothing changes, in memory or on disk.
- * Finish with hkp_engine_change_finish().
+ * Every change below follows one path, so that on any failure nothing
+ * changes, in memory or on disk: the new file is checked (strict JSON,
+ * manager keys) and, if the plugin is to run, its config is put to the
+ * plugin's validate_config (a refusal is HKP_ERROR_INVALID_CONFIG, before
+ * any reload); the new version is saved to the history first (a full disk
+ * refuses the change with HKP_ERROR_FAILED); the new file is written aside;
+ * the change is applied through a reload; then the file is renamed into
+ * place (a symlink's target is replaced, the link kept).  who says who asked
+ * ("uid 1000 via D-Bus", "HTTP from 127.0.0.1 with the token"); it goes to
+ * the history with the version.  Errors: HKP_ERROR_INVALID_CONFIG,
+ * HKP_ERROR_RELOAD_FAILED (rolled back), BUSY, NO_SUCH_PLUGIN or FAILED.
+ * Finish each with hkp_engine_change_finish().
  */
-void hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *json, GAsyncReadyCallback callback,
-                                  gpointer user_data);
 
-/* Returns plugin name to the newest earlier file in its history, which then leaves the history. */
-void hkp_engine_rollback_config_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback,
-                                       gpointer user_data);
+/*
+ * Replaces plugin name's config with json (a JSON object).  A secret-looking
+ * key whose value is "[redacted]" (what reads show) keeps its stored value;
+ * with no stored value to keep, the change is refused (InvalidConfig,
+ * naming the key).
+ */
+void hkp_engine_set_config_async (HkpEngine *engine, const char *name, const char *json, const char *who,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+
+/*
+ * Returns plugin name to the version before the one in force: after a
+ * rollback or restore, the one before the version that brought back, so
+ * repeated rollbacks walk back.  A new version in the history.
+ */
+void hkp_engine_rollback_config_async (HkpEngine *engine, const char *name, const char *who,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+
+/* Returns plugin name to version (any kept in its history); a new version in the history. */
+void hkp_engine_restore_config_async (HkpEngine *engine, const char *name, guint version, const char *who,
+                                      GAsyncReadyCallback callback, gpointer user_data);
 
 /* Sets config.enabled of plugin name (disable drains and unloads; enable loads), saved like a config change. */
-void hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enabled, GAsyncReadyCallback callback,
-                                   gpointer user_data);
+void hkp_engine_set_enabled_async (HkpEngine *engine, const char *name, gboolean enabled, const char *who,
+                                   GAsyncReadyCallback callback, gpointer user_data);
 
-/* Finishes a set-config, rollback or set-enabled call. */
+/* Finishes a set-config, rollback, restore or set-enabled call. */
 gboolean hkp_engine_change_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
+
+/* One version of a plugin's config, as hkp_engine_get_config_history() tells it. */
+typedef struct {
+  guint version;
+  gint64 time_usec; /* real time, µs since the epoch */
+  char *who; /* who made it: "uid 1000 via D-Bus", "file edited, rescan", "file at start", … */
+  char *what; /* "config change", "enable", "disable", "rollback", "restore", "rescan", "add", "start" */
+  guint restored; /* rollback and restore: the version brought back; else 0 */
+  char *config; /* the plugin's config object as JSON, secrets redacted */
+} HkpConfigVersion;
+
+/* Frees version and what it holds. */
+void hkp_config_version_free (HkpConfigVersion *version);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpConfigVersion, hkp_config_version_free)
+
+/*
+ * Returns the versions of plugin name's config the history keeps, newest
+ * (the one in force) first: a GPtrArray of HkpConfigVersion (caller frees),
+ * or NULL with HKP_ERROR_NO_SUCH_PLUGIN / INVALID_NAME.
+ */
+GPtrArray *hkp_engine_get_config_history (HkpEngine *engine, const char *name, GError **error);
+
+/* A plugin file a rescan did not apply, and why. */
+typedef struct {
+  char *file;
+  char *reason; /* without the file's name in front */
+} HkpRescanRefusal;
 
 /* What a rescan did. */
 typedef struct {
@@ -182,18 +238,34 @@ typedef struct {
   guint removed;
   guint changed;
   guint unchanged;
-  guint errors; /* bad edits, busy plugins, unreadable files */
+  guint errors; /* files not applied: as many as refused holds */
+  GPtrArray *refused; /* HkpRescanRefusal, by file name; owned by the summary */
 } HkpRescanSummary;
+
+/* Frees what summary holds (not summary itself). */
+void hkp_rescan_summary_clear (HkpRescanSummary *summary);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HkpRescanSummary, hkp_rescan_summary_clear)
+
+/* Returns "FILE: REASON; FILE: REASON" for the refused files of summary (caller frees); "" if none. */
+char *hkp_rescan_summary_describe_refused (const HkpRescanSummary *summary);
 
 /*
  * Picks up added, removed and edited plugin files: added ones load, removed
- * ones drain and unload, edited ones are applied (reload with the new file);
- * an edit that does not parse keeps the running instance and sets its last
- * error.  Completes when every change has an outcome.
+ * ones drain and unload, edited ones are applied like a config change (who
+ * "file edited, rescan").  A file that is not applied (not JSON, bad keys,
+ * refused by the plugin, failed to load, busy) leaves a running instance
+ * serving, sets the plugin's last error and is listed in the summary's
+ * refused; the good files are applied all the same.  Completes when every
+ * change has an outcome, the loads of added files included.
  */
 void hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer user_data);
 
-/* Finishes hkp_engine_rescan_async(), filling summary (may be NULL). */
+/*
+ * Finishes hkp_engine_rescan_async(), filling summary (may be NULL; clear it
+ * with hkp_rescan_summary_clear()).  FALSE with an error only if the engine
+ * is stopping: refused files are in summary->refused.
+ */
 gboolean hkp_engine_rescan_finish (HkpEngine *engine, GAsyncResult *result, HkpRescanSummary *summary, GError **error);
 
 /*

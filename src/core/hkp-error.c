@@ -23,6 +23,7 @@ static const struct {
   [HKP_ERROR_TIMED_OUT] = { "timed-out", DBUS_ERROR_PREFIX "Failed", 504 },
   [HKP_ERROR_BUSY] = { "busy", DBUS_ERROR_PREFIX "Busy", 409 },
   [HKP_ERROR_RELOAD_FAILED] = { "reload-failed", DBUS_ERROR_PREFIX "ReloadFailed", 500 },
+  [HKP_ERROR_DISABLED] = { "disabled", DBUS_ERROR_PREFIX "Disabled", 409 },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (error_table) == HKP_ERROR_N_CODES);
 

@@ -21,6 +21,7 @@ typedef enum {
   HKP_ERROR_TIMED_OUT, /* a plugin call overran its time bound */
   HKP_ERROR_BUSY, /* another transition of that plugin is running */
   HKP_ERROR_RELOAD_FAILED, /* a reload failed; the previous instance keeps serving */
+  HKP_ERROR_DISABLED, /* the plugin is disabled (reload): enable it */
   HKP_ERROR_N_CODES,
 } HkpErrorCode;
 

@@ -30,12 +30,8 @@ hkp_instance_new (HkpModule *module, const char *plugin_name, const char *config
   HkpInstance *instance;
   void *handle = NULL;
 
-  if (d->validate_config != NULL && d->validate_config (config_json, message, sizeof message) != 0)
-    {
-      g_autofree char *text = plugin_message (message, sizeof message, "no reason given");
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG, "config rejected: %s", text);
-      return NULL;
-    }
+  if (!hkp_module_validate_config (module, config_json, error))
+    return NULL;
   if (d->init (config_json, &handle, message, sizeof message) != 0)
     {
       g_autofree char *text = plugin_message (message, sizeof message, "no reason given");

@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
+#include "hkp-file.h"
 #include "hkp-json.h"
 
 #define MANIFEST_SUFFIX ".json"
@@ -255,10 +256,10 @@ read_member (const char *path, const char *key, JsonNode *node, HkpManifest *man
 HkpManifest *
 hkp_manifest_new_from_data (const char *name, const char *path, const char *data, gsize len, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autoptr (HkpManifest) manifest = NULL;
   g_autoptr (GError) parse_error = NULL;
   g_autoptr (GList) members = NULL;
+  g_autoptr (JsonNode) root_node = NULL;
   JsonObject *root;
 
   if (!hkp_plugin_name_is_valid (name))
@@ -276,35 +277,19 @@ hkp_manifest_new_from_data (const char *name, const char *path, const char *data
                    "%s: file is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", path, len, HKP_MANIFEST_MAX_SIZE);
       return NULL;
     }
-  if (!hkp_json_depth_within (data, len, HKP_MANIFEST_MAX_DEPTH))
+  root_node = hkp_json_parse_strict (data, len, HKP_MANIFEST_MAX_DEPTH, &parse_error);
+  if (root_node == NULL)
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: invalid JSON: nested deeper than %d levels", path,
-                   HKP_MANIFEST_MAX_DEPTH);
+      if (g_error_matches (parse_error, HKP_JSON_ERROR, HKP_JSON_ERROR_EMPTY))
+        g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: file is empty", path);
+      else /* "LINE:COL: problem": keep the position, name the file, as compilers do */
+        g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s:%s", path, parse_error->message);
       return NULL;
     }
-  if (!g_utf8_validate_len (data, len, NULL))
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: invalid JSON: not valid UTF-8", path);
-      return NULL;
-    }
-  if (!json_parser_load_from_data (parser, data, (gssize) len, &parse_error))
-    {
-      /* json-glib says "<data>:LINE:COL: Parse error: …"; keep the position, name the file. */
-      const char *detail = parse_error->message;
-      if (g_str_has_prefix (detail, "<data>:"))
-        detail += strlen ("<data>:");
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s:%s", path, detail);
-      return NULL;
-    }
-  if (json_parser_get_root (parser) == NULL)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: file is empty", path);
-      return NULL;
-    }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if (!JSON_NODE_HOLDS_OBJECT (root_node))
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: the top level must be a JSON object, not %s",
-                   path, hkp_json_type_name (json_parser_get_root (parser)));
+                   path, hkp_json_type_name (root_node));
       return NULL;
     }
 
@@ -318,7 +303,7 @@ hkp_manifest_new_from_data (const char *name, const char *path, const char *data
   manifest->call_timeout_ms = HKP_CALL_TIMEOUT_DEFAULT_MS;
   manifest->memory_max_mb = HKP_MEMORY_MAX_DEFAULT_MB;
 
-  root = json_node_get_object (json_parser_get_root (parser));
+  root = json_node_get_object (root_node);
   members = json_object_get_members (root);
   for (GList *l = members; l != NULL; l = l->next)
     if (!read_member (path, l->data, json_object_get_member (root, l->data), manifest, error))
@@ -346,7 +331,6 @@ hkp_manifest_new_from_file (const char *path, char **text, GError **error)
   g_autofree char *name = hkp_manifest_name_from_filename (path);
   g_autofree char *data = NULL;
   g_autoptr (GError) read_error = NULL;
-  GStatBuf st;
   gsize len = 0;
 
   if (name == NULL)
@@ -354,15 +338,9 @@ hkp_manifest_new_from_file (const char *path, char **text, GError **error)
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME, "%s: a plugin file must be named <name>.json", path);
       return NULL;
     }
-  /* Check the size before reading, so a huge file is never read into memory. */
-  if (g_stat (path, &st) == 0 && st.st_size > HKP_MANIFEST_MAX_SIZE)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST,
-                   "%s: file is %" G_GINT64_FORMAT " bytes, more than the %d allowed", path, (gint64) st.st_size,
-                   HKP_MANIFEST_MAX_SIZE);
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &data, &len, &read_error))
+  /* Never blocks: a FIFO or device named like a plugin file fails that plugin alone. */
+  data = hkp_file_read_regular (path, HKP_MANIFEST_MAX_SIZE, &len, &read_error);
+  if (data == NULL)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_MANIFEST, "%s: cannot read: %s", path, read_error->message);
       return NULL;

@@ -13,7 +13,12 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 
+#include "hkp-descriptor.h"
 #include "hkp-error.h"
+#include "hkp-file.h"
+
+/* Larger than any plugin module we expect; the copy is read whole into memory. */
+#define MODULE_MAX_SIZE (1024 * 1024 * 1024)
 
 struct _HkpModule {
   GModule *gmodule;
@@ -126,7 +131,9 @@ copy_module_file (const char *path, const char *copy_dir, guint64 serial, GError
   gsize len = 0, written = 0;
   int fd;
 
-  if (!g_file_get_contents (path, &data, &len, &local_error))
+  /* Never block on the read: resolve saw a regular file, but it may have been swapped since. */
+  data = hkp_file_read_regular (path, MODULE_MAX_SIZE, &len, &local_error);
+  if (data == NULL)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, local_error->message);
       return NULL;
@@ -171,38 +178,20 @@ descriptor_string (const char *value)
 static gboolean
 check_descriptor (const hkp_plugin_descriptor *d, const char *path, GError **error)
 {
-  if (d == NULL)
+  char message[HKP_PLUGIN_ERROR_SIZE];
+
+  switch (hkp_descriptor_check (d, path, message, sizeof message))
     {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: %s() returned no descriptor", path,
-                   HKP_PLUGIN_ENTRY_SYMBOL);
+    case HKP_DESCRIPTOR_OK:
+      return TRUE;
+    case HKP_DESCRIPTOR_ABI_MISMATCH:
+      g_set_error_literal (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH, message);
+      return FALSE;
+    case HKP_DESCRIPTOR_BAD:
+    default:
+      g_set_error_literal (error, HKP_ERROR, HKP_ERROR_MODULE, message);
       return FALSE;
     }
-  if (d->abi_version != HKP_PLUGIN_ABI_VERSION)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
-                   "module %s was built for plugin ABI version %u; this hkp-plugind supports version %u", path,
-                   d->abi_version, HKP_PLUGIN_ABI_VERSION);
-      return FALSE;
-    }
-  if (d->struct_size < sizeof (hkp_plugin_descriptor))
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_ABI_MISMATCH,
-                   "module %s has a descriptor of %u bytes; ABI version %u needs at least %zu", path, d->struct_size,
-                   HKP_PLUGIN_ABI_VERSION, sizeof (hkp_plugin_descriptor));
-      return FALSE;
-    }
-  if (d->name == NULL || d->version == NULL || d->description == NULL)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: descriptor lacks its name, version or description",
-                   path);
-      return FALSE;
-    }
-  if (d->init == NULL || d->handle == NULL || d->shutdown == NULL)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s: descriptor lacks init, handle or shutdown", path);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 static void
@@ -226,11 +215,14 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
   hkp_plugin_entry_func entry = NULL;
 
   module->path = g_strdup (path);
-  module->copy_path = copy_module_file (path, copy_dir, serial, error);
-  if (module->copy_path == NULL)
-    return NULL;
+  if (copy_dir != NULL)
+    {
+      module->copy_path = copy_module_file (path, copy_dir, serial, error);
+      if (module->copy_path == NULL)
+        return NULL;
+    }
 
-  module->gmodule = g_module_open (module->copy_path, G_MODULE_BIND_LOCAL);
+  module->gmodule = g_module_open (copy_dir != NULL ? module->copy_path : path, G_MODULE_BIND_LOCAL);
   if (module->gmodule == NULL)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s is not a loadable shared object: %s", path,
@@ -251,6 +243,21 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
   module->version = descriptor_string (module->descriptor->version);
   module->description = descriptor_string (module->descriptor->description);
   return g_steal_pointer (&module);
+}
+
+gboolean
+hkp_module_validate_config (HkpModule *module, const char *config_json, GError **error)
+{
+  char message[HKP_PLUGIN_ERROR_SIZE] = "";
+  g_autofree char *text = NULL;
+
+  if (module->descriptor->validate_config == NULL ||
+      module->descriptor->validate_config (config_json, message, sizeof message) == 0)
+    return TRUE;
+  message[sizeof message - 1] = '\0';
+  text = g_utf8_make_valid (message[0] != '\0' ? message : "no reason given", -1);
+  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG, "config rejected: %s", text);
+  return FALSE;
 }
 
 HkpModule *

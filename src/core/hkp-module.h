@@ -28,9 +28,18 @@ char *hkp_module_resolve (const char *plugin_dir, const char *module, GError **e
  * makes it unique within the process), opens the copy and checks its
  * descriptor: ABI version and size first, then the required fields.  Runs
  * the module's constructors, so call it off the main thread.  Returns a new
- * module or NULL with HKP_ERROR_MODULE or HKP_ERROR_ABI_MISMATCH.
+ * module or NULL with HKP_ERROR_MODULE or HKP_ERROR_ABI_MISMATCH.  With
+ * copy_dir NULL the file is opened where it is (a process that loads each
+ * module once, such as --check-config).
  */
 HkpModule *hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError **error);
+
+/*
+ * Puts config_json to the module's validate_config, if it has one.  Runs
+ * plugin code: call it off the main thread.  FALSE with
+ * HKP_ERROR_INVALID_CONFIG "config rejected: <the plugin's reason>".
+ */
+gboolean hkp_module_validate_config (HkpModule *module, const char *config_json, GError **error);
 
 /* Returns a new reference to module. */
 HkpModule *hkp_module_ref (HkpModule *module);

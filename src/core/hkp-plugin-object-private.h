@@ -17,6 +17,7 @@ struct _HkpPlugin {
   char *name;
   char *file;
   char *file_text; /* the file as last loaded or saved */
+  gboolean file_refused; /* a rescan did not apply the file on disk; last_error says why */
   HkpPluginState state;
   char *last_error;
   HkpManifest *manifest;
@@ -27,6 +28,8 @@ struct _HkpPlugin {
   char *module_path;
   gboolean busy; /* a transition (load, reload, config, enable, disable) is running */
   GPtrArray *draining; /* HkpGate of earlier instances still draining (borrowed) */
+  guint draining_announced; /* the DrainingRequests last announced */
+  GSource *draining_poll; /* follows DrainingRequests while instances drain */
   guint reload_count;
   guint config_version;
   guint64 cancelled_by_drain;
@@ -39,6 +42,15 @@ struct _HkpPlugin {
 
 /* Creates a plugin of engine in state loading; returns a new reference. */
 HkpPlugin *hkp_plugin_new (HkpEngine *engine, const char *name, const char *file);
+
+/* Adds gate (retired, draining) to the plugin's draining instances and follows their requests. */
+void hkp_plugin_add_draining (HkpPlugin *plugin, HkpGate *gate);
+
+/* Removes gate from the plugin's draining instances. */
+void hkp_plugin_remove_draining (HkpPlugin *plugin, HkpGate *gate);
+
+/* Stops following DrainingRequests (the plugin leaves the engine). */
+void hkp_plugin_stop_draining_poll (HkpPlugin *plugin);
 
 /* Announces what changed in plugin through its engine's "plugin-changed" signal (while registered). */
 void hkp_plugin_changed (HkpPlugin *plugin, HkpPluginChange what);

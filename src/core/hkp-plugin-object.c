@@ -28,6 +28,7 @@ hkp_plugin_finalize (GObject *object)
 {
   HkpPlugin *plugin = HKP_PLUGIN (object);
 
+  hkp_plugin_stop_draining_poll (plugin);
   /* The engine shuts instances down before it lets go of a plugin. */
   g_clear_pointer (&plugin->instance, hkp_instance_unref);
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
@@ -224,6 +225,66 @@ hkp_plugin_get_draining (HkpPlugin *plugin)
   return plugin->draining->len;
 }
 
+guint
+hkp_plugin_get_draining_requests (HkpPlugin *plugin)
+{
+  gint64 total = 0;
+
+  for (guint i = 0; i < plugin->draining->len; i++)
+    total += MAX (hkp_gate_retired_requests (plugin->draining->pdata[i]), 0);
+  return (guint) MIN (total, G_MAXUINT);
+}
+
+/* Requests leave drained instances on other threads, without an event: look four times a second. */
+#define DRAINING_POLL_MS 250
+
+static gboolean
+poll_draining (gpointer user_data)
+{
+  HkpPlugin *plugin = user_data;
+  guint now = hkp_plugin_get_draining_requests (plugin);
+
+  if (now != plugin->draining_announced)
+    {
+      plugin->draining_announced = now;
+      hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_DRAINING);
+    }
+  if (plugin->draining->len > 0)
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&plugin->draining_poll, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+void
+hkp_plugin_stop_draining_poll (HkpPlugin *plugin)
+{
+  if (plugin->draining_poll == NULL)
+    return;
+  g_source_destroy (plugin->draining_poll);
+  g_clear_pointer (&plugin->draining_poll, g_source_unref);
+}
+
+void
+hkp_plugin_add_draining (HkpPlugin *plugin, HkpGate *gate)
+{
+  g_ptr_array_add (plugin->draining, gate);
+  if (plugin->draining_poll == NULL)
+    {
+      /* Borrowed: the engine stops the poll before it lets go of the plugin. */
+      plugin->draining_poll = g_timeout_source_new (DRAINING_POLL_MS);
+      g_source_set_callback (plugin->draining_poll, poll_draining, plugin, NULL);
+      g_source_attach (plugin->draining_poll, plugin->engine != NULL ? plugin->engine->context : NULL);
+    }
+  poll_draining (plugin);
+}
+
+void
+hkp_plugin_remove_draining (HkpPlugin *plugin, HkpGate *gate)
+{
+  g_ptr_array_remove (plugin->draining, gate);
+  /* The poll announces the last change and stops at its next tick. */
+}
+
 guint64
 hkp_plugin_get_outcome_count (HkpPlugin *plugin, HkpOutcome outcome)
 {
@@ -343,4 +404,26 @@ hkp_plugin_swap_instance (HkpPlugin *plugin, HkpInstance *instance)
       plugin->module_path = g_strdup (hkp_module_get_path (module));
     }
   return previous;
+}
+
+gdouble
+hkp_plugin_get_drain_timeout (HkpPlugin *plugin)
+{
+  if (plugin->manifest != NULL && plugin->manifest->drain_timeout_sec > 0)
+    return plugin->manifest->drain_timeout_sec;
+  return hkp_engine_get_settings (plugin->engine)->drain_timeout_sec;
+}
+
+gdouble
+hkp_plugin_get_health_interval (HkpPlugin *plugin)
+{
+  if (plugin->manifest != NULL && plugin->manifest->health_interval_sec > 0)
+    return plugin->manifest->health_interval_sec;
+  return hkp_engine_get_settings (plugin->engine)->health_interval_sec;
+}
+
+guint
+hkp_plugin_get_host_pid (HkpPlugin *plugin)
+{
+  return 0; /* every instance runs in the daemon for now */
 }

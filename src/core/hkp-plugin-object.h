@@ -23,6 +23,7 @@ typedef enum {
   HKP_PLUGIN_CHANGED_HEALTH = 1 << 2, /* health status, message or checks */
   HKP_PLUGIN_CHANGED_CONFIG = 1 << 3, /* config and config version */
   HKP_PLUGIN_CHANGED_MANAGER = 1 << 4, /* the manager's keys: priority, strategy, failure mode, timeouts */
+  HKP_PLUGIN_CHANGED_DRAINING = 1 << 5, /* requests still running on draining instances (at most 4 a second) */
 } HkpPluginChange;
 
 /*
@@ -84,6 +85,9 @@ gboolean hkp_plugin_is_busy (HkpPlugin *plugin);
 /* Returns how many earlier instances are still draining. */
 guint hkp_plugin_get_draining (HkpPlugin *plugin);
 
+/* Returns how many requests still run on instances being drained. */
+guint hkp_plugin_get_draining_requests (HkpPlugin *plugin);
+
 /* Returns how many requests ended with outcome in this plugin. */
 guint64 hkp_plugin_get_outcome_count (HkpPlugin *plugin, HkpOutcome outcome);
 
@@ -98,6 +102,15 @@ guint64 hkp_plugin_get_reload_results (HkpPlugin *plugin, HkpReloadResult result
 
 /* Returns how many health checks ended with status (healthy, degraded or unhealthy; a timeout is unhealthy). */
 guint64 hkp_plugin_get_health_checks (HkpPlugin *plugin, HkpHealthStatus status);
+
+/* Returns the drain timeout in force for the plugin: its own, or the engine's (seconds). */
+gdouble hkp_plugin_get_drain_timeout (HkpPlugin *plugin);
+
+/* Returns the health interval in force for the plugin: its own, or the engine's (seconds). */
+gdouble hkp_plugin_get_health_interval (HkpPlugin *plugin);
+
+/* Returns the process id of the host the current instance runs in, 0 when it runs in the daemon. */
+guint hkp_plugin_get_host_pid (HkpPlugin *plugin);
 
 /* Orders two plugins by priority, then name (a GCompareFunc over HkpPlugin **). */
 gint hkp_plugin_compare (gconstpointer a, gconstpointer b);

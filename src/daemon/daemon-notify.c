@@ -14,26 +14,28 @@ struct _DaemonNotify {
   guint extend_source;
   gdouble extend_sec;
   char *last_status;
+  char *rescan_note; /* "; rescan refused 2 files: a.json, b.json", until the next rescan */
 };
 
 /* One line an admin reads in `systemctl status`. */
 static char *
-status_line (HkpEngine *engine)
+status_line (DaemonNotify *notify)
 {
-  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (engine);
+  g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (notify->engine);
   guint counts[HKP_PLUGIN_N_STATES];
 
-  hkp_engine_count_states (engine, counts);
-  return g_strdup_printf (
-    "%u plugins: %u active, %u failed, %u disabled%s", plugins->len, counts[HKP_PLUGIN_STATE_ACTIVE],
-    counts[HKP_PLUGIN_STATE_FAILED], counts[HKP_PLUGIN_STATE_DISABLED],
-    counts[HKP_PLUGIN_STATE_LOADING] + counts[HKP_PLUGIN_STATE_RELOADING] > 0 ? ", changing" : "");
+  hkp_engine_count_states (notify->engine, counts);
+  return g_strdup_printf ("%u plugins: %u active, %u failed, %u disabled%s%s", plugins->len,
+                          counts[HKP_PLUGIN_STATE_ACTIVE], counts[HKP_PLUGIN_STATE_FAILED],
+                          counts[HKP_PLUGIN_STATE_DISABLED],
+                          counts[HKP_PLUGIN_STATE_LOADING] + counts[HKP_PLUGIN_STATE_RELOADING] > 0 ? ", changing" : "",
+                          notify->rescan_note != NULL ? notify->rescan_note : "");
 }
 
 static void
 send_status (DaemonNotify *notify)
 {
-  g_autofree char *status = status_line (notify->engine);
+  g_autofree char *status = status_line (notify);
   g_autofree char *message = NULL;
 
   if (g_strcmp0 (status, notify->last_status) == 0)
@@ -85,9 +87,30 @@ daemon_notify_new (HkpEngine *engine)
 }
 
 void
+daemon_notify_set_rescan_refused (DaemonNotify *notify, GPtrArray *refused)
+{
+  g_autoptr (GString) note = NULL;
+
+  g_clear_pointer (&notify->rescan_note, g_free);
+  if (refused != NULL && refused->len > 0)
+    {
+      /* The names only: the reasons are in the journal, and STATUS= is one short line. */
+      note = g_string_new (NULL);
+      g_string_printf (note, "; rescan refused %u file%s:", refused->len, refused->len == 1 ? "" : "s");
+      for (guint i = 0; i < refused->len; i++)
+        {
+          g_autofree char *base = g_path_get_basename (((HkpRescanRefusal *) refused->pdata[i])->file);
+          g_string_append_printf (note, "%s %s", i > 0 ? "," : "", base);
+        }
+      notify->rescan_note = g_string_free (g_steal_pointer (&note), FALSE);
+    }
+  send_status (notify);
+}
+
+void
 daemon_notify_ready (DaemonNotify *notify)
 {
-  g_autofree char *status = status_line (notify->engine);
+  g_autofree char *status = status_line (notify);
   g_autofree char *message = g_strdup_printf ("READY=1\nSTATUS=%s", status);
 
   g_free (notify->last_status);
@@ -137,5 +160,6 @@ daemon_notify_free (DaemonNotify *notify)
     g_signal_handler_disconnect (notify->engine, notify->engine_handlers[i]);
   g_object_unref (notify->engine);
   g_free (notify->last_status);
+  g_free (notify->rescan_note);
   g_free (notify);
 }

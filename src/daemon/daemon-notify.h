@@ -19,6 +19,9 @@ DaemonNotify *daemon_notify_new (HkpEngine *engine);
 /* READY=1 with the current STATUS=: call once the bus name is owned and the plugins are loaded. */
 void daemon_notify_ready (DaemonNotify *notify);
 
+/* Adds "rescan refused N files: a.json, …" to STATUS= (refused: HkpRescanRefusal; NULL or empty clears it). */
+void daemon_notify_set_rescan_refused (DaemonNotify *notify, GPtrArray *refused);
+
 /* RELOADING=1 with MONOTONIC_USEC=, before a rescan. */
 void daemon_notify_reloading (DaemonNotify *notify);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hkp-config-store.h"
 #include "hkp-manifest.h"
 #include "http-proxy.h"
 
@@ -38,6 +39,7 @@ typedef enum {
   OPT_HTTP_PROCESSES,
   OPT_CHECK_SOCKET_GROUP,
   OPT_CHECK_PROXY_SECRET_FILE,
+  OPT_HISTORY_LIMIT,
   N_OPTS,
 } OptionId;
 
@@ -64,6 +66,7 @@ static const char *const option_keys[N_OPTS] = {
   [OPT_HTTP_PROCESSES] = "http-processes",
   [OPT_CHECK_SOCKET_GROUP] = "check-socket-group",
   [OPT_CHECK_PROXY_SECRET_FILE] = "check-proxy-secret-file",
+  [OPT_HISTORY_LIMIT] = "history-limit",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (option_keys) == N_OPTS);
 
@@ -103,6 +106,7 @@ daemon_options_clear (DaemonOptions *options)
   g_free (options->check_proxy_secret_file);
   g_strfreev (options->trusted_proxies);
   g_strfreev (options->required_plugins);
+  g_clear_pointer (&options->config_warnings, g_ptr_array_unref);
   memset (options, 0, sizeof *options);
 }
 
@@ -287,7 +291,9 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
                    error) ||
       !take_count (raw, OPT_HTTP_MAX_CONNECTIONS, 1, 65536, "expected 1 to 65536 connections",
                    &options->http_max_connections, error) ||
-      !take_count (raw, OPT_HTTP_PROCESSES, 1, 16, "expected 1 to 16 processes", &options->http_processes, error))
+      !take_count (raw, OPT_HTTP_PROCESSES, 1, 16, "expected 1 to 16 processes", &options->http_processes, error) ||
+      !take_count (raw, OPT_HISTORY_LIMIT, 1, 1000000, "expected 1 to 1000000 versions", &options->history_limit,
+                   error))
     return FALSE;
   if ((v = raw->value[OPT_HTTP_IDLE_TIMEOUT]) != NULL && !parse_seconds (v, &options->http_idle_timeout_sec))
     return bad_value (error, raw->origin[OPT_HTTP_IDLE_TIMEOUT], v,
@@ -309,9 +315,22 @@ option_id_for_key (const char *key)
   return N_OPTS;
 }
 
+/* Logs what the main config file holds that is ignored, and keeps it for --check-config. */
+static void G_GNUC_PRINTF (2, 3) config_warning (DaemonOptions *options, const char *format, ...)
+{
+  va_list ap;
+  char *message;
+
+  va_start (ap, format);
+  message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_warning ("%s", message);
+  g_ptr_array_add (options->config_warnings, message);
+}
+
 /* Fills the values the command line left unset from the main config file. */
 static gboolean
-merge_config_file (RawOptions *raw, const char *path, gboolean must_exist, GError **error)
+merge_config_file (DaemonOptions *options, RawOptions *raw, const char *path, gboolean must_exist, GError **error)
 {
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (GError) local_error = NULL;
@@ -335,7 +354,7 @@ merge_config_file (RawOptions *raw, const char *path, gboolean must_exist, GErro
 
       if (!g_str_equal (groups[g], MAIN_GROUP))
         {
-          g_warning ("%s: unknown group [%s] ignored (settings go in [%s])", path, groups[g], MAIN_GROUP);
+          config_warning (options, "%s: unknown group [%s] ignored (settings go in [%s])", path, groups[g], MAIN_GROUP);
           continue;
         }
       keys = g_key_file_get_keys (file, groups[g], NULL, NULL);
@@ -346,7 +365,7 @@ merge_config_file (RawOptions *raw, const char *path, gboolean must_exist, GErro
 
           if (id == N_OPTS)
             {
-              g_warning ("%s: unknown key \"%s\" in [%s] ignored", path, keys[k], MAIN_GROUP);
+              config_warning (options, "%s: unknown key \"%s\" in [%s] ignored", path, keys[k], MAIN_GROUP);
               continue;
             }
           if (raw->value[id] != NULL)
@@ -385,6 +404,8 @@ set_defaults (DaemonOptions *options)
   options->http_idle_timeout_sec = 60;
   options->http_max_connections = 1024;
   options->http_processes = 1;
+  options->history_limit = HKP_CONFIG_HISTORY_LIMIT_DEFAULT;
+  options->config_warnings = g_ptr_array_new_with_free_func (g_free);
 }
 
 gboolean
@@ -394,6 +415,7 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
   g_autofree char *config_file = NULL;
   gboolean no_polkit = FALSE;
   gboolean show_version = FALSE;
+  gboolean check_config = FALSE;
   g_autoptr (GOptionContext) context = NULL;
   const GOptionEntry entries[] = {
     { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_file, "Main config file (default " HKP_DEFAULT_MAIN_CONFIG ")",
@@ -444,6 +466,12 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "Processes serving the bridge on TCP, one thread each, sharing its port (default 1: the daemon alone)", "N" },
     { "required-plugins", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_REQUIRED_PLUGINS],
       "Plugins without which /readyz answers 503 (comma-separated)", "NAMES" },
+    { "history-limit", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HISTORY_LIMIT],
+      "Versions of each plugin file the config history keeps (default 100)", "N" },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+      "Check the main config and every plugin file (each enabled plugin's validate_config too), print every "
+      "problem, exit 0 if there is none, else 1; start nothing",
+      NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -459,6 +487,7 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       return FALSE;
     }
   options->show_version = show_version;
+  options->check_config = check_config;
   if (show_version)
     return TRUE;
 
@@ -476,7 +505,7 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       options->config_file = g_steal_pointer (&config_file);
       options->config_file_given = TRUE;
     }
-  if (!merge_config_file (&raw, options->config_file, options->config_file_given, error))
+  if (!merge_config_file (options, &raw, options->config_file, options->config_file_given, error))
     return FALSE;
   return apply_raw (&raw, options, error);
 }

@@ -40,13 +40,18 @@ typedef struct {
   char **required_plugins; /* /readyz fails while one is not active; may be NULL */
   gdouble drain_timeout_sec;
   gdouble health_interval_sec;
+  guint history_limit; /* versions of each plugin file kept */
   gboolean show_version;
+  gboolean check_config; /* --check-config: check the configuration and exit */
+  GPtrArray *config_warnings; /* what the main config file holds that is ignored (unknown keys, groups) */
 } DaemonOptions;
 
 /*
  * Parses argv, then the main config file (the command line wins), into
  * options.  Unknown options and malformed values fail with an error that
- * names the option or key; unknown config keys are logged as warnings.
+ * names the option or key; unknown config keys are logged as warnings and
+ * kept in config_warnings.  options->check_config is set as soon as the
+ * command line asked for it, even if parsing fails later.
  */
 gboolean daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **error);
 

@@ -17,6 +17,7 @@
 #include "daemon-log.h"
 #include "daemon-notify.h"
 #include "daemon-options.h"
+#include "hkp-config-check.h"
 #include "hkp-engine.h"
 #include "http-bridge.h"
 #include "http-check.h"
@@ -148,9 +149,16 @@ on_rescanned (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Daemon *daemon = user_data;
   g_autoptr (GError) error = NULL;
+  g_auto (HkpRescanSummary) summary = { 0 };
 
-  if (!hkp_engine_rescan_finish (HKP_ENGINE (source), result, NULL, &error))
+  if (!hkp_engine_rescan_finish (HKP_ENGINE (source), result, &summary, &error))
     g_warning ("rescan: %s", error->message);
+  for (guint i = 0; summary.refused != NULL && i < summary.refused->len; i++)
+    {
+      HkpRescanRefusal *refusal = summary.refused->pdata[i];
+      g_warning ("SIGHUP: %s refused: %s", refusal->file, refusal->reason);
+    }
+  daemon_notify_set_rescan_refused (daemon->notify, summary.refused);
   /* Back to READY only if we were ready before the SIGHUP, and not on the way out. */
   if (daemon->ready && !daemon->stopping)
     daemon_notify_ready (daemon->notify);
@@ -256,6 +264,32 @@ bridge_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
   return http_bridge_new (engine, &settings, error);
 }
 
+/*
+ * --check-config: the main config (parsed already) and every plugin file,
+ * each problem on its own line naming the file and the key; 0 if none, else 1.
+ */
+static int
+check_config (const DaemonOptions *options)
+{
+  g_autoptr (GPtrArray) problems = NULL;
+  guint n_files = 0;
+  guint n_problems;
+
+  problems = hkp_config_check_dir (options->plugin_dir, options->config_dir, &n_files);
+  n_problems = options->config_warnings->len + problems->len;
+  for (guint i = 0; i < options->config_warnings->len; i++)
+    printf ("%s\n", (const char *) options->config_warnings->pdata[i]);
+  for (guint i = 0; i < problems->len; i++)
+    printf ("%s\n", (const char *) problems->pdata[i]);
+  if (n_problems > 0)
+    printf ("hkp-plugind: %u problem%s in %s and %u plugin file%s in %s\n", n_problems, n_problems == 1 ? "" : "s",
+            options->config_file, n_files, n_files == 1 ? "" : "s", options->config_dir);
+  else
+    printf ("hkp-plugind: configuration OK: %s and %u plugin file%s in %s\n", options->config_file, n_files,
+            n_files == 1 ? "" : "s", options->config_dir);
+  return n_problems > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 static void
 log_front_ends (const DaemonOptions *options)
 {
@@ -274,6 +308,7 @@ daemon_start (Daemon *daemon, GError **error)
     .state_dir = options->state_dir,
     .drain_timeout_sec = options->drain_timeout_sec,
     .health_interval_sec = options->health_interval_sec,
+    .history_limit = options->history_limit,
   };
 
   g_message ("hkp-plugind %s starting: plugins from %s, plugin files in %s, state in %s", PACKAGE_VERSION,
@@ -317,11 +352,17 @@ main (int argc, char **argv)
 
   if (!daemon_options_parse (&daemon.options, &argc, &argv, &error))
     {
-      fprintf (stderr, "hkp-plugind: %s\nTry \"hkp-plugind --help\".\n", error->message);
-      daemon.exit_code = EXIT_USAGE;
+      /* For --check-config a bad value is a problem found (1), as for nginx -t; a bad command line is usage (2). */
+      if (daemon.options.check_config)
+        printf ("%s\nhkp-plugind: the main configuration cannot be used\n", error->message);
+      else
+        fprintf (stderr, "hkp-plugind: %s\nTry \"hkp-plugind --help\".\n", error->message);
+      daemon.exit_code = daemon.options.check_config ? EXIT_FAILURE : EXIT_USAGE;
     }
   else if (daemon.options.show_version)
     printf ("hkp-plugind %s (plugin ABI %u)\n", PACKAGE_VERSION, HKP_PLUGIN_ABI_VERSION);
+  else if (daemon.options.check_config)
+    daemon.exit_code = check_config (&daemon.options);
   else if (!daemon_start (&daemon, &error))
     {
       g_critical ("cannot start: %s", error->message);

@@ -12,7 +12,6 @@
 #include "hkp-json.h"
 #include "hkp-manifest.h"
 #include "hkp-log.h"
-#include "http-redact.h"
 #include "http-secret.h"
 #include "http-throttle.h"
 
@@ -489,7 +488,7 @@ http_api_precheck (HttpApi *api, const HttpApiRequest *request, HttpApiResponse 
 static gboolean
 check_config_body (const HttpApiRequest *request, const char *plugin, HttpApiResponse *out)
 {
-  g_autoptr (JsonParser) parser = NULL;
+  g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
 
   if (request->body_length > HTTP_API_BODY_MAX)
@@ -507,17 +506,16 @@ check_config_body (const HttpApiRequest *request, const char *plugin, HttpApiRes
       http_api_error (out, 400, plugin, "the body nests deeper than %d levels", HTTP_API_JSON_DEPTH_MAX);
       return FALSE;
     }
-  parser = json_parser_new_immutable ();
-  if (!g_utf8_validate (request->body, request->body_length, NULL) ||
-      !json_parser_load_from_data (parser, request->body, request->body_length, &error))
+  /* Strict: a second document, \u0000 or a key twice is refused here, not half-applied. */
+  root = hkp_json_parse_strict (request->body, request->body_length, HTTP_API_JSON_DEPTH_MAX, &error);
+  if (root == NULL)
     {
-      http_api_error (out, 400, plugin, "the body is not valid JSON: %s", error != NULL ? error->message : "not UTF-8");
+      http_api_error (out, 400, plugin, "the body is not valid JSON: %s", error->message);
       return FALSE;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
-      http_api_error (out, 400, plugin, "the config must be a JSON object, not %s",
-                      hkp_json_type_name (json_parser_get_root (parser)));
+      http_api_error (out, 400, plugin, "the config must be a JSON object, not %s", hkp_json_type_name (root));
       return FALSE;
     }
   return TRUE;
@@ -673,56 +671,21 @@ on_mutation_done (GObject *source, GAsyncResult *result, gpointer user_data)
   mutation_done (task, error, 0);
 }
 
-/*
- * A config read over HTTP shows HTTP_REDACTED for its secrets: sent back as
- * they were, they keep their stored values.  FALSE with error if a redacted
- * key has no stored value.
- */
-static gboolean
-keep_redacted_secrets (HkpEngine *engine, HttpMutation *m, GError **error)
-{
-  g_autoptr (JsonNode) config = NULL;
-  g_autoptr (JsonNode) stored = NULL;
-  g_autofree char *stored_text = NULL;
-  g_autofree char *missing = NULL;
-
-  if (strstr (m->config, HTTP_REDACTED) == NULL)
-    return TRUE; /* nothing to put back: the common case, and no parse */
-  config = json_from_string (m->config, error);
-  if (config == NULL)
-    return FALSE;
-  stored_text = hkp_engine_get_config (engine, m->plugin, NULL);
-  if (stored_text != NULL)
-    stored = json_from_string (stored_text, NULL);
-  if (!http_redact_restore (config, stored, &missing))
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG,
-                   "\"%s\" is \"%s\", but plugin %s has no stored value for it to keep", missing, HTTP_REDACTED,
-                   m->plugin);
-      return FALSE;
-    }
-  g_free (m->config);
-  m->config = json_to_string (config, FALSE);
-  return TRUE;
-}
-
 void
 http_api_run_mutation_async (HttpApi *api, HkpEngine *engine, HttpMutation *mutation, GAsyncReadyCallback callback,
                              gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, NULL, callback, user_data);
   MutationRun *run = g_new0 (MutationRun, 1);
-  g_autoptr (GError) error = NULL;
 
   run->api = api;
   run->mutation = mutation;
   g_task_set_task_data (task, run, (GDestroyNotify) mutation_run_free);
   if (mutation->kind == MUTATION_RELOAD)
     hkp_engine_reload_async (engine, mutation->plugin, on_mutation_done, g_steal_pointer (&task));
-  else if (keep_redacted_secrets (engine, mutation, &error))
-    hkp_engine_set_config_async (engine, mutation->plugin, mutation->config, on_mutation_done, g_steal_pointer (&task));
-  else
-    mutation_done (task, error, 400); /* the body itself cannot be used */
+  else /* who goes to the config history; a redacted secret sent back is kept by the engine */
+    hkp_engine_set_config_async (engine, mutation->plugin, mutation->config, mutation->who, on_mutation_done,
+                                 g_steal_pointer (&task));
 }
 
 void

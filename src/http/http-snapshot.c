@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "hkp-json.h"
+#include "hkp-redact.h"
 #include "hkp-status.h"
 #include "http-metrics.h"
-#include "http-redact.h"
 
 struct _HttpSnapshotFeed {
   HkpEngine *engine; /* NULL: a feed another process publishes to */
@@ -68,7 +68,7 @@ config_body (HkpEngine *engine, HkpPlugin *plugin, gint64 now_usec)
 
   if (config == NULL)
     config = json_node_init_object (json_node_alloc (), json_object_new ());
-  http_redact_node (config);
+  hkp_redact_node (config);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "plugin");
   json_builder_add_string_value (b, hkp_plugin_get_name (plugin));

@@ -207,7 +207,7 @@ test_managed_objects (Fixture *f, gconstpointer data)
           g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
           if (g_str_equal (interface, PLUGIN))
             {
-              g_assert_cmpuint (properties, ==, 13);
+              g_assert_cmpuint (properties, ==, 23);
               g_hash_table_add (seen, g_strdup (path));
             }
         }
@@ -229,6 +229,7 @@ test_properties (Fixture *f, gconstpointer data)
   g_autofree char *name = NULL, *state = NULL, *config = NULL, *module = NULL, *description = NULL;
   g_autofree char *broken_state = NULL, *broken_error = NULL, *broken_health = NULL, *off_state = NULL, *health = NULL;
   g_autofree char *plugin_version = NULL, *health_message = NULL;
+  g_autofree char *reload_strategy = NULL, *failure_mode = NULL, *isolation = NULL;
   gint64 before = g_get_real_time ();
 
   start (f, TRUE);
@@ -280,6 +281,22 @@ test_properties (Fixture *f, gconstpointer data)
   g_assert_cmpstr (broken_health, ==, "unhealthy");
   off_state = hkp_test_get_string (f->client, off, PLUGIN, "State");
   g_assert_cmpstr (off_state, ==, "disabled");
+
+  /* The manager's keys: alpha's own priority, every other key's default. */
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "Priority", 'i'), ==, 10);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, off, PLUGIN, "Priority", 'i'), ==, 100);
+  reload_strategy = hkp_test_get_string (f->client, alpha, PLUGIN, "ReloadStrategy");
+  g_assert_cmpstr (reload_strategy, ==, "overlap");
+  failure_mode = hkp_test_get_string (f->client, alpha, PLUGIN, "FailureMode");
+  g_assert_cmpstr (failure_mode, ==, "closed");
+  isolation = hkp_test_get_string (f->client, alpha, PLUGIN, "Isolation");
+  g_assert_true (g_str_equal (isolation, "process") || g_str_equal (isolation, "none"));
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "Required", 'b'), ==, 0);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "DrainTimeoutUSec", 't'), ==, 60 * G_USEC_PER_SEC);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "CallTimeoutUSec", 't'), ==, 5 * G_USEC_PER_SEC);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "HealthIntervalUSec", 't'), ==, 30 * G_USEC_PER_SEC);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, alpha, PLUGIN, "DrainingRequests", 'u'), ==, 0);
+  g_assert_cmpuint (hkp_test_get_uint (f->client, off, PLUGIN, "HostPID", 'u'), ==, 0);
 }
 
 /* ---- methods and errors ------------------------------------------------ */

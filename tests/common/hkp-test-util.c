@@ -181,6 +181,18 @@ hkp_test_log_contains_for_plugin (const char *plugin, const char *needle)
   return found;
 }
 
+guint
+hkp_test_log_count (const char *needle)
+{
+  guint count = 0;
+
+  g_mutex_lock (&capture.lock);
+  for (guint i = 0; i < capture.lines->len; i++)
+    count += strstr (strchr (capture.lines->pdata[i], '\x1f') + 1, needle) != NULL;
+  g_mutex_unlock (&capture.lock);
+  return count;
+}
+
 gboolean
 hkp_test_log_contains (const char *needle)
 {

@@ -37,6 +37,9 @@ void hkp_test_log_capture_install (void);
 /* Returns TRUE if a captured message contains needle (thread-safe). */
 gboolean hkp_test_log_contains (const char *needle);
 
+/* Returns how many captured messages contain needle. */
+guint hkp_test_log_count (const char *needle);
+
 /* Returns TRUE if a captured message with PLUGIN=plugin contains needle. */
 gboolean hkp_test_log_contains_for_plugin (const char *plugin, const char *needle);
 

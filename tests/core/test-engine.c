@@ -105,7 +105,7 @@ typedef struct {
 
 static const BadPlugin bad_plugins[] = {
   { "/engine/bad/invalid-json", "broken", "{\n  \"module\": \"answer.so\",\n  \"priority\": x\n}\n",
-    "broken.json:3:", "unexpected identifier" },
+    "broken.json:3:", ":3:15: unexpected 'x', expected a value" },
   { "/engine/bad/not-object", "list", "[\"answer.so\"]", "the top level must be a JSON object, not array" },
   { "/engine/bad/unknown-key", "colourful", "{\"module\": \"answer.so\", \"colour\": \"red\"}",
     "unknown key \"colour\"" },

@@ -221,7 +221,7 @@ set_health (Fixture *f, const char *json)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 
-  hkp_engine_set_config_async (f->engine, "sick", json, hkp_test_store_result, &result);
+  hkp_engine_set_config_async (f->engine, "sick", json, "test", hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
   g_assert_true (hkp_engine_change_finish (f->engine, result, &error));
   g_assert_no_error (error);

@@ -250,8 +250,20 @@ on_reload_done (GObject *source, GAsyncResult *async, gpointer user_data)
 }
 
 static void
+on_draining_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, GArray *seen)
+{
+  guint now;
+
+  if (!(what & HKP_PLUGIN_CHANGED_DRAINING))
+    return;
+  now = hkp_plugin_get_draining_requests (plugin);
+  g_array_append_val (seen, now);
+}
+
+static void
 test_drain_timeout (Fixture *f, gconstpointer data)
 {
+  g_autoptr (GArray) draining = g_array_new (FALSE, FALSE, sizeof (guint));
   Recorder recorder = { .events = g_ptr_array_new_with_free_func (g_free), .f = f };
   HkpPlugin *plugin;
   guint checks_done = 0;
@@ -267,10 +279,14 @@ test_drain_timeout (Fixture *f, gconstpointer data)
   hkp_test_probe_wait_entered (4);
   g_assert_cmpuint (hkp_plugin_get_active_requests (plugin), ==, 4);
 
+  g_signal_connect (f->engine, "plugin-changed", G_CALLBACK (on_draining_changed), draining);
   hkp_engine_reload_async (f->engine, "slow", on_reload_done, &recorder);
   engine_fixture_wait_idle (f);
-  while (recorder.events->len < 5)
+  while (recorder.events->len < 5 || draining->len == 0 || g_array_index (draining, guint, draining->len - 1) != 0)
     g_main_context_iteration (NULL, TRUE);
+  g_signal_handlers_disconnect_by_data (f->engine, draining);
+  /* DrainingRequests followed the old instance: its 4 requests, then none. */
+  g_assert_cmpuint (g_array_index (draining, guint, 0), ==, 4);
 
   /* The reload applied first; the drain then cancelled the 4 calls, which the new instance answered. */
   g_assert_cmpstr (recorder.events->pdata[0], ==, "reload applied");
@@ -502,8 +518,10 @@ test_reload_errors (Fixture *f, gconstpointer data)
   g_assert_error (missing, HKP_ERROR, HKP_ERROR_NO_SUCH_PLUGIN);
   g_assert_cmpstr (missing->message, ==, "no plugin named \"nope\"");
   reload (f, "off", &disabled);
-  g_assert_error (disabled, HKP_ERROR, HKP_ERROR_FAILED);
+  g_assert_error (disabled, HKP_ERROR, HKP_ERROR_DISABLED);
   g_assert_cmpstr (disabled->message, ==, "plugin off is disabled; enable it instead");
+  g_assert_cmpstr (hkp_error_code_to_dbus_name (HKP_ERROR_DISABLED), ==, "org.hkp.PluginManager1.Error.Disabled");
+  g_assert_cmpuint (hkp_error_code_to_http_status (HKP_ERROR_DISABLED), ==, 409);
 }
 
 static void

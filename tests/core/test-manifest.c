@@ -115,10 +115,29 @@ static void
 test_syntax (void)
 {
   REFUSED ("{\n  \"module\": \"x.so\",\n  \"priority\": x\n}", HKP_ERROR_INVALID_MANIFEST,
-           "/etc/p/demo.json:3:", "Parse error", "unexpected identifier");
-  REFUSED ("{\"module\": \"x.so\"", HKP_ERROR_INVALID_MANIFEST, "/etc/p/demo.json:1:", "Parse error");
-  REFUSED ("", HKP_ERROR_INVALID_MANIFEST, "file is empty");
-  REFUSED ("{\"module\": \"\xff\"}", HKP_ERROR_INVALID_MANIFEST, "not valid UTF-8");
+           "/etc/p/demo.json:3:15: unexpected 'x', expected a value");
+  REFUSED ("{\"module\": \"x.so\"", HKP_ERROR_INVALID_MANIFEST,
+           "/etc/p/demo.json:1:18: unexpected end of the data, expected ',' or '}'");
+  REFUSED ("", HKP_ERROR_INVALID_MANIFEST, "/etc/p/demo.json: file is empty");
+  REFUSED (" \n\t", HKP_ERROR_INVALID_MANIFEST, "/etc/p/demo.json: file is empty");
+  REFUSED ("{\"module\": \"\xff\"}", HKP_ERROR_INVALID_MANIFEST, "/etc/p/demo.json:1:13: not valid UTF-8");
+}
+
+/* Strict JSON: what json-glib alone accepts and half-reads is refused, with the place and the key. */
+static void
+test_strict (void)
+{
+  REFUSED ("{\"module\": \"x.so\"}\n{\"module\": \"y.so\"}", HKP_ERROR_INVALID_MANIFEST,
+           "/etc/p/demo.json:2:1: unexpected data after the JSON value");
+  REFUSED ("{\"module\": \"x.so\"} garbage", HKP_ERROR_INVALID_MANIFEST,
+           "/etc/p/demo.json:1:20: unexpected data after the JSON value");
+  REFUSED ("{\"module\": \"x\\u0000.so\"}", HKP_ERROR_INVALID_MANIFEST,
+           "/etc/p/demo.json:1:14: NUL character (\\u0000) in a string");
+  REFUSED ("{\"module\": \"x.so\", \"config\": {\"a\": 1, \"a\": 2}}", HKP_ERROR_INVALID_MANIFEST,
+           "/etc/p/demo.json:1:39: duplicate key \"a\" in an object");
+  /* Equal once the escapes are read: the same key. */
+  REFUSED ("{\"module\": \"x.so\", \"modul\\u0065\": \"y.so\"}", HKP_ERROR_INVALID_MANIFEST,
+           "duplicate key \"module\"");
 }
 
 static void
@@ -219,6 +238,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/defaults", test_defaults);
   g_test_add_func ("/manifest/disabled", test_disabled);
   g_test_add_func ("/manifest/syntax", test_syntax);
+  g_test_add_func ("/manifest/strict", test_strict);
   g_test_add_func ("/manifest/not-object", test_not_object);
   g_test_add_func ("/manifest/keys", test_keys);
   g_test_add_func ("/manifest/bad-name", test_bad_name);

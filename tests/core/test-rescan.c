@@ -10,18 +10,21 @@
 
 typedef EngineFixture Fixture;
 
+/* Rescans; the summary's list of refused files stays valid until the next rescan (or the test's end). */
 static HkpRescanSummary
 rescan (Fixture *f)
 {
+  static HkpRescanSummary last;
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
-  HkpRescanSummary summary = { 0 };
 
+  hkp_rescan_summary_clear (&last);
   hkp_engine_rescan_async (f->engine, hkp_test_store_result, &result);
   hkp_test_wait_result (&result);
-  g_assert_true (hkp_engine_rescan_finish (f->engine, result, &summary, &error));
+  g_assert_true (hkp_engine_rescan_finish (f->engine, result, &last, &error));
   g_assert_no_error (error);
-  return summary;
+  g_assert_cmpuint (last.refused->len, ==, last.errors);
+  return last;
 }
 
 static void
@@ -156,6 +159,88 @@ test_fixed_file (Fixture *f, gconstpointer data)
   g_assert_cmpstr (hkp_plugin_get_last_error (plugin), ==, "");
 }
 
+static const char *
+refused_reason (HkpRescanSummary *summary, Fixture *f, const char *name)
+{
+  g_autofree char *file = g_strdup_printf ("%s/%s.json", f->config_dir, name);
+
+  for (guint i = 0; i < summary->refused->len; i++)
+    {
+      HkpRescanRefusal *refusal = summary->refused->pdata[i];
+      if (g_str_equal (refusal->file, file))
+        return refusal->reason;
+    }
+  return NULL;
+}
+
+/* Every file a rescan does not apply is listed with why; the good ones are applied all the same. */
+static void
+test_refused_listed (Fixture *f, gconstpointer data)
+{
+  HkpRescanSummary summary;
+  HkpPlugin *syntax, *refused, *initfail;
+  g_autofree char *description = NULL;
+
+  engine_fixture_write_plugin (f, "good", "{\"module\": \"answer.so\", \"config\": {\"reason\": \"before\"}}");
+  engine_fixture_write_plugin (f, "syntax", "{\"module\": \"answer.so\"}");
+  engine_fixture_write_plugin (f, "refused", "{\"module\": \"answer.so\"}");
+  engine_fixture_write_plugin (f, "initfail", "{\"module\": \"answer.so\"}");
+  engine_fixture_start (f, NULL);
+  syntax = engine_fixture_lookup (f, "syntax");
+  refused = engine_fixture_lookup (f, "refused");
+  initfail = engine_fixture_lookup (f, "initfail");
+
+  engine_fixture_write_plugin (f, "good", "{\"module\": \"answer.so\", \"config\": {\"reason\": \"after\"}}");
+  engine_fixture_write_plugin (f, "syntax", "{\"module\": \"answer.so\",}");
+  engine_fixture_write_plugin (f, "refused", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"maybe\"}}");
+  engine_fixture_write_plugin (f, "initfail", "{\"module\": \"answer.so\", \"config\": {\"fail_init\": \"no db\"}}");
+  engine_fixture_write_plugin (f, "newbad", "{\"module\": \"answer.so\", \"priority\": \"high\"}");
+  engine_fixture_write_plugin (f, "newfail", "{\"module\": \"failinit.so\", \"config\": {\"message\": \"nope\"}}");
+  hkp_test_log_clear ();
+  summary = rescan (f);
+  g_assert_cmpuint (summary.changed, ==, 1);
+  g_assert_cmpuint (summary.added, ==, 2);
+  g_assert_cmpuint (summary.errors, ==, 5);
+  g_assert_cmpstr (refused_reason (&summary, f, "syntax"), ==, "1:24: unexpected '}', expected a key (a string)");
+  g_assert_cmpstr (refused_reason (&summary, f, "refused"), ==,
+                   "config rejected: key \"verdict\" must be \"continue\", \"allow\" or \"deny\"");
+  g_assert_nonnull (strstr (refused_reason (&summary, f, "initfail"), "init failed: no db"));
+  g_assert_cmpstr (refused_reason (&summary, f, "newbad"), ==, "key \"priority\" must be an integer, not string");
+  g_assert_nonnull (strstr (refused_reason (&summary, f, "newfail"), "init failed: nope"));
+  g_assert_null (refused_reason (&summary, f, "good"));
+  description = hkp_rescan_summary_describe_refused (&summary);
+  g_assert_nonnull (strstr (description, "/initfail.json: "));
+  g_assert_nonnull (strstr (description, "; "));
+
+  /* Each keeps running with what it had, and says why in its last error. */
+  for (guint i = 0; i < 3; i++)
+    {
+      HkpPlugin *plugin = i == 0 ? syntax : i == 1 ? refused : initfail;
+      g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+      g_assert_cmpstr (hkp_plugin_get_last_error (plugin), !=, "");
+      g_assert_cmpuint (hkp_plugin_get_config_version (plugin), ==, 1);
+    }
+  /* The plugin's refusal is no reload: nothing counted, nothing rolled back. */
+  for (guint r = 0; r < HKP_RELOAD_N_RESULTS; r++)
+    g_assert_cmpuint (hkp_plugin_get_reload_results (refused, r), ==, 0);
+  g_assert_cmpuint (hkp_test_log_count ("key \"verdict\" must be"), ==, 1);
+
+  /* Fixed (or put back), the files are taken and the errors go. */
+  engine_fixture_write_plugin (f, "syntax", "{\"module\": \"answer.so\"}");
+  engine_fixture_write_plugin (f, "refused", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"deny\"}}");
+  engine_fixture_write_plugin (f, "initfail", "{\"module\": \"answer.so\"}");
+  summary = rescan (f);
+  g_assert_cmpuint (summary.changed, ==, 1);
+  g_assert_cmpuint (summary.unchanged, ==, 5);
+  /* newbad's file still does not parse: still refused; newfail's loads but fails: a failed plugin, not a refused file. */
+  g_assert_cmpuint (summary.errors, ==, 1);
+  g_assert_nonnull (refused_reason (&summary, f, "newbad"));
+  g_assert_cmpstr (hkp_plugin_get_last_error (syntax), ==, "");
+  g_assert_cmpstr (hkp_plugin_get_last_error (refused), ==, "");
+  g_assert_cmpstr (hkp_plugin_get_last_error (initfail), ==, "");
+  g_assert_cmpuint (hkp_plugin_get_config_version (refused), ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -166,6 +251,7 @@ main (int argc, char **argv)
   ADD ("/rescan/bad-edit-keeps-instance", test_bad_edit_keeps_instance);
   ADD ("/rescan/edit-enables-and-disables", test_edit_enables_and_disables);
   ADD ("/rescan/fixed-file", test_fixed_file);
+  ADD ("/rescan/refused-listed", test_refused_listed);
 #undef ADD
   return g_test_run ();
 }

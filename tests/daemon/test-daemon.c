@@ -129,6 +129,8 @@ test_help (Fixture *f, gconstpointer data)
                             "--check-listen=ADDR",
                             "--drain-timeout=SECONDS",
                             "--health-interval=SECONDS",
+                            "--history-limit=N",
+                            "--check-config",
                             "--version" };
 
   g_assert_cmpint (RUN (&out, &err, "--help"), ==, 0);
@@ -320,6 +322,18 @@ test_sd_notify (Fixture *f, gconstpointer data)
   reready = wait_notification (&n, reloading + 1, "READY=1");
   wait_notification (&n, reloading + 1, "3 plugins: 1 active, 2 failed, 0 disabled");
   g_assert_cmpuint (reready, >, reloading);
+  /* The file the rescan refused is logged with why, and named in the status until a rescan takes it. */
+  g_assert_nonnull (strstr (n.messages->pdata[reready],
+                            "STATUS=3 plugins: 1 active, 2 failed, 0 disabled; rescan refused 1 file: worse.json"));
+  {
+    g_autofree char *line = g_strdup_printf (
+      "SIGHUP: %s/worse.json refused: the top level must be a JSON object, not array", f->tree.config_dir);
+    wait_line (f, line);
+  }
+  hkp_test_write_file (f->tree.config_dir, "worse.json", "{\"module\": \"answer.so\"}");
+  hkp_test_daemon_signal (f->daemon, SIGHUP);
+  reready = wait_notification (&n, reready + 1, "READY=1");
+  g_assert_cmpstr (n.messages->pdata[reready], ==, "READY=1\nSTATUS=3 plugins: 2 active, 1 failed, 0 disabled");
 
   hkp_test_daemon_signal (f->daemon, SIGTERM);
   stopping = wait_notification (&n, reready + 1, "STOPPING=1");

@@ -89,6 +89,8 @@ test_defaults (Fixture *f, gconstpointer data)
   g_assert_cmpstr (check, ==, "127.0.0.1:11381");
   g_assert_cmpfloat (o.drain_timeout_sec, ==, 60);
   g_assert_cmpfloat (o.health_interval_sec, ==, 30);
+  g_assert_cmpuint (o.history_limit, ==, 100);
+  g_assert_false (o.check_config);
   daemon_options_clear (&o);
 }
 
@@ -113,7 +115,7 @@ test_every_option (Fixture *f, gconstpointer data)
   g_assert_true (PARSE (&o, &error, conf_arg, "--plugin-dir=/p", "--config-dir=/c", "--state-dir=/s",
                         "--bus=unix:path=/tmp/bus", "--no-polkit", "--http-listen=[::1]:0",
                         "--http-token-file=/etc/token", "--check-listen=unix:/run/check.sock", "--drain-timeout=2.5",
-                        "--health-interval=7", "--check-socket-group=www-data",
+                        "--health-interval=7", "--history-limit=12", "--check-config", "--check-socket-group=www-data",
                         "--check-proxy-secret-file=/etc/hkp-plugind/proxy-secret"));
   g_assert_no_error (error);
   g_assert_cmpstr (o.config_file, ==, conf);
@@ -129,6 +131,8 @@ test_every_option (Fixture *f, gconstpointer data)
   g_assert_cmpstr (o.http_token_file, ==, "/etc/token");
   g_assert_cmpfloat (o.drain_timeout_sec, ==, 2.5);
   g_assert_cmpfloat (o.health_interval_sec, ==, 7);
+  g_assert_cmpuint (o.history_limit, ==, 12);
+  g_assert_true (o.check_config);
   g_assert_cmpstr (o.check_socket_group, ==, "www-data");
   g_assert_cmpstr (o.check_proxy_secret_file, ==, "/etc/hkp-plugind/proxy-secret");
   daemon_options_clear (&o);
@@ -165,6 +169,8 @@ test_bad_values (Fixture *f, gconstpointer data)
   REFUSED (f, "--check-proxy-secret-file: invalid value \"secret\": expected an absolute file name",
            "--check-proxy-secret-file=secret");
   REFUSED (f, "unexpected argument \"extra\"", "extra");
+  REFUSED (f, "--history-limit: invalid value \"0\": expected 1 to 1000000 versions", "--history-limit=0");
+  REFUSED (f, "--history-limit: invalid value \"lots\": expected 1 to 1000000 versions", "--history-limit=lots");
 }
 
 static void
@@ -175,7 +181,7 @@ test_config_file (Fixture *f, gconstpointer data)
   g_autofree char *conf = hkp_test_write_file_path (
     f->dir, "main.conf",
     "# comment\n[hkp-plugind]\nplugin-dir=/from/file\nconfig-dir=/conf/file\n"
-    "drain-timeout=5\nno-polkit=true\ncheck-listen=none\ncolour=blue\n[Extra]\nx=1\n");
+    "drain-timeout=5\nno-polkit=true\ncheck-listen=none\nhistory-limit=7\ncolour=blue\n[Extra]\nx=1\n");
   g_autofree char *conf_arg = g_strdup_printf ("--config=%s", conf);
 
   /* The command line wins over the file; the file wins over the defaults. */
@@ -186,9 +192,11 @@ test_config_file (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (o.drain_timeout_sec, ==, 5);
   g_assert_true (o.no_polkit);
   g_assert_cmpint (o.check_listen.kind, ==, LISTEN_NONE);
-  /* Unknown keys and groups are warned about, naming the file. */
+  g_assert_cmpuint (o.history_limit, ==, 7);
+  /* Unknown keys and groups are warned about, naming the file, and kept for --check-config. */
   g_assert_true (hkp_test_log_contains ("main.conf: unknown key \"colour\" in [hkp-plugind] ignored"));
   g_assert_true (hkp_test_log_contains ("main.conf: unknown group [Extra] ignored"));
+  g_assert_cmpuint (o.config_warnings->len, ==, 2);
   daemon_options_clear (&o);
 }
 

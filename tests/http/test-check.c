@@ -176,7 +176,7 @@ test_denials_speak_auth_request (Fixture *f, gconstpointer data)
     g_autofree char *config = g_strdup ("{\"enabled\": true, \"verdict\": \"deny\", \"status\": 401, "
                                         "\"reason\": \"who are you\"}");
 
-    hkp_engine_set_config_async (f->e.engine, "auth", config, hkp_test_store_result, &async);
+    hkp_engine_set_config_async (f->e.engine, "auth", config, "test", hkp_test_store_result, &async);
     hkp_test_wait_result (&async);
     g_assert_true (hkp_engine_change_finish (f->e.engine, async, &error));
     g_assert_no_error (error);

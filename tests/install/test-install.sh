@@ -1,8 +1,8 @@
 #!/bin/sh
 # meson install into a DESTDIR puts every file where a Debian package would, and nothing is missing.
-# Usage: test-install.sh BUILDDIR PREFIX SBINDIR INCLUDEDIR LIBDIR SYSCONFDIR DATADIR MANDIR
+# Usage: test-install.sh BUILDDIR PREFIX SBINDIR INCLUDEDIR LIBDIR SYSCONFDIR DATADIR MANDIR LIBEXECDIR
 set -eu
-build=$1 prefix=$2 sbindir=$3 includedir=$4 libdir=$5 sysconfdir=$6 datadir=$7 mandir=$8
+build=$1 prefix=$2 sbindir=$3 includedir=$4 libdir=$5 sysconfdir=$6 datadir=$7 mandir=$8 libexecdir=$9
 dest=$(mktemp -d)
 trap 'rm -rf "$dest"' EXIT
 meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
@@ -10,6 +10,7 @@ meson install -C "$build" --destdir "$dest" --no-rebuild --quiet >/dev/null
 status=0
 for file in \
   "$sbindir/hkp-plugind" \
+  "$libexecdir/hkp-plugind/hkp-plugin-host" \
   "$includedir/hkp-plugind/hkp-plugin.h" \
   "$libdir/pkgconfig/hkp-plugin.pc" \
   "$sysconfdir/hkp-plugind/hkp-plugind.conf" \
@@ -37,6 +38,7 @@ do
 done
 [ -d "$dest$sysconfdir/hkp-plugind/plugins.d" ] || { echo "missing: $sysconfdir/hkp-plugind/plugins.d/"; status=1; }
 [ -x "$dest$sbindir/hkp-plugind" ] || { echo "not executable: $sbindir/hkp-plugind"; status=1; }
+[ -x "$dest$libexecdir/hkp-plugind/hkp-plugin-host" ] || { echo "not executable: $libexecdir/hkp-plugind/hkp-plugin-host"; status=1; }
 grep -Eq "^ExecStart=$sbindir/hkp-plugind( |\$)" "$dest$prefix/lib/systemd/system/hkp-plugind.service" \
   || { echo "the unit does not start $sbindir/hkp-plugind"; status=1; }
 # The installed SDK is usable as documented: pkg-config finds the header.

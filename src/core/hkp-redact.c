@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Hiding secret-looking config values from every read over HTTP, and keeping them when a read is sent back. */
+/* Hiding secret-looking config values from every read over D-Bus and HTTP, and keeping them when a read is sent back. */
 
-#include "http-redact.h"
+#include "hkp-redact.h"
 
 #include <string.h>
 
-/* TRUE if a config key looks secret: it contains password, secret, token or key, and does not end in _path. */
-static gboolean
-key_is_secret (const char *key)
+#include "hkp-json.h"
+
+/* Deeper than any config may nest, so a config we hold always parses. */
+#define CONFIG_MAX_DEPTH 64
+
+gboolean
+hkp_redact_key_is_secret (const char *key)
 {
-  static const char *const words[] = { "password", "secret", "token", "key" };
+  static const char *const words[] = { "password", "passwd", "secret",  "token", "credential",
+                                       "auth",     "bearer", "private", "dsn",   "key" };
   g_autofree char *lower = g_ascii_strdown (key, -1);
 
-  if (g_str_has_suffix (lower, "_path"))
+  /* Where a secret lives is not a secret: private_key_file, token_path. */
+  if (g_str_has_suffix (lower, "_path") || g_str_has_suffix (lower, "_file"))
     return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (words); i++)
     if (strstr (lower, words[i]) != NULL)
@@ -21,7 +27,7 @@ key_is_secret (const char *key)
 }
 
 void
-http_redact_node (JsonNode *node)
+hkp_redact_node (JsonNode *node)
 {
   if (JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -30,10 +36,10 @@ http_redact_node (JsonNode *node)
 
       for (GList *l = members; l != NULL; l = l->next)
         {
-          if (key_is_secret (l->data))
-            json_object_set_string_member (object, l->data, HTTP_REDACTED);
+          if (hkp_redact_key_is_secret (l->data))
+            json_object_set_string_member (object, l->data, HKP_REDACTED);
           else
-            http_redact_node (json_object_get_member (object, l->data));
+            hkp_redact_node (json_object_get_member (object, l->data));
         }
     }
   else if (JSON_NODE_HOLDS_ARRAY (node))
@@ -41,8 +47,19 @@ http_redact_node (JsonNode *node)
       JsonArray *array = json_node_get_array (node);
 
       for (guint i = 0; i < json_array_get_length (array); i++)
-        http_redact_node (json_array_get_element (array, i));
+        hkp_redact_node (json_array_get_element (array, i));
     }
+}
+
+char *
+hkp_redact_config_json (const char *json)
+{
+  g_autoptr (JsonNode) node = json != NULL ? hkp_json_parse_strict (json, strlen (json), CONFIG_MAX_DEPTH, NULL) : NULL;
+
+  if (node == NULL)
+    return g_strdup ("null");
+  hkp_redact_node (node);
+  return hkp_json_to_string (node);
 }
 
 /* TRUE if node is the string a read shows for a secret. */
@@ -50,11 +67,11 @@ static gboolean
 is_redacted (JsonNode *node)
 {
   return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING &&
-    g_str_equal (json_node_get_string (node), HTTP_REDACTED);
+    g_str_equal (json_node_get_string (node), HKP_REDACTED);
 }
 
 gboolean
-http_redact_restore (JsonNode *node, JsonNode *stored, char **missing)
+hkp_redact_restore (JsonNode *node, JsonNode *stored, char **missing)
 {
   if (JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -67,7 +84,7 @@ http_redact_restore (JsonNode *node, JsonNode *stored, char **missing)
           JsonNode *value = json_object_get_member (object, l->data);
           JsonNode *old_value = old != NULL ? json_object_get_member (old, l->data) : NULL;
 
-          if (key_is_secret (l->data) && is_redacted (value))
+          if (hkp_redact_key_is_secret (l->data) && is_redacted (value))
             {
               if (old_value == NULL)
                 {
@@ -76,7 +93,7 @@ http_redact_restore (JsonNode *node, JsonNode *stored, char **missing)
                 }
               json_object_set_member (object, l->data, json_node_copy (old_value));
             }
-          else if (!http_redact_restore (value, old_value, missing))
+          else if (!hkp_redact_restore (value, old_value, missing))
             return FALSE;
         }
     }
@@ -89,7 +106,7 @@ http_redact_restore (JsonNode *node, JsonNode *stored, char **missing)
         {
           JsonNode *old_element = old != NULL && i < json_array_get_length (old) ? json_array_get_element (old, i)
                                                                                  : NULL;
-          if (!http_redact_restore (json_array_get_element (array, i), old_element, missing))
+          if (!hkp_redact_restore (json_array_get_element (array, i), old_element, missing))
             return FALSE;
         }
     }

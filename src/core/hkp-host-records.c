@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "hkp-host"
+
+/*
+ * What a host sends, handled on its I/O thread.  The host is confined, not
+ * trusted: every string is made valid UTF-8 and bounded, and answer headers
+ * are checked again before they can reach an HTTP answer.
+ */
+
+#include <string.h>
+
+#include "hkp-error.h"
+#include "hkp-host-private.h"
+#include "hkp-host-process.h"
+#include "hkp-log.h"
+#include "hkp-util.h"
+
+#define REASON_MAX 1024
+#define LOG_MESSAGE_MAX 16384
+#define HEALTH_TEXT_MAX 1024
+#define HEALTH_KEY_MAX 128
+
+/* Returns text as valid UTF-8 of at most max bytes: text itself if it is, else a copy in *copy. */
+static const char *
+clean_text (const HkpHostString *s, gsize max, char **copy)
+{
+  if (s->len <= max && g_utf8_validate (s->str, s->len, NULL))
+    return s->str;
+  {
+    g_autofree char *valid = g_utf8_make_valid (s->str, s->len);
+    *copy = hkp_utf8_truncate (valid, max);
+  }
+  return *copy;
+}
+
+static void
+on_answer (HkpHost *host, const HkpHostRecord *record)
+{
+  const char *headers[2 * HKP_HOST_ITEMS_MAX + 1];
+  g_autofree char *reason_copy = NULL;
+  HkpHostAnswer answer = { .outcome = HKP_HOST_ANSWERED };
+  guint n = 0;
+  HkpHostCall *call;
+
+  g_mutex_lock (&host->lock);
+  call = g_hash_table_lookup (host->calls, &record->id);
+  if (call != NULL)
+    {
+      g_hash_table_remove (host->calls, &record->id);
+      if (call->kill_at != 0)
+        {
+          /* Answered after its deadline: its caller has had TIMED_OUT already. */
+          g_queue_unlink (&host->overdue, &call->link);
+          g_free (call);
+          call = NULL;
+        }
+      else
+        g_queue_unlink (&host->pending, &call->link);
+    }
+  g_mutex_unlock (&host->lock);
+  if (call == NULL)
+    return;
+
+  /* The host is confined, not trusted: what reaches the daemon's HTTP answers is checked again here. */
+  for (guint i = 0; i < record->n_items; i++)
+    {
+      const HkpHostItem *item = &record->items[i];
+      if (hkp_host_header_name_valid (item->name.str) && hkp_host_header_value_valid (item->value.str))
+        {
+          headers[n++] = item->name.str;
+          headers[n++] = item->value.str;
+        }
+    }
+  headers[n] = NULL;
+  answer.verdict = (int) record->nums[HKP_HOST_ANSWER_VERDICT];
+  answer.status = (int) record->nums[HKP_HOST_ANSWER_STATUS];
+  answer.reason = clean_text (&record->strs[0], REASON_MAX, &reason_copy);
+  answer.headers = headers;
+  call->callback (&answer, call->user_data);
+  g_free (call);
+}
+
+static void
+on_health_report (HkpHost *host, const HkpHostRecord *record)
+{
+  HkpHostHealthCallback callback = NULL;
+  gpointer user_data = NULL;
+  HkpHealth health;
+
+  g_mutex_lock (&host->lock);
+  if (host->health_in_flight && host->health_id == record->id)
+    {
+      callback = host->health_callback;
+      user_data = host->health_data;
+      host->health_in_flight = FALSE;
+      host->health_callback = NULL;
+    }
+  g_mutex_unlock (&host->lock);
+  if (callback == NULL)
+    return;
+
+  hkp_health_init (&health);
+  switch (record->nums[0])
+    {
+    case 0: /* HKP_HEALTH_HEALTHY */
+      health.status = HKP_HEALTH_STATUS_HEALTHY;
+      break;
+    case 1: /* HKP_HEALTH_DEGRADED */
+      health.status = HKP_HEALTH_STATUS_DEGRADED;
+      break;
+    default:
+      health.status = HKP_HEALTH_STATUS_UNHEALTHY;
+      break;
+    }
+  g_free (health.message);
+  {
+    g_autofree char *copy = NULL;
+    health.message = g_strdup (clean_text (&record->strs[0], HEALTH_TEXT_MAX, &copy));
+  }
+  for (guint i = 0; i < record->n_items; i++)
+    {
+      const HkpHostItem *item = &record->items[i];
+      g_autofree char *key_copy = NULL, *text_copy = NULL;
+      HkpHealthCheck *check;
+      if (item->name.len == 0)
+        continue;
+      check = g_new0 (HkpHealthCheck, 1);
+      check->key = g_strdup (clean_text (&item->name, HEALTH_KEY_MAX, &key_copy));
+      check->is_int = item->is_number;
+      check->int_value = item->number;
+      check->text = item->is_number ? NULL : g_strdup (clean_text (&item->value, HEALTH_TEXT_MAX, &text_copy));
+      g_ptr_array_add (health.checks, check);
+    }
+  health.last_check_usec = g_get_real_time ();
+  callback (HKP_HOST_ANSWERED, &health, user_data);
+  hkp_health_clear (&health);
+}
+
+static void
+on_validated (HkpHost *host, const HkpHostRecord *record)
+{
+  g_mutex_lock (&host->lock);
+  for (GList *l = host->validations; l != NULL; l = l->next)
+    {
+      HkpHostValidation *validation = l->data;
+      if (validation->id == record->id)
+        {
+          validation->done = TRUE;
+          validation->ok = record->nums[0] != 0;
+          validation->message = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+          g_cond_broadcast (&host->cond);
+        }
+    }
+  g_mutex_unlock (&host->lock);
+}
+
+static void
+on_log (HkpHost *host, const HkpHostRecord *record)
+{
+  g_autofree char *domain = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+  g_autofree char *message_copy = NULL;
+  const char *message = clean_text (&record->strs[1], LOG_MESSAGE_MAX, &message_copy);
+  GLogLevelFlags level;
+
+  /* Never G_LOG_LEVEL_ERROR: that would abort the daemon for a plugin's message. */
+  switch (record->nums[0])
+    {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+      level = G_LOG_LEVEL_CRITICAL;
+      break;
+    case 4:
+      level = G_LOG_LEVEL_WARNING;
+      break;
+    case 5:
+      level = G_LOG_LEVEL_MESSAGE;
+      break;
+    case 6:
+      level = G_LOG_LEVEL_INFO;
+      break;
+    default:
+      level = G_LOG_LEVEL_DEBUG;
+      break;
+    }
+  g_log_structured (G_LOG_DOMAIN, level, HKP_LOG_FIELD_PLUGIN, host->plugin_name, "PLUGIN_LOG_DOMAIN", domain,
+                    "MESSAGE", "%s", message);
+}
+
+void
+hkp_host_set_start_error (HkpHost *host, GError *error)
+{
+  g_mutex_lock (&host->lock);
+  if (host->start_error == NULL)
+    host->start_error = error;
+  else
+    g_error_free (error);
+  g_mutex_unlock (&host->lock);
+}
+
+static void
+on_failed (HkpHost *host, const HkpHostRecord *record)
+{
+  static const HkpErrorCode codes[] = {
+    [HKP_HOST_FAILURE_SETUP] = HKP_ERROR_FAILED,
+    [HKP_HOST_FAILURE_PROTOCOL] = HKP_ERROR_FAILED,
+    [HKP_HOST_FAILURE_MODULE] = HKP_ERROR_MODULE,
+    [HKP_HOST_FAILURE_ABI_MISMATCH] = HKP_ERROR_ABI_MISMATCH,
+    [HKP_HOST_FAILURE_INVALID_CONFIG] = HKP_ERROR_INVALID_CONFIG,
+    [HKP_HOST_FAILURE_INIT] = HKP_ERROR_INIT_FAILED,
+  };
+  guint32 failure = record->nums[0];
+  HkpErrorCode code = failure < G_N_ELEMENTS (codes) ? codes[failure] : HKP_ERROR_FAILED;
+  g_autofree char *message = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+
+  if (failure == HKP_HOST_FAILURE_SETUP || failure == HKP_HOST_FAILURE_PROTOCOL)
+    hkp_host_set_start_error (host, g_error_new (HKP_ERROR, code, "plugin host: %s", message));
+  else
+    hkp_host_set_start_error (host, g_error_new_literal (HKP_ERROR, code, message));
+}
+
+static void
+on_ready (HkpHost *host, const HkpHostRecord *record)
+{
+  g_mutex_lock (&host->lock);
+  host->name = g_utf8_make_valid (record->strs[HKP_HOST_READY_NAME].str, record->strs[HKP_HOST_READY_NAME].len);
+  host->version = g_utf8_make_valid (record->strs[HKP_HOST_READY_VERSION].str,
+                                     record->strs[HKP_HOST_READY_VERSION].len);
+  host->description = g_utf8_make_valid (record->strs[HKP_HOST_READY_DESCRIPTION].str,
+                                         record->strs[HKP_HOST_READY_DESCRIPTION].len);
+  host->state = HKP_HOST_STATE_READY;
+  g_cond_broadcast (&host->cond);
+  g_mutex_unlock (&host->lock);
+}
+
+/* Kills a host that broke the protocol; returns FALSE. */
+gboolean
+hkp_host_protocol_error (HkpHost *host, const char *problem)
+{
+  g_autofree char *why = g_strdup_printf ("killed: it broke the protocol (%s)", problem);
+
+  g_mutex_lock (&host->lock);
+  hkp_host_kill_locked (host, why);
+  g_mutex_unlock (&host->lock);
+  return FALSE;
+}
+
+gboolean
+hkp_host_dispatch (HkpHost *host, const HkpHostRecord *record, gboolean *seen_hello)
+{
+  gboolean starting;
+
+  g_mutex_lock (&host->lock);
+  starting = host->state == HKP_HOST_STATE_STARTING;
+  g_mutex_unlock (&host->lock);
+  if (!*seen_hello && record->type != HKP_HOST_MSG_HOST_HELLO)
+    return hkp_host_protocol_error (host, "it did not start with HELLO");
+  switch (record->type)
+    {
+    case HKP_HOST_MSG_HOST_HELLO:
+      if (*seen_hello)
+        return hkp_host_protocol_error (host, "a second HELLO");
+      *seen_hello = TRUE;
+      return TRUE;
+    case HKP_HOST_MSG_READY:
+      if (!starting)
+        return hkp_host_protocol_error (host, "READY after start");
+      on_ready (host, record);
+      return TRUE;
+    case HKP_HOST_MSG_FAILED:
+      if (!starting)
+        return hkp_host_protocol_error (host, "FAILED after start");
+      on_failed (host, record);
+      return TRUE;
+    case HKP_HOST_MSG_ANSWER:
+      on_answer (host, record);
+      return TRUE;
+    case HKP_HOST_MSG_HEALTH_REPORT:
+      on_health_report (host, record);
+      return TRUE;
+    case HKP_HOST_MSG_VALIDATED:
+      on_validated (host, record);
+      return TRUE;
+    case HKP_HOST_MSG_LOG:
+      on_log (host, record);
+      return TRUE;
+    case HKP_HOST_MSG_SECCOMP:
+      g_mutex_lock (&host->lock);
+      if (host->seccomp_why == NULL)
+        host->seccomp_why = hkp_host_process_describe_syscall (record->nums[0], record->nums[1]);
+      g_mutex_unlock (&host->lock);
+      return TRUE;
+    default:
+      return hkp_host_protocol_error (host, "a record the daemon sends, not the host");
+    }
+}

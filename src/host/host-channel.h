@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The host's end of the socket to the daemon, written from any thread.
+ * Records are appended whole to one buffer under a short lock; one thread at
+ * a time writes the buffer out, without the lock, taking along what others
+ * appended meanwhile (so answers from many workers go out in few system
+ * calls).  The lock is a bare futex so that the SIGSYS handler can take it
+ * too (async-signal-safe).
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hkp-host-protocol.h"
+
+typedef struct {
+  int fd;
+  int lock; /* 0 free, 1 held, 2 held with waiters: guards the two below */
+  int writing; /* a thread is writing, outside the lock */
+  HkpHostBuf pending; /* records not yet taken by a writer */
+} HostChannel;
+
+/* Sets channel up over fd (the socket, fd 3). */
+void host_channel_init (HostChannel *channel, int fd);
+
+/* Encodes and sends record; returns 0, or -1 if it cannot be encoded or the daemon is gone. */
+int host_channel_send (HostChannel *channel, const HkpHostRecord *record);
+
+/* Returns once everything sent so far is written (or the daemon is gone): before the process exits. */
+void host_channel_flush (HostChannel *channel);
+
+/* Async-signal-safe: sends encoded bytes whole after what is pending, waiting at most about a second for the
+ * writer; 0 or -1.  For a thread about to die: others may not send afterwards. */
+int host_channel_send_raw (HostChannel *channel, const uint8_t *data, size_t len);
+
+/* What has been read from the channel and not yet decoded: buf.data[start..buf.len). */
+typedef struct {
+  HkpHostBuf buf;
+  size_t start;
+} HostReader;
+
+/*
+ * Reads until reader holds one whole record and decodes it into record, whose
+ * strings stay valid until the next call.  Returns the decode result (never
+ * SHORT), or -1 at end of file or on a read error.
+ */
+int host_channel_receive (HostChannel *channel, HostReader *reader, HkpHostRecord *record, const char **problem);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The host's confinement: memory limits and the system-call allow-list. */
+
+#include <stddef.h>
+
+#include "host-channel.h"
+
+/* Built with AddressSanitizer (GCC or clang): the host then lets the sanitizer's needs through. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_SANITIZED 1
+#endif
+#endif
+#ifndef HOST_SANITIZED
+#define HOST_SANITIZED 0
+#endif
+
+/*
+ * Limits the memory the process may still map to memory_max_mb more than it
+ * has now (RLIMIT_DATA; RLIMIT_AS too, with room for libraries and thread
+ * stacks, except under ASan, whose shadow needs terabytes of address space).
+ * Soft and hard limits alike, so the plugin cannot raise them.  0, or -1 with
+ * a message in error.
+ */
+int host_confine_memory (unsigned memory_max_mb, char *error, size_t error_size);
+
+/*
+ * Installs the system-call allow-list (libseccomp) for this process and the
+ * threads it makes from now on.  A call outside it raises SIGSYS, whose
+ * handler reports the call's number over channel and kills the process with
+ * SIGSYS.  0, or -1 with a message in error.
+ */
+int host_confine_seccomp (HostChannel *channel, char *error, size_t error_size);

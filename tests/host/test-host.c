@@ -1,0 +1,1044 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The plugin host with real hkp-plugin-host processes and real modules:
+ * answers, pipelining, cancellation, health and validation; each kind of
+ * misbehaviour (crash, exit, hang, spin, stuck health, a forbidden system
+ * call, too much memory) reported with the right reason; the confinement seen
+ * from /proc; death with the parent; log lines; clean stops; protocol
+ * version mismatches on both sides.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hkp-error.h"
+#include "hkp-host-protocol.h"
+#include "hkp-host.h"
+#include "hkp-plugin.h"
+#include "hkp-test-util.h"
+
+#define WAIT_LIMIT_USEC (60 * G_USEC_PER_SEC)
+/* "At once" for a test on a loaded 2-core machine: far below any timeout involved, far above a scheduling hiccup. */
+#define PROMPT_USEC (2 * G_USEC_PER_SEC)
+
+/* ---- helpers --------------------------------------------------------------------------------------------------- */
+
+static const char *
+host_program (void)
+{
+  const char *program = g_getenv ("HKP_PLUGIN_HOST");
+
+  g_assert_nonnull (program);
+  return program;
+}
+
+static char *
+module_path (const char *module)
+{
+  const char *dir = g_str_has_prefix (module, "shipped:") ? g_getenv ("HKP_SHIPPED_PLUGIN_DIR")
+                                                          : hkp_test_plugin_build_dir ();
+
+  if (g_str_has_prefix (module, "shipped:"))
+    module += strlen ("shipped:");
+  return g_build_filename (dir, module, NULL);
+}
+
+/* The sanitizers' settings, passed on so a host under ASan is leak-checked with the suite's suppressions. */
+static GStrv
+sanitizer_environment (void)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (g_getenv ("LSAN_OPTIONS") != NULL)
+    {
+      g_autofree char *entry = g_strdup_printf ("LSAN_OPTIONS=%s", g_getenv ("LSAN_OPTIONS"));
+      g_strv_builder_add (builder, entry);
+    }
+  return g_strv_builder_end (builder);
+}
+
+/* Starts a host of plugin name from module with config; settings, if given, adds memory, grace and environment. */
+static HkpHost *
+start_host_full (const char *name, const char *module, const char *config, const HkpHostSettings *extra, GError **error)
+{
+  g_autofree char *path = module_path (module);
+  g_auto (GStrv) environment = sanitizer_environment ();
+  HkpHostSettings settings = {
+    .program = host_program (),
+    .plugin_name = name,
+    .module_path = path,
+    .config_json = config,
+    .init_timeout_ms = 30000,
+    .environment = (const char *const *) environment,
+  };
+
+  if (extra != NULL)
+    {
+      settings.memory_max_mb = extra->memory_max_mb;
+      settings.grace_ms = extra->grace_ms;
+      if (extra->init_timeout_ms != 0)
+        settings.init_timeout_ms = extra->init_timeout_ms;
+      if (extra->environment != NULL)
+        settings.environment = extra->environment[0] != NULL ? extra->environment : NULL;
+      if (extra->program != NULL)
+        settings.program = extra->program;
+    }
+  return hkp_host_start (&settings, error);
+}
+
+static HkpHost *
+start_host (const char *name, const char *module, const char *config)
+{
+  g_autoptr (GError) error = NULL;
+  HkpHost *host = start_host_full (name, module, config, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (host);
+  return host;
+}
+
+/* One call's outcome, filled on the I/O thread. */
+typedef struct Calls Calls;
+
+typedef struct {
+  Calls *calls;
+  gboolean done;
+  guint order; /* 1 for the first call answered */
+  gint64 when;
+  HkpHostOutcome outcome;
+  int verdict;
+  int status;
+  char *reason;
+  GStrv headers;
+} Result;
+
+/* The calls a test makes and the host's end, waited for with a condition variable. */
+struct Calls {
+  GMutex lock;
+  GCond cond;
+  Result *results;
+  guint n;
+  guint answered;
+  char *why;
+  guint in_flight;
+  gint64 ended;
+};
+
+static Calls *
+calls_new (guint n)
+{
+  Calls *calls = g_new0 (Calls, 1);
+
+  g_mutex_init (&calls->lock);
+  g_cond_init (&calls->cond);
+  calls->results = g_new0 (Result, n);
+  calls->n = n;
+  for (guint i = 0; i < n; i++)
+    calls->results[i].calls = calls;
+  return calls;
+}
+
+static void
+calls_free (Calls *calls)
+{
+  for (guint i = 0; i < calls->n; i++)
+    {
+      g_free (calls->results[i].reason);
+      g_strfreev (calls->results[i].headers);
+    }
+  g_free (calls->results);
+  g_free (calls->why);
+  g_mutex_clear (&calls->lock);
+  g_cond_clear (&calls->cond);
+  g_free (calls);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Calls, calls_free)
+
+static void
+on_answer (const HkpHostAnswer *answer, gpointer user_data)
+{
+  Result *result = user_data;
+  Calls *calls = result->calls;
+
+  g_mutex_lock (&calls->lock);
+  g_assert_false (result->done); /* exactly once */
+  result->done = TRUE;
+  result->order = ++calls->answered;
+  result->when = g_get_monotonic_time ();
+  result->outcome = answer->outcome;
+  result->verdict = answer->verdict;
+  result->status = answer->status;
+  result->reason = g_strdup (answer->reason);
+  result->headers = g_strdupv ((GStrv) answer->headers);
+  g_cond_broadcast (&calls->cond);
+  g_mutex_unlock (&calls->lock);
+}
+
+static void
+on_host_exit (HkpHost *host, const char *why, guint in_flight, gpointer user_data)
+{
+  Calls *calls = user_data;
+
+  g_mutex_lock (&calls->lock);
+  g_assert_null (calls->why); /* once */
+  calls->why = g_strdup (why);
+  calls->in_flight = in_flight;
+  calls->ended = g_get_monotonic_time ();
+  g_cond_broadcast (&calls->cond);
+  g_mutex_unlock (&calls->lock);
+}
+
+/* Waits until n calls are answered. */
+static void
+calls_wait (Calls *calls, guint n)
+{
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+
+  g_mutex_lock (&calls->lock);
+  while (calls->answered < n)
+    g_assert_true (g_cond_wait_until (&calls->cond, &calls->lock, limit));
+  g_mutex_unlock (&calls->lock);
+}
+
+/* Waits until the exit handler ran. */
+static void
+calls_wait_exit (Calls *calls)
+{
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+
+  g_mutex_lock (&calls->lock);
+  while (calls->why == NULL)
+    g_assert_true (g_cond_wait_until (&calls->cond, &calls->lock, limit));
+  g_mutex_unlock (&calls->lock);
+}
+
+static const char *
+result_header (const Result *result, const char *name)
+{
+  for (guint i = 0; result->headers != NULL && result->headers[i] != NULL; i += 2)
+    if (g_ascii_strcasecmp (result->headers[i], name) == 0)
+      return result->headers[i + 1];
+  return NULL;
+}
+
+/* Sends GET path?query with X-Id: index, answered into calls->results[index]. */
+static guint64
+send_request (HkpHost *host, Calls *calls, guint index, const char *path, const char *query, gint64 deadline)
+{
+  g_autofree char *id = g_strdup_printf ("%u", index);
+  const char *headers[] = { "X-Id", id, NULL };
+  HkpHostRequest request = {
+    .method = "GET", .path = path, .query = query, .client_address = "192.0.2.1", .headers = headers
+  };
+
+  g_assert_cmpuint (index, <, calls->n);
+  return hkp_host_handle (host, &request, deadline, on_answer, &calls->results[index]);
+}
+
+/* ---- answers ------------------------------------------------------------------------------------------------------ */
+
+static void
+test_answer (void)
+{
+  g_autoptr (HkpHost) host = start_host (
+    "answer", "answer.so",
+    "{\"verdict\": \"deny\", \"status\": 429, \"reason\": \"slow down\", \"headers\": {\"Retry-After\": \"7\"}, "
+    "\"echo\": true}");
+  g_autoptr (Calls) calls = calls_new (1);
+  const char *headers[] = { "Accept", "*/*", "x-test", "hello", NULL };
+  HkpHostRequest request = {
+    .method = "POST", .path = "/pks/add", .query = "a=b", .client_address = "2001:db8::1", .headers = headers
+  };
+  const Result *r = &calls->results[0];
+
+  g_assert_cmpstr (hkp_host_get_module_name (host), ==, "answer");
+  g_assert_cmpstr (hkp_host_get_module_version (host), ==, "1.0");
+  g_assert_cmpstr (hkp_host_get_module_description (host), ==, "Test plugin: answers every request as its config says");
+  g_assert_cmpint (hkp_host_get_pid (host), >, 0);
+
+  hkp_host_handle (host, &request, 0, on_answer, &calls->results[0]);
+  calls_wait (calls, 1);
+  g_assert_cmpint (r->outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_cmpint (r->verdict, ==, HKP_VERDICT_DENY);
+  g_assert_cmpint (r->status, ==, 429);
+  g_assert_cmpstr (r->reason, ==, "slow down");
+  g_assert_cmpstr (result_header (r, "Retry-After"), ==, "7");
+  g_assert_cmpstr (result_header (r, "X-Seen-Method"), ==, "POST");
+  g_assert_cmpstr (result_header (r, "X-Seen-Path"), ==, "/pks/add");
+  g_assert_cmpstr (result_header (r, "X-Seen-Query"), ==, "a=b");
+  g_assert_cmpstr (result_header (r, "X-Seen-Client"), ==, "2001:db8::1");
+  /* The header lookup is case-insensitive, as in process. */
+  g_assert_cmpstr (result_header (r, "X-Seen-Test"), ==, "hello");
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* Many requests in flight at once, answered out of order, each with its own answer. */
+static void
+test_pipelined (void)
+{
+  const guint n = 200;
+  g_autoptr (HkpHost) host = start_host ("pipelined", "misbehave.so", "{}");
+  g_autoptr (Calls) calls = calls_new (n);
+
+  /* The first is slow; the rest overtake it. */
+  send_request (host, calls, 0, "/slow", "sleep_ms=300", 0);
+  for (guint i = 1; i < n; i++)
+    send_request (host, calls, i, "/fast", "", 0);
+  calls_wait (calls, n);
+  for (guint i = 0; i < n; i++)
+    {
+      const Result *r = &calls->results[i];
+      g_autofree char *id = g_strdup_printf ("%u", i);
+      g_assert_cmpint (r->outcome, ==, HKP_HOST_ANSWERED);
+      g_assert_cmpint (r->verdict, ==, HKP_VERDICT_ALLOW);
+      g_assert_cmpstr (r->reason, ==, "fine");
+      g_assert_cmpstr (result_header (r, "X-Echo"), ==, id);
+    }
+  g_assert_cmpuint (calls->results[0].order, ==, n);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+static void
+test_sleeper (void)
+{
+  g_autoptr (HkpHost) host = start_host ("sleeper", "sleeper.so", "{\"sleep_ms\": 100}");
+  g_autoptr (Calls) calls = calls_new (2);
+  gint64 start = g_get_monotonic_time ();
+
+  send_request (host, calls, 0, "/a", "", 0);
+  send_request (host, calls, 1, "/b", "", 0);
+  calls_wait (calls, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_cmpint (calls->results[i].outcome, ==, HKP_HOST_ANSWERED);
+      g_assert_cmpint (calls->results[i].verdict, ==, HKP_VERDICT_ALLOW);
+      g_assert_cmpint (calls->results[i].when - start, >=, 100 * 1000);
+    }
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+  HkpHostOutcome outcome;
+  HkpHealth health;
+} HealthResult;
+
+static void
+on_health (HkpHostOutcome outcome, const HkpHealth *health, gpointer user_data)
+{
+  HealthResult *result = user_data;
+
+  g_mutex_lock (&result->lock);
+  g_assert_false (result->done);
+  result->done = TRUE;
+  result->outcome = outcome;
+  if (health != NULL)
+    hkp_health_copy (&result->health, health);
+  g_cond_broadcast (&result->cond);
+  g_mutex_unlock (&result->lock);
+}
+
+static void
+health_wait (HealthResult *result)
+{
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+
+  g_mutex_lock (&result->lock);
+  while (!result->done)
+    g_assert_true (g_cond_wait_until (&result->cond, &result->lock, limit));
+  g_mutex_unlock (&result->lock);
+}
+
+static void
+health_result_clear (HealthResult *result)
+{
+  hkp_health_clear (&result->health);
+  g_mutex_clear (&result->lock);
+  g_cond_clear (&result->cond);
+}
+
+static const HkpHealthCheck *
+find_check (const HkpHealth *health, const char *key)
+{
+  for (guint i = 0; i < health->checks->len; i++)
+    if (g_str_equal (((HkpHealthCheck *) health->checks->pdata[i])->key, key))
+      return health->checks->pdata[i];
+  return NULL;
+}
+
+static void
+test_health (void)
+{
+  g_autoptr (HkpHost) host = start_host ("health", "health.so",
+                                         "{\"health\": \"degraded\", \"message\": \"cache cold\"}");
+  g_autoptr (HkpHost) misbehave = start_host ("misbehave", "misbehave.so", "{}");
+  HealthResult result = { 0 }, second = { 0 };
+  const HkpHealthCheck *check;
+  gint64 before = g_get_real_time ();
+
+  g_assert_true (hkp_host_health (host, g_get_monotonic_time () + 10 * G_USEC_PER_SEC, on_health, &result));
+  health_wait (&result);
+  g_assert_cmpint (result.outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_cmpint (result.health.status, ==, HKP_HEALTH_STATUS_DEGRADED);
+  g_assert_cmpstr (result.health.message, ==, "cache cold");
+  g_assert_cmpint (result.health.last_check_usec, >=, before);
+  check = find_check (&result.health, "checks");
+  g_assert_nonnull (check);
+  g_assert_true (check->is_int);
+  g_assert_cmpint (check->int_value, ==, 1);
+
+  /* Text checks too, and the next call once the first returned. */
+  g_assert_true (hkp_host_health (misbehave, 0, on_health, &second));
+  health_wait (&second);
+  g_assert_cmpint (second.health.status, ==, HKP_HEALTH_STATUS_DEGRADED);
+  g_assert_cmpstr (second.health.message, ==, "misbehaving on request");
+  check = find_check (&second.health, "mode");
+  g_assert_nonnull (check);
+  g_assert_false (check->is_int);
+  g_assert_cmpstr (check->text, ==, "none");
+
+  g_assert_true (hkp_host_stop (host, 5000));
+  g_assert_true (hkp_host_stop (misbehave, 5000));
+  health_result_clear (&result);
+  health_result_clear (&second);
+}
+
+static void
+test_validate (void)
+{
+  g_autoptr (HkpHost) host = start_host ("validate", "answer.so", "{}");
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (hkp_host_validate_config (host, "{\"verdict\": \"allow\"}", 10000, &error));
+  g_assert_no_error (error);
+  g_assert_false (hkp_host_validate_config (host, "{\"verdict\": \"maybe\"}", 10000, &error));
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG);
+  g_assert_cmpstr (error->message, ==, "config rejected: key \"verdict\" must be \"continue\", \"allow\" or \"deny\"");
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* Cancelling a call in the plugin makes its cancelled() true; the call is still answered once. */
+static void
+test_cancel (void)
+{
+  g_autoptr (HkpHost) host = start_host ("cancel", "misbehave.so", "{\"mode\": \"hang\"}");
+  g_autoptr (Calls) calls = calls_new (3);
+  guint64 id;
+
+  hkp_test_log_clear ();
+  id = send_request (host, calls, 0, "/boom", "", 0);
+  hkp_test_wait_log ("misbehave: hang on /boom");
+  hkp_host_cancel (host, id);
+  calls_wait (calls, 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_cmpint (calls->results[0].verdict, ==, HKP_VERDICT_CONTINUE);
+
+  send_request (host, calls, 1, "/other", "sleep_ms=600000", 0);
+  send_request (host, calls, 2, "/another", "sleep_ms=600000", 0);
+  hkp_host_cancel_all (host);
+  calls_wait (calls, 3);
+  g_assert_cmpint (calls->results[1].verdict, ==, HKP_VERDICT_CONTINUE);
+  g_assert_cmpint (calls->results[2].verdict, ==, HKP_VERDICT_CONTINUE);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* ---- misbehaviour ------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+  const char *mode;
+  const char *why;
+} Crash;
+
+static const Crash crashes[] = {
+  { "segfault", "killed by signal 11 (SIGSEGV)" },
+  { "abort", "killed by signal 6 (SIGABRT)" },
+  { "exit", "exited with status 3" },
+  { "syscall", "system call socket is not allowed in the plugin host (seccomp)" },
+};
+
+/* The host dies on one request: every call in flight is answered GONE at once, and the end says why. */
+static void
+test_crash (gconstpointer data)
+{
+  const Crash *crash = data;
+  g_autofree char *config = g_strdup_printf ("{\"mode\": \"%s\"}", crash->mode);
+  g_autoptr (HkpHost) host = start_host ("crash", "misbehave.so", config);
+  g_autoptr (Calls) calls = calls_new (4);
+  g_autoptr (Calls) after = calls_new (1);
+  gint64 boom;
+
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  /* Two calls that would take ten minutes, then the one that kills the host. */
+  send_request (host, calls, 0, "/slow", "sleep_ms=600000", 0);
+  send_request (host, calls, 1, "/slow", "sleep_ms=600000", 0);
+  boom = g_get_monotonic_time ();
+  send_request (host, calls, 2, "/boom", "", 0);
+  calls_wait (calls, 3);
+  calls_wait_exit (calls);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_cmpint (calls->results[i].outcome, ==, HKP_HOST_GONE);
+      g_assert_cmpint (calls->results[i].when - boom, <, PROMPT_USEC);
+    }
+  g_assert_cmpstr (calls->why, ==, crash->why);
+  g_assert_cmpuint (calls->in_flight, ==, 3);
+  g_assert_cmpint (calls->ended - boom, <, PROMPT_USEC);
+
+  /* A call on a dead host is answered in the call itself. */
+  send_request (host, after, 0, "/late", "", 0);
+  g_assert_true (after->results[0].done);
+  g_assert_cmpint (after->results[0].outcome, ==, HKP_HOST_GONE);
+  g_autofree char *end = hkp_host_dup_end (host);
+  g_assert_cmpstr (end, ==, crash->why);
+}
+
+/* hkp_host_kill() ends the host like a crash would: calls GONE, the exit handler told why. */
+static void
+test_kill (void)
+{
+  g_autoptr (HkpHost) host = start_host ("killed", "misbehave.so", "{}");
+  g_autoptr (Calls) calls = calls_new (1);
+
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  send_request (host, calls, 0, "/slow", "sleep_ms=600000", 0);
+  hkp_host_kill (host);
+  calls_wait (calls, 1);
+  calls_wait_exit (calls);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_GONE);
+  g_assert_cmpstr (calls->why, ==, "killed by signal 9 (SIGKILL)");
+  g_assert_cmpuint (calls->in_flight, ==, 1);
+}
+
+/* A handler set after the host ended still hears of it, once, at once. */
+static void
+test_exit_handler_late (void)
+{
+  g_autoptr (HkpHost) host = start_host ("late", "misbehave.so", "{\"mode\": \"exit\"}");
+  g_autoptr (Calls) calls = calls_new (2);
+
+  send_request (host, calls, 0, "/slow", "sleep_ms=600000", 0);
+  send_request (host, calls, 1, "/boom", "", 0);
+  calls_wait (calls, 2);
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  g_assert_cmpstr (calls->why, ==, "exited with status 3");
+  g_assert_cmpuint (calls->in_flight, ==, 2);
+  /* Setting it again reports nothing more (on_host_exit asserts it runs once). */
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+}
+
+/* A call that overruns its deadline but honours cancellation: TIMED_OUT on time, and the host lives on. */
+static void
+test_hang (void)
+{
+  HkpHostSettings extra = { .grace_ms = 300 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) host = start_host_full ("hang", "misbehave.so", "{\"mode\": \"hang\"}", &extra, &error);
+  g_autoptr (Calls) calls = calls_new (3);
+  gint64 deadline = g_get_monotonic_time () + 200 * 1000;
+
+  g_assert_no_error (error);
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  send_request (host, calls, 0, "/boom", "", deadline);
+  calls_wait (calls, 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_TIMED_OUT);
+  g_assert_cmpint (calls->results[0].when, >=, deadline);
+  g_assert_cmpint (calls->results[0].when - deadline, <, PROMPT_USEC);
+  /* Past the grace (300 ms) the host still serves: the cancelled call returned in time. */
+  send_request (host, calls, 1, "/wait", "sleep_ms=600", 0);
+  calls_wait (calls, 2);
+  send_request (host, calls, 2, "/fine", "", 0);
+  calls_wait (calls, 3);
+  g_assert_cmpint (calls->results[1].outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_cmpint (calls->results[2].outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_null (calls->why);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* More hanging calls than the host has threads: the socket is still read, so every one is cancelled in time. */
+static void
+test_hang_many (void)
+{
+  const guint n = 40;
+  g_autoptr (HkpHost) host = start_host ("hang-many", "misbehave.so", "{\"mode\": \"hang\"}");
+  g_autoptr (Calls) calls = calls_new (n + 1);
+  gint64 deadline = g_get_monotonic_time () + 300 * 1000;
+
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  for (guint i = 0; i < n; i++)
+    send_request (host, calls, i, "/boom", "", deadline);
+  calls_wait (calls, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (calls->results[i].outcome, ==, HKP_HOST_TIMED_OUT);
+  /* A request queued behind them all is answered once the cancelled ones have returned. */
+  send_request (host, calls, n, "/fine", "", 0);
+  calls_wait (calls, n + 1);
+  g_assert_cmpint (calls->results[n].outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_cmpstr (calls->results[n].reason, ==, "fine");
+  g_assert_null (calls->why);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* A call that never returns: TIMED_OUT at its deadline, the host killed after the grace, others GONE. */
+static void
+test_stuck (gconstpointer data)
+{
+  const char *mode = data;
+  g_autofree char *config = g_strdup_printf ("{\"mode\": \"%s\"}", mode);
+  g_autoptr (HkpHost) host = start_host ("stuck", "misbehave.so", config);
+  g_autoptr (Calls) calls = calls_new (2);
+  gint64 deadline = g_get_monotonic_time () + 200 * 1000;
+
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  send_request (host, calls, 0, "/boom", "", deadline);
+  send_request (host, calls, 1, "/slow", "sleep_ms=600000", 0);
+  calls_wait (calls, 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_TIMED_OUT);
+  g_assert_cmpint (calls->results[0].when, >=, deadline);
+  g_assert_cmpint (calls->results[0].when - deadline, <, PROMPT_USEC);
+  calls_wait_exit (calls);
+  /* The call's own timeout is 200 ms, so the grace is the minimum, 1 s. */
+  g_assert_cmpstr (calls->why, ==, "killed: handle() did not return within 1000 ms of its deadline");
+  g_assert_cmpint (calls->ended - deadline, >=, 1000 * 1000);
+  g_assert_cmpint (calls->ended - deadline, <, 1000 * 1000 + PROMPT_USEC);
+  g_assert_cmpuint (calls->in_flight, ==, 1);
+  calls_wait (calls, 2);
+  g_assert_cmpint (calls->results[1].outcome, ==, HKP_HOST_GONE);
+}
+
+/* A health() that never returns: TIMED_OUT, no second call while it hangs, requests unaffected. */
+static void
+test_health_hang (void)
+{
+  g_autoptr (HkpHost) host = start_host ("health-hang", "misbehave.so", "{\"mode\": \"health-hang\"}");
+  g_autoptr (Calls) calls = calls_new (1);
+  HealthResult result = { 0 };
+  gint64 deadline = g_get_monotonic_time () + 200 * 1000;
+  g_autofree char *end = NULL;
+
+  g_assert_true (hkp_host_health (host, deadline, on_health, &result));
+  health_wait (&result);
+  g_assert_cmpint (result.outcome, ==, HKP_HOST_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time (), >=, deadline);
+  /* Still in flight in the host: a second call is refused, and its callback never runs. */
+  g_assert_false (hkp_host_health (host, 0, on_health, &result));
+  send_request (host, calls, 0, "/fine", "", 0);
+  calls_wait (calls, 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_ANSWERED);
+  /* shutdown() waits for health(), which never returns: stopping ends in SIGKILL. */
+  g_assert_false (hkp_host_stop (host, 300));
+  end = hkp_host_dup_end (host);
+  g_assert_cmpstr (end, ==, "killed by signal 9 (SIGKILL)");
+  health_result_clear (&result);
+}
+
+static void
+test_memory_limit (void)
+{
+  HkpHostSettings small = { .memory_max_mb = 64 }, large = { .memory_max_mb = 1024 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) refused = start_host_full ("memory", "misbehave.so", "{\"init_alloc_mb\": 256}", &small, &error);
+  g_autoptr (HkpHost) host = NULL;
+
+  g_assert_null (refused);
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_INIT_FAILED);
+  g_assert_cmpstr (error->message, ==, "init failed: cannot allocate 256 MiB");
+  g_clear_error (&error);
+  /* The same within the limit works: it was the limit. */
+  host = start_host_full ("memory", "misbehave.so", "{\"init_alloc_mb\": 256}", &large, &error);
+  g_assert_no_error (error);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* ---- confinement ---------------------------------------------------------------------------------------------------- */
+
+static char *
+proc_file (GPid pid, const char *name, gsize *len)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", pid, name);
+  g_autoptr (GError) error = NULL;
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, len, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+static void
+test_confinement (void)
+{
+  HkpHostSettings extra = { .environment = (const char *const[]){ NULL } };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) host = NULL;
+  g_autofree char *fd_dir = NULL, *status = NULL, *environ = NULL, *cmdline = NULL;
+  g_autoptr (GDir) dir = NULL;
+  const char *entry;
+  gboolean socket_seen = FALSE;
+  guint n_fds = 0;
+  gsize len;
+  /* An fd the test leaves inheritable: the host must not have it. */
+  int leak = open ("/dev/zero", O_RDONLY);
+
+  g_assert_cmpint (leak, >=, 0);
+  host = start_host_full ("confined", "misbehave.so", "{}", &extra, &error);
+  g_assert_no_error (error);
+  close (leak);
+
+  fd_dir = g_strdup_printf ("/proc/%d/fd", hkp_host_get_pid (host));
+  dir = g_dir_open (fd_dir, 0, &error);
+  g_assert_no_error (error);
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *link = g_build_filename (fd_dir, entry, NULL);
+      g_autofree char *target = g_file_read_link (link, NULL);
+      int fd = atoi (entry);
+      n_fds++;
+      g_test_message ("fd %d -> %s", fd, target);
+      g_assert_nonnull (target);
+      if (fd == 3)
+        {
+          g_assert_true (g_str_has_prefix (target, "socket:"));
+          socket_seen = TRUE;
+        }
+      else
+        /* stdin is /dev/null; stdout, stderr and the host's reading end are the pipe of its log thread. */
+        g_assert_true (g_str_equal (target, "/dev/null") || g_str_has_prefix (target, "pipe:"));
+    }
+  g_assert_true (socket_seen);
+  g_assert_cmpuint (n_fds, ==, 5);
+
+  environ = proc_file (hkp_host_get_pid (host), "environ", &len);
+  g_assert_cmpuint (len, ==, 0);
+  status = proc_file (hkp_host_get_pid (host), "status", &len);
+  g_assert_nonnull (strstr (status, "\nNoNewPrivs:\t1\n"));
+  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+  cmdline = proc_file (hkp_host_get_pid (host), "cmdline", &len);
+  g_assert_cmpmem (cmdline, len, "hkp-plugin-host\0confined\0", sizeof "hkp-plugin-host\0confined\0" - 1);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* The helper process of test_parent_death: starts a host whose init never returns, and waits to be killed. */
+static int
+spawn_host_and_wait (void)
+{
+  HkpHostSettings extra = { .init_timeout_ms = 600000 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) host = start_host_full ("orphan", "misbehave.so", "{\"init_hang\": true}", &extra, &error);
+
+  fprintf (stderr, "start returned: %s\n", error != NULL ? error->message : "a host");
+  return 1;
+}
+
+/* A host whose parent dies is killed (PR_SET_PDEATHSIG), even while it is busy and cannot notice on its own. */
+static void
+test_parent_death (void)
+{
+  g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                    G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr (GSubprocess) parent = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *self = g_getenv ("HKP_TEST_HOST_SELF");
+  const char *marker = "misbehave: init hangs in process ";
+  int status = 0;
+  pid_t host_pid = 0;
+
+  g_assert_nonnull (self);
+  /* The host becomes ours when its parent dies, so the test can reap it. */
+  g_assert_cmpint (prctl (PR_SET_CHILD_SUBREAPER, 1), ==, 0);
+  parent = g_subprocess_launcher_spawn (launcher, &error, self, "--spawn-host-and-wait", NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (parent));
+  /* The plugin's message, relayed by the parent's log: the host is in init, its reader not reading. */
+  while (host_pid == 0)
+    {
+      g_autofree char *line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_test_message ("parent: %s", line);
+      if (strstr (line, marker) != NULL)
+        host_pid = atoi (strstr (line, marker) + strlen (marker));
+    }
+  g_assert_cmpint (kill (host_pid, 0), ==, 0);
+
+  g_subprocess_force_exit (parent);
+  g_assert_true (g_subprocess_wait (parent, NULL, &error));
+  g_assert_no_error (error);
+  while (waitpid (host_pid, &status, 0) < 0)
+    g_assert_cmpint (errno, ==, EINTR);
+  g_assert_true (WIFSIGNALED (status));
+  g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
+  prctl (PR_SET_CHILD_SUBREAPER, 0);
+}
+
+/* ---- logs and stopping ----------------------------------------------------------------------------------------------- */
+
+static void
+test_logs (void)
+{
+  g_autoptr (HkpHost) host = NULL;
+
+  hkp_test_log_clear ();
+  host = start_host ("chatty", "misbehave.so",
+                     "{\"log\": \"a warning from init\", \"stderr\": \"<5>a line on stderr\"}");
+  /* GLib's g_warning() through the host's log writer, with its level. */
+  hkp_test_wait_log ("a warning from init");
+  g_assert_true (hkp_test_log_has_fields ((const char *const[]){
+    "PLUGIN=chatty", "MESSAGE=a warning from init", "PRIORITY=4", "PLUGIN_LOG_DOMAIN=hkp-test-misbehave", NULL }));
+  /* A line on stderr, with its sd-daemon priority prefix. */
+  hkp_test_wait_log ("a line on stderr");
+  g_assert_true (
+    hkp_test_log_has_fields ((const char *const[]){ "PLUGIN=chatty", "MESSAGE=a line on stderr", "PRIORITY=5", NULL }));
+  /* Stopping runs shutdown(), whose message arrives before the stop returns. */
+  g_assert_true (hkp_host_stop (host, 5000));
+  g_assert_true (hkp_test_log_has_fields (
+    (const char *const[]){ "PLUGIN=chatty", "MESSAGE=misbehave: shutdown", "PRIORITY=5", NULL }));
+}
+
+/* Stopping waits for the calls in flight, runs shutdown() and the host exits 0; nothing is reported as a crash. */
+static void
+test_stop (void)
+{
+  g_autoptr (HkpHost) host = start_host ("stopping", "misbehave.so", "{}");
+  g_autoptr (Calls) calls = calls_new (4);
+  g_autofree char *end = NULL;
+
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  for (guint i = 0; i < 3; i++)
+    send_request (host, calls, i, "/slow", "sleep_ms=200", 0);
+  g_assert_null (hkp_host_dup_end (host));
+  g_assert_true (hkp_host_stop (host, 10000));
+  g_assert_cmpuint (calls->answered, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      /* Run to their end, not cancelled. */
+      g_assert_cmpint (calls->results[i].outcome, ==, HKP_HOST_ANSWERED);
+      g_assert_cmpint (calls->results[i].verdict, ==, HKP_VERDICT_ALLOW);
+    }
+  end = hkp_host_dup_end (host);
+  g_assert_cmpstr (end, ==, "exited with status 0");
+  g_assert_null (calls->why);
+  send_request (host, calls, 3, "/late", "", 0);
+  g_assert_cmpint (calls->results[3].outcome, ==, HKP_HOST_GONE);
+}
+
+/* Under ASan a host stopped cleanly is leak-checked like the daemon: a plugin's leak is its exit status. */
+static void
+test_leak_check (void)
+{
+  g_autoptr (HkpHost) host = start_host ("leaky", "misbehave.so", "{\"leak\": true}");
+  g_autofree char *end = NULL;
+#if defined(__SANITIZE_ADDRESS__)
+  const gboolean sanitized = TRUE;
+#else
+  const gboolean sanitized = FALSE;
+#endif
+
+  g_assert_cmpint (hkp_host_stop (host, 30000), ==, !sanitized);
+  end = hkp_host_dup_end (host);
+  g_assert_cmpstr (end, ==, sanitized ? "exited with status 23" : "exited with status 0");
+}
+
+/* ---- starting ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const char *module;
+  const char *config;
+  guint init_timeout_ms;
+  HkpErrorCode code;
+  const char *message; /* a part of it */
+} StartError;
+
+static const StartError start_errors[] = {
+  { "failinit.so", "{\"message\": \"no key\"}", 0, HKP_ERROR_INIT_FAILED, "init failed: no key" },
+  { "answer.so", "{\"verdict\": \"maybe\"}", 0, HKP_ERROR_INVALID_CONFIG, "config rejected: key \"verdict\"" },
+  { "badabi.so", "{}", 0, HKP_ERROR_ABI_MISMATCH, "was built for plugin ABI version 999" },
+  { "noentry.so", "{}", 0, HKP_ERROR_MODULE, "has no entry symbol hkp_plugin_entry()" },
+  { "missing.so", "{}", 0, HKP_ERROR_MODULE, "is not a loadable shared object" },
+  { "sleeper.so", "{\"init_delay_ms\": 60000}", 300, HKP_ERROR_TIMED_OUT, "did not finish within 300 ms" },
+};
+
+static void
+test_start_error (gconstpointer data)
+{
+  const StartError *expected = data;
+  HkpHostSettings extra = { .init_timeout_ms = expected->init_timeout_ms };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) host = start_host_full ("broken", expected->module, expected->config, &extra, &error);
+
+  g_assert_null (host);
+  g_assert_error (error, HKP_ERROR, (gint) expected->code);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, expected->message));
+}
+
+static void
+test_no_program (void)
+{
+  HkpHostSettings extra = { .program = "/nonexistent/hkp-plugin-host" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) host = start_host_full ("broken", "answer.so", "{}", &extra, &error);
+
+  g_assert_null (host);
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==,
+                   "cannot start plugin host /nonexistent/hkp-plugin-host: No such file or directory");
+}
+
+/* A host of another protocol version is refused, with both versions named. */
+static void
+test_version_mismatch_daemon_side (void)
+{
+  HkpHostSettings extra = { .environment = (const char *const[]){ "HKP_PLUGIN_HOST_PROTOCOL_VERSION=99", NULL } };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) host = start_host_full ("other-version", "answer.so", "{}", &extra, &error);
+  g_autofree char *expected = g_strdup_printf ("plugin host %s speaks protocol version 99; this daemon speaks %u",
+                                               host_program (), HKP_HOST_PROTOCOL_VERSION);
+
+  g_assert_null (host);
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==, expected);
+}
+
+/* The host refuses a daemon of another version: it says so and exits. */
+static void
+test_version_mismatch_host_side (void)
+{
+  g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GSubprocess) child = NULL;
+  g_autoptr (GError) error = NULL;
+  /* A HELLO of version 7 and nothing else: only the version is read, whatever another version's layout. */
+  static const guint8 hello[] = { 5, 0, 0, 0, HKP_HOST_MSG_HELLO, 7, 0, 0, 0 };
+  g_autofree char *expected = g_strdup_printf ("the daemon speaks protocol version 7; this hkp-plugin-host speaks %u",
+                                               HKP_HOST_PROTOCOL_VERSION);
+  GByteArray *in = g_byte_array_new ();
+  HkpHostRecord record;
+  size_t size = 0;
+  guint8 buf[4096];
+  ssize_t n;
+  int pair[2];
+  int child_pid;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  g_subprocess_launcher_take_fd (launcher, pair[1], 3);
+  g_subprocess_launcher_set_environ (launcher, (char *[]){ NULL });
+  child = g_subprocess_launcher_spawn (launcher, &error, host_program (), "test", NULL);
+  g_assert_no_error (error);
+  /* Read now: GLib forgets it once it has reaped the child. */
+  child_pid = atoi (g_subprocess_get_identifier (child));
+  /* The launcher holds the host's end until it goes: no end of file before that. */
+  g_clear_object (&launcher);
+  g_assert_cmpint (write (pair[0], hello, sizeof hello), ==, sizeof hello);
+  /* Everything until the host exits: its HELLO, then FAILED. */
+  while ((n = read (pair[0], buf, sizeof buf)) > 0)
+    g_byte_array_append (in, buf, (guint) n);
+  close (pair[0]);
+
+  g_assert_cmpint (hkp_host_record_decode (in->data, in->len, &record, &size, NULL), ==, HKP_HOST_DECODE_OK);
+  g_assert_cmpint (record.type, ==, HKP_HOST_MSG_HOST_HELLO);
+  g_assert_cmpuint (record.nums[HKP_HOST_HELLO_VERSION], ==, HKP_HOST_PROTOCOL_VERSION);
+  g_assert_cmpuint (record.nums[HKP_HOST_HOST_HELLO_PID], ==, child_pid);
+  g_byte_array_remove_range (in, 0, (guint) size);
+  g_assert_cmpint (hkp_host_record_decode (in->data, in->len, &record, &size, NULL), ==, HKP_HOST_DECODE_OK);
+  g_assert_cmpint (record.type, ==, HKP_HOST_MSG_FAILED);
+  g_assert_cmpuint (record.nums[0], ==, HKP_HOST_FAILURE_PROTOCOL);
+  g_assert_cmpstr (record.strs[0].str, ==, expected);
+  g_assert_cmpuint (size, ==, in->len);
+  g_assert_true (g_subprocess_wait (child, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (child));
+  g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 1);
+  g_byte_array_unref (in);
+}
+
+/* ---- the shipped plugins ------------------------------------------------------------------------------------------- */
+
+/* ipfilter reads its list files in init, under the host's allow-list. */
+static void
+test_shipped (void)
+{
+  g_autofree char *dir = hkp_test_make_tmpdir ();
+  g_autofree char *list = hkp_test_write_file_path (dir, "deny.txt", "# bad\n198.51.100.7\n");
+  g_autofree char *config = g_strdup_printf ("{\"enabled\": true, \"deny_files\": [\"%s\"]}", list);
+  g_autoptr (HkpHost) ipfilter = start_host ("ipfilter", "shipped:ipfilter.so", config);
+  g_autoptr (HkpHost) ratelimit = start_host ("ratelimit", "shipped:ratelimit.so",
+                                              "{\"enabled\": true, \"lookup\": {\"requests_per_second\": 1, "
+                                              "\"burst\": 1}}");
+  g_autoptr (Calls) calls = calls_new (4);
+  HkpHostRequest denied = { .method = "GET", .path = "/pks/lookup", .client_address = "198.51.100.7" };
+  HkpHostRequest passed = { .method = "GET", .path = "/pks/lookup", .client_address = "192.0.2.1" };
+
+  hkp_host_handle (ipfilter, &denied, 0, on_answer, &calls->results[0]);
+  hkp_host_handle (ipfilter, &passed, 0, on_answer, &calls->results[1]);
+  calls_wait (calls, 2);
+  g_assert_cmpint (calls->results[0].verdict, ==, HKP_VERDICT_DENY);
+  g_assert_cmpint (calls->results[1].verdict, ==, HKP_VERDICT_CONTINUE);
+
+  /* One lookup a second with a burst of one: the second at once is refused with 429. */
+  hkp_host_handle (ratelimit, &passed, 0, on_answer, &calls->results[2]);
+  calls_wait (calls, 3);
+  hkp_host_handle (ratelimit, &passed, 0, on_answer, &calls->results[3]);
+  calls_wait (calls, 4);
+  g_assert_cmpint (calls->results[2].verdict, ==, HKP_VERDICT_CONTINUE);
+  g_assert_cmpint (calls->results[3].verdict, ==, HKP_VERDICT_DENY);
+  g_assert_cmpint (calls->results[3].status, ==, 429);
+  g_assert_nonnull (result_header (&calls->results[3], "Retry-After"));
+
+  g_assert_true (hkp_host_stop (ipfilter, 5000));
+  g_assert_true (hkp_host_stop (ratelimit, 5000));
+  hkp_test_rm_rf (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+
+  if (argc == 2 && g_str_equal (argv[1], "--spawn-host-and-wait"))
+    return spawn_host_and_wait ();
+  g_setenv ("HKP_TEST_HOST_SELF", self, TRUE);
+  g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
+
+  g_test_add_func ("/host/answer", test_answer);
+  g_test_add_func ("/host/pipelined", test_pipelined);
+  g_test_add_func ("/host/sleeper", test_sleeper);
+  g_test_add_func ("/host/health", test_health);
+  g_test_add_func ("/host/validate", test_validate);
+  g_test_add_func ("/host/cancel", test_cancel);
+  for (guint i = 0; i < G_N_ELEMENTS (crashes); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/host/crash/%s", crashes[i].mode);
+      g_test_add_data_func (path, &crashes[i], test_crash);
+    }
+  g_test_add_func ("/host/kill", test_kill);
+  g_test_add_func ("/host/exit-handler-late", test_exit_handler_late);
+  g_test_add_func ("/host/hang", test_hang);
+  g_test_add_func ("/host/hang-many", test_hang_many);
+  g_test_add_data_func ("/host/stuck/hang-uncancellable", "hang-uncancellable", test_stuck);
+  g_test_add_data_func ("/host/stuck/spin", "spin", test_stuck);
+  g_test_add_func ("/host/health-hang", test_health_hang);
+  g_test_add_func ("/host/memory-limit", test_memory_limit);
+  g_test_add_func ("/host/confinement", test_confinement);
+  g_test_add_func ("/host/parent-death", test_parent_death);
+  g_test_add_func ("/host/logs", test_logs);
+  g_test_add_func ("/host/stop", test_stop);
+  g_test_add_func ("/host/leak-check", test_leak_check);
+  for (guint i = 0; i < G_N_ELEMENTS (start_errors); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/host/start-error/%s", start_errors[i].module);
+      g_test_add_data_func (path, &start_errors[i], test_start_error);
+    }
+  g_test_add_func ("/host/start-error/no-program", test_no_program);
+  g_test_add_func ("/host/version-mismatch/daemon-side", test_version_mismatch_daemon_side);
+  g_test_add_func ("/host/version-mismatch/host-side", test_version_mismatch_host_side);
+  g_test_add_func ("/host/shipped", test_shipped);
+  return g_test_run ();
+}
