@@ -15,7 +15,9 @@ G_BEGIN_DECLS
  * when a request begins and ends).  At the limit it shuts down the socket
  * of the longest-idle connection (idle between requests, or still sending a
  * head) to admit the new one; a connection whose check is running is never
- * cut, and only while every one is is a new one refused.
+ * cut, and only while every one is is a new one refused.  While
+ * libmicrohttpd has yet to close 256 of those shut down, new connections
+ * wait in the backlog.
  */
 typedef struct _HttpCheckAcceptor HttpCheckAcceptor;
 
