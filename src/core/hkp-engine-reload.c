@@ -91,6 +91,19 @@ outcome_error (Apply *apply, const GError *cause, HkpErrorCode code, const char 
   return g_error_new (HKP_ERROR, code, "reload of plugin %s %s: %s", apply->plugin->name, what, cause->message);
 }
 
+/* The reload failed and what served before serves again (how says which): log it and return RELOAD_FAILED. */
+static void
+rolled_back (GTask *task, const GError *cause, const char *how)
+{
+  Apply *apply = g_task_get_task_data (task);
+  g_autofree char *what = g_strdup_printf ("failed and was rolled back; %s", how);
+
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, cause->message);
+  hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name, "plugin %s: reload failed, %s: %s", apply->plugin->name,
+                  how, cause->message);
+  finish (task, outcome_error (apply, cause, HKP_ERROR_RELOAD_FAILED, what));
+}
+
 /* ---- starting from nothing (failed or disabled plugins) ---------------- */
 
 static void
@@ -135,13 +148,7 @@ on_overlap_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (instance == NULL)
     {
       /* The old instance never stopped serving: that is the rollback. */
-      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, error->message);
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
-                      "plugin %s: reload failed, the previous instance keeps serving: %s", apply->plugin->name,
-                      error->message);
-      finish (task,
-              outcome_error (apply, error, HKP_ERROR_RELOAD_FAILED,
-                             "failed and was rolled back; the previous instance keeps serving"));
+      rolled_back (task, error, "the previous instance keeps serving");
       return;
     }
   hkp_engine_set_instance (apply->plugin, instance);
@@ -171,13 +178,7 @@ on_exclusive_rollback (GObject *source, GAsyncResult *result, gpointer user_data
       return;
     }
   serve (apply->plugin, instance);
-  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, apply->error->message);
-  hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
-                  "plugin %s: reload failed, the previous module and config were started again: %s",
-                  apply->plugin->name, apply->error->message);
-  finish (task,
-          outcome_error (apply, apply->error, HKP_ERROR_RELOAD_FAILED,
-                         "failed and was rolled back to the previous module and config"));
+  rolled_back (task, apply->error, "the previous module and config were started again");
 }
 
 static void
