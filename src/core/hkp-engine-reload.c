@@ -91,6 +91,19 @@ outcome_error (Apply *apply, const GError *cause, HkpErrorCode code, const char 
   return g_error_new (HKP_ERROR, code, "reload of plugin %s %s: %s", apply->plugin->name, what, cause->message);
 }
 
+/* The reload failed and what served before serves again (how says which): log it and return RELOAD_FAILED. */
+static void
+rolled_back (GTask *task, const GError *cause, const char *how)
+{
+  Apply *apply = g_task_get_task_data (task);
+  g_autofree char *what = g_strdup_printf ("failed and was rolled back; %s", how);
+
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, cause->message);
+  hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name, "plugin %s: reload failed, %s: %s", apply->plugin->name,
+                  how, cause->message);
+  finish (task, outcome_error (apply, cause, HKP_ERROR_RELOAD_FAILED, what));
+}
+
 /* ---- starting from nothing (failed or disabled plugins) ---------------- */
 
 static void
@@ -135,13 +148,7 @@ on_overlap_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (instance == NULL)
     {
       /* The old instance never stopped serving: that is the rollback. */
-      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, error->message);
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
-                      "plugin %s: reload failed, the previous instance keeps serving: %s", apply->plugin->name,
-                      error->message);
-      finish (task,
-              outcome_error (apply, error, HKP_ERROR_RELOAD_FAILED,
-                             "failed and was rolled back; the previous instance keeps serving"));
+      rolled_back (task, error, "the previous instance keeps serving");
       return;
     }
   hkp_engine_set_instance (apply->plugin, instance);
@@ -171,13 +178,7 @@ on_exclusive_rollback (GObject *source, GAsyncResult *result, gpointer user_data
       return;
     }
   serve (apply->plugin, instance);
-  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, apply->error->message);
-  hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
-                  "plugin %s: reload failed, the previous module and config were started again: %s",
-                  apply->plugin->name, apply->error->message);
-  finish (task,
-          outcome_error (apply, apply->error, HKP_ERROR_RELOAD_FAILED,
-                         "failed and was rolled back to the previous module and config"));
+  rolled_back (task, apply->error, "the previous module and config were started again");
 }
 
 static void
@@ -314,57 +315,54 @@ hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* Returns a reload's outcome, success when error is NULL (taken), and drops the task. */
+static void
+reload_return (GTask *task, GError *error)
+{
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
 static void
 on_reload_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (GTask) task = user_data;
+  GTask *task = user_data;
   GError *error = NULL;
 
   hkp_engine_release (HKP_ENGINE (source), g_task_get_task_data (task));
-  if (hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+  hkp_engine_apply_finish (HKP_ENGINE (source), result, &error);
+  reload_return (task, error);
 }
 
 void
 hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr (GTask) task = g_task_new (engine, NULL, callback, user_data);
+  GTask *task = g_task_new (engine, NULL, callback, user_data);
   GError *error = NULL;
   HkpPlugin *plugin;
 
   g_task_set_source_tag (task, hkp_engine_reload_async);
   plugin = hkp_engine_find (engine, name, &error);
   if (plugin == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return reload_return (task, error);
   if (plugin->manifest == NULL)
-    {
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED,
-                               "plugin %s cannot be reloaded: its file is invalid (%s)", name, plugin->last_error);
-      return;
-    }
+    return reload_return (task,
+                          g_error_new (HKP_ERROR, HKP_ERROR_FAILED,
+                                       "plugin %s cannot be reloaded: its file is invalid (%s)", name,
+                                       plugin->last_error));
   if (plugin->state == HKP_PLUGIN_STATE_DISABLED)
-    {
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_DISABLED, "plugin %s is disabled; enable it instead", name);
-      return;
-    }
+    return reload_return (
+      task, g_error_new (HKP_ERROR, HKP_ERROR_DISABLED, "plugin %s is disabled; enable it instead", name));
   if (plugin->draining->len >= 2)
-    {
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_BUSY, "two earlier instances of plugin %s are still draining",
-                               name);
-      return;
-    }
+    return reload_return (
+      task, g_error_new (HKP_ERROR, HKP_ERROR_BUSY, "two earlier instances of plugin %s are still draining", name));
   if (!hkp_engine_claim (engine, plugin, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return reload_return (task, error);
   g_task_set_task_data (task, g_object_ref (plugin), g_object_unref);
-  hkp_engine_apply_async (engine, plugin, plugin->manifest, on_reload_applied, g_steal_pointer (&task));
+  hkp_engine_apply_async (engine, plugin, plugin->manifest, on_reload_applied, task);
 }
 
 gboolean

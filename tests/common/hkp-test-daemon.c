@@ -100,19 +100,16 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
   read_next_line (daemon);
 }
 
-HkpTestDaemon *
-hkp_test_daemon_start (const char *const *argv, gint uid)
-{
-  return hkp_test_daemon_start_env (argv, uid, NULL);
-}
-
-HkpTestDaemon *
-hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env)
+static HkpTestDaemon *
+daemon_start (const char *const *prefix, const char *const *argv, gint uid, const char *const *env)
 {
   HkpTestDaemon *daemon = g_new0 (HkpTestDaemon, 1);
   g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+
+  for (guint i = 0; prefix != NULL && prefix[i] != NULL; i++)
+    g_ptr_array_add (args, g_strdup (prefix[i]));
 
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
@@ -137,6 +134,24 @@ hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const 
   daemon->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (daemon->process));
   read_next_line (daemon);
   return daemon;
+}
+
+HkpTestDaemon *
+hkp_test_daemon_start (const char *const *argv, gint uid)
+{
+  return daemon_start (NULL, argv, uid, NULL);
+}
+
+HkpTestDaemon *
+hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env)
+{
+  return daemon_start (NULL, argv, uid, env);
+}
+
+HkpTestDaemon *
+hkp_test_daemon_start_under (const char *const *prefix, const char *const *argv)
+{
+  return daemon_start (prefix, argv, -1, NULL);
 }
 
 gint

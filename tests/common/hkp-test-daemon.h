@@ -52,6 +52,9 @@ HkpTestDaemon *hkp_test_daemon_start (const char *const *argv, gint uid);
 /* Like hkp_test_daemon_start(), with extra environment variables env (NULL-terminated KEY=VALUE, may be NULL). */
 HkpTestDaemon *hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env);
 
+/* Starts hkp-plugind with argv under the command prefix (NULL-terminated, e.g. setpriv and its options). */
+HkpTestDaemon *hkp_test_daemon_start_under (const char *const *prefix, const char *const *argv);
+
 /* Returns the index of the first line holding needle, or -1. */
 gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
 

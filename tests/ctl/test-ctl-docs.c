@@ -106,6 +106,32 @@ test_man_examples (CtlFixture *f, gconstpointer data)
   g_assert_cmpstr (config, ==, "active");
 }
 
+/* org.hkp.PluginManager1(5)'s examples, busctl and gdbus on the system bus as printed. */
+static void
+test_dbus_man_examples (CtlFixture *f, gconstpointer data)
+{
+  g_autofree char *examples = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "dbus-api-examples.sh", NULL);
+  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL, *history = NULL;
+
+  ctl_fixture_start (f, NULL);
+  launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->bus->address, TRUE);
+  process = g_subprocess_launcher_spawn (launcher, &error, "bash", "-e", "-x", examples, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("examples:\n%s\n%s", out, err);
+  g_assert_true (g_subprocess_get_successful (process));
+  /* What they did: a reload, a config change, and the restore of version 1 (a version of its own). */
+  g_assert_nonnull (strstr (out, "\"ratelimit\""));
+  g_assert_nonnull (strstr (out, "\"overall_status\""));
+  g_assert_cmpuint (ctl_fixture_plugin_uint (f, "ratelimit", "ReloadCount"), >=, 1);
+  g_assert_cmpuint (ctl_fixture_plugin_uint (f, "ratelimit", "ConfigVersion"), ==, 3);
+}
+
 static void
 test_readme_examples (CtlFixture *f, gconstpointer data)
 {
@@ -183,6 +209,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add ("/ctl/" path, CtlFixture, NULL, ctl_fixture_setup, fn, ctl_fixture_teardown)
   ADD ("completion", test_completion);
   ADD ("man-examples", test_man_examples);
+  ADD ("dbus-man-examples", test_dbus_man_examples);
   ADD ("readme-examples", test_readme_examples);
 #undef ADD
   return g_test_run ();
