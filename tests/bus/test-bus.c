@@ -590,14 +590,6 @@ test_responsive_during_reload (Fixture *f, gconstpointer data)
   g_assert_cmpint (sd_bus_flush (second), >=, 0);
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "ReloadPlugin", "slow-one", NULL, NULL),
                          "org.hkp.PluginManager1.Error.Busy", "another change of plugin slow-one is in progress");
-  for (guint i = 0; i < 100; i++)
-    {
-      g_autoptr (sd_bus_message) reply = NULL;
-      gint64 start_time = g_get_monotonic_time ();
-      g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &reply));
-      slowest = MAX (slowest, g_get_monotonic_time () - start_time);
-    }
-  g_test_message ("slowest of 100 GetStatus during the reload: %" G_GINT64_FORMAT " µs", slowest);
   /* Its previous instance serves meanwhile (overlap): it counts as it was, active and healthy. */
   {
     g_autofree char *path = hkp_test_plugin_path ("slow-one");
@@ -607,6 +599,14 @@ test_responsive_during_reload (Fixture *f, gconstpointer data)
     g_assert_cmpuint (hkp_test_get_uint (f->client, MANAGER_PATH, MANAGER, "ActivePlugins", 'u'), ==, 2);
     g_assert_cmpstr (overall, ==, "degraded");
   }
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autoptr (sd_bus_message) reply = NULL;
+      gint64 start_time = g_get_monotonic_time ();
+      g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &reply));
+      slowest = MAX (slowest, g_get_monotonic_time () - start_time);
+    }
+  g_test_message ("slowest of 100 GetStatus during the reload: %" G_GINT64_FORMAT " µs", slowest);
   /* All 100 were answered while the reload was still running. */
   g_assert_cmpint (sd_bus_process (second, NULL), >=, 0);
   g_assert_false (order.replied);
