@@ -169,19 +169,35 @@ hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle)
   return hkp_test_daemon_wait_line_after (daemon, needle, -1);
 }
 
+static gboolean
+on_wait_expired (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 gint
 hkp_test_daemon_wait_line_after (HkpTestDaemon *daemon, const char *needle, gint after)
 {
+  gboolean expired = FALSE;
+  guint timeout = g_timeout_add_seconds (HKP_TEST_DAEMON_WAIT_SEC, on_wait_expired, &expired);
+
   for (guint i = (guint) (after + 1);; i++)
     {
       while (i >= daemon->lines->len)
         {
           if (daemon->eof)
             g_error ("the daemon's output ended without \"%s\"", needle);
+          if (expired)
+            g_error ("the daemon did not say \"%s\" within %d s", needle, HKP_TEST_DAEMON_WAIT_SEC);
           g_main_context_iteration (NULL, TRUE);
         }
       if (strstr (daemon->lines->pdata[i], needle) != NULL)
-        return (gint) i;
+        {
+          if (!expired)
+            g_source_remove (timeout);
+          return (gint) i;
+        }
     }
 }
 

@@ -58,6 +58,9 @@ HkpTestDaemon *hkp_test_daemon_start_under (const char *const *prefix, const cha
 /* Returns the index of the first line holding needle, or -1. */
 gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
 
+/* How long a wait for a line may take before the test fails naming the line (no test waits on one longer). */
+#define HKP_TEST_DAEMON_WAIT_SEC 90
+
 /* Waits until the daemon printed a line holding needle and returns its index; fails if the output ends first. */
 gint hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle);
 
