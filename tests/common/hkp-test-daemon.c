@@ -105,6 +105,23 @@ hkp_test_daemon_start (const char *const *argv, gint uid)
   return hkp_test_daemon_start_env (argv, uid, NULL);
 }
 
+/* Fails unless argv names where each listener goes: the defaults (11380, 11381) may be a running service's. */
+static void
+assert_own_addresses (const char *const *argv)
+{
+  const char *options[] = { "--http-listen=", "--check-listen=" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (options); i++)
+    {
+      const char *value = NULL;
+      for (guint j = 0; argv[j] != NULL; j++)
+        if (g_str_has_prefix (argv[j], options[i]))
+          value = argv[j] + strlen (options[i]);
+      if (value == NULL || g_str_has_suffix (value, ":11380") || g_str_has_suffix (value, ":11381"))
+        g_error ("a test daemon needs %s with a port of its own (port 0, unix:PATH or none)", options[i]);
+    }
+}
+
 HkpTestDaemon *
 hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env)
 {
@@ -113,6 +130,7 @@ hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const 
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
+  assert_own_addresses (argv);
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
       g_auto (GStrv) pair = g_strsplit (env[i], "=", 2);
