@@ -55,10 +55,37 @@ start_rescan (BusCall *call)
   hkp_engine_rescan_async (call->service->engine, bus_call_done, call);
 }
 
+static void
+start_restore (BusCall *call)
+{
+  hkp_engine_restore_config_async (call->service->engine, call->plugin, call->version, call->who, bus_call_done, call);
+}
+
+/* Good files are applied all the same; the caller hears of every one refused. */
 static gboolean
 finish_rescan (HkpEngine *engine, GAsyncResult *result, GError **error)
 {
-  return hkp_engine_rescan_finish (engine, result, NULL, error);
+  g_auto (HkpRescanSummary) summary = { 0 };
+  g_autofree char *refused = NULL;
+
+  if (!hkp_engine_rescan_finish (engine, result, &summary, error))
+    return FALSE;
+  if (summary.refused == NULL || summary.refused->len == 0)
+    return TRUE;
+  refused = hkp_rescan_summary_describe_refused (&summary);
+  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG, "%u plugin file%s refused (the others were applied): %s",
+               summary.refused->len, summary.refused->len == 1 ? "" : "s", refused);
+  return FALSE;
+}
+
+/* Answers with the plugin's config, secrets and all: the caller was allowed to configure it. */
+static void
+start_get_secret (BusCall *call)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = hkp_engine_get_config (call->service->engine, call->plugin, &error);
+
+  bus_call_reply_string (call, json, error);
 }
 
 #define ACTION_RELOAD "org.hkp.PluginManager1.reload"
@@ -72,6 +99,9 @@ const BusChange bus_changes[BUS_N_CHANGES] = {
   [BUS_CHANGE_DISABLE] = { "disable", ACTION_MANAGE, start_disable, hkp_engine_change_finish },
   [BUS_CHANGE_ROLLBACK] = { "rollback", ACTION_CONFIGURE, start_rollback, hkp_engine_change_finish },
   [BUS_CHANGE_RESCAN] = { "rescan", ACTION_RELOAD, start_rescan, finish_rescan },
+  [BUS_CHANGE_RESTORE] = { "restore", ACTION_CONFIGURE, start_restore, hkp_engine_change_finish },
+  /* Not a change, but as sensitive as one: the secrets a config holds. */
+  [BUS_CHANGE_GET_SECRET] = { "secret config read", ACTION_CONFIGURE, start_get_secret, NULL },
 };
 
 /* ---- errors ------------------------------------------------------------- */
@@ -139,6 +169,25 @@ bus_call_run (BusCall *call)
 }
 
 void
+bus_call_reply_string (BusCall *call, const char *value, const GError *error)
+{
+  int r;
+
+  if (error == NULL)
+    r = sd_bus_reply_method_return (call->message, "s", value);
+  else
+    {
+      __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+      bus_error_from_gerror (&bus_error, error);
+      r = sd_bus_reply_method_error (call->message, &bus_error);
+    }
+  if (r < 0 && r != -ENOTCONN)
+    g_warning ("cannot reply to %s: %s", sd_bus_message_get_sender (call->message), g_strerror (-r));
+  hkp_audit_change (call->change->verb, call->plugin, call->who, error);
+  call_free (call);
+}
+
+void
 bus_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   BusCall *call = user_data;
@@ -191,6 +240,13 @@ int
 bus_change_start (BusService *service, sd_bus_message *message, BusChangeKind kind, const char *name, const char *json,
                   sd_bus_error *ret_error)
 {
+  return bus_change_start_version (service, message, kind, name, json, 0, ret_error);
+}
+
+int
+bus_change_start_version (BusService *service, sd_bus_message *message, BusChangeKind kind, const char *name,
+                          const char *json, guint version, sd_bus_error *ret_error)
+{
   g_autoptr (GError) error = NULL;
   BusCall *call;
   int r;
@@ -203,6 +259,7 @@ bus_change_start (BusService *service, sd_bus_message *message, BusChangeKind ki
   call->change = &bus_changes[kind];
   call->plugin = g_strdup (name);
   call->json = g_strdup (json);
+  call->version = version;
   call->uid = (uid_t) -1;
   g_hash_table_add (service->pending_calls, call);
   /* Ask the bus who the sender is without blocking the loop; nothing has changed yet.  If the service

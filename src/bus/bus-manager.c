@@ -7,6 +7,7 @@
 
 #include "bus-private.h"
 
+#include "hkp-redact.h"
 #include "hkp-status.h"
 
 /* ---- properties -------------------------------------------------------- */
@@ -159,7 +160,7 @@ method_get_plugin_config (sd_bus_message *message, void *userdata, sd_bus_error 
 {
   BusService *service = userdata;
   g_autoptr (GError) error = NULL;
-  g_autofree char *json = NULL;
+  g_autofree char *json = NULL, *redacted = NULL;
   HkpPlugin *plugin;
   int r;
 
@@ -167,7 +168,8 @@ method_get_plugin_config (sd_bus_message *message, void *userdata, sd_bus_error 
     return r;
   if ((json = hkp_engine_get_config (service->engine, hkp_plugin_get_name (plugin), &error)) == NULL)
     return bus_error_from_gerror (ret_error, error);
-  return sd_bus_reply_method_return (message, "s", json);
+  redacted = hkp_redact_config_json (json);
+  return sd_bus_reply_method_return (message, "s", redacted);
 }
 
 /* The manager's mutating methods take the plugin's name first; the change table does the rest. */

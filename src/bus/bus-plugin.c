@@ -10,6 +10,7 @@
 #include "bus-private.h"
 
 #include "hkp-error.h"
+#include "hkp-redact.h"
 
 /* ---- finding objects --------------------------------------------------- */
 
@@ -73,13 +74,15 @@ bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***n
     return sd_bus_message_append (reply, type, (expr)); \
   }
 
-/* A plugin whose file does not parse has no config: "null". */
-static const char *
-config_json (HkpPlugin *plugin)
+/* The config as any local user may read it: secrets redacted; "null" while the file does not parse. */
+static int
+property_get_config (sd_bus *bus, const char *path, const char *interface, const char *property, sd_bus_message *reply,
+                     void *userdata, sd_bus_error *ret_error)
 {
-  HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
+  HkpManifest *manifest = hkp_plugin_get_manifest (userdata);
+  g_autofree char *json = hkp_redact_config_json (manifest != NULL ? manifest->config_json : NULL);
 
-  return manifest != NULL ? manifest->config_json : "null";
+  return sd_bus_message_append (reply, "s", json);
 }
 
 PLUGIN_PROPERTY (property_get_name, "s", hkp_plugin_get_name (plugin))
@@ -92,7 +95,6 @@ PLUGIN_PROPERTY (property_get_health_message, "s", hkp_plugin_get_health (plugin
 PLUGIN_PROPERTY (property_get_last_health_check, "t", (uint64_t) hkp_plugin_get_health (plugin)->last_check_usec)
 PLUGIN_PROPERTY (property_get_active_requests, "u",
                  (uint32_t) MIN (hkp_plugin_get_active_requests (plugin), G_MAXUINT32))
-PLUGIN_PROPERTY (property_get_config, "s", config_json (plugin))
 PLUGIN_PROPERTY (property_get_config_version, "u", hkp_plugin_get_config_version (plugin))
 PLUGIN_PROPERTY (property_get_reload_count, "u", hkp_plugin_get_reload_count (plugin))
 PLUGIN_PROPERTY (property_get_last_error, "s", hkp_plugin_get_last_error (plugin))
@@ -209,6 +211,53 @@ method_rollback_config (sd_bus_message *message, void *userdata, sd_bus_error *r
   return start_plugin_change (message, userdata, BUS_CHANGE_ROLLBACK, NULL, ret_error);
 }
 
+static int
+method_restore_config (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  BusService *service = sd_bus_slot_get_userdata (sd_bus_get_current_slot (sd_bus_message_get_bus (message)));
+  uint32_t version = 0;
+  int r;
+
+  if ((r = sd_bus_message_read (message, "u", &version)) < 0)
+    return r;
+  return bus_change_start_version (service, message, BUS_CHANGE_RESTORE, hkp_plugin_get_name (userdata), NULL, version,
+                                   ret_error);
+}
+
+static int
+method_get_secret_config (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  return start_plugin_change (message, userdata, BUS_CHANGE_GET_SECRET, NULL, ret_error);
+}
+
+/* Every kept version, newest first: when, which, who, and the config (redacted). */
+static int
+method_get_config_history (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  BusService *service = sd_bus_slot_get_userdata (sd_bus_get_current_slot (sd_bus_message_get_bus (message)));
+  g_autoptr (sd_bus_message) reply = NULL;
+  g_autoptr (GPtrArray) history = NULL;
+  g_autoptr (GError) error = NULL;
+  int r;
+
+  history = hkp_engine_get_config_history (service->engine, hkp_plugin_get_name (userdata), &error);
+  if (history == NULL)
+    return bus_error_from_gerror (ret_error, error);
+  if ((r = sd_bus_message_new_method_return (message, &reply)) < 0 ||
+      (r = sd_bus_message_open_container (reply, 'a', "(tuss)")) < 0)
+    return r;
+  for (guint i = 0; i < history->len; i++)
+    {
+      const HkpConfigVersion *version = history->pdata[i];
+      if ((r = sd_bus_message_append (reply, "(tuss)", (uint64_t) version->time_usec, (uint32_t) version->version,
+                                      version->who, version->config)) < 0)
+        return r;
+    }
+  if ((r = sd_bus_message_close_container (reply)) < 0)
+    return r;
+  return sd_bus_send (NULL, reply, NULL);
+}
+
 /* ---- vtable ------------------------------------------------------------ */
 
 const sd_bus_vtable bus_plugin_vtable[] = {
@@ -243,6 +292,12 @@ const sd_bus_vtable bus_plugin_vtable[] = {
   SD_BUS_METHOD_WITH_ARGS ("Enable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_enable, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Disable", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_disable, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("RollbackConfig", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_rollback_config,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("RestoreConfig", SD_BUS_ARGS ("u", version), SD_BUS_NO_RESULT, method_restore_config,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetConfigHistory", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(tuss)", history),
+                           method_get_config_history, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("GetSecretConfig", SD_BUS_NO_ARGS, SD_BUS_RESULT ("s", json), method_get_secret_config,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_VTABLE_END
 };

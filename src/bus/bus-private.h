@@ -35,7 +35,8 @@ typedef struct _BusCall BusCall;
  * One mutating call, whichever D-Bus member asks for it: its name in the
  * journal, the polkit action that guards it, and the engine operation that
  * runs it once the caller is allowed (start calls the engine with
- * bus_call_done as its callback; finish is the engine's finish function).
+ * bus_call_done as its callback; finish is the engine's finish function;
+ * a call answered at once, with no finish, replies from start itself).
  */
 typedef struct {
   const char *verb;
@@ -52,6 +53,8 @@ typedef enum {
   BUS_CHANGE_DISABLE,
   BUS_CHANGE_ROLLBACK,
   BUS_CHANGE_RESCAN,
+  BUS_CHANGE_RESTORE,
+  BUS_CHANGE_GET_SECRET,
   BUS_N_CHANGES,
 } BusChangeKind;
 
@@ -64,6 +67,7 @@ struct _BusCall {
   const BusChange *change;
   char *plugin; /* the plugin concerned, or NULL (Rescan) */
   char *json; /* SetConfig's argument */
+  guint version; /* RestoreConfig's argument */
   uid_t uid; /* the caller, once the bus said */
   char *who; /* "uid 1000 via D-Bus", once the uid is known */
   gboolean interactive; /* the caller allows interactive authorization */
@@ -77,6 +81,13 @@ struct _BusCall {
  */
 int bus_change_start (BusService *service, sd_bus_message *message, BusChangeKind kind, const char *name,
                       const char *json, sd_bus_error *ret_error);
+
+/* Like bus_change_start(), with RestoreConfig's version. */
+int bus_change_start_version (BusService *service, sd_bus_message *message, BusChangeKind kind, const char *name,
+                              const char *json, guint version, sd_bus_error *ret_error);
+
+/* Replies to call with value (or error), logs who asked and the outcome, and frees the call. */
+void bus_call_reply_string (BusCall *call, const char *value, const GError *error);
 
 /* The engine callback of every change: finishes it, replies, logs who asked and the outcome, frees the call. */
 void bus_call_done (GObject *source, GAsyncResult *result, gpointer user_data);

@@ -230,8 +230,12 @@ test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
     bridge_call (f, "PUT", "/plugins/config?plugin=alpha", TOKEN, body, &r);
     g_assert_cmpuint (r.status, ==, 200);
   }
-  /* What is stored (read over D-Bus, which shows it whole): the change, and the secrets as they were. */
-  stored = hkp_test_get_string (client, path, HKP_TEST_PLUGIN, "Config");
+  /* What is stored (read with D-Bus GetSecretConfig, which shows it whole): the change, and the secrets as they were. */
+  {
+    g_autoptr (sd_bus_message) reply = NULL;
+    g_assert_null (hkp_test_call (client, path, HKP_TEST_PLUGIN, "GetSecretConfig", NULL, NULL, &reply));
+    stored = hkp_test_reply_string (reply);
+  }
   {
     g_autoptr (JsonObject) c = bridge_parse_object (stored);
     g_assert_cmpstr (json_object_get_string_member (c, "password"), ==, "hunter2");
@@ -247,7 +251,9 @@ test_redacted_secrets_kept (BridgeFixture *f, gconstpointer data)
                  "{\"enabled\": true, \"verdict\": \"continue\", \"new_secret\": \"[redacted]\"}", &r);
     /* The engine refuses it, as it does over D-Bus: a config rejected, 422. */
     bridge_assert_error (&r, 422, "key \"new_secret\" is \"[redacted]\", but plugin alpha has no stored value");
-    after = hkp_test_get_string (client, path, HKP_TEST_PLUGIN, "Config");
+    g_autoptr (sd_bus_message) reply = NULL;
+    g_assert_null (hkp_test_call (client, path, HKP_TEST_PLUGIN, "GetSecretConfig", NULL, NULL, &reply));
+    after = hkp_test_reply_string (reply);
     g_assert_cmpstr (after, ==, stored);
   }
 }
