@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Fuzz target: the plugin file parser and its checks of every manager key
- * (hkp_manifest_new_from_data()).  It never crashes or leaks; what it
- * accepts keeps every key within its bounds; and a file whose config is
+ * (hkp_manifest_new_from_data()).  It never crashes or leaks; its
+ * refusals are valid UTF-8; what it accepts keeps every key within its
+ * bounds; and a file whose config is
  * written back (as SetConfig writes it, hkp_config_replace_in_file())
  * reads again as the same manifest, manager keys and config alike.
  */
@@ -56,6 +57,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (manifest == NULL)
     {
       g_assert_nonnull (error);
+      /* It becomes a plugin's LastError, a D-Bus property: UTF-8 only. */
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
       return 0;
     }
   g_assert_no_error (error);

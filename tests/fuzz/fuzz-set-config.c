@@ -9,8 +9,9 @@
  * secrets; anything else is refused) and the config, up to a NUL as over
  * D-Bus.  The engine's state directory cannot keep a history, so a change
  * that passes every check stops there ("nothing changed") and the same
- * engine serves every input.  Nothing crashes or leaks; text the strict
- * parser refuses is refused as InvalidConfig; and nothing changes.
+ * engine serves every input.  Nothing crashes or leaks; every refusal is
+ * valid UTF-8 (it is a D-Bus reply); text the strict parser refuses is
+ * refused as InvalidConfig; and nothing changes.
  */
 #define _GNU_SOURCE /* nftw flags */
 #include <ftw.h>
@@ -190,6 +191,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_assert_false (hkp_engine_change_finish (bench->engine, result, &error));
   g_assert_nonnull (error);
   g_assert_true (error->domain == HKP_ERROR);
+  /* The answer to a D-Bus call: sd-bus sends no reply at all with a message that is not UTF-8. */
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
 
   strict = hkp_json_parse_strict (json, strlen (json), HKP_MANIFEST_MAX_DEPTH - 1, &strict_error);
   if (hkp_engine_lookup (bench->engine, name) != NULL && (strict == NULL || !JSON_NODE_HOLDS_OBJECT (strict)))
