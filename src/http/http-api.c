@@ -180,6 +180,9 @@ method_allowed (const char *method, const char *allow)
 {
   gsize n = strlen (method);
 
+  /* An empty method is found everywhere and never moves the search on: it would spin for ever. */
+  if (n == 0)
+    return FALSE;
   for (const char *p = allow; (p = strstr (p, method)) != NULL; p += n)
     if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
       return TRUE;
