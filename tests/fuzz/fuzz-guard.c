@@ -284,7 +284,8 @@ assert_same_reading (const GByteArray *a, const GByteArray *b)
 
 /*
  * What the guard passed on, guarded again, passes unchanged (but for the
- * farewell request an idle end of input adds): every target it left in a
+ * farewell request an idle end of input adds, and from a line the
+ * replacement of its target made too long): every target it left in a
  * request line is plain, and a refused one is replaced by a plain one.
  */
 static void
@@ -294,11 +295,25 @@ assert_idempotent (const GByteArray *read)
   g_autoptr (GByteArray) reread = NULL;
   FuzzChoppyOutput *output;
 
+  gsize same = read->len;
+
+  /* A refused target is replaced by a longer one, which can push its line past the guard's limit: from
+   * such a line on, the second reading ends where the first did not.  Up to it, they must agree. */
+  for (gsize start = 0, end; start < read->len; start = end + 1)
+    {
+      const guint8 *newline = memchr (read->data + start, '\n', read->len - start);
+      end = newline != NULL ? (gsize) (newline - read->data) : read->len;
+      if (end - start + 1 > LINE_MAX_BYTES)
+        {
+          same = start;
+          break;
+        }
+    }
   again = guarded_new (read->data, read->len, 0, &output);
   g_object_unref (output);
   reread = read_all (again, 0, TRUE);
-  g_assert_cmpuint (reread->len, >=, read->len);
-  g_assert_cmpmem (reread->data, read->len, read->data, read->len);
+  g_assert_cmpuint (reread->len, >=, same);
+  g_assert_cmpmem (reread->data, same, read->data, same);
 }
 
 /* Writes each response piece through the guard as libsoup does, retrying what would block; then closes. */
