@@ -109,7 +109,7 @@ manifest_or_defaults (HkpPlugin *plugin)
     .priority = HKP_PRIORITY_DEFAULT,
     .reload_strategy = HKP_RELOAD_OVERLAP,
     .failure_mode = HKP_FAILURE_CLOSED,
-    .isolation = HKP_ISOLATION_NONE,
+    .isolation = HKP_ISOLATION_PROCESS,
     .call_timeout_ms = HKP_CALL_TIMEOUT_DEFAULT_MS,
   };
   HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
@@ -135,7 +135,7 @@ static const struct {
   const char *const properties[9];
 } emitted[] = {
   /* A new state may come with a new module or reload count. */
-  { HKP_PLUGIN_CHANGED_STATE, { "State", "Version", "Description", "ModulePath", "ReloadCount", NULL } },
+  { HKP_PLUGIN_CHANGED_STATE, { "State", "Version", "Description", "ModulePath", "ReloadCount", "HostPID", NULL } },
   { HKP_PLUGIN_CHANGED_ERROR, { "LastError", NULL } },
   { HKP_PLUGIN_CHANGED_HEALTH, { "Health", "HealthMessage", NULL } },
   { HKP_PLUGIN_CHANGED_CONFIG, { "Config", "ConfigVersion", NULL } },

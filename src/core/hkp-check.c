@@ -109,7 +109,28 @@ hkp_check_request_new (const char *method, const char *path, const char *query, 
     list[i] = put_string (&end, headers[i]);
   list[n_headers] = NULL;
   request->headers = list;
+  g_mutex_init (&request->lock);
   return request;
+}
+
+static void
+request_clear (HkpCheckRequest *request)
+{
+  g_clear_pointer ((HkpHost **) &request->host, hkp_host_unref);
+  g_mutex_clear (&request->lock);
+}
+
+/* Says which host call asks about request now (host NULL: none), so a cancellation reaches it. */
+static void
+request_set_host_call (HkpCheckRequest *request, HkpHost *host, guint64 id)
+{
+  g_mutex_lock (&request->lock);
+  g_clear_pointer ((HkpHost **) &request->host, hkp_host_unref);
+  request->host = host != NULL ? hkp_host_ref (host) : NULL;
+  request->host_call = id;
+  g_mutex_unlock (&request->lock);
+  if (host != NULL && g_atomic_int_get (&request->cancelled))
+    hkp_host_cancel (host, id);
 }
 
 HkpCheckRequest *
@@ -121,13 +142,17 @@ hkp_check_request_ref (HkpCheckRequest *request)
 void
 hkp_check_request_unref (HkpCheckRequest *request)
 {
-  g_atomic_rc_box_release (request);
+  g_atomic_rc_box_release_full (request, (GDestroyNotify) request_clear);
 }
 
 void
 hkp_check_request_cancel (HkpCheckRequest *request)
 {
   g_atomic_int_set (&request->cancelled, 1);
+  g_mutex_lock (&request->lock);
+  if (request->host != NULL)
+    hkp_host_cancel (request->host, request->host_call);
+  g_mutex_unlock (&request->lock);
 }
 
 /* ---- chains ----------------------------------------------------------- */
@@ -582,6 +607,86 @@ call_in_process (Check *check, HkpSlot *slot, HkpGate *gate)
     hkp_call_pool_push (check->env->pool, &call->job, on_pool_call);
 }
 
+/* ---- calls into a plugin host ---------------------------------------------- */
+
+/* One call into an isolated instance; its host's I/O thread answers it once, in time or not. */
+typedef struct {
+  Check *check;
+  HkpSlot *slot; /* the check's chain keeps it */
+  HkpGate *gate; /* entered; left when the host answers */
+  gint64 timeout_usec;
+} HostCall;
+
+/* The host's I/O thread: the answer, the deadline or the host's end; the check goes on here. */
+static void
+on_host_answer (const HkpHostAnswer *answer, gpointer user_data)
+{
+  HostCall *call = user_data;
+  Check *check = call->check;
+  HkpSlot *slot = call->slot;
+  HostResponse response = { .view = { .status = answer->status } };
+  g_autofree char *why = NULL;
+  gboolean decided;
+
+  switch (answer->outcome)
+    {
+    case HKP_HOST_ANSWERED:
+      response.reason = g_strdup (answer->reason);
+      for (guint i = 0; answer->headers != NULL && answer->headers[i] != NULL && answer->headers[i + 1] != NULL; i += 2)
+        host_add_header (&response.view, answer->headers[i], answer->headers[i + 1]);
+      decided = take_answer (check, slot, call->gate, answer->verdict, &response);
+      host_response_clear (&response);
+      break;
+    case HKP_HOST_TIMED_OUT:
+      __atomic_fetch_add (&slot->timed_out, 1, __ATOMIC_RELAXED);
+      why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms", call->timeout_usec / 1000);
+      decided = unavailable (check, slot, why);
+      break;
+    case HKP_HOST_GONE:
+    default:
+      /* A host killed at the end of a drain: the plugin's next instance answers (take_answer retries). */
+      if (g_atomic_int_get (&call->gate->cancelled))
+        decided = take_answer (check, slot, call->gate, HKP_VERDICT_CONTINUE, &response);
+      else
+        decided = unavailable (check, slot, "its host process ended");
+      break;
+    }
+  hkp_guard_leave (&slot->gate, &call->gate->guard);
+  g_free (call);
+  if (decided)
+    finish (check);
+  else
+    walk (check); /* another host is only sent to; an in-process plugin goes to the pool */
+}
+
+/* Asks the isolated instance behind gate (entered): sent at once, never waited for. */
+static void
+call_host (Check *check, HkpSlot *slot, HkpGate *gate)
+{
+  HostCall *call = g_new0 (HostCall, 1);
+  const HkpCheckRequest *request = check->request;
+  HkpHostRequest host_request = {
+    .method = request->method,
+    .path = request->path,
+    .query = request->query,
+    .client_address = request->client_address,
+    .headers = request->headers,
+  };
+
+  call->check = check;
+  call->slot = slot;
+  call->gate = gate;
+  call->timeout_usec = MAX (__atomic_load_n (&slot->call_timeout_usec, __ATOMIC_RELAXED), 1000);
+  HkpHost *host = hkp_instance_get_host (gate->instance);
+  g_autoptr (HkpCheckRequest) request_ref = hkp_check_request_ref (check->request);
+  guint64 id;
+
+  /* The answer may end the check before hkp_host_handle() returns: from then on only the request is ours.  A
+   * cancellation reaches the call through it (one told to an answered call is ignored). */
+  id = hkp_host_handle (host, &host_request, g_get_monotonic_time () + call->timeout_usec, on_host_answer, call);
+  request_set_host_call (request_ref, host, id);
+}
+
 /* ---- paused plugins (exclusive reloads) ---------------------------------- */
 
 /* The swapping thread (main): the plugin's next gate is in; the check goes on, on a pool thread. */
@@ -698,7 +803,10 @@ step (Check *check)
       return park (check, slot, generation) ? STEP_AWAY : STEP_NEXT;
     case HKP_GATE_SERVE:
     default:
-      call_in_process (check, slot, gate);
+      if (hkp_instance_get_host (gate->instance) != NULL)
+        call_host (check, slot, gate);
+      else
+        call_in_process (check, slot, gate);
       return STEP_AWAY;
     }
 }

@@ -25,6 +25,10 @@ typedef struct {
   const char *client_address;
   const char *const *headers; /* name, value, name, value…, NULL */
   gint cancelled; /* non-zero once the caller gave up (atomic): plugins see request->cancelled */
+  /* The check path's own: the host call in flight, told when the caller gives up. */
+  GMutex lock;
+  gpointer host; /* HkpHost, a reference */
+  guint64 host_call;
 } HkpCheckRequest;
 
 /*

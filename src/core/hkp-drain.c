@@ -115,6 +115,9 @@ on_timer (gpointer user_data)
       drain->timed_out = TRUE;
       drain->result.cancelled = (guint) MAX (hkp_gate_retired_requests (drain->gate), 0);
       g_atomic_int_set (&drain->gate->cancelled, 1);
+      /* An isolated instance's calls see it through their host. */
+      if (drain->gate->instance != NULL && hkp_instance_get_host (drain->gate->instance) != NULL)
+        hkp_host_cancel_all (hkp_instance_get_host (drain->gate->instance));
       hkp_log_plugin (G_LOG_LEVEL_WARNING, drain->plugin,
                       "plugin %s: drain timeout passed with %u requests in flight; cancelling them", drain->plugin,
                       drain->result.cancelled);

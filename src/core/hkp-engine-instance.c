@@ -12,13 +12,114 @@
 #include "hkp-log.h"
 #include "hkp-thread-call.h"
 
+#include <glib/gstdio.h>
+
+/* ---- hosts that end ------------------------------------------------------- */
+
+/* What a host's exit handler reports to: the engine (weakly) and its context.  Every host holds a reference. */
+typedef struct {
+  gint refs;
+  GWeakRef engine;
+  GMainContext *context;
+} HostEvents;
+
+static gpointer
+host_events_ref (gpointer data)
+{
+  HostEvents *events = data;
+
+  g_atomic_int_inc (&events->refs);
+  return events;
+}
+
+static void
+host_events_unref (gpointer data)
+{
+  HostEvents *events = data;
+
+  if (!g_atomic_int_dec_and_test (&events->refs))
+    return;
+  g_weak_ref_clear (&events->engine);
+  g_main_context_unref (events->context);
+  g_free (events);
+}
+
+void
+hkp_engine_host_events_init (HkpEngine *engine)
+{
+  HostEvents *events = g_new0 (HostEvents, 1);
+
+  events->refs = 1;
+  g_weak_ref_init (&events->engine, engine);
+  events->context = g_main_context_ref (engine->context);
+  engine->host_events = events;
+}
+
+void
+hkp_engine_host_events_clear (HkpEngine *engine)
+{
+  g_clear_pointer (&engine->host_events, host_events_unref);
+}
+
+typedef struct {
+  HostEvents *events;
+  HkpHost *host;
+  char *why;
+  guint in_flight;
+} HostEnd;
+
+static void
+host_end_free (HostEnd *end)
+{
+  host_events_unref (end->events);
+  hkp_host_unref (end->host);
+  g_free (end->why);
+  g_free (end);
+}
+
+/* Main thread. */
+static gboolean
+report_host_end (gpointer data)
+{
+  HostEnd *end = data;
+  g_autoptr (HkpEngine) engine = g_weak_ref_get (&end->events->engine);
+
+  if (engine != NULL)
+    hkp_engine_host_ended (engine, end->host, end->why, end->in_flight);
+  return G_SOURCE_REMOVE;
+}
+
+/* The host's I/O thread: the host ended, not by our stop; the engine hears of it on its own thread. */
+static void
+on_host_exit (HkpHost *host, const char *why, guint in_flight, gpointer user_data)
+{
+  HostEnd *end = g_new0 (HostEnd, 1);
+  HostEvents *events = user_data;
+
+  end->events = host_events_ref (events);
+  end->host = hkp_host_ref (host);
+  end->why = g_strdup (why);
+  end->in_flight = in_flight;
+  g_main_context_invoke_full (events->context, G_PRIORITY_DEFAULT, report_host_end, end,
+                              (GDestroyNotify) host_end_free);
+}
+
+static void
+host_events_watch (gpointer events, HkpHost *host)
+{
+  hkp_host_set_exit_handler_full (host, on_host_exit, host_events_ref (events), host_events_unref);
+}
+
 typedef struct {
   char *plugin_dir;
   char *copy_dir;
   guint64 serial;
   HkpManifest *manifest;
-  HkpModule *module; /* reuse this module instead of loading the file */
+  HkpInstance *previous; /* start its module again instead of loading the file */
   gdouble timeout_sec;
+  char *host_program;
+  char **host_environment;
+  gpointer host_events; /* a reference */
 } StartJob;
 
 static void
@@ -27,11 +128,49 @@ start_job_free (StartJob *job)
   g_free (job->plugin_dir);
   g_free (job->copy_dir);
   hkp_manifest_unref (job->manifest);
-  g_clear_pointer (&job->module, hkp_module_unref);
+  g_clear_pointer (&job->previous, hkp_instance_unref);
+  g_free (job->host_program);
+  g_strfreev (job->host_environment);
+  g_clear_pointer (&job->host_events, host_events_unref);
   g_free (job);
 }
 
-/* Worker thread: resolve, copy and open the module (unless reused), then validate and init. */
+/* Worker thread: a host of its own, loading a fresh copy of the module (of the file, or the previous copy). */
+static HkpInstance *
+start_isolated (StartJob *job, GError **error)
+{
+  const char *previous_copy = job->previous != NULL ? hkp_instance_get_copy_path (job->previous) : NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *copy = NULL;
+  g_autoptr (HkpHost) host = NULL;
+  HkpHostSettings settings = { 0 };
+
+  if (previous_copy != NULL)
+    path = g_strdup (hkp_instance_get_module_path (job->previous));
+  else if ((path = hkp_module_resolve (job->plugin_dir, job->manifest->module, error)) == NULL)
+    return NULL;
+  if ((copy = hkp_module_copy_file (previous_copy != NULL ? previous_copy : path, job->copy_dir, job->serial, error)) ==
+      NULL)
+    return NULL;
+  settings.program = job->host_program;
+  settings.plugin_name = job->manifest->name;
+  settings.module_path = copy;
+  settings.display_path = path;
+  settings.config_json = job->manifest->config_json;
+  settings.memory_max_mb = job->manifest->memory_max_mb;
+  settings.init_timeout_ms = (guint) (job->timeout_sec * 1000);
+  settings.environment = (const char *const *) job->host_environment;
+  host = hkp_host_start (&settings, error);
+  if (host == NULL)
+    {
+      g_unlink (copy);
+      return NULL;
+    }
+  host_events_watch (job->host_events, host);
+  return hkp_instance_new_isolated (host, job->manifest->name, copy, path);
+}
+
+/* Worker thread: resolve, copy and open the module (unless reused), then validate and init, here or in a host. */
 static gpointer
 start_job_run (gpointer data, GError **error)
 {
@@ -39,8 +178,10 @@ start_job_run (gpointer data, GError **error)
   g_autofree char *path = NULL;
   g_autoptr (HkpModule) module = NULL;
 
-  if (job->module != NULL)
-    module = hkp_module_ref (job->module);
+  if (job->manifest->isolation == HKP_ISOLATION_PROCESS)
+    return start_isolated (job, error);
+  if (job->previous != NULL && hkp_instance_get_module (job->previous) != NULL)
+    module = hkp_module_ref (hkp_instance_get_module (job->previous));
   else
     {
       path = hkp_module_resolve (job->plugin_dir, job->manifest->module, error);
@@ -69,7 +210,7 @@ start_job_late (gpointer result, gpointer data)
 }
 
 void
-hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpModule *module,
+hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpInstance *previous,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
   StartJob *job = g_new0 (StartJob, 1);
@@ -79,7 +220,12 @@ hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpMo
   job->copy_dir = g_strdup (engine->copy_dir);
   job->serial = ++engine->module_serial;
   job->manifest = hkp_manifest_ref (manifest);
-  job->module = module != NULL ? hkp_module_ref (module) : NULL;
+  /* The previous instance's module serves only if it is where this one runs: in the daemon, or in a host. */
+  if (previous != NULL && (hkp_instance_get_host (previous) != NULL) == (manifest->isolation == HKP_ISOLATION_PROCESS))
+    job->previous = hkp_instance_ref (previous);
+  job->host_program = g_strdup (engine->host_program);
+  job->host_environment = g_strdupv (engine->host_environment);
+  job->host_events = host_events_ref (engine->host_events);
   job->timeout_sec = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec : engine->settings.init_timeout_sec;
   hkp_thread_call_async (thread_name, (guint) (job->timeout_sec * 1000), start_job_run, start_job_late, job,
                          (GDestroyNotify) start_job_free, callback, user_data);

@@ -31,6 +31,9 @@ struct _HkpEngine {
   gboolean stopping;
   HkpGuardBox chain; /* HkpChain: what the request path runs through */
   HkpCheckEnv *check_env; /* the chain, call pool and watchdog checks run on */
+  char *host_program; /* what isolated instances run in */
+  char **host_environment; /* their environment */
+  gpointer host_events; /* HostEvents: how hosts that end reach the engine */
   HkpHistogram reload_duration; /* every change that loads an instance, start to outcome */
   HkpHistogram drain_duration; /* every drain of a retired instance */
 };
@@ -61,11 +64,21 @@ gdouble hkp_engine_drain_timeout (HkpEngine *engine, HkpPlugin *plugin);
 
 /*
  * Starts an instance for manifest on a worker thread with the init time
- * bound: from module if given (re-initialising a module already loaded),
+ * bound, in the daemon or in a plugin host as manifest says: from the module
+ * of previous if given (starting an earlier instance's module again),
  * otherwise from a fresh private copy of the module file.
  */
-void hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpModule *module,
+void hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpInstance *previous,
                                       GAsyncReadyCallback callback, gpointer user_data);
+
+/* Follows the hosts of the engine's isolated instances: makes what their exit handlers report to. */
+void hkp_engine_host_events_init (HkpEngine *engine);
+
+/* Lets go of it (hosts still running keep their reference). */
+void hkp_engine_host_events_clear (HkpEngine *engine);
+
+/* A plugin host ended on its own (main thread): its plugin fails, saying why, and a new host is due. */
+void hkp_engine_host_ended (HkpEngine *engine, HkpHost *host, const char *why, guint in_flight);
 
 /* Finishes hkp_engine_start_instance_async(): a new instance, or NULL with an error that names the file. */
 HkpInstance *hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest, GAsyncResult *result,

@@ -19,10 +19,11 @@ typedef struct {
   HkpPlugin *plugin;
   HkpManifest *manifest; /* what to apply */
   HkpManifest *previous; /* what was in force (NULL if the file never parsed) */
-  HkpModule *previous_module; /* exclusive: kept loaded for the rollback */
+  HkpInstance *previous_instance; /* exclusive: its module (or module copy) is kept for the rollback */
   HkpGate *paused_from; /* exclusive: the serving gate being drained */
   GError *error; /* exclusive: why the new instance failed */
   gint64 started; /* monotonic µs */
+  gboolean refused; /* the plugin refused the config: nothing was loaded */
 } Apply;
 
 static void
@@ -32,7 +33,7 @@ apply_free (Apply *apply)
   g_object_unref (apply->plugin);
   hkp_manifest_unref (apply->manifest);
   g_clear_pointer (&apply->previous, hkp_manifest_unref);
-  g_clear_pointer (&apply->previous_module, hkp_module_unref);
+  g_clear_pointer (&apply->previous_instance, hkp_instance_unref);
   g_clear_error (&apply->error);
   g_free (apply);
 }
@@ -53,8 +54,8 @@ finish (GTask *task, GError *error)
 
   if (error != NULL && apply->previous != NULL)
     hkp_plugin_set_manifest (apply->plugin, apply->previous);
-  /* Statistics count changes that load an instance; a disable loads none. */
-  if (apply->manifest->enabled)
+  /* Statistics count changes that load an instance; a disable loads none, a refused config none either. */
+  if (apply->manifest->enabled && !apply->refused)
     {
       HkpReloadResult outcome = error == NULL ? HKP_RELOAD_SUCCESS
         : apply->plugin->instance != NULL     ? HKP_RELOAD_ROLLED_BACK
@@ -90,6 +91,19 @@ outcome_error (Apply *apply, const GError *cause, HkpErrorCode code, const char 
   return g_error_new (HKP_ERROR, code, "reload of plugin %s %s: %s", apply->plugin->name, what, cause->message);
 }
 
+/* The reload failed and what served before serves again (how says which): log it and return RELOAD_FAILED. */
+static void
+rolled_back (GTask *task, const GError *cause, const char *how)
+{
+  Apply *apply = g_task_get_task_data (task);
+  g_autofree char *what = g_strdup_printf ("failed and was rolled back; %s", how);
+
+  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, cause->message);
+  hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name, "plugin %s: reload failed, %s: %s", apply->plugin->name,
+                  how, cause->message);
+  finish (task, outcome_error (apply, cause, HKP_ERROR_RELOAD_FAILED, what));
+}
+
 /* ---- starting from nothing (failed or disabled plugins) ---------------- */
 
 static void
@@ -100,6 +114,16 @@ on_fresh_started (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
 
+  if (instance == NULL && g_error_matches (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG) && apply->previous != NULL &&
+      !apply->previous->enabled)
+    {
+      /* An isolated plugin's validate_config runs in its new host: a refusal there leaves it disabled as it was. */
+      hkp_engine_set_gate_mode (apply->plugin, HKP_GATE_SKIP);
+      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_DISABLED, "");
+      apply->refused = TRUE;
+      finish (task, g_error_new_literal (HKP_ERROR, HKP_ERROR_INVALID_CONFIG, error->message));
+      return;
+    }
   if (instance == NULL)
     {
       hkp_engine_set_gate_mode (apply->plugin, HKP_GATE_FAILED);
@@ -124,13 +148,7 @@ on_overlap_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (instance == NULL)
     {
       /* The old instance never stopped serving: that is the rollback. */
-      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, error->message);
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
-                      "plugin %s: reload failed, the previous instance keeps serving: %s", apply->plugin->name,
-                      error->message);
-      finish (task,
-              outcome_error (apply, error, HKP_ERROR_RELOAD_FAILED,
-                             "failed and was rolled back; the previous instance keeps serving"));
+      rolled_back (task, error, "the previous instance keeps serving");
       return;
     }
   hkp_engine_set_instance (apply->plugin, instance);
@@ -160,13 +178,7 @@ on_exclusive_rollback (GObject *source, GAsyncResult *result, gpointer user_data
       return;
     }
   serve (apply->plugin, instance);
-  hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, apply->error->message);
-  hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name,
-                  "plugin %s: reload failed, the previous module and config were started again: %s",
-                  apply->plugin->name, apply->error->message);
-  finish (task,
-          outcome_error (apply, apply->error, HKP_ERROR_RELOAD_FAILED,
-                         "failed and was rolled back to the previous module and config"));
+  rolled_back (task, apply->error, "the previous module and config were started again");
 }
 
 static void
@@ -180,7 +192,7 @@ on_exclusive_started (GObject *source, GAsyncResult *result, gpointer user_data)
   if (instance == NULL)
     {
       /* Requests keep waiting on the paused gate while the previous module starts again. */
-      hkp_engine_start_instance_async (apply->engine, apply->previous, apply->previous_module, on_exclusive_rollback,
+      hkp_engine_start_instance_async (apply->engine, apply->previous, apply->previous_instance, on_exclusive_rollback,
                                        task);
       return;
     }
@@ -222,7 +234,7 @@ on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
                            apply->plugin->name));
       return;
     }
-  apply->previous_module = hkp_module_ref (hkp_instance_get_module (gate->instance));
+  apply->previous_instance = hkp_instance_ref (gate->instance);
   hkp_engine_set_instance (apply->plugin, NULL);
   hkp_engine_shutdown_gate_async (apply->engine, apply->plugin->name, gate, on_exclusive_shut_down, task);
 }
@@ -303,57 +315,54 @@ hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* Returns a reload's outcome, success when error is NULL (taken), and drops the task. */
+static void
+reload_return (GTask *task, GError *error)
+{
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
 static void
 on_reload_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (GTask) task = user_data;
+  GTask *task = user_data;
   GError *error = NULL;
 
   hkp_engine_release (HKP_ENGINE (source), g_task_get_task_data (task));
-  if (hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+  hkp_engine_apply_finish (HKP_ENGINE (source), result, &error);
+  reload_return (task, error);
 }
 
 void
 hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr (GTask) task = g_task_new (engine, NULL, callback, user_data);
+  GTask *task = g_task_new (engine, NULL, callback, user_data);
   GError *error = NULL;
   HkpPlugin *plugin;
 
   g_task_set_source_tag (task, hkp_engine_reload_async);
   plugin = hkp_engine_find (engine, name, &error);
   if (plugin == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return reload_return (task, error);
   if (plugin->manifest == NULL)
-    {
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED,
-                               "plugin %s cannot be reloaded: its file is invalid (%s)", name, plugin->last_error);
-      return;
-    }
+    return reload_return (task,
+                          g_error_new (HKP_ERROR, HKP_ERROR_FAILED,
+                                       "plugin %s cannot be reloaded: its file is invalid (%s)", name,
+                                       plugin->last_error));
   if (plugin->state == HKP_PLUGIN_STATE_DISABLED)
-    {
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_DISABLED, "plugin %s is disabled; enable it instead", name);
-      return;
-    }
+    return reload_return (
+      task, g_error_new (HKP_ERROR, HKP_ERROR_DISABLED, "plugin %s is disabled; enable it instead", name));
   if (plugin->draining->len >= 2)
-    {
-      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_BUSY, "two earlier instances of plugin %s are still draining",
-                               name);
-      return;
-    }
+    return reload_return (
+      task, g_error_new (HKP_ERROR, HKP_ERROR_BUSY, "two earlier instances of plugin %s are still draining", name));
   if (!hkp_engine_claim (engine, plugin, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
+    return reload_return (task, error);
   g_task_set_task_data (task, g_object_ref (plugin), g_object_unref);
-  hkp_engine_apply_async (engine, plugin, plugin->manifest, on_reload_applied, g_steal_pointer (&task));
+  hkp_engine_apply_async (engine, plugin, plugin->manifest, on_reload_applied, task);
 }
 
 gboolean

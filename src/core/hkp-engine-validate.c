@@ -18,6 +18,7 @@ typedef struct {
   guint64 serial;
   HkpManifest *manifest;
   HkpModule *module; /* the plugin's loaded module, or NULL: load a copy */
+  HkpHost *host; /* isolated: the host of the running instance to ask */
   gdouble timeout_sec;
 } ValidateJob;
 
@@ -28,6 +29,7 @@ validate_job_free (ValidateJob *job)
   g_free (job->copy_dir);
   hkp_manifest_unref (job->manifest);
   g_clear_pointer (&job->module, hkp_module_unref);
+  g_clear_pointer (&job->host, hkp_host_unref);
   g_free (job);
 }
 
@@ -38,6 +40,10 @@ validate_job_run (gpointer data, GError **error)
   ValidateJob *job = data;
   g_autoptr (HkpModule) module = g_steal_pointer (&job->module);
 
+  if (job->host != NULL)
+    return hkp_host_validate_config (job->host, job->manifest->config_json, (guint) (job->timeout_sec * 1000), error)
+      ? GINT_TO_POINTER (1)
+      : NULL;
   if (module == NULL)
     {
       g_autofree char *path = hkp_module_resolve (job->plugin_dir, job->manifest->module, error);
@@ -87,7 +93,20 @@ hkp_engine_validate_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *ma
   job->manifest = hkp_manifest_ref (manifest);
   /* The module that runs is the one to ask, unless the change names another module. */
   if (plugin->instance != NULL && plugin->manifest != NULL && g_str_equal (plugin->manifest->module, manifest->module))
-    job->module = hkp_module_ref (hkp_instance_get_module (plugin->instance));
+    {
+      if (hkp_instance_get_host (plugin->instance) != NULL)
+        job->host = hkp_host_ref (hkp_instance_get_host (plugin->instance));
+      else
+        job->module = hkp_module_ref (hkp_instance_get_module (plugin->instance));
+    }
+  else if (manifest->isolation == HKP_ISOLATION_PROCESS)
+    {
+      /* No host runs this module: its new host asks validate_config before init, never the daemon. */
+      validate_job_free (job);
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
   job->timeout_sec = manifest->init_timeout_sec > 0 ? manifest->init_timeout_sec : engine->settings.init_timeout_sec;
   g_task_set_task_data (task, g_memdup2 (&job->timeout_sec, sizeof job->timeout_sec), g_free);
   hkp_thread_call_async (thread_name, (guint) (job->timeout_sec * 1000), validate_job_run, NULL, job,

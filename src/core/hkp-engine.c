@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "hkp-core"
 
+#include "config.h"
+
 #include "hkp-engine-private.h"
 
 #include <errno.h>
@@ -37,6 +39,9 @@ hkp_engine_finalize (GObject *object)
   g_clear_pointer (&engine->plugins, g_ptr_array_unref);
   /* Last: slots and instances gone, their deadline queues are too. */
   hkp_engine_check_env_clear (engine);
+  hkp_engine_host_events_clear (engine);
+  g_free (engine->host_program);
+  g_strfreev (engine->host_environment);
   g_clear_pointer (&engine->idle_waiters, g_ptr_array_unref);
   if (engine->copy_dir != NULL)
     hkp_file_remove_module_copy_dir (engine->copy_dir, engine->copy_dir_lock);
@@ -105,6 +110,29 @@ remove_leftovers (HkpEngine *engine)
     }
 }
 
+/*
+ * The environment of plugin hosts: what the settings say, or else nothing
+ * but the sanitizers' own options (a sanitized build's hosts then report
+ * as the tests want them to).
+ */
+static char **
+host_environment (const char *const *given)
+{
+  static const char *const passed[] = { "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" };
+  g_autoptr (GStrvBuilder) builder = NULL;
+
+  if (given != NULL)
+    return g_strdupv ((char **) given);
+  builder = g_strv_builder_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (passed); i++)
+    if (g_getenv (passed[i]) != NULL)
+      {
+        g_autofree char *entry = g_strdup_printf ("%s=%s", passed[i], g_getenv (passed[i]));
+        g_strv_builder_add (builder, entry);
+      }
+  return g_strv_builder_end (builder);
+}
+
 HkpEngine *
 hkp_engine_new (const HkpEngineSettings *settings, GError **error)
 {
@@ -161,6 +189,13 @@ hkp_engine_new (const HkpEngineSettings *settings, GError **error)
   if (engine->copy_dir == NULL)
     return NULL;
   hkp_engine_check_env_init (engine);
+  hkp_engine_host_events_init (engine);
+  engine->host_program = g_strdup (settings->host_program != NULL           ? settings->host_program
+                                     : g_getenv ("HKP_PLUGIN_HOST") != NULL ? g_getenv ("HKP_PLUGIN_HOST")
+                                                                            : HKP_PLUGIN_HOST_PATH);
+  engine->host_environment = host_environment (settings->host_environment);
+  engine->settings.host_program = engine->host_program;
+  engine->settings.host_environment = (const char *const *) engine->host_environment;
   return g_steal_pointer (&engine);
 }
 
@@ -320,6 +355,7 @@ hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
 
   hkp_health_watch_stop (plugin);
   hkp_plugin_stop_draining_poll (plugin);
+  hkp_plugin_stop_crash_restart (plugin);
   plugin->registered = FALSE;
   g_hash_table_remove (engine->by_name, plugin->name);
   g_ptr_array_remove (engine->plugins, plugin);

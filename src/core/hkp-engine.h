@@ -39,6 +39,9 @@ typedef struct {
   gdouble health_timeout_sec; /* a health() call that overruns counts as unhealthy */
   HkpRestartPolicy restart;
   guint history_limit; /* versions of each plugin file the history keeps (default HKP_CONFIG_HISTORY_LIMIT_DEFAULT) */
+  const char *host_program; /* the hkp-plugin-host isolated instances run in (NULL: $HKP_PLUGIN_HOST, else the
+                               installed one) */
+  const char *const *host_environment; /* KEY=VALUE for hosts (NULL: the sanitizers' options only); tests */
   HkpWriteHook write_hook; /* tests: runs before a plugin file is renamed into place */
   gpointer write_hook_data;
 } HkpEngineSettings;

@@ -32,7 +32,11 @@ typedef struct {
   GArray *restart_times; /* gint64 monotonic µs, within the window */
   gint64 healthy_since; /* monotonic µs, 0 while not healthy */
   gboolean gave_up;
+  guint host_stuck; /* checks in a row that found the host's health() still running */
 } Watch;
+
+/* An isolated instance whose health() is stuck this many checks in a row has its host killed (and restarted). */
+#define HOST_HEALTH_STUCK_MAX 3
 
 /* ---- running health() --------------------------------------------------- */
 
@@ -40,7 +44,91 @@ typedef struct {
   HkpSlot *slot;
   HkpGate *gate; /* entered on the main thread, left on the worker */
   HkpHealth health;
+  gdouble timeout_sec;
+  gboolean host_busy; /* isolated: the host's health() from an earlier check has not returned */
 } HealthJob;
+
+/* Waiting on a worker for a host's answer; the waiter and the host's callback each hold a reference. */
+typedef struct {
+  gint refs;
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+  HkpHostOutcome outcome;
+  HkpHealth health;
+} HostHealthWait;
+
+static void
+host_health_wait_unref (HostHealthWait *wait)
+{
+  if (!g_atomic_int_dec_and_test (&wait->refs))
+    return;
+  hkp_health_clear (&wait->health);
+  g_mutex_clear (&wait->lock);
+  g_cond_clear (&wait->cond);
+  g_free (wait);
+}
+
+/* The host's I/O thread. */
+static void
+on_host_health (HkpHostOutcome outcome, const HkpHealth *health, gpointer user_data)
+{
+  HostHealthWait *wait = user_data;
+
+  g_mutex_lock (&wait->lock);
+  wait->outcome = outcome;
+  if (outcome == HKP_HOST_ANSWERED)
+    hkp_health_copy (&wait->health, health);
+  wait->done = TRUE;
+  g_cond_signal (&wait->cond);
+  g_mutex_unlock (&wait->lock);
+  host_health_wait_unref (wait);
+}
+
+/* Worker thread: asks an isolated instance's host, which answers by the health timeout at the latest. */
+static void
+ask_host (HealthJob *job, HkpHost *host)
+{
+  HostHealthWait *wait = g_new0 (HostHealthWait, 1);
+  g_autofree char *message = NULL;
+
+  wait->refs = 2;
+  g_mutex_init (&wait->lock);
+  g_cond_init (&wait->cond);
+  if (!hkp_host_health (host, g_get_monotonic_time () + (gint64) (job->timeout_sec * G_USEC_PER_SEC), on_host_health,
+                        wait))
+    {
+      job->host_busy = TRUE;
+      job->health.status = HKP_HEALTH_STATUS_UNHEALTHY;
+      message = g_strdup ("health() has not returned since an earlier check timed out");
+      wait->refs = 1;
+    }
+  else
+    {
+      g_mutex_lock (&wait->lock);
+      while (!wait->done)
+        g_cond_wait (&wait->cond, &wait->lock);
+      g_mutex_unlock (&wait->lock);
+      if (wait->outcome == HKP_HOST_ANSWERED)
+        {
+          hkp_health_clear (&job->health);
+          hkp_health_copy (&job->health, &wait->health);
+        }
+      else
+        {
+          job->health.status = HKP_HEALTH_STATUS_UNHEALTHY;
+          message = wait->outcome == HKP_HOST_TIMED_OUT
+            ? g_strdup_printf ("health check timed out after %g s", job->timeout_sec)
+            : g_strdup ("its host process ended");
+        }
+    }
+  if (message != NULL)
+    {
+      g_free (job->health.message);
+      job->health.message = g_steal_pointer (&message);
+    }
+  host_health_wait_unref (wait);
+}
 
 static void
 health_job_free (HealthJob *job)
@@ -110,7 +198,8 @@ static gpointer
 health_job_run (gpointer data, GError **error)
 {
   HealthJob *job = data;
-  const hkp_plugin_descriptor *d = hkp_module_get_descriptor (hkp_instance_get_module (job->gate->instance));
+  HkpHost *host = hkp_instance_get_host (job->gate->instance);
+  const hkp_plugin_descriptor *d;
   hkp_health_report report = {
     .struct_size = sizeof (hkp_health_report),
     .set_message = report_set_message,
@@ -118,8 +207,18 @@ health_job_run (gpointer data, GError **error)
     .add_check_int = report_add_check_int,
     .host_private = job,
   };
-  int status = d->health != NULL ? (int) d->health (hkp_instance_get_handle (job->gate->instance), &report)
-                                 : HKP_HEALTH_HEALTHY;
+  int status;
+
+  if (host != NULL)
+    {
+      ask_host (job, host);
+      hkp_guard_leave (&job->slot->gate, &job->gate->guard);
+      g_atomic_int_dec_and_test (&job->slot->health_checks);
+      return job;
+    }
+  d = hkp_module_get_descriptor (hkp_instance_get_module (job->gate->instance));
+  status = d->health != NULL ? (int) d->health (hkp_instance_get_handle (job->gate->instance), &report)
+                             : HKP_HEALTH_HEALTHY;
 
   hkp_guard_leave (&job->slot->gate, &job->gate->guard);
   g_atomic_int_dec_and_test (&job->slot->health_checks);
@@ -268,6 +367,7 @@ on_check_done (GObject *source, GAsyncResult *result, gpointer user_data)
   HealthJob *job = hkp_thread_call_finish (result, &error);
   HkpHealth health = { 0 };
   guint failures = plugin->health.consecutive_failures;
+  gboolean host_busy = job != NULL && job->host_busy;
 
   if (job != NULL)
     {
@@ -297,6 +397,17 @@ on_check_done (GObject *source, GAsyncResult *result, gpointer user_data)
   health.consecutive_failures = health.status == HKP_HEALTH_STATUS_UNHEALTHY ? failures + 1 : 0;
   plugin->health_checks[health.status]++;
   hkp_plugin_set_health (plugin, &health);
+  watch->host_stuck = host_busy ? watch->host_stuck + 1 : 0;
+  if (watch->host_stuck >= HOST_HEALTH_STUCK_MAX && plugin->instance != NULL &&
+      hkp_instance_get_host (plugin->instance) != NULL)
+    {
+      /* Its host is restarted as after any crash. */
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: health() stuck for %u checks; killing its host",
+                      plugin->name, watch->host_stuck);
+      watch->host_stuck = 0;
+      hkp_host_kill (hkp_instance_get_host (plugin->instance));
+      return;
+    }
   apply_policy (watch);
 }
 
@@ -346,6 +457,7 @@ run_check (Watch *watch)
   job = g_new0 (HealthJob, 1);
   job->slot = hkp_slot_ref (plugin->slot);
   job->gate = gate;
+  job->timeout_sec = watch->engine->settings.health_timeout_sec;
   hkp_health_init (&job->health);
   ctx = g_new0 (CheckContext, 1);
   ctx->engine = g_object_ref (watch->engine);
@@ -355,8 +467,10 @@ run_check (Watch *watch)
   hkp_engine_op_begin (watch->engine);
   thread_name = g_strdup_printf ("health:%.8s", plugin->name);
   /* A check that overruns still owns the job: the worker frees it when health() returns. */
-  hkp_thread_call_async (thread_name, (guint) (ctx->timeout_sec * 1000), health_job_run, health_job_late, job, NULL,
-                         on_check_done, ctx);
+  /* A host answers at the health timeout itself: the thread's own bound comes a second later. */
+  hkp_thread_call_async (
+    thread_name, (guint) (ctx->timeout_sec * 1000) + (hkp_instance_get_host (gate->instance) != NULL ? 1000 : 0),
+    health_job_run, health_job_late, job, NULL, on_check_done, ctx);
 }
 
 static gboolean

@@ -94,6 +94,7 @@ struct _HkpHost {
   int wait_status;
   HkpHostExitFunc exit_func;
   gpointer exit_data;
+  GDestroyNotify exit_destroy; /* frees exit_data with the host */
   gboolean exit_pending; /* ended unreported, for lack of a handler */
   guint exit_in_flight;
   gboolean io_done;

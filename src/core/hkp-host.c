@@ -44,6 +44,8 @@ hkp_host_free (HkpHost *host)
   g_free (host->kill_reason);
   g_free (host->seccomp_why);
   g_free (host->end);
+  if (host->exit_destroy != NULL)
+    host->exit_destroy (host->exit_data);
   g_mutex_clear (&host->lock);
   g_cond_clear (&host->cond);
   g_free (host);
@@ -363,12 +365,20 @@ hkp_host_kill (HkpHost *host)
 void
 hkp_host_set_exit_handler (HkpHost *host, HkpHostExitFunc func, gpointer user_data)
 {
+  hkp_host_set_exit_handler_full (host, func, user_data, NULL);
+}
+
+void
+hkp_host_set_exit_handler_full (HkpHost *host, HkpHostExitFunc func, gpointer user_data, GDestroyNotify destroy)
+{
   gboolean now;
   guint in_flight;
 
   g_mutex_lock (&host->lock);
+  g_return_if_fail (host->exit_destroy == NULL);
   host->exit_func = func;
   host->exit_data = user_data;
+  host->exit_destroy = destroy;
   now = host->exit_pending && func != NULL;
   host->exit_pending = FALSE;
   in_flight = host->exit_in_flight;

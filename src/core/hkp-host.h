@@ -132,6 +132,9 @@ typedef void (*HkpHostExitFunc) (HkpHost *host, const char *why, guint in_flight
 /* Sets the exit handler; if the host has already ended unreported, func runs at once, in this thread. */
 void hkp_host_set_exit_handler (HkpHost *host, HkpHostExitFunc func, gpointer user_data);
 
+/* Like hkp_host_set_exit_handler(), once per host; destroy (may be NULL) frees user_data when the host goes. */
+void hkp_host_set_exit_handler_full (HkpHost *host, HkpHostExitFunc func, gpointer user_data, GDestroyNotify destroy);
+
 /* Returns why the host ended ("exited with status 0" after a clean stop), or NULL while it runs; caller frees. */
 char *hkp_host_dup_end (HkpHost *host);
 

@@ -3,11 +3,16 @@
 
 #include "hkp-instance.h"
 
+#include <glib/gstdio.h>
+
 #include "hkp-error.h"
 
 struct _HkpInstance {
-  HkpModule *module;
+  HkpModule *module; /* in the daemon */
   void *handle;
+  HkpHost *host; /* isolated */
+  char *copy_path; /* isolated: the module copy its host loaded, deleted with the instance */
+  char *display_path;
   char *plugin_name;
   gint shut_down;
   HkpTimedQueue *call_deadlines; /* made on first call, atomically */
@@ -46,19 +51,84 @@ hkp_instance_new (HkpModule *module, const char *plugin_name, const char *config
   return instance;
 }
 
+HkpInstance *
+hkp_instance_new_isolated (HkpHost *host, const char *plugin_name, const char *copy_path, const char *display_path)
+{
+  HkpInstance *instance = g_atomic_rc_box_new0 (HkpInstance);
+
+  instance->host = hkp_host_ref (host);
+  instance->copy_path = g_strdup (copy_path);
+  instance->display_path = g_utf8_make_valid (display_path, -1);
+  instance->plugin_name = g_strdup (plugin_name);
+  return instance;
+}
+
+/* How long an isolated instance's host may take to run shutdown() and exit, when the caller gives no bound. */
+#define HOST_STOP_DEFAULT_MS 10000
+
 void
-hkp_instance_shutdown (HkpInstance *instance)
+hkp_instance_shutdown_within (HkpInstance *instance, guint timeout_ms)
 {
   if (!g_atomic_int_compare_and_exchange (&instance->shut_down, 0, 1))
     return;
+  if (instance->host != NULL)
+    {
+      hkp_host_stop (instance->host, timeout_ms);
+      return;
+    }
   hkp_module_get_descriptor (instance->module)->shutdown (instance->handle);
   instance->handle = NULL;
+}
+
+void
+hkp_instance_shutdown (HkpInstance *instance)
+{
+  hkp_instance_shutdown_within (instance, HOST_STOP_DEFAULT_MS);
+}
+
+HkpHost *
+hkp_instance_get_host (HkpInstance *instance)
+{
+  return instance->host;
+}
+
+const char *
+hkp_instance_get_copy_path (HkpInstance *instance)
+{
+  return instance->copy_path;
+}
+
+const char *
+hkp_instance_get_version (HkpInstance *instance)
+{
+  return instance->host != NULL ? hkp_host_get_module_version (instance->host)
+                                : hkp_module_get_version (instance->module);
+}
+
+const char *
+hkp_instance_get_description (HkpInstance *instance)
+{
+  return instance->host != NULL ? hkp_host_get_module_description (instance->host)
+                                : hkp_module_get_description (instance->module);
+}
+
+const char *
+hkp_instance_get_module_path (HkpInstance *instance)
+{
+  return instance->host != NULL ? instance->display_path : hkp_module_get_path (instance->module);
 }
 
 static void
 instance_clear (HkpInstance *instance)
 {
-  if (!g_atomic_int_get (&instance->shut_down))
+  if (instance->host != NULL)
+    {
+      /* A host not stopped is killed with its last reference: nothing of it stays in the daemon. */
+      g_clear_pointer (&instance->host, hkp_host_unref);
+      if (instance->copy_path != NULL)
+        g_unlink (instance->copy_path);
+    }
+  else if (!g_atomic_int_get (&instance->shut_down))
     {
       /* Never shut down: keep the module mapped, since the plugin may still own threads in it. */
       g_warning ("plugin %s: instance dropped without shutdown; its module stays loaded", instance->plugin_name);
@@ -66,6 +136,8 @@ instance_clear (HkpInstance *instance)
   else
     hkp_module_unref (instance->module);
   g_clear_pointer (&instance->call_deadlines, hkp_timed_queue_free);
+  g_free (instance->copy_path);
+  g_free (instance->display_path);
   g_free (instance->plugin_name);
 }
 

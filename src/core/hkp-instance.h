@@ -3,14 +3,15 @@
 
 #include <glib.h>
 
+#include "hkp-host.h"
 #include "hkp-module.h"
 #include "hkp-watchdog.h"
 
 G_BEGIN_DECLS
 
 /*
- * One initialised plugin instance: the module it runs from and the handle
- * init() returned.  Atomically reference-counted.  shutdown() is called by
+ * One initialised plugin instance: in the daemon, the module it runs from
+ * and the handle init() returned; isolated, the plugin host it runs in.  Atomically reference-counted.  shutdown() is called by
  * hkp_instance_shutdown() only, exactly once; dropping the last reference
  * of an instance that was not shut down leaks the plugin's handle on purpose
  * rather than calling plugin code from an arbitrary thread.
@@ -25,6 +26,33 @@ typedef struct _HkpInstance HkpInstance;
  */
 HkpInstance *hkp_instance_new (HkpModule *module, const char *plugin_name, const char *config_json, GError **error);
 
+/*
+ * Makes an instance of the plugin host (its reference taken) that runs it,
+ * loaded from copy_path, a private copy of the module the instance deletes
+ * when it goes; display_path is the file the admin named.  Returns a new
+ * instance.
+ */
+HkpInstance *hkp_instance_new_isolated (HkpHost *host, const char *plugin_name, const char *copy_path,
+                                        const char *display_path);
+
+/* Returns the host an isolated instance runs in (owned by instance), or NULL for one in the daemon. */
+HkpHost *hkp_instance_get_host (HkpInstance *instance);
+
+/* Returns the private module copy an isolated instance was loaded from (to start it again), or NULL. */
+const char *hkp_instance_get_copy_path (HkpInstance *instance);
+
+/* Return the module's version, description and the path it was loaded from (valid UTF-8), owned by instance. */
+const char *hkp_instance_get_version (HkpInstance *instance);
+const char *hkp_instance_get_description (HkpInstance *instance);
+const char *hkp_instance_get_module_path (HkpInstance *instance);
+
+/*
+ * Calls the plugin's shutdown() once (an isolated instance: stops its host,
+ * timeout_ms at most); later calls do nothing.  Blocks: call it off the main
+ * thread.
+ */
+void hkp_instance_shutdown_within (HkpInstance *instance, guint timeout_ms);
+
 /* Calls the plugin's shutdown() once; later calls do nothing.  Runs plugin code: call it off the main thread. */
 void hkp_instance_shutdown (HkpInstance *instance);
 
@@ -34,7 +62,7 @@ HkpInstance *hkp_instance_ref (HkpInstance *instance);
 /* Drops a reference; the last one releases the module reference. */
 void hkp_instance_unref (HkpInstance *instance);
 
-/* Returns the module the instance runs from, owned by instance. */
+/* Returns the module the instance runs from (NULL if isolated), owned by instance. */
 HkpModule *hkp_instance_get_module (HkpInstance *instance);
 
 /* Returns the plugin's own handle from init(), for calls into the plugin. */

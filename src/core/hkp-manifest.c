@@ -298,8 +298,7 @@ hkp_manifest_new_from_data (const char *name, const char *path, const char *data
   manifest->path = g_strdup (path);
   manifest->priority = HKP_PRIORITY_DEFAULT;
   manifest->enabled = TRUE;
-  /* In the daemon until plugin hosts run isolated instances. */
-  manifest->isolation = HKP_ISOLATION_NONE;
+  manifest->isolation = HKP_ISOLATION_PROCESS;
   manifest->call_timeout_ms = HKP_CALL_TIMEOUT_DEFAULT_MS;
   manifest->memory_max_mb = HKP_MEMORY_MAX_DEFAULT_MB;
 

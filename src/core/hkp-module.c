@@ -120,9 +120,8 @@ hkp_module_resolve (const char *plugin_dir, const char *module, GError **error)
   return g_steal_pointer (&real);
 }
 
-/* Copies path into copy_dir under a new unique name; returns the copy's path or NULL. */
-static char *
-copy_module_file (const char *path, const char *copy_dir, guint64 serial, GError **error)
+char *
+hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GError **error)
 {
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *copy_path = NULL;
@@ -217,7 +216,7 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
   module->path = g_strdup (path);
   if (copy_dir != NULL)
     {
-      module->copy_path = copy_module_file (path, copy_dir, serial, error);
+      module->copy_path = hkp_module_copy_file (path, copy_dir, serial, error);
       if (module->copy_path == NULL)
         return NULL;
     }

@@ -41,6 +41,14 @@ HkpModule *hkp_module_open (const char *path, const char *copy_dir, guint64 seri
  */
 gboolean hkp_module_validate_config (HkpModule *module, const char *config_json, GError **error);
 
+/*
+ * Copies the module file at path into copy_dir under a name never used
+ * before (serial makes it unique within the process), for a loader that
+ * caches by path; returns the copy's path (caller frees and deletes the
+ * file), or NULL with HKP_ERROR_MODULE.
+ */
+char *hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GError **error);
+
 /* Returns a new reference to module. */
 HkpModule *hkp_module_ref (HkpModule *module);
 

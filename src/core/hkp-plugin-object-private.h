@@ -30,6 +30,11 @@ struct _HkpPlugin {
   GPtrArray *draining; /* HkpGate of earlier instances still draining (borrowed) */
   guint draining_announced; /* the DrainingRequests last announced */
   GSource *draining_poll; /* follows DrainingRequests while instances drain */
+  guint host_restarts; /* hosts that ended on their own */
+  guint crash_backoff; /* hosts in a row that ended soon after they started */
+  gint64 last_restart_usec; /* when the last new host was started after one ended */
+  gdouble crash_delay; /* before the next new host; negative: given up */
+  GSource *crash_restart; /* starts the new host */
   guint reload_count;
   guint config_version;
   guint64 cancelled_by_drain;
@@ -51,6 +56,9 @@ void hkp_plugin_remove_draining (HkpPlugin *plugin, HkpGate *gate);
 
 /* Stops following DrainingRequests (the plugin leaves the engine). */
 void hkp_plugin_stop_draining_poll (HkpPlugin *plugin);
+
+/* Cancels a pending start of a new host (the plugin leaves the engine, or a new start is planned). */
+void hkp_plugin_stop_crash_restart (HkpPlugin *plugin);
 
 /* Announces what changed in plugin through its engine's "plugin-changed" signal (while registered). */
 void hkp_plugin_changed (HkpPlugin *plugin, HkpPluginChange what);

@@ -29,6 +29,7 @@ hkp_plugin_finalize (GObject *object)
   HkpPlugin *plugin = HKP_PLUGIN (object);
 
   hkp_plugin_stop_draining_poll (plugin);
+  hkp_plugin_stop_crash_restart (plugin);
   /* The engine shuts instances down before it lets go of a plugin. */
   g_clear_pointer (&plugin->instance, hkp_instance_unref);
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
@@ -256,6 +257,21 @@ poll_draining (gpointer user_data)
 }
 
 void
+hkp_plugin_stop_crash_restart (HkpPlugin *plugin)
+{
+  if (plugin->crash_restart == NULL)
+    return;
+  g_source_destroy (plugin->crash_restart);
+  g_clear_pointer (&plugin->crash_restart, g_source_unref);
+}
+
+guint
+hkp_plugin_get_host_restarts (HkpPlugin *plugin)
+{
+  return plugin->host_restarts;
+}
+
+void
 hkp_plugin_stop_draining_poll (HkpPlugin *plugin)
 {
   if (plugin->draining_poll == NULL)
@@ -395,13 +411,12 @@ hkp_plugin_swap_instance (HkpPlugin *plugin, HkpInstance *instance)
   plugin->instance = instance != NULL ? hkp_instance_ref (instance) : NULL;
   if (instance != NULL)
     {
-      HkpModule *module = hkp_instance_get_module (instance);
       g_free (plugin->version);
-      plugin->version = g_strdup (hkp_module_get_version (module));
+      plugin->version = g_strdup (hkp_instance_get_version (instance));
       g_free (plugin->description);
-      plugin->description = g_strdup (hkp_module_get_description (module));
+      plugin->description = g_strdup (hkp_instance_get_description (instance));
       g_free (plugin->module_path);
-      plugin->module_path = g_strdup (hkp_module_get_path (module));
+      plugin->module_path = g_strdup (hkp_instance_get_module_path (instance));
     }
   return previous;
 }
@@ -425,5 +440,7 @@ hkp_plugin_get_health_interval (HkpPlugin *plugin)
 guint
 hkp_plugin_get_host_pid (HkpPlugin *plugin)
 {
-  return 0; /* every instance runs in the daemon for now */
+  HkpHost *host = plugin->instance != NULL ? hkp_instance_get_host (plugin->instance) : NULL;
+
+  return host != NULL ? (guint) hkp_host_get_pid (host) : 0;
 }

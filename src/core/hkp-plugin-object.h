@@ -109,6 +109,9 @@ gdouble hkp_plugin_get_drain_timeout (HkpPlugin *plugin);
 /* Returns the health interval in force for the plugin: its own, or the engine's (seconds). */
 gdouble hkp_plugin_get_health_interval (HkpPlugin *plugin);
 
+/* Returns how many times the plugin's host ended on its own (and a new one was due). */
+guint hkp_plugin_get_host_restarts (HkpPlugin *plugin);
+
 /* Returns the process id of the host the current instance runs in, 0 when it runs in the daemon. */
 guint hkp_plugin_get_host_pid (HkpPlugin *plugin);
 

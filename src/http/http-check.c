@@ -335,11 +335,11 @@ http_check_start (HttpCheck *self, GError **error)
   /* Checks are suspended while plugins decide, so no thread here ever waits on a plugin. */
   self->mhd = MHD_start_daemon (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
                                   MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_ALLOW_SUSPEND_RESUME,
-                                0, NULL, NULL, on_request, self, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
-                                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_LISTEN_SOCKET, self->listen_fd,
-                                MHD_OPTION_THREAD_POOL_SIZE, self->threads, MHD_OPTION_CONNECTION_LIMIT,
-                                self->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, self->idle_timeout_sec,
-                                MHD_OPTION_END);
+                                0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_LISTEN_SOCKET,
+                                self->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, self->threads,
+                                MHD_OPTION_CONNECTION_LIMIT, self->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                                self->idle_timeout_sec, MHD_OPTION_END);
   if (self->mhd == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the check endpoint on %s", self->address);

@@ -37,8 +37,9 @@ void
 hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char *json)
 {
   g_autofree char *file = g_strdup_printf ("%s.json", name);
+  g_autofree char *placed = hkp_test_with_isolation (json);
 
-  hkp_test_write_file (tree->config_dir, file, json);
+  hkp_test_write_file (tree->config_dir, file, placed);
 }
 
 GPtrArray *

@@ -29,7 +29,7 @@ void hkp_test_tree_init (HkpTestTree *tree);
 /* Removes the tree and frees its names. */
 void hkp_test_tree_clear (HkpTestTree *tree);
 
-/* Writes plugins.d/<name>.json. */
+/* Writes plugins.d/<name>.json (with the suite's isolation, see hkp_test_with_isolation()). */
 void hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char *json);
 
 /*

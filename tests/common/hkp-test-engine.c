@@ -7,9 +7,26 @@
 
 #include "hkp-test-probe.h"
 
+/* One probe file for the whole test program, shared with the plugin hosts it starts. */
+static void
+share_probe (void)
+{
+  static gsize once;
+
+  if (g_once_init_enter (&once))
+    {
+      g_autofree char *dir = hkp_test_make_tmpdir ();
+      g_autofree char *path = g_build_filename (dir, "probe", NULL);
+      g_setenv ("HKP_TEST_PROBE_FILE", path, TRUE);
+      hkp_test_probe_share (path);
+      g_once_init_leave (&once, 1);
+    }
+}
+
 void
 engine_fixture_setup (EngineFixture *f, gconstpointer data)
 {
+  share_probe ();
   f->root = hkp_test_make_tmpdir ();
   f->plugin_dir = g_build_filename (f->root, "plugins", NULL);
   f->config_dir = g_build_filename (f->root, "plugins.d", NULL);
@@ -48,12 +65,41 @@ engine_fixture_teardown (EngineFixture *f, gconstpointer data)
   g_free (f->state_dir);
 }
 
+const char *
+engine_fixture_isolation (void)
+{
+  return hkp_test_isolation ();
+}
+
+char *
+engine_fixture_with_isolation (const char *json)
+{
+  return hkp_test_with_isolation (json);
+}
+
 char *
 engine_fixture_write_plugin_path (EngineFixture *f, const char *name, const char *json)
 {
   g_autofree char *file = g_strdup_printf ("%s.json", name);
+  g_autofree char *placed = engine_fixture_with_isolation (json);
 
-  return hkp_test_write_file_path (f->config_dir, file, json);
+  return hkp_test_write_file_path (f->config_dir, file, placed);
+}
+
+/* The environment of the engine's plugin hosts: the probe's shared counters, and the sanitizers' options. */
+static char **
+host_environment (void)
+{
+  static const char *const passed[] = { "HKP_TEST_PROBE_FILE", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS" };
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (passed); i++)
+    if (g_getenv (passed[i]) != NULL)
+      {
+        g_autofree char *entry = g_strdup_printf ("%s=%s", passed[i], g_getenv (passed[i]));
+        g_strv_builder_add (builder, entry);
+      }
+  return g_strv_builder_end (builder);
 }
 
 void
@@ -97,9 +143,12 @@ engine_fixture_start (EngineFixture *f, const HkpEngineSettings *settings)
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   HkpEngineSettings defaults = { 0 };
+  g_auto (GStrv) environment = host_environment ();
 
   if (settings != NULL)
     defaults = *settings;
+  if (defaults.host_environment == NULL)
+    defaults.host_environment = (const char *const *) environment;
   defaults.plugin_dir = f->plugin_dir;
   defaults.config_dir = f->config_dir;
   defaults.state_dir = f->state_dir;

@@ -23,7 +23,13 @@ void engine_fixture_teardown (EngineFixture *f, gconstpointer data);
 /* Copies the shipped plugin module file (e.g. "ratelimit.so") from the build into the fixture's plugin directory. */
 void engine_fixture_install_shipped (EngineFixture *f, const char *module);
 
-/* Writes plugins.d/<name>.json. */
+/* Returns where the suite runs plugins: $HKP_TEST_ISOLATION ("process" or "none"), "process" by default. */
+const char *engine_fixture_isolation (void);
+
+/* Returns json (a plugin file) with "isolation" set as $HKP_TEST_ISOLATION says unless it sets it; caller frees. */
+char *engine_fixture_with_isolation (const char *json);
+
+/* Writes plugins.d/<name>.json (with the suite's isolation, see engine_fixture_with_isolation()). */
 void engine_fixture_write_plugin (EngineFixture *f, const char *name, const char *json);
 
 /* Writes plugins.d/<name>.json for module (e.g. "ipfilter.so") with config (a JSON object). */

@@ -255,3 +255,24 @@ hkp_test_wait_log (const char *needle)
       g_main_context_iteration (NULL, TRUE);
     }
 }
+
+const char *
+hkp_test_isolation (void)
+{
+  const char *isolation = g_getenv ("HKP_TEST_ISOLATION");
+
+  return isolation != NULL && isolation[0] != '\0' ? isolation : "process";
+}
+
+char *
+hkp_test_with_isolation (const char *json)
+{
+  const char *brace = strrchr (json, '}');
+
+  /* Files that say where they run keep it; the others run as the suite is told.  Added last, so the position of
+   * anything a test expects in the file stays where it was. */
+  if (brace == NULL || strstr (json, "\"isolation\"") != NULL || g_getenv ("HKP_TEST_ISOLATION") == NULL ||
+      strchr (json, ':') == NULL)
+    return g_strdup (json);
+  return g_strdup_printf ("%.*s, \"isolation\": \"%s\"%s", (int) (brace - json), json, hkp_test_isolation (), brace);
+}

@@ -58,4 +58,14 @@ void hkp_test_store_result (GObject *source, GAsyncResult *result, gpointer user
 /* Iterates the default main context until the log holds needle (fails after 60 s). */
 void hkp_test_wait_log (const char *needle);
 
+/* Returns where the suite runs plugins: $HKP_TEST_ISOLATION ("process" or "none"), "process" by default. */
+const char *hkp_test_isolation (void);
+
+/*
+ * Returns json (a plugin file) with "isolation" set as $HKP_TEST_ISOLATION
+ * says, added last, unless the file sets it or the variable is unset; caller
+ * frees.  The suites run twice, in plugin hosts and in the daemon, this way.
+ */
+char *hkp_test_with_isolation (const char *json);
+
 G_END_DECLS

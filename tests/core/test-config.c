@@ -96,6 +96,7 @@ test_set_config (Fixture *f, gconstpointer data)
   g_autofree char *before = NULL, *after = NULL, *reason = NULL, *config = NULL;
   g_autoptr (GArray) history = NULL;
   g_autoptr (HkpConfigEntry) saved = NULL;
+  g_autofree char *written = engine_fixture_with_isolation (ORIGINAL);
   HkpPlugin *plugin;
 
   engine_fixture_start (f, NULL);
@@ -126,7 +127,7 @@ test_set_config (Fixture *f, gconstpointer data)
   history = hkp_config_history_versions (f->state_dir, "p");
   g_assert_cmpuint (history->len, ==, 2);
   saved = hkp_config_history_read (f->state_dir, "p", 1, NULL);
-  g_assert_cmpstr (saved->text, ==, ORIGINAL);
+  g_assert_cmpstr (saved->text, ==, written);
   g_assert_cmpstr (saved->who, ==, "file at start");
   hkp_config_entry_free (g_steal_pointer (&saved));
   saved = hkp_config_history_read (f->state_dir, "p", 2, NULL);
@@ -143,11 +144,12 @@ static void
 assert_unchanged (Fixture *f)
 {
   g_autofree char *text = file_text (f);
+  g_autofree char *written = engine_fixture_with_isolation (ORIGINAL);
   g_autofree char *reason = answer_reason (f);
   g_autoptr (GArray) history = hkp_config_history_versions (f->state_dir, "p");
   HkpPlugin *plugin = engine_fixture_lookup (f, "p");
 
-  g_assert_cmpstr (text, ==, ORIGINAL);
+  g_assert_cmpstr (text, ==, written);
   g_assert_cmpstr (reason, ==, "v1");
   g_assert_cmpuint (hkp_plugin_get_config_version (plugin), ==, 1);
   g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);

@@ -220,8 +220,10 @@ test_init_timeout (Fixture *f, gconstpointer data)
   start (f);
   assert_failed (f, "slow", "loading and init did not finish within 0.05 s (init_timeout_sec)");
   assert_active (f, "neighbour");
-  /* When the abandoned init finally returns, its instance is shut down, not leaked. */
-  hkp_test_wait_log ("plugin slow finished init after its deadline; shutting that instance down");
+  /* In the daemon, when the abandoned init finally returns, its instance is shut down, not leaked; a plugin
+   * host is killed at the deadline itself. */
+  if (g_str_equal (engine_fixture_isolation (), "none"))
+    hkp_test_wait_log ("plugin slow finished init after its deadline; shutting that instance down");
 }
 
 static void

@@ -114,8 +114,9 @@ test_hang_one_at_a_time (Fixture *f, gconstpointer data)
   guint threads_before, threads_after;
 
   settings.restart.after_failures = 1000; /* no restart here: the same instance is checked again and again */
+  /* In the daemon: no host to restart, so the same instance is asked again and again. */
   engine_fixture_write_plugin (f, "stuck",
-                               "{\"module\": \"health.so\", \"drain_timeout_sec\": 0.2, "
+                               "{\"module\": \"health.so\", \"isolation\": \"none\", \"drain_timeout_sec\": 0.2, "
                                "\"config\": {\"health\": \"hang\", \"hang_ms\": 3000}}");
   engine_fixture_start (f, &settings);
   plugin = engine_fixture_lookup (f, "stuck");
@@ -131,6 +132,31 @@ test_hang_one_at_a_time (Fixture *f, gconstpointer data)
   /* One call entered health() (each hang counts as an entry); 27 more intervals started no thread. */
   g_assert_cmpint (hkp_test_probe_entered_count (), ==, 1);
   g_assert_cmpuint (threads_after, <=, threads_before);
+}
+
+/* An isolated instance whose health() stays stuck for 3 checks has its host killed, and a new one started. */
+static void
+test_hang_host_restarted (Fixture *f, gconstpointer data)
+{
+  HkpEngineSettings settings = { .health_interval_sec = 0.05, .health_timeout_sec = 0.05 };
+  HkpPlugin *plugin;
+  guint first_pid;
+
+  settings.restart.after_failures = 1000; /* the host's restart, not the unhealthy plugin's */
+  engine_fixture_write_plugin (f, "stuck",
+                               "{\"module\": \"health.so\", \"isolation\": \"process\", "
+                               "\"config\": {\"health\": \"hang\", \"hang_ms\": 60000}}");
+  engine_fixture_start (f, &settings);
+  plugin = engine_fixture_lookup (f, "stuck");
+  first_pid = hkp_plugin_get_host_pid (plugin);
+  g_assert_cmpuint (first_pid, >, 0);
+  hkp_test_wait_log ("plugin stuck: health() stuck for 3 checks; killing its host");
+  while (hkp_plugin_get_host_restarts (plugin) < 1 || hkp_plugin_get_state (plugin) != HKP_PLUGIN_STATE_ACTIVE)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (hkp_plugin_get_host_pid (plugin), >, 0);
+  g_assert_cmpuint (hkp_plugin_get_host_pid (plugin), !=, first_pid);
+  /* Back to active: the problem is gone from LastError. */
+  g_assert_cmpstr (hkp_plugin_get_last_error (plugin), ==, "");
 }
 
 static void
@@ -255,6 +281,7 @@ main (int argc, char **argv)
   ADD ("/health/statuses", test_statuses);
   ADD ("/health/hang-times-out", test_hang_times_out);
   ADD ("/health/hang-one-at-a-time", test_hang_one_at_a_time);
+  ADD ("/health/hang-host-restarted", test_hang_host_restarted);
   ADD ("/health/transitioning", test_transitioning);
   ADD ("/health/check-in-flight-during-reload", test_check_in_flight_during_reload);
   ADD ("/health/restart/backs-off-then-gives-up", test_restart_backs_off_then_gives_up);

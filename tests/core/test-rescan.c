@@ -191,7 +191,8 @@ test_refused_listed (Fixture *f, gconstpointer data)
   initfail = engine_fixture_lookup (f, "initfail");
 
   engine_fixture_write_plugin (f, "good", "{\"module\": \"answer.so\", \"config\": {\"reason\": \"after\"}}");
-  engine_fixture_write_plugin (f, "syntax", "{\"module\": \"answer.so\",}");
+  /* Written as it is: the syntax error is the point. */
+  hkp_test_write_file (f->config_dir, "syntax.json", "{\"module\": \"answer.so\",}");
   engine_fixture_write_plugin (f, "refused", "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"maybe\"}}");
   engine_fixture_write_plugin (f, "initfail", "{\"module\": \"answer.so\", \"config\": {\"fail_init\": \"no db\"}}");
   engine_fixture_write_plugin (f, "newbad", "{\"module\": \"answer.so\", \"priority\": \"high\"}");

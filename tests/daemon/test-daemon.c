@@ -373,9 +373,10 @@ test_sigterm_drains_checks (Fixture *f, gconstpointer data)
   char byte;
   int fd;
 
-  /* The sleeper allows after a second, or continues if cancelled: then the denier below would answer. */
+  /* The sleeper allows after a second, or continues if cancelled: then the denier below would answer.  It runs in
+   * the daemon: it writes to the FIFO, which a plugin host may not open for writing. */
   g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
-  sleeper = g_strdup_printf ("{\"module\": \"sleeper.so\", \"priority\": 1, \"config\": "
+  sleeper = g_strdup_printf ("{\"module\": \"sleeper.so\", \"isolation\": \"none\", \"priority\": 1, \"config\": "
                              "{\"enabled\": true, \"sleep_ms\": 1000, \"signal_fifo\": \"%s\"}}",
                              fifo);
   hkp_test_tree_write_plugin (&f->tree, "slow", sleeper);

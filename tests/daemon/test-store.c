@@ -261,9 +261,20 @@ test_full_disk (Fixture *f, gconstpointer data)
   close (fd);
 
   before = plugin_file (f);
-  hkp_test_assert_error (set_config (f, "{\"verdict\": \"deny\", \"reason\": \"lost\"}"),
-                         "org.hkp.PluginManager1.Error.Failed", g_strerror (ENOSPC));
-  hkp_test_assert_error (call (f, "RollbackConfig"), "org.hkp.PluginManager1.Error.Failed", "nothing changed");
+  /* The history is written first; if a page was left for it, the module copy of the new instance is what finds the
+   * disk full.  Either way the change is refused for want of space, and nothing changes. */
+  {
+    g_autofree char *error = set_config (f, "{\"verdict\": \"deny\", \"reason\": \"lost\"}");
+    g_assert_nonnull (error);
+    g_assert_nonnull (strstr (error, g_strerror (ENOSPC)));
+    g_assert_true (g_str_has_prefix (error, "org.hkp.PluginManager1.Error.Failed: ") ||
+                   g_str_has_prefix (error, "org.hkp.PluginManager1.Error.ReloadFailed: "));
+  }
+  {
+    g_autofree char *error = call (f, "RollbackConfig");
+    g_assert_nonnull (error);
+    g_assert_true (strstr (error, "nothing changed") != NULL || strstr (error, g_strerror (ENOSPC)) != NULL);
+  }
   after = plugin_file (f);
   g_assert_cmpstr (after, ==, before);
   g_assert_cmpuint (config_version (f), ==, 8);

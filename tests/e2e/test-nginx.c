@@ -355,6 +355,61 @@ test_reload_storm_loses_nothing (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stream.ok, ==, stream.requests);
 }
 
+/* Kills the host of plugin name with SIGKILL and waits until a new host serves it (from the journal). */
+static void
+kill_host (Fixture *f, const char *name)
+{
+  g_autofree char *path = hkp_test_plugin_path (name);
+  guint pid = (guint) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  g_autofree char *ended = g_strdup_printf ("plugin %s: its host (pid %u) killed by signal 9 (SIGKILL)", name, pid);
+  g_autofree char *active = g_strdup_printf ("plugin %s active", name);
+  gint line;
+
+  g_assert_cmpuint (pid, >, 0);
+  g_assert_cmpint (kill ((pid_t) pid, SIGKILL), ==, 0);
+  line = hkp_test_daemon_wait_line (f->daemon, ended);
+  hkp_test_daemon_wait_line_after (f->daemon, active, line);
+}
+
+/* Plugin hosts killed again and again under load: with failure_mode open, nginx's clients never see it. */
+static void
+test_host_kills_lose_nothing (Fixture *f, gconstpointer data)
+{
+  Stream stream = { 0 };
+  GThread *thread;
+
+  if (g_str_equal (hkp_test_isolation (), "none"))
+    {
+      g_test_skip ("plugins run in the daemon here: there is no plugin host to kill");
+      return;
+    }
+  hkp_test_tree_write_plugin (&f->tree, "ipfilter",
+                              "{\"module\": \"ipfilter.so\", \"priority\": 1, \"failure_mode\": \"open\", "
+                              "\"config\": {\"enabled\": true, \"deny\": [\"127.0.0.2/32\"]}}");
+  hkp_test_tree_write_plugin (&f->tree, "ratelimit",
+                              "{\"module\": \"ratelimit.so\", \"priority\": 2, \"failure_mode\": \"open\", "
+                              "\"config\": {\"enabled\": true, \"lookup\": {\"requests_per_second\": 100000, "
+                              "\"burst\": 100000}}}");
+  start (f);
+  stream.front = f->front;
+  thread = g_thread_new ("stream", stream_thread, &stream);
+  for (guint i = 0; i < 20; i++)
+    {
+      stream_wait (&stream, 20); /* requests between the kills */
+      kill_host (f, i % 2 == 0 ? "ratelimit" : "ipfilter");
+    }
+  stream_wait (&stream, 20);
+  g_atomic_int_set (&stream.stop, 1);
+  g_thread_join (thread);
+
+  g_test_message ("%u requests: %u allowed, %u limited, %u 5xx, %u other, %u connection errors", stream.requests,
+                  stream.ok, stream.limited, stream.server_errors, stream.other, stream.connection_errors);
+  g_assert_cmpuint (stream.requests, >=, 420);
+  g_assert_cmpuint (stream.server_errors, ==, 0);
+  g_assert_cmpuint (stream.connection_errors, ==, 0);
+  g_assert_cmpuint (stream.ok, ==, stream.requests);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
 int
@@ -370,5 +425,6 @@ main (int argc, char **argv)
     }
   ADD ("/e2e/nginx/allow-deny-and-rate-limit", test_allow_deny_and_rate_limit);
   ADD ("/e2e/nginx/reload-storm-loses-nothing", test_reload_storm_loses_nothing);
+  ADD ("/e2e/nginx/host-kills-lose-nothing", test_host_kills_lose_nothing);
   return g_test_run ();
 }

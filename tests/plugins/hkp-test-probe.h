@@ -4,7 +4,9 @@
 /*
  * A tiny shared library that the test plugins and the tests both link: one
  * copy in the process however many copies of a plugin module are loaded, so
- * it can count across instances and let a test wait for plugin events.
+ * it can count across instances and let a test wait for plugin events.  With
+ * $HKP_TEST_PROBE_FILE set (in the test and in the plugin hosts' environment)
+ * the counters live in that file, shared with test plugins in plugin hosts.
  */
 
 #include <glib.h>
@@ -37,6 +39,10 @@ HKP_TEST_PROBE_API gint64 hkp_test_probe_next_instance (void);
  * started by the caller's own main loop, iterate it instead, checking hkp_test_probe_entered_count():
  * every entry wakes the default main context. */
 HKP_TEST_PROBE_API void hkp_test_probe_wait_entered (gint64 n);
+
+/* Keeps the counters in the file at path from now on, shared with every process that maps it (the plugin hosts get
+ * $HKP_TEST_PROBE_FILE). */
+HKP_TEST_PROBE_API void hkp_test_probe_share (const char *path);
 
 /* Sets every counter back to zero. */
 HKP_TEST_PROBE_API void hkp_test_probe_reset (void);

@@ -1,0 +1,154 @@
+#!/bin/bash
+# What isolation (plugins in plugin hosts) costs, against plugins in the daemon, in the same run.
+# Prints figures; it is not a pass/fail test.
+#
+#   tests/bench/bench-isolation.sh [BUILDDIR]     (default: build; needs wrk, nginx, dbus-daemon, curl)
+#
+# With ipfilter + ratelimit, wrk -t1 -c32 keep-alive for $DURATION seconds each, the runs alternated
+# (in process, isolated, in process, isolated):
+#   1. the check endpoint alone: rate and p99, isolated against in process;
+#   2. end to end: nginx auth_request in front of a stand-in keyserver, asking hkp-plugind (isolated)
+#      against the same nginx asking an ideal check server (another nginx process, "return 204");
+#   3. a crash: SIGKILL of ratelimit's host, the time until the next check is answered and until a
+#      new host serves (from the daemon's journal lines);
+#   4. the RSS of a plugin host with ratelimit.
+source "$(dirname "$0")/bench-lib.sh"
+build=$(realpath "${1:-build}")
+duration=${DURATION:-10}
+rounds=${ROUNDS:-2}
+export HKP_PLUGIN_HOST=$build/src/host/hkp-plugin-host
+
+check_port=$(free_port)
+ideal_port=$(free_port)
+keyserver_port=$(free_port)
+front_hkp_port=$(free_port)
+front_ideal_port=$(free_port)
+headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /pks/lookup?op=get&search=0x1234" -H "X-Real-IP: 192.0.2.1")
+
+# nginx: an ideal check server, a stand-in keyserver, and two fronts doing auth_request (ideal, hkp-plugind).
+mkdir -p "$work/nginx"
+front() {  # PORT CHECK_PORT
+  cat <<CONF
+  upstream check_$1 { server 127.0.0.1:$2; keepalive 32; }
+  server {
+    listen 127.0.0.1:$1;
+    location / { auth_request /_check; proxy_pass http://keyserver; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location = /_check {
+      internal;
+      proxy_pass http://check_$1/check;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-Method \$request_method;
+      proxy_set_header X-Original-URI \$request_uri;
+      proxy_set_header X-Real-IP \$remote_addr;
+    }
+  }
+CONF
+}
+cat > "$work/nginx/nginx.conf" <<CONF
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$keyserver_port; location / { return 200 "key\n"; } }
+  upstream keyserver { server 127.0.0.1:$keyserver_port; keepalive 32; }
+$(front "$front_ideal_port" "$ideal_port")
+$(front "$front_hkp_port" "$check_port")
+}
+CONF
+nginx -e stderr -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+pids+=($!)
+# The ideal check server is a process of its own, as hkp-plugind is, so neither steals the front's worker.
+mkdir -p "$work/ideal"
+cat > "$work/ideal/nginx.conf" <<CONF
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes 1;
+daemon off;
+pid $work/ideal/nginx.pid;
+error_log $work/ideal/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/ideal; proxy_temp_path $work/ideal; fastcgi_temp_path $work/ideal;
+  uwsgi_temp_path $work/ideal; scgi_temp_path $work/ideal;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$ideal_port; location / { return 204; } }
+}
+CONF
+nginx -e stderr -p "$work/ideal" -c "$work/ideal/nginx.conf" &
+pids+=($!)
+
+dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" &
+pids+=($!)
+mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
+cp "$build/src/plugins/ipfilter.so" "$build/src/plugins/ratelimit.so" "$work/plugins/"
+printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
+for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+
+start_daemon() {  # ISOLATION
+  rm -f "$work/daemon.log"
+  echo "{\"module\": \"ipfilter.so\", \"priority\": 1, \"isolation\": \"$1\", \"config\": {\"enabled\": true, \"deny\": [\"198.51.100.0/24\"]}}" \
+    > "$work/plugins.d/ipfilter.json"
+  echo "{\"module\": \"ratelimit.so\", \"priority\": 2, \"isolation\": \"$1\", \"failure_mode\": \"open\", \"config\": {\"enabled\": true, \"lookup\": {\"requests_per_second\": 1e6, \"burst\": 1e6}}}" \
+    > "$work/plugins.d/ratelimit.json"
+  "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
+    --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
+    --http-listen=none --check-listen="127.0.0.1:$check_port" 2>"$work/daemon.log" &
+  daemon_pid=$!
+  pids+=($daemon_pid)
+  for _ in $(seq 100); do grep -qE " ready$" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
+}
+stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
+
+echo "# wrk -t1 -c32 -d${duration}s, keep-alive; $(nproc) CPUs; ipfilter + ratelimit; $rounds rounds alternated"
+for round in $(seq "$rounds"); do
+  for isolation in none process; do
+    start_daemon "$isolation"
+    run_wrk_with 1 32 "$duration" "http://127.0.0.1:$check_port/check" "${headers[@]}"
+    printf 'round %s  check endpoint, %-8s %10s req/s  p99 %6s ms\n' "$round" "$isolation" "$rps" "$p99"
+    eval "check_${isolation}_$round=$rps; p99_${isolation}_$round=$p99"
+    if [ "$isolation" = process ]; then
+      run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_ideal_port/pks/lookup?op=get&search=0x1234"
+      ideal=$rps
+      run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_hkp_port/pks/lookup?op=get&search=0x1234"
+      printf 'round %s  through nginx: ideal check %s req/s, hkp-plugind isolated %s req/s = %sx\n' \
+        "$round" "$ideal" "$rps" "$(ratio "$rps" "$ideal")"
+    fi
+    stop_daemon
+  done
+  printf 'round %s  isolated / in process: rate %sx, p99 %sx\n' "$round" \
+    "$(eval ratio "\$check_process_$round" "\$check_none_$round")" "$(eval ratio "\$p99_process_$round" "\$p99_none_$round")"
+done
+
+# A crash, in the isolated daemon: the next check, and the new host.
+start_daemon process
+host=$(busctl --address="unix:path=$work/bus.sock" get-property org.hkp.PluginManager1 \
+  /org/hkp/PluginManager1/plugin/ratelimit org.hkp.PluginManager1.Plugin HostPID | awk '{print $2}')
+ps -o rss= -p "$host" | awk '{printf "RSS of the ratelimit plugin host: %s kB\n", $1}'
+/usr/bin/python3 - "$host" "$check_port" <<'PY'
+import os, signal, socket, sys, time
+pid, port = int(sys.argv[1]), int(sys.argv[2])
+request = (b"GET /check HTTP/1.1\r\nHost: x\r\nX-Original-Method: GET\r\n"
+           b"X-Original-URI: /pks/lookup?op=get&search=0x1234\r\nX-Real-IP: 192.0.2.1\r\n\r\n")
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(request); s.recv(65536)
+os.kill(pid, signal.SIGKILL)
+start = time.monotonic()
+s.sendall(request); answer = s.recv(65536)
+print("after SIGKILL of the host: next check answered in %.2f ms (%s)" % ((time.monotonic() - start) * 1000,
+      answer.split(b"\r\n")[0].decode()))
+PY
+for _ in $(seq 100); do grep -q "plugin ratelimit active" <(sed -n '/its host/,$p' "$work/daemon.log") && break; sleep 0.05; done
+awk '/its host \(pid/ {split($1, t, ":"); killed = t[1]*3600000 + t[2]*60000 + t[3]*1000}
+     killed && /plugin ratelimit active/ {split($1, t, ":"); printf "a new host serves %.0f ms after the old one was seen dead\n", t[1]*3600000 + t[2]*60000 + t[3]*1000 - killed; exit}' \
+  "$work/daemon.log"
+stop_daemon

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Fault containment, against the real daemon and real plugin hosts: a
+ * plugin that segfaults, aborts, exits, hangs ignoring cancellation or
+ * spins on one request path (tests/plugins/misbehave.c).  For each, while
+ * twelve such requests are in flight: the daemon lives, D-Bus answers, other
+ * checks are answered promptly, the twelve are answered by the failure mode,
+ * the plugin says why and comes back to active, and SIGTERM ends the daemon
+ * cleanly.  Also: a health() that never returns adds no thread; an
+ * in-process call that never returns is abandoned, and after four the plugin
+ * fails and the stop ends the process anyway.
+ */
+#include <string.h>
+
+#include <systemd/sd-bus.h>
+
+#include "hkp-test-bus.h"
+#include "hkp-test-client.h"
+#include "hkp-test-daemon.h"
+#include "hkp-test-http.h"
+#include "hkp-test-util.h"
+
+#define HUNG 12
+#define OTHERS 20
+/* Generous bounds for a loaded 2-CPU machine: what matters is seconds, never the call's minutes. */
+#define PROMPT_USEC (2 * G_USEC_PER_SEC)
+
+typedef struct {
+  HkpTestTree tree;
+  HkpTestBus *bus;
+  HkpTestDaemon *daemon;
+  sd_bus *client;
+  char *address; /* the check endpoint */
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  hkp_test_tree_init (&f->tree);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->client, sd_bus_flush_close_unref);
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+  g_clear_pointer (&f->bus, hkp_test_bus_stop);
+  hkp_test_tree_clear (&f->tree);
+  g_free (f->address);
+}
+
+static void
+start (Fixture *f, const char *const *extra)
+{
+  g_autoptr (GPtrArray) argv = NULL;
+
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
+  g_ptr_array_remove_index (argv, argv->len - 1);
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (extra[i]));
+  g_ptr_array_add (argv, NULL);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  f->address = hkp_test_daemon_wait_listening (f->daemon, "check endpoint");
+  hkp_test_daemon_wait_line (f->daemon, "ready");
+  f->client = hkp_test_client_new (f->bus->address);
+}
+
+/* One check of path on a connection of its own, timed. */
+typedef struct {
+  const char *address;
+  const char *path;
+  guint status;
+  char *hkp_status; /* X-Hkp-Status, for a denial */
+  char *reason; /* X-Hkp-Reason */
+  gint64 usec;
+  GError *error;
+} Check;
+
+static gpointer
+run_check (gpointer data)
+{
+  Check *c = data;
+  g_autofree char *uri = g_strdup_printf ("X-Original-URI: %s", c->path);
+  const char *const headers[] = { "X-Original-Method: GET", uri, "X-Real-IP: 192.0.2.1", NULL };
+  g_autoptr (HkpTestHttp) http = hkp_test_http_connect (c->address, NULL, &c->error);
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  gint64 start = g_get_monotonic_time ();
+
+  if (http != NULL && hkp_test_http_request (http, "GET", "/check", headers, NULL, &r, &c->error))
+    {
+      c->status = r.status;
+      c->hkp_status = g_strdup (hkp_test_http_header (&r, "x-hkp-status"));
+      c->reason = g_strdup (hkp_test_http_header (&r, "x-hkp-reason"));
+    }
+  c->usec = g_get_monotonic_time () - start;
+  return NULL;
+}
+
+static void
+check_clear (Check *c)
+{
+  g_free (c->hkp_status);
+  g_free (c->reason);
+  g_clear_error (&c->error);
+}
+
+/* Asserts c was answered: allowed, or denied by the failed plugin's failure mode (closed: 503). */
+static void
+assert_answered (const Check *c, gboolean may_be_unavailable)
+{
+  g_assert_no_error (c->error);
+  if (c->status == 200)
+    return;
+  g_assert_true (may_be_unavailable);
+  g_assert_cmpuint (c->status, ==, 403);
+  g_assert_cmpstr (c->hkp_status, ==, "503");
+}
+
+/* Twelve requests that make the plugin misbehave, and twenty others meanwhile, each answered promptly. */
+static void
+hammer (Fixture *f)
+{
+  Check hung[HUNG] = { { 0 } };
+  GThread *threads[HUNG];
+
+  for (guint i = 0; i < HUNG; i++)
+    {
+      hung[i].address = f->address;
+      hung[i].path = "/boom";
+      threads[i] = g_thread_new ("hung", run_check, &hung[i]);
+    }
+  for (guint i = 0; i < OTHERS; i++)
+    {
+      Check other = { .address = f->address, .path = "/fine" };
+
+      run_check (&other);
+      /* Allowed, or 503 while the plugin's new host starts: answered either way, and at once. */
+      assert_answered (&other, TRUE);
+      g_assert_cmpint (other.usec, <, PROMPT_USEC);
+      check_clear (&other);
+    }
+  for (guint i = 0; i < HUNG; i++)
+    {
+      g_thread_join (threads[i]);
+      /* By the failure mode (closed), at the call's deadline at the latest. */
+      g_assert_no_error (hung[i].error);
+      g_assert_cmpuint (hung[i].status, ==, 403);
+      g_assert_cmpstr (hung[i].hkp_status, ==, "503");
+      g_assert_cmpint (hung[i].usec, <, PROMPT_USEC);
+      check_clear (&hung[i]);
+    }
+}
+
+typedef struct {
+  const char *mode;
+  const char *why; /* how the host ended, as LastError says it after "plugin host " */
+} Fault;
+
+static const Fault faults[] = {
+  { "segfault", "killed by signal 11 (SIGSEGV)" },
+  { "abort", "killed by signal 6 (SIGABRT)" },
+  { "exit", "exited with status 3" },
+  { "hang-uncancellable", "killed: handle() did not return within " },
+  { "spin", "killed: handle() did not return within " },
+  { "syscall", "system call socket is not allowed in the plugin host (seccomp)" },
+};
+
+static void
+test_host_fault (Fixture *f, gconstpointer data)
+{
+  const Fault *fault = data;
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"misbehave.so\", \"isolation\": \"process\", "
+                                           "\"call_timeout_ms\": 300, \"config\": {\"mode\": \"%s\"}}",
+                                           fault->mode);
+  g_autofree char *path = hkp_test_plugin_path ("bad");
+  g_autofree char *line = g_strdup_printf ("plugin bad failed: plugin host %s", fault->why);
+  g_autofree char *status = NULL, *error = NULL;
+  gint failed;
+
+  hkp_test_tree_write_plugin (&f->tree, "bad", json);
+  start (f, NULL);
+  hammer (f);
+  failed = hkp_test_daemon_wait_line (f->daemon, line);
+  /* The journal line names the plugin, how its host ended, and what its failure mode answered. */
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "requests in flight were answered by its failure mode (closed)"),
+                   >=, 0);
+  /* D-Bus answers, and the plugin comes back with a new host. */
+  g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "GetStatus", NULL, NULL, NULL));
+  hkp_test_daemon_wait_line_after (f->daemon, "plugin bad active", failed);
+  status = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "State");
+  g_assert_cmpstr (status, ==, "active");
+  error = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "LastError");
+  g_assert_cmpstr (error, ==, "");
+  g_assert_cmpuint (hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u'), >, 0);
+  hkp_test_daemon_stop (f->daemon);
+}
+
+/* failure_mode open: the broken plugin is skipped, the next one decides, no 5xx. */
+static void
+test_host_fault_open (Fixture *f, gconstpointer data)
+{
+  Check crash = { .path = "/boom" };
+
+  hkp_test_tree_write_plugin (&f->tree, "bad",
+                              "{\"module\": \"misbehave.so\", \"priority\": 1, \"failure_mode\": \"open\", "
+                              "\"config\": {\"mode\": \"segfault\"}}");
+  hkp_test_tree_write_plugin (&f->tree, "after",
+                              "{\"module\": \"answer.so\", \"priority\": 2, \"isolation\": \"none\", "
+                              "\"config\": {\"verdict\": \"deny\", \"reason\": \"after\"}}");
+  start (f, NULL);
+  crash.address = f->address;
+  run_check (&crash);
+  g_assert_no_error (crash.error);
+  g_assert_cmpuint (crash.status, ==, 403);
+  g_assert_cmpstr (crash.reason, ==, "after");
+  check_clear (&crash);
+  hkp_test_daemon_wait_line (f->daemon, "plugin bad failed: plugin host killed by signal 11 (SIGSEGV)");
+  hkp_test_daemon_stop (f->daemon);
+}
+
+/* Threads of process pid, from /proc. */
+static guint
+threads_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nThreads:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
+}
+
+/* A health() that never returns: unhealthy, its host restarted after 3 checks, and no thread piles up. */
+static void
+test_health_hang (Fixture *f, gconstpointer data)
+{
+  GPid pid;
+  guint before, after;
+  gint first;
+
+  hkp_test_tree_write_plugin (&f->tree, "sick",
+                              "{\"module\": \"misbehave.so\", \"health_interval_sec\": 0.1, "
+                              "\"config\": {\"mode\": \"health-hang\"}}");
+  start (f, (const char *const[]){ "--health-interval=0.1", NULL });
+  pid = (GPid) atoi (g_subprocess_get_identifier (f->daemon->process));
+  first = hkp_test_daemon_wait_line (f->daemon, "plugin sick health");
+  before = threads_of (pid);
+  first = hkp_test_daemon_wait_line_after (f->daemon, "health() stuck for 3 checks; killing its host", first);
+  first = hkp_test_daemon_wait_line_after (f->daemon, "plugin sick active", first);
+  hkp_test_daemon_wait_line_after (f->daemon, "health() stuck for 3 checks; killing its host", first);
+  after = threads_of (pid);
+  /* Each host has its I/O thread, and a health check its own while it runs: at most a couple more, never a pile. */
+  g_assert_cmpuint (after, <=, before + 2);
+  hkp_test_daemon_stop (f->daemon);
+}
+
+/* In the daemon, a call that never returns is abandoned at its deadline; four of them fail the plugin. */
+static void
+test_in_process_stuck (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = hkp_test_plugin_path ("bad");
+  g_autofree char *state = NULL, *error = NULL;
+  gint64 stop_started;
+  int status;
+
+  hkp_test_tree_write_plugin (&f->tree, "bad",
+                              "{\"module\": \"misbehave.so\", \"isolation\": \"none\", \"call_timeout_ms\": 300, "
+                              "\"config\": {\"mode\": \"hang-uncancellable\"}}");
+  start (f, (const char *const[]){ "--drain-timeout=1", NULL });
+  hammer (f);
+  hkp_test_daemon_wait_line (f->daemon, "plugin bad failed: 4 calls stuck in handle()");
+  state = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "State");
+  g_assert_cmpstr (state, ==, "failed");
+  error = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "LastError");
+  g_assert_true (g_str_has_prefix (error, "4 calls stuck in handle()"));
+  /* No longer called: checks are answered by its failure mode at once. */
+  {
+    Check c = { .address = f->address, .path = "/fine" };
+    run_check (&c);
+    assert_answered (&c, TRUE);
+    g_assert_cmpuint (c.status, ==, 403);
+    g_assert_cmpint (c.usec, <, PROMPT_USEC);
+    check_clear (&c);
+  }
+  /* The stop ends the process within the drain timeout and a margin, saying what it abandoned. */
+  stop_started = g_get_monotonic_time ();
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
+  status = hkp_test_daemon_wait_exit (f->daemon);
+  g_assert_cmpint (g_get_monotonic_time () - stop_started, <, 15 * G_USEC_PER_SEC);
+  g_assert_cmpint (status, !=, 0);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "plugin calls that never returned"), >=, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (faults); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/faults/host/%s", faults[i].mode);
+      g_test_add (name, Fixture, &faults[i], setup, test_host_fault, teardown);
+    }
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
+  ADD ("/faults/host/failure-mode-open", test_host_fault_open);
+  ADD ("/faults/health-hang", test_health_hang);
+  ADD ("/faults/in-process-stuck", test_in_process_stuck);
+#undef ADD
+  return g_test_run ();
+}
