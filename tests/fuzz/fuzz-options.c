@@ -125,7 +125,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   gboolean ok;
 
   fuzz_quiet_logs ();
+  fd = memfd_create ("hkp-plugind.conf", MFD_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  config_path = g_strdup_printf ("/proc/self/fd/%d", fd);
   g_ptr_array_add (args, g_strdup ("hkp-plugind"));
+  /* First: last, an option that takes a value (--bus) would take it as its value. */
+  g_ptr_array_add (args, g_strdup_printf ("--config=%s", config_path));
   if (blank != NULL)
     {
       /* Arguments, one a line, up to the empty line; the config file after it. */
@@ -136,11 +141,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           g_ptr_array_add (args, g_strdup (lines[i]));
       text = blank + 2;
     }
-  fd = memfd_create ("hkp-plugind.conf", MFD_CLOEXEC);
-  g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (write (fd, text, (size_t) (end - text)), ==, end - text);
-  config_path = g_strdup_printf ("/proc/self/fd/%d", fd);
-  g_ptr_array_add (args, g_strdup_printf ("--config=%s", config_path));
   g_ptr_array_add (args, NULL);
 
   /* GOption rearranges argv: parse a copy, free the strings from args. */
