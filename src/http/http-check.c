@@ -277,6 +277,16 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
 static void
 on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD_RequestTerminationCode code)
 {
+  HttpCheck *self = cls;
+  CheckJob *job = *con_cls;
+
+  /* The plugins decided after the client had gone: resumed, the connection ended with no call of the handler, so
+   * the answer was never queued and the check is over here, or it would count as in flight for ever. */
+  if (job != NULL && job->checking && g_atomic_int_get (&job->decided))
+    {
+      job->checking = FALSE;
+      leave (self);
+    }
   g_clear_pointer ((CheckJob **) con_cls, check_job_free);
 }
 
