@@ -133,8 +133,9 @@ else
 fi
 
 # ---- resources -----------------------------------------------------------------------------------------------------
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rss_kib() { awk '/^VmRSS:/ {n = $2} END {print n + 0}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# A host may end between being listed and being looked at (hosts come and go): that counts as nothing.
+fd_count() { { ls "/proc/$1/fd" 2>/dev/null || true; } | wc -l; }
 host_pids() { pgrep -P "$daemon" -f hkp-plugin-host || true; }
 # resources LABEL: one line "LABEL daemon_rss daemon_fds n_hosts hosts_rss hosts_fds"
 resources() {
@@ -151,6 +152,10 @@ pids+=($wrk_pid)
 start=$(now)
 sleep 5 # the load settles before the first figures
 resources start > "$work/resources"
+# The daemon's and the hosts' RSS every 5 s while it runs, to see whether it levels off.
+(while kill -0 "$wrk_pid" 2>/dev/null; do resources sample >> "$work/samples"; sleep 5; done) &
+sampler=$!
+pids+=($sampler)
 
 # outcome VIA: reads a gdbus or curl result on stdin (see below) and prints one word for it.
 classify_dbus() {  # exit status, then gdbus's stderr
@@ -219,9 +224,20 @@ wait $r1 $r2 $c1
 sleep 5 # the last changes' drains end under load too
 kill -INT "$wrk_pid"
 wait "$wrk_pid" || true
+wait "$sampler" || true
 load_seconds=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }')
 sleep 3 # the last requests leave
 resources end >> "$work/resources"
+# Requests still inside plugins once the load is gone (each should be 0).
+plugin_uint() {  # PLUGIN PROPERTY
+  gdbus call --address "$bus" --dest org.hkp.PluginManager1 --object-path "$(plugin_path "$1")" \
+    --method org.freedesktop.DBus.Properties.Get org.hkp.PluginManager1.Plugin "$2" 2>/dev/null |
+    sed -n 's/.*uint32 \([0-9]*\).*/\1/p'
+}
+still_active=""
+for plugin in ipfilter ratelimit flaky crasher hang; do
+  still_active+="$plugin $(plugin_uint "$plugin" ActiveRequests)/$(plugin_uint "$plugin" DrainingRequests), "
+done
 
 # ---- the daemon stops cleanly ---------------------------------------------------------------------------------------
 stop_start=$(now)
@@ -238,14 +254,17 @@ others() { cat "$work"/outcomes.* | awk -v kind="$1" '$1 == kind && $3 ~ /^other
 res() { awk -v label="$1" -v field="$2" '$1 == label {print $field}' "$work/resources"; }
 answered=$(load requests)
 conn_errors=$(( $(load connect_errors) + $(load read_errors) + $(load write_errors) + $(load timeouts) ))
-crashes=$(grep -c 'killed by signal' "$work/daemon.log" || true)
+crashes=$(grep -cE 'its host \(pid [0-9]+\) killed by signal 11' "$work/daemon.log" || true)
+killed=$(grep -c 'its host did not stop cleanly: killed by signal 9' "$work/daemon.log" || true)
 criticals=$(grep -cE ' (critical|error) ' "$work/daemon.log" || true)
 unanswered=$(( $(count reload unanswered) + $(count change unanswered) ))
 {
   echo "hkp-plugind soak, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "load: wrk -t2 -c$connections for ${load_seconds} s through nginx auth_request (our snippet) to a stand-in keyserver;"
   echo "      one request in $SLEEP_EVERY takes ${SLEEP_MS} ms in a plugin; plugin hosts: $isolated$(
-    [[ $isolated == yes ]] && echo ", one request in $CRASH_EVERY crashes one" || echo " (crash and health-hang reloads left out: plugins run in the daemon)")"
+    if [[ $isolated != yes ]]; then echo " (crash and health-hang reloads left out: plugins run in the daemon)"
+    elif ((CRASH_EVERY > 0)); then echo ", one request in $CRASH_EVERY crashes one"
+    else echo ", no request crashes one (CRASH_EVERY=0)"; fi)"
   printf '%-24s %s\n' "requests sent" "$((answered + $(load read_errors) + $(load timeouts)))"
   printf '%-24s %s (2xx %s, 3xx %s, 4xx %s, 5xx %s), p99 %s ms\n' "requests answered" "$answered" "$(load 2xx)" \
     "$(load 3xx)" "$(load 4xx)" "$(load 5xx)" "$(load p99_ms)"
@@ -256,9 +275,12 @@ unanswered=$(( $(count reload unanswered) + $(count change unanswered) ))
       "${kind}s" "$(count_via $kind dbus)" "$(count_via $kind http)" "$(count $kind applied)" "$(count $kind rolled-back)" \
       "$(count $kind refused)" "$(count $kind busy)" "$(count $kind disabled)" "$(count $kind unanswered)" "$(others $kind)"
   done
-  printf '%-24s %s\n' "plugin hosts crashed" "$crashes"
+  printf '%-24s %s crashed (SIGSEGV), %s killed by the daemon (stuck, or past their stop time)\n' "plugin hosts" \
+    "$crashes" "$killed"
+  printf '%-24s %s\n' "left in plugins" "${still_active%, } (active/draining requests, after the load)"
   printf '%-24s %12s %12s\n' "" "start" "end"
-  printf '%-24s %9s KiB %9s KiB\n' "daemon RSS" "$(res start 2)" "$(res end 2)"
+  printf '%-24s %9s KiB %9s KiB   (every 5 s: %s KiB)\n' "daemon RSS" "$(res start 2)" "$(res end 2)" \
+    "$(awk '{print $2}' "$work/samples" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
   printf '%-24s %12s %12s\n' "daemon fds" "$(res start 3)" "$(res end 3)"
   printf '%-24s %12s %12s\n' "plugin hosts" "$(res start 4)" "$(res end 4)"
   printf '%-24s %9s KiB %9s KiB\n' "hosts RSS (sum)" "$(res start 5)" "$(res end 5)"
