@@ -109,7 +109,8 @@ hkp_host_flush (HkpHost *host)
           /* The rest goes first, before what was queued meanwhile. */
           if (hkp_host_buf_reserve (&taken, host->out.len) < 0)
             g_error ("out of memory queueing for plugin host %s", host->plugin_name);
-          memcpy (taken.data + taken.len, host->out.data, host->out.len);
+          if (host->out.len > 0)
+            memcpy (taken.data + taken.len, host->out.data, host->out.len);
           taken.len += host->out.len;
           host->out.len = 0;
           spare = host->out;

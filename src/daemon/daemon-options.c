@@ -37,6 +37,8 @@ typedef enum {
   OPT_HTTP_IDLE_TIMEOUT,
   OPT_HTTP_MAX_CONNECTIONS,
   OPT_HTTP_PROCESSES,
+  OPT_CHECK_SOCKET_GROUP,
+  OPT_CHECK_PROXY_SECRET_FILE,
   OPT_HISTORY_LIMIT,
   N_OPTS,
 } OptionId;
@@ -62,6 +64,8 @@ static const char *const option_keys[N_OPTS] = {
   [OPT_HTTP_IDLE_TIMEOUT] = "http-idle-timeout",
   [OPT_HTTP_MAX_CONNECTIONS] = "http-max-connections",
   [OPT_HTTP_PROCESSES] = "http-processes",
+  [OPT_CHECK_SOCKET_GROUP] = "check-socket-group",
+  [OPT_CHECK_PROXY_SECRET_FILE] = "check-proxy-secret-file",
   [OPT_HISTORY_LIMIT] = "history-limit",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (option_keys) == N_OPTS);
@@ -98,6 +102,8 @@ daemon_options_clear (DaemonOptions *options)
   g_free (options->http_tls_key);
   g_strfreev (options->http_allowed_hosts);
   listen_address_clear (&options->check_listen);
+  g_free (options->check_socket_group);
+  g_free (options->check_proxy_secret_file);
   g_strfreev (options->trusted_proxies);
   g_strfreev (options->required_plugins);
   g_clear_pointer (&options->config_warnings, g_ptr_array_unref);
@@ -201,7 +207,8 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
       !take_directory (raw, OPT_STATE_DIR, &options->state_dir, error))
     return FALSE;
 
-  if (!take_file (raw, OPT_HTTP_TOKEN_FILE, &options->http_token_file, error))
+  if (!take_file (raw, OPT_HTTP_TOKEN_FILE, &options->http_token_file, error) ||
+      !take_file (raw, OPT_CHECK_PROXY_SECRET_FILE, &options->check_proxy_secret_file, error))
     return FALSE;
 
   if ((v = raw->value[OPT_BUS]) != NULL)
@@ -235,6 +242,16 @@ apply_raw (const RawOptions *raw, DaemonOptions *options, GError **error)
       listen_address_clear (&options->check_listen);
       if (!listen_address_parse (v, &options->check_listen, &local_error))
         return bad_value (error, raw->origin[OPT_CHECK_LISTEN], v, local_error->message);
+    }
+
+  if ((v = raw->value[OPT_CHECK_SOCKET_GROUP]) != NULL)
+    {
+      gid_t gid;
+      /* Looked up now, so a group that does not exist stops us here (exit 2). */
+      if (!http_listen_parse_group (v, &gid, &local_error))
+        return bad_value (error, raw->origin[OPT_CHECK_SOCKET_GROUP], v, local_error->message);
+      g_free (options->check_socket_group);
+      options->check_socket_group = g_strdup (v);
     }
 
   if ((v = raw->value[OPT_DRAIN_TIMEOUT]) != NULL && !parse_seconds (v, &options->drain_timeout_sec))
@@ -429,8 +446,14 @@ daemon_options_parse (DaemonOptions *options, int *argc, char ***argv, GError **
       "FILE" },
     { "http-allowed-hosts", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_ALLOWED_HOSTS],
       "Host names the bridge answers to besides its listening address (comma-separated)", "NAMES" },
+    { "check-socket-group", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_CHECK_SOCKET_GROUP],
+      "Group of a unix check socket, which is made 0660: the proxy's (e.g. www-data)", "GROUP" },
+    { "check-proxy-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &raw.value[OPT_CHECK_PROXY_SECRET_FILE],
+      "Root-only file with the secret a proxy on TCP sends in X-Hkp-Proxy-Secret to be believed", "FILE" },
     { "trusted-proxies", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_TRUSTED_PROXIES],
-      "Peers whose X-Real-IP/X-Forwarded-For the check endpoint believes (default 127.0.0.0/8,::1/128)", "CIDRS" },
+      "Peers whose X-Real-IP/X-Forwarded-For the check endpoint believes (default 127.0.0.0/8,::1/128; "
+      "on loopback only with a proxy secret)",
+      "CIDRS" },
     { "check-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_CHECK_THREADS],
       "Threads serving the check endpoint (default 0: one per CPU, at least 2; more if plugins block)", "N" },
     { "http-threads", 0, 0, G_OPTION_ARG_STRING, &raw.value[OPT_HTTP_THREADS],

@@ -33,6 +33,8 @@ typedef struct {
   guint http_max_connections;
   guint http_processes; /* 1: the daemon alone; more: worker processes too */
   ListenAddress check_listen;
+  char *check_socket_group; /* a unix check socket's group; NULL: the daemon's own */
+  char *check_proxy_secret_file; /* what a TCP proxy sends in X-Hkp-Proxy-Secret; NULL: none */
   char **trusted_proxies; /* CIDRs whose X-Real-IP / X-Forwarded-For count */
   guint check_threads; /* 0: automatic */
   char **required_plugins; /* /readyz fails while one is not active; may be NULL */

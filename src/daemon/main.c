@@ -236,6 +236,8 @@ check_new (const DaemonOptions *options, HkpEngine *engine, GError **error)
   HttpCheckSettings settings = {
     .listen = &options->check_listen,
     .trusted_proxies = (const char *const *) options->trusted_proxies,
+    .proxy_secret_file = options->check_proxy_secret_file,
+    .socket_group = options->check_socket_group,
     .threads = options->check_threads,
   };
 

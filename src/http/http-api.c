@@ -12,15 +12,20 @@
 #include "hkp-json.h"
 #include "hkp-manifest.h"
 #include "hkp-log.h"
+#include "http-secret.h"
+#include "http-throttle.h"
 
 #define CONTENT_JSON "application/json"
 #define CONTENT_TEXT "text/plain; charset=utf-8"
 #define CONTENT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define WRONG_TOKEN_DELAY_USEC G_USEC_PER_SEC
+#define WRONG_TOKENS_WAITING_MAX 16
 
 struct _HttpApi {
   HttpSnapshotFeed *feed;
   char *token;
   char **hosts;
+  HttpThrottle *throttle; /* of wrong tokens */
 };
 
 typedef enum {
@@ -60,7 +65,16 @@ void
 http_api_response_clear (HttpApiResponse *response)
 {
   g_clear_pointer (&response->body, g_bytes_unref);
+  g_free (response->throttled_peer);
   memset (response, 0, sizeof *response);
+}
+
+void
+http_api_response_sent (HttpApi *api, HttpApiResponse *response)
+{
+  if (response->throttled_peer != NULL)
+    http_throttle_answered (api->throttle, response->throttled_peer);
+  g_clear_pointer (&response->throttled_peer, g_free);
 }
 
 void
@@ -82,6 +96,7 @@ http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *host
   api->feed = feed;
   api->token = g_strdup (token);
   api->hosts = hosts != NULL ? g_strdupv ((char **) hosts) : NULL;
+  api->throttle = http_throttle_new (WRONG_TOKEN_DELAY_USEC, WRONG_TOKENS_WAITING_MAX);
   return api;
 }
 
@@ -90,9 +105,8 @@ http_api_free (HttpApi *api)
 {
   if (api == NULL)
     return;
-  if (api->token != NULL)
-    memset (api->token, 0, strlen (api->token));
-  g_free (api->token);
+  http_secret_free (api->token);
+  http_throttle_free (api->throttle);
   g_strfreev (api->hosts);
   g_free (api);
 }
@@ -189,18 +203,6 @@ method_allowed (const char *method, const char *allow)
   return FALSE;
 }
 
-/* Compares the whole of both strings whatever they hold, so the time says nothing of the token. */
-static gboolean
-token_equal (const char *given, const char *expected)
-{
-  gsize given_len = strlen (given), expected_len = strlen (expected);
-  guchar diff = given_len != expected_len;
-
-  for (gsize i = 0; i < expected_len; i++)
-    diff |= (guchar) expected[i] ^ (guchar) (i < given_len ? given[i] : 0);
-  return diff == 0;
-}
-
 static gboolean
 host_allowed (HttpApi *api, const char *host)
 {
@@ -287,10 +289,21 @@ check_token (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
       out->authenticate = TRUE;
       return FALSE;
     }
-  if (!token_equal (given + 7, api->token))
+  /* Refused without a look at the token: an answer at once would tell whether it was right. */
+  if (!http_throttle_admits (api->throttle, request->peer))
+    {
+      http_api_error (out, 429, NULL,
+                      "too many wrong bearer tokens from this address are waiting for their answer: try again later");
+      return FALSE;
+    }
+  if (!http_secret_equal (given + 7, api->token))
     {
       http_api_error (out, 401, NULL, "wrong bearer token");
       out->authenticate = TRUE;
+      out->not_before_usec = http_throttle_wrong (api->throttle, request->peer);
+      out->throttled_peer = g_strdup (request->peer);
+      g_message ("HTTP %s %s from %s: wrong bearer token, answered in %.1f s", request->method, request->path,
+                 request->peer, (double) (out->not_before_usec - g_get_monotonic_time ()) / G_USEC_PER_SEC);
       return FALSE;
     }
   return TRUE;

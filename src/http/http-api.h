@@ -31,6 +31,8 @@ typedef struct {
   const char *content_type; /* static */
   const char *allow; /* 405: the methods the route takes; static */
   gboolean authenticate; /* 401: send WWW-Authenticate: Bearer */
+  gint64 not_before_usec; /* monotonic: a wrong token's answer waits until then (0: at once) */
+  char *throttled_peer; /* whose wrong answer waits; tell http_api_response_sent() when it went */
 } HttpApiResponse;
 
 /* Frees what response holds. */
@@ -68,13 +70,19 @@ typedef struct _HttpApi HttpApi;
 
 /*
  * Creates the endpoints over feed's snapshots.  token is the bearer token
- * for mutations (NULL: mutations answer 403); hosts are the Host values
+ * for mutations (NULL: mutations answer 403); a wrong one is answered a
+ * second after the last wrong one from the same address (see
+ * http-throttle.h), the wait in the answer's not_before_usec, which the
+ * caller honours without blocking; hosts are the Host values
  * accepted ("127.0.0.1:11380", "keys.example.org"), NULL to accept any (unix socket).
  */
 HttpApi *http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *hosts);
 
 /* Frees api. */
 void http_api_free (HttpApi *api);
+
+/* Says response, held until its not_before_usec, went out (or never will): the peer's next wrong answer waits less. */
+void http_api_response_sent (HttpApi *api, HttpApiResponse *response);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HttpApi, http_api_free)
 
 /*

@@ -3,20 +3,19 @@
 
 /*
  * libsoup glue for the management bridge.  Each server thread owns a main
- * context, a SoupServer and a GSocketService on its own listening socket
- * (TCP sockets share the port with SO_REUSEPORT).  We accept connections
- * ourselves and hand them to soup_server_accept_iostream(): libsoup 3.2's
- * own listener leaks the accepted GSocket of every connection the client
- * closes, and uses a listen backlog of 10.
+ * context and a SoupServer; all of them, and the worker processes, accept
+ * from one listening socket, so no other process can share the port.  We
+ * accept connections ourselves (http-connections.c) and hand them to
+ * soup_server_accept_iostream(): libsoup 3.2's own listener leaks the
+ * accepted GSocket of every connection the client closes, and uses a listen
+ * backlog of 10.
  */
 
 #include "http-bridge.h"
 
-#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gio/gunixsocketaddress.h>
@@ -24,13 +23,16 @@
 #include <libsoup/soup.h>
 
 #include "http-api.h"
+#include "http-connections.h"
 #include "http-guard-stream.h"
+#include "http-secret.h"
 #include "http-snapshot.h"
 #include "http-workers.h"
 
 #define LISTEN_BACKLOG 1024
 #define TCP_THREADS_MAX_DEFAULT 8
 #define IDLE_TIMEOUT_DEFAULT_SEC 60
+#define HEAD_TIMEOUT_SEC 10 /* or the idle timeout, if shorter */
 #define MAX_CONNECTIONS_DEFAULT 1024
 
 typedef struct _ServerThread ServerThread;
@@ -46,19 +48,16 @@ struct _HttpBridge {
   char *token; /* for worker processes; NULL: changes disabled */
   GStrv hosts; /* accepted Host values; NULL: any (unix socket) */
   GTlsCertificate *certificate; /* NULL: plain HTTP */
-  ListenAddress listen; /* TCP, with the bound port: where worker processes listen too */
+  int listen_fd; /* shared by the server threads and the worker processes */
   HttpWorkers *workers; /* worker processes; NULL if none */
   char *address;
   GPtrArray *threads; /* ServerThread */
-  gint64 idle_timeout_usec;
-  gint max_connections;
-  gint connections; /* atomic: held now, all threads */
-  gint at_limit; /* atomic: the limit was hit and not yet left (logged once) */
+  HttpConnectionCount connections; /* this process's, all threads */
 };
 
 struct _ServerThread {
   HttpBridge *bridge;
-  GSocket *socket;
+  SoupServer *server; /* the thread's own */
   GThread *thread;
   GMainContext *context;
   GMainLoop *loop;
@@ -66,15 +65,8 @@ struct _ServerThread {
   GCond started;
   gboolean running;
   GError *error; /* why the thread could not start */
-  GHashTable *connections; /* Connection, this thread's; touched only on it */
+  GList *held; /* HeldAnswer: answers waiting for their time */
 };
-
-/* A connection a server thread holds, watched for idleness (server thread only). */
-typedef struct {
-  ServerThread *thread;
-  GIOStream *stream; /* weak: the guarded stream libsoup serves */
-  GSocket *socket; /* owned: shut down to close an idle connection */
-} Connection;
 
 /* A change waiting for the main thread's answer; the message is paused meanwhile. */
 typedef struct {
@@ -141,18 +133,85 @@ on_rejected_written (GObject *source, GAsyncResult *result, gpointer user_data)
   g_io_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
 }
 
+/* Writes raw (taken) on stream (taken) and closes it. */
+static void
+write_raw_and_close (GIOStream *stream, GBytes *raw)
+{
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), g_bytes_get_data (raw, NULL),
+                                   g_bytes_get_size (raw), G_PRIORITY_DEFAULT, NULL, on_rejected_written, stream);
+  /* The data must outlive the write: tie it to the stream. */
+  g_object_set_data_full (G_OBJECT (stream), "hkp-rejected-response", raw, (GDestroyNotify) g_bytes_unref);
+}
+
+/*
+ * An answer held back until its time (a wrong token's: see
+ * http-throttle.h), sent from the server thread's loop, which meanwhile
+ * serves everyone else.
+ */
+typedef struct {
+  ServerThread *server;
+  GSource *source;
+  SoupServerMessage *message; /* paused; or NULL, and then: */
+  GIOStream *stream; /* a connection stolen from libsoup, and */
+  GBytes *raw; /* the whole answer to write on it */
+  HttpApiResponse response;
+} HeldAnswer;
+
+static void
+held_answer_free (HeldAnswer *held)
+{
+  held->server->held = g_list_remove (held->server->held, held);
+  /* Sent, or never will be: the peer's next wrong answer waits no longer for this one. */
+  http_api_response_sent (held->server->bridge->api, &held->response);
+  http_api_response_clear (&held->response);
+  g_clear_object (&held->message);
+  g_clear_object (&held->stream);
+  g_clear_pointer (&held->raw, g_bytes_unref);
+  g_free (held);
+}
+
+static gboolean
+send_held_answer (gpointer data)
+{
+  HeldAnswer *held = data;
+
+  if (held->message != NULL)
+    {
+      send_response (held->message, &held->response);
+      soup_server_message_unpause (held->message);
+    }
+  else
+    write_raw_and_close (g_steal_pointer (&held->stream), g_steal_pointer (&held->raw));
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends held (taken) once its response's time has come. */
+static void
+hold_answer (ServerThread *self, HeldAnswer *held)
+{
+  gint64 wait_usec = held->response.not_before_usec - g_get_monotonic_time ();
+
+  held->server = self;
+  held->source = g_timeout_source_new ((guint) CLAMP ((wait_usec + 999) / 1000, 0, G_MAXINT));
+  g_source_set_callback (held->source, send_held_answer, held, (GDestroyNotify) held_answer_free);
+  g_source_set_static_name (held->source, "hkp-http-held-answer");
+  self->held = g_list_prepend (self->held, held);
+  g_source_attach (held->source, self->context);
+  g_source_unref (held->source);
+}
+
 /*
  * Answers on the raw connection and closes it: libsoup 3.2 reads a body
  * even after an early handler has set a status, so a 2 MiB body would be
  * read before being refused for its size.
  */
 static void
-reject_early (SoupServerMessage *message, HttpApiResponse *response)
+reject_early (ServerThread *self, SoupServerMessage *message, HttpApiResponse *response)
 {
   GIOStream *stream = soup_server_message_steal_connection (message);
   g_autoptr (GString) head = g_string_new (NULL);
   gsize body_length = response->body != NULL ? g_bytes_get_size (response->body) : 0;
-  GBytes *all;
+  GBytes *raw;
 
   g_string_append_printf (head,
                           "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\n"
@@ -166,17 +225,29 @@ reject_early (SoupServerMessage *message, HttpApiResponse *response)
   g_string_append (head, "\r\n");
   if (body_length > 0)
     g_string_append_len (head, g_bytes_get_data (response->body, NULL), body_length);
-  all = g_string_free_to_bytes (g_steal_pointer (&head));
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (stream), g_bytes_get_data (all, NULL),
-                                   g_bytes_get_size (all), G_PRIORITY_DEFAULT, NULL, on_rejected_written, stream);
-  /* The data must outlive the write: tie it to the stream. */
-  g_object_set_data_full (G_OBJECT (stream), "hkp-rejected-response", all, (GDestroyNotify) g_bytes_unref);
+  raw = g_string_free_to_bytes (g_steal_pointer (&head));
+  if (response->not_before_usec != 0)
+    {
+      HeldAnswer *held = g_new0 (HeldAnswer, 1);
+      held->stream = stream;
+      held->raw = raw;
+      held->response = *response;
+      memset (response, 0, sizeof *response);
+      hold_answer (self, held);
+    }
+  else
+    write_raw_and_close (stream, raw);
 }
 
-/* The guard stream rewrote a request target that was not a plain path (see http-guard-stream.h). */
+/* The guard stream rewrote a request target that was not a plain path, or a whole head (see http-guard-stream.h). */
 static gboolean
 refuse_target (const HttpApiRequest *request, HttpApiResponse *response)
 {
+  if (g_str_equal (request->path, HTTP_GUARD_REFUSED_HEAD_TARGET))
+    {
+      http_api_error (response, 400, NULL, "%s", http_guard_refusal_message (request->query));
+      return TRUE;
+    }
   if (!g_str_equal (request->path, HTTP_GUARD_REFUSED_TARGET))
     return FALSE;
   http_api_error (response, 400, NULL,
@@ -199,20 +270,22 @@ on_early_request (SoupServer *server, SoupServerMessage *message, const char *pa
 {
   ServerThread *self = user_data;
   g_auto (HttpApiResponse) response = { 0 };
+  g_autofree char *peer = NULL;
   HttpApiRequest request;
 
   HttpApiTicket *ticket = NULL;
 
   if (!g_str_equal (soup_server_message_get_method (message), "PUT"))
     return; /* no body to guard: the normal handler answers */
-  fill_request (message, &request, NULL);
+  /* A change: the peer counts, for wrong tokens. */
+  fill_request (message, &request, &peer);
   if (refuse_target (&request, &response) || http_api_precheck (self->bridge->api, &request, &response, &ticket))
-    reject_early (message, &response);
+    reject_early (self, message, &response);
   else if (request.content_length < 0)
     {
       http_api_ticket_free (ticket);
       http_api_error (&response, 411, NULL, "a config must come with a Content-Length");
-      reject_early (message, &response);
+      reject_early (self, message, &response);
     }
   else
     g_object_set_qdata_full (G_OBJECT (message), ticket_quark (), ticket, (GDestroyNotify) http_api_ticket_free);
@@ -231,13 +304,26 @@ answer_change (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Main thread: the workers serve the change too; the server thread answers. */
+static void
+on_workers_synced (gpointer user_data)
+{
+  PendingChange *change = user_data;
+
+  g_main_context_invoke (change->server->context, answer_change, change);
+}
+
 static void
 on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   PendingChange *change = user_data;
 
   http_bridge_run_change_finish (change->server->bridge, result, &change->response);
-  g_main_context_invoke (change->server->context, answer_change, change);
+  /* Read your writes: a read that follows the answer may go to any process. */
+  if (change->server->bridge->workers != NULL)
+    http_workers_sync (change->server->bridge->workers, on_workers_synced, change);
+  else
+    on_workers_synced (change);
 }
 
 /* Main thread. */
@@ -302,6 +388,16 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
         ? http_api_handle_body (self->bridge->api, ticket, &request, &response, &mutation)
         : refuse_target (&request, &response) || http_api_handle (self->bridge->api, &request, &response, &mutation))
     {
+      if (response.not_before_usec != 0)
+        {
+          HeldAnswer *held = g_new0 (HeldAnswer, 1);
+          held->message = g_object_ref (message);
+          held->response = response;
+          memset (&response, 0, sizeof response);
+          soup_server_message_pause (message);
+          hold_answer (self, held);
+          return;
+        }
       send_response (message, &response);
       return;
     }
@@ -315,85 +411,14 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   }
 }
 
-static void
-connection_free (Connection *c)
+/* A connection just accepted (server thread): TLS if configured, and the guard, always. */
+static GIOStream *
+wrap_connection (GSocketConnection *connection, gpointer data)
 {
-  g_object_unref (c->socket);
-  g_free (c);
-}
-
-/* The stream is gone: libsoup let go of the connection. */
-static void
-on_connection_gone (gpointer data, GObject *where_the_stream_was)
-{
-  Connection *c = data;
-  HttpBridge *bridge = c->thread->bridge;
-  gint held = g_atomic_int_add (&bridge->connections, -1) - 1;
-
-  g_hash_table_remove (c->thread->connections, c);
-  /* Well under the limit again: the next time it is hit is worth a word. */
-  if (held < bridge->max_connections - bridge->max_connections / 10 &&
-      g_atomic_int_compare_and_exchange (&bridge->at_limit, TRUE, FALSE))
-    g_message ("HTTP bridge: %d connection%s held, taking new ones again", held, held == 1 ? "" : "s");
-}
-
-/* TRUE if one more connection may be held; counts it. */
-static gboolean
-take_connection (HttpBridge *bridge)
-{
-  if (g_atomic_int_add (&bridge->connections, 1) < bridge->max_connections)
-    return TRUE;
-  g_atomic_int_add (&bridge->connections, -1);
-  if (g_atomic_int_compare_and_exchange (&bridge->at_limit, FALSE, TRUE))
-    g_warning ("HTTP bridge: %d connections held, the most it takes: closing new ones until some end "
-               "(--http-max-connections)",
-               bridge->max_connections);
-  return FALSE;
-}
-
-/* Closes the connections that hold on to nothing: idle, or sending one request, for longer than the timeout. */
-static gboolean
-close_idle_connections (gpointer user_data)
-{
-  ServerThread *self = user_data;
-  gint64 now = g_get_monotonic_time ();
-  GHashTableIter iter;
-  Connection *c;
-
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
-    {
-      gint64 since = 0;
-      HttpGuardActivity activity = http_guard_stream_get_activity (c->stream, &since);
-
-      /* A request being answered is never cut: a reload may take the whole drain timeout. */
-      if (activity == HTTP_GUARD_ANSWERING || now - since <= self->bridge->idle_timeout_usec)
-        continue;
-      g_debug ("HTTP bridge: closing a connection %s for over %" G_GINT64_FORMAT " s",
-               activity == HTTP_GUARD_IDLE ? "idle" : "sending one request",
-               self->bridge->idle_timeout_usec / G_USEC_PER_SEC);
-      /* libsoup then reads the end of the input and lets the connection go. */
-      g_socket_shutdown (c->socket, TRUE, TRUE, NULL);
-    }
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer user_data)
-{
-  ServerThread *self = user_data;
-  SoupServer *server = SOUP_SERVER (source);
-  Connection *tracked;
-  g_autoptr (GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
-  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  ServerThread *self = data;
   g_autoptr (GIOStream) stream = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!take_connection (self->bridge))
-    {
-      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-      return TRUE;
-    }
   /* As libsoup's own listener does: a response's head and body must not wait for each other's ACK. */
   if (G_IS_TCP_CONNECTION (connection))
     g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
@@ -403,32 +428,32 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
       if (stream == NULL)
         {
           g_warning ("HTTP bridge: cannot start TLS: %s", error->message);
-          g_atomic_int_add (&self->bridge->connections, -1);
-          return TRUE;
+          return NULL;
         }
     }
   else
     stream = g_object_ref (G_IO_STREAM (connection));
-  {
-    /* Request targets are checked on the wire, before libsoup normalises them: see http-guard-stream.h. */
-    GIOStream *guarded = http_guard_stream_new (stream);
-    g_object_unref (stream);
-    stream = guarded;
-  }
-  tracked = g_new0 (Connection, 1);
-  tracked->thread = self;
-  tracked->stream = stream;
-  tracked->socket = g_object_ref (g_socket_connection_get_socket (connection));
-  g_hash_table_add (self->connections, tracked);
-  g_object_weak_ref (G_OBJECT (stream), on_connection_gone, tracked);
+  /* Request heads are checked on the wire, before libsoup parses them: see http-guard-stream.h. */
+  return http_guard_stream_new (stream);
+}
+
+static void
+serve_connection (GIOStream *stream, GSocketConnection *connection, gpointer data)
+{
+  ServerThread *self = data;
+  g_autoptr (GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr (GError) error = NULL;
+
   if (remote == NULL)
     remote = g_unix_socket_address_new ("");
   if (local == NULL)
     local = g_unix_socket_address_new ("");
-  if (!soup_server_accept_iostream (server, stream, local, remote, &error))
+  if (!soup_server_accept_iostream (self->server, stream, local, remote, &error))
     g_warning ("HTTP bridge: cannot serve a connection: %s", error->message);
-  return TRUE;
 }
+
+static const HttpConnectionsHandler connections_handler = { wrap_connection, serve_connection };
 
 /*
  * libsoup 3.2 keeps a connection alive after a response only while the
@@ -466,24 +491,17 @@ server_thread_main (gpointer data)
 {
   ServerThread *self = data;
   g_autoptr (SoupServer) server = NULL;
-  g_autoptr (GSocketService) service = NULL;
-  g_autoptr (GSource) idle_timer = NULL;
+  HttpConnections *connections = NULL;
   GError *error = NULL;
 
   g_main_context_push_thread_default (self->context);
-  idle_timer = g_timeout_source_new_seconds (CLAMP (self->bridge->idle_timeout_usec / G_USEC_PER_SEC / 4, 1, 15));
-  g_source_set_callback (idle_timer, close_idle_connections, self, NULL);
-  g_source_attach (idle_timer, self->context);
   server = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_early_handler (server, NULL, on_early_request, self, NULL);
   soup_server_add_handler (server, NULL, on_request, self, NULL);
-  service = g_socket_service_new ();
-  if (add_unreachable_listener (server, &error) &&
-      g_socket_listener_add_socket (G_SOCKET_LISTENER (service), self->socket, G_OBJECT (server), &error))
-    {
-      g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), self);
-      g_socket_service_start (service);
-    }
+  self->server = server;
+  if (add_unreachable_listener (server, &error))
+    connections = http_connections_new (self->bridge->listen_fd, &self->bridge->connections, self->context,
+                                        &connections_handler, self);
 
   g_mutex_lock (&self->lock);
   self->error = error;
@@ -494,25 +512,15 @@ server_thread_main (gpointer data)
   if (error == NULL)
     g_main_loop_run (self->loop);
 
-  g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
+  /* Answers held back are not sent now: their connections close with the server. */
+  while (self->held != NULL)
+    g_source_destroy (((HeldAnswer *) self->held->data)->source);
   soup_server_disconnect (server);
   /* Answers the main thread queued for us before the stop still go out, or at least get freed. */
   while (g_main_context_iteration (self->context, FALSE))
     ;
-  g_source_destroy (idle_timer);
-  {
-    /* Whatever still holds a stream now lets it go without us. */
-    GHashTableIter iter;
-    Connection *c;
-    g_hash_table_iter_init (&iter, self->connections);
-    while (g_hash_table_iter_next (&iter, (gpointer *) &c, NULL))
-      {
-        g_object_weak_unref (G_OBJECT (c->stream), on_connection_gone, c);
-        g_atomic_int_add (&self->bridge->connections, -1);
-        g_hash_table_iter_remove (&iter);
-      }
-  }
+  http_connections_free (connections);
+  self->server = NULL;
   g_main_context_pop_thread_default (self->context);
   return NULL;
 }
@@ -526,8 +534,6 @@ server_thread_free (ServerThread *self)
       g_thread_join (self->thread);
     }
   g_clear_error (&self->error);
-  g_clear_object (&self->socket);
-  g_hash_table_unref (self->connections);
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
   g_mutex_clear (&self->lock);
@@ -536,7 +542,7 @@ server_thread_free (ServerThread *self)
 }
 
 static ServerThread *
-server_thread_start (HttpBridge *bridge, int fd, guint index, GError **error)
+server_thread_start (HttpBridge *bridge, guint index, GError **error)
 {
   ServerThread *self = g_new0 (ServerThread, 1);
   g_autofree char *name = g_strdup_printf ("hkp-http-%u", index);
@@ -546,14 +552,6 @@ server_thread_start (HttpBridge *bridge, int fd, guint index, GError **error)
   g_cond_init (&self->started);
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
-  self->connections = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) connection_free, NULL);
-  self->socket = g_socket_new_from_fd (fd, error);
-  if (self->socket == NULL)
-    {
-      close (fd);
-      server_thread_free (self);
-      return NULL;
-    }
   self->thread = g_thread_new (name, server_thread_main, self);
   g_mutex_lock (&self->lock);
   while (!self->running)
@@ -569,41 +567,6 @@ server_thread_start (HttpBridge *bridge, int fd, guint index, GError **error)
 }
 
 /* ---- set-up (main thread) -------------------------------------------------- */
-
-/*
- * Reads the bearer token from path: refused if the file is readable or
- * writable by group or others, or empty.  Returns it (caller frees) or NULL
- * with an error naming the file.
- */
-static char *
-read_token (const char *path, GError **error)
-{
-  g_autofree char *contents = NULL;
-  struct stat st;
-
-  if (stat (path, &st) < 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "token file %s: %s", path, g_strerror (saved));
-      return NULL;
-    }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "token file %s is accessible to group or others (mode %04o): make it chmod 600", path,
-                   (unsigned) (st.st_mode & 07777));
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &contents, NULL, error))
-    return NULL;
-  g_strstrip (contents);
-  if (contents[0] == '\0' || strchr (contents, '\n') != NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "token file %s must hold one non-empty line", path);
-      return NULL;
-    }
-  return g_steal_pointer (&contents);
-}
 
 static void
 builder_take (GStrvBuilder *builder, char *text)
@@ -642,21 +605,14 @@ accepted_hosts (const ListenAddress *listen, guint16 port, const char *const *al
   return g_strv_builder_end (hosts);
 }
 
-/* Starts threads server threads, the first on fd (taken), the others on new sockets sharing its port. */
+/* Starts threads server threads, all accepting from the bridge's listening socket. */
 static gboolean
-serve (HttpBridge *self, int fd, guint threads, GError **error)
+serve (HttpBridge *self, guint threads, GError **error)
 {
   for (guint i = 0; i < threads; i++)
     {
-      ServerThread *thread;
+      ServerThread *thread = server_thread_start (self, i, error);
 
-      if (i > 0)
-        {
-          fd = http_bridge_open_socket (self, error);
-          if (fd < 0)
-            return FALSE;
-        }
-      thread = server_thread_start (self, fd, i, error);
       if (thread == NULL)
         return FALSE;
       g_ptr_array_add (self->threads, thread);
@@ -668,13 +624,14 @@ static HttpBridge *
 bridge_alloc (const HttpBridgeSettings *settings)
 {
   HttpBridge *self = g_new0 (HttpBridge, 1);
+  gdouble idle_sec = settings->idle_timeout_sec > 0 ? settings->idle_timeout_sec : IDLE_TIMEOUT_DEFAULT_SEC;
 
+  self->listen_fd = -1;
   self->main_context = g_main_context_ref_thread_default ();
   self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
-  self->idle_timeout_usec = (gint64) ((settings->idle_timeout_sec > 0 ? settings->idle_timeout_sec
-                                                                      : IDLE_TIMEOUT_DEFAULT_SEC) *
-                                      G_USEC_PER_SEC);
-  self->max_connections = settings->max_connections > 0 ? (gint) MIN (settings->max_connections, G_MAXINT / 2)
+  self->connections.idle_usec = (gint64) (idle_sec * G_USEC_PER_SEC);
+  self->connections.head_usec = (gint64) (MIN (idle_sec, HEAD_TIMEOUT_SEC) * G_USEC_PER_SEC);
+  self->connections.max = settings->max_connections > 0 ? (gint) MIN (settings->max_connections, G_MAXINT / 2)
                                                         : MAX_CONNECTIONS_DEFAULT;
   return self;
 }
@@ -685,14 +642,15 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
   g_autoptr (HttpBridge) self = bridge_alloc (settings);
   guint threads = settings->threads;
   guint processes = settings->listen->kind == LISTEN_TCP ? MAX (settings->processes, 1) : 1;
-  int fd;
+  /* Anyone who can reach a TCP bridge on loopback may read; a unix socket is as open. */
+  const HttpListenOptions listen_options = { LISTEN_BACKLOG, 0666, (gid_t) -1 };
 
   self->engine = g_object_ref (engine);
   if (settings->processes > 1 && settings->listen->kind != LISTEN_TCP)
     g_warning ("HTTP bridge: worker processes share a TCP port only; this address is served by the daemon alone");
   if (settings->token_file != NULL)
     {
-      self->token = read_token (settings->token_file, error);
+      self->token = http_secret_read (settings->token_file, "token file", error);
       if (self->token == NULL)
         return NULL;
     }
@@ -725,21 +683,16 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
     threads = settings->listen->kind == LISTEN_TCP ? MIN (TCP_THREADS_MAX_DEFAULT, 4 * g_get_num_processors ()) : 1;
   if (settings->listen->kind != LISTEN_TCP || processes > 1)
     threads = 1;
-  fd = http_listen_open (settings->listen, LISTEN_BACKLOG, threads > 1 || processes > 1, error);
-  if (fd < 0)
+  self->listen_fd = http_listen_open (settings->listen, &listen_options, error);
+  if (self->listen_fd < 0)
     return NULL;
-  self->address = http_listen_describe (fd);
+  self->address = http_listen_describe (self->listen_fd);
   if (settings->listen->kind == LISTEN_TCP)
-    {
-      self->listen.kind = LISTEN_TCP;
-      self->listen.host = g_strdup (settings->listen->host);
-      self->listen.port = http_listen_get_port (fd);
-      self->hosts = accepted_hosts (settings->listen, self->listen.port, settings->allowed_hosts);
-    }
+    self->hosts = accepted_hosts (settings->listen, http_listen_get_port (self->listen_fd), settings->allowed_hosts);
   self->feed = http_snapshot_feed_new (engine, settings->required_plugins, settings->version);
   self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts);
 
-  if (!serve (self, fd, threads, error))
+  if (!serve (self, threads, error))
     return NULL;
   if (processes > 1)
     {
@@ -748,19 +701,19 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
         return NULL;
     }
   g_message ("HTTP bridge listening on %s (%s, %u thread%s and %u worker process%s, at most %d connections, idle "
-             "ones closed after %g s; changes %s)",
+             "ones closed after %g s, request heads due within %g s; changes %s)",
              self->address, self->certificate != NULL ? "HTTPS" : "HTTP", threads, threads == 1 ? "" : "s",
-             processes - 1, processes == 2 ? "" : "es", self->max_connections,
-             (double) self->idle_timeout_usec / G_USEC_PER_SEC,
+             processes - 1, processes == 2 ? "" : "es", self->connections.max,
+             (double) self->connections.idle_usec / G_USEC_PER_SEC,
+             (double) self->connections.head_usec / G_USEC_PER_SEC,
              settings->token_file != NULL ? "need the bearer token" : "disabled: no token file");
   return g_steal_pointer (&self);
 }
 
 int
-http_bridge_open_socket (HttpBridge *bridge, GError **error)
+http_bridge_get_listen_fd (HttpBridge *bridge)
 {
-  /* The others share the first one's port; the kernel spreads connections among them. */
-  return http_listen_open (&bridge->listen, LISTEN_BACKLOG, TRUE, error);
+  return bridge->listen_fd;
 }
 
 HttpSnapshotFeed *
@@ -789,8 +742,8 @@ http_bridge_worker_settings (HttpBridge *bridge)
       memset (both, 0, strlen (both));
       memset (key, 0, strlen (key));
     }
-  g_variant_dict_insert (dict, "idle-timeout-usec", "x", bridge->idle_timeout_usec);
-  g_variant_dict_insert (dict, "max-connections", "i", bridge->max_connections);
+  g_variant_dict_insert (dict, "idle-timeout-usec", "x", bridge->connections.idle_usec);
+  g_variant_dict_insert (dict, "max-connections", "i", bridge->connections.max);
   return g_variant_ref_sink (g_variant_dict_end (dict));
 }
 
@@ -810,6 +763,7 @@ http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBri
   limits.idle_timeout_sec = (gdouble) idle_usec / G_USEC_PER_SEC;
   limits.max_connections = (guint) MAX (max, 0);
   self = bridge_alloc (&limits);
+  self->listen_fd = fd;
   self->forward = forward;
   self->forward_finish = forward_finish;
   self->forward_data = data;
@@ -819,15 +773,12 @@ http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBri
     {
       self->certificate = g_tls_certificate_new_from_pem (tls, -1, error);
       if (self->certificate == NULL)
-        {
-          close (fd);
-          return NULL;
-        }
+        return NULL;
     }
   self->address = http_listen_describe (fd);
   self->feed = http_snapshot_feed_new_published (first);
   self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts);
-  if (!serve (self, fd, 1, error))
+  if (!serve (self, 1, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -850,11 +801,10 @@ http_bridge_free (HttpBridge *self)
   g_clear_object (&self->certificate);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_clear_object (&self->engine);
-  if (self->token != NULL)
-    memset (self->token, 0, strlen (self->token));
-  g_free (self->token);
+  http_secret_free (self->token);
   g_strfreev (self->hosts);
-  listen_address_clear (&self->listen);
+  if (self->listen_fd >= 0)
+    close (self->listen_fd);
   g_free (self->address);
   g_free (self);
 }

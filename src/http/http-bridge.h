@@ -17,10 +17,10 @@ typedef struct {
   const char *const *allowed_hosts; /* Host names accepted besides the listening address */
   const char *const *required_plugins; /* /readyz waits for these */
   const char *version; /* for hkp_plugind_build_info */
-  guint threads; /* 0: 4 per CPU up to 8 on TCP (sharing the port), 1 on a unix socket */
-  gdouble idle_timeout_sec; /* a connection idle, or sending one request, this long is closed */
-  guint max_connections; /* more are closed as they come */
-  guint processes; /* TCP: with more than 1, worker processes share the port, one thread each */
+  guint threads; /* 0: 4 per CPU up to 8 on TCP (sharing its socket), 1 on a unix socket */
+  gdouble idle_timeout_sec; /* a connection idle, or sending one request, this long is closed; heads due within 10 s */
+  guint max_connections; /* at this many, the longest-idle is closed for a new one */
+  guint processes; /* TCP: with more than 1, worker processes share the socket, one thread each */
 } HttpBridgeSettings;
 
 /*
@@ -45,7 +45,7 @@ typedef void (*HttpBridgeForward) (HttpMutation *mutation, GAsyncReadyCallback c
 typedef void (*HttpBridgeForwardFinish) (GAsyncResult *result, HttpApiResponse *out);
 
 /*
- * In a worker process: serves on fd (taken) with one thread, reads from
+ * In a worker process: serves on listening socket fd (taken) with one thread, reads from
  * first and what is published after it, and forwards changes (forward, then
  * forward_finish for the answer, with data).  settings
  * come from http_bridge_worker_settings().  NULL with an error.
@@ -56,8 +56,8 @@ HttpBridge *http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *setti
 /* What a worker process needs to serve as bridge does (token, hosts, TLS, limits); caller unrefs. */
 GVariant *http_bridge_worker_settings (HttpBridge *bridge);
 
-/* Opens another listening socket on bridge's TCP port (caller closes), or -1 with an error. */
-int http_bridge_open_socket (HttpBridge *bridge, GError **error);
+/* Returns the bridge's listening socket (owned by bridge), which worker processes share. */
+int http_bridge_get_listen_fd (HttpBridge *bridge);
 
 /* Returns the feed bridge serves from (owned by bridge). */
 HttpSnapshotFeed *http_bridge_get_feed (HttpBridge *bridge);

@@ -13,7 +13,9 @@
 
 #include <microhttpd.h>
 
+#include "http-check-accept.h"
 #include "http-proxy.h"
+#include "http-secret.h"
 
 #define CHECK_PATH "/check"
 #define LISTEN_BACKLOG 1024
@@ -23,7 +25,8 @@
 struct _HttpCheck {
   HkpEngine *engine;
   struct MHD_Daemon *mhd;
-  int listen_fd; /* ours until MHD_quiesce_daemon hands it back, then closed */
+  HttpCheckAcceptor *acceptor; /* accepts the connections libmicrohttpd serves */
+  ListenKind listen_kind;
   char *address;
   HttpTrustedProxies *proxies;
   struct MHD_Response *allowed; /* the plain 200, shared by every allowed request */
@@ -55,6 +58,8 @@ scan_header (void *data, enum MHD_ValueKind kind, const char *key, const char *v
     slot = &scan->headers.original_uri;
   else if (g_ascii_strcasecmp (key, "X-Real-IP") == 0)
     slot = &scan->headers.real_ip;
+  else if (g_ascii_strcasecmp (key, HTTP_PROXY_SECRET_HEADER) == 0)
+    slot = &scan->headers.proxy_secret;
   else if (g_ascii_strcasecmp (key, "X-Forwarded-For") == 0)
     {
       if (scan->forwarded_for == NULL)
@@ -193,7 +198,8 @@ collect_header (void *data, enum MHD_ValueKind kind, const char *key, const char
 {
   HeaderCollect *collect = data;
 
-  if (collect->all->len < 2 * HKP_CHECK_HEADERS_MAX)
+  /* The proxy's secret is for us alone: plugins never see it. */
+  if (collect->all->len < 2 * HKP_CHECK_HEADERS_MAX && g_ascii_strcasecmp (key, HTTP_PROXY_SECRET_HEADER) != 0)
     {
       g_ptr_array_add (collect->all, (gpointer) key);
       g_ptr_array_add (collect->all, (gpointer) value);
@@ -273,7 +279,7 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
   return start_check (self, connection, job);
 }
 
-/* The request is over (answered, or the connection went): its job goes. */
+/* The request is over (answered, or the connection went): its job goes, and the connection is idle. */
 static void
 on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD_RequestTerminationCode code)
 {
@@ -288,13 +294,75 @@ on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum
       leave (self);
     }
   g_clear_pointer ((CheckJob **) con_cls, check_job_free);
+  http_check_acceptor_request_ended (self->acceptor, connection);
+}
+
+static enum MHD_Result
+count_content_lengths (void *data, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  if (g_ascii_strcasecmp (key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+    (*(int *) data)++;
+  return MHD_YES;
+}
+
+/* TRUE if the request's body could be read two ways (Content-Length with Transfer-Encoding, or two Content-Lengths). */
+static gboolean
+framing_is_ambiguous (struct MHD_Connection *connection)
+{
+  int lengths = 0;
+  gboolean chunked = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+    NULL;
+  const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+  if (length == NULL)
+    return FALSE;
+  if (chunked)
+    return TRUE;
+  /* A second Content-Length: count them (only requests with a body pay for it). */
+  MHD_get_connection_values (connection, MHD_HEADER_KIND, count_content_lengths, &lengths);
+  return lengths > 1;
+}
+
+/*
+ * What libmicrohttpd calls for every request: the acceptor learns that a
+ * head has arrived (the connection is busy until the request completes),
+ * and a head whose framing could be read two ways is answered 400 before
+ * its body is read, which makes libmicrohttpd close the connection after.
+ */
+static enum MHD_Result
+on_request_head (void *cls, struct MHD_Connection *connection, const char *url, const char *method, const char *version,
+                 const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+  HttpCheck *self = cls;
+
+  if (*con_cls == NULL)
+    {
+      http_check_acceptor_request_began (self->acceptor, connection);
+      if (framing_is_ambiguous (connection))
+        return queue_text (connection, MHD_HTTP_BAD_REQUEST,
+                           "the request's body could be read two ways (Content-Length with Transfer-Encoding, or "
+                           "two Content-Lengths)",
+                           TRUE);
+    }
+  return on_request (cls, connection, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
 static void
 on_mhd_log (void *cls, const char *format, va_list ap)
 {
-  g_autofree char *message = g_strdup_vprintf (format, ap);
+  HttpCheck *self = cls;
+  g_autofree char *message = NULL;
 
+  /*
+   * libmicrohttpd 0.9.75 cannot tell that a connection handed to it with
+   * MHD_add_connection() is on a unix socket (Linux refuses TCP options
+   * with EOPNOTSUPP, which it does not take as "not TCP"), and says so on
+   * every answer.  Nothing is delayed: a unix socket has no Nagle to undo.
+   */
+  if (self->listen_kind == LISTEN_UNIX &&
+      (g_str_has_prefix (format, "Setting %s option") || g_str_has_prefix (format, "Failed to push the data")))
+    return;
+  message = g_strdup_vprintf (format, ap);
   g_warning ("check endpoint: %s", g_strchomp (message));
 }
 
@@ -317,17 +385,37 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
   guint threads = settings->threads;
   guint limit = settings->connection_limit != 0 ? settings->connection_limit : default_connection_limit ();
   guint idle = settings->idle_timeout_sec != 0 ? settings->idle_timeout_sec : IDLE_TIMEOUT_DEFAULT_SEC;
+  /* Whoever can open a unix socket speaks for clients: only the proxy's group (see http_proxy_parse()). */
+  HttpListenOptions listen_options = { LISTEN_BACKLOG, 0660, (gid_t) -1 };
+  int fd;
 
-  self->listen_fd = -1;
   self->engine = g_object_ref (engine);
   self->proxies = http_trusted_proxies_new (settings->trusted_proxies != NULL ? settings->trusted_proxies : loopback,
                                             error);
   if (self->proxies == NULL)
     return NULL;
-  self->listen_fd = http_listen_open (settings->listen, LISTEN_BACKLOG, FALSE, error);
-  if (self->listen_fd < 0)
+  if (settings->proxy_secret_file != NULL)
+    {
+      char *secret = http_secret_read (settings->proxy_secret_file, "proxy secret file", error);
+      if (secret == NULL)
+        return NULL;
+      http_trusted_proxies_set_secret (self->proxies, secret);
+      http_secret_free (secret);
+    }
+  if (settings->socket_group != NULL &&
+      !http_listen_parse_group (settings->socket_group, &listen_options.unix_group, error))
     return NULL;
-  self->address = http_listen_describe (self->listen_fd);
+  fd = http_listen_open (settings->listen, &listen_options, error);
+  if (fd < 0)
+    return NULL;
+  self->address = http_listen_describe (fd);
+  self->listen_kind = settings->listen->kind;
+  self->acceptor = http_check_acceptor_new (fd, limit);
+  if (settings->listen->kind == LISTEN_TCP && settings->proxy_secret_file == NULL &&
+      http_trusted_proxies_have_loopback (self->proxies))
+    g_message ("check endpoint on %s: with no --check-proxy-secret-file, a loopback peer's X-Real-IP and "
+               "X-Forwarded-For are not believed (any local user can be one): it is the client itself",
+               self->address);
   if (threads == 0)
     threads = MAX (2, g_get_num_processors ());
   self->threads = threads;
@@ -339,25 +427,31 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
 gboolean
 http_check_start (HttpCheck *self, GError **error)
 {
-  g_return_val_if_fail (self->mhd == NULL && self->listen_fd >= 0, FALSE);
+  g_return_val_if_fail (self->mhd == NULL, FALSE);
   self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
 
-  /* Checks are suspended while plugins decide, so no thread here ever waits on a plugin. */
-  self->mhd = MHD_start_daemon (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
-                                  MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_ALLOW_SUSPEND_RESUME,
-                                0, NULL, NULL, on_request, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, self, MHD_OPTION_LISTEN_SOCKET,
-                                self->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, self->threads,
-                                MHD_OPTION_CONNECTION_LIMIT, self->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-                                self->idle_timeout_sec, MHD_OPTION_END);
+  /*
+   * Checks are suspended while plugins decide, so no thread here ever waits
+   * on a plugin.  No listening socket of its own: the acceptor hands it
+   * connections (see http-check-accept.h).
+   */
+  self->mhd = MHD_start_daemon (
+    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_USE_SUPPRESS_DATE_NO_CLOCK |
+      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET,
+    0, NULL, NULL, on_request_head, self, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self, MHD_OPTION_NOTIFY_COMPLETED,
+    on_completed, self, MHD_OPTION_THREAD_POOL_SIZE, self->threads, MHD_OPTION_CONNECTION_LIMIT,
+    http_check_acceptor_mhd_limit (self->acceptor), MHD_OPTION_CONNECTION_TIMEOUT, self->idle_timeout_sec,
+    MHD_OPTION_NOTIFY_CONNECTION, http_check_acceptor_notify, self->acceptor, MHD_OPTION_END);
   if (self->mhd == NULL)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot start the check endpoint on %s", self->address);
       return FALSE;
     }
-  self->listen_fd = -1; /* libmicrohttpd's now, until MHD_quiesce_daemon() hands it back */
-  g_message ("check endpoint listening on %s (%u threads, up to %u connections)", self->address, self->threads,
-             self->connection_limit);
+  if (!http_check_acceptor_start (self->acceptor, self->mhd, error))
+    return FALSE;
+  g_message ("check endpoint listening on %s (%u threads, up to %u connections, the longest-idle closed for a new "
+             "one beyond)",
+             self->address, self->threads, self->connection_limit);
   return TRUE;
 }
 
@@ -417,7 +511,6 @@ http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback
 {
   GTask *task = g_task_new (NULL, NULL, callback, user_data);
   GSource *source;
-  MHD_socket fd;
 
   g_task_set_source_tag (task, http_check_stop_async);
   if (self->mhd == NULL)
@@ -441,12 +534,7 @@ http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback
   g_atomic_int_set (&self->stopping, 1);
 
   /* No new connections; requests on open ones get 503 and the connection closes. */
-  fd = MHD_quiesce_daemon (self->mhd);
-  if (fd != MHD_INVALID_SOCKET)
-    {
-      close (fd);
-      self->listen_fd = -1;
-    }
+  http_check_acceptor_stop (self->acceptor);
   g_message ("check endpoint %s: no longer taking checks; %d in flight", self->address,
              g_atomic_int_get (&self->in_flight));
   self->timeout_source = g_timeout_source_new ((guint) (timeout_sec * 1000));
@@ -468,11 +556,13 @@ http_check_free (HttpCheck *self)
 {
   if (self == NULL)
     return;
+  /* Nothing more is handed to libmicrohttpd, which then closes (and tells the acceptor of) every connection. */
+  if (self->acceptor != NULL)
+    http_check_acceptor_stop (self->acceptor);
   if (self->mhd != NULL)
     MHD_stop_daemon (self->mhd);
+  g_clear_pointer (&self->acceptor, http_check_acceptor_free);
   finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);
-  if (self->listen_fd >= 0)
-    close (self->listen_fd);
   if (self->drained_source != NULL)
     {
       g_source_destroy (self->drained_source);

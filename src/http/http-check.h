@@ -10,9 +10,11 @@ G_BEGIN_DECLS
 typedef struct {
   const ListenAddress *listen;
   const char *const *trusted_proxies; /* CIDRs whose X-Real-IP / X-Forwarded-For count; NULL: loopback */
+  const char *proxy_secret_file; /* the secret a TCP proxy sends in X-Hkp-Proxy-Secret; NULL: none */
   guint threads; /* 0: one per CPU, at least 2 */
   guint connection_limit; /* 0: from RLIMIT_NOFILE */
   guint idle_timeout_sec; /* 0: 75 s */
+  const char *socket_group; /* a unix socket is made 0660 with this group (name or number); NULL: the daemon's own */
 } HttpCheckSettings;
 
 /*

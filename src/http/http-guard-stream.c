@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "hkp-http"
 
-/* The connection as libsoup sees it: request targets checked on the wire, ahead of libsoup's URI
- * normalisation; a response's head sent in one write with its body. */
+/* The connection as libsoup sees it: request heads checked on the wire, ahead of libsoup's parser and
+ * its URI normalisation; a response's head sent in one write with its body. */
 
 #include "http-guard-stream.h"
 
 #include <string.h>
 
 #define LINE_MAX_BYTES 8192
+#define HEAD_MAX_BYTES (64 * 1024)
 #define READ_CHUNK 16384
 
 typedef enum {
@@ -19,20 +20,35 @@ typedef enum {
   FRAME_CHUNK_DATA,
   FRAME_CHUNK_END, /* the CRLF after a chunk's data */
   FRAME_TRAILER,
-  FRAME_ENDED, /* framing lost: no more input after what is pending */
+  FRAME_ENDED, /* no more input after what is pending */
 } Frame;
+
+/* Why a request head was replaced with HTTP_GUARD_REFUSED_HEAD_TARGET: the code travels as its query. */
+static const struct {
+  const char *code;
+  const char *message;
+} refusals[] = {
+  { "content-length-and-transfer-encoding",
+    "the request has both Content-Length and Transfer-Encoding: its body could be read two ways" },
+  { "two-content-lengths", "the request has more than one Content-Length: its body could be read two ways" },
+  { "bad-content-length", "the request's Content-Length is not a number" },
+  { "bad-transfer-encoding", "the request's Transfer-Encoding is not chunked alone" },
+  { "obs-fold", "a header line of the request is folded (it starts with a space or a tab)" },
+  { "head-too-large", "the request head is larger than 64 KiB, or one of its lines larger than 8 KiB" },
+};
 
 /* ---- the framing state machine ------------------------------------------- */
 
 typedef struct {
   Frame frame;
   GString *line; /* the line being gathered (request, header, chunk size) */
+  GString *head; /* the request head so far: passed on only once it is whole and unambiguous */
+  gboolean head_method; /* the request in head is a HEAD request */
   GByteArray *out; /* bytes ready for the reader */
   guint64 remaining; /* FRAME_BODY / FRAME_CHUNK_DATA */
   gint64 content_length; /* of the request being read; -1 if none */
   gboolean chunked;
-  gboolean bad_framing;
-  guint64 requests; /* request lines passed on */
+  guint64 requests; /* request heads passed on */
   guint64 head_requests; /* bit (n % 64) set: request n was HEAD (for the output side) */
 } Guard;
 
@@ -64,6 +80,15 @@ http_guard_target_is_plain (const char *target, gsize length)
   return TRUE;
 }
 
+const char *
+http_guard_refusal_message (const char *query)
+{
+  for (guint i = 0; query != NULL && i < G_N_ELEMENTS (refusals); i++)
+    if (g_str_equal (query, refusals[i].code))
+      return refusals[i].message;
+  return "the request's framing could be read two ways";
+}
+
 static void
 emit (Guard *g, const void *data, gsize length)
 {
@@ -80,7 +105,33 @@ note_request (Guard *g, gboolean head)
   g->requests++;
 }
 
-/* A complete request line (with its line ending): pass it on, its target replaced if need be. */
+/*
+ * Passes on a request of our own instead of what the client sent, one that
+ * asks libsoup to close the connection once it is answered; nothing the
+ * client sends after it is read.
+ */
+static void
+replace_request (Guard *g, const char *target)
+{
+  g_autofree char *request = g_strdup_printf ("GET %s HTTP/1.1\r\nHost: guard\r\nConnection: close\r\n\r\n", target);
+
+  g_string_truncate (g->head, 0);
+  g_string_truncate (g->line, 0);
+  emit (g, request, strlen (request));
+  note_request (g, FALSE);
+  g->frame = FRAME_ENDED;
+}
+
+/* The head being read cannot be passed on as it is: libsoup sees a request that the endpoints answer 400. */
+static void
+refuse (Guard *g, const char *code)
+{
+  g_autofree char *target = g_strdup_printf (HTTP_GUARD_REFUSED_HEAD_TARGET "?%s", code);
+
+  replace_request (g, target);
+}
+
+/* A complete request line (with its line ending): the head begins, its target replaced if need be. */
 static void
 request_line (Guard *g)
 {
@@ -89,15 +140,18 @@ request_line (Guard *g)
   const char *target = space != NULL ? space + 1 : NULL;
   const char *end = target != NULL ? memchr (target, ' ', g->line->len - (target - line)) : NULL;
 
-  note_request (g, g->line->len >= 5 && memcmp (line, "HEAD ", 5) == 0);
+  g->head_method = g->line->len >= 5 && memcmp (line, "HEAD ", 5) == 0;
+  g->content_length = -1;
+  g->chunked = FALSE;
+  g->frame = FRAME_HEADER_LINE;
   if (end == NULL || http_guard_target_is_plain (target, end - target))
     {
-      emit (g, line, g->line->len);
+      g_string_append_len (g->head, line, g->line->len);
       return;
     }
-  emit (g, line, target - line);
-  emit (g, HTTP_GUARD_REFUSED_TARGET, strlen (HTTP_GUARD_REFUSED_TARGET));
-  emit (g, end, g->line->len - (end - line));
+  g_string_append_len (g->head, line, target - line);
+  g_string_append (g->head, HTTP_GUARD_REFUSED_TARGET);
+  g_string_append_len (g->head, end, g->line->len - (end - line));
 }
 
 /* TRUE if line (not NUL-terminated, length bytes) is header name; *value then points past the colon and blanks. */
@@ -114,7 +168,32 @@ header_is (const char *line, gsize length, const char *name, const char **value)
   return TRUE;
 }
 
-/* A complete header line: note the framing headers; the empty line ends the head. */
+/* The head is whole: it goes on, and the body (if any) is followed. */
+static void
+end_head (Guard *g)
+{
+  g_string_append_len (g->head, g->line->str, g->line->len);
+  emit (g, g->head->str, g->head->len);
+  note_request (g, g->head_method);
+  g_string_truncate (g->head, 0);
+  if (g->chunked)
+    g->frame = FRAME_CHUNK_SIZE;
+  else if (g->content_length > 0)
+    {
+      g->frame = FRAME_BODY;
+      g->remaining = (guint64) g->content_length;
+    }
+  else
+    g->frame = FRAME_REQUEST_LINE;
+  g->content_length = -1;
+  g->chunked = FALSE;
+}
+
+/*
+ * A complete header line: gathered into the head, its framing headers noted.
+ * Framing that could be read two ways (RFC 9112 §6.3, §5.2) refuses the
+ * whole request, whichever way libsoup would have read it.
+ */
 static void
 header_line (Guard *g)
 {
@@ -122,46 +201,53 @@ header_line (Guard *g)
   gsize length = g->line->len;
   const char *value;
 
-  emit (g, line, length);
   while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
     length--;
   if (length == 0)
     {
-      if (g->chunked && g->content_length >= 0)
-        g->bad_framing = TRUE;
-      if (g->chunked)
-        g->frame = FRAME_CHUNK_SIZE;
-      else if (g->content_length > 0)
-        {
-          g->frame = FRAME_BODY;
-          g->remaining = (guint64) g->content_length;
-        }
-      else
-        g->frame = FRAME_REQUEST_LINE;
-      g->content_length = -1;
-      g->chunked = FALSE;
+      end_head (g);
       return;
     }
+  if (line[0] == ' ' || line[0] == '\t')
+    {
+      refuse (g, "obs-fold");
+      return;
+    }
+  while (length > 0 && (line[length - 1] == ' ' || line[length - 1] == '\t'))
+    length--;
   /* Only the two headers that frame the body matter here; the line is NUL-terminated (GString). */
   if ((line[0] == 'C' || line[0] == 'c') && header_is (line, length, "Content-Length", &value))
     {
-      g_autofree char *number = g_strndup (value, length - (value - line));
+      g_autofree char *number = g_strndup (value, length - (gsize) (value - line));
       guint64 n;
-      if (g->content_length >= 0 || !g_ascii_string_to_unsigned (g_strchomp (number), 10, 0, G_MAXINT64, &n, NULL))
-        g->bad_framing = TRUE;
+
+      if (g->chunked)
+        refuse (g, "content-length-and-transfer-encoding");
+      else if (g->content_length >= 0)
+        refuse (g, "two-content-lengths");
+      else if (!g_ascii_isdigit (number[0]) || !g_ascii_string_to_unsigned (number, 10, 0, G_MAXINT64, &n, NULL))
+        refuse (g, "bad-content-length");
       else
         g->content_length = (gint64) n;
     }
   else if ((line[0] == 'T' || line[0] == 't') && header_is (line, length, "Transfer-Encoding", &value))
     {
-      if (g_ascii_strncasecmp (value, "chunked", 7) == 0 && value + 7 - line == (gssize) length && !g->chunked)
-        g->chunked = TRUE;
+      if (g->content_length >= 0)
+        refuse (g, "content-length-and-transfer-encoding");
+      else if (g->chunked || length - (gsize) (value - line) != 7 || g_ascii_strncasecmp (value, "chunked", 7) != 0)
+        refuse (g, "bad-transfer-encoding");
       else
-        g->bad_framing = TRUE;
+        g->chunked = TRUE;
     }
+  if (g->frame == FRAME_ENDED)
+    return;
+  g_string_append_len (g->head, g->line->str, g->line->len);
+  if (g->head->len > HEAD_MAX_BYTES)
+    refuse (g, "head-too-large");
 }
 
-static void
+/* A chunk-size line: FALSE if it is not one (we cannot tell where the next request starts). */
+static gboolean
 chunk_size_line (Guard *g)
 {
   g_autofree char *text = g_strndup (g->line->str, g->line->len);
@@ -173,10 +259,7 @@ chunk_size_line (Guard *g)
   text[strcspn (text, ";")] = '\0';
   size = g_ascii_strtoull (text, &end, 16);
   if (end == text || *end != '\0')
-    {
-      g->bad_framing = TRUE;
-      return;
-    }
+    return FALSE;
   if (size == 0)
     g->frame = FRAME_TRAILER;
   else
@@ -184,6 +267,14 @@ chunk_size_line (Guard *g)
       g->frame = FRAME_CHUNK_DATA;
       g->remaining = size;
     }
+  return TRUE;
+}
+
+/* TRUE while the guard gathers a request head (libsoup has seen none of it). */
+static gboolean
+in_head (const Guard *g)
+{
+  return g->frame == FRAME_HEADER_LINE || (g->frame == FRAME_REQUEST_LINE && g->line->len > 0);
 }
 
 /* Feeds input; whatever can be passed on goes to g->out. */
@@ -215,10 +306,15 @@ guard_feed (Guard *g, const guint8 *data, gsize length)
         i += n;
         if (g->line->len > LINE_MAX_BYTES)
           {
-            /* Too long for any request of ours: libsoup refuses it; we stop after it. */
-            emit (g, g->line->str, g->line->len);
-            g_string_truncate (g->line, 0);
-            g->frame = FRAME_ENDED;
+            if (in_head (g))
+              refuse (g, "head-too-large");
+            else
+              {
+                /* Too long for a chunk size or trailer: libsoup refuses it; we stop after it. */
+                emit (g, g->line->str, g->line->len);
+                g_string_truncate (g->line, 0);
+                g->frame = FRAME_ENDED;
+              }
             return;
           }
         if (newline == NULL)
@@ -229,18 +325,14 @@ guard_feed (Guard *g, const guint8 *data, gsize length)
             if (g->line->len <= 2 && (g->line->str[0] == '\r' || g->line->str[0] == '\n'))
               emit (g, g->line->str, g->line->len); /* blank lines between requests */
             else
-              {
-                request_line (g);
-                g->frame = FRAME_HEADER_LINE;
-                g->content_length = -1;
-                g->chunked = FALSE;
-              }
+              request_line (g);
             break;
           case FRAME_HEADER_LINE:
             header_line (g);
             break;
           case FRAME_CHUNK_SIZE:
-            chunk_size_line (g);
+            if (!chunk_size_line (g))
+              g->frame = FRAME_ENDED;
             break;
           case FRAME_CHUNK_END:
             emit (g, g->line->str, g->line->len);
@@ -258,12 +350,6 @@ guard_feed (Guard *g, const guint8 *data, gsize length)
             g_assert_not_reached ();
           }
         g_string_truncate (g->line, 0);
-        if (g->bad_framing)
-          {
-            /* We cannot tell where the next request starts: there is none. */
-            g->frame = FRAME_ENDED;
-            return;
-          }
       }
     }
 }
@@ -329,33 +415,28 @@ guarded_read (HttpGuardInput *self, void *buffer, gsize count, gboolean blocking
       else
         got = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (base_of (self)), chunk, sizeof chunk,
                                                         cancellable, error);
-      if (got <= 0)
+      if (got == 0 && (self->guard.frame == FRAME_REQUEST_LINE || self->guard.frame == FRAME_HEADER_LINE))
         {
-          if (got == 0 && self->guard.line->len > 0)
-            {
-              /* An unfinished line at EOF: pass it on as it came. */
-              emit (&self->guard, self->guard.line->str, self->guard.line->len);
-              g_string_truncate (self->guard.line, 0);
-              self->guard.frame = FRAME_ENDED;
-              continue;
-            }
-          if (got == 0 && self->guard.frame == FRAME_REQUEST_LINE)
-            {
-              /*
-               * The client closed an idle connection.  libsoup 3.2 keeps such a
-               * connection, and its fd, for ever (upstream fixed this after
-               * 3.2).  It lets go of a connection that asked to be closed, so
-               * that is what it reads instead; the request goes nowhere.
-               */
-              static const char farewell[] = "GET " HTTP_GUARD_CLOSED_TARGET " HTTP/1.1\r\n"
-                                             "Host: closed\r\nConnection: close\r\n\r\n";
-              emit (&self->guard, farewell, sizeof farewell - 1);
-              note_request (&self->guard, FALSE);
-              self->guard.frame = FRAME_ENDED;
-              continue;
-            }
-          return got;
+          /*
+           * The client closed the connection between requests, or before a
+           * head was whole (which libsoup has not seen).  libsoup 3.2 keeps
+           * such a connection, and its fd, for ever (upstream fixed this
+           * after 3.2); it lets go of one that asked to be closed, so that is
+           * what it reads instead; the request goes nowhere.
+           */
+          replace_request (&self->guard, HTTP_GUARD_CLOSED_TARGET);
+          continue;
         }
+      if (got == 0 && self->guard.frame != FRAME_ENDED)
+        {
+          /* In the middle of a body: an error makes libsoup drop the connection at once. */
+          self->guard.frame = FRAME_ENDED;
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                               "the client closed the connection in the middle of a request");
+          return -1;
+        }
+      if (got <= 0)
+        return got;
       self->last_usec = g_get_monotonic_time ();
       if (self->guard.frame == FRAME_REQUEST_LINE && self->guard.line->len == 0)
         self->request_usec = self->last_usec;
@@ -424,6 +505,7 @@ http_guard_input_finalize (GObject *object)
   HttpGuardInput *self = HTTP_GUARD_INPUT (object);
 
   g_string_free (self->guard.line, TRUE);
+  g_string_free (self->guard.head, TRUE);
   g_byte_array_unref (self->guard.out);
   G_OBJECT_CLASS (http_guard_input_parent_class)->finalize (object);
 }
@@ -439,6 +521,7 @@ static void
 http_guard_input_init (HttpGuardInput *self)
 {
   self->guard.line = g_string_new (NULL);
+  self->guard.head = g_string_new (NULL);
   self->guard.out = g_byte_array_new ();
   self->guard.content_length = -1;
   self->last_usec = g_get_monotonic_time ();
@@ -857,14 +940,26 @@ http_guard_stream_get_activity (GIOStream *stream, gint64 *since_usec)
   HttpGuardOutput *output = HTTP_GUARD_OUTPUT (self->output);
   const Guard *guard = &input->guard;
 
-  if ((guard->frame != FRAME_REQUEST_LINE && guard->frame != FRAME_ENDED) || guard->line->len > 0)
+  *since_usec = input->request_usec;
+  switch (guard->frame)
     {
-      *since_usec = input->request_usec;
-      return HTTP_GUARD_RECEIVING;
+    case FRAME_BODY:
+    case FRAME_CHUNK_SIZE:
+    case FRAME_CHUNK_DATA:
+    case FRAME_CHUNK_END:
+    case FRAME_TRAILER:
+      return HTTP_GUARD_RECEIVING_BODY;
+    case FRAME_REQUEST_LINE:
+    case FRAME_HEADER_LINE:
+    case FRAME_ENDED:
+    default:
+      break;
     }
-  *since_usec = input->last_usec;
   if (!output->passthrough &&
       (output->responses < guard->requests || output->body_left > 0 || output->held->len > output->held_offset))
     return HTTP_GUARD_ANSWERING;
+  if (in_head (guard))
+    return HTTP_GUARD_RECEIVING_HEAD;
+  *since_usec = input->last_usec;
   return HTTP_GUARD_IDLE;
 }

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -107,12 +108,27 @@ listen_address_clear (ListenAddress *address)
   memset (address, 0, sizeof *address);
 }
 
+/* TRUE if a process accepts connections on the unix socket at path (a stale file refuses them). */
+static gboolean
+unix_socket_is_live (const struct sockaddr_un *sa)
+{
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  gboolean live;
+
+  if (fd < 0)
+    return FALSE;
+  /* EAGAIN: its backlog is full, so someone listens. */
+  live = connect (fd, (const struct sockaddr *) sa, sizeof *sa) == 0 || errno == EAGAIN || errno == EINPROGRESS;
+  close (fd);
+  return live;
+}
+
 static int
-open_unix (const char *path, int backlog, GError **error)
+open_unix (const char *path, const HttpListenOptions *options, GError **error)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   struct stat st;
-  int fd;
+  int fd, saved;
 
   if (strlen (path) >= sizeof sa.sun_path)
     {
@@ -120,7 +136,7 @@ open_unix (const char *path, int backlog, GError **error)
       return -1;
     }
   strcpy (sa.sun_path, path);
-  /* A socket file left by an earlier run is ours to replace; anything else is not. */
+  /* A socket file left by an earlier run is ours to replace; a live one, or anything else, is not. */
   if (lstat (path, &st) == 0)
     {
       if (!S_ISSOCK (st.st_mode))
@@ -128,23 +144,57 @@ open_unix (const char *path, int backlog, GError **error)
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "unix:%s: exists and is not a socket", path);
           return -1;
         }
+      if (unix_socket_is_live (&sa))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                       "cannot listen on unix:%s: another process listens there (another hkp-plugind?)", path);
+          return -1;
+        }
       unlink (path);
     }
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || chmod (path, 0666) < 0 || listen (fd, backlog) < 0)
+  /*
+   * The file bind() makes takes the socket's own mode (less the umask): made
+   * 0600 first, it is never more open than that until its group and mode are
+   * set.
+   */
+  if (fd < 0 || fchmod (fd, 0600) < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+    goto failed;
+  if (options->unix_group != (gid_t) -1 && chown (path, (uid_t) -1, options->unix_group) < 0)
     {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on unix:%s: %s", path,
-                   g_strerror (saved));
-      if (fd >= 0)
-        close (fd);
+      saved = errno;
+      unlink (path);
+      close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot give unix:%s to group %u: %s (the daemon must belong to that group, or hold CAP_CHOWN)",
+                   path, (unsigned) options->unix_group, g_strerror (saved));
       return -1;
     }
+  if (chmod (path, options->unix_mode) < 0 || listen (fd, options->backlog) < 0)
+    {
+      saved = errno;
+      unlink (path);
+      errno = saved;
+      goto failed;
+    }
   return fd;
+
+failed:
+  saved = errno;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on unix:%s: %s", path,
+               g_strerror (saved));
+  if (fd >= 0)
+    close (fd);
+  return -1;
 }
 
+/*
+ * Neither SO_REUSEPORT nor anything like it: a second process asking for
+ * the same address gets EADDRINUSE, so two daemons never split one port's
+ * requests between them.
+ */
 static int
-open_tcp (const char *host, guint16 port, int backlog, gboolean reuse_port, GError **error)
+open_tcp (const char *host, guint16 port, int backlog, GError **error)
 {
   struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
   struct addrinfo *found = NULL;
@@ -167,8 +217,8 @@ open_tcp (const char *host, guint16 port, int backlog, gboolean reuse_port, GErr
           saved = errno;
           continue;
         }
+      /* SO_REUSEADDR only lets us bind while old connections linger in TIME_WAIT. */
       if (setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-          (!reuse_port || setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) == 0) &&
           (ai->ai_family != AF_INET6 || setsockopt (fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == 0) &&
           bind (fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen (fd, backlog) == 0)
         break;
@@ -178,20 +228,42 @@ open_tcp (const char *host, guint16 port, int backlog, gboolean reuse_port, GErr
     }
   freeaddrinfo (found);
   if (fd < 0)
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on %s:%u: %s", host, port,
-                 g_strerror (saved));
+    {
+      g_autofree char *where = strchr (host, ':') != NULL ? g_strdup_printf ("[%s]:%u", host, port)
+                                                          : g_strdup_printf ("%s:%u", host, port);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot listen on %s: %s%s", where,
+                   g_strerror (saved),
+                   saved == EADDRINUSE ? " (another process listens there: another hkp-plugind?)" : "");
+    }
   return fd;
 }
 
+gboolean
+http_listen_parse_group (const char *group, gid_t *gid, GError **error)
+{
+  struct group *found = getgrnam (group);
+  guint64 number;
+
+  if (found == NULL && g_ascii_string_to_unsigned (group, 10, 0, G_MAXUINT32 - 1, &number, NULL))
+    found = getgrgid ((gid_t) number);
+  if (found == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no group \"%s\" in the group database", group);
+      return FALSE;
+    }
+  *gid = found->gr_gid;
+  return TRUE;
+}
+
 int
-http_listen_open (const ListenAddress *address, int backlog, gboolean reuse_port, GError **error)
+http_listen_open (const ListenAddress *address, const HttpListenOptions *options, GError **error)
 {
   switch (address->kind)
     {
     case LISTEN_TCP:
-      return open_tcp (address->host, address->port, backlog, reuse_port, error);
+      return open_tcp (address->host, address->port, options->backlog, error);
     case LISTEN_UNIX:
-      return open_unix (address->path, backlog, error);
+      return open_unix (address->path, options, error);
     case LISTEN_NONE:
     default:
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "no address to listen on");

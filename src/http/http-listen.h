@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -29,15 +30,24 @@ char *listen_address_to_string (const ListenAddress *address);
 /* Frees what address holds and makes it LISTEN_NONE. */
 void listen_address_clear (ListenAddress *address);
 
+/* How a listening socket is opened. */
+typedef struct {
+  int backlog;
+  guint unix_mode; /* a unix socket file's mode, e.g. 0660 */
+  gid_t unix_group; /* and its group; (gid_t) -1 leaves the daemon's own */
+} HttpListenOptions;
+
 /*
  * Opens a non-blocking, close-on-exec listening socket at address (not
- * LISTEN_NONE) with the given backlog; with reuse_port, SO_REUSEPORT is set
- * before bind so more sockets can share a TCP port (pass the bound port of
- * the first).  A stale unix socket file is replaced; any other file there is
- * an error.  Returns the fd (caller closes) or -1 with an error naming the
- * address.
+ * LISTEN_NONE), one no other process can share: a TCP port taken, or a unix
+ * socket another process accepts on, is an error (G_IO_ERROR_ADDRESS_IN_USE).
+ * A stale unix socket file is replaced; any other file there is an error.
+ * Returns the fd (caller closes) or -1 with an error naming the address.
  */
-int http_listen_open (const ListenAddress *address, int backlog, gboolean reuse_port, GError **error);
+int http_listen_open (const ListenAddress *address, const HttpListenOptions *options, GError **error);
+
+/* Finds group (a name, or a number) in the group database; FALSE with an error naming it. */
+gboolean http_listen_parse_group (const char *group, gid_t *gid, GError **error);
 
 /* Returns what fd is bound to, as "127.0.0.1:11380", "[::1]:80" or "unix:/path"; caller frees. */
 char *http_listen_describe (int fd);

@@ -7,8 +7,11 @@
 
 #include <string.h>
 
+#include "http-secret.h"
+
 #define METHOD_MAX 32
 #define URI_MAX 8192
+#define WARN_INTERVAL_USEC (60 * G_USEC_PER_SEC)
 
 typedef struct {
   HttpIp ip;
@@ -17,6 +20,9 @@ typedef struct {
 
 struct _HttpTrustedProxies {
   GArray *masks; /* Mask */
+  char *secret; /* NULL: none */
+  GMutex warn_lock;
+  gint64 warned_usec; /* the last warning about a peer not believed */
 };
 
 static gboolean
@@ -56,7 +62,15 @@ http_trusted_proxies_new (const char *const *cidrs, GError **error)
     }
   proxies = g_new0 (HttpTrustedProxies, 1);
   proxies->masks = g_steal_pointer (&masks);
+  g_mutex_init (&proxies->warn_lock);
   return proxies;
+}
+
+void
+http_trusted_proxies_set_secret (HttpTrustedProxies *proxies, const char *secret)
+{
+  http_secret_free (proxies->secret);
+  proxies->secret = g_strdup (secret);
 }
 
 void
@@ -65,7 +79,71 @@ http_trusted_proxies_free (HttpTrustedProxies *proxies)
   if (proxies == NULL)
     return;
   g_array_unref (proxies->masks);
+  http_secret_free (proxies->secret);
+  g_mutex_clear (&proxies->warn_lock);
   g_free (proxies);
+}
+
+static gboolean
+ip_is_loopback (const HttpIp *ip)
+{
+  static const guint8 v6_loopback[16] = { [15] = 1 };
+
+  if (ip->family == AF_INET)
+    return ip->bytes[0] == 127;
+  return memcmp (ip->bytes, v6_loopback, 16) == 0;
+}
+
+gboolean
+http_trusted_proxies_have_loopback (const HttpTrustedProxies *proxies)
+{
+  HttpIp v4, v6;
+
+  http_ip_parse ("127.0.0.1", &v4);
+  http_ip_parse ("::1", &v6);
+  return http_trusted_proxies_contain (proxies, &v4) || http_trusted_proxies_contain (proxies, &v6);
+}
+
+/* Whether a TCP peer's word on the client counts. */
+static gboolean
+believe (const HttpTrustedProxies *proxies, const HttpIp *peer, const char *secret)
+{
+  if (!http_trusted_proxies_contain (proxies, peer))
+    return FALSE;
+  if (proxies->secret != NULL)
+    return secret != NULL && http_secret_equal (secret, proxies->secret);
+  /* No proof possible: on loopback, any local user is as much "the proxy" as nginx. */
+  return !ip_is_loopback (peer);
+}
+
+/* A peer named a client and was not believed: worth a word now and then (from any thread). */
+static void
+warn_not_believed (HttpTrustedProxies *proxies, const HttpIp *peer, gboolean one_of_them)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_autofree char *address = NULL;
+
+  {
+    g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&proxies->warn_lock);
+    if (proxies->warned_usec != 0 && now - proxies->warned_usec < WARN_INTERVAL_USEC)
+      return;
+    proxies->warned_usec = now;
+  }
+  address = http_ip_to_string (peer);
+  if (!one_of_them)
+    g_warning ("check endpoint: %s named a client in X-Real-IP/X-Forwarded-For but is not one of "
+               "--trusted-proxies: it is taken as the client itself",
+               address);
+  else if (proxies->secret != NULL)
+    g_warning (
+      "check endpoint: %s named a client in X-Real-IP/X-Forwarded-For without the right " HTTP_PROXY_SECRET_HEADER
+      ": it is taken as the client itself",
+      address);
+  else
+    g_warning ("check endpoint: %s named a client in X-Real-IP/X-Forwarded-For, but a loopback peer on TCP is "
+               "believed only with --check-proxy-secret-file (or over a unix socket): it is taken as the client "
+               "itself",
+               address);
 }
 
 gboolean
@@ -140,7 +218,7 @@ client_from_forwarded_for (const char *list, const HttpTrustedProxies *proxies, 
 }
 
 gboolean
-http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, const HttpTrustedProxies *proxies,
+http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, HttpTrustedProxies *proxies,
                   HttpOriginalRequest *out, char **reason)
 {
   HttpIp peer_ip, client;
@@ -171,8 +249,12 @@ http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, 
       return FALSE;
     }
 
-  if (http_ip_from_sockaddr (peer, &peer_ip) && !http_trusted_proxies_contain (proxies, &peer_ip))
-    client = peer_ip; /* an untrusted peer speaks for itself only */
+  if (http_ip_from_sockaddr (peer, &peer_ip) && !believe (proxies, &peer_ip, headers->proxy_secret))
+    {
+      client = peer_ip; /* a peer not believed speaks for itself only */
+      if (headers->real_ip != NULL || headers->forwarded_for != NULL)
+        warn_not_believed (proxies, &peer_ip, http_trusted_proxies_contain (proxies, &peer_ip));
+    }
   else if (headers->real_ip != NULL)
     {
       if (!http_ip_parse (headers->real_ip, &client))

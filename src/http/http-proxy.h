@@ -7,11 +7,28 @@
 
 G_BEGIN_DECLS
 
-/* The proxies whose forwarding headers we believe: a list of address masks. */
+/* The name of the header a TCP proxy proves itself with (see http_trusted_proxies_set_secret()). */
+#define HTTP_PROXY_SECRET_HEADER "X-Hkp-Proxy-Secret"
+
+/*
+ * The proxies whose forwarding headers we believe: a list of address masks,
+ * and the secret a proxy on TCP must send to be believed.
+ */
 typedef struct _HttpTrustedProxies HttpTrustedProxies;
 
 /* Parses CIDRs or addresses ("127.0.0.0/8", "::1"); NULL with an error naming the bad entry. */
 HttpTrustedProxies *http_trusted_proxies_new (const char *const *cidrs, GError **error);
+
+/*
+ * Sets the secret (copied) a TCP peer must send in HTTP_PROXY_SECRET_HEADER,
+ * besides being one of the proxies, for its word on the client to count.
+ * Without one, a loopback peer's word never counts: any local user can be
+ * one.
+ */
+void http_trusted_proxies_set_secret (HttpTrustedProxies *proxies, const char *secret);
+
+/* TRUE if some loopback address is one of the proxies. */
+gboolean http_trusted_proxies_have_loopback (const HttpTrustedProxies *proxies);
 
 /* Frees proxies. */
 void http_trusted_proxies_free (HttpTrustedProxies *proxies);
@@ -28,6 +45,7 @@ typedef struct {
   const char *real_ip; /* X-Real-IP */
   const char *forwarded_for; /* X-Forwarded-For, several headers joined with "," */
   gboolean duplicated; /* X-Original-Method, -URI or X-Real-IP came twice */
+  const char *proxy_secret; /* HTTP_PROXY_SECRET_HEADER */
 } HttpProxyHeaders;
 
 /* The original request, as the plugins will see it. */
@@ -45,12 +63,16 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HttpOriginalRequest, http_original_request_cle
 
 /*
  * Works out the original request from the proxy's headers.  peer is the
- * connection's address (NULL or AF_UNIX for a unix socket peer, which is trusted); the
- * client address comes from X-Real-IP, else the right-most untrusted entry of
- * X-Forwarded-For, and only when the peer is trusted, else it is the peer.
- * FALSE with a one-line reason (for a 400) when a header is missing or malformed.
+ * connection's address (NULL or AF_UNIX for a unix socket peer, which is
+ * believed: the socket's mode says who may connect).  A TCP peer is
+ * believed if it is one of proxies and, with a secret set, sends it; with
+ * none, if it is not a loopback address.  The client address comes from
+ * X-Real-IP, else the right-most untrusted entry of X-Forwarded-For, when
+ * the peer is believed; else it is the peer (logged, now and then, when it
+ * did name a client).  FALSE with a one-line reason (for a 400) when a header
+ * is missing or malformed.
  */
-gboolean http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer,
-                           const HttpTrustedProxies *proxies, HttpOriginalRequest *out, char **reason);
+gboolean http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, HttpTrustedProxies *proxies,
+                           HttpOriginalRequest *out, char **reason);
 
 G_END_DECLS

@@ -104,21 +104,20 @@ on_snapshot (HttpSnapshot *snapshot, gpointer data)
   publish (data, snapshot);
 }
 
-/* Counts the workers that have yet to answer Sync, then answers a change. */
+/* Counts the workers that have yet to answer Sync, then calls done. */
 typedef struct {
-  GDBusMethodInvocation *invocation;
-  GVariant *answer;
+  HttpWorkersSynced done;
+  gpointer data;
   guint pending;
-} ChangeReply;
+} Barrier;
 
 static void
-change_reply_done (ChangeReply *reply)
+barrier_pass (Barrier *barrier)
 {
-  if (--reply->pending > 0)
+  if (--barrier->pending > 0)
     return;
-  g_dbus_method_invocation_return_value (reply->invocation, g_variant_new ("(v)", reply->answer));
-  g_variant_unref (reply->answer);
-  g_free (reply);
+  barrier->done (barrier->data);
+  g_free (barrier);
 }
 
 static void
@@ -126,29 +125,49 @@ on_synced (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GVariant) ignored = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
 
-  change_reply_done (user_data);
+  barrier_pass (user_data);
 }
 
 /*
- * Answers reply once every worker has answered Sync (or failed to): a
- * worker takes its messages in order, so by then it serves every snapshot
+ * Calls done once every worker has answered Sync (or failed to): a worker
+ * takes its messages in order, so by then it serves every snapshot
  * published before.
  */
-static void
-sync_then_answer (HttpWorkers *self, ChangeReply *reply)
+void
+http_workers_sync (HttpWorkers *self, HttpWorkersSynced done, gpointer data)
 {
-  reply->pending = 1;
+  Barrier *barrier = g_new0 (Barrier, 1);
+
+  barrier->done = done;
+  barrier->data = data;
+  barrier->pending = 1;
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *worker = self->workers->pdata[i];
 
       if (!worker->greeted)
         continue;
-      reply->pending++;
+      barrier->pending++;
       g_dbus_connection_call (worker->connection, NULL, HTTP_WORKER_OBJECT_PATH, HTTP_WORKER_INTERFACE, "Sync", NULL,
-                              NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, on_synced, reply);
+                              NULL, G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, on_synced, barrier);
     }
-  change_reply_done (reply);
+  barrier_pass (barrier);
+}
+
+/* A change a worker sent, answered. */
+typedef struct {
+  GDBusMethodInvocation *invocation;
+  GVariant *answer;
+} ChangeReply;
+
+static void
+send_change_reply (gpointer data)
+{
+  ChangeReply *reply = data;
+
+  g_dbus_method_invocation_return_value (reply->invocation, g_variant_new ("(v)", reply->answer));
+  g_variant_unref (reply->answer);
+  g_free (reply);
 }
 
 /* ---- what workers ask ---------------------------------------------------------- */
@@ -173,7 +192,7 @@ on_change_done (GObject *source, GAsyncResult *result, gpointer user_data)
    * Read your writes: the change's snapshot went to every worker as it was
    * built; the one that asked answers once all of them serve it.
    */
-  sync_then_answer (self, reply);
+  http_workers_sync (self, send_change_reply, reply);
   g_free (call);
 }
 
@@ -355,8 +374,16 @@ http_workers_new (HttpBridge *bridge, guint count, GError **error)
       worker->owner = self;
       worker->index = i + 1;
       g_ptr_array_add (self->workers, worker);
-      worker->listen_fd = http_bridge_open_socket (bridge, error);
-      if (worker->listen_fd < 0 || !worker_start (worker, error))
+      /* The very socket the daemon's threads accept from, and only that one: no other process can join it. */
+      worker->listen_fd = fcntl (http_bridge_get_listen_fd (bridge), F_DUPFD_CLOEXEC, 3);
+      if (worker->listen_fd < 0)
+        {
+          int saved = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "dup: %s", g_strerror (saved));
+          http_workers_free (self);
+          return NULL;
+        }
+      if (!worker_start (worker, error))
         {
           http_workers_free (self);
           return NULL;

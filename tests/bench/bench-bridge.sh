@@ -8,7 +8,8 @@
 # hkp-plugind (its default server threads; HTTP_THREADS=N for N), and against bench-soup-fixed (one libsoup thread answering a
 # fixed body of the same size); then 3 plugins with --http-processes=2.  Then libsoup alone with two threads in one process and with two
 # processes on one port (what GLib's process-wide locks cost), /plugins/status p99 while a plugin drains
-# for 30 s, and the daemon's RSS around 100,000 connections each closed by the client.
+# for 30 s, /plugins/status under a slowloris of 1,500 connections against its p99 without, and the
+# daemon's RSS around 100,000 connections each closed by the client.
 source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
 duration=${DURATION:-10}
@@ -132,6 +133,23 @@ draining=$(busctl --address="unix:path=$work/bus.sock" get-property org.hkp.Plug
 run_wrk "http://127.0.0.1:$http_port/plugins/status"
 printf 'while draining (%s request(s) held in the old instance)  /plugins/status %s req/s  p99 %s ms\n' \
   "$draining" "$rps" "$p99"
+stop_daemon
+
+# /plugins/status under a slowloris of 1,500 connections (bench-hold --slow: each sends the start of
+# a head, then a header line a second, and is opened again once closed), against p99 just before; in
+# rounds, since other load on the machine drifts.
+start_daemon "$work/plugins.d-3"
+for round in $(seq "${SLOW_ROUNDS:-3}"); do
+  run_wrk "http://127.0.0.1:$http_port/plugins/status"
+  free_rps=$rps free_p99=$p99
+  coproc hold { "$build/tests/bench/bench-hold" "127.0.0.1:$http_port" "${SLOW:-1500}" --slow; }
+  read -r _ held <&"${hold[0]}"
+  run_wrk "http://127.0.0.1:$http_port/plugins/status"
+  exec {hold[1]}>&-
+  wait "$hold_PID" || true
+  printf 'round %s: /plugins/status under a slowloris of %s: %s req/s p99 %s ms (without: %s req/s, p99 %s ms)\n' \
+    "$round" "$held" "$rps" "$p99" "$free_rps" "$free_p99"
+done
 stop_daemon
 
 # RSS around 100,000 connections, each closed by the client after its answer.

@@ -7,7 +7,9 @@
 # Measures, with wrk -t1 -c32 keep-alive for $DURATION seconds each:
 #   nginx return 204 (the HTTP ceiling here); hkp-plugind with 0, 1 (ipfilter) and 2 (ipfilter +
 #   ratelimit) plugins; p99 steady and during a reload storm of ratelimit; the same with
-#   "Connection: close"; and the daemon's RSS before and after a million checks.
+#   "Connection: close"; the daemon's RSS before and after a million checks; and the rate while
+#   10,000 idle connections are held (bench-hold), against the rate just before without them.
+# wrk speaks as nginx over TCP would, with the proxy secret (--check-proxy-secret-file).
 source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
 duration=${DURATION:-10}
@@ -45,6 +47,7 @@ pids+=($!)
 mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
 cp "$build/src/plugins/ipfilter.so" "$build/src/plugins/ratelimit.so" "$work/plugins/"
 printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
+(umask 077; echo "bench-proxy-secret" > "$work/proxy-secret")
 check_port=$(free_port)
 for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 
@@ -52,14 +55,16 @@ start_daemon() {
   rm -f "$work/daemon.log"
   "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
     --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
-    --http-listen=none --check-listen="127.0.0.1:$check_port" ${CHECK_ARGS:-} 2>"$work/daemon.log" &
+    --http-listen=none --check-listen="127.0.0.1:$check_port" --check-proxy-secret-file="$work/proxy-secret" \
+    ${CHECK_ARGS:-} 2>"$work/daemon.log" &
   daemon_pid=$!
   pids+=($daemon_pid)
   for _ in $(seq 100); do grep -qE " ready$" "$work/daemon.log" 2>/dev/null && break; sleep 0.1; done
 }
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
-headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /pks/lookup?op=get&search=0x1234" -H "X-Real-IP: 192.0.2.1")
+headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /pks/lookup?op=get&search=0x1234" -H "X-Real-IP: 192.0.2.1"
+         -H "X-Hkp-Proxy-Secret: bench-proxy-secret")
 
 echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive; $(nproc) CPUs"
 run_wrk "http://127.0.0.1:$nginx_port/"
@@ -111,6 +116,25 @@ PY
     after=$(rss)
     printf '%-44s %s kB before, %s kB after (%s)\n' "  RSS around 1,000,000 checks" "$before" "$after" \
       "$(awk '/requests in/ {print $1, "requests"}' "$work/wrk-million.out")"
+
+    # Real clients while 10,000 idle connections are held (the daemon holds 10,000 with a hard file
+    # limit of 20,000: wrk's connections each close the longest-idle), against the rate just before;
+    # in rounds, since other load on the machine drifts: each round's ratio, and their median.
+    ratios=()
+    for round in $(seq "${HOLD_ROUNDS:-3}"); do
+      run_wrk "http://127.0.0.1:$check_port/check" "${headers[@]}"
+      free_rps=$rps free_p99=$p99
+      coproc hold { "$build/tests/bench/bench-hold" "127.0.0.1:$check_port" "${IDLE:-10000}"; }
+      read -r _ held <&"${hold[0]}"
+      run_wrk "http://127.0.0.1:$check_port/check" "${headers[@]}"
+      exec {hold[1]}>&-
+      wait "$hold_PID" || true
+      ratios+=("$(ratio "$rps" "$free_rps")")
+      printf '%-44s %10s req/s  p99 %6s ms  (without: %s req/s, p99 %s ms) = %sx %s\n' \
+        "  round $round: $held idle connections held" "$rps" "$p99" "$free_rps" "$free_p99" "${ratios[-1]}" "$errors"
+    done
+    printf '%-44s %sx\n' "  with idle connections held, median" \
+      "$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')"
   fi
   stop_daemon
 done

@@ -8,11 +8,14 @@
  * every socket has SO_REUSEPORT, so that more threads, and more processes
  * started with the same PORT, share it.  THREADS defaults to 1.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libsoup/soup.h>
-
-#include "http-listen.h"
 
 typedef struct {
   GBytes *body;
@@ -25,6 +28,26 @@ on_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashT
   soup_server_message_set_status (msg, 200, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Content-Type", "application/json");
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg), data);
+}
+
+/* A listening socket on 127.0.0.1:port with SO_REUSEPORT (the daemon never sets it: here it is the point). */
+static int
+listen_reuse_port (guint16 port)
+{
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int one = 1;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+      setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+      bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (fd, 1024) < 0)
+    {
+      if (fd >= 0)
+        close (fd);
+      return -1;
+    }
+  return fd;
 }
 
 static gpointer
@@ -55,7 +78,7 @@ main (int argc, char **argv)
   gsize length = 0;
   g_autoptr (GBytes) bytes = NULL;
   g_autoptr (GMainLoop) idle = g_main_loop_new (NULL, FALSE);
-  ListenAddress address = { LISTEN_TCP, (char *) "127.0.0.1", 0, NULL };
+  guint16 port;
   guint threads = argc == 4 ? (guint) atoi (argv[3]) : 1;
 
   if (argc < 3 || argc > 4 || threads == 0 || !g_file_get_contents (argv[2], &body, &length, &error))
@@ -64,15 +87,15 @@ main (int argc, char **argv)
       return 2;
     }
   bytes = g_bytes_new_take (g_steal_pointer (&body), length);
-  address.port = (guint16) atoi (argv[1]);
+  port = (guint16) atoi (argv[1]);
   for (guint i = 0; i < threads; i++)
     {
       Server *server = g_new0 (Server, 1); /* lives as long as the process */
       server->body = bytes;
-      server->fd = http_listen_open (&address, 1024, TRUE, &error);
+      server->fd = listen_reuse_port (port);
       if (server->fd < 0)
         {
-          g_printerr ("%s\n", error->message);
+          g_printerr ("cannot listen on 127.0.0.1:%u: %s\n", port, g_strerror (errno));
           return 1;
         }
       g_thread_unref (g_thread_new ("fixed", serve, server));

@@ -100,12 +100,6 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
   read_next_line (daemon);
 }
 
-HkpTestDaemon *
-hkp_test_daemon_start (const char *const *argv, gint uid)
-{
-  return hkp_test_daemon_start_env (argv, uid, NULL);
-}
-
 /* Fails unless argv names where each listener goes: the defaults (11380, 11381) may be a running service's. */
 static void
 assert_own_addresses (const char *const *argv)
@@ -123,8 +117,8 @@ assert_own_addresses (const char *const *argv)
     }
 }
 
-HkpTestDaemon *
-hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env)
+static HkpTestDaemon *
+daemon_start (const char *const *prefix, const char *const *argv, gint uid, const char *const *env)
 {
   HkpTestDaemon *daemon = g_new0 (HkpTestDaemon, 1);
   g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
@@ -132,6 +126,9 @@ hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const 
   g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
   assert_own_addresses (argv);
+  for (guint i = 0; prefix != NULL && prefix[i] != NULL; i++)
+    g_ptr_array_add (args, g_strdup (prefix[i]));
+
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
       g_auto (GStrv) pair = g_strsplit (env[i], "=", 2);
@@ -157,6 +154,24 @@ hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const 
   return daemon;
 }
 
+HkpTestDaemon *
+hkp_test_daemon_start (const char *const *argv, gint uid)
+{
+  return daemon_start (NULL, argv, uid, NULL);
+}
+
+HkpTestDaemon *
+hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env)
+{
+  return daemon_start (NULL, argv, uid, env);
+}
+
+HkpTestDaemon *
+hkp_test_daemon_start_under (const char *const *prefix, const char *const *argv)
+{
+  return daemon_start (prefix, argv, -1, NULL);
+}
+
 gint
 hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle)
 {
@@ -172,19 +187,35 @@ hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle)
   return hkp_test_daemon_wait_line_after (daemon, needle, -1);
 }
 
+static gboolean
+on_wait_expired (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 gint
 hkp_test_daemon_wait_line_after (HkpTestDaemon *daemon, const char *needle, gint after)
 {
+  gboolean expired = FALSE;
+  guint timeout = g_timeout_add_seconds (HKP_TEST_DAEMON_WAIT_SEC, on_wait_expired, &expired);
+
   for (guint i = (guint) (after + 1);; i++)
     {
       while (i >= daemon->lines->len)
         {
           if (daemon->eof)
             g_error ("the daemon's output ended without \"%s\"", needle);
+          if (expired)
+            g_error ("the daemon did not say \"%s\" within %d s", needle, HKP_TEST_DAEMON_WAIT_SEC);
           g_main_context_iteration (NULL, TRUE);
         }
       if (strstr (daemon->lines->pdata[i], needle) != NULL)
-        return (gint) i;
+        {
+          if (!expired)
+            g_source_remove (timeout);
+          return (gint) i;
+        }
     }
 }
 

@@ -56,8 +56,14 @@ HkpTestDaemon *hkp_test_daemon_start (const char *const *argv, gint uid);
 /* Like hkp_test_daemon_start(), with extra environment variables env (NULL-terminated KEY=VALUE, may be NULL). */
 HkpTestDaemon *hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env);
 
+/* Starts hkp-plugind with argv under the command prefix (NULL-terminated, e.g. setpriv and its options). */
+HkpTestDaemon *hkp_test_daemon_start_under (const char *const *prefix, const char *const *argv);
+
 /* Returns the index of the first line holding needle, or -1. */
 gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
+
+/* How long a wait for a line may take before the test fails naming the line (no test waits on one longer). */
+#define HKP_TEST_DAEMON_WAIT_SEC 90
 
 /* Waits until the daemon printed a line holding needle and returns its index; fails if the output ends first. */
 gint hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle);

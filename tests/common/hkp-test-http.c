@@ -92,12 +92,8 @@ hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target
                        const char *body, HkpTestHttpResponse *out, GError **error)
 {
   g_autoptr (GString) request = g_string_new (NULL);
-  g_autofree char *status_line = NULL;
-  gsize length = 0;
-  gboolean chunked = FALSE;
   gboolean own_host = FALSE;
 
-  memset (out, 0, sizeof *out);
   g_string_append_printf (request, "%s %s HTTP/1.1\r\n", method, target);
   for (guint i = 0; headers != NULL && headers[i] != NULL; i++)
     own_host |= g_ascii_strncasecmp (headers[i], "Host:", 5) == 0;
@@ -113,7 +109,17 @@ hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target
     g_string_append (request, body);
   if (!g_output_stream_write_all (http->out, request->str, request->len, NULL, NULL, error))
     return FALSE;
+  return hkp_test_http_read_response (http, method, out, error);
+}
 
+gboolean
+hkp_test_http_read_response (HkpTestHttp *http, const char *method, HkpTestHttpResponse *out, GError **error)
+{
+  g_autofree char *status_line = NULL;
+  gsize length = 0;
+  gboolean chunked = FALSE;
+
+  memset (out, 0, sizeof *out);
   status_line = read_line (http, error);
   if (status_line == NULL)
     return FALSE;
@@ -201,6 +207,15 @@ gboolean
 hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error)
 {
   return g_output_stream_write_all (http->out, bytes, strlen (bytes), NULL, NULL, error);
+}
+
+gboolean
+hkp_test_http_readable (HkpTestHttp *http)
+{
+  GSocket *socket = g_socket_connection_get_socket (http->connection);
+
+  return g_buffered_input_stream_get_available (G_BUFFERED_INPUT_STREAM (http->in)) > 0 ||
+    (g_socket_condition_check (socket, G_IO_IN | G_IO_HUP) & (G_IO_IN | G_IO_HUP)) != 0;
 }
 
 gboolean

@@ -37,8 +37,14 @@ HkpTestHttp *hkp_test_http_connect (const char *address, const char *local_ip, G
 gboolean hkp_test_http_request (HkpTestHttp *http, const char *method, const char *target, const char *const *headers,
                                 const char *body, HkpTestHttpResponse *out, GError **error);
 
+/* Reads one answer (to a request made with method) into out (caller clears); FALSE with an error as above. */
+gboolean hkp_test_http_read_response (HkpTestHttp *http, const char *method, HkpTestHttpResponse *out, GError **error);
+
 /* Sends bytes as they are (a request cut short, say); FALSE with an error if the connection failed. */
 gboolean hkp_test_http_send (HkpTestHttp *http, const char *bytes, GError **error);
+
+/* Returns TRUE if something (an answer, or the end) waits to be read now; reads nothing. */
+gboolean hkp_test_http_readable (HkpTestHttp *http);
 
 /* Returns TRUE once the server has closed the connection (reads EOF without blocking long). */
 gboolean hkp_test_http_peer_closed (HkpTestHttp *http);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <glib/gstdio.h>
 
@@ -275,4 +276,28 @@ hkp_test_with_isolation (const char *json)
       strchr (json, ':') == NULL)
     return g_strdup (json);
   return g_strdup_printf ("%.*s, \"isolation\": \"%s\"%s", (int) (brace - json), json, hkp_test_isolation (), brace);
+}
+
+guint
+hkp_test_raise_fd_limit (void)
+{
+  struct rlimit limit;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  limit.rlim_cur = limit.rlim_max;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  return limit.rlim_cur == RLIM_INFINITY ? G_MAXUINT : (guint) MIN (limit.rlim_cur, G_MAXUINT);
+}
+
+guint
+hkp_test_count_fds (GPid pid)
+{
+  g_autofree char *dir = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (listing);
+  while (g_dir_read_name (listing) != NULL)
+    n++;
+  return n;
 }

@@ -68,4 +68,10 @@ const char *hkp_test_isolation (void);
  */
 char *hkp_test_with_isolation (const char *json);
 
+/* Raises this process's soft limit on open files to the hard limit; returns the new limit. */
+guint hkp_test_raise_fd_limit (void);
+
+/* Returns how many file descriptors process pid holds (from /proc). */
+guint hkp_test_count_fds (GPid pid);
+
 G_END_DECLS

@@ -115,7 +115,8 @@ test_every_option (Fixture *f, gconstpointer data)
   g_assert_true (PARSE (&o, &error, conf_arg, "--plugin-dir=/p", "--config-dir=/c", "--state-dir=/s",
                         "--bus=unix:path=/tmp/bus", "--no-polkit", "--http-listen=[::1]:0",
                         "--http-token-file=/etc/token", "--check-listen=unix:/run/check.sock", "--drain-timeout=2.5",
-                        "--health-interval=7", "--history-limit=12", "--check-config"));
+                        "--health-interval=7", "--history-limit=12", "--check-config", "--check-socket-group=www-data",
+                        "--check-proxy-secret-file=/etc/hkp-plugind/proxy-secret"));
   g_assert_no_error (error);
   g_assert_cmpstr (o.config_file, ==, conf);
   g_assert_cmpstr (o.config_dir, ==, "/c");
@@ -132,6 +133,8 @@ test_every_option (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (o.health_interval_sec, ==, 7);
   g_assert_cmpuint (o.history_limit, ==, 12);
   g_assert_true (o.check_config);
+  g_assert_cmpstr (o.check_socket_group, ==, "www-data");
+  g_assert_cmpstr (o.check_proxy_secret_file, ==, "/etc/hkp-plugind/proxy-secret");
   daemon_options_clear (&o);
 }
 
@@ -161,6 +164,10 @@ test_bad_values (Fixture *f, gconstpointer data)
            "--trusted-proxies=10.0.0.0/8,bogus");
   REFUSED (f, "TLS needs both http-tls-certificate and http-tls-key", "--http-tls-certificate=/etc/cert.pem");
   REFUSED (f, "--http-tls-key: invalid value \"key.pem\": expected an absolute file name", "--http-tls-key=key.pem");
+  REFUSED (f, "--check-socket-group: invalid value \"no-such-group-here\": no group \"no-such-group-here\"",
+           "--check-socket-group=no-such-group-here");
+  REFUSED (f, "--check-proxy-secret-file: invalid value \"secret\": expected an absolute file name",
+           "--check-proxy-secret-file=secret");
   REFUSED (f, "unexpected argument \"extra\"", "extra");
   REFUSED (f, "--history-limit: invalid value \"0\": expected 1 to 1000000 versions", "--history-limit=0");
   REFUSED (f, "--history-limit: invalid value \"lots\": expected 1 to 1000000 versions", "--history-limit=lots");

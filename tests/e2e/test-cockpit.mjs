@@ -17,6 +17,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
+import net from "node:net";
 import path from "node:path";
 import { createRequire } from "node:module";
 
@@ -129,10 +130,12 @@ function checkRequest(socketPath) {
     });
 }
 
-// Resolves once count calls wrote their byte to the FIFO.  Opened read-write, so it never sees end-of-file.
+// Resolves once count calls wrote their byte to the FIFO.  Opened read-write, so it never sees end-of-file;
+// read as a pipe on the event loop (net.Socket), not by a blocking read on a pool thread, which would keep
+// the process from exiting should the test end before the byte comes.
 function callsInFlight(fifo, count) {
-    const fd = fs.openSync(fifo, fs.constants.O_RDWR);
-    const stream = fs.createReadStream(null, { fd });
+    const fd = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    const stream = new net.Socket({ fd, readable: true, writable: false });
     let seen = 0;
     return new Promise(resolve => {
         stream.on("data", chunk => {

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Who may ask the management bridge what, and how: the bearer token (missing,
- * wrong, right, no token file, a token file others can read), Origin and Host,
+ * wrong, right, no token file, a token file others can read or another user
+ * owns), Origin and Host,
  * request-target tricks on the wire, redaction of secrets (and keeping them
  * when a redacted config comes back), HTTPS with a certificate made at test
  * time, connections the client closes, idle ones we close, and the limit.
  */
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bridge-fixture.h"
 #include "hkp-test-http.h"
@@ -59,6 +62,95 @@ test_token (BridgeFixture *f, gconstpointer data)
   }
 }
 
+/* Sends a reload of beta with token on a new raw connection, not waiting for the answer. */
+static HkpTestHttp *
+ask_reload (BridgeFixture *f, const char *token)
+{
+  g_autoptr (GError) error = NULL;
+  HkpTestHttp *http = bridge_connect_raw (f);
+  g_autofree char *request = g_strdup_printf ("POST /plugins/reload?plugin=beta HTTP/1.1\r\nHost: %s\r\n"
+                                              "Authorization: Bearer %s\r\nContent-Length: 0\r\n\r\n",
+                                              f->address, token);
+
+  g_assert_true (hkp_test_http_send (http, request, &error));
+  g_assert_no_error (error);
+  return http;
+}
+
+/* Reads the answer on http; returns its status, and the time it took since started in *took_usec. */
+static guint
+answer_status (HkpTestHttp *http, gint64 started, gint64 *took_usec)
+{
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (hkp_test_http_read_response (http, "POST", &r, &error));
+  g_assert_no_error (error);
+  if (took_usec != NULL)
+    *took_usec = g_get_monotonic_time () - started;
+  return r.status;
+}
+
+/*
+ * Wrong tokens from one address are answered a second apart, however many
+ * connections they come on, and no thread waits for them: /livez and a
+ * right token, on the same single server thread, are answered meanwhile.
+ */
+static void
+test_wrong_tokens_throttled (BridgeFixture *f, gconstpointer data)
+{
+  HkpTestHttp *wrong[3];
+  gint64 started, took = 0;
+
+  bridge_start_with (f, (const char *const[]){ "--http-threads=1", NULL });
+  started = g_get_monotonic_time ();
+  for (guint i = 0; i < G_N_ELEMENTS (wrong); i++)
+    wrong[i] = ask_reload (f, "guess");
+  /* The third is due 3 s on: all of this comes before it. */
+  {
+    g_autoptr (HkpTestHttp) other = bridge_connect_raw (f);
+    assert_livez (other);
+  }
+  {
+    g_autoptr (HkpTestHttp) right = ask_reload (f, TOKEN);
+    g_assert_cmpuint (answer_status (right, started, NULL), ==, 200);
+  }
+  g_assert_false (hkp_test_http_readable (wrong[2]));
+  for (guint i = 0; i < G_N_ELEMENTS (wrong); i++)
+    {
+      g_assert_cmpuint (answer_status (wrong[i], started, &took), ==, 401);
+      /* The i-th is answered (i + 1) s after they were asked, at the soonest. */
+      g_assert_cmpint (took, >=, (gint64) (i + 1) * G_USEC_PER_SEC - 50 * 1000);
+      hkp_test_http_free (wrong[i]);
+    }
+  g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, 1);
+}
+
+/* Past 16 wrong answers waiting for one address, the next is refused at once, its token not even looked at. */
+static void
+test_wrong_tokens_waiting_are_bounded (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) hkp_test_http_free);
+
+  bridge_start (f);
+  for (guint i = 0; i < 16; i++)
+    g_ptr_array_add (waiting, ask_reload (f, "guess"));
+  /* The bridge has read all 16. */
+  {
+    gint line = -1;
+    for (guint i = 0; i < 16; i++)
+      line = hkp_test_daemon_wait_line_after (f->daemon, "from 127.0.0.1: wrong bearer token, answered in", line);
+  }
+  {
+    g_autoptr (HkpTestHttp) more = ask_reload (f, "guess");
+    gint64 took = 0;
+
+    g_assert_cmpuint (answer_status (more, g_get_monotonic_time (), &took), ==, 429);
+    g_assert_cmpint (took, <, G_USEC_PER_SEC);
+  }
+  /* The daemon stops with answers still held: they go nowhere, and nothing leaks. */
+}
+
 static void
 test_no_token_file_means_no_changes (BridgeFixture *f, gconstpointer data)
 {
@@ -93,6 +185,27 @@ test_loose_token_file_refused (BridgeFixture *f, gconstpointer data)
   f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
   g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 1);
   g_assert_cmpint (hkp_test_daemon_find (f->daemon, "is accessible to group or others (mode 0640)"), >=, 0);
+  g_clear_pointer (&f->daemon, hkp_test_daemon_free);
+}
+
+/* A 0600 token file owned by another user (who could write a token of their choosing) stops the start too. */
+static void
+test_foreign_token_file_refused (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) argv = NULL;
+  g_autofree char *token = g_strdup_printf ("--http-token-file=%s", f->token_file);
+  g_autofree char *says = NULL;
+  struct passwd *nobody = getpwnam ("nobody");
+
+  g_assert_nonnull (nobody);
+  g_assert_cmpint (chown (f->token_file, nobody->pw_uid, nobody->pw_gid), ==, 0);
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", "--http-listen=127.0.0.1:0", token, NULL);
+  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  g_assert_cmpint (hkp_test_daemon_wait_exit (f->daemon), ==, 1);
+  says = g_strdup_printf ("token file %s is owned by uid %u, not by root or the daemon's uid 0", f->token_file,
+                          (unsigned) nobody->pw_uid);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, says), >=, 0);
   g_clear_pointer (&f->daemon, hkp_test_daemon_free);
 }
 
@@ -298,29 +411,82 @@ test_idle_connections_closed (BridgeFixture *f, gconstpointer data)
   }
 }
 
-/* Past the most connections it holds, the bridge closes new ones, and takes them again once some end. */
+typedef struct {
+  HkpTestHttp *http;
+  const char *target;
+  HkpTestHttpResponse response;
+  GError *error;
+} SlowReload;
+
+static gpointer
+slow_reload_thread (gpointer data)
+{
+  SlowReload *slow = data;
+
+  hkp_test_http_request (slow->http, "POST", slow->target,
+                         (const char *const[]){ "Authorization: Bearer " TOKEN, NULL }, NULL, &slow->response,
+                         &slow->error);
+  return NULL;
+}
+
+/*
+ * At the most connections it holds, the bridge closes the longest-idle one
+ * to admit a new one; only while every connection is busy with a request
+ * does it refuse new ones.
+ */
 static void
 test_connection_limit (BridgeFixture *f, gconstpointer data)
 {
   g_autoptr (HkpTestHttp) first = NULL;
   g_autoptr (HkpTestHttp) second = NULL;
   g_autoptr (HkpTestHttp) third = NULL;
-  g_autoptr (HkpTestHttp) later = NULL;
+  g_autoptr (HkpTestHttp) refused = NULL;
+  SlowReload slow[2] = { { NULL, "/plugins/reload?plugin=slow1" }, { NULL, "/plugins/reload?plugin=slow2" } };
+  GThread *threads[2];
 
+  /* Their reloads take 2 s: long enough to find both connections busy. */
+  for (guint i = 1; i <= 2; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("slow%u", i);
+      hkp_test_tree_write_plugin (
+        &f->tree, name, "{\"module\": \"sleeper.so\", \"priority\": 9, \"config\": {\"init_delay_ms\": 2000}}");
+    }
   bridge_start_with (f, (const char *const[]){ "--http-max-connections=2", "--http-threads=1", NULL });
   first = bridge_connect_raw (f);
   second = bridge_connect_raw (f);
-  /* An answer on each: both are held. */
+  /* An answer on each, first's first: both are held, and first has been idle the longest. */
   assert_livez (first);
   assert_livez (second);
   third = bridge_connect_raw (f);
-  g_assert_true (hkp_test_http_peer_closed (third));
+  assert_livez (third);
   hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 2 connections held, the most it takes");
+  g_assert_true (hkp_test_http_peer_closed (first));
+  assert_livez (second);
 
-  g_clear_pointer (&first, hkp_test_http_free);
-  hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 1 connection held, taking new ones again");
-  later = bridge_connect_raw (f);
-  assert_livez (later);
+  /* Both held connections busy with a slow reload each: a new one is refused, and nothing is cut. */
+  slow[0].http = g_steal_pointer (&second);
+  slow[1].http = g_steal_pointer (&third);
+  for (guint i = 0; i < 2; i++)
+    threads[i] = g_thread_new ("slow-reload", slow_reload_thread, &slow[i]);
+  hkp_test_daemon_wait_line (f->daemon, "plugin slow1 active -> reloading");
+  hkp_test_daemon_wait_line (f->daemon, "plugin slow2 active -> reloading");
+  refused = bridge_connect_raw (f);
+  g_assert_true (hkp_test_http_peer_closed (refused));
+  hkp_test_daemon_wait_line (f->daemon, "every connection held is busy with a request: refusing new ones");
+  for (guint i = 0; i < 2; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_no_error (slow[i].error);
+      g_assert_cmpuint (slow[i].response.status, ==, 200);
+      hkp_test_http_response_clear (&slow[i].response);
+    }
+  /* Once their answers are out they are idle again, and make room. */
+  {
+    g_autoptr (HkpTestHttp) later = bridge_connect_raw (f);
+    assert_livez (later);
+  }
+  for (guint i = 0; i < 2; i++)
+    hkp_test_http_free (slow[i].http);
 }
 
 static void
@@ -401,8 +567,11 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   ADD ("/bridge/token", test_token);
+  ADD ("/bridge/wrong-tokens-throttled", test_wrong_tokens_throttled);
+  ADD ("/bridge/wrong-tokens-waiting-are-bounded", test_wrong_tokens_waiting_are_bounded);
   ADD ("/bridge/no-token-file-means-no-changes", test_no_token_file_means_no_changes);
   ADD ("/bridge/loose-token-file-refused", test_loose_token_file_refused);
+  ADD ("/bridge/foreign-token-file-refused", test_foreign_token_file_refused);
   ADD ("/bridge/origin-and-host", test_origin_and_host);
   ADD ("/bridge/path-tricks-do-not-reach-reload", test_path_tricks_do_not_reach_reload);
   ADD ("/bridge/redaction", test_redaction);

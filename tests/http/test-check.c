@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The check endpoint over real sockets: what the plugins see of the original
- * request, how verdicts map to nginx auth_request answers, clear 400s for
- * malformed proxy headers (never an allow), whom it believes about the
- * client address, keep-alive, the unix socket, and an orderly stop that lets
- * running checks finish while refusing new ones.
+ * request (never the proxy's secret), how verdicts map to nginx
+ * auth_request answers, clear 400s for malformed proxy headers and
+ * ambiguous framing (never an allow), whom it believes about the client
+ * address (a loopback peer only with the proxy secret), keep-alive, the unix
+ * socket and its mode, the longest-idle connection closed at the limit, and
+ * an orderly stop that lets running checks finish while refusing new ones.
  */
+#include <grp.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <gio/gunixsocketaddress.h>
 
@@ -15,18 +19,28 @@
 #include "hkp-test-probe.h"
 #include "http-check.h"
 
+#define SECRET "s3cret-for-tests"
+
 typedef struct {
   EngineFixture e;
   HttpCheck *check;
   ListenAddress listen;
+  HttpCheckSettings settings; /* serve() fills in listen and the engine */
 } Fixture;
 
 static void
 setup (Fixture *f, gconstpointer data)
 {
+  g_autofree char *secret_file = NULL;
+
   engine_fixture_setup (&f->e, data);
   f->listen.kind = LISTEN_TCP;
   f->listen.host = g_strdup ("127.0.0.1");
+  secret_file = hkp_test_write_file_path (f->e.root, "proxy-secret", SECRET "\n");
+  g_assert_cmpint (chmod (secret_file, 0600), ==, 0);
+  /* As the shipped nginx snippet over TCP: the proxy proves itself. */
+  f->settings.proxy_secret_file = g_steal_pointer (&secret_file);
+  f->settings.threads = 2;
 }
 
 static void
@@ -34,16 +48,19 @@ teardown (Fixture *f, gconstpointer data)
 {
   g_clear_pointer (&f->check, http_check_free);
   listen_address_clear (&f->listen);
+  g_free ((char *) f->settings.proxy_secret_file);
   engine_fixture_teardown (&f->e, data);
 }
 
-/* Loads the plugins written so far and serves checks, believing trusted (NULL: loopback). */
+/* Loads the plugins written so far and serves checks with f->settings, believing trusted (NULL: loopback). */
 static void
 serve (Fixture *f, const char *const *trusted)
 {
   g_autoptr (GError) error = NULL;
-  HttpCheckSettings settings = { .listen = &f->listen, .trusted_proxies = trusted, .threads = 2 };
+  HttpCheckSettings settings = f->settings;
 
+  settings.listen = &f->listen;
+  settings.trusted_proxies = trusted;
   engine_fixture_start (&f->e, NULL);
   f->check = http_check_new (f->e.engine, &settings, &error);
   g_assert_no_error (error);
@@ -57,7 +74,8 @@ write_echo_plugin (Fixture *f)
 {
   engine_fixture_write_plugin (&f->e, "echo",
                                "{\"module\": \"answer.so\", \"config\": "
-                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true}}");
+                               "{\"enabled\": true, \"verdict\": \"allow\", \"echo\": true, "
+                               "\"echo_header\": \"X-Hkp-Proxy-Secret\"}}");
 }
 
 static HkpTestHttp *
@@ -80,8 +98,9 @@ ask (HkpTestHttp *http, const char *const *headers, HkpTestHttpResponse *respons
   g_assert_no_error (error);
 }
 
-static const char *const nginx_headers[] = { "X-Original-Method: POST", "X-Original-URI: /pks/add?options=mr",
-                                             "X-Real-IP: 192.0.2.7", "X-Test: hello", NULL };
+static const char *const nginx_headers[] = { "X-Original-Method: POST",     "X-Original-URI: /pks/add?options=mr",
+                                             "X-Real-IP: 192.0.2.7",        "X-Test: hello",
+                                             "X-Hkp-Proxy-Secret: " SECRET, NULL };
 
 static void
 test_plugins_see_the_original_request (Fixture *f, gconstpointer data)
@@ -99,6 +118,8 @@ test_plugins_see_the_original_request (Fixture *f, gconstpointer data)
   g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-query"), ==, "options=mr");
   g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-client"), ==, "192.0.2.7");
   g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-test"), ==, "hello");
+  /* The proxy's secret is for the check endpoint alone. */
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-seen-header"), ==, "(none)");
   g_assert_false (r.closed);
 }
 
@@ -169,7 +190,7 @@ static void
 test_malformed_requests_are_400 (Fixture *f, gconstpointer data)
 {
   static const struct {
-    const char *headers[5];
+    const char *headers[6];
     const char *says;
   } bad[] = {
     { { "X-Original-URI: /pks/lookup", "X-Real-IP: 192.0.2.1" }, "missing X-Original-Method" },
@@ -190,7 +211,11 @@ test_malformed_requests_are_400 (Fixture *f, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_auto (HkpTestHttpResponse) r = { 0 };
-      ask (http, bad[i].headers, &r);
+      const char *headers[G_N_ELEMENTS (bad[i].headers) + 1] = { "X-Hkp-Proxy-Secret: " SECRET };
+
+      /* From the proxy, proven: its headers are read, and must make sense. */
+      memcpy (headers + 1, bad[i].headers, sizeof bad[i].headers);
+      ask (http, headers, &r);
       g_assert_cmpuint (r.status, ==, 400);
       if (strstr (r.body, bad[i].says) == NULL)
         g_error ("case %u: \"%s\" does not say %s", i, r.body, bad[i].says);
@@ -224,7 +249,8 @@ test_whom_it_believes (Fixture *f, gconstpointer data)
   http = connect_to (f);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      const char *headers[] = { "X-Original-Method: GET", "X-Original-URI: /", cases[i].header, NULL };
+      const char *headers[] = { "X-Original-Method: GET", "X-Original-URI: /", cases[i].header,
+                                "X-Hkp-Proxy-Secret: " SECRET, NULL };
       g_auto (HkpTestHttpResponse) r = { 0 };
       ask (http, headers, &r);
       g_assert_cmpuint (r.status, ==, 200);
@@ -310,6 +336,163 @@ test_listen_errors_name_the_address (Fixture *f, gconstpointer data)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
   g_assert_nonnull (strstr (error->message, address));
   listen_address_clear (&taken);
+}
+
+/* The client a check from a loopback peer is taken to be for, with the given secret header (NULL: none). */
+static char *
+client_seen (Fixture *f, const char *secret_header)
+{
+  g_autoptr (HkpTestHttp) http = connect_to (f);
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  const char *headers[] = { "X-Original-Method: GET", "X-Original-URI: /", "X-Real-IP: 192.0.2.7", secret_header,
+                            NULL };
+
+  ask (http, headers, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  return g_strdup (hkp_test_http_header (&r, "x-seen-client"));
+}
+
+/* Any local user can connect from loopback: only the proxy's secret makes its word on the client count. */
+static void
+test_loopback_believed_only_with_the_secret (Fixture *f, gconstpointer data)
+{
+  write_echo_plugin (f);
+  serve (f, NULL);
+  {
+    g_autofree char *none = client_seen (f, NULL);
+    g_autofree char *wrong = client_seen (f, "X-Hkp-Proxy-Secret: " SECRET "x");
+    g_autofree char *empty = client_seen (f, "X-Hkp-Proxy-Secret: ");
+    g_autofree char *right = client_seen (f, "X-Hkp-Proxy-Secret: " SECRET);
+
+    g_assert_cmpstr (none, ==, "127.0.0.1");
+    g_assert_cmpstr (wrong, ==, "127.0.0.1");
+    g_assert_cmpstr (empty, ==, "127.0.0.1");
+    g_assert_cmpstr (right, ==, "192.0.2.7");
+  }
+  g_assert_true (hkp_test_log_contains ("without the right X-Hkp-Proxy-Secret: it is taken as the client itself"));
+}
+
+static void
+test_loopback_without_a_secret_speaks_for_itself (Fixture *f, gconstpointer data)
+{
+  g_autofree char *seen = NULL;
+
+  g_clear_pointer ((char **) &f->settings.proxy_secret_file, g_free);
+  write_echo_plugin (f);
+  serve (f, NULL);
+  g_assert_true (hkp_test_log_contains ("a loopback peer's X-Real-IP and X-Forwarded-For are not believed"));
+  seen = client_seen (f, NULL);
+  g_assert_cmpstr (seen, ==, "127.0.0.1");
+  g_assert_true (hkp_test_log_contains ("a loopback peer on TCP is believed only with --check-proxy-secret-file"));
+}
+
+/* The unix socket is never world-writable: 0660, with the group given (here, the web server's). */
+static void
+test_unix_socket_mode_and_group (Fixture *f, gconstpointer data)
+{
+  struct group *web = getgrnam ("www-data");
+  struct stat st;
+
+  g_assert_nonnull (web);
+  listen_address_clear (&f->listen);
+  f->listen.kind = LISTEN_UNIX;
+  f->listen.path = g_build_filename (f->e.root, "check.sock", NULL);
+  f->settings.socket_group = "www-data";
+  serve (f, NULL);
+  g_assert_cmpint (stat (f->listen.path, &st), ==, 0);
+  g_assert_true (S_ISSOCK (st.st_mode));
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0660);
+  g_assert_cmpuint (st.st_gid, ==, web->gr_gid);
+}
+
+static void
+test_unknown_socket_group_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  HttpCheckSettings settings = { .listen = &f->listen, .socket_group = "no-such-group-here" };
+
+  engine_fixture_start (&f->e, NULL);
+  g_assert_null (http_check_new (f->e.engine, &settings, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "no-such-group-here"));
+}
+
+typedef struct {
+  HkpTestHttp *http;
+  HkpTestHttpResponse response;
+  GError *error;
+} BusyCheck;
+
+static gpointer
+busy_check_thread (gpointer data)
+{
+  BusyCheck *busy = data;
+
+  hkp_test_http_request (busy->http, "GET", "/check", nginx_headers, NULL, &busy->response, &busy->error);
+  return NULL;
+}
+
+/* At the limit, the longest-idle connection is closed for a new one; one whose check runs is not. */
+static void
+test_limit_closes_the_longest_idle (Fixture *f, gconstpointer data)
+{
+  BusyCheck busy = { 0 };
+  g_autoptr (HkpTestHttp) idle = NULL;
+  g_autoptr (HkpTestHttp) newer = NULL;
+  GThread *thread;
+
+  engine_fixture_write_plugin (&f->e, "slow",
+                               "{\"module\": \"sleeper.so\", \"config\": {\"enabled\": true, \"sleep_ms\": 1500}}");
+  f->settings.connection_limit = 2;
+  serve (f, NULL);
+  busy.http = connect_to (f);
+  thread = g_thread_new ("busy-check", busy_check_thread, &busy);
+  hkp_test_probe_wait_entered (1);
+  idle = connect_to (f);
+  /* The busy connection came first, but its check runs: the idle one makes room. */
+  newer = connect_to (f);
+  g_assert_true (hkp_test_http_peer_closed (idle));
+  {
+    g_auto (HkpTestHttpResponse) r = { 0 };
+    g_autoptr (GError) error = NULL;
+    g_assert_true (hkp_test_http_request (newer, "GET", "/other", NULL, NULL, &r, &error));
+    g_assert_cmpuint (r.status, ==, 404);
+  }
+  g_thread_join (thread);
+  g_assert_no_error (busy.error);
+  g_assert_cmpuint (busy.response.status, ==, 200);
+  hkp_test_http_response_clear (&busy.response);
+  hkp_test_http_free (busy.http);
+  g_assert_true (hkp_test_log_contains ("check endpoint: 2 connections held, the most it takes"));
+}
+
+/* A body that could be read two ways: 400 before it is read, and the connection closes. */
+static void
+test_ambiguous_framing_refused (Fixture *f, gconstpointer data)
+{
+  static const char *const framings[] = {
+    "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    "Content-Length: 5\r\nContent-Length: 6\r\n",
+  };
+
+  write_echo_plugin (f);
+  serve (f, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (framings); i++)
+    {
+      g_autoptr (HkpTestHttp) http = connect_to (f);
+      g_auto (HkpTestHttpResponse) r = { 0 };
+      g_autoptr (GError) error = NULL;
+      g_autofree char *request = g_strdup_printf ("POST /check HTTP/1.1\r\nHost: h\r\nX-Original-Method: GET\r\n"
+                                                  "X-Original-URI: /\r\nX-Real-IP: 192.0.2.7\r\n%s\r\n0\r\n\r\n",
+                                                  framings[i]);
+
+      g_assert_true (hkp_test_http_send (http, request, &error));
+      g_assert_true (hkp_test_http_read_response (http, "POST", &r, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (r.status, ==, 400);
+      g_assert_nonnull (strstr (r.body, "could be read two ways"));
+      g_assert_true (hkp_test_http_peer_closed (http));
+    }
 }
 
 typedef struct {
@@ -437,6 +620,12 @@ main (int argc, char **argv)
   ADD ("/check/keep-alive", test_keep_alive);
   ADD ("/check/unix-socket", test_unix_socket);
   ADD ("/check/client-gone-while-deciding", test_client_gone_while_deciding);
+  ADD ("/check/loopback-believed-only-with-the-secret", test_loopback_believed_only_with_the_secret);
+  ADD ("/check/loopback-without-a-secret-speaks-for-itself", test_loopback_without_a_secret_speaks_for_itself);
+  ADD ("/check/unix-socket-mode-and-group", test_unix_socket_mode_and_group);
+  ADD ("/check/unknown-socket-group-refused", test_unknown_socket_group_refused);
+  ADD ("/check/limit-closes-the-longest-idle", test_limit_closes_the_longest_idle);
+  ADD ("/check/ambiguous-framing-refused", test_ambiguous_framing_refused);
   ADD ("/check/listen-errors-name-the-address", test_listen_errors_name_the_address);
   ADD ("/check/stop-finishes-running-checks-and-refuses-new-ones",
        test_stop_finishes_running_checks_and_refuses_new_ones);

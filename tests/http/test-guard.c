@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The request-target guard in front of libsoup: which targets are plain,
- * and that it follows HTTP/1.1 framing on the wire, so that it rewrites the
- * request lines of pipelined requests and never a line inside a body; and
- * that a response head waits for its body only when a body will come.
+ * The request guard in front of libsoup: which targets are plain, and that
+ * it follows HTTP/1.1 framing on the wire, so that it rewrites the request
+ * lines of pipelined requests and never a line inside a body; that a head
+ * whose framing could be read two ways never reaches libsoup; what libsoup
+ * reads when the client closes mid-request; and that a response head waits
+ * for its body only when a body will come.
  */
 #include <errno.h>
 #include <string.h>
@@ -43,9 +45,12 @@ test_plain_targets (void)
       g_error ("%s: expected %s", cases[i].target, cases[i].plain ? "plain" : "refused");
 }
 
-/* Everything a guarded stream over input gives a reader, read in pieces of chunk bytes. */
+/*
+ * Everything a guarded stream over input gives a reader, read in pieces of
+ * chunk bytes; with error, the error that ended it (else it must end cleanly).
+ */
 static char *
-read_guarded (const char *input, gsize chunk)
+read_guarded_until (const char *input, gsize chunk, GError **error_out)
 {
   g_autoptr (GInputStream) in = g_memory_input_stream_new_from_data (g_strdup (input), strlen (input), g_free);
   g_autoptr (GOutputStream) out = g_memory_output_stream_new_resizable ();
@@ -60,6 +65,11 @@ read_guarded (const char *input, gsize chunk)
     {
       g_autoptr (GError) error = NULL;
       gssize n = g_input_stream_read (reader, buffer, MIN (chunk, sizeof buffer), NULL, &error);
+      if (error != NULL && error_out != NULL)
+        {
+          g_propagate_error (error_out, g_steal_pointer (&error));
+          break;
+        }
       g_assert_no_error (error);
       if (n == 0)
         break;
@@ -67,6 +77,14 @@ read_guarded (const char *input, gsize chunk)
     }
   return g_string_free (g_steal_pointer (&all), FALSE);
 }
+
+static char *
+read_guarded (const char *input, gsize chunk)
+{
+  return read_guarded_until (input, chunk, NULL);
+}
+
+#define CLOSED "GET " HTTP_GUARD_CLOSED_TARGET " HTTP/1.1\r\nHost: guard\r\nConnection: close\r\n\r\n"
 
 #define REFUSED "POST " HTTP_GUARD_REFUSED_TARGET " HTTP/1.1\r\n"
 
@@ -89,7 +107,7 @@ test_framing (void)
   g_string_replace (expected, "POST /plugins/../plugins/reload HTTP/1.1\r\n", REFUSED, 1);
   g_string_replace (expected, "POST //plugins/reload HTTP/1.1\r\n", REFUSED, 1);
   /* The client closed an idle connection: libsoup is asked to close its side. */
-  g_string_append (expected, "GET " HTTP_GUARD_CLOSED_TARGET " HTTP/1.1\r\nHost: closed\r\nConnection: close\r\n\r\n");
+  g_string_append (expected, CLOSED);
   /* However the bytes arrive. */
   for (gsize chunk = 1; chunk <= 64; chunk *= 2)
     {
@@ -99,15 +117,94 @@ test_framing (void)
 }
 
 static void
-test_ambiguous_framing_ends_input (void)
+test_ambiguous_framing_refused (void)
 {
-  static const char input[] = "PUT /a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 50\r\n\r\nhello"
-                              "POST /plugins/reload HTTP/1.1\r\n\r\n";
-  g_autofree char *got = read_guarded (input, 64);
+  static const struct {
+    const char *head;
+    const char *code;
+  } cases[] = {
+    { "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "content-length-and-transfer-encoding" },
+    { "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "content-length-and-transfer-encoding" },
+    { "Content-Length: 5\r\nContent-Length: 50\r\n", "two-content-lengths" },
+    { "Content-Length: 5\r\nContent-Length: 5\r\n", "two-content-lengths" },
+    { "Content-Length: 5, 5\r\n", "bad-content-length" },
+    { "Content-Length: +5\r\n", "bad-content-length" },
+    { "Transfer-Encoding: gzip, chunked\r\n", "bad-transfer-encoding" },
+    { "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "bad-transfer-encoding" },
+    { "X-Folded: a\r\n b\r\n", "obs-fold" },
+    { "X-Folded: a\r\n\tb\r\n", "obs-fold" },
+  };
 
-  /* The ambiguous request goes through for libsoup to refuse; nothing after it does. */
-  g_assert_true (g_str_has_prefix (got, "PUT /a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 50\r\n"));
-  g_assert_null (strstr (got, "/plugins/reload"));
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      /* Then a body that would be a request if the length were read the other way, and a pipelined request. */
+      g_autofree char *input = g_strdup_printf ("POST /plugins/reload?plugin=a HTTP/1.1\r\nHost: h\r\n%s\r\n"
+                                                "0\r\n\r\nPOST /plugins/reload?plugin=b HTTP/1.1\r\n\r\n",
+                                                cases[i].head);
+      g_autofree char *expected = g_strdup_printf ("GET " HTTP_GUARD_REFUSED_HEAD_TARGET "?%s HTTP/1.1\r\n"
+                                                   "Host: guard\r\nConnection: close\r\n\r\n",
+                                                   cases[i].code);
+
+      /* However the bytes arrive: libsoup sees none of the client's request, only ours, which asks to close. */
+      for (gsize chunk = 1; chunk <= 64; chunk *= 4)
+        {
+          g_autofree char *got = read_guarded (input, chunk);
+          if (!g_str_equal (got, expected))
+            g_error ("case %u, chunks of %" G_GSIZE_FORMAT ": %s", i, chunk, got);
+        }
+      g_assert_cmpstr (http_guard_refusal_message (cases[i].code), !=, http_guard_refusal_message ("unknown"));
+    }
+}
+
+static void
+test_oversized_head_refused (void)
+{
+  g_autoptr (GString) input = g_string_new ("GET /plugins/status HTTP/1.1\r\n");
+  g_autofree char *got = NULL;
+
+  for (guint i = 0; i < 100; i++)
+    g_string_append_printf (input, "X-Filler-%u: %01000d\r\n", i, 0);
+  g_string_append (input, "\r\n");
+  got = read_guarded (input->str, 64);
+  g_assert_cmpstr (got, ==,
+                   "GET " HTTP_GUARD_REFUSED_HEAD_TARGET "?head-too-large HTTP/1.1\r\nHost: guard\r\n"
+                   "Connection: close\r\n\r\n");
+}
+
+/* The client closes before a head is whole: libsoup sees none of it, only the request that asks to close. */
+static void
+test_closed_mid_head (void)
+{
+  static const char *const partial[] = {
+    "GET /plugins/sta",
+    "GET /plugins/status HTTP/1.1\r\nHo",
+    "GET /livez HTTP/1.1\r\nHost: h\r\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (partial); i++)
+    {
+      g_autofree char *input = g_strconcat ("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", partial[i], NULL);
+      g_autofree char *got = read_guarded (input, 16);
+      g_assert_cmpstr (got, ==, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n" CLOSED);
+    }
+}
+
+/* The client closes in the middle of a body: the reader gets an error, not an end it might take for the body's. */
+static void
+test_closed_mid_body (void)
+{
+  static const char *const partial[] = {
+    "PUT /a HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n{\"a\"",
+    "PUT /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (partial); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *got = read_guarded_until (partial[i], 16, &error);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+      g_assert_cmpstr (got, ==, partial[i]);
+    }
 }
 
 /* A guarded stream over one end of a connected socket pair; the other end is the client. */
@@ -367,7 +464,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/guard/plain-targets", test_plain_targets);
   g_test_add_func ("/guard/framing", test_framing);
-  g_test_add_func ("/guard/ambiguous-framing-ends-input", test_ambiguous_framing_ends_input);
+  g_test_add_func ("/guard/ambiguous-framing-refused", test_ambiguous_framing_refused);
+  g_test_add_func ("/guard/oversized-head-refused", test_oversized_head_refused);
+  g_test_add_func ("/guard/closed-mid-head", test_closed_mid_head);
+  g_test_add_func ("/guard/closed-mid-body", test_closed_mid_body);
   g_test_add_func ("/guard/head-waits-for-body", test_head_waits_for_body);
   g_test_add_func ("/guard/head-without-body-goes-at-once", test_head_without_body_goes_at_once);
   g_test_add_func ("/guard/pipelined-answers", test_pipelined_answers);

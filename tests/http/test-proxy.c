@@ -2,24 +2,30 @@
 /* Reading the proxy's headers: the original request, and whose word counts for the client address. */
 #include <string.h>
 
+#include "hkp-test-util.h"
 #include "http-proxy.h"
 
+#define SECRET "s3cret"
+
+/* Loopback and 10.0.0.0/8, with SECRET to prove it, or none. */
 static HttpTrustedProxies *
-loopback (void)
+proxies_new (gboolean with_secret)
 {
-  const char *const cidrs[] = { "127.0.0.0/8", "::1", NULL };
+  const char *const cidrs[] = { "127.0.0.0/8", "::1", "10.0.0.0/8", NULL };
   g_autoptr (GError) error = NULL;
   HttpTrustedProxies *proxies = http_trusted_proxies_new (cidrs, &error);
 
   g_assert_no_error (error);
+  if (with_secret)
+    http_trusted_proxies_set_secret (proxies, SECRET);
   return proxies;
 }
 
-/* Parses headers from peer (NULL: unix) and returns "METHOD PATH ?QUERY CLIENT" or "400: reason". */
+/* Parses headers from peer (NULL: unix), against proxies with a secret, to "METHOD PATH ?QUERY CLIENT" or "400: reason". */
 static char *
-parse (const HttpProxyHeaders *headers, const char *peer_text)
+parse_with (const HttpProxyHeaders *headers, const char *peer_text, gboolean with_secret)
 {
-  g_autoptr (HttpTrustedProxies) proxies = loopback ();
+  g_autoptr (HttpTrustedProxies) proxies = proxies_new (with_secret);
   g_autoptr (GInetAddress) address = peer_text != NULL ? g_inet_address_new_from_string (peer_text) : NULL;
   g_autoptr (GSocketAddress) socket_address = address != NULL ? g_inet_socket_address_new (address, 0) : NULL;
   struct sockaddr_storage native;
@@ -39,12 +45,22 @@ parse (const HttpProxyHeaders *headers, const char *peer_text)
 }
 
 static void
-check (const HttpProxyHeaders *headers, const char *peer, const char *expected)
+check_with (const HttpProxyHeaders *headers, const char *peer, gboolean with_secret, const char *expected)
 {
-  g_autofree char *got = parse (headers, peer);
+  g_autofree char *got = parse_with (headers, peer, with_secret);
 
   if (!g_str_has_prefix (got, expected))
     g_error ("got \"%s\", expected \"%s…\"", got, expected);
+}
+
+/* As the proxy sends them: with the secret, to a listener that has one. */
+static void
+check (const HttpProxyHeaders *headers, const char *peer, const char *expected)
+{
+  HttpProxyHeaders proven = *headers;
+
+  proven.proxy_secret = SECRET;
+  check_with (&proven, peer, TRUE, expected);
 }
 
 static void
@@ -81,9 +97,44 @@ test_client_addresses (void)
   /* A unix-socket peer is a local proxy and trusted. */
   h.forwarded_for = "198.51.100.10";
   check (&h, NULL, "GET / ?(none) 198.51.100.10");
-  /* An untrusted peer's headers are ignored: it is the client. */
+  /* An untrusted peer's headers are ignored: it is the client; and that is worth a word in the log. */
   h.real_ip = "192.0.2.1";
   check (&h, "203.0.113.50", "GET / ?(none) 203.0.113.50");
+  g_assert_true (hkp_test_log_contains ("203.0.113.50 named a client in X-Real-IP/X-Forwarded-For but is not one of "
+                                        "--trusted-proxies: it is taken as the client itself"));
+}
+
+/* Any local user can connect from loopback: without the secret, a loopback peer is the client itself. */
+static void
+test_whose_word_counts (void)
+{
+  HttpProxyHeaders h = { "GET", "/", "192.0.2.1" };
+
+  /* No secret set: loopback never believed; another trusted address, and a unix socket peer, are. */
+  check_with (&h, "127.0.0.1", FALSE, "GET / ?(none) 127.0.0.1");
+  check_with (&h, "127.0.0.2", FALSE, "GET / ?(none) 127.0.0.2");
+  check_with (&h, "::1", FALSE, "GET / ?(none) ::1");
+  g_assert_true (hkp_test_log_contains ("a loopback peer on TCP is believed only with --check-proxy-secret-file"));
+  check_with (&h, "10.1.2.3", FALSE, "GET / ?(none) 192.0.2.1");
+  check_with (&h, NULL, FALSE, "GET / ?(none) 192.0.2.1");
+  /* A secret set: every TCP peer must send it, right; a unix socket peer need not. */
+  check_with (&h, "127.0.0.1", TRUE, "GET / ?(none) 127.0.0.1");
+  check_with (&h, "10.1.2.3", TRUE, "GET / ?(none) 10.1.2.3");
+  check_with (&h, NULL, TRUE, "GET / ?(none) 192.0.2.1");
+  h.proxy_secret = SECRET "x";
+  check_with (&h, "127.0.0.1", TRUE, "GET / ?(none) 127.0.0.1");
+  h.proxy_secret = "s3cre";
+  check_with (&h, "127.0.0.1", TRUE, "GET / ?(none) 127.0.0.1");
+  h.proxy_secret = "";
+  check_with (&h, "127.0.0.1", TRUE, "GET / ?(none) 127.0.0.1");
+  h.proxy_secret = SECRET;
+  check_with (&h, "127.0.0.1", TRUE, "GET / ?(none) 192.0.2.1");
+  /* The right secret from an address not trusted counts for nothing. */
+  check_with (&h, "203.0.113.9", TRUE, "GET / ?(none) 203.0.113.9");
+  /* Whoever is not believed may still not send nonsense it would not be asked about: it is simply the client. */
+  h.proxy_secret = NULL;
+  h.real_ip = "nonsense";
+  check_with (&h, "127.0.0.1", TRUE, "GET / ?(none) 127.0.0.1");
 }
 
 static void
@@ -154,8 +205,10 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  hkp_test_log_capture_install ();
   g_test_add_func ("/proxy/original-request", test_original_request);
   g_test_add_func ("/proxy/client-addresses", test_client_addresses);
+  g_test_add_func ("/proxy/whose-word-counts", test_whose_word_counts);
   g_test_add_func ("/proxy/malformed", test_malformed);
   g_test_add_func ("/proxy/prefix-matching", test_prefix_matching);
   g_test_add_func ("/proxy/trusted-proxy-errors", test_trusted_proxy_errors);

@@ -42,7 +42,7 @@ done
 [ -d "$dest$sysconfdir/hkp-plugind/plugins.d" ] || { echo "missing: $sysconfdir/hkp-plugind/plugins.d/"; status=1; }
 [ -x "$dest$sbindir/hkp-plugind" ] || { echo "not executable: $sbindir/hkp-plugind"; status=1; }
 [ -x "$dest$libexecdir/hkp-plugind/hkp-plugin-host" ] || { echo "not executable: $libexecdir/hkp-plugind/hkp-plugin-host"; status=1; }
-grep -q "^ExecStart=$sbindir/hkp-plugind\$" "$dest$prefix/lib/systemd/system/hkp-plugind.service" \
+grep -Eq "^ExecStart=$sbindir/hkp-plugind( |\$)" "$dest$prefix/lib/systemd/system/hkp-plugind.service" \
   || { echo "the unit does not start $sbindir/hkp-plugind"; status=1; }
 # The Cockpit page, when it was built (src/cockpit/node_modules present): its four files, and an
 # index.html whose scripts are all files (Cockpit's content security policy blocks inline ones).

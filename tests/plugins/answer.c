@@ -3,7 +3,8 @@
  * Test plugin: answers every request from its config ("verdict", "status",
  * "reason", "headers"); init fails with "fail_init" when that is set.
  * With "echo": true it adds what it saw as headers X-Seen-Method, -Path,
- * -Query, -Client and -Test (the request's X-Test header).
+ * -Query, -Client and -Test (the request's X-Test header), and X-Seen-Header
+ * with the value of the header its "echo_header" names.
  */
 #include <string.h>
 
@@ -21,6 +22,7 @@ typedef struct {
   char *reason;
   GPtrArray *headers; /* name, value, name, value… */
   gboolean echo;
+  char *echo_header;
 } Answer;
 
 static gboolean
@@ -72,6 +74,7 @@ answer_init (const char *config_json, void **instance, char *error, size_t error
   answer->status = (int) test_plugin_int (config, "status", 0);
   answer->reason = g_strdup (test_plugin_string (config, "reason", ""));
   answer->echo = json_object_has_member (config, "echo") && json_object_get_boolean_member (config, "echo");
+  answer->echo_header = g_strdup (test_plugin_string (config, "echo_header", "X-Test"));
   answer->headers = g_ptr_array_new_with_free_func (g_free);
   headers = json_object_get_member (config, "headers");
   if (headers != NULL && JSON_NODE_HOLDS_OBJECT (headers))
@@ -104,11 +107,13 @@ answer_handle (void *instance, const hkp_request *request, hkp_response *respons
   if (answer->echo)
     {
       const char *test = request->header (request, "X-Test");
+      const char *named = request->header (request, answer->echo_header);
       response->add_header (response, "X-Seen-Method", request->method);
       response->add_header (response, "X-Seen-Path", request->path);
       response->add_header (response, "X-Seen-Query", request->query);
       response->add_header (response, "X-Seen-Client", request->client_address);
       response->add_header (response, "X-Seen-Test", test != NULL ? test : "(none)");
+      response->add_header (response, "X-Seen-Header", named != NULL ? named : "(none)");
     }
   return answer->verdict;
 }
@@ -120,6 +125,7 @@ answer_shutdown (void *instance)
 
   g_atomic_int_set (&answer->dead, 1);
   g_clear_pointer (&answer->reason, g_free);
+  g_clear_pointer (&answer->echo_header, g_free);
   g_clear_pointer (&answer->headers, g_ptr_array_unref);
   hkp_test_probe_bury (answer);
 }

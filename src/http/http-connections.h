@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/*
+ * The connections one process of the bridge holds, counted by all its
+ * server threads.  At max, the longest-idle connection (idle between
+ * requests, or still sending a request head) is closed to admit a new one;
+ * only when every connection is busy with a request is a new one refused.
+ * Each thread chooses among its own connections, which it alone may look
+ * at; the threads share the listening socket, so each holds about as many.
+ */
+typedef struct {
+  gint max;
+  gint held; /* atomic: connections accepted and not closed or being closed */
+  gint at_limit; /* atomic: max was reached and held has not gone well below since (logged once) */
+  gint64 idle_usec; /* a connection idle, or sending one request body, this long is closed */
+  gint64 head_usec; /* a request head that takes this long to arrive is closed */
+} HttpConnectionCount;
+
+/* What a server thread does with a connection it accepted (on that thread). */
+typedef struct {
+  /*
+   * Wraps connection as it is to be served; returns the stream made with
+   * http_guard_stream_new() that will be served (caller owns it), or NULL if
+   * it cannot be served.
+   */
+  GIOStream *(*wrap) (GSocketConnection *connection, gpointer data);
+  /* Serves stream (from wrap; takes a reference of its own). */
+  void (*serve) (GIOStream *stream, GSocketConnection *connection, gpointer data);
+} HttpConnectionsHandler;
+
+/*
+ * One server thread's connections: accepted from a listening socket the
+ * threads (and worker processes) share, served through serve, and closed
+ * when they hold on to nothing for too long.
+ */
+typedef struct _HttpConnections HttpConnections;
+
+/*
+ * Starts accepting on listen_fd (not taken) in context (the server thread's,
+ * whose loop runs the callbacks), counting in count (shared, outlives the
+ * result), handing connections to handler (static) with data.  Returns the
+ * thread's connections (free them on that thread).
+ */
+HttpConnections *http_connections_new (int listen_fd, HttpConnectionCount *count, GMainContext *context,
+                                       const HttpConnectionsHandler *handler, gpointer data);
+
+/* Stops accepting and lets go of the connections still held, uncounted (server thread). */
+void http_connections_free (HttpConnections *connections);
+
+G_END_DECLS
