@@ -110,8 +110,10 @@ int
 bus_error_from_gerror (sd_bus_error *ret_error, const GError *error)
 {
   HkpErrorCode code = error->domain == HKP_ERROR ? (HkpErrorCode) error->code : HKP_ERROR_FAILED;
+  /* sd-bus sends no reply at all with a message that is not UTF-8: the caller would wait for its timeout. */
+  g_autofree char *message = g_utf8_make_valid (error->message, -1);
 
-  return sd_bus_error_set (ret_error, hkp_error_code_to_dbus_name (code), error->message);
+  return sd_bus_error_set (ret_error, hkp_error_code_to_dbus_name (code), message);
 }
 
 /* ---- calls ------------------------------------------------------------- */

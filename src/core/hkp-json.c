@@ -163,7 +163,11 @@ scan_string (Scanner *s, GString *out)
         case 'u':
           break;
         default:
-          return fail_at (s, escape_at, HKP_JSON_ERROR_SYNTAX, "invalid escape \\%c in a string", c);
+          /* The message goes back over D-Bus and HTTP: a byte that is not printable ASCII is named, not copied. */
+          if (c >= 0x20 && c < 0x7F)
+            return fail_at (s, escape_at, HKP_JSON_ERROR_SYNTAX, "invalid escape \\%c in a string", c);
+          return fail_at (s, escape_at, HKP_JSON_ERROR_SYNTAX, "invalid escape: byte 0x%02X after a backslash",
+                          (unsigned) c);
         }
       unit = read_hex4 (s);
       if (unit < 0)

@@ -124,15 +124,18 @@ void
 http_api_error (HttpApiResponse *out, guint status, const char *plugin, const char *format, ...)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autofree char *message = NULL;
+  g_autofree char *text = NULL, *message = NULL, *valid_plugin = NULL;
   va_list ap;
 
   va_start (ap, format);
-  message = g_strdup_vprintf (format, ap);
+  text = g_strdup_vprintf (format, ap);
   va_end (ap);
+  /* Both may echo what the client sent (a Host, a plugin parameter): JSON is UTF-8, whatever came in. */
+  message = g_utf8_make_valid (text, -1);
+  valid_plugin = g_utf8_make_valid (plugin != NULL ? plugin : "", -1);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "plugin");
-  json_builder_add_string_value (b, plugin != NULL ? plugin : "");
+  json_builder_add_string_value (b, valid_plugin);
   json_builder_set_member_name (b, "status");
   json_builder_add_string_value (b, "error");
   json_builder_set_member_name (b, "message");
@@ -191,6 +194,9 @@ method_allowed (const char *method, const char *allow)
 {
   gsize n = strlen (method);
 
+  /* An empty method is found everywhere and never moves the search on: it would spin for ever. */
+  if (n == 0)
+    return FALSE;
   for (const char *p = allow; (p = strstr (p, method)) != NULL; p += n)
     if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
       return TRUE;

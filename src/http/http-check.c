@@ -309,10 +309,13 @@ on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum
   HttpCheck *self = cls;
   CheckJob *job = *con_cls;
 
-  /* The client left while its check ran: the answer is never queued, so the check leaves the count here,
-   * or a stop would wait its whole timeout for it. */
+  /* The client left while its check ran: resumed, the connection ended with no call of the handler, so the
+   * answer was never queued and the check is over here, or a stop would wait its whole timeout for it. */
   if (job != NULL && job->checking)
-    leave (self);
+    {
+      job->checking = FALSE;
+      leave (self);
+    }
   g_clear_pointer ((CheckJob **) con_cls, check_job_free);
   http_check_acceptor_request_ended (self->acceptor, connection);
 }

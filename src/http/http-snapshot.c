@@ -205,7 +205,7 @@ http_snapshot_deserialize (GVariant *variant)
   HttpSnapshot *snapshot;
   g_autoptr (GVariant) status = NULL, list = NULL, health = NULL, metrics = NULL;
   g_autoptr (GVariantIter) configs = NULL;
-  const char *not_ready = NULL;
+  g_autofree char *not_ready = NULL; /* "s": a copy */
   const char *name;
   GVariant *body;
   gint64 generation = 0;
@@ -223,7 +223,7 @@ http_snapshot_deserialize (GVariant *variant)
   snapshot->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
   while (g_variant_iter_loop (configs, "{&s@ay}", &name, &body))
     g_hash_table_insert (snapshot->configs, g_strdup (name), g_variant_get_data_as_bytes (body));
-  snapshot->not_ready = snapshot->ready ? NULL : g_strdup (not_ready);
+  snapshot->not_ready = snapshot->ready ? NULL : g_steal_pointer (&not_ready);
   return snapshot;
 }
 

@@ -709,9 +709,9 @@ test_strict_policy (Fixture *f, gconstpointer data)
 static void
 test_unreachable_bus (Fixture *f, gconstpointer data)
 {
-  g_autofree char *state = g_strdup_printf ("--state-dir=%s", f->tree.state_dir);
-  g_autoptr (HkpTestDaemon) daemon = hkp_test_daemon_start (
-    (const char *const[]){ state, "--config-dir=/nonexistent", "--bus=unix:path=/nonexistent/bus.sock", NULL }, -1);
+  /* The tree's own ports: the check endpoint and the bridge start before the bus is tried. */
+  g_autoptr (GPtrArray) argv = hkp_test_tree_argv (&f->tree, "unix:path=/nonexistent/bus.sock", NULL);
+  g_autoptr (HkpTestDaemon) daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
 
   g_assert_cmpint (hkp_test_daemon_wait_exit (daemon), ==, 1);
   g_assert_cmpint (hkp_test_daemon_find (

@@ -100,6 +100,23 @@ on_line (GObject *source, GAsyncResult *result, gpointer user_data)
   read_next_line (daemon);
 }
 
+/* Fails unless argv names where each listener goes: the defaults (11380, 11381) may be a running service's. */
+static void
+assert_own_addresses (const char *const *argv)
+{
+  const char *options[] = { "--http-listen=", "--check-listen=" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (options); i++)
+    {
+      const char *value = NULL;
+      for (guint j = 0; argv[j] != NULL; j++)
+        if (g_str_has_prefix (argv[j], options[i]))
+          value = argv[j] + strlen (options[i]);
+      if (value == NULL || g_str_has_suffix (value, ":11380") || g_str_has_suffix (value, ":11381"))
+        g_error ("a test daemon needs %s with a port of its own (port 0, unix:PATH or none)", options[i]);
+    }
+}
+
 static HkpTestDaemon *
 daemon_start (const char *const *prefix, const char *const *argv, gint uid, const char *const *env)
 {
@@ -108,6 +125,7 @@ daemon_start (const char *const *prefix, const char *const *argv, gint uid, cons
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
 
+  assert_own_addresses (argv);
   for (guint i = 0; prefix != NULL && prefix[i] != NULL; i++)
     g_ptr_array_add (args, g_strdup (prefix[i]));
 

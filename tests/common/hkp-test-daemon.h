@@ -46,7 +46,11 @@ char *hkp_test_daemon_wait_listening (HkpTestDaemon *daemon, const char *what);
 /* Returns the path of the hkp-plugind binary under test (static string). */
 const char *hkp_test_daemon_path (void);
 
-/* Starts hkp-plugind with argv (NULL-terminated, without the program), optionally as another uid (-1: as we are). */
+/*
+ * Starts hkp-plugind with argv (NULL-terminated, without the program),
+ * optionally as another uid (-1: as we are).  argv must give --http-listen
+ * and --check-listen (as hkp_test_tree_argv() does), never a default port.
+ */
 HkpTestDaemon *hkp_test_daemon_start (const char *const *argv, gint uid);
 
 /* Like hkp_test_daemon_start(), with extra environment variables env (NULL-terminated KEY=VALUE, may be NULL). */

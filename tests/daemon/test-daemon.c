@@ -174,7 +174,8 @@ test_cannot_start (Fixture *f, gconstpointer data)
   g_autofree char *state = g_strdup_printf ("--state-dir=%s/below", file);
   g_autofree char *out = NULL, *err = NULL;
 
-  g_assert_cmpint (RUN (&out, &err, "--config-dir=/nonexistent", state), ==, 1);
+  g_assert_cmpint (RUN (&out, &err, "--config-dir=/nonexistent", state, "--http-listen=none", "--check-listen=none"),
+                   ==, 1);
   assert_contains (err, "cannot start: state directory");
 }
 

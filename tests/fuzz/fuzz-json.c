@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Fuzz target: the strict JSON parser every outside text goes through
- * (plugin files, SetConfig, PUT bodies) must never crash or leak, and what
- * it accepts must be strict indeed: written out again, it parses again to
- * the same text, and a second document after it is refused.
+ * (plugin files, SetConfig, PUT bodies) must never crash or leak; what it
+ * refuses it says why in valid UTF-8; and what it accepts must be strict
+ * indeed: written out again, it parses again to the same text, and a second
+ * document after it is refused.
  */
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +26,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     {
       g_assert_nonnull (error);
       g_assert_true (error->domain == HKP_JSON_ERROR);
+      /* The message goes back to whoever sent the text, over D-Bus (which takes only UTF-8) and HTTP. */
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
       return 0;
     }
   g_assert_no_error (error);

@@ -603,6 +603,44 @@ test_stop_forgets_clients_that_left (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/*
+ * Clients that go while the plugins decide (nginx does, when its own client
+ * gives up): once the plugins have decided, their checks are over, so a stop
+ * finds nothing in flight and ends at once, not at its timeout.
+ */
+static void
+test_client_gone_while_deciding (Fixture *f, gconstpointer data)
+{
+  static const char request[] = "GET /check HTTP/1.1\r\nHost: check\r\nX-Original-Method: GET\r\n"
+                                "X-Original-URI: /pks/lookup\r\nX-Real-IP: 192.0.2.1\r\n\r\n";
+  g_autoptr (GAsyncResult) stopped = NULL;
+  g_autoptr (GError) error = NULL;
+
+  engine_fixture_write_plugin (&f->e, "slow",
+                               "{\"module\": \"sleeper.so\", \"config\": {\"enabled\": true, \"sleep_ms\": 300}}");
+  serve (f, NULL);
+  /* A few rounds: whether the answer finds the connection gone is a race, lost or won per check. */
+  for (guint round = 1; round <= 3; round++)
+    {
+      HkpTestHttp *clients[4];
+      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+        {
+          clients[i] = connect_to (f);
+          g_assert_true (hkp_test_http_send (clients[i], request, &error));
+          g_assert_no_error (error);
+        }
+      hkp_test_probe_wait_entered (round * G_N_ELEMENTS (clients));
+      for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+        hkp_test_http_free (clients[i]);
+    }
+
+  /* The stop waits only for the last decisions (300 ms), far within its 10 s. */
+  http_check_stop_async (f->check, 10, hkp_test_store_result, &stopped);
+  hkp_test_wait_result (&stopped);
+  g_assert_true (http_check_stop_finish (f->check, stopped, &error));
+  g_assert_no_error (error);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
 int
@@ -619,6 +657,7 @@ main (int argc, char **argv)
   ADD ("/check/untrusted-peer-speaks-for-itself", test_untrusted_peer_speaks_for_itself);
   ADD ("/check/keep-alive", test_keep_alive);
   ADD ("/check/unix-socket", test_unix_socket);
+  ADD ("/check/client-gone-while-deciding", test_client_gone_while_deciding);
   ADD ("/check/loopback-believed-only-with-the-secret", test_loopback_believed_only_with_the_secret);
   ADD ("/check/loopback-without-a-secret-speaks-for-itself", test_loopback_without_a_secret_speaks_for_itself);
   ADD ("/check/unix-socket-mode-and-group", test_unix_socket_mode_and_group);

@@ -6,6 +6,7 @@
  * refused with the offending key or entry named.
  */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hkp-test-engine.h"
 
@@ -155,6 +156,12 @@ test_bad_configs (Fixture *f, gconstpointer data)
   g_autofree char *bad_file_config = g_strdup_printf ("{\"deny_files\": [\"%s\"]}", bad_file);
   g_autofree char *bad_file_message = g_strdup_printf ("%s: line 3: \"10.0.0.0/99\" is not an IP address or CIDR range",
                                                        bad_file);
+  /* Only regular files are read: a FIFO would block init for ever, a device could never end. */
+  g_autofree char *fifo = g_build_filename (f->root, "allow.fifo", NULL);
+  g_autofree char *fifo_config = g_strdup_printf ("{\"allow_files\": [\"%s\"]}", fifo);
+  g_autofree char *fifo_message = g_strdup_printf ("allow_files[0]: %s is a FIFO, not a regular file", fifo);
+  g_autofree char *dir_config = g_strdup_printf ("{\"deny_files\": [\"%s\"]}", f->root);
+  g_autofree char *dir_message = g_strdup_printf ("deny_files[0]: %s is a directory, not a regular file", f->root);
   const EngineRefusedConfig cases[] = {
     { "{\"deny\": [\"192.0.2.1\", \"300.1.1.1/8\"]}", "deny[1]: \"300.1.1.1/8\" is not an IP address or CIDR range" },
     { "{\"allow\": [\"10.0.0.0/33\"]}", "allow[0]: \"10.0.0.0/33\" is not" },
@@ -163,13 +170,17 @@ test_bad_configs (Fixture *f, gconstpointer data)
     { "{\"allow\": [\"::ffff:10.0.0.0/8\"]}", "allow[0]: \"::ffff:10.0.0.0/8\" is not" },
     { "{\"allow\": \"10.0.0.0/8\"}", "key \"allow\" must be an array of strings" },
     { "{\"deny\": [1]}", "deny[0] must be a string" },
-    { "{\"deny_files\": [\"/nonexistent/deny.txt\"]}", "deny_files[0]: Failed to open file" },
+    { "{\"deny_files\": [\"/nonexistent/deny.txt\"]}",
+      "deny_files[0]: cannot read /nonexistent/deny.txt: No such file or directory" },
+    { fifo_config, fifo_message },
+    { dir_config, dir_message },
     { "{\"status\": 500}", "key \"status\" must be 401 or 403" },
     { "{\"reason\": 5}", "key \"reason\" must be a string" },
     { "{\"colour\": \"red\"}", "unknown key \"colour\"" },
     { bad_file_config, bad_file_message },
   };
 
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
   engine_fixture_assert_refused (f, "ipfilter.so", cases, G_N_ELEMENTS (cases));
 }
 

@@ -249,15 +249,12 @@ load_files (RangeSet *set, JsonObject *config, const char *key, char *error, siz
   for (guint i = 0; ok && array != NULL && i < json_array_get_length (array); i++)
     {
       const char *path = json_array_get_string_element (array, i);
-      g_autofree char *data = NULL;
-      g_autoptr (GError) read_error = NULL;
+      char problem[HKP_PLUGIN_ERROR_SIZE];
+      g_autofree char *data = plugin_read_regular_file (path, MAX_FILE_SIZE, problem, sizeof problem);
       g_auto (GStrv) lines = NULL;
-      gsize len = 0;
 
-      if (!g_file_get_contents (path, &data, &len, &read_error))
-        return plugin_fail (error, error_size, "%s[%u]: %s", key, i, read_error->message);
-      if (len > MAX_FILE_SIZE)
-        return plugin_fail (error, error_size, "%s[%u]: %s is larger than %d bytes", key, i, path, MAX_FILE_SIZE);
+      if (data == NULL)
+        return plugin_fail (error, error_size, "%s[%u]: %s", key, i, problem);
       lines = g_strsplit (data, "\n", -1);
       for (guint n = 0; lines[n] != NULL; n++)
         {
