@@ -27,34 +27,12 @@ run_wrk() {
 
 # nginx: the ceiling.
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$nginx_port; location / { return 204; } }
-}
-CONF
-nginx -e stderr -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-pids+=($!)
+start_nginx "$work/nginx" auto "  server { listen 127.0.0.1:$nginx_port; location / { return 204; } }"
 
 # A private bus and hkp-plugind.
-dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" &
-pids+=($!)
-mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
-cp "$build/src/plugins/ipfilter.so" "$build/src/plugins/ratelimit.so" "$work/plugins/"
-printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
+start_bus_and_plugins "$build"
 (umask 077; echo "bench-proxy-secret" > "$work/proxy-secret")
 check_port=$(free_port)
-for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 
 start_daemon() {  # [BUILDDIR whose hkp-plugind to run; default $build]
   rm -f "$work/daemon.log"

@@ -26,7 +26,6 @@ front_ideal_port=$(free_port)
 headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /pks/lookup?op=get&search=0x1234" -H "X-Real-IP: 192.0.2.1")
 
 # nginx: an ideal check server, a stand-in keyserver, and two fronts doing auth_request (ideal, hkp-plugind).
-mkdir -p "$work/nginx"
 front() {  # PORT CHECK_PORT
   cat <<CONF
   upstream check_$1 { server 127.0.0.1:$2; keepalive 32; }
@@ -47,52 +46,14 @@ front() {  # PORT CHECK_PORT
   }
 CONF
 }
-cat > "$work/nginx/nginx.conf" <<CONF
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$keyserver_port; location / { return 200 "key\n"; } }
+start_nginx "$work/nginx" 1 "  server { listen 127.0.0.1:$keyserver_port; location / { return 200 \"key\\n\"; } }
   upstream keyserver { server 127.0.0.1:$keyserver_port; keepalive 32; }
 $(front "$front_ideal_port" "$ideal_port")
-$(front "$front_hkp_port" "$check_port")
-}
-CONF
-nginx -e stderr -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-pids+=($!)
+$(front "$front_hkp_port" "$check_port")"
 # The ideal check server is a process of its own, as hkp-plugind is, so neither steals the front's worker.
-mkdir -p "$work/ideal"
-cat > "$work/ideal/nginx.conf" <<CONF
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 1;
-daemon off;
-pid $work/ideal/nginx.pid;
-error_log $work/ideal/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/ideal; proxy_temp_path $work/ideal; fastcgi_temp_path $work/ideal;
-  uwsgi_temp_path $work/ideal; scgi_temp_path $work/ideal;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$ideal_port; location / { return 204; } }
-}
-CONF
-nginx -e stderr -p "$work/ideal" -c "$work/ideal/nginx.conf" &
-pids+=($!)
+start_nginx "$work/ideal" 1 "  server { listen 127.0.0.1:$ideal_port; location / { return 204; } }"
 
-dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" &
-pids+=($!)
-mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
-cp "$build/src/plugins/ipfilter.so" "$build/src/plugins/ratelimit.so" "$work/plugins/"
-printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
-for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+start_bus_and_plugins "$build"
 
 start_daemon() {  # ISOLATION
   rm -f "$work/daemon.log"

@@ -24,3 +24,38 @@ run_wrk_with() {  # THREADS CONNECTIONS SECONDS URL [wrk args…]
 
 # a / b to two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# Starts an nginx of its own in DIR with WORKERS worker processes and the given http{} body (server
+# blocks…), its temp files and logs kept in DIR.
+start_nginx() {  # DIR WORKERS HTTP_BODY
+  local dir=$1 workers=$2 body=$3
+  mkdir -p "$dir"
+  cat > "$dir/nginx.conf" <<CONF
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes $workers;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
+  uwsgi_temp_path $dir; scgi_temp_path $dir;
+  keepalive_requests 1000000;
+$body
+}
+CONF
+  nginx -e stderr -p "$dir" -c "$dir/nginx.conf" &
+  pids+=($!)
+}
+
+# A private bus at $work/bus.sock, and the shipped ipfilter and ratelimit modules from BUILDDIR in
+# $work/plugins, with $work/plugins.d, $work/state and an empty main config beside them.
+start_bus_and_plugins() {  # BUILDDIR
+  dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" &
+  pids+=($!)
+  mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
+  cp "$1/src/plugins/ipfilter.so" "$1/src/plugins/ratelimit.so" "$work/plugins/"
+  printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
+  for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+}

@@ -46,11 +46,9 @@ static void
 start (Fixture *f, gboolean permissive)
 {
   g_autofree char *policy_dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
-  g_autoptr (GPtrArray) argv = NULL;
 
   f->bus = hkp_test_bus_start (permissive, (const char *const[]){ policy_dir, NULL });
-  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
-  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  f->daemon = hkp_test_tree_start_daemon (&f->tree, f->bus->address, NULL);
   hkp_test_daemon_wait_line (f->daemon, "ready");
   f->client = hkp_test_client_new (f->bus->address);
 }

@@ -43,11 +43,9 @@ hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char *jso
 }
 
 GPtrArray *
-hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...)
+hkp_test_tree_argv_v (HkpTestTree *tree, const char *bus_address, const char *const *extra)
 {
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
-  const char *extra;
-  va_list ap;
 
   g_ptr_array_add (argv, g_strdup_printf ("--config=%s", tree->main_config));
   g_ptr_array_add (argv, g_strdup_printf ("--plugin-dir=%s", tree->plugin_dir));
@@ -58,12 +56,39 @@ hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...)
   /* Tests run side by side: no fixed ports (a later option wins). */
   g_ptr_array_add (argv, g_strdup ("--check-listen=127.0.0.1:0"));
   g_ptr_array_add (argv, g_strdup ("--http-listen=none"));
-  va_start (ap, bus_address);
-  while ((extra = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (argv, g_strdup (extra));
-  va_end (ap);
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (extra[i]));
   g_ptr_array_add (argv, NULL);
   return argv;
+}
+
+GPtrArray *
+hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...)
+{
+  g_autoptr (GPtrArray) extra = g_ptr_array_new ();
+  const char *arg;
+  va_list ap;
+
+  va_start (ap, bus_address);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (extra, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (extra, NULL);
+  return hkp_test_tree_argv_v (tree, bus_address, (const char *const *) extra->pdata);
+}
+
+HkpTestDaemon *
+hkp_test_tree_start_daemon (HkpTestTree *tree, const char *bus_address, const char *const *extra)
+{
+  g_autoptr (GPtrArray) with_polkit_off = g_ptr_array_new ();
+  g_autoptr (GPtrArray) argv = NULL;
+
+  g_ptr_array_add (with_polkit_off, (gpointer) "--no-polkit");
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (with_polkit_off, (gpointer) extra[i]);
+  g_ptr_array_add (with_polkit_off, NULL);
+  argv = hkp_test_tree_argv_v (tree, bus_address, (const char *const *) with_polkit_off->pdata);
+  return hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
 }
 
 const char *

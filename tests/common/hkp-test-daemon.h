@@ -40,6 +40,9 @@ void hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char
  */
 GPtrArray *hkp_test_tree_argv (HkpTestTree *tree, const char *bus_address, ...) G_GNUC_NULL_TERMINATED;
 
+/* Like hkp_test_tree_argv(), with the extra arguments as an array (NULL-terminated, may be NULL).  Caller frees. */
+GPtrArray *hkp_test_tree_argv_v (HkpTestTree *tree, const char *bus_address, const char *const *extra);
+
 /* Waits for the daemon's "<what> listening on ADDRESS" line and returns ADDRESS; caller frees. */
 char *hkp_test_daemon_wait_listening (HkpTestDaemon *daemon, const char *what);
 
@@ -52,6 +55,9 @@ const char *hkp_test_daemon_path (void);
  * and --check-listen (as hkp_test_tree_argv() does), never a default port.
  */
 HkpTestDaemon *hkp_test_daemon_start (const char *const *argv, gint uid);
+
+/* Starts hkp-plugind on the tree and bus with --no-polkit and the extra arguments (NULL-terminated, may be NULL). */
+HkpTestDaemon *hkp_test_tree_start_daemon (HkpTestTree *tree, const char *bus_address, const char *const *extra);
 
 /* Like hkp_test_daemon_start(), with extra environment variables env (NULL-terminated KEY=VALUE, may be NULL). */
 HkpTestDaemon *hkp_test_daemon_start_env (const char *const *argv, gint uid, const char *const *env);

@@ -52,15 +52,8 @@ teardown (Fixture *f, gconstpointer data)
 static void
 start (Fixture *f, const char *const *extra)
 {
-  g_autoptr (GPtrArray) argv = NULL;
-
   f->bus = hkp_test_bus_start (TRUE, NULL);
-  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
-  g_ptr_array_remove_index (argv, argv->len - 1);
-  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (extra[i]));
-  g_ptr_array_add (argv, NULL);
-  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  f->daemon = hkp_test_tree_start_daemon (&f->tree, f->bus->address, extra);
   f->address = hkp_test_daemon_wait_listening (f->daemon, "check endpoint");
   hkp_test_daemon_wait_line (f->daemon, "ready");
   f->client = hkp_test_client_new (f->bus->address);

@@ -48,16 +48,16 @@ bridge_fixture_teardown (BridgeFixture *f, gconstpointer data)
 void
 bridge_start_with (BridgeFixture *f, const char *const *extra)
 {
-  g_autoptr (GPtrArray) argv = NULL;
   g_autofree char *token = g_strdup_printf ("--http-token-file=%s", f->token_file);
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
 
   f->bus = hkp_test_bus_start (TRUE, NULL);
-  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", "--http-listen=127.0.0.1:0", token, NULL);
-  g_ptr_array_remove_index (argv, argv->len - 1);
+  g_ptr_array_add (args, (gpointer) "--http-listen=127.0.0.1:0");
+  g_ptr_array_add (args, token);
   for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (extra[i]));
-  g_ptr_array_add (argv, NULL);
-  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+    g_ptr_array_add (args, (gpointer) extra[i]);
+  g_ptr_array_add (args, NULL);
+  f->daemon = hkp_test_tree_start_daemon (&f->tree, f->bus->address, (const char *const *) args->pdata);
   f->address = hkp_test_daemon_wait_listening (f->daemon, "HTTP bridge");
   f->check = hkp_test_daemon_wait_listening (f->daemon, "check endpoint");
   hkp_test_daemon_wait_line (f->daemon, "ready");
