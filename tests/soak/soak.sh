@@ -76,17 +76,17 @@ write_plugin hang '{"module": "misbehave.so", "priority": 5, "failure_mode": "op
 LD_LIBRARY_PATH="$build/tests/plugins" HKP_PLUGIN_HOST="$build/src/host/hkp-plugin-host" \
   "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
   --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="$bus" --no-polkit --drain-timeout=5 \
-  --http-listen=127.0.0.1:0 --http-token-file="$work/token" --check-listen=127.0.0.1:0 2>"$work/daemon.log" &
+  --http-listen=127.0.0.1:0 --http-token-file="$work/token" --check-listen="unix:$work/check.sock" 2>"$work/daemon.log" &
 daemon=$!
 pids+=($daemon)
 wait_for 60 grep -q ' ready$' "$work/daemon.log"
-check=$(sed -n 's/.*check endpoint listening on \([^ ]*\).*/\1/p' "$work/daemon.log" | head -1)
 bridge=$(sed -n 's/.*HTTP bridge listening on \([^ ]*\).*/\1/p' "$work/daemon.log" | head -1)
 
 # ---- nginx with our snippet, and the stand-in keyserver --------------------------------------------------------
 front_port=$(free_port)
 backend_port=$(free_port)
-sed -e "s/127.0.0.1:11381/$check/" -e "s/127.0.0.1:11372/127.0.0.1:$backend_port/" \
+# nginx asks the check endpoint on a unix socket, as in the packaged setup (only the proxy names clients).
+sed -e "s|unix:/run/hkp-plugind/check.sock|unix:$work/check.sock|" -e "s/127.0.0.1:11372/127.0.0.1:$backend_port/" \
     -e "s/listen 11371;/listen 127.0.0.1:$front_port;/" "$src/data/nginx/hkp-plugind.conf" > "$work/hkp-plugind-nginx.conf"
 mkdir -p "$work/nginx-tmp"
 cat > "$work/nginx.conf" <<CONF
