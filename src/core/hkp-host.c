@@ -330,6 +330,10 @@ hkp_host_stop (HkpHost *host, guint timeout_ms)
   gboolean clean;
 
   g_mutex_lock (&host->lock);
+  /* A health() past its deadline holds the instance, and shutdown() could only follow it: the host goes now. */
+  if (host->health_in_flight && host->health_deadline != HKP_HOST_NO_DEADLINE &&
+      g_get_monotonic_time () >= host->health_deadline)
+    hkp_host_kill_locked (host, "killed at its stop: health() had not returned past its deadline");
   if (host->state != HKP_HOST_STATE_ENDED && !host->stopping)
     {
       host->stopping = TRUE;
