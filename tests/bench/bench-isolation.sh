@@ -52,6 +52,7 @@ $(front "$front_ideal_port" "$ideal_port")
 $(front "$front_hkp_port" "$check_port")"
 # The ideal check server is a process of its own, as hkp-plugind is, so neither steals the front's worker.
 start_nginx "$work/ideal" 1 "  server { listen 127.0.0.1:$ideal_port; location / { return 204; } }"
+ideal_pid=${pids[-1]}
 
 start_bus_and_plugins "$build"
 
@@ -74,14 +75,19 @@ echo "# wrk -t1 -c32 -d${duration}s, keep-alive; $(nproc) CPUs; ipfilter + ratel
 for round in $(seq "$rounds"); do
   for isolation in none process; do
     start_daemon "$isolation"
+    cpu=$(cpu_usec "$daemon_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$check_port/check" "${headers[@]}"
-    printf 'round %s  check endpoint, %-8s %10s req/s  p99 %6s ms\n' "$round" "$isolation" "$rps" "$p99"
+    printf 'round %s  check endpoint, %-8s %10s req/s  p99 %6s ms  CPU %s µs/check (daemon and hosts)\n' \
+      "$round" "$isolation" "$rps" "$p99" "$(cpu_per_request "$cpu" "$daemon_pid")"
     eval "check_${isolation}_$round=$rps; p99_${isolation}_$round=$p99"
+    cpu=$(cpu_usec "$ideal_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_ideal_port/pks/lookup?op=get&search=0x1234"
     ideal=$rps
+    ideal_cpu=$(cpu_per_request "$cpu" "$ideal_pid")
+    cpu=$(cpu_usec "$daemon_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_hkp_port/pks/lookup?op=get&search=0x1234"
-    printf 'round %s  through nginx: ideal check %s req/s, hkp-plugind %-8s %s req/s = %sx\n' \
-      "$round" "$ideal" "$isolation" "$rps" "$(ratio "$rps" "$ideal")"
+    printf 'round %s  through nginx: ideal check %s req/s (%s µs/check), hkp-plugind %-8s %s req/s (%s µs/check) = %sx\n' \
+      "$round" "$ideal" "$ideal_cpu" "$isolation" "$rps" "$(cpu_per_request "$cpu" "$daemon_pid")" "$(ratio "$rps" "$ideal")"
     stop_daemon
   done
   printf 'round %s  isolated / in process: rate %sx, p99 %sx\n' "$round" \

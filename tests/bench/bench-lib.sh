@@ -59,3 +59,22 @@ start_bus_and_plugins() {  # BUILDDIR
   printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
   for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 }
+
+# User and system CPU time, in µs, that the processes named and their children have used so far.
+cpu_usec() {  # PID…
+  local pid ticks=0
+  for pid in "$@" $(for p in "$@"; do pgrep -P "$p" || true; done); do
+    # After "pid (comm) ", utime and stime are the 12th and 13th fields (comm may hold spaces).
+    ticks=$((ticks + $(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0)))
+  done
+  echo $((ticks * 1000000 / $(getconf CLK_TCK)))
+}
+
+# CPU µs per request: the CPU µs used since BEFORE by the processes named, over the requests of wrk's last run.
+cpu_per_request() {  # BEFORE PID…
+  local before=$1
+  shift
+  local requests
+  requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+  awk -v used="$(( $(cpu_usec "$@") - before ))" -v n="$requests" 'BEGIN { printf "%.1f", used / n }'
+}
