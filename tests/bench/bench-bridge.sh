@@ -27,7 +27,8 @@ start_daemon() {  # $1: config dir, then extra options
   shift
   rm -f "$work/daemon.log"
   http_port=$(free_port)
-  LD_LIBRARY_PATH="$build/tests/plugins" "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" \
+  LD_LIBRARY_PATH="$build/tests/plugins" HKP_PLUGIN_HOST="$build/src/host/hkp-plugin-host" \
+    "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" \
     --plugin-dir="$work/plugins" --config-dir="$dir" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" \
     --no-polkit --check-listen="127.0.0.1:$(free_port)" --http-listen="127.0.0.1:$http_port" \
     --http-threads="${HTTP_THREADS:-0}" "$@" \

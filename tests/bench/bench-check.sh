@@ -36,6 +36,8 @@ check_port=$(free_port)
 
 start_daemon() {  # [BUILDDIR whose hkp-plugind to run; default $build]
   rm -f "$work/daemon.log"
+  # Plugins run in that build's plugin host (isolation "process", the default).
+  HKP_PLUGIN_HOST="${1:-$build}/src/host/hkp-plugin-host" \
   "${1:-$build}/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
     --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
     --http-listen=none --check-listen="127.0.0.1:$check_port" --check-proxy-secret-file="$work/proxy-secret" \
