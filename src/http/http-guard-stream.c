@@ -162,8 +162,9 @@ header_is (const char *line, gsize length, const char *name, const char **value)
 
   if (length <= n || line[n] != ':' || g_ascii_strncasecmp (line, name, n) != 0)
     return FALSE;
+  /* Within the line: its trailing white space is already cut off length, and a value may be all white space. */
   *value = line + n + 1;
-  while (**value == ' ' || **value == '\t')
+  while (*value < line + length && (**value == ' ' || **value == '\t'))
     (*value)++;
   return TRUE;
 }

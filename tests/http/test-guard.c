@@ -129,6 +129,10 @@ test_ambiguous_framing_refused (void)
     { "Content-Length: 5\r\nContent-Length: 5\r\n", "two-content-lengths" },
     { "Content-Length: 5, 5\r\n", "bad-content-length" },
     { "Content-Length: +5\r\n", "bad-content-length" },
+    /* A value of white space only (fuzz-guard: the value's start ran past the line, and its length underflowed). */
+    { "Content-Length: \t\t\t\t\r\n", "bad-content-length" },
+    { "Content-Length:\r\n", "bad-content-length" },
+    { "Transfer-Encoding:   \r\n", "bad-transfer-encoding" },
     { "Transfer-Encoding: gzip, chunked\r\n", "bad-transfer-encoding" },
     { "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "bad-transfer-encoding" },
     { "X-Folded: a\r\n b\r\n", "obs-fold" },
