@@ -216,6 +216,32 @@ on_gone (const HkpHostAnswer *answer, gpointer user_data)
   g_mutex_unlock (&ended->lock);
 }
 
+/* Sends asked to host, its answer (or its end) to come into ended, which this initialises. */
+static void
+ended_ask (Ended *ended, HkpHost *host, const HkpHostRequest *asked)
+{
+  memset (ended, 0, sizeof *ended);
+  g_mutex_init (&ended->lock);
+  g_cond_init (&ended->cond);
+  hkp_host_handle (host, asked, 0, on_gone, ended);
+}
+
+/* Waits for the answer ended_ask() asked for, clears ended, and returns when it came (monotonic µs). */
+static gint64
+ended_wait (Ended *ended)
+{
+  gint64 when;
+
+  g_mutex_lock (&ended->lock);
+  while (ended->when == 0)
+    g_cond_wait (&ended->cond, &ended->lock);
+  when = ended->when;
+  g_mutex_unlock (&ended->lock);
+  g_mutex_clear (&ended->lock);
+  g_cond_clear (&ended->cond);
+  return when;
+}
+
 static void
 print_spread (const char *label, gint64 *us, guint n)
 {
@@ -233,22 +259,14 @@ bench_kill (const char *path)
   for (guint i = 0; i < KILLS; i++)
     {
       g_autoptr (HkpHost) host = start ("bench", path, "{}");
-      Ended ended = { 0 };
+      Ended ended;
       HkpHostRequest slow = { .method = "GET", .path = "/slow", .query = "sleep_ms=600000" };
       gint64 killed;
 
-      g_mutex_init (&ended.lock);
-      g_cond_init (&ended.cond);
-      hkp_host_handle (host, &slow, 0, on_gone, &ended);
+      ended_ask (&ended, host, &slow);
       killed = g_get_monotonic_time ();
       kill (hkp_host_get_pid (host), SIGKILL);
-      g_mutex_lock (&ended.lock);
-      while (ended.when == 0)
-        g_cond_wait (&ended.cond, &ended.lock);
-      g_mutex_unlock (&ended.lock);
-      spans[i] = ended.when - killed;
-      g_mutex_clear (&ended.lock);
-      g_cond_clear (&ended.cond);
+      spans[i] = ended_wait (&ended) - killed;
     }
   print_spread ("SIGKILLed host noticed (call answered GONE)", spans, KILLS);
 }
@@ -263,19 +281,11 @@ bench_start (const char *label, const char *path, const char *config)
     {
       gint64 begin = g_get_monotonic_time ();
       g_autoptr (HkpHost) host = start ("bench", path, config);
-      Ended ended = { 0 };
+      Ended ended;
 
-      g_mutex_init (&ended.lock);
-      g_cond_init (&ended.cond);
-      hkp_host_handle (host, &request, 0, on_gone, &ended);
-      g_mutex_lock (&ended.lock);
-      while (ended.when == 0)
-        g_cond_wait (&ended.cond, &ended.lock);
-      g_mutex_unlock (&ended.lock);
-      spans[i] = ended.when - begin;
+      ended_ask (&ended, host, &request);
+      spans[i] = ended_wait (&ended) - begin;
       hkp_host_stop (host, 5000);
-      g_mutex_clear (&ended.lock);
-      g_cond_clear (&ended.cond);
     }
   print_spread (label, spans, STARTS);
 }
@@ -298,22 +308,15 @@ static void
 bench_rss (const char *label, const char *path, const char *config)
 {
   g_autoptr (HkpHost) host = start ("bench", path, config);
-  Ended ended = { 0 };
+  Ended ended;
 
   /* One answered call, so the worker threads have run. */
-  g_mutex_init (&ended.lock);
-  g_cond_init (&ended.cond);
-  hkp_host_handle (host, &request, 0, on_gone, &ended);
-  g_mutex_lock (&ended.lock);
-  while (ended.when == 0)
-    g_cond_wait (&ended.cond, &ended.lock);
-  g_mutex_unlock (&ended.lock);
+  ended_ask (&ended, host, &request);
+  ended_wait (&ended);
   printf ("  %-34s RSS %5.2f MiB  PSS %5.2f MiB\n", label,
           proc_kb (hkp_host_get_pid (host), "status", "VmRSS:") / 1024.0,
           proc_kb (hkp_host_get_pid (host), "smaps_rollup", "Pss:") / 1024.0);
   hkp_host_stop (host, 5000);
-  g_mutex_clear (&ended.lock);
-  g_cond_clear (&ended.cond);
 }
 
 int
