@@ -43,22 +43,19 @@ ctl_fixture_teardown (CtlFixture *f, gconstpointer data)
 void
 ctl_fixture_start (CtlFixture *f, ...)
 {
-  g_autoptr (GPtrArray) argv = NULL;
-  const char *extra;
+  g_autoptr (GPtrArray) extra = g_ptr_array_new ();
+  const char *arg;
   va_list ap;
 
   g_autofree char *policy_dir = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "dbus", NULL);
 
   f->bus = hkp_test_bus_start (!f->strict_bus, f->strict_bus ? (const char *const[]){ policy_dir, NULL } : NULL);
-  argv = hkp_test_tree_argv (&f->tree, f->bus->address, "--no-polkit", NULL);
-  /* The tree's arguments end with NULL: the extra ones go before it. */
-  g_ptr_array_remove_index (argv, argv->len - 1);
   va_start (ap, f);
-  while ((extra = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (argv, g_strdup (extra));
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (extra, (gpointer) arg);
   va_end (ap);
-  g_ptr_array_add (argv, NULL);
-  f->daemon = hkp_test_daemon_start ((const char *const *) argv->pdata, -1);
+  g_ptr_array_add (extra, NULL);
+  f->daemon = hkp_test_tree_start_daemon (&f->tree, f->bus->address, (const char *const *) extra->pdata);
   hkp_test_daemon_wait_line (f->daemon, "ready");
   f->client = hkp_test_client_new (f->bus->address);
 }
