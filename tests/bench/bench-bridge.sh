@@ -15,12 +15,7 @@ build=$(realpath "${1:-build}")
 duration=${DURATION:-10}
 run_wrk() { run_wrk_with 1 32 "$duration" "$@"; }
 
-dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" 2>/dev/null &
-pids+=($!)
-mkdir -p "$work/plugins" "$work/state"
-cp "$build"/tests/plugins/*.so "$work/plugins/"
-printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
-for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
+start_bus_and_plugins "$build" "$build"/tests/plugins/*.so
 
 start_daemon() {  # $1: config dir, then extra options
   local dir=$1

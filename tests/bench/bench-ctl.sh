@@ -11,9 +11,9 @@ build=$(realpath "${1:-build}")
 plugins=${PLUGINS:-1000}
 runs=${RUNS:-20}
 
-mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
-cp "$build/tests/plugins/answer.so" "$work/plugins/"
-printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
+# A private bus, and hkp-plugind on it.
+start_bus_and_plugins "$build" "$build/tests/plugins/answer.so"
+address="unix:path=$work/bus.sock"
 # In the daemon's process: the figure is about reading 1,000 plugins, not about hosting them.
 for i in $(seq -w 1 "$plugins"); do
   printf '{"module": "answer.so", "priority": %d, "isolation": "none", "config": {"verdict": "continue"}}\n' \
@@ -21,11 +21,6 @@ for i in $(seq -w 1 "$plugins"); do
     > "$work/plugins.d/plugin-$i.json"
 done
 
-# A private bus and hkp-plugind on it.
-address="unix:path=$work/bus.sock"
-dbus-daemon --session --nofork --nopidfile --address="$address" &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 LD_LIBRARY_PATH="$build/tests/plugins" "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" \
   --plugin-dir="$work/plugins" --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="$address" \
   --no-polkit --http-listen=none --check-listen=none 2> "$work/daemon.log" &

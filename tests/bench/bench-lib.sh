@@ -49,13 +49,16 @@ CONF
   pids+=($!)
 }
 
-# A private bus at $work/bus.sock, and the shipped ipfilter and ratelimit modules from BUILDDIR in
-# $work/plugins, with $work/plugins.d, $work/state and an empty main config beside them.
-start_bus_and_plugins() {  # BUILDDIR
+# A private bus at $work/bus.sock, and the modules named (default: the shipped ipfilter and ratelimit
+# of BUILDDIR) in $work/plugins, with $work/plugins.d, $work/state and an empty main config beside them.
+start_bus_and_plugins() {  # BUILDDIR [MODULE…]
+  local build=$1
+  shift
+  [ $# -gt 0 ] || set -- "$build/src/plugins/ipfilter.so" "$build/src/plugins/ratelimit.so"
   dbus-daemon --session --nofork --nopidfile --address="unix:path=$work/bus.sock" &
   pids+=($!)
   mkdir -p "$work/plugins" "$work/plugins.d" "$work/state"
-  cp "$1/src/plugins/ipfilter.so" "$1/src/plugins/ratelimit.so" "$work/plugins/"
+  cp "$@" "$work/plugins/"
   printf '[hkp-plugind]\n' > "$work/hkp-plugind.conf"
   for _ in $(seq 50); do [ -S "$work/bus.sock" ] && break; sleep 0.1; done
 }
