@@ -120,16 +120,36 @@ request_clear (HkpCheckRequest *request)
   g_mutex_clear (&request->lock);
 }
 
-/* Says which host call asks about request now (host NULL: none), so a cancellation reaches it. */
+/* Numbers the next host call about request: calls go one after another, but their hkp_host_handle() may not. */
+static guint
+request_next_host_call (HkpCheckRequest *request)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&request->lock);
+
+  return ++request->host_calls;
+}
+
+/*
+ * Says that call number (from request_next_host_call()) is host's call id,
+ * so a cancellation reaches it; unless a later call already said so: an
+ * answer may have moved the check on before the earlier hkp_host_handle()
+ * returned.
+ */
 static void
-request_set_host_call (HkpCheckRequest *request, HkpHost *host, guint64 id)
+request_set_host_call (HkpCheckRequest *request, guint number, HkpHost *host, guint64 id)
 {
   g_mutex_lock (&request->lock);
+  if (number < request->host_call_number)
+    {
+      g_mutex_unlock (&request->lock);
+      return;
+    }
   g_clear_pointer ((HkpHost **) &request->host, hkp_host_unref);
-  request->host = host != NULL ? hkp_host_ref (host) : NULL;
+  request->host = hkp_host_ref (host);
   request->host_call = id;
+  request->host_call_number = number;
   g_mutex_unlock (&request->lock);
-  if (host != NULL && g_atomic_int_get (&request->cancelled))
+  if (g_atomic_int_get (&request->cancelled))
     hkp_host_cancel (host, id);
 }
 
@@ -682,15 +702,20 @@ call_host (Check *check, HkpSlot *slot, HkpGate *gate)
   call->slot = slot;
   call->gate = gate;
   call->timeout_usec = MAX (__atomic_load_n (&slot->call_timeout_usec, __ATOMIC_RELAXED), 1000);
-  HkpHost *host = hkp_instance_get_host (gate->instance);
+  /*
+   * The answer may end the check, and leave the gate (the last hold on its
+   * instance and host), before hkp_host_handle() returns: from then on only
+   * these references are ours.  A cancellation reaches the call through the
+   * request (one told to an answered call is ignored).
+   */
+  g_autoptr (HkpHost) host = hkp_host_ref (hkp_instance_get_host (gate->instance));
   g_autoptr (HkpCheckRequest) request_ref = hkp_check_request_ref (check->request);
+  guint number = request_next_host_call (request_ref);
   guint64 id;
 
-  /* The answer may end the check before hkp_host_handle() returns: from then on only the request is ours.  A
-   * cancellation reaches the call through it (one told to an answered call is ignored). */
   call->started = g_get_monotonic_time ();
   id = hkp_host_handle (host, &host_request, call->started + call->timeout_usec, on_host_answer, call);
-  request_set_host_call (request_ref, host, id);
+  request_set_host_call (request_ref, number, host, id);
 }
 
 /* ---- paused plugins (exclusive reloads) ---------------------------------- */

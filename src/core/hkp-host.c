@@ -218,9 +218,12 @@ hkp_host_handle (HkpHost *host, const HkpHostRequest *request, gint64 deadline, 
   if (call->deadline != HKP_HOST_NO_DEADLINE)
     hkp_host_arm_timer_locked (host, call->deadline);
   hkp_host_queue_bytes_locked (host, buf.data, buf.len);
+  /* The answer may come, and its callback let go of the caller's reference, before the flush is done. */
+  hkp_host_ref (host);
   g_mutex_unlock (&host->lock);
   hkp_host_buf_clear (&buf);
   hkp_host_flush (host);
+  hkp_host_unref (host);
   return id;
 }
 

@@ -82,7 +82,8 @@ typedef void (*HkpHostCallback) (const HkpHostAnswer *answer, gpointer user_data
  * exactly once: on the host's I/O thread with the answer, with TIMED_OUT as
  * soon as deadline (monotonic µs; G_MAXINT64 or 0: none) passes, or with GONE
  * when the host dies (or at once, in this call, if it is already gone or
- * stopping).  It may run before this function returns.  Returns the call's id.
+ * stopping).  It may run before this function returns, on another thread,
+ * and may let go of the caller's reference.  Returns the call's id.
  */
 guint64 hkp_host_handle (HkpHost *host, const HkpHostRequest *request, gint64 deadline, HkpHostCallback callback,
                          gpointer user_data);

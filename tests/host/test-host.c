@@ -535,6 +535,43 @@ test_exit_handler_late (void)
   hkp_host_set_exit_handler (host, on_host_exit, calls);
 }
 
+/* An answer whose callback lets go of the host: the last reference, perhaps before hkp_host_handle() returns. */
+typedef struct {
+  HkpHost *host;
+  Calls *calls;
+} LetGo;
+
+static void
+on_answer_let_go (const HkpHostAnswer *answer, gpointer user_data)
+{
+  LetGo *let_go = user_data;
+
+  g_clear_pointer (&let_go->host, hkp_host_unref);
+  on_answer (answer, &let_go->calls->results[0]);
+}
+
+/*
+ * The host dies on the call, and its I/O thread answers GONE and frees it
+ * while the caller may still be sending (the check endpoint once locked a
+ * freed host that way).  The race is narrow: many rounds, and ASan's eyes.
+ */
+static void
+test_answer_lets_go (void)
+{
+  for (guint round = 0; round < 100; round++)
+    {
+      g_autoptr (Calls) calls = calls_new (1);
+      LetGo let_go = { start_host ("let-go", "misbehave.so", "{\"mode\": \"exit\"}"), calls };
+      const char *headers[] = { NULL };
+      HkpHostRequest request = { .method = "GET", .path = "/boom", .client_address = "192.0.2.1", .headers = headers };
+
+      hkp_host_handle (let_go.host, &request, 0, on_answer_let_go, &let_go);
+      calls_wait (calls, 1);
+      g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_GONE);
+      g_assert_null (let_go.host);
+    }
+}
+
 /* A call that overruns its deadline but honours cancellation: TIMED_OUT on time, and the host lives on. */
 static void
 test_hang (void)
@@ -1023,6 +1060,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/host/kill", test_kill);
   g_test_add_func ("/host/exit-handler-late", test_exit_handler_late);
+  g_test_add_func ("/host/answer-lets-go", test_answer_lets_go);
   g_test_add_func ("/host/hang", test_hang);
   g_test_add_func ("/host/hang-many", test_hang_many);
   g_test_add_data_func ("/host/stuck/hang-uncancellable", "hang-uncancellable", test_stuck);
