@@ -180,9 +180,18 @@ test_host_fault (Fixture *f, gconstpointer data)
                    >=, 0);
   /* D-Bus answers, and the plugin comes back with a new host. */
   g_assert_null (hkp_test_call (f->client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "GetStatus", NULL, NULL, NULL));
-  hkp_test_daemon_wait_line_after (f->daemon, "plugin bad active", failed);
-  status = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "State");
-  g_assert_cmpstr (status, ==, "active");
+  for (guint crashes = 1;; crashes++)
+    {
+      gint active = hkp_test_daemon_wait_line_after (f->daemon, "plugin bad active", failed);
+
+      g_free (status);
+      status = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "State");
+      if (g_str_equal (status, "active"))
+        break;
+      /* On a loaded machine a request of the twelve may reach the new host late, and end it too. */
+      g_assert_cmpuint (crashes, <, HUNG);
+      failed = hkp_test_daemon_wait_line_after (f->daemon, line, active);
+    }
   error = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "LastError");
   g_assert_cmpstr (error, ==, "");
   g_assert_cmpuint (hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u'), >, 0);
