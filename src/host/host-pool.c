@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
+
+/* A job its leader has run this long (at most twice) is left to that thread, and another thread leads on. */
+#define WATCH_TICK_NSEC 1000000
 
 typedef struct {
   HostJob *head, *tail;
@@ -21,6 +25,10 @@ struct HostPool {
   void *lead_context;
   int leading; /* a thread leads */
   unsigned waiting; /* threads waiting for work */
+  HostJob *inline_job; /* run by the leader itself, which still leads (NULL: none) */
+  uint64_t inline_jobs; /* counted, so the watchdog tells one from the next */
+  pthread_cond_t watch; /* wakes the watchdog when an inline job starts while it sleeps */
+  int watch_sleeping; /* the watchdog waits for an inline job, untimed */
 };
 
 static void
@@ -62,7 +70,40 @@ run_locked (HostPool *pool, HostJob *job)
     pthread_cond_broadcast (&pool->idle);
 }
 
-/* Leads until a job comes that this thread can run while another leads on (lock held). */
+/*
+ * Runs job as the leader (lock held; released while it runs); returns 1 if
+ * this thread still leads after it, 0 if the watchdog gave the lead to
+ * another thread because the job took long.
+ */
+static int
+run_inline_locked (HostPool *pool, HostJob *job)
+{
+  int still_leading;
+
+  list_append (&pool->running, job);
+  pool->inline_job = job;
+  pool->inline_jobs++;
+  if (pool->watch_sleeping)
+    pthread_cond_signal (&pool->watch);
+  pthread_mutex_unlock (&pool->lock);
+  job->run (job, pool->context);
+  pthread_mutex_lock (&pool->lock);
+  still_leading = pool->inline_job == job;
+  if (still_leading)
+    pool->inline_job = NULL;
+  list_remove (&pool->running, job);
+  free (job);
+  if (pool->queued.head == NULL && pool->running.head == NULL)
+    pthread_cond_broadcast (&pool->idle);
+  return still_leading;
+}
+
+/*
+ * Leads until the watchdog hands the lead on (lock held).  A job read while
+ * another thread is idle is run here and now, with no hand-over (most calls
+ * take microseconds); one read while every other thread is busy is queued,
+ * so the socket is always read and cancellations always seen.
+ */
 static void
 lead_locked (HostPool *pool)
 {
@@ -74,17 +115,63 @@ lead_locked (HostPool *pool)
       pthread_mutex_unlock (&pool->lock);
       job = pool->lead (pool, pool->lead_context);
       pthread_mutex_lock (&pool->lock);
-      if (pool->waiting > 0)
+      if (pool->waiting == 0)
+        list_append (&pool->queued, job);
+      else if (!run_inline_locked (pool, job))
+        return;
+    }
+}
+
+/* Adds WATCH_TICK_NSEC to *when. */
+static void
+tick_after (struct timespec *when)
+{
+  clock_gettime (CLOCK_MONOTONIC, when);
+  when->tv_nsec += WATCH_TICK_NSEC;
+  if (when->tv_nsec >= 1000000000)
+    {
+      when->tv_sec++;
+      when->tv_nsec -= 1000000000;
+    }
+}
+
+/*
+ * The watchdog: an inline job still running a tick after it was seen is
+ * left to its thread, and an idle thread takes the lead, so a slow or hung
+ * call holds up the others for a tick or two at most.  It ticks only while
+ * inline jobs come, and sleeps untimed after a tick without any.
+ */
+static void *
+watchdog (void *data)
+{
+  HostPool *pool = data;
+
+  pthread_setname_np (pthread_self (), "watch");
+  pthread_mutex_lock (&pool->lock);
+  for (;;)
+    {
+      HostJob *seen = pool->inline_job;
+      uint64_t seen_jobs = pool->inline_jobs;
+      struct timespec when;
+
+      tick_after (&when);
+      while (pthread_cond_timedwait (&pool->watch, &pool->lock, &when) != ETIMEDOUT)
+        ;
+      if (seen != NULL && pool->inline_job == seen && pool->inline_jobs == seen_jobs)
         {
+          pool->inline_job = NULL;
           pool->leading = 0;
           pthread_cond_signal (&pool->work);
-          list_append (&pool->running, job);
-          run_locked (pool, job);
-          return;
         }
-      /* Nobody free to read on: the job waits for the first thread done with its own. */
-      list_append (&pool->queued, job);
+      else if (seen == NULL && pool->inline_job == NULL && pool->inline_jobs == seen_jobs)
+        {
+          pool->watch_sleeping = 1;
+          while (pool->inline_job == NULL)
+            pthread_cond_wait (&pool->watch, &pool->lock);
+          pool->watch_sleeping = 0;
+        }
     }
+  return NULL;
 }
 
 static void __attribute__ ((noreturn)) serve (HostPool *pool)
@@ -135,6 +222,7 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
                void *lead_context)
 {
   HostPool *pool = calloc (1, sizeof *pool);
+  pthread_condattr_t monotonic;
   pthread_attr_t attr;
 
   if (pool == NULL)
@@ -142,6 +230,10 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
   pthread_mutex_init (&pool->lock, NULL);
   pthread_cond_init (&pool->work, NULL);
   pthread_cond_init (&pool->idle, NULL);
+  pthread_condattr_init (&monotonic);
+  pthread_condattr_setclock (&monotonic, CLOCK_MONOTONIC);
+  pthread_cond_init (&pool->watch, &monotonic);
+  pthread_condattr_destroy (&monotonic);
   pool->context = context;
   pool->name = name;
   pool->lead = lead;
@@ -149,10 +241,11 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
   pthread_attr_init (&attr);
   pthread_attr_setstacksize (&attr, stack_size);
   pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
-  for (unsigned i = 0; i < n_threads; i++)
+  /* A pool that leads has a watchdog too. */
+  for (unsigned i = 0; i < n_threads + (lead != NULL); i++)
     {
       pthread_t thread;
-      int err = pthread_create (&thread, &attr, worker, pool);
+      int err = pthread_create (&thread, &attr, i < n_threads ? worker : watchdog, pool);
       if (err != 0)
         {
           /* Threads already started keep waiting on a pool nobody feeds; the host exits soon. */

@@ -7,11 +7,13 @@
  * thread each for health() and validate_config(), so neither blocks requests.
  *
  * A pool with a lead function also reads its own work, leader/follower
- * style: one thread at a time leads, reading records until one is a job;
- * if another thread is idle, it hands the lead over and runs the job itself
- * (so a request reaches the plugin without waking a second thread first),
- * else it queues the job and leads on, so the socket is always read and
- * cancellations always seen.
+ * style: one thread at a time leads, reading records until one is a job.
+ * If another thread is idle, the leader runs the job itself and leads on
+ * (a request reaches the plugin and the next one is read with no thread
+ * woken); a watchdog thread hands the lead to an idle thread when a job has
+ * run a tick (1–2 ms), so a slow call holds up no other.  If every other
+ * thread is busy, the leader queues the job and leads on, so the socket is
+ * always read and cancellations always seen.
  */
 
 #include <stddef.h>

@@ -572,6 +572,37 @@ test_answer_lets_go (void)
     }
 }
 
+/*
+ * The thread reading the socket runs a call itself while another thread is
+ * idle; a call that takes long is left to it, and another thread reads on:
+ * calls behind a slow one are answered at once, one after another.
+ */
+static void
+test_slow_holds_up_none (void)
+{
+  const guint n = 8;
+  g_autoptr (HkpHost) host = start_host ("slow", "misbehave.so", "{}");
+  g_autoptr (Calls) calls = calls_new (n + 1);
+  gint64 start = g_get_monotonic_time ();
+
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  send_request (host, calls, 0, "/slow", "sleep_ms=600000", 0);
+  for (guint i = 1; i <= n; i++)
+    {
+      send_request (host, calls, i, "/fine", "", 0);
+      calls_wait (calls, i);
+      g_assert_false (calls->results[0].done);
+      g_assert_cmpint (calls->results[i].outcome, ==, HKP_HOST_ANSWERED);
+      g_assert_cmpstr (calls->results[i].reason, ==, "fine");
+    }
+  g_assert_cmpint (g_get_monotonic_time () - start, <, PROMPT_USEC);
+  hkp_host_cancel_all (host);
+  calls_wait (calls, n + 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_null (calls->why);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
 /* A call that overruns its deadline but honours cancellation: TIMED_OUT on time, and the host lives on. */
 static void
 test_hang (void)
@@ -1063,6 +1094,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/answer-lets-go", test_answer_lets_go);
   g_test_add_func ("/host/hang", test_hang);
   g_test_add_func ("/host/hang-many", test_hang_many);
+  g_test_add_func ("/host/slow-holds-up-none", test_slow_holds_up_none);
   g_test_add_data_func ("/host/stuck/hang-uncancellable", "hang-uncancellable", test_stuck);
   g_test_add_data_func ("/host/stuck/spin", "spin", test_stuck);
   g_test_add_func ("/host/health-hang", test_health_hang);
