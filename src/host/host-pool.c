@@ -122,9 +122,9 @@ lead_locked (HostPool *pool)
     }
 }
 
-/* Adds WATCH_TICK_NSEC to *when. */
+/* Sets *when to a tick (WATCH_TICK_NSEC) from now, on the monotonic clock. */
 static void
-tick_after (struct timespec *when)
+tick_from_now (struct timespec *when)
 {
   clock_gettime (CLOCK_MONOTONIC, when);
   when->tv_nsec += WATCH_TICK_NSEC;
@@ -154,7 +154,7 @@ watchdog (void *data)
       uint64_t seen_jobs = pool->inline_jobs;
       struct timespec when;
 
-      tick_after (&when);
+      tick_from_now (&when);
       while (pthread_cond_timedwait (&pool->watch, &pool->lock, &when) != ETIMEDOUT)
         ;
       if (seen != NULL && pool->inline_job == seen && pool->inline_jobs == seen_jobs)
