@@ -23,6 +23,7 @@
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
+#include "hkp-read-file.h"
 
 #define MODULE_COPY_PREFIX "modules."
 #define RANDOM_SUFFIX_LEN 6
@@ -34,106 +35,26 @@ set_errno_error (GError **error, int saved, const char *what, const char *path)
   return FALSE;
 }
 
-static const char *
-file_type_name (mode_t mode)
-{
-  if (S_ISFIFO (mode))
-    return "a FIFO";
-  if (S_ISSOCK (mode))
-    return "a socket";
-  if (S_ISDIR (mode))
-    return "a directory";
-  if (S_ISCHR (mode))
-    return "a character device";
-  if (S_ISBLK (mode))
-    return "a block device";
-  return "not a regular file";
-}
-
-static gboolean
-refuse_type (GError **error, mode_t mode)
-{
-  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-               "not a regular file but %s: only regular files (or symlinks to them) are read", file_type_name (mode));
-  return FALSE;
-}
-
-static gboolean
-refuse_size (GError **error, guint64 size, gsize max_size)
-{
-  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-               "file is %" G_GUINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT " allowed", size, max_size);
-  return FALSE;
-}
-
 char *
 hkp_file_read_regular (const char *path, gsize max_size, gsize *len, GError **error)
 {
-  g_autoptr (GByteArray) bytes = NULL;
-  struct stat st;
-  int fd, saved;
+  HkpReadProblem problem;
+  char *data = hkp_read_regular_file (path, max_size, len, &problem);
 
-  /* Look before opening: opening a device can have effects of its own. */
-  if (stat (path, &st) != 0)
-    {
-      saved = errno;
-      g_set_error_literal (error, G_FILE_ERROR, g_file_error_from_errno (saved), g_strerror (saved));
-      return NULL;
-    }
-  if (!S_ISREG (st.st_mode))
-    {
-      refuse_type (error, st.st_mode);
-      return NULL;
-    }
-  /* O_NONBLOCK: should a FIFO take the file's place meanwhile, open() still returns at once. */
-  fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0 || fstat (fd, &st) != 0)
-    {
-      saved = errno;
-      if (fd >= 0)
-        close (fd);
-      g_set_error_literal (error, G_FILE_ERROR, g_file_error_from_errno (saved), g_strerror (saved));
-      return NULL;
-    }
-  if (!S_ISREG (st.st_mode) || (guint64) st.st_size > max_size)
-    {
-      close (fd);
-      if (!S_ISREG (st.st_mode))
-        refuse_type (error, st.st_mode);
-      else
-        refuse_size (error, (guint64) st.st_size, max_size);
-      return NULL;
-    }
-  bytes = g_byte_array_sized_new ((guint) st.st_size + 1);
-  for (;;)
-    {
-      guint8 buffer[16384];
-      ssize_t n = read (fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          saved = errno;
-          close (fd);
-          g_set_error_literal (error, G_FILE_ERROR, g_file_error_from_errno (saved), g_strerror (saved));
-          return NULL;
-        }
-      if (n == 0)
-        break;
-      g_byte_array_append (bytes, buffer, (guint) n);
-      /* The file may grow while we read it. */
-      if (bytes->len > max_size)
-        {
-          close (fd);
-          refuse_size (error, bytes->len, max_size);
-          return NULL;
-        }
-    }
-  close (fd);
-  if (len != NULL)
-    *len = bytes->len;
-  g_byte_array_append (bytes, (const guint8 *) "", 1);
-  return (char *) g_byte_array_free (g_steal_pointer (&bytes), FALSE);
+  if (data != NULL)
+    return data;
+  if (problem.mode != 0)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                 "not a regular file but %s: only regular files (or symlinks to them) are read",
+                 hkp_file_type_name (problem.mode));
+  else if (problem.size != 0)
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                 "file is %" G_GUINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT " allowed", problem.size,
+                 max_size);
+  else
+    g_set_error_literal (error, G_FILE_ERROR, g_file_error_from_errno (problem.errno_value),
+                         g_strerror (problem.errno_value));
+  return NULL;
 }
 
 /* ---- atomic writes ---------------------------------------------------- */

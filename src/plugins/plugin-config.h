@@ -3,14 +3,12 @@
 
 /* Config helpers shared by the shipped plugins (each is its own module, so these are static). */
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <json-glib/json-glib.h>
+
+#include "hkp-read-file.h"
 
 /* Writes a message to error and returns FALSE, for validate_config and init. */
 static gboolean plugin_fail (char *error, size_t error_size, const char *format, ...) G_GNUC_PRINTF (3, 4);
@@ -62,17 +60,6 @@ plugin_config_known_keys (JsonObject *object, const char *prefix, const char *co
   return TRUE;
 }
 
-static inline const char *
-plugin_file_type (mode_t mode)
-{
-  return S_ISFIFO (mode) ? "a FIFO"
-    : S_ISDIR (mode)     ? "a directory"
-    : S_ISSOCK (mode)    ? "a socket"
-    : S_ISCHR (mode)     ? "a character device"
-    : S_ISBLK (mode)     ? "a block device"
-                         : "not a regular file";
-}
-
 /*
  * Reads the regular file at path (or a symlink to one), of at most max_size
  * bytes, without ever blocking or reading without end: a FIFO, device or
@@ -82,60 +69,16 @@ plugin_file_type (mode_t mode)
 static inline char *
 plugin_read_regular_file (const char *path, gsize max_size, char *error, size_t error_size)
 {
-  g_autoptr (GByteArray) bytes = g_byte_array_new ();
-  struct stat st;
-  int fd;
+  HkpReadProblem problem;
+  char *data = hkp_read_regular_file (path, max_size, NULL, &problem);
 
-  /* Look before opening: opening a FIFO would wait for a writer. */
-  if (stat (path, &st) == 0 && !S_ISREG (st.st_mode))
-    {
-      plugin_fail (error, error_size, "%s is %s, not a regular file", path, plugin_file_type (st.st_mode));
-      return NULL;
-    }
-  /* O_NONBLOCK: should a FIFO take its place meanwhile, open() still returns at once. */
-  fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0 || fstat (fd, &st) != 0)
-    {
-      int saved = errno;
-      if (fd >= 0)
-        close (fd);
-      plugin_fail (error, error_size, "cannot read %s: %s", path, g_strerror (saved));
-      return NULL;
-    }
-  if (!S_ISREG (st.st_mode) || (guint64) st.st_size > max_size)
-    {
-      close (fd);
-      if (!S_ISREG (st.st_mode))
-        plugin_fail (error, error_size, "%s is %s, not a regular file", path, plugin_file_type (st.st_mode));
-      else
-        plugin_fail (error, error_size, "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max_size);
-      return NULL;
-    }
-  for (;;)
-    {
-      guint8 buffer[16384];
-      ssize_t n = read (fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-          close (fd);
-          plugin_fail (error, error_size, "cannot read %s: %s", path, g_strerror (saved));
-          return NULL;
-        }
-      if (n == 0)
-        break;
-      g_byte_array_append (bytes, buffer, (guint) n);
-      /* It may grow while we read it. */
-      if (bytes->len > max_size)
-        {
-          close (fd);
-          plugin_fail (error, error_size, "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max_size);
-          return NULL;
-        }
-    }
-  close (fd);
-  g_byte_array_append (bytes, (const guint8 *) "", 1);
-  return (char *) g_byte_array_free (g_steal_pointer (&bytes), FALSE);
+  if (data != NULL)
+    return data;
+  if (problem.mode != 0)
+    plugin_fail (error, error_size, "%s is %s, not a regular file", path, hkp_file_type_name (problem.mode));
+  else if (problem.size != 0)
+    plugin_fail (error, error_size, "%s is larger than %" G_GSIZE_FORMAT " bytes", path, max_size);
+  else
+    plugin_fail (error, error_size, "cannot read %s: %s", path, g_strerror (problem.errno_value));
+  return NULL;
 }
