@@ -20,16 +20,44 @@
 #define RECORD_OPS 20000000
 #define RELOADS 200
 
+/* One thread's share of a benchmark on one slot. */
 typedef struct {
   HkpSlot *slot;
   guint64 ops;
   gint64 elapsed_ns;
-} GateRun;
+} SlotRun;
+
+/*
+ * Runs func (each thread's loop stays its own, so no indirect call is
+ * timed) on threads threads sharing a new slot, total ops among them;
+ * returns the slowest thread's ns per op.
+ */
+static double
+run_on_slot (GThreadFunc func, guint64 total, guint threads)
+{
+  g_autoptr (HkpSlot) slot = hkp_slot_new ("bench", HKP_GATE_SKIP, HKP_FAILURE_CLOSED);
+  SlotRun runs[2];
+  GThread *handles[2];
+  gint64 worst = 0;
+
+  g_assert_cmpuint (threads, <=, G_N_ELEMENTS (runs));
+  for (guint i = 0; i < threads; i++)
+    {
+      runs[i] = (SlotRun){ .slot = slot, .ops = total / threads };
+      handles[i] = g_thread_new ("bench", func, &runs[i]);
+    }
+  for (guint i = 0; i < threads; i++)
+    {
+      g_thread_join (handles[i]);
+      worst = MAX (worst, runs[i].elapsed_ns);
+    }
+  return (double) worst / (total / threads);
+}
 
 static gpointer
 gate_thread (gpointer data)
 {
-  GateRun *run = data;
+  SlotRun *run = data;
   gint64 start = g_get_monotonic_time ();
 
   for (guint64 i = 0; i < run->ops; i++)
@@ -44,23 +72,10 @@ gate_thread (gpointer data)
 static void
 bench_gate (guint threads)
 {
-  g_autoptr (HkpSlot) slot = hkp_slot_new ("bench", HKP_GATE_SKIP, HKP_FAILURE_CLOSED);
-  GateRun runs[2];
-  GThread *handles[2];
-  gint64 worst = 0;
+  double ns = run_on_slot (gate_thread, GATE_OPS, threads);
 
-  for (guint i = 0; i < threads; i++)
-    {
-      runs[i] = (GateRun){ .slot = slot, .ops = GATE_OPS / threads };
-      handles[i] = g_thread_new ("gate", gate_thread, &runs[i]);
-    }
-  for (guint i = 0; i < threads; i++)
-    {
-      g_thread_join (handles[i]);
-      worst = MAX (worst, runs[i].elapsed_ns);
-    }
   printf ("gate enter+leave, %u thread%s: %.1f ns/op per thread (%.1f M ops/s in all)\n", threads,
-          threads > 1 ? "s" : "", (double) worst / (GATE_OPS / threads), GATE_OPS / (worst / 1e9) / 1e6);
+          threads > 1 ? "s" : "", ns, threads / ns * 1e3);
 }
 
 typedef struct {
@@ -108,16 +123,10 @@ bench_chain (guint n_plugins)
   engine_fixture_teardown (&f, NULL);
 }
 
-typedef struct {
-  HkpSlot *slot;
-  guint64 ops;
-  gint64 elapsed_ns;
-} RecordRun;
-
 static gpointer
 record_thread (gpointer data)
 {
-  RecordRun *run = data;
+  SlotRun *run = data;
   gint64 start = g_get_monotonic_time ();
 
   for (guint64 i = 0; i < run->ops; i++)
@@ -130,23 +139,8 @@ record_thread (gpointer data)
 static void
 bench_record (guint threads)
 {
-  g_autoptr (HkpSlot) slot = hkp_slot_new ("bench", HKP_GATE_SKIP, HKP_FAILURE_CLOSED);
-  RecordRun runs[2];
-  GThread *handles[2];
-  gint64 worst = 0;
-
-  for (guint i = 0; i < threads; i++)
-    {
-      runs[i] = (RecordRun){ .slot = slot, .ops = RECORD_OPS / threads };
-      handles[i] = g_thread_new ("record", record_thread, &runs[i]);
-    }
-  for (guint i = 0; i < threads; i++)
-    {
-      g_thread_join (handles[i]);
-      worst = MAX (worst, runs[i].elapsed_ns);
-    }
   printf ("call duration recorded, %u thread%s: %.1f ns/op per thread\n", threads, threads > 1 ? "s" : "",
-          (double) worst / (RECORD_OPS / threads));
+          run_on_slot (record_thread, RECORD_OPS, threads));
 }
 
 static gint
