@@ -197,6 +197,15 @@ hkp_test_daemon_start_under (const char *const *prefix, const char *const *argv)
   return daemon_start (prefix, argv, -1, NULL);
 }
 
+GPid
+hkp_test_daemon_get_pid (HkpTestDaemon *daemon)
+{
+  const char *id = g_subprocess_get_identifier (daemon->process);
+
+  g_assert_nonnull (id);
+  return (GPid) g_ascii_strtoll (id, NULL, 10);
+}
+
 gint
 hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle)
 {

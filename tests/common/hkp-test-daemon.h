@@ -65,6 +65,9 @@ HkpTestDaemon *hkp_test_daemon_start_env (const char *const *argv, gint uid, con
 /* Starts hkp-plugind with argv under the command prefix (NULL-terminated, e.g. setpriv and its options). */
 HkpTestDaemon *hkp_test_daemon_start_under (const char *const *prefix, const char *const *argv);
 
+/* Returns the daemon's process id (it must still be running, or not yet reaped). */
+GPid hkp_test_daemon_get_pid (HkpTestDaemon *daemon);
+
 /* Returns the index of the first line holding needle, or -1. */
 gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
 

@@ -247,7 +247,7 @@ test_health_hang (Fixture *f, gconstpointer data)
                               "{\"module\": \"misbehave.so\", \"health_interval_sec\": 0.1, "
                               "\"config\": {\"mode\": \"health-hang\"}}");
   start (f, (const char *const[]){ "--health-interval=0.1", NULL });
-  pid = (GPid) atoi (g_subprocess_get_identifier (f->daemon->process));
+  pid = hkp_test_daemon_get_pid (f->daemon);
   first = hkp_test_daemon_wait_line (f->daemon, "plugin sick health");
   before = threads_of (pid);
   first = hkp_test_daemon_wait_line_after (f->daemon, "health() stuck for 3 checks; killing its host", first);

@@ -24,6 +24,7 @@
 #include <glib/gstdio.h>
 
 #include "bridge-fixture.h"
+#include "hkp-test-util.h"
 #include "malformed-http.h"
 #include "raw-dbus.h"
 
@@ -111,25 +112,6 @@ describe_state (BridgeFixture *f, sd_bus *client)
   describe_tree (out, f->tree.config_dir, "plugins.d");
   describe_tree (out, state, "state");
   return g_string_free (out, FALSE);
-}
-
-static guint
-count_fds (GPid pid)
-{
-  g_autofree char *dir = g_strdup_printf ("/proc/%d/fd", (int) pid);
-  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (handle);
-  while (g_dir_read_name (handle) != NULL)
-    n++;
-  return n;
-}
-
-static GPid
-daemon_pid (BridgeFixture *f)
-{
-  return (GPid) g_ascii_strtoll (g_subprocess_get_identifier (f->daemon->process), NULL, 10);
 }
 
 /* ---- 10,000 wrong D-Bus calls ----------------------------------------------------------------------------------- */
@@ -636,7 +618,7 @@ assert_fds_back (BridgeFixture *f, guint before, guint held)
   guint now;
 
   /* Closing is the daemon's own doing, on its threads, with no event to wait for: look again, for a bounded time. */
-  while ((now = count_fds (daemon_pid (f))) > bound && g_get_monotonic_time () < deadline)
+  while ((now = hkp_test_count_fds (hkp_test_daemon_get_pid (f->daemon))) > bound && g_get_monotonic_time () < deadline)
     {
       while (g_main_context_iteration (NULL, FALSE))
         ;
@@ -664,7 +646,7 @@ test_malformed_at_scale (BridgeFixture *f, gconstpointer data)
   bridge_start_with (f, (const char *const[]){ "--drain-timeout=2", NULL });
   client = hkp_test_client_new (f->bus->address);
   before = describe_state (f, client);
-  fds_before = count_fds (daemon_pid (f));
+  fds_before = hkp_test_count_fds (hkp_test_daemon_get_pid (f->daemon));
 
   start = g_get_monotonic_time ();
   flood.errors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

@@ -113,12 +113,6 @@ wait_fds_at_most (GPid pid, guint n)
     g_error ("process %d holds %u file descriptors, %u before the half-requests", (int) pid, held, n);
 }
 
-static GPid
-daemon_pid (BridgeFixture *f)
-{
-  return (GPid) g_ascii_strtoll (g_subprocess_get_identifier (f->daemon->process), NULL, 10);
-}
-
 /* 1,000 requests cut short leave every process serving the bridge as it was, and /livez answers throughout. */
 static void
 run_half_requests (BridgeFixture *f, const GPid *pids, guint n_pids)
@@ -147,7 +141,7 @@ test_half_requests_freed (BridgeFixture *f, gconstpointer data)
   GPid pid;
 
   bridge_start (f);
-  pid = daemon_pid (f);
+  pid = hkp_test_daemon_get_pid (f->daemon);
   run_half_requests (f, &pid, 1);
 }
 
@@ -161,7 +155,7 @@ test_half_requests_freed_by_workers (BridgeFixture *f, gconstpointer data)
   bridge_start_with (f, (const char *const[]){ "--http-processes=2", NULL });
   index = hkp_test_daemon_wait_line (f->daemon, "HTTP worker 1 ready (pid ");
   line = f->daemon->lines->pdata[index];
-  pids[0] = daemon_pid (f);
+  pids[0] = hkp_test_daemon_get_pid (f->daemon);
   g_assert_cmpint (sscanf (strstr (line, "(pid "), "(pid %d)", &pids[1]), ==, 1);
   run_half_requests (f, pids, 2);
 }
@@ -234,7 +228,7 @@ test_slowloris_flood (BridgeFixture *f, gconstpointer data)
    * The bridge is full of the flood (the head timeout, 10 s, is far off).  Its fds, counted from /proc
    * while it closes some and accepts others, may be a few short.
    */
-  held = hkp_test_count_fds (daemon_pid (f));
+  held = hkp_test_count_fds (hkp_test_daemon_get_pid (f->daemon));
   g_assert_cmpuint (held, >=, 1000);
   for (guint i = 0; i < 20; i++)
     {

@@ -521,28 +521,16 @@ test_tls (BridgeFixture *f, gconstpointer data)
   }
 }
 
-/* Returns the value of the sample whose line starts with prefix, or -1. */
-static guint
-open_fds (BridgeFixture *f)
-{
-  g_autofree char *dir = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (f->daemon->process));
-  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (listing);
-  while (g_dir_read_name (listing) != NULL)
-    n++;
-  return n;
-}
-
 static void
 test_client_closed_connections_are_released (BridgeFixture *f, gconstpointer data)
 {
   guint before, after = 0;
   gint64 deadline;
+  GPid pid;
 
   bridge_start (f);
-  before = open_fds (f);
+  pid = hkp_test_daemon_get_pid (f->daemon);
+  before = hkp_test_count_fds (pid);
   for (guint i = 0; i < 200; i++)
     {
       g_autoptr (GError) error = NULL;
@@ -555,7 +543,7 @@ test_client_closed_connections_are_released (BridgeFixture *f, gconstpointer dat
     }
   /* The daemon notices each close on its own threads; nothing else tells us when, so look until it has. */
   deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  while ((after = open_fds (f)) > before + 5 && g_get_monotonic_time () < deadline)
+  while ((after = hkp_test_count_fds (pid)) > before + 5 && g_get_monotonic_time () < deadline)
     g_usleep (10 * 1000);
   g_assert_cmpuint (after, <=, before + 5);
 }

@@ -114,7 +114,7 @@ test_idle_flood_locks_nobody_out (Fixture *f, gconstpointer data)
   g_assert_cmpuint (hkp_test_raise_fd_limit (), >, FLOOD + 100);
   write_allow_plugin (f);
   start (f, NULL);
-  pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (f->daemon->process), NULL, 10);
+  pid = hkp_test_daemon_get_pid (f->daemon);
   for (guint i = 0; i < FLOOD; i++)
     flood[i] = idle_connect (f->check);
   hkp_test_daemon_wait_line (f->daemon, "check endpoint: 10000 connections held, the most it takes");
