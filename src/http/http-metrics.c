@@ -43,31 +43,16 @@ sample (Writer *w, const char *name, HkpPlugin *plugin, const char *label, const
   g_string_append_printf (w->out, "} %" G_GUINT64_FORMAT "\n", value);
 }
 
+/*
+ * One histogram series: n_bounds buckets (bounds[i] in seconds, buckets[i]
+ * cumulative), +Inf, sum and count; labelled by plugin when it is not NULL.
+ */
 static void
-histogram (Writer *w, const char *name, const char *help, const HkpHistogram *h)
-{
-  family (w, name, "histogram", help);
-  for (guint i = 0; i < HKP_HISTOGRAM_N_BOUNDS; i++)
-    {
-      char bound[G_ASCII_DTOSTR_BUF_SIZE];
-      g_ascii_formatd (bound, sizeof bound, "%g", hkp_histogram_bounds[i]);
-      g_string_append_printf (w->out, "%s_bucket{le=\"%s\"} %" G_GUINT64_FORMAT "\n", name, bound, h->buckets[i]);
-    }
-  {
-    char sum[G_ASCII_DTOSTR_BUF_SIZE];
-    g_ascii_formatd (sum, sizeof sum, "%.6f", h->sum);
-    g_string_append_printf (w->out,
-                            "%s_bucket{le=\"+Inf\"} %" G_GUINT64_FORMAT "\n%s_sum %s\n%s_count %" G_GUINT64_FORMAT "\n",
-                            name, h->count, name, sum, name, h->count);
-  }
-}
-
-/* One histogram series of a latency histogram, labelled by plugin when plugin is not NULL. */
-static void
-latency_series (Writer *w, const char *name, HkpPlugin *plugin, const HkpLatencyCounts *counts)
+histogram_series (Writer *w, const char *name, HkpPlugin *plugin, const gdouble *bounds, const guint64 *buckets,
+                  guint n_bounds, guint64 count, gdouble sum)
 {
   g_autoptr (GString) labels = g_string_new (NULL);
-  char sum[G_ASCII_DTOSTR_BUF_SIZE];
+  char sum_text[G_ASCII_DTOSTR_BUF_SIZE];
 
   if (plugin != NULL)
     {
@@ -75,20 +60,36 @@ latency_series (Writer *w, const char *name, HkpPlugin *plugin, const HkpLatency
       append_label_value (labels, hkp_plugin_get_name (plugin));
       g_string_append (labels, "\",");
     }
-  for (guint i = 0; i < HKP_LATENCY_N_BOUNDS; i++)
+  for (guint i = 0; i < n_bounds; i++)
     {
       char bound[G_ASCII_DTOSTR_BUF_SIZE];
-      g_ascii_formatd (bound, sizeof bound, "%g", hkp_latency_bounds[i]);
+      g_ascii_formatd (bound, sizeof bound, "%g", bounds[i]);
       g_string_append_printf (w->out, "%s_bucket{%sle=\"%s\"} %" G_GUINT64_FORMAT "\n", name, labels->str, bound,
-                              counts->buckets[i]);
+                              buckets[i]);
     }
-  g_string_append_printf (w->out, "%s_bucket{%sle=\"+Inf\"} %" G_GUINT64_FORMAT "\n", name, labels->str, counts->count);
+  g_string_append_printf (w->out, "%s_bucket{%sle=\"+Inf\"} %" G_GUINT64_FORMAT "\n", name, labels->str, count);
   if (labels->len > 0)
     g_string_truncate (labels, labels->len - 1); /* the comma */
-  g_ascii_formatd (sum, sizeof sum, "%.6f", counts->sum);
+  g_ascii_formatd (sum_text, sizeof sum_text, "%.6f", sum);
   g_string_append_printf (w->out, "%s_sum%s%s%s %s\n%s_count%s%s%s %" G_GUINT64_FORMAT "\n", name,
-                          labels->len > 0 ? "{" : "", labels->str, labels->len > 0 ? "}" : "", sum, name,
-                          labels->len > 0 ? "{" : "", labels->str, labels->len > 0 ? "}" : "", counts->count);
+                          labels->len > 0 ? "{" : "", labels->str, labels->len > 0 ? "}" : "", sum_text, name,
+                          labels->len > 0 ? "{" : "", labels->str, labels->len > 0 ? "}" : "", count);
+}
+
+/* A family of one histogram the engine keeps (reloads, drains). */
+static void
+histogram (Writer *w, const char *name, const char *help, const HkpHistogram *h)
+{
+  family (w, name, "histogram", help);
+  histogram_series (w, name, NULL, hkp_histogram_bounds, h->buckets, HKP_HISTOGRAM_N_BOUNDS, h->count, h->sum);
+}
+
+/* One series of a latency histogram (checks, plugin calls), labelled by plugin when plugin is not NULL. */
+static void
+latency_series (Writer *w, const char *name, HkpPlugin *plugin, const HkpLatencyCounts *counts)
+{
+  histogram_series (w, name, plugin, hkp_latency_bounds, counts->buckets, HKP_LATENCY_N_BOUNDS, counts->count,
+                    counts->sum);
 }
 
 /* The process_* families every Prometheus client library exports. */
