@@ -124,9 +124,7 @@ request_clear (HkpCheckRequest *request)
 static guint
 request_next_host_call (HkpCheckRequest *request)
 {
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&request->lock);
-
-  return ++request->host_calls;
+  return __atomic_add_fetch (&request->host_calls, 1, __ATOMIC_RELAXED);
 }
 
 /*

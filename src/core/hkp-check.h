@@ -29,7 +29,7 @@ typedef struct {
   GMutex lock;
   gpointer host; /* HkpHost, a reference */
   guint64 host_call;
-  guint host_calls; /* calls made so far: a late word from an earlier one is not taken */
+  guint host_calls; /* calls made so far (atomic): a late word from an earlier one is not taken */
   guint host_call_number; /* which of them host and host_call are */
 } HkpCheckRequest;
 
