@@ -78,24 +78,17 @@ run_locked (HostPool *pool, HostJob *job)
 static int
 run_inline_locked (HostPool *pool, HostJob *job)
 {
-  int still_leading;
-
   list_append (&pool->running, job);
   pool->inline_job = job;
   pool->inline_jobs++;
   if (pool->watch_sleeping)
     pthread_cond_signal (&pool->watch);
-  pthread_mutex_unlock (&pool->lock);
-  job->run (job, pool->context);
-  pthread_mutex_lock (&pool->lock);
-  still_leading = pool->inline_job == job;
-  if (still_leading)
-    pool->inline_job = NULL;
-  list_remove (&pool->running, job);
-  free (job);
-  if (pool->queued.head == NULL && pool->running.head == NULL)
-    pthread_cond_broadcast (&pool->idle);
-  return still_leading;
+  run_locked (pool, job);
+  /* Only the watchdog clears it meanwhile, when it hands the lead on. */
+  if (pool->inline_job == NULL)
+    return 0;
+  pool->inline_job = NULL;
+  return 1;
 }
 
 /*
