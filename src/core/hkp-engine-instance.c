@@ -251,7 +251,9 @@ hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest, GAsy
 void
 hkp_engine_set_instance (HkpPlugin *plugin, HkpInstance *instance)
 {
-  g_autoptr (HkpInstance) previous = hkp_plugin_swap_instance (plugin, instance);
+  HkpInstance *previous = hkp_plugin_swap_instance (plugin, instance);
+
+  g_clear_pointer (&previous, hkp_instance_unref); /* the plugin's hold; a gate may keep it longer */
 }
 
 void

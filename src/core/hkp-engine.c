@@ -352,18 +352,16 @@ hkp_engine_register (HkpEngine *engine, HkpPlugin *plugin)
 void
 hkp_engine_reorder (HkpEngine *engine, HkpPlugin *plugin)
 {
-  g_autoptr (HkpPlugin) keep = g_object_ref (plugin);
-
+  g_object_ref (plugin); /* the list's reference goes while it is moved */
   g_ptr_array_remove (engine->plugins, plugin);
-  g_ptr_array_insert (engine->plugins, (gint) priority_position (engine, plugin), g_object_ref (plugin));
+  g_ptr_array_insert (engine->plugins, (gint) priority_position (engine, plugin), plugin);
   hkp_engine_publish_chain (engine);
 }
 
 void
 hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
 {
-  g_autoptr (HkpPlugin) keep = g_object_ref (plugin);
-
+  g_object_ref (plugin); /* held until plugin-removed has been emitted */
   hkp_health_watch_stop (plugin);
   hkp_plugin_stop_draining_poll (plugin);
   hkp_plugin_stop_crash_restart (plugin);
@@ -372,6 +370,7 @@ hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin)
   g_ptr_array_remove (engine->plugins, plugin);
   hkp_engine_publish_chain (engine);
   g_signal_emit (engine, signals[SIGNAL_PLUGIN_REMOVED], 0, plugin);
+  g_object_unref (plugin);
 }
 
 /* ---- operations in progress ------------------------------------------- */
