@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -342,6 +343,12 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   int code;
 
+  /*
+   * Its memory holds the bearer token, the proxy secret and every plugin's
+   * config: no other process of its user (a plugin host above all) may read
+   * it through /proc/PID/mem or ptrace.  The HTTP workers run this too.
+   */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   setlocale (LC_ALL, "");
   daemon_log_setup ();
   if (argc == 2 && g_str_has_prefix (argv[1], "--http-worker="))

@@ -344,7 +344,8 @@ main (int argc, char **argv)
   config = copy_string (&host, hello.strs[HKP_HOST_HELLO_CONFIG]);
 
   mallopt (M_ARENA_MAX, ARENA_MAX);
-  if (host_confine_memory (memory_max_mb, message, sizeof message) < 0)
+  if (host_confine_memory (memory_max_mb, message, sizeof message) < 0 ||
+      host_confine_privileges (message, sizeof message) < 0)
     fail (&host, HKP_HOST_FAILURE_SETUP, "%s", message);
   host.log = host_log_start (&host.channel, STACK_SIZE);
   if (host.log == NULL)

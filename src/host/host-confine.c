@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,11 +140,11 @@ static const char *const group_time[] = {
 };
 /* I/O on descriptors already open, and the pipes and eventfds GLib's main loop wakes itself with. */
 static const char *const group_basic_io[] = {
-  "read",          "readv",     "pread64",    "preadv",      "preadv2",      "write",       "writev",
-  "pwrite64",      "pwritev",   "pwritev2",   "lseek",       "close",        "close_range", "dup",
-  "dup2",          "dup3",      "fcntl",      "fsync",       "fdatasync",    "pipe",        "pipe2",
-  "eventfd",       "eventfd2",  "poll",       "ppoll",       "select",       "pselect6",    "epoll_create",
-  "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", NULL
+  "read",      "readv",      "pread64",     "preadv",       "preadv2",  "write",        "writev",
+  "pwrite64",  "pwritev",    "pwritev2",    "lseek",        "close",    "close_range",  "dup",
+  "dup2",      "dup3",       "fsync",       "fdatasync",    "pipe",     "pipe2",        "eventfd",
+  "eventfd2",  "poll",       "ppoll",       "select",       "pselect6", "epoll_create", "epoll_create1",
+  "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", NULL
 };
 /* Messages on the one socket the host has (making, binding or connecting sockets stays out). */
 static const char *const group_socket_io[] = { "sendmsg",     "recvmsg",  "sendto",     "recvfrom",
@@ -199,10 +200,23 @@ allow_narrowly (scmp_filter_ctx ctx, int sanitized)
 {
   static const unsigned long ioctls[] = { TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX };
   static const int prctls[] = { PR_SET_NAME, PR_GET_NAME };
+  static const int fcntls[] = { F_DUPFD,      F_DUPFD_CLOEXEC, F_GETFD,    F_SETFD,     F_GETFL,     F_SETFL,
+                                F_GETLK,      F_SETLK,         F_SETLKW,   F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
+                                F_GETOWN,     F_GETOWN_EX,     F_GETSIG,   F_SETSIG,    F_GETLEASE,  F_GETPIPE_SZ,
+                                F_SETPIPE_SZ, F_ADD_SEALS,     F_GET_SEALS };
   const scmp_datum_t pid = (scmp_datum_t) getpid ();
   const scmp_datum_t writing = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC;
   int ok = 0;
 
+  /*
+   * fcntl for descriptors, locks, pipes and seals.  A signal on I/O goes to
+   * this process or to none: F_SETOWN names this process or none, and
+   * F_SETOWN_EX (a pointer) is out.  Anything else is a violation.
+   */
+  for (size_t i = 0; i < sizeof fcntls / sizeof fcntls[0]; i++)
+    ok |= allow (ctx, "fcntl", 1, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, (scmp_datum_t) fcntls[i]) });
+  ok |= allow (ctx, "fcntl", 2, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, F_SETOWN), SCMP_A2 (SCMP_CMP_EQ, pid) });
+  ok |= allow (ctx, "fcntl", 2, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, F_SETOWN), SCMP_A2 (SCMP_CMP_EQ, 0) });
   /* Files open for reading only. */
   ok |= allow (ctx, "openat", 1, (struct scmp_arg_cmp[]){ SCMP_A2 (SCMP_CMP_MASKED_EQ, writing, 0) });
   ok |= allow (ctx, "open", 1, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_MASKED_EQ, writing, 0) });
@@ -221,6 +235,28 @@ allow_narrowly (scmp_filter_ctx ctx, int sanitized)
   for (size_t i = 0; i < sizeof prctls / sizeof prctls[0]; i++)
     ok |= allow (ctx, "prctl", 1, (struct scmp_arg_cmp[]){ SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) prctls[i]) });
   return ok < 0 ? -1 : 0;
+}
+
+/* ---- privileges ---------------------------------------------------------------------------------------------------- */
+
+int
+host_confine_privileges (char *error, size_t error_size)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    {
+      snprintf (error, error_size, "cannot make the host non-dumpable: %s", strerror (errno));
+      return -1;
+    }
+  /* Effective, permitted and inheritable alike (the ambient set follows); no_new_privs keeps an exec from more. */
+  if (syscall (SYS_capset, &header, none) < 0)
+    {
+      snprintf (error, error_size, "cannot drop the host's capabilities: %s", strerror (errno));
+      return -1;
+    }
+  return 0;
 }
 
 /* ---- reporting a violation ----------------------------------------------------------------------------------------- */

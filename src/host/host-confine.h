@@ -29,6 +29,15 @@
 int host_confine_memory (unsigned memory_max_mb, char *error, size_t error_size);
 
 /*
+ * Drops what the host's user would let it reach beyond itself: the process
+ * is made non-dumpable (no process of the same user reads its memory or
+ * environment through /proc or ptrace) and gives up every capability (a
+ * host of a root daemon cannot then read the daemon's or another host's
+ * memory, which are non-dumpable too).  0, or -1 with a message in error.
+ */
+int host_confine_privileges (char *error, size_t error_size);
+
+/*
  * Installs the system-call allow-list (libseccomp) for this process and the
  * threads it makes from now on.  A call outside it raises SIGSYS, whose
  * handler reports the call's number over channel and kills the process with

@@ -8,7 +8,8 @@
  * the plugin says why and comes back to active, and SIGTERM ends the daemon
  * cleanly.  Also: a health() that never returns adds no thread; an
  * in-process call that never returns is abandoned, and after four the plugin
- * fails and the stop ends the process anyway.
+ * fails and the stop ends the process anyway.  And a plugin host can neither
+ * read the daemon's memory nor aim a signal at it.
  */
 #include <string.h>
 
@@ -157,6 +158,8 @@ static const Fault faults[] = {
   { "hang-uncancellable", "killed: handle() did not return within " },
   { "spin", "killed: handle() did not return within " },
   { "syscall", "system call socket is not allowed in the plugin host (seccomp)" },
+  /* Had it been let through, the daemon would have died of SIGIO. */
+  { "signal-daemon", "system call fcntl is not allowed in the plugin host (seccomp)" },
 };
 
 static void
@@ -218,6 +221,25 @@ test_host_fault_open (Fixture *f, gconstpointer data)
   g_assert_cmpstr (crash.reason, ==, "after");
   check_clear (&crash);
   hkp_test_daemon_wait_line (f->daemon, "plugin bad failed: plugin host killed by signal 11 (SIGSEGV)");
+  hkp_test_daemon_stop (f->daemon);
+}
+
+/* A plugin host cannot read the daemon's memory or environment (its token, its secrets, every plugin's config). */
+static void
+test_host_cannot_read_daemon (Fixture *f, gconstpointer data)
+{
+  Check c = { .path = "/boom" };
+
+  hkp_test_tree_write_plugin (&f->tree, "nosy",
+                              "{\"module\": \"misbehave.so\", \"isolation\": \"process\", "
+                              "\"config\": {\"mode\": \"read-daemon\"}}");
+  start (f, NULL);
+  c.address = f->address;
+  run_check (&c);
+  g_assert_no_error (c.error);
+  g_assert_cmpuint (c.status, ==, 403);
+  g_assert_cmpstr (c.reason, ==, "mem: Permission denied; environ: Permission denied");
+  check_clear (&c);
   hkp_test_daemon_stop (f->daemon);
 }
 
@@ -307,6 +329,7 @@ main (int argc, char **argv)
     }
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
   ADD ("/faults/host/failure-mode-open", test_host_fault_open);
+  ADD ("/faults/host/cannot-read-daemon", test_host_cannot_read_daemon);
   ADD ("/faults/health-hang", test_health_hang);
   ADD ("/faults/in-process-stuck", test_in_process_stuck);
 #undef ADD

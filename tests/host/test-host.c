@@ -791,6 +791,9 @@ test_confinement (void)
   status = proc_file (hkp_host_get_pid (host), "status", &len);
   g_assert_nonnull (strstr (status, "\nNoNewPrivs:\t1\n"));
   g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+  /* No capability left, even in a host of a root daemon. */
+  g_assert_nonnull (strstr (status, "\nCapPrm:\t0000000000000000\n"));
+  g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000000\n"));
   cmdline = proc_file (hkp_host_get_pid (host), "cmdline", &len);
   g_assert_cmpmem (cmdline, len, "hkp-plugin-host\0confined\0", sizeof "hkp-plugin-host\0confined\0" - 1);
   g_assert_true (hkp_host_stop (host, 5000));

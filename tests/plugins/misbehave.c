@@ -9,13 +9,19 @@
  * mode: segfault (NULL write), abort, exit (_exit(3)), hang (until
  *       cancelled), hang-uncancellable, spin (a busy loop), health-hang
  *       (health() never returns), syscall (socket(), which the plugin host
- *       does not allow), or none.
+ *       does not allow), signal-daemon (asks for SIGIO to the daemon on a
+ *       pipe, which the plugin host does not allow), read-daemon (denies,
+ *       the reason saying whether the daemon's /proc/PID/mem and environ
+ *       opened: "mem: opened" or "mem: Permission denied; environ: …"), or
+ *       none.
  * init_alloc_mb: init allocates and touches that much, and fails if it cannot.
  * init_hang: init logs "misbehave: init hangs in process PID" and never returns.
  * leak: init leaks a little memory (for the leak checker to find).
  * log, stderr: init logs that text with g_warning(), or writes it to stderr.
  * Shutdown logs "misbehave: shutdown" with g_message().
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -130,6 +136,34 @@ misbehave_now (const char *mode, const hkp_request *request)
     }
 }
 
+/* Says whether the daemon's /proc file name opens, appended to reason. */
+static void
+try_daemon_file (GString *reason, const char *name)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) getppid (), name);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  g_string_append_printf (reason, "%s%s: %s", reason->len > 0 ? "; " : "", name,
+                          fd >= 0 ? "opened" : g_strerror (errno));
+  if (fd >= 0)
+    close (fd);
+}
+
+/* SIGIO for a pipe, owned by the daemon (which it would kill), then a byte to raise it. */
+static void
+signal_daemon (void)
+{
+  int fds[2];
+
+  if (pipe (fds) < 0)
+    return;
+  fcntl (fds[0], F_SETOWN, (int) getppid ());
+  fcntl (fds[0], F_SETFL, fcntl (fds[0], F_GETFL) | O_ASYNC);
+  (void) !write (fds[1], "x", 1);
+  close (fds[0]);
+  close (fds[1]);
+}
+
 static hkp_verdict
 misbehave_handle (void *instance, const hkp_request *request, hkp_response *response)
 {
@@ -141,6 +175,16 @@ misbehave_handle (void *instance, const hkp_request *request, hkp_response *resp
     {
       /* Said first, so a test knows the call is here. */
       g_message ("misbehave: %s on %s", misbehave->mode, request->path);
+      if (g_str_equal (misbehave->mode, "read-daemon"))
+        {
+          g_autoptr (GString) reason = g_string_new (NULL);
+          try_daemon_file (reason, "mem");
+          try_daemon_file (reason, "environ");
+          response->set_reason (response, reason->str);
+          return HKP_VERDICT_DENY;
+        }
+      if (g_str_equal (misbehave->mode, "signal-daemon"))
+        signal_daemon ();
       misbehave_now (misbehave->mode, request);
       return HKP_VERDICT_CONTINUE;
     }
