@@ -487,6 +487,7 @@ hkp_host_io_thread (gpointer data)
           break;
         }
     }
+  hkp_host_report_dropped_logs (host);
   host_ended (host, reap (host));
 
 done:

@@ -98,6 +98,12 @@ struct _HkpHost {
   gboolean exit_pending; /* ended unreported, for lack of a handler */
   guint exit_in_flight;
   gboolean io_done;
+
+  /* The plugin's log lines (the I/O thread's alone): a bucket refilled at a steady rate; what overflows is counted. */
+  gdouble log_tokens;
+  gint64 log_refilled; /* monotonic µs, 0 before the first line */
+  guint64 log_dropped; /* not yet said */
+  gint64 log_said; /* monotonic µs: when dropped lines were last said */
 };
 
 /* Queues an encoded record, or a record (lock held); hkp_host_flush() writes them once the lock is released. */
@@ -128,6 +134,9 @@ void hkp_host_set_start_error (HkpHost *host, GError *error);
 
 /* Kills a host that broke the protocol, saying so; returns FALSE. */
 gboolean hkp_host_protocol_error (HkpHost *host, const char *problem);
+
+/* Logs how many of the plugin's log lines were dropped since this was last said, if any (I/O thread). */
+void hkp_host_report_dropped_logs (HkpHost *host);
 
 /* Handles one record from the host (I/O thread); FALSE if it broke the protocol (and is being killed). */
 gboolean hkp_host_dispatch (HkpHost *host, const HkpHostRecord *record, gboolean *seen_hello);

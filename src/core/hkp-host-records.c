@@ -17,6 +17,9 @@
 
 #define REASON_MAX 1024
 #define LOG_MESSAGE_MAX 16384
+/* A plugin's log lines: this many at once, then this many a second; the rest are dropped and counted. */
+#define LOG_BURST 1000.0
+#define LOG_RATE 200.0
 #define HEALTH_TEXT_MAX 1024
 #define HEALTH_KEY_MAX 128
 
@@ -154,13 +157,55 @@ on_validated (HkpHost *host, const HkpHostRecord *record)
   g_mutex_unlock (&host->lock);
 }
 
+void
+hkp_host_report_dropped_logs (HkpHost *host)
+{
+  if (host->log_dropped == 0)
+    return;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, host->plugin_name, "MESSAGE",
+                    "plugin %s: %" G_GUINT64_FORMAT " log lines dropped (more than %u at once, or %u a second)",
+                    host->plugin_name, host->log_dropped, (guint) LOG_BURST, (guint) LOG_RATE);
+  host->log_dropped = 0;
+}
+
+/* TRUE if the plugin may log a line now; otherwise it is counted as dropped. */
+static gboolean
+log_line_allowed (HkpHost *host)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  host->log_tokens = host->log_refilled == 0
+    ? LOG_BURST
+    : MIN (LOG_BURST, host->log_tokens + (gdouble) (now - host->log_refilled) * LOG_RATE / G_USEC_PER_SEC);
+  host->log_refilled = now;
+  if (host->log_tokens < 1)
+    {
+      host->log_dropped++;
+      return FALSE;
+    }
+  host->log_tokens -= 1;
+  /* Said at most once a second while a flood goes on, and once more when the host ends. */
+  if (now - host->log_said >= G_USEC_PER_SEC)
+    {
+      host->log_said = now;
+      hkp_host_report_dropped_logs (host);
+    }
+  return TRUE;
+}
+
 static void
 on_log (HkpHost *host, const HkpHostRecord *record)
 {
-  g_autofree char *domain = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+  g_autofree char *domain = NULL;
   g_autofree char *message_copy = NULL;
-  const char *message = clean_text (&record->strs[1], LOG_MESSAGE_MAX, &message_copy);
+  const char *message;
   GLogLevelFlags level;
+
+  /* A flood costs the daemon no more than counting it, and the journal nothing. */
+  if (!log_line_allowed (host))
+    return;
+  domain = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+  message = clean_text (&record->strs[1], LOG_MESSAGE_MAX, &message_copy);
 
   /* Never G_LOG_LEVEL_ERROR: that would abort the daemon for a plugin's message. */
   switch (record->nums[0])

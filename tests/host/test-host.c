@@ -877,6 +877,29 @@ test_logs (void)
     (const char *const[]){ "PLUGIN=chatty", "MESSAGE=misbehave: shutdown", "PRIORITY=5", NULL }));
 }
 
+/* A plugin that floods its log: past a burst and a rate, lines are dropped, and how many is said. */
+static void
+test_log_flood (void)
+{
+  gint64 started = g_get_monotonic_time ();
+  g_autoptr (HkpHost) host = NULL;
+  gdouble seconds;
+  guint passed;
+
+  hkp_test_log_clear ();
+  host = start_host ("flood", "misbehave.so", "{\"log\": \"flood line\", \"log_lines\": 20000}");
+  /* The stop waits for the host's last record, and for what is said of the dropped lines. */
+  g_assert_true (hkp_host_stop (host, 10000));
+  seconds = (gdouble) (g_get_monotonic_time () - started) / G_USEC_PER_SEC;
+  passed = hkp_test_log_count ("flood line");
+  g_test_message ("%u of 20000 lines passed in %.2f s", passed, seconds);
+  /* The burst (1000) at once, then at most 200 a second. */
+  g_assert_cmpuint (passed, >=, 1000);
+  g_assert_cmpuint (passed, <=, 1001 + (guint) (200 * seconds));
+  g_assert_true (hkp_test_log_has_fields ((const char *const[]){ "PLUGIN=flood", "PRIORITY=4", NULL }));
+  g_assert_cmpuint (hkp_test_log_count ("log lines dropped (more than 1000 at once, or 200 a second)"), >=, 1);
+}
+
 /* Stopping waits for the calls in flight, runs shutdown() and the host exits 0; nothing is reported as a crash. */
 static void
 test_stop (void)
@@ -1105,6 +1128,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/confinement", test_confinement);
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
+  g_test_add_func ("/host/log-flood", test_log_flood);
   g_test_add_func ("/host/stop", test_stop);
   g_test_add_func ("/host/leak-check", test_leak_check);
   for (guint i = 0; i < G_N_ELEMENTS (start_errors); i++)

@@ -17,7 +17,7 @@
  * init_alloc_mb: init allocates and touches that much, and fails if it cannot.
  * init_hang: init logs "misbehave: init hangs in process PID" and never returns.
  * leak: init leaks a little memory (for the leak checker to find).
- * log, stderr: init logs that text with g_warning(), or writes it to stderr.
+ * log, stderr: init logs that text with g_warning() (log_lines times, default 1), or writes it to stderr.
  * Shutdown logs "misbehave: shutdown" with g_message().
  */
 #include <errno.h>
@@ -58,7 +58,8 @@ misbehave_init (const char *config_json, void **instance, char *error, size_t er
       free (memory);
     }
   if (test_plugin_string (config, "log", NULL) != NULL)
-    g_warning ("%s", test_plugin_string (config, "log", NULL));
+    for (gint64 i = 0; i < MAX (test_plugin_int (config, "log_lines", 1), 1); i++)
+      g_warning ("%s", test_plugin_string (config, "log", NULL));
   if (test_plugin_string (config, "stderr", NULL) != NULL)
     {
       fprintf (stderr, "%s\n", test_plugin_string (config, "stderr", NULL));
