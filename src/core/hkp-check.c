@@ -665,6 +665,9 @@ on_host_answer (const HkpHostAnswer *answer, gpointer user_data)
       why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms", call->timeout_usec / 1000);
       decided = unavailable (check, slot, why);
       break;
+    case HKP_HOST_BACKLOGGED:
+      decided = unavailable (check, slot, "its host has not read the requests sent to it before");
+      break;
     case HKP_HOST_GONE:
     default:
       /* A host killed at the end of a drain: the plugin's next instance answers (take_answer retries). */

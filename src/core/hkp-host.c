@@ -207,6 +207,16 @@ hkp_host_handle (HkpHost *host, const HkpHostRequest *request, gint64 deadline, 
       hkp_host_answer_gone (callback, user_data);
       return id;
     }
+  /* A host that stopped reading would otherwise have the daemon hold every request until its deadline. */
+  if (host->out.len + buf.len > HKP_HOST_BACKLOG_MAX)
+    {
+      HkpHostAnswer answer = { .outcome = HKP_HOST_BACKLOGGED, .reason = "" };
+
+      g_mutex_unlock (&host->lock);
+      hkp_host_buf_clear (&buf);
+      callback (&answer, user_data);
+      return id;
+    }
   call = g_new0 (HkpHostCall, 1);
   call->id = id;
   call->sent = g_get_monotonic_time ();

@@ -63,7 +63,11 @@ typedef enum {
   HKP_HOST_ANSWERED, /* the plugin answered */
   HKP_HOST_TIMED_OUT, /* the deadline passed first; the plugin's call is cancelled */
   HKP_HOST_GONE, /* the host ended (or had ended) before answering */
+  HKP_HOST_BACKLOGGED, /* not sent: the host has not read what it was sent already (HKP_HOST_BACKLOG_MAX) */
 } HkpHostOutcome;
+
+/* Requests a host has not read yet are queued in the daemon up to this many bytes; beyond, they are refused. */
+#define HKP_HOST_BACKLOG_MAX (16u << 20)
 
 /* The outcome of one call; every string borrowed for the callback.  verdict, status, reason and headers are
  * meaningful only when outcome is HKP_HOST_ANSWERED. */
@@ -82,7 +86,8 @@ typedef void (*HkpHostCallback) (const HkpHostAnswer *answer, gpointer user_data
  * exactly once: on the host's I/O thread with the answer, with TIMED_OUT as
  * soon as deadline (monotonic µs; G_MAXINT64 or 0: none) passes, or with GONE
  * when the host dies (or at once, in this call, if it is already gone or
- * stopping).  It may run before this function returns, on another thread,
+ * stopping), or with BACKLOGGED at once, in this call, if the host is that
+ * far behind in reading.  It may run before this function returns, on another thread,
  * and may let go of the caller's reference.  Returns the call's id.
  */
 guint64 hkp_host_handle (HkpHost *host, const HkpHostRequest *request, gint64 deadline, HkpHostCallback callback,

@@ -518,6 +518,44 @@ test_kill (void)
   g_assert_cmpuint (calls->in_flight, ==, 1);
 }
 
+/* A host that stops reading: the daemon queues at most HKP_HOST_BACKLOG_MAX for it, then refuses at once. */
+static void
+test_backlog (void)
+{
+  enum { BIG = 60000, MAX_CALLS = 2 * (HKP_HOST_BACKLOG_MAX / BIG) };
+  g_autoptr (HkpHost) host = start_host ("deaf", "misbehave.so", "{\"mode\": \"deaf\"}");
+  g_autoptr (Calls) calls = calls_new (MAX_CALLS);
+  g_autofree char *big = g_strnfill (BIG, 'x');
+  const char *headers[] = { "X-Big", big, NULL };
+  HkpHostRequest request = {
+    .method = "GET", .path = "/queued", .query = "", .client_address = "192.0.2.1", .headers = headers
+  };
+  guint sent = 1;
+  gboolean refused = FALSE;
+
+  hkp_test_log_clear ();
+  send_request (host, calls, 0, "/boom", "", 0);
+  hkp_test_wait_log ("misbehave: deaf on /boom");
+  /* None has a deadline: only the backlog limit answers them. */
+  while (!refused && sent < MAX_CALLS)
+    {
+      /* A refusal is answered in the call itself. */
+      hkp_host_handle (host, &request, 0, on_answer, &calls->results[sent]);
+      g_mutex_lock (&calls->lock);
+      refused = calls->results[sent].done;
+      g_mutex_unlock (&calls->lock);
+      sent++;
+    }
+  g_test_message ("refused after %u requests of %u bytes", sent - 2, BIG);
+  g_assert_true (refused);
+  g_assert_cmpint (calls->results[sent - 1].outcome, ==, HKP_HOST_BACKLOGGED);
+  /* At the limit, give or take what the socket and the host took in before it stopped reading. */
+  g_assert_cmpuint ((guint64) (sent - 2) * BIG, >=, HKP_HOST_BACKLOG_MAX - BIG);
+  g_assert_cmpuint ((guint64) (sent - 2) * BIG, <=, HKP_HOST_BACKLOG_MAX + (4u << 20));
+  hkp_host_kill (host);
+  calls_wait (calls, sent);
+}
+
 /* A handler set after the host ended still hears of it, once, at once. */
 static void
 test_exit_handler_late (void)
@@ -1129,6 +1167,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);
+  g_test_add_func ("/host/backlog", test_backlog);
   g_test_add_func ("/host/stop", test_stop);
   g_test_add_func ("/host/leak-check", test_leak_check);
   for (guint i = 0; i < G_N_ELEMENTS (start_errors); i++)
