@@ -346,11 +346,24 @@ framing_is_ambiguous (struct MHD_Connection *connection)
   return lengths > 1;
 }
 
+/* TRUE if the request says a body follows (chunked, or a Content-Length other than 0). */
+static gboolean
+has_body (struct MHD_Connection *connection)
+{
+  const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+  return MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+    (length != NULL && strspn (length, "0") != strlen (length));
+}
+
 /*
  * What libmicrohttpd calls for every request: the acceptor learns that a
  * head has arrived (the connection is busy until the request completes),
- * and a head whose framing could be read two ways is answered 400 before
- * its body is read, which makes libmicrohttpd close the connection after.
+ * and a head whose framing could be read two ways, or that announces a body
+ * at all, is answered before its body is read, which makes libmicrohttpd
+ * close the connection after.  A check has no body (nginx sends none), and
+ * reading one would keep a connection busy, never to be evicted, for as
+ * long as a client trickles it.
  */
 static enum MHD_Result
 on_request_head (void *cls, struct MHD_Connection *connection, const char *url, const char *method, const char *version,
@@ -366,6 +379,9 @@ on_request_head (void *cls, struct MHD_Connection *connection, const char *url, 
                            "the request's body could be read two ways (Content-Length with Transfer-Encoding, or "
                            "two Content-Lengths)",
                            TRUE);
+      if (has_body (connection))
+        return queue_text (connection, MHD_HTTP_CONTENT_TOO_LARGE,
+                           "a check takes no request body (nginx: proxy_pass_request_body off)", TRUE);
     }
   return on_request (cls, connection, url, method, version, upload_data, upload_data_size, con_cls);
 }

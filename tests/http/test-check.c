@@ -495,6 +495,56 @@ test_ambiguous_framing_refused (Fixture *f, gconstpointer data)
     }
 }
 
+/*
+ * A head that announces a body is answered 413 before any of it is read,
+ * and the connection closes: a client that never sends the body cannot
+ * hold connections that are never evicted.  With a limit of 2, three such
+ * heads (a billion bytes announced, none sent) leave room for a check.
+ */
+static void
+test_body_refused_before_it_is_read (Fixture *f, gconstpointer data)
+{
+  static const char *const bodies[] = {
+    "Content-Length: 1000000000\r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "Content-Length: 1000000000\r\n",
+  };
+
+  HkpTestHttp *held[G_N_ELEMENTS (bodies)];
+
+  write_echo_plugin (f);
+  f->settings.connection_limit = 2;
+  serve (f, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      /* Kept open by the client until the end. */
+      HkpTestHttp *http = held[i] = connect_to (f);
+      g_auto (HkpTestHttpResponse) r = { 0 };
+      g_autoptr (GError) error = NULL;
+      g_autofree char *request = g_strdup_printf ("GET /check HTTP/1.1\r\nHost: h\r\nX-Original-Method: GET\r\n"
+                                                  "X-Original-URI: /\r\nX-Real-IP: 192.0.2.7\r\n%s\r\n",
+                                                  bodies[i]);
+
+      g_assert_true (hkp_test_http_send (http, request, &error));
+      g_assert_true (hkp_test_http_read_response (http, "GET", &r, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (r.status, ==, 413);
+      g_assert_nonnull (strstr (r.body, "a check takes no request body"));
+      g_assert_true (hkp_test_http_peer_closed (http));
+    }
+  {
+    g_autoptr (HkpTestHttp) http = connect_to (f);
+    g_auto (HkpTestHttpResponse) r = { 0 };
+    g_autoptr (GError) error = NULL;
+
+    g_assert_true (hkp_test_http_request (http, "GET", "/check", nginx_headers, NULL, &r, &error));
+    g_assert_no_error (error);
+    g_assert_cmpuint (r.status, ==, 200);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+    hkp_test_http_free (held[i]);
+}
+
 typedef struct {
   Fixture *f;
   HkpTestHttp *http;
@@ -664,6 +714,7 @@ main (int argc, char **argv)
   ADD ("/check/unknown-socket-group-refused", test_unknown_socket_group_refused);
   ADD ("/check/limit-closes-the-longest-idle", test_limit_closes_the_longest_idle);
   ADD ("/check/ambiguous-framing-refused", test_ambiguous_framing_refused);
+  ADD ("/check/body-refused-before-it-is-read", test_body_refused_before_it_is_read);
   ADD ("/check/listen-errors-name-the-address", test_listen_errors_name_the_address);
   ADD ("/check/stop-forgets-clients-that-left", test_stop_forgets_clients_that_left);
   ADD ("/check/stop-finishes-running-checks-and-refuses-new-ones",
