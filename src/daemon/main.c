@@ -86,8 +86,12 @@ on_checks_stopped (GObject *source, GAsyncResult *result, gpointer user_data)
   Daemon *daemon = user_data;
   g_autoptr (GError) error = NULL;
 
+  /* Checks the stop gave up on were abandoned as surely as plugin calls that never return: the exit says so. */
   if (!http_check_stop_finish (daemon->check, result, &error))
-    g_warning ("check endpoint: %s", error->message);
+    {
+      g_warning ("check endpoint: %s", error->message);
+      daemon->exit_code = EXIT_FAILURE;
+    }
   hkp_engine_shutdown_async (daemon->engine, on_engine_shut_down, daemon);
 }
 

@@ -21,6 +21,8 @@
 #define LISTEN_BACKLOG 1024
 #define IDLE_TIMEOUT_DEFAULT_SEC 75
 #define REASON_HEADER_MAX 200
+/* How long the answers to checks abandoned by a stop may take to be queued. */
+#define ABANDON_GRACE_MS 2000
 
 struct _HttpCheck {
   HkpEngine *engine;
@@ -31,6 +33,10 @@ struct _HttpCheck {
   HttpTrustedProxies *proxies;
   struct MHD_Response *allowed; /* the plain 200, shared by every allowed request */
   gint in_flight; /* requests inside the chain */
+  GMutex jobs_lock;
+  GQueue checking; /* CheckJob, suspended while the plugins decide (under jobs_lock) */
+  guint abandoned; /* checks answered "shutting down" when the stop timed out (main thread) */
+  GSource *abandon_grace; /* after that, how long the answers may take to be queued */
   gint stopping;
   GSource *drained_source; /* woken (from any thread) when in_flight reaches 0 while stopping */
   GSource *timeout_source;
@@ -159,33 +165,56 @@ leave (HttpCheck *self)
     g_source_set_ready_time (g_atomic_pointer_get (&self->drained_source), 0);
 }
 
+/* Whether a suspended check is answered by its result or by the stop (atomic, from CHECKING to either). */
+typedef enum {
+  JOB_CHECKING,
+  JOB_DECIDED, /* the result is filled */
+  JOB_ABANDONED, /* the stop timed out first: answered "shutting down", the result never read */
+} JobState;
+
 /* One request's check, from the first call of the handler until its answer is queued. */
 typedef struct {
+  gint refs; /* the connection's, and the check's while the plugins decide */
   HttpCheck *self;
   struct MHD_Connection *connection;
   HkpCheckRequest *request;
   HkpCheckResult result;
   gint64 started; /* monotonic µs, for the duration histogram */
   gboolean checking; /* suspended while the plugins decide */
-  gint decided; /* atomic: the result is filled */
+  gint state; /* JobState */
+  GList link; /* in self->checking while suspended */
 } CheckJob;
 
 static void
-check_job_free (CheckJob *job)
+check_job_unref (CheckJob *job)
 {
+  if (!g_atomic_int_dec_and_test (&job->refs))
+    return;
   g_clear_pointer (&job->request, hkp_check_request_unref);
   hkp_check_result_clear (&job->result);
   g_free (job);
 }
 
-/* Any thread: the plugins decided; the connection's thread answers. */
+/* Any thread: the plugins decided; the connection's thread answers, unless the stop answered already. */
 static void
 on_decided (gpointer user_data)
 {
   CheckJob *job = user_data;
 
-  g_atomic_int_set (&job->decided, 1);
-  MHD_resume_connection (job->connection);
+  if (g_atomic_int_compare_and_exchange (&job->state, JOB_CHECKING, JOB_DECIDED))
+    MHD_resume_connection (job->connection);
+  check_job_unref (job);
+}
+
+/* The job is no longer suspended (the connection's thread). */
+static void
+forget_check (HttpCheck *self, CheckJob *job)
+{
+  g_mutex_lock (&self->jobs_lock);
+  g_queue_unlink (&self->checking, &job->link);
+  g_mutex_unlock (&self->jobs_lock);
+  job->checking = FALSE;
+  leave (self);
 }
 
 /* Collects the request headers the plugins see (and the proxy headers checked on the way). */
@@ -236,8 +265,13 @@ start_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
   job->checking = TRUE;
   job->started = g_get_monotonic_time ();
   g_atomic_int_inc (&self->in_flight);
-  /* Suspended first, so a decision on another thread always finds it suspended. */
+  /* Suspended first, so a decision on another thread, or the stop, always finds it suspended. */
   MHD_suspend_connection (connection);
+  job->link.data = job;
+  g_mutex_lock (&self->jobs_lock);
+  g_queue_push_tail_link (&self->checking, &job->link);
+  g_mutex_unlock (&self->jobs_lock);
+  g_atomic_int_inc (&job->refs); /* the check's, until on_decided() */
   if (hkp_engine_check_start (self->engine, job->request, &job->result, on_decided, job))
     on_decided (job);
   return MHD_YES;
@@ -252,17 +286,24 @@ answer_kind (const HkpCheckResult *result)
   return result->status == MHD_HTTP_SERVICE_UNAVAILABLE ? HKP_CHECK_ANSWER_UNAVAILABLE : HKP_CHECK_ANSWER_DENY;
 }
 
-/* The plugins decided: answer, and forget the check. */
+/* The plugins decided, or the stop gave up on them: answer, and forget the check. */
 static enum MHD_Result
 answer_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
 {
-  enum MHD_Result ret = queue_result (self, connection, &job->result);
+  enum MHD_Result ret;
 
-  hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), answer_kind (&job->result),
-                          g_get_monotonic_time () - job->started);
-
-  job->checking = FALSE;
-  leave (self);
+  if (g_atomic_int_get (&job->state) == JOB_ABANDONED)
+    {
+      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_SHUTTING_DOWN, -1);
+      ret = queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
+    }
+  else
+    {
+      ret = queue_result (self, connection, &job->result);
+      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), answer_kind (&job->result),
+                              g_get_monotonic_time () - job->started);
+    }
+  forget_check (self, job);
   return ret;
 }
 
@@ -277,13 +318,14 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
   if (job == NULL)
     {
       job = g_new0 (CheckJob, 1);
+      job->refs = 1;
       job->self = self;
       job->connection = connection;
       *con_cls = job;
       return MHD_YES;
     }
   if (job->checking)
-    return g_atomic_int_get (&job->decided) ? answer_check (self, connection, job) : MHD_YES;
+    return g_atomic_int_get (&job->state) != JOB_CHECKING ? answer_check (self, connection, job) : MHD_YES;
   if (*upload_data_size != 0)
     {
       *upload_data_size = 0; /* a body is ignored: the check is about the headers */
@@ -312,11 +354,8 @@ on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum
   /* The client left while its check ran: resumed, the connection ended with no call of the handler, so the
    * answer was never queued and the check is over here, or a stop would wait its whole timeout for it. */
   if (job != NULL && job->checking)
-    {
-      job->checking = FALSE;
-      leave (self);
-    }
-  g_clear_pointer ((CheckJob **) con_cls, check_job_free);
+    forget_check (self, job);
+  g_clear_pointer ((CheckJob **) con_cls, check_job_unref);
   http_check_acceptor_request_ended (self->acceptor, connection);
 }
 
@@ -428,6 +467,7 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
   HttpListenOptions listen_options = { LISTEN_BACKLOG, 0660, (gid_t) -1 };
   int fd;
 
+  g_mutex_init (&self->jobs_lock);
   self->engine = g_object_ref (engine);
   self->proxies = http_trusted_proxies_new (settings->trusted_proxies != NULL ? settings->trusted_proxies : loopback,
                                             error);
@@ -500,6 +540,32 @@ http_check_get_address (HttpCheck *check)
   return check->address;
 }
 
+/*
+ * Answers every check still waiting on its plugins "shutting down" (503):
+ * their connections are resumed, and libmicrohttpd's threads queue the
+ * answers.  A plugin that decides later finds its check answered.  Returns
+ * how many were.
+ */
+static guint
+abandon_checks (HttpCheck *self)
+{
+  g_autoptr (GPtrArray) connections = g_ptr_array_new ();
+
+  g_mutex_lock (&self->jobs_lock);
+  for (GList *l = self->checking.head; l != NULL; l = l->next)
+    {
+      CheckJob *job = l->data;
+
+      if (g_atomic_int_compare_and_exchange (&job->state, JOB_CHECKING, JOB_ABANDONED))
+        g_ptr_array_add (connections, job->connection);
+    }
+  g_mutex_unlock (&self->jobs_lock);
+  /* Outside our lock, which libmicrohttpd's threads take; a suspended connection stays until it is resumed. */
+  for (guint i = 0; i < connections->len; i++)
+    MHD_resume_connection (connections->pdata[i]);
+  return connections->len;
+}
+
 static void
 finish_stop (HttpCheck *self, gboolean drained)
 {
@@ -509,7 +575,12 @@ finish_stop (HttpCheck *self, gboolean drained)
   if (task == NULL)
     return;
   g_clear_pointer (&self->timeout_source, g_source_destroy);
-  if (drained)
+  g_clear_pointer (&self->abandon_grace, g_source_destroy);
+  if (self->abandoned > 0)
+    g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                             "%u check(s) still running when the stop timeout passed; answered 503 (shutting down)",
+                             self->abandoned);
+  else if (drained)
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
@@ -527,12 +598,32 @@ on_drained (gpointer user_data)
 }
 
 static gboolean
+on_abandon_grace (gpointer user_data)
+{
+  HttpCheck *self = user_data;
+
+  self->abandon_grace = NULL;
+  finish_stop (self, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* The checks still running are answered at once; the stop ends when they are (on_drained), or a grace later. */
+static gboolean
 on_stop_timeout (gpointer user_data)
 {
   HttpCheck *self = user_data;
 
   self->timeout_source = NULL;
-  finish_stop (self, FALSE);
+  self->abandoned = abandon_checks (self);
+  if (self->abandoned == 0)
+    {
+      finish_stop (self, FALSE);
+      return G_SOURCE_REMOVE;
+    }
+  self->abandon_grace = g_timeout_source_new (ABANDON_GRACE_MS);
+  g_source_set_callback (self->abandon_grace, on_abandon_grace, self, NULL);
+  g_source_attach (self->abandon_grace, g_main_context_get_thread_default ());
+  g_source_unref (self->abandon_grace);
   return G_SOURCE_REMOVE;
 }
 
@@ -599,7 +690,19 @@ http_check_free (HttpCheck *self)
   if (self->acceptor != NULL)
     http_check_acceptor_stop (self->acceptor);
   if (self->mhd != NULL)
-    MHD_stop_daemon (self->mhd);
+    {
+      gint64 limit = g_get_monotonic_time () + ABANDON_GRACE_MS * 1000;
+
+      /* libmicrohttpd aborts the process if it is stopped with a connection suspended: answer them first. */
+      abandon_checks (self);
+      while (g_atomic_int_get (&self->in_flight) > 0 && g_get_monotonic_time () < limit)
+        g_usleep (1000);
+      if (g_atomic_int_get (&self->in_flight) == 0)
+        MHD_stop_daemon (self->mhd);
+      else
+        g_warning ("check endpoint: %d check(s) could not be answered; their connections close with the process",
+                   g_atomic_int_get (&self->in_flight));
+    }
   g_clear_pointer (&self->acceptor, http_check_acceptor_free);
   finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);
   if (self->drained_source != NULL)
@@ -608,6 +711,8 @@ http_check_free (HttpCheck *self)
       g_source_unref (self->drained_source);
     }
   g_clear_pointer (&self->timeout_source, g_source_destroy);
+  g_clear_pointer (&self->abandon_grace, g_source_destroy);
+  g_mutex_clear (&self->jobs_lock);
   if (self->allowed != NULL)
     MHD_destroy_response (self->allowed);
   http_trusted_proxies_free (self->proxies);

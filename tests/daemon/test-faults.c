@@ -318,6 +318,41 @@ test_in_process_stuck (Fixture *f, gconstpointer data)
   g_assert_cmpint (hkp_test_daemon_find (f->daemon, "plugin calls that never returned"), >=, 0);
 }
 
+/*
+ * A stop while an in-process call hangs past the stop timeout (its deadline
+ * is a minute away): the check gets an answer, "shutting down", and the
+ * daemon exits by itself, failing, and says why.
+ */
+static void
+test_stop_answers_hung_checks (Fixture *f, gconstpointer data)
+{
+  Check hung = { .path = "/boom" };
+  GThread *thread;
+  gint64 stop_started;
+  int status;
+
+  hkp_test_tree_write_plugin (&f->tree, "bad",
+                              "{\"module\": \"misbehave.so\", \"isolation\": \"none\", \"call_timeout_ms\": 60000, "
+                              "\"failure_mode\": \"open\", \"config\": {\"mode\": \"hang-uncancellable\"}}");
+  start (f, (const char *const[]){ "--drain-timeout=1", NULL });
+  hung.address = f->address;
+  thread = g_thread_new ("hung", run_check, &hung);
+  hkp_test_daemon_wait_line (f->daemon, "misbehave: hang-uncancellable on /boom");
+  stop_started = g_get_monotonic_time ();
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
+  g_thread_join (thread);
+  g_assert_no_error (hung.error);
+  g_assert_cmpuint (hung.status, ==, 503);
+  status = hkp_test_daemon_wait_exit (f->daemon);
+  g_assert_cmpint (g_get_monotonic_time () - stop_started, <, 15 * G_USEC_PER_SEC);
+  g_assert_cmpint (status, !=, 0);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon,
+                                         "1 check(s) still running when the stop timeout passed; "
+                                         "answered 503 (shutting down)"),
+                   >=, 0);
+  check_clear (&hung);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -332,6 +367,7 @@ main (int argc, char **argv)
   ADD ("/faults/host/cannot-read-daemon", test_host_cannot_read_daemon);
   ADD ("/faults/health-hang", test_health_hang);
   ADD ("/faults/in-process-stuck", test_in_process_stuck);
+  ADD ("/faults/stop-answers-hung-checks", test_stop_answers_hung_checks);
 #undef ADD
   return g_test_run ();
 }
