@@ -177,7 +177,7 @@ is_method (const char *text)
   return n > 0 && n <= METHOD_MAX;
 }
 
-/* An origin-form request target: "/" then visible ASCII, no spaces or controls. */
+/* An origin-form request target: "/" then visible ASCII, no spaces or controls (its length is checked apart). */
 static gboolean
 is_origin_uri (const char *text)
 {
@@ -188,7 +188,7 @@ is_origin_uri (const char *text)
   for (; text[n] != '\0'; n++)
     if ((guchar) text[n] <= 0x20 || (guchar) text[n] >= 0x7f)
       return FALSE;
-  return n <= URI_MAX;
+  return TRUE;
 }
 
 /* The client is the right-most address a trusted proxy did not add. */
@@ -241,6 +241,11 @@ http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, 
   if (!is_method (headers->original_method))
     {
       *reason = g_strdup ("X-Original-Method is not an HTTP method");
+      return FALSE;
+    }
+  if (strlen (headers->original_uri) > URI_MAX)
+    {
+      *reason = g_strdup_printf ("X-Original-URI is longer than %d bytes", URI_MAX);
       return FALSE;
     }
   if (!is_origin_uri (headers->original_uri))

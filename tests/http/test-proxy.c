@@ -163,6 +163,16 @@ test_malformed (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     check (&cases[i].headers, "127.0.0.1", cases[i].expected);
+  /* Too long says so (not "not a request target"); 8192 bytes still pass. */
+  {
+    g_autofree char *uri = g_strnfill (8193, 'a');
+    HttpProxyHeaders h = { "GET", uri, "192.0.2.1" };
+
+    uri[0] = '/';
+    check (&h, "127.0.0.1", "400: X-Original-URI is longer than 8192 bytes");
+    uri[8192] = '\0';
+    check (&h, "127.0.0.1", "GET /aaa");
+  }
 }
 
 static void
