@@ -308,6 +308,9 @@ main (int argc, char **argv)
   struct stat st;
   void *module;
 
+  /* First of all (again later with the rest): the moment after exec, before this, no process of our user
+   * should find us readable through /proc. */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (argc != 2)
     {
       fprintf (stderr, "usage: hkp-plugin-host PLUGIN\nhkp-plugind starts this program; it is not run by hand.\n");

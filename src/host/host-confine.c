@@ -200,6 +200,7 @@ allow_narrowly (scmp_filter_ctx ctx, int sanitized)
 {
   static const unsigned long ioctls[] = { TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX };
   static const int prctls[] = { PR_SET_NAME, PR_GET_NAME };
+  static const char *const fcntl_names[] = { "fcntl", "fcntl64" }; /* fcntl64: 32-bit architectures */
   static const int fcntls[] = { F_DUPFD,      F_DUPFD_CLOEXEC, F_GETFD,    F_SETFD,     F_GETFL,     F_SETFL,
                                 F_GETLK,      F_SETLK,         F_SETLKW,   F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
                                 F_GETOWN,     F_GETOWN_EX,     F_GETSIG,   F_SETSIG,    F_GETLEASE,  F_GETPIPE_SZ,
@@ -214,9 +215,15 @@ allow_narrowly (scmp_filter_ctx ctx, int sanitized)
    * F_SETOWN_EX (a pointer) is out.  Anything else is a violation.
    */
   for (size_t i = 0; i < sizeof fcntls / sizeof fcntls[0]; i++)
-    ok |= allow (ctx, "fcntl", 1, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, (scmp_datum_t) fcntls[i]) });
-  ok |= allow (ctx, "fcntl", 2, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, F_SETOWN), SCMP_A2 (SCMP_CMP_EQ, pid) });
-  ok |= allow (ctx, "fcntl", 2, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, F_SETOWN), SCMP_A2 (SCMP_CMP_EQ, 0) });
+    for (size_t n = 0; n < sizeof fcntl_names / sizeof fcntl_names[0]; n++)
+      ok |= allow (ctx, fcntl_names[n], 1, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, (scmp_datum_t) fcntls[i]) });
+  for (size_t n = 0; n < sizeof fcntl_names / sizeof fcntl_names[0]; n++)
+    {
+      ok |= allow (ctx, fcntl_names[n], 2,
+                   (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, F_SETOWN), SCMP_A2 (SCMP_CMP_EQ, pid) });
+      ok |= allow (ctx, fcntl_names[n], 2,
+                   (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_EQ, F_SETOWN), SCMP_A2 (SCMP_CMP_EQ, 0) });
+    }
   /* Files open for reading only. */
   ok |= allow (ctx, "openat", 1, (struct scmp_arg_cmp[]){ SCMP_A2 (SCMP_CMP_MASKED_EQ, writing, 0) });
   ok |= allow (ctx, "open", 1, (struct scmp_arg_cmp[]){ SCMP_A1 (SCMP_CMP_MASKED_EQ, writing, 0) });
@@ -243,6 +250,7 @@ int
 host_confine_privileges (char *error, size_t error_size)
 {
   struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct held[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
   struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
 
   if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -250,6 +258,14 @@ host_confine_privileges (char *error, size_t error_size)
       snprintf (error, error_size, "cannot make the host non-dumpable: %s", strerror (errno));
       return -1;
     }
+  if (syscall (SYS_capget, &header, held) < 0)
+    {
+      snprintf (error, error_size, "cannot read the host's capabilities: %s", strerror (errno));
+      return -1;
+    }
+  /* None held (the packaged unit's empty bounding set): nothing to drop, and its filter refuses capset anyway. */
+  if (memcmp (held, none, sizeof held) == 0)
+    return 0;
   /* Effective, permitted and inheritable alike (the ambient set follows); no_new_privs keeps an exec from more. */
   if (syscall (SYS_capset, &header, none) < 0)
     {
@@ -329,8 +345,15 @@ host_confine_seccomp (HostChannel *channel, char *error, size_t error_size)
       snprintf (error, error_size, "cannot create a seccomp filter");
       return -1;
     }
-  /* Other architectures' calls (int 0x80 on x86-64) are never made by a well-behaved plugin. */
+  /*
+   * Other architectures' calls (int 0x80 on x86-64) are never made by a
+   * well-behaved plugin.  Killing the whole process needs seccomp(), which a
+   * filter around the daemon may refuse (libseccomp then loads through
+   * prctl): the thread that made the call is killed then.
+   */
   r = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  if (r == -EINVAL)
+    r = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_THREAD);
   for (size_t i = 0; r == 0 && i < sizeof groups / sizeof groups[0]; i++)
     r = allow_group (ctx, groups[i].syscalls);
   if (r == 0)

@@ -837,6 +837,48 @@ test_confinement (void)
   g_assert_true (hkp_host_stop (host, 5000));
 }
 
+/*
+ * The host as the packaged unit starts it (tests/host/host-as-unit.c): no
+ * capability to drop, and capset refused.  It starts, confined, and serves.
+ */
+static void
+test_as_packaged_unit (void)
+{
+  HkpHostSettings extra = { .program = g_getenv ("HKP_TEST_HOST_AS_UNIT") };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpHost) host = NULL;
+  g_autoptr (Calls) calls = calls_new (1);
+  g_autofree char *status = NULL;
+  gsize len;
+
+  g_assert_nonnull (extra.program);
+  host = start_host_full ("unit", "misbehave.so", "{}", &extra, &error);
+  g_assert_no_error (error);
+  status = proc_file (hkp_host_get_pid (host), "status", &len);
+  g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000000\n"));
+  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+  send_request (host, calls, 0, "/fine", "", 0);
+  calls_wait (calls, 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_ANSWERED);
+  g_assert_cmpint (calls->results[0].verdict, ==, HKP_VERDICT_ALLOW);
+  g_assert_true (hkp_host_stop (host, 5000));
+  g_clear_pointer (&host, hkp_host_unref);
+
+  /* Its allow-list holds there too, and says which call it refused. */
+  {
+    g_autoptr (Calls) boom = calls_new (1);
+    g_autofree char *end = NULL;
+
+    host = start_host_full ("unit", "misbehave.so", "{\"mode\": \"syscall\"}", &extra, &error);
+    g_assert_no_error (error);
+    hkp_host_set_exit_handler (host, on_host_exit, boom);
+    send_request (host, boom, 0, "/boom", "", 0);
+    calls_wait (boom, 1);
+    calls_wait_exit (boom);
+    g_assert_cmpstr (boom->why, ==, "system call socket is not allowed in the plugin host (seccomp)");
+  }
+}
+
 /* The helper process of test_parent_death: starts a host whose init never returns, and waits to be killed. */
 static int
 spawn_host_and_wait (void)
@@ -1164,6 +1206,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/health-hang", test_health_hang);
   g_test_add_func ("/host/memory-limit", test_memory_limit);
   g_test_add_func ("/host/confinement", test_confinement);
+  g_test_add_func ("/host/as-packaged-unit", test_as_packaged_unit);
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);
