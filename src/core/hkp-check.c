@@ -651,7 +651,9 @@ on_host_answer (const HkpHostAnswer *answer, gpointer user_data)
   g_autofree char *why = NULL;
   gboolean decided;
 
-  hkp_slot_record_call (slot, g_get_monotonic_time () - call->started, answer->outcome == HKP_HOST_TIMED_OUT);
+  /* A call refused unsent is no call: it counts in no duration. */
+  if (answer->outcome != HKP_HOST_BACKLOGGED)
+    hkp_slot_record_call (slot, g_get_monotonic_time () - call->started, answer->outcome == HKP_HOST_TIMED_OUT);
   switch (answer->outcome)
     {
     case HKP_HOST_ANSWERED:
@@ -666,15 +668,16 @@ on_host_answer (const HkpHostAnswer *answer, gpointer user_data)
       decided = unavailable (check, slot, why);
       break;
     case HKP_HOST_BACKLOGGED:
-      decided = unavailable (check, slot, "its host has not read the requests sent to it before");
-      break;
     case HKP_HOST_GONE:
     default:
-      /* A host killed at the end of a drain: the plugin's next instance answers (take_answer retries). */
+      /* A host killed (or behind) at the end of a drain: the plugin's next instance answers (take_answer retries). */
       if (g_atomic_int_get (&call->gate->cancelled))
         decided = take_answer (check, slot, call->gate, HKP_VERDICT_CONTINUE, &response);
       else
-        decided = unavailable (check, slot, "its host process ended");
+        decided = unavailable (check, slot,
+                               answer->outcome == HKP_HOST_BACKLOGGED
+                                 ? "its host has not read the requests sent to it before"
+                                 : "its host process ended");
       break;
     }
   hkp_guard_leave (&slot->gate, &call->gate->guard);

@@ -161,8 +161,11 @@ queue_result (HttpCheck *self, struct MHD_Connection *connection, const HkpCheck
 static void
 leave (HttpCheck *self)
 {
-  if (g_atomic_int_dec_and_test (&self->in_flight) && g_atomic_int_get (&self->stopping))
-    g_source_set_ready_time (g_atomic_pointer_get (&self->drained_source), 0);
+  GSource *drained;
+
+  if (g_atomic_int_dec_and_test (&self->in_flight) && g_atomic_int_get (&self->stopping) &&
+      (drained = g_atomic_pointer_get (&self->drained_source)) != NULL)
+    g_source_set_ready_time (drained, 0);
 }
 
 /* Whether a suspended check is answered by its result or by the stop (atomic, from CHECKING to either). */
@@ -607,7 +610,8 @@ on_abandon_grace (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* The checks still running are answered at once; the stop ends when they are (on_drained), or a grace later. */
+/* The checks still running are answered at once; the stop ends when every answer is queued (on_drained), or a grace
+ * later. */
 static gboolean
 on_stop_timeout (gpointer user_data)
 {
@@ -615,9 +619,9 @@ on_stop_timeout (gpointer user_data)
 
   self->timeout_source = NULL;
   self->abandoned = abandon_checks (self);
-  if (self->abandoned == 0)
+  if (g_atomic_int_get (&self->in_flight) == 0)
     {
-      finish_stop (self, FALSE);
+      finish_stop (self, TRUE);
       return G_SOURCE_REMOVE;
     }
   self->abandon_grace = g_timeout_source_new (ABANDON_GRACE_MS);
@@ -693,15 +697,22 @@ http_check_free (HttpCheck *self)
     {
       gint64 limit = g_get_monotonic_time () + ABANDON_GRACE_MS * 1000;
 
-      /* libmicrohttpd aborts the process if it is stopped with a connection suspended: answer them first. */
-      abandon_checks (self);
-      while (g_atomic_int_get (&self->in_flight) > 0 && g_get_monotonic_time () < limit)
+      /*
+       * libmicrohttpd aborts the process if it is stopped with a connection
+       * suspended: new requests are refused, and the checks running are
+       * answered first (again and again: one may just have begun).
+       */
+      g_atomic_int_set (&self->stopping, 1);
+      while (abandon_checks (self), g_atomic_int_get (&self->in_flight) > 0 && g_get_monotonic_time () < limit)
         g_usleep (1000);
-      if (g_atomic_int_get (&self->in_flight) == 0)
-        MHD_stop_daemon (self->mhd);
-      else
-        g_warning ("check endpoint: %d check(s) could not be answered; their connections close with the process",
-                   g_atomic_int_get (&self->in_flight));
+      if (g_atomic_int_get (&self->in_flight) > 0)
+        {
+          /* Its threads may still call us: all of it stays for the process's last moments. */
+          g_warning ("check endpoint: %d check(s) could not be answered; their connections close with the process",
+                     g_atomic_int_get (&self->in_flight));
+          return;
+        }
+      MHD_stop_daemon (self->mhd);
     }
   g_clear_pointer (&self->acceptor, http_check_acceptor_free);
   finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);
