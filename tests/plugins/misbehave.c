@@ -12,9 +12,7 @@
  *       does not allow), signal-daemon (asks for SIGIO to the daemon on a
  *       pipe, which the plugin host does not allow), read-daemon (denies,
  *       the reason saying whether the daemon's /proc/PID/mem and environ
- *       opened: "mem: opened" or "mem: Permission denied; environ: …"), deaf
- *       (the host reads no more from its socket, and the call never
- *       returns), or none.
+ *       opened: "mem: opened" or "mem: Permission denied; environ: …"), or none.
  * init_alloc_mb: init allocates and touches that much, and fails if it cannot.
  * init_hang: init logs "misbehave: init hangs in process PID" and never returns.
  * leak: init leaks a little memory (for the leak checker to find).
@@ -166,18 +164,6 @@ signal_daemon (void)
   close (fds[1]);
 }
 
-/* Puts an empty pipe where the host reads its socket (fd 3; the socket stays open), and never returns. */
-static void
-stop_reading (void)
-{
-  int fds[2];
-
-  if (dup (3) >= 0 && pipe (fds) == 0)
-    dup2 (fds[0], 3);
-  for (;;)
-    pause ();
-}
-
 static hkp_verdict
 misbehave_handle (void *instance, const hkp_request *request, hkp_response *response)
 {
@@ -199,8 +185,6 @@ misbehave_handle (void *instance, const hkp_request *request, hkp_response *resp
         }
       if (g_str_equal (misbehave->mode, "signal-daemon"))
         signal_daemon ();
-      if (g_str_equal (misbehave->mode, "deaf"))
-        stop_reading ();
       misbehave_now (misbehave->mode, request);
       return HKP_VERDICT_CONTINUE;
     }
