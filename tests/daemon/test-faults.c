@@ -201,11 +201,23 @@ test_host_fault (Fixture *f, gconstpointer data)
   hkp_test_daemon_stop (f->daemon);
 }
 
+/* One check of path; asserts it is answered status, with X-Hkp-Reason reason. */
+static void
+assert_check (Fixture *f, const char *path, guint status, const char *reason)
+{
+  Check c = { .address = f->address, .path = path };
+
+  run_check (&c);
+  g_assert_no_error (c.error);
+  g_assert_cmpuint (c.status, ==, status);
+  g_assert_cmpstr (c.reason, ==, reason);
+  check_clear (&c);
+}
+
 /* failure_mode open: the broken plugin is skipped, the next one decides, no 5xx. */
 static void
 test_host_fault_open (Fixture *f, gconstpointer data)
 {
-  Check crash = { .path = "/boom" };
 
   hkp_test_tree_write_plugin (&f->tree, "bad",
                               "{\"module\": \"misbehave.so\", \"priority\": 1, \"failure_mode\": \"open\", "
@@ -214,12 +226,7 @@ test_host_fault_open (Fixture *f, gconstpointer data)
                               "{\"module\": \"answer.so\", \"priority\": 2, \"isolation\": \"none\", "
                               "\"config\": {\"verdict\": \"deny\", \"reason\": \"after\"}}");
   start (f, NULL);
-  crash.address = f->address;
-  run_check (&crash);
-  g_assert_no_error (crash.error);
-  g_assert_cmpuint (crash.status, ==, 403);
-  g_assert_cmpstr (crash.reason, ==, "after");
-  check_clear (&crash);
+  assert_check (f, "/boom", 403, "after");
   hkp_test_daemon_wait_line (f->daemon, "plugin bad failed: plugin host killed by signal 11 (SIGSEGV)");
   hkp_test_daemon_stop (f->daemon);
 }
@@ -228,18 +235,11 @@ test_host_fault_open (Fixture *f, gconstpointer data)
 static void
 test_host_cannot_read_daemon (Fixture *f, gconstpointer data)
 {
-  Check c = { .path = "/boom" };
-
   hkp_test_tree_write_plugin (&f->tree, "nosy",
                               "{\"module\": \"misbehave.so\", \"isolation\": \"process\", "
                               "\"config\": {\"mode\": \"read-daemon\"}}");
   start (f, NULL);
-  c.address = f->address;
-  run_check (&c);
-  g_assert_no_error (c.error);
-  g_assert_cmpuint (c.status, ==, 403);
-  g_assert_cmpstr (c.reason, ==, "mem: Permission denied; environ: Permission denied");
-  check_clear (&c);
+  assert_check (f, "/boom", 403, "mem: Permission denied; environ: Permission denied");
   hkp_test_daemon_stop (f->daemon);
 }
 

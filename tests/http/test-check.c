@@ -466,6 +466,31 @@ test_limit_closes_the_longest_idle (Fixture *f, gconstpointer data)
   g_assert_true (hkp_test_log_contains ("check endpoint: 2 connections held, the most it takes"));
 }
 
+/*
+ * Sends a check whose head ends with extra header lines, method METHOD, and
+ * then tail, on a connection of its own; asserts it is answered status with
+ * a body that says says, and closed.  Returns the connection (caller frees).
+ */
+static HkpTestHttp *
+assert_head_refused (Fixture *f, const char *method, const char *extra, const char *tail, guint status,
+                     const char *says)
+{
+  HkpTestHttp *http = connect_to (f);
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *request = g_strdup_printf ("%s /check HTTP/1.1\r\nHost: h\r\nX-Original-Method: GET\r\n"
+                                              "X-Original-URI: /\r\nX-Real-IP: 192.0.2.7\r\n%s\r\n%s",
+                                              method, extra, tail);
+
+  g_assert_true (hkp_test_http_send (http, request, &error));
+  g_assert_true (hkp_test_http_read_response (http, method, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (r.status, ==, status);
+  g_assert_nonnull (strstr (r.body, says));
+  g_assert_true (hkp_test_http_peer_closed (http));
+  return http;
+}
+
 /* A body that could be read two ways: 400 before it is read, and the connection closes. */
 static void
 test_ambiguous_framing_refused (Fixture *f, gconstpointer data)
@@ -478,21 +503,7 @@ test_ambiguous_framing_refused (Fixture *f, gconstpointer data)
   write_echo_plugin (f);
   serve (f, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (framings); i++)
-    {
-      g_autoptr (HkpTestHttp) http = connect_to (f);
-      g_auto (HkpTestHttpResponse) r = { 0 };
-      g_autoptr (GError) error = NULL;
-      g_autofree char *request = g_strdup_printf ("POST /check HTTP/1.1\r\nHost: h\r\nX-Original-Method: GET\r\n"
-                                                  "X-Original-URI: /\r\nX-Real-IP: 192.0.2.7\r\n%s\r\n0\r\n\r\n",
-                                                  framings[i]);
-
-      g_assert_true (hkp_test_http_send (http, request, &error));
-      g_assert_true (hkp_test_http_read_response (http, "POST", &r, &error));
-      g_assert_no_error (error);
-      g_assert_cmpuint (r.status, ==, 400);
-      g_assert_nonnull (strstr (r.body, "could be read two ways"));
-      g_assert_true (hkp_test_http_peer_closed (http));
-    }
+    hkp_test_http_free (assert_head_refused (f, "POST", framings[i], "0\r\n\r\n", 400, "could be read two ways"));
 }
 
 /*
@@ -515,23 +526,9 @@ test_body_refused_before_it_is_read (Fixture *f, gconstpointer data)
   write_echo_plugin (f);
   f->settings.connection_limit = 2;
   serve (f, NULL);
+  /* Kept open by the client until the end. */
   for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
-    {
-      /* Kept open by the client until the end. */
-      HkpTestHttp *http = held[i] = connect_to (f);
-      g_auto (HkpTestHttpResponse) r = { 0 };
-      g_autoptr (GError) error = NULL;
-      g_autofree char *request = g_strdup_printf ("GET /check HTTP/1.1\r\nHost: h\r\nX-Original-Method: GET\r\n"
-                                                  "X-Original-URI: /\r\nX-Real-IP: 192.0.2.7\r\n%s\r\n",
-                                                  bodies[i]);
-
-      g_assert_true (hkp_test_http_send (http, request, &error));
-      g_assert_true (hkp_test_http_read_response (http, "GET", &r, &error));
-      g_assert_no_error (error);
-      g_assert_cmpuint (r.status, ==, 413);
-      g_assert_nonnull (strstr (r.body, "a check takes no request body"));
-      g_assert_true (hkp_test_http_peer_closed (http));
-    }
+    held[i] = assert_head_refused (f, "GET", bodies[i], "", 413, "a check takes no request body");
   {
     g_autoptr (HkpTestHttp) http = connect_to (f);
     g_auto (HkpTestHttpResponse) r = { 0 };
