@@ -289,6 +289,14 @@ answer_kind (const HkpCheckResult *result)
   return result->status == MHD_HTTP_SERVICE_UNAVAILABLE ? HKP_CHECK_ANSWER_UNAVAILABLE : HKP_CHECK_ANSWER_DENY;
 }
 
+/* Answers 503 "shutting down", counted as such, and closes the connection after. */
+static enum MHD_Result
+answer_shutting_down (HttpCheck *self, struct MHD_Connection *connection)
+{
+  hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_SHUTTING_DOWN, -1);
+  return queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
+}
+
 /* The plugins decided, or the stop gave up on them: answer, and forget the check. */
 static enum MHD_Result
 answer_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
@@ -296,10 +304,7 @@ answer_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
   enum MHD_Result ret;
 
   if (g_atomic_int_get (&job->state) == JOB_ABANDONED)
-    {
-      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_SHUTTING_DOWN, -1);
-      ret = queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
-    }
+    ret = answer_shutting_down (self, connection);
   else
     {
       ret = queue_result (self, connection, &job->result);
@@ -329,21 +334,14 @@ on_request (void *cls, struct MHD_Connection *connection, const char *url, const
     }
   if (job->checking)
     return g_atomic_int_get (&job->state) != JOB_CHECKING ? answer_check (self, connection, job) : MHD_YES;
-  if (*upload_data_size != 0)
-    {
-      *upload_data_size = 0; /* a body is ignored: the check is about the headers */
-      return MHD_YES;
-    }
+  /* No body comes: a head that announces one was refused (refusal_before_body()). */
   if (strcmp (url, CHECK_PATH) != 0)
     {
       hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_MALFORMED, -1);
       return queue_text (connection, MHD_HTTP_NOT_FOUND, "not found: the check endpoint is " CHECK_PATH, FALSE);
     }
   if (g_atomic_int_get (&self->stopping))
-    {
-      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_SHUTTING_DOWN, -1);
-      return queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "hkp-plugind is shutting down", TRUE);
-    }
+    return answer_shutting_down (self, connection);
   return start_check (self, connection, job);
 }
 
@@ -370,42 +368,43 @@ count_content_lengths (void *data, enum MHD_ValueKind kind, const char *key, con
   return MHD_YES;
 }
 
-/* TRUE if the request's body could be read two ways (Content-Length with Transfer-Encoding, or two Content-Lengths). */
-static gboolean
-framing_is_ambiguous (struct MHD_Connection *connection)
+/*
+ * Why a head is answered before its body is read, or NULL; *status is its
+ * status.  Framing that could be read two ways (Content-Length with
+ * Transfer-Encoding, or two Content-Lengths) is 400.  Any body at all is
+ * 413: a check has none (nginx sends none), and reading one would keep a
+ * connection busy, never to be evicted, for as long as a client trickles it.
+ */
+static const char *
+refusal_before_body (struct MHD_Connection *connection, guint *status)
 {
-  int lengths = 0;
   gboolean chunked = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
     NULL;
   const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  int lengths = 0;
 
-  if (length == NULL)
-    return FALSE;
-  if (chunked)
-    return TRUE;
-  /* A second Content-Length: count them (only requests with a body pay for it). */
-  MHD_get_connection_values (connection, MHD_HEADER_KIND, count_content_lengths, &lengths);
-  return lengths > 1;
-}
-
-/* TRUE if the request says a body follows (chunked, or a Content-Length other than 0). */
-static gboolean
-has_body (struct MHD_Connection *connection)
-{
-  const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-  return MHD_lookup_connection_value (connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
-    (length != NULL && strspn (length, "0") != strlen (length));
+  if (length == NULL && !chunked)
+    return NULL;
+  /* A second Content-Length: count them (only requests that name a length pay for it). */
+  if (length != NULL && !chunked)
+    MHD_get_connection_values (connection, MHD_HEADER_KIND, count_content_lengths, &lengths);
+  if ((length != NULL && chunked) || lengths > 1)
+    {
+      *status = MHD_HTTP_BAD_REQUEST;
+      return "the request's body could be read two ways (Content-Length with Transfer-Encoding, or two "
+             "Content-Lengths)";
+    }
+  *status = MHD_HTTP_CONTENT_TOO_LARGE;
+  if (chunked || strspn (length, "0") != strlen (length))
+    return "a check takes no request body (nginx: proxy_pass_request_body off)";
+  return NULL;
 }
 
 /*
  * What libmicrohttpd calls for every request: the acceptor learns that a
  * head has arrived (the connection is busy until the request completes),
- * and a head whose framing could be read two ways, or that announces a body
- * at all, is answered before its body is read, which makes libmicrohttpd
- * close the connection after.  A check has no body (nginx sends none), and
- * reading one would keep a connection busy, never to be evicted, for as
- * long as a client trickles it.
+ * and a head refused before its body (refusal_before_body()) is answered at
+ * once, which makes libmicrohttpd close the connection after.
  */
 static enum MHD_Result
 on_request_head (void *cls, struct MHD_Connection *connection, const char *url, const char *method, const char *version,
@@ -415,15 +414,13 @@ on_request_head (void *cls, struct MHD_Connection *connection, const char *url, 
 
   if (*con_cls == NULL)
     {
+      guint status;
+      const char *refusal;
+
       http_check_acceptor_request_began (self->acceptor, connection);
-      if (framing_is_ambiguous (connection))
-        return queue_text (connection, MHD_HTTP_BAD_REQUEST,
-                           "the request's body could be read two ways (Content-Length with Transfer-Encoding, or "
-                           "two Content-Lengths)",
-                           TRUE);
-      if (has_body (connection))
-        return queue_text (connection, MHD_HTTP_CONTENT_TOO_LARGE,
-                           "a check takes no request body (nginx: proxy_pass_request_body off)", TRUE);
+      refusal = refusal_before_body (connection, &status);
+      if (refusal != NULL)
+        return queue_text (connection, status, refusal, TRUE);
     }
   return on_request (cls, connection, url, method, version, upload_data, upload_data_size, con_cls);
 }
