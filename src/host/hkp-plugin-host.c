@@ -308,9 +308,9 @@ main (int argc, char **argv)
   struct stat st;
   void *module;
 
-  /* First of all (again later with the rest): the moment after exec, before this, no process of our user
-   * should find us readable through /proc. */
-  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  /* First of all: from here on no other process of our user reads our memory or environment through /proc. */
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    return 2;
   if (argc != 2)
     {
       fprintf (stderr, "usage: hkp-plugin-host PLUGIN\nhkp-plugind starts this program; it is not run by hand.\n");
@@ -348,7 +348,7 @@ main (int argc, char **argv)
 
   mallopt (M_ARENA_MAX, ARENA_MAX);
   if (host_confine_memory (memory_max_mb, message, sizeof message) < 0 ||
-      host_confine_privileges (message, sizeof message) < 0)
+      host_confine_capabilities (message, sizeof message) < 0)
     fail (&host, HKP_HOST_FAILURE_SETUP, "%s", message);
   host.log = host_log_start (&host.channel, STACK_SIZE);
   if (host.log == NULL)

@@ -247,17 +247,12 @@ allow_narrowly (scmp_filter_ctx ctx, int sanitized)
 /* ---- privileges ---------------------------------------------------------------------------------------------------- */
 
 int
-host_confine_privileges (char *error, size_t error_size)
+host_confine_capabilities (char *error, size_t error_size)
 {
   struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
   struct __user_cap_data_struct held[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
   struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
 
-  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-    {
-      snprintf (error, error_size, "cannot make the host non-dumpable: %s", strerror (errno));
-      return -1;
-    }
   if (syscall (SYS_capget, &header, held) < 0)
     {
       snprintf (error, error_size, "cannot read the host's capabilities: %s", strerror (errno));

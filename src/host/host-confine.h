@@ -29,13 +29,11 @@
 int host_confine_memory (unsigned memory_max_mb, char *error, size_t error_size);
 
 /*
- * Drops what the host's user would let it reach beyond itself: the process
- * is made non-dumpable (no process of the same user reads its memory or
- * environment through /proc or ptrace) and gives up every capability (a
- * host of a root daemon cannot then read the daemon's or another host's
- * memory, which are non-dumpable too).  0, or -1 with a message in error.
+ * Gives up every capability the host holds, so a host of a root daemon
+ * cannot read the memory of the daemon or of another host (all of them
+ * non-dumpable) through /proc or ptrace.  0, or -1 with a message in error.
  */
-int host_confine_privileges (char *error, size_t error_size);
+int host_confine_capabilities (char *error, size_t error_size);
 
 /*
  * Installs the system-call allow-list (libseccomp) for this process and the
