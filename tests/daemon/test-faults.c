@@ -281,6 +281,16 @@ test_health_hang (Fixture *f, gconstpointer data)
   hkp_test_daemon_stop (f->daemon);
 }
 
+/* Waits for the daemon, sent SIGTERM at stop_started, to exit: within the drain timeout and a margin, failing. */
+static void
+assert_stop_fails_in_time (Fixture *f, gint64 stop_started)
+{
+  int status = hkp_test_daemon_wait_exit (f->daemon);
+
+  g_assert_cmpint (g_get_monotonic_time () - stop_started, <, 15 * G_USEC_PER_SEC);
+  g_assert_cmpint (status, !=, 0);
+}
+
 /* In the daemon, a call that never returns is abandoned at its deadline; four of them fail the plugin. */
 static void
 test_in_process_stuck (Fixture *f, gconstpointer data)
@@ -288,7 +298,6 @@ test_in_process_stuck (Fixture *f, gconstpointer data)
   g_autofree char *path = hkp_test_plugin_path ("bad");
   g_autofree char *state = NULL, *error = NULL;
   gint64 stop_started;
-  int status;
 
   hkp_test_tree_write_plugin (&f->tree, "bad",
                               "{\"module\": \"misbehave.so\", \"isolation\": \"none\", \"call_timeout_ms\": 300, "
@@ -312,9 +321,7 @@ test_in_process_stuck (Fixture *f, gconstpointer data)
   /* The stop ends the process within the drain timeout and a margin, saying what it abandoned. */
   stop_started = g_get_monotonic_time ();
   hkp_test_daemon_signal (f->daemon, SIGTERM);
-  status = hkp_test_daemon_wait_exit (f->daemon);
-  g_assert_cmpint (g_get_monotonic_time () - stop_started, <, 15 * G_USEC_PER_SEC);
-  g_assert_cmpint (status, !=, 0);
+  assert_stop_fails_in_time (f, stop_started);
   g_assert_cmpint (hkp_test_daemon_find (f->daemon, "plugin calls that never returned"), >=, 0);
 }
 
@@ -329,7 +336,6 @@ test_stop_answers_hung_checks (Fixture *f, gconstpointer data)
   Check hung = { .path = "/boom" };
   GThread *thread;
   gint64 stop_started;
-  int status;
 
   hkp_test_tree_write_plugin (&f->tree, "bad",
                               "{\"module\": \"misbehave.so\", \"isolation\": \"none\", \"call_timeout_ms\": 60000, "
@@ -343,9 +349,7 @@ test_stop_answers_hung_checks (Fixture *f, gconstpointer data)
   g_thread_join (thread);
   g_assert_no_error (hung.error);
   g_assert_cmpuint (hung.status, ==, 503);
-  status = hkp_test_daemon_wait_exit (f->daemon);
-  g_assert_cmpint (g_get_monotonic_time () - stop_started, <, 15 * G_USEC_PER_SEC);
-  g_assert_cmpint (status, !=, 0);
+  assert_stop_fails_in_time (f, stop_started);
   g_assert_cmpint (hkp_test_daemon_find (f->daemon,
                                          "1 check(s) still running when the stop timeout passed; "
                                          "answered 503 (shutting down)"),

@@ -784,13 +784,26 @@ proc_file (GPid pid, const char *name, gsize *len)
   return contents;
 }
 
+/* Asserts that host runs confined: no new privileges, its seccomp filter, and no capability, even as root. */
+static void
+assert_confined (HkpHost *host)
+{
+  gsize len;
+  g_autofree char *status = proc_file (hkp_host_get_pid (host), "status", &len);
+
+  g_assert_nonnull (strstr (status, "\nNoNewPrivs:\t1\n"));
+  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+  g_assert_nonnull (strstr (status, "\nCapPrm:\t0000000000000000\n"));
+  g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000000\n"));
+}
+
 static void
 test_confinement (void)
 {
   HkpHostSettings extra = { .environment = (const char *const[]){ NULL } };
   g_autoptr (GError) error = NULL;
   g_autoptr (HkpHost) host = NULL;
-  g_autofree char *fd_dir = NULL, *status = NULL, *environ = NULL, *cmdline = NULL;
+  g_autofree char *fd_dir = NULL, *environ = NULL, *cmdline = NULL;
   g_autoptr (GDir) dir = NULL;
   const char *entry;
   gboolean socket_seen = FALSE;
@@ -829,12 +842,7 @@ test_confinement (void)
 
   environ = proc_file (hkp_host_get_pid (host), "environ", &len);
   g_assert_cmpuint (len, ==, 0);
-  status = proc_file (hkp_host_get_pid (host), "status", &len);
-  g_assert_nonnull (strstr (status, "\nNoNewPrivs:\t1\n"));
-  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
-  /* No capability left, even in a host of a root daemon. */
-  g_assert_nonnull (strstr (status, "\nCapPrm:\t0000000000000000\n"));
-  g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000000\n"));
+  assert_confined (host);
   cmdline = proc_file (hkp_host_get_pid (host), "cmdline", &len);
   g_assert_cmpmem (cmdline, len, "hkp-plugin-host\0confined\0", sizeof "hkp-plugin-host\0confined\0" - 1);
   g_assert_true (hkp_host_stop (host, 5000));
@@ -851,15 +859,11 @@ test_as_packaged_unit (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (HkpHost) host = NULL;
   g_autoptr (Calls) calls = calls_new (1);
-  g_autofree char *status = NULL;
-  gsize len;
 
   g_assert_nonnull (extra.program);
   host = start_host_full ("unit", "misbehave.so", "{}", &extra, &error);
   g_assert_no_error (error);
-  status = proc_file (hkp_host_get_pid (host), "status", &len);
-  g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000000\n"));
-  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+  assert_confined (host);
   send_request (host, calls, 0, "/fine", "", 0);
   calls_wait (calls, 1);
   g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_ANSWERED);
