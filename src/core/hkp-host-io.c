@@ -324,7 +324,8 @@ read_records (HkpHost *host, Input *input)
     }
 }
 
-/* Answers calls past their deadline, kills a host past its grace, times health out; re-arms the timer. */
+/* Answers calls past their deadline, kills a host past its grace, times health out, says how many log lines were
+ * dropped; re-arms the timer. */
 static void
 run_deadlines (HkpHost *host)
 {
@@ -332,7 +333,7 @@ run_deadlines (HkpHost *host)
   HkpHostHealthCallback health_callback = NULL;
   gpointer health_data = NULL;
   gint64 now = g_get_monotonic_time ();
-  gint64 next = HKP_HOST_NO_DEADLINE;
+  gint64 next = hkp_host_report_dropped_logs_due (host, now);
   HkpHostCall *call;
 
   g_mutex_lock (&host->lock);

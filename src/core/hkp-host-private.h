@@ -42,6 +42,12 @@ typedef struct {
   char *message;
 } HkpHostValidation;
 
+/* A token bucket for a plugin's log lines. */
+typedef struct {
+  gdouble tokens;
+  gint64 refilled; /* monotonic µs, 0 before the first line */
+} HkpHostLogBucket;
+
 struct _HkpHost {
   gint ref_count;
   GMutex lock;
@@ -99,11 +105,11 @@ struct _HkpHost {
   guint exit_in_flight;
   gboolean io_done;
 
-  /* The plugin's log lines (the I/O thread's alone): a bucket refilled at a steady rate; what overflows is counted. */
-  gdouble log_tokens;
-  gint64 log_refilled; /* monotonic µs, 0 before the first line */
+  /* The plugin's log lines (the I/O thread's alone): warnings and worse have a bucket of their own, so that chatter
+   * cannot crowd them out; what overflows is counted, and said within a second. */
+  HkpHostLogBucket log_urgent, log_chatty;
   guint64 log_dropped; /* not yet said */
-  gint64 log_said; /* monotonic µs: when dropped lines were last said */
+  gint64 log_report_at; /* monotonic µs when the count is to be said, 0 while nothing is dropped */
 };
 
 /* Queues an encoded record, or a record (lock held); hkp_host_flush() writes them once the lock is released. */
@@ -137,6 +143,10 @@ gboolean hkp_host_protocol_error (HkpHost *host, const char *problem);
 
 /* Logs how many of the plugin's log lines were dropped since this was last said, if any (I/O thread). */
 void hkp_host_report_dropped_logs (HkpHost *host);
+
+/* Says the count of dropped log lines if it is due by now, or returns when it will be (HKP_HOST_NO_DEADLINE if
+ * nothing is dropped) (I/O thread). */
+gint64 hkp_host_report_dropped_logs_due (HkpHost *host, gint64 now);
 
 /* Handles one record from the host (I/O thread); FALSE if it broke the protocol (and is being killed). */
 gboolean hkp_host_dispatch (HkpHost *host, const HkpHostRecord *record, gboolean *seen_hello);

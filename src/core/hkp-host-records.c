@@ -17,7 +17,8 @@
 
 #define REASON_MAX 1024
 #define LOG_MESSAGE_MAX 16384
-/* A plugin's log lines: this many at once, then this many a second; the rest are dropped and counted. */
+/* A plugin's log lines, warnings and worse apart from the rest: this many at once, then this many a second; the
+ * lines beyond are dropped and counted. */
 #define LOG_BURST 1000.0
 #define LOG_RATE 200.0
 #define HEALTH_TEXT_MAX 1024
@@ -160,6 +161,7 @@ on_validated (HkpHost *host, const HkpHostRecord *record)
 void
 hkp_host_report_dropped_logs (HkpHost *host)
 {
+  host->log_report_at = 0;
   if (host->log_dropped == 0)
     return;
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, host->plugin_name, "MESSAGE",
@@ -168,67 +170,76 @@ hkp_host_report_dropped_logs (HkpHost *host)
   host->log_dropped = 0;
 }
 
-/* TRUE if the plugin may log a line now; otherwise it is counted as dropped. */
+gint64
+hkp_host_report_dropped_logs_due (HkpHost *host, gint64 now)
+{
+  if (host->log_report_at != 0 && host->log_report_at <= now)
+    hkp_host_report_dropped_logs (host);
+  return host->log_report_at != 0 ? host->log_report_at : HKP_HOST_NO_DEADLINE;
+}
+
+/* TRUE if the plugin may log a line from bucket now; otherwise the line is counted, to be said within a second. */
 static gboolean
-log_line_allowed (HkpHost *host)
+log_line_allowed (HkpHost *host, HkpHostLogBucket *bucket)
 {
   gint64 now = g_get_monotonic_time ();
 
-  host->log_tokens = host->log_refilled == 0
+  bucket->tokens = bucket->refilled == 0
     ? LOG_BURST
-    : MIN (LOG_BURST, host->log_tokens + (gdouble) (now - host->log_refilled) * LOG_RATE / G_USEC_PER_SEC);
-  host->log_refilled = now;
-  if (host->log_tokens < 1)
+    : MIN (LOG_BURST, bucket->tokens + (gdouble) (now - bucket->refilled) * LOG_RATE / G_USEC_PER_SEC);
+  bucket->refilled = now;
+  if (bucket->tokens >= 1)
     {
-      host->log_dropped++;
-      return FALSE;
+      bucket->tokens -= 1;
+      return TRUE;
     }
-  host->log_tokens -= 1;
-  /* Said at most once a second while a flood goes on, and once more when the host ends. */
-  if (now - host->log_said >= G_USEC_PER_SEC)
+  /* The first line dropped since the count was last said sets when it is said next: once a second at most. */
+  if (host->log_dropped++ == 0)
     {
-      host->log_said = now;
-      hkp_host_report_dropped_logs (host);
+      host->log_report_at = now + G_USEC_PER_SEC;
+      g_mutex_lock (&host->lock);
+      hkp_host_arm_timer_locked (host, host->log_report_at);
+      g_mutex_unlock (&host->lock);
     }
-  return TRUE;
+  return FALSE;
 }
 
-static void
-on_log (HkpHost *host, const HkpHostRecord *record)
+/* The daemon's level for a plugin's syslog priority; never G_LOG_LEVEL_ERROR, which would abort the daemon. */
+static GLogLevelFlags
+log_level_of_priority (guint32 priority)
 {
-  g_autofree char *domain = NULL;
-  g_autofree char *message_copy = NULL;
-  const char *message;
-  GLogLevelFlags level;
-
-  /* A flood costs the daemon no more than counting it, and the journal nothing. */
-  if (!log_line_allowed (host))
-    return;
-  domain = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
-  message = clean_text (&record->strs[1], LOG_MESSAGE_MAX, &message_copy);
-
-  /* Never G_LOG_LEVEL_ERROR: that would abort the daemon for a plugin's message. */
-  switch (record->nums[0])
+  switch (priority)
     {
     case 0:
     case 1:
     case 2:
     case 3:
-      level = G_LOG_LEVEL_CRITICAL;
-      break;
+      return G_LOG_LEVEL_CRITICAL;
     case 4:
-      level = G_LOG_LEVEL_WARNING;
-      break;
+      return G_LOG_LEVEL_WARNING;
     case 5:
-      level = G_LOG_LEVEL_MESSAGE;
-      break;
+      return G_LOG_LEVEL_MESSAGE;
     case 6:
-      level = G_LOG_LEVEL_INFO;
-      break;
+      return G_LOG_LEVEL_INFO;
     default:
-      level = G_LOG_LEVEL_DEBUG;
-      break;
+      return G_LOG_LEVEL_DEBUG;
     }
+}
+
+static void
+on_log (HkpHost *host, const HkpHostRecord *record)
+{
+  GLogLevelFlags level = log_level_of_priority (record->nums[0]);
+  gboolean urgent = (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0;
+  g_autofree char *domain = NULL;
+  g_autofree char *message_copy = NULL;
+  const char *message;
+
+  /* A flood costs the daemon no more than counting it, and the journal nothing. */
+  if (!log_line_allowed (host, urgent ? &host->log_urgent : &host->log_chatty))
+    return;
+  domain = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+  message = clean_text (&record->strs[1], LOG_MESSAGE_MAX, &message_copy);
   g_log_structured (G_LOG_DOMAIN, level, HKP_LOG_FIELD_PLUGIN, host->plugin_name, "PLUGIN_LOG_DOMAIN", domain,
                     "MESSAGE", "%s", message);
 }

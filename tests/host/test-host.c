@@ -987,6 +987,43 @@ test_log_flood (void)
   g_assert_cmpuint (hkp_test_log_count ("log lines dropped (more than 1000 at once, or 200 a second)"), >=, 1);
 }
 
+/* A flood of chatter drops chatter only: a warning after it still reaches the journal. */
+static void
+test_log_flood_keeps_warnings (void)
+{
+  g_autoptr (HkpHost) host = NULL;
+
+  hkp_test_log_clear ();
+  host = start_host ("chatty", "misbehave.so", "{\"chatter_lines\": 5000, \"log\": \"a warning after the chatter\"}");
+  g_assert_true (hkp_host_stop (host, 10000));
+  g_assert_cmpuint (hkp_test_log_count ("misbehave: chatter"), <, 5000);
+  g_assert_cmpuint (hkp_test_log_count ("log lines dropped"), >=, 1);
+  g_assert_true (hkp_test_log_has_fields (
+    (const char *const[]){ "PLUGIN=chatty", "MESSAGE=a warning after the chatter", "PRIORITY=4", NULL }));
+}
+
+/* A flood followed by silence: how many lines were dropped is said within about a second, not when the host ends. */
+static void
+test_log_flood_said_in_silence (void)
+{
+  g_autoptr (HkpHost) host = NULL;
+  gint64 started;
+  gdouble seconds;
+
+  hkp_test_log_clear ();
+  started = g_get_monotonic_time ();
+  host = start_host ("flood", "misbehave.so", "{\"log\": \"flood line\", \"log_lines\": 5000}");
+  hkp_test_wait_log ("log lines dropped");
+  seconds = (gdouble) (g_get_monotonic_time () - started) / G_USEC_PER_SEC;
+  g_test_message ("the dropped lines were said %.2f s after the host started", seconds);
+  /* Said by the timer: the host is still running, and its last line was long before. */
+  g_assert_null (hkp_host_dup_end (host));
+  g_assert_cmpfloat (seconds, <, 10);
+  g_assert_cmpuint (hkp_test_log_count ("flood line"), <, 5000);
+  g_assert_true (hkp_host_stop (host, 10000));
+  g_assert_cmpuint (hkp_test_log_count ("log lines dropped"), ==, 1);
+}
+
 /* Stopping waits for the calls in flight, runs shutdown() and the host exits 0; nothing is reported as a crash. */
 static void
 test_stop (void)
@@ -1217,6 +1254,8 @@ main (int argc, char **argv)
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);
+  g_test_add_func ("/host/log-flood-keeps-warnings", test_log_flood_keeps_warnings);
+  g_test_add_func ("/host/log-flood-said-in-silence", test_log_flood_said_in_silence);
   g_test_add_func ("/host/backlog", test_backlog);
   g_test_add_func ("/host/stop", test_stop);
   g_test_add_func ("/host/leak-check", test_leak_check);

@@ -16,6 +16,7 @@
  * init_alloc_mb: init allocates and touches that much, and fails if it cannot.
  * init_hang: init logs "misbehave: init hangs in process PID" and never returns.
  * leak: init leaks a little memory (for the leak checker to find).
+ * chatter_lines: init first logs "misbehave: chatter" with g_message() that many times.
  * log, stderr: init logs that text with g_warning() (log_lines times, default 1), or writes it to stderr.
  * Shutdown logs "misbehave: shutdown" with g_message().
  */
@@ -56,6 +57,8 @@ misbehave_init (const char *config_json, void **instance, char *error, size_t er
       memset (memory, 1, (size_t) alloc_mb << 20);
       free (memory);
     }
+  for (gint64 i = 0; i < test_plugin_int (config, "chatter_lines", 0); i++)
+    g_message ("misbehave: chatter");
   if (test_plugin_string (config, "log", NULL) != NULL)
     for (gint64 i = 0; i < MAX (test_plugin_int (config, "log_lines", 1), 1); i++)
       g_warning ("%s", test_plugin_string (config, "log", NULL));
