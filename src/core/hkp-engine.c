@@ -553,3 +553,20 @@ hkp_engine_shutdown_finish (HkpEngine *engine, GAsyncResult *result, GError **er
   g_return_val_if_fail (g_task_is_valid (result, engine), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+char *
+hkp_engine_describe_unfinished (HkpEngine *engine)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < engine->plugins->len; i++)
+    {
+      HkpPlugin *plugin = engine->plugins->pdata[i];
+
+      if (!plugin->busy && plugin->state != HKP_PLUGIN_STATE_LOADING && plugin->state != HKP_PLUGIN_STATE_UNLOADING)
+        continue;
+      g_string_append_printf (text, "%s%s (%s)", text->len > 0 ? ", " : "", plugin->name,
+                              hkp_plugin_state_to_string (plugin->state));
+    }
+  return text->len > 0 ? g_string_free (g_steal_pointer (&text), FALSE) : NULL;
+}

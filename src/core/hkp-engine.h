@@ -285,4 +285,8 @@ void hkp_engine_shutdown_async (HkpEngine *engine, GAsyncReadyCallback callback,
 /* Finishes hkp_engine_shutdown_async(). */
 gboolean hkp_engine_shutdown_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 
+/* Returns the plugins whose load, change or shutdown has not finished, as "NAME (STATE)" joined by ", ", or NULL if
+ * there are none (free with g_free()). */
+char *hkp_engine_describe_unfinished (HkpEngine *engine);
+
 G_END_DECLS

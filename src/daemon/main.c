@@ -100,9 +100,12 @@ static gboolean
 on_stop_overdue (gpointer user_data)
 {
   Daemon *daemon = user_data;
+  g_autofree char *unfinished = hkp_engine_describe_unfinished (daemon->engine);
 
-  g_critical ("stopping took longer than the drain timeout and %u s more; exiting, abandoning %u plugin calls",
-              STOP_MARGIN_SEC, hkp_engine_get_late_calls (daemon->engine));
+  g_critical ("stopping took longer than the drain timeout and %u s more; exiting, abandoning %u plugin calls that "
+              "never returned%s%s",
+              STOP_MARGIN_SEC, hkp_engine_get_late_calls (daemon->engine),
+              unfinished != NULL ? " and the unfinished work of plugins " : "", unfinished != NULL ? unfinished : "");
   _exit (EXIT_FAILURE);
   return G_SOURCE_REMOVE;
 }

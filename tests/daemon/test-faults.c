@@ -357,6 +357,33 @@ test_stop_answers_hung_checks (Fixture *f, gconstpointer data)
   check_clear (&hung);
 }
 
+/* A change whose init() never returns outlasts the stop: the process ends anyway, naming the plugin and its state. */
+static void
+test_stop_overdue_names_unfinished (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = hkp_test_plugin_path ("slow");
+  gint64 stop_started;
+
+  hkp_test_tree_write_plugin (&f->tree, "slow",
+                              "{\"module\": \"misbehave.so\", \"isolation\": \"none\", \"init_timeout_sec\": 60, "
+                              "\"config\": {}}");
+  start (f, (const char *const[]){ "--drain-timeout=1", NULL });
+  /* The reply would come when the new instance's init() returns: never. */
+  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, path, HKP_TEST_PLUGIN, "SetConfig",
+                                             NULL, NULL, "s", "{\"init_hang\": true}"),
+                   >=, 0);
+  g_assert_cmpint (sd_bus_flush (f->client), >=, 0);
+  hkp_test_daemon_wait_line (f->daemon, "misbehave: init hangs in process");
+  stop_started = g_get_monotonic_time ();
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
+  assert_stop_fails_in_time (f, stop_started);
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon,
+                                         "stopping took longer than the drain timeout and 10 s more; "
+                                         "exiting, abandoning 0 plugin calls that never returned and the "
+                                         "unfinished work of plugins slow (reloading)"),
+                   >=, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -372,6 +399,7 @@ main (int argc, char **argv)
   ADD ("/faults/health-hang", test_health_hang);
   ADD ("/faults/in-process-stuck", test_in_process_stuck);
   ADD ("/faults/stop-answers-hung-checks", test_stop_answers_hung_checks);
+  ADD ("/faults/stop-overdue-names-unfinished", test_stop_overdue_names_unfinished);
 #undef ADD
   return g_test_run ();
 }
