@@ -130,6 +130,15 @@ typedef struct {
   char *what;
 } PendingCall;
 
+/* Returns the first max bytes of text with every byte outside printable ASCII escaped, for a TAP line (caller frees). */
+static char *
+printable (const char *text, gsize max)
+{
+  g_autofree char *prefix = g_strndup (text, max);
+
+  return g_strescape (prefix, NULL);
+}
+
 static int
 on_reply (sd_bus_message *reply, void *user_data, sd_bus_error *ret_error)
 {
@@ -146,8 +155,11 @@ on_reply (sd_bus_message *reply, void *user_data, sd_bus_error *ret_error)
       gpointer count = g_hash_table_lookup (flood->errors, error->name);
       g_hash_table_replace (flood->errors, g_strdup (error->name), GUINT_TO_POINTER (GPOINTER_TO_UINT (count) + 1));
       if (!g_hash_table_contains (flood->examples, error->name))
-        g_hash_table_insert (flood->examples, g_strdup (error->name),
-                             g_strdup_printf ("%s: %.100s", call->what, error->message));
+        {
+          g_autofree char *message = printable (error->message != NULL ? error->message : "", 100);
+          g_hash_table_insert (flood->examples, g_strdup (error->name),
+                               g_strdup_printf ("%s: %s", call->what, message));
+        }
     }
   g_free (call->what);
   g_free (call);
@@ -385,6 +397,8 @@ wrong_call (sd_bus *client, GRand *rand, char **what)
     {
       /* A config no plugin may take, to the manager or the plugin. */
       g_autofree char *config = bad_config (rand, plugin);
+      g_autofree char *shown = printable (config, 60);
+
       if (g_rand_boolean (rand))
         {
           NEW_CALL (HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "SetPluginConfig");
@@ -395,7 +409,7 @@ wrong_call (sd_bus *client, GRand *rand, char **what)
           NEW_CALL (plugin_path, HKP_TEST_PLUGIN, "SetConfig");
           g_assert_cmpint (sd_bus_message_append (m, "s", config), >=, 0);
         }
-      *what = g_strdup_printf ("SetConfig of %s to \"%.60s\"", plugin, config);
+      *what = g_strdup_printf ("SetConfig of %s to \"%s\"", plugin, shown);
     }
   else if (kind < 850)
     {
