@@ -92,6 +92,7 @@ hkp_host_flush (HkpHost *host)
       gsize done = 0;
 
       host->out = spare;
+      host->out_writing = taken.len;
       g_mutex_unlock (&host->lock);
       while (done < taken.len)
         {
@@ -103,6 +104,7 @@ hkp_host_flush (HkpHost *host)
           done += (gsize) n;
         }
       g_mutex_lock (&host->lock);
+      host->out_writing = 0;
       hkp_host_buf_consume (&taken, done);
       if (taken.len > 0)
         {

@@ -82,6 +82,7 @@ struct _HkpHost {
   HkpHostBuf out; /* not yet written */
 
   gboolean writing; /* a thread is writing out, without the lock */
+  gsize out_writing; /* bytes that thread took from out and has not written yet */
 
   gboolean health_in_flight;
   guint64 health_id;

@@ -208,7 +208,7 @@ hkp_host_handle (HkpHost *host, const HkpHostRequest *request, gint64 deadline, 
       return id;
     }
   /* A host that stopped reading would otherwise have the daemon hold every request until its deadline. */
-  if (host->out.len + buf.len > HKP_HOST_BACKLOG_MAX)
+  if (host->out.len + host->out_writing + buf.len > HKP_HOST_BACKLOG_MAX)
     {
       HkpHostAnswer answer = { .outcome = HKP_HOST_BACKLOGGED, .reason = "" };
 
