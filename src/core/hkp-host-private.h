@@ -14,10 +14,15 @@
 
 #include "hkp-host.h"
 #include "hkp-host-protocol.h"
+#include "hkp-rate-limit.h"
 
 G_BEGIN_DECLS
 
 #define HKP_HOST_NO_DEADLINE G_MAXINT64
+/* A plugin's log lines, warnings and worse apart from the rest: this many at once, then this many a second; the
+ * lines beyond are dropped and counted. */
+#define HKP_HOST_LOG_BURST 1000
+#define HKP_HOST_LOG_RATE 200
 
 typedef enum {
   HKP_HOST_STATE_STARTING,
@@ -41,12 +46,6 @@ typedef struct {
   gboolean ok;
   char *message;
 } HkpHostValidation;
-
-/* A token bucket for a plugin's log lines. */
-typedef struct {
-  gdouble tokens;
-  gint64 refilled; /* monotonic µs, 0 before the first line */
-} HkpHostLogBucket;
 
 struct _HkpHost {
   gint ref_count;
@@ -108,8 +107,7 @@ struct _HkpHost {
 
   /* The plugin's log lines (the I/O thread's alone): warnings and worse have a bucket of their own, so that chatter
    * cannot crowd them out; what overflows is counted, and said within a second. */
-  HkpHostLogBucket log_urgent, log_chatty;
-  guint64 log_dropped; /* not yet said */
+  HkpRateLimit log_urgent, log_chatty;
   gint64 log_report_at; /* monotonic µs when the count is to be said, 0 while nothing is dropped */
 };
 

@@ -17,10 +17,6 @@
 
 #define REASON_MAX 1024
 #define LOG_MESSAGE_MAX 16384
-/* A plugin's log lines, warnings and worse apart from the rest: this many at once, then this many a second; the
- * lines beyond are dropped and counted. */
-#define LOG_BURST 1000.0
-#define LOG_RATE 200.0
 #define HEALTH_TEXT_MAX 1024
 #define HEALTH_KEY_MAX 128
 
@@ -161,13 +157,14 @@ on_validated (HkpHost *host, const HkpHostRecord *record)
 void
 hkp_host_report_dropped_logs (HkpHost *host)
 {
+  guint64 dropped = hkp_rate_limit_take_dropped (&host->log_urgent) + hkp_rate_limit_take_dropped (&host->log_chatty);
+
   host->log_report_at = 0;
-  if (host->log_dropped == 0)
+  if (dropped == 0)
     return;
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, host->plugin_name, "MESSAGE",
                     "plugin %s: %" G_GUINT64_FORMAT " log lines dropped (more than %u at once, or %u a second)",
-                    host->plugin_name, host->log_dropped, (guint) LOG_BURST, (guint) LOG_RATE);
-  host->log_dropped = 0;
+                    host->plugin_name, dropped, HKP_HOST_LOG_BURST, HKP_HOST_LOG_RATE);
 }
 
 gint64
@@ -178,23 +175,16 @@ hkp_host_report_dropped_logs_due (HkpHost *host, gint64 now)
   return host->log_report_at != 0 ? host->log_report_at : HKP_HOST_NO_DEADLINE;
 }
 
-/* TRUE if the plugin may log a line from bucket now; otherwise the line is counted, to be said within a second. */
+/* TRUE if the plugin may log a line from limit now; otherwise the line is counted, to be said within a second. */
 static gboolean
-log_line_allowed (HkpHost *host, HkpHostLogBucket *bucket)
+log_line_allowed (HkpHost *host, HkpRateLimit *limit)
 {
   gint64 now = g_get_monotonic_time ();
 
-  bucket->tokens = bucket->refilled == 0
-    ? LOG_BURST
-    : MIN (LOG_BURST, bucket->tokens + (gdouble) (now - bucket->refilled) * LOG_RATE / G_USEC_PER_SEC);
-  bucket->refilled = now;
-  if (bucket->tokens >= 1)
-    {
-      bucket->tokens -= 1;
-      return TRUE;
-    }
+  if (hkp_rate_limit_take (limit, now))
+    return TRUE;
   /* The first line dropped since the count was last said sets when it is said next: once a second at most. */
-  if (host->log_dropped++ == 0)
+  if (host->log_report_at == 0)
     {
       host->log_report_at = now + G_USEC_PER_SEC;
       g_mutex_lock (&host->lock);

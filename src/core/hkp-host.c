@@ -88,6 +88,8 @@ hkp_host_start (const HkpHostSettings *settings, GError **error)
   host->grace_ms = settings->grace_ms;
   host->fd = host->child_fd = host->wake_fd = host->timer_fd = host->pidfd = -1;
   host->calls = g_hash_table_new (g_int64_hash, g_int64_equal);
+  hkp_rate_limit_init (&host->log_urgent, HKP_HOST_LOG_BURST, HKP_HOST_LOG_RATE);
+  hkp_rate_limit_init (&host->log_chatty, HKP_HOST_LOG_BURST, HKP_HOST_LOG_RATE);
   host->timer_at = HKP_HOST_NO_DEADLINE;
   host->state = HKP_HOST_STATE_STARTING;
   host->io_done = TRUE; /* until the thread runs */
