@@ -13,6 +13,7 @@
 
 #include <microhttpd.h>
 
+#include "hkp-rate-limit.h"
 #include "http-check-accept.h"
 #include "http-proxy.h"
 #include "http-secret.h"
@@ -23,6 +24,9 @@
 #define REASON_HEADER_MAX 200
 /* How long the answers to checks abandoned by a stop may take to be queued. */
 #define ABANDON_GRACE_MS 2000
+/* libmicrohttpd's messages, one per client that left mid-answer among them: this many at once, then a second. */
+#define MHD_LOG_BURST 50
+#define MHD_LOG_RATE 10
 
 struct _HttpCheck {
   HkpEngine *engine;
@@ -44,6 +48,9 @@ struct _HttpCheck {
   guint threads;
   guint connection_limit;
   guint idle_timeout_sec;
+  GMutex log_lock;
+  HkpRateLimit log_limit; /* libmicrohttpd's messages (under log_lock) */
+  GSource *log_report; /* says how many were dropped, a second after the first (woken from any thread) */
 };
 
 /* One pass over the request headers: the ones we need, and whether a single-valued one repeats. */
@@ -430,6 +437,8 @@ on_mhd_log (void *cls, const char *format, va_list ap)
 {
   HttpCheck *self = cls;
   g_autofree char *message = NULL;
+  gint64 now;
+  gboolean allowed, first_dropped;
 
   /*
    * libmicrohttpd 0.9.75 cannot tell that a connection handed to it with
@@ -440,8 +449,57 @@ on_mhd_log (void *cls, const char *format, va_list ap)
   if (self->listen_kind == LISTEN_UNIX &&
       (g_str_has_prefix (format, "Setting %s option") || g_str_has_prefix (format, "Failed to push the data")))
     return;
+  /* Any client can make it speak (by leaving before its answer): the journal gets a bounded share. */
+  g_mutex_lock (&self->log_lock);
+  now = g_get_monotonic_time (); /* under the lock: the bucket's clock never goes back */
+  allowed = hkp_rate_limit_take (&self->log_limit, now);
+  first_dropped = !allowed && self->log_limit.dropped == 1;
+  g_mutex_unlock (&self->log_lock);
+  if (first_dropped)
+    g_source_set_ready_time (self->log_report, now + G_USEC_PER_SEC);
+  if (!allowed)
+    return;
   message = g_strdup_vprintf (format, ap);
   g_warning ("check endpoint: %s", g_strchomp (message));
+}
+
+static gboolean
+dispatch_ready (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+/* A source that runs its callback once each time it is woken with g_source_set_ready_time(), from any thread. */
+static GSourceFuncs ready_funcs = { .dispatch = dispatch_ready };
+
+/* Returns a source of ready_funcs running callback, attached to the thread's context (caller owns a reference). */
+static GSource *
+ready_source_new (GSourceFunc callback, gpointer data, const char *name)
+{
+  GSource *source = g_source_new (&ready_funcs, sizeof (GSource));
+
+  g_source_set_callback (source, callback, data, NULL);
+  g_source_set_static_name (source, name);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+/* Says how many of libmicrohttpd's messages were dropped since this was last said, if any. */
+static gboolean
+report_dropped_mhd_log (gpointer data)
+{
+  HttpCheck *self = data;
+  guint64 dropped;
+
+  g_mutex_lock (&self->log_lock);
+  dropped = hkp_rate_limit_take_dropped (&self->log_limit);
+  g_mutex_unlock (&self->log_lock);
+  if (dropped > 0)
+    g_warning ("check endpoint: %" G_GUINT64_FORMAT " messages of libmicrohttpd dropped (more than %u at once, or %u "
+               "a second)",
+               dropped, MHD_LOG_BURST, MHD_LOG_RATE);
+  return G_SOURCE_CONTINUE;
 }
 
 static guint
@@ -468,6 +526,8 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
   int fd;
 
   g_mutex_init (&self->jobs_lock);
+  g_mutex_init (&self->log_lock);
+  hkp_rate_limit_init (&self->log_limit, MHD_LOG_BURST, MHD_LOG_RATE);
   self->engine = g_object_ref (engine);
   self->proxies = http_trusted_proxies_new (settings->trusted_proxies != NULL ? settings->trusted_proxies : loopback,
                                             error);
@@ -508,6 +568,7 @@ http_check_start (HttpCheck *self, GError **error)
 {
   g_return_val_if_fail (self->mhd == NULL, FALSE);
   self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
+  self->log_report = ready_source_new (report_dropped_mhd_log, self, "hkp-check-log-report");
 
   /*
    * Checks are suspended while plugins decide, so no thread here ever waits
@@ -628,15 +689,6 @@ on_stop_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-dispatch_ready (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs drained_funcs = { .dispatch = dispatch_ready };
-
 void
 http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -657,10 +709,7 @@ http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback
       return;
     }
   self->stop_task = task;
-  source = g_source_new (&drained_funcs, sizeof (GSource));
-  g_source_set_callback (source, on_drained, self, NULL);
-  g_source_set_static_name (source, "hkp-check-drained");
-  g_source_attach (source, g_main_context_get_thread_default ());
+  source = ready_source_new (on_drained, self, "hkp-check-drained");
   g_atomic_pointer_set (&self->drained_source, source);
   g_atomic_int_set (&self->stopping, 1);
 
@@ -711,6 +760,12 @@ http_check_free (HttpCheck *self)
         }
       MHD_stop_daemon (self->mhd);
     }
+  if (self->log_report != NULL)
+    {
+      report_dropped_mhd_log (self);
+      g_source_destroy (self->log_report);
+      g_source_unref (self->log_report);
+    }
   g_clear_pointer (&self->acceptor, http_check_acceptor_free);
   finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);
   if (self->drained_source != NULL)
@@ -721,6 +776,7 @@ http_check_free (HttpCheck *self)
   g_clear_pointer (&self->timeout_source, g_source_destroy);
   g_clear_pointer (&self->abandon_grace, g_source_destroy);
   g_mutex_clear (&self->jobs_lock);
+  g_mutex_clear (&self->log_lock);
   if (self->allowed != NULL)
     MHD_destroy_response (self->allowed);
   http_trusted_proxies_free (self->proxies);

@@ -215,6 +215,16 @@ hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle)
   return -1;
 }
 
+guint
+hkp_test_daemon_count (HkpTestDaemon *daemon, const char *needle)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < daemon->lines->len; i++)
+    count += strstr (daemon->lines->pdata[i], needle) != NULL;
+  return count;
+}
+
 gint
 hkp_test_daemon_wait_line (HkpTestDaemon *daemon, const char *needle)
 {

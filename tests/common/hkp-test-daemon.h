@@ -71,6 +71,9 @@ GPid hkp_test_daemon_get_pid (HkpTestDaemon *daemon);
 /* Returns the index of the first line holding needle, or -1. */
 gint hkp_test_daemon_find (HkpTestDaemon *daemon, const char *needle);
 
+/* Returns how many lines read so far hold needle. */
+guint hkp_test_daemon_count (HkpTestDaemon *daemon, const char *needle);
+
 /* How long a wait for a line may take before the test fails naming the line (no test waits on one longer). */
 #define HKP_TEST_DAEMON_WAIT_SEC 90
 

@@ -4,8 +4,9 @@
  * 11,000 idle connections lock no real check out; the unix socket is
  * opened only by the proxy's group (nobody cannot, www-data can, through
  * curl); over TCP, a request without the proxy secret cannot spend another
- * client's rate limit (the real ratelimit plugin); and a second daemon on
- * the check endpoint's port exits 1 naming it.
+ * client's rate limit (the real ratelimit plugin); a second daemon on the
+ * check endpoint's port exits 1 naming it; and a client's bad requests get
+ * a bounded share of the journal.
  */
 #include <errno.h>
 #include <grp.h>
@@ -410,6 +411,51 @@ test_second_daemon_refused (Fixture *f, gconstpointer data)
     }
 }
 
+/*
+ * libmicrohttpd complains of every request it cannot take (or answer: a
+ * client that left first), so any local client can make it speak.  The
+ * journal takes 50 such lines at once and 10 a second, then how many more
+ * were dropped, said within a second; checks are answered meanwhile.
+ */
+static void
+test_complaints_bounded_in_the_journal (Fixture *f, gconstpointer data)
+{
+  enum { BAD = 300 };
+  const char *const headers[] = { "X-Original-Method: GET", "X-Original-URI: /fine", "X-Real-IP: 192.0.2.1", NULL };
+  const char *dropped = "messages of libmicrohttpd dropped (more than 50 at once, or 10 a second)";
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  gint64 started, asked;
+  gdouble seconds;
+  guint complaints;
+
+  write_allow_plugin (f);
+  start (f, NULL);
+  started = g_get_monotonic_time ();
+  for (guint i = 0; i < BAD; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (HkpTestHttp) http = hkp_test_http_connect (f->check, NULL, &error);
+      g_auto (HkpTestHttpResponse) answer = { 0 };
+
+      g_assert_no_error (error);
+      hkp_test_http_send (http, "GET /check HTTP/9.9\r\nHost: x\r\n\r\n", &error);
+      g_assert_no_error (error);
+      hkp_test_http_read_response (http, "GET", &answer, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (answer.status, ==, 505);
+    }
+  hkp_test_daemon_wait_line (f->daemon, dropped);
+  seconds = (gdouble) (g_get_monotonic_time () - started) / G_USEC_PER_SEC;
+  complaints = hkp_test_daemon_count (f->daemon, "check endpoint: Error processing request");
+  g_test_message ("%u requests refused in %.2f s: %u complaints in the journal", BAD, seconds, complaints);
+  g_assert_cmpuint (complaints, >=, 50);
+  g_assert_cmpuint (complaints, <=, 50 + 10 * seconds + 1);
+  asked = g_get_monotonic_time ();
+  check_once (f, headers, &r);
+  g_assert_cmpuint (r.status, ==, 200);
+  g_assert_cmpint (g_get_monotonic_time () - asked, <, 2 * G_USEC_PER_SEC);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
 int
@@ -423,5 +469,6 @@ main (int argc, char **argv)
   ADD ("/check/hostile/loose-secret-file-refused", test_loose_secret_file_refused);
   ADD ("/check/hostile/second-daemon-refused", test_second_daemon_refused);
   ADD ("/check/hostile/documented-examples", test_documented_examples);
+  ADD ("/check/hostile/complaints-bounded-in-the-journal", test_complaints_bounded_in_the_journal);
   return g_test_run ();
 }
