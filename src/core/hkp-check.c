@@ -430,16 +430,20 @@ typedef enum {
 } CallState;
 
 typedef enum {
+  CALL_QUEUED, /* waiting for a pool thread */
+  CALL_SKIPPED, /* the deadline passed first: handle() is never called */
   CALL_RUNNING,
   CALL_RETURNED,
   CALL_STUCK,
 } CallPhase;
 
 /*
- * One handle() call into an in-process instance.  Referenced by the thread
- * that runs it and by the watchdog while one of its timers is queued.
- * Whoever settles it (the plugin's answer or the deadline) owns the check
- * from then; the other side touches the call, never the check.
+ * One handle() call into an in-process instance.  Referenced by the pool
+ * job that runs it and by the watchdog while one of its timers is queued.
+ * Its deadline counts from when it was queued, so a busy pool delays no
+ * check past it.  Whoever settles it (the plugin's answer or the deadline)
+ * owns the check from then; the other side touches the call, never the
+ * check.
  */
 typedef struct {
   gint refs;
@@ -497,8 +501,9 @@ static void
 on_call_deadline (HkpTimed *timer)
 {
   Call *call = G_STRUCT_MEMBER_P (timer, -G_STRUCT_OFFSET (Call, deadline));
-  Check *check = call->check;
-  HkpSlot *slot = check->chain->slots[check->index]; /* the check's chain keeps it */
+  Check *check;
+  HkpSlot *slot;
+  HkpGate *gate;
   g_autofree char *why = g_strdup_printf ("it did not answer within %" G_GINT64_FORMAT " ms",
                                           call->timeout_usec / 1000);
   gint64 timeout_usec = call->timeout_usec; /* the call may be gone once settled */
@@ -513,13 +518,24 @@ on_call_deadline (HkpTimed *timer)
   /* Settled here: the check is ours (its chain keeps the slot). */
   check = call->check;
   slot = call->slot;
-  /* The thread stays in handle(): the pool gets another, and the call is watched a grace longer (the
-   * watchdog's reference goes with it).  A late return waits for the lock, so it sees all of this. */
-  hkp_call_pool_late (call->env->pool);
-  hkp_timed_queue_push (call->env->late_calls, &call->stuck_timer,
-                        g_get_monotonic_time () + MAX (call->timeout_usec, STUCK_GRACE_MIN_USEC), on_call_stuck);
-  g_atomic_int_set (&call->overran, 1);
-  g_mutex_unlock (&call->lock);
+  gate = call->gate;
+  if (g_atomic_int_compare_and_exchange (&call->phase, CALL_QUEUED, CALL_SKIPPED))
+    {
+      /* No pool thread has taken it, and the one that does will not call handle(): the gate is left here. */
+      g_mutex_unlock (&call->lock);
+      hkp_guard_leave (&slot->gate, &gate->guard);
+      call_unref (call); /* the watchdog's reference; the pool job holds its own */
+    }
+  else
+    {
+      /* The thread stays in handle(): the pool gets another, and the call is watched a grace longer (the
+       * watchdog's reference goes with it).  A late return waits for the lock, so it sees all of this. */
+      hkp_call_pool_late (call->env->pool);
+      hkp_timed_queue_push (call->env->late_calls, &call->stuck_timer,
+                            g_get_monotonic_time () + MAX (call->timeout_usec, STUCK_GRACE_MIN_USEC), on_call_stuck);
+      g_atomic_int_set (&call->overran, 1);
+      g_mutex_unlock (&call->lock);
+    }
   /* The call may be gone from here on: only the check is ours. */
   hkp_slot_record_call (slot, timeout_usec, TRUE);
   if (unavailable (check, slot, why))
@@ -532,8 +548,8 @@ on_call_deadline (HkpTimed *timer)
 static void
 run_call (Call *call)
 {
-  HkpInstance *instance = call->gate->instance;
-  const hkp_plugin_descriptor *d = hkp_module_get_descriptor (hkp_instance_get_module (instance));
+  HkpInstance *instance;
+  const hkp_plugin_descriptor *d;
   HostRequest host = {
     .view = {
       .struct_size = sizeof (hkp_request),
@@ -555,12 +571,24 @@ run_call (Call *call)
       .add_header = host_add_header,
     },
   };
-  gint64 started = g_get_monotonic_time ();
+  gint64 started;
   int verdict;
 
-  /* The watchdog holds a reference while the deadline is queued. */
-  g_atomic_int_inc (&call->refs);
-  hkp_timed_queue_push (call->deadlines, &call->deadline, started + call->timeout_usec, on_call_deadline);
+  /*
+   * The deadline passed while the call waited for this thread: the check goes
+   * on without it.  The watchdog has answered it and left the gate, or will
+   * at once (the call stays queued for it): no handle() for a check already
+   * answered, and no thread more for the pool.
+   */
+  if (g_get_monotonic_time () >= call->deadline.deadline ||
+      !g_atomic_int_compare_and_exchange (&call->phase, CALL_QUEUED, CALL_RUNNING))
+    {
+      call_unref (call);
+      return;
+    }
+  instance = call->gate->instance;
+  d = hkp_module_get_descriptor (hkp_instance_get_module (instance));
+  started = g_get_monotonic_time ();
   verdict = (int) d->handle (hkp_instance_get_handle (instance), &host.view, &response.view);
   if (hkp_timed_queue_remove (call->deadlines, &call->deadline))
     call_unref (call);
@@ -623,10 +651,18 @@ call_in_process (Check *check, HkpSlot *slot, HkpGate *gate)
   call->gate = gate;
   call->deadlines = hkp_instance_get_call_deadlines (gate->instance, check->env->watchdog);
   call->timeout_usec = MAX (__atomic_load_n (&slot->call_timeout_usec, __ATOMIC_RELAXED), 1000);
+  /*
+   * The deadline counts from now, a wait for a pool thread included; the
+   * watchdog holds a reference meanwhile.  From the push on, the deadline
+   * may settle the check and end it at any moment: only the call is ours.
+   */
+  g_atomic_int_inc (&call->refs);
+  hkp_timed_queue_push (call->deadlines, &call->deadline, g_get_monotonic_time () + call->timeout_usec,
+                        on_call_deadline);
   if (on_pool_thread)
     run_call (call);
   else
-    hkp_call_pool_push (check->env->pool, &call->job, on_pool_call);
+    hkp_call_pool_push (call->env->pool, &call->job, on_pool_call);
 }
 
 /* ---- calls into a plugin host ---------------------------------------------- */

@@ -357,6 +357,46 @@ test_stop_answers_hung_checks (Fixture *f, gconstpointer data)
   check_clear (&hung);
 }
 
+/*
+ * A plugin slow but within its deadline, asked more at once than there are
+ * threads for it: checks that wait for a thread are answered by the failure
+ * mode at their deadline too, never later.
+ */
+static void
+test_busy_plugin_answered_at_deadline (Fixture *f, gconstpointer data)
+{
+  /* Twelve times the threads the daemon (or a host) has for a plugin: 300 ms each, the last would wait 3.6 s. */
+  const guint busy_n = 12 * MAX (4, 2 * g_get_num_processors ());
+  const char *isolation = data;
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"misbehave.so\", \"isolation\": \"%s\", "
+                                           "\"call_timeout_ms\": 1000, \"config\": {}}",
+                                           isolation);
+  g_autofree Check *busy = g_new0 (Check, busy_n);
+  g_autofree GThread **threads = g_new0 (GThread *, busy_n);
+  guint allowed = 0;
+
+  hkp_test_tree_write_plugin (&f->tree, "busy", json);
+  start (f, NULL);
+  for (guint i = 0; i < busy_n; i++)
+    {
+      busy[i].address = f->address;
+      busy[i].path = "/slow?sleep_ms=300";
+      threads[i] = g_thread_new ("busy", run_check, &busy[i]);
+    }
+  for (guint i = 0; i < busy_n; i++)
+    {
+      g_thread_join (threads[i]);
+      assert_answered (&busy[i], TRUE);
+      allowed += busy[i].status == 200;
+      /* The deadline, and a margin for a loaded machine. */
+      g_assert_cmpint (busy[i].usec, <, G_USEC_PER_SEC + PROMPT_USEC / 2);
+      check_clear (&busy[i]);
+    }
+  g_test_message ("%u of %u allowed by the plugin, the rest by its failure mode at the deadline", allowed, busy_n);
+  g_assert_cmpuint (allowed, >, 0);
+  g_assert_cmpuint (allowed, <, busy_n);
+}
+
 /* A change whose init() never returns outlasts the stop: the process ends anyway, naming the plugin and its state. */
 static void
 test_stop_overdue_names_unfinished (Fixture *f, gconstpointer data)
@@ -393,6 +433,10 @@ main (int argc, char **argv)
       g_autofree char *name = g_strdup_printf ("/faults/host/%s", faults[i].mode);
       g_test_add (name, Fixture, &faults[i], setup, test_host_fault, teardown);
     }
+  g_test_add ("/faults/busy-plugin-answered-at-deadline/in-process", Fixture, "none", setup,
+              test_busy_plugin_answered_at_deadline, teardown);
+  g_test_add ("/faults/busy-plugin-answered-at-deadline/isolated", Fixture, "process", setup,
+              test_busy_plugin_answered_at_deadline, teardown);
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
   ADD ("/faults/host/failure-mode-open", test_host_fault_open);
   ADD ("/faults/host/cannot-read-daemon", test_host_cannot_read_daemon);
