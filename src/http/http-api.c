@@ -377,18 +377,23 @@ answer_readyz (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapsh
   return TRUE;
 }
 
-/* The plugin a plugin endpoint is about: named by the query and known; NULL with a 400 or 404 in out otherwise. */
+/*
+ * The plugin a plugin endpoint is about, named by the query: known to the
+ * snapshot, or, for a change, any valid name (the engine, not a snapshot
+ * that may lag behind it, says whether it exists).  NULL with a 400 or 404
+ * in out otherwise.
+ */
 static char *
-known_plugin (const HttpApiRequest *request, HttpSnapshot *snapshot, HttpApiResponse *out)
+named_plugin (const HttpApiRequest *request, HttpSnapshot *snapshot, gboolean change, HttpApiResponse *out)
 {
   g_autofree char *plugin = plugin_parameter (request->query, out);
 
   if (plugin == NULL)
     return NULL;
-  if (!g_hash_table_contains (snapshot->configs, plugin))
+  if (!g_hash_table_contains (snapshot->configs, plugin) && !(change && hkp_plugin_name_is_valid (plugin)))
     {
       if (hkp_plugin_name_is_valid (plugin))
-        http_api_error (out, 404, plugin, "no such plugin: %s", plugin);
+        http_api_error (out, 404, plugin, "no plugin named \"%s\"", plugin);
       else
         http_api_error (out, 400, plugin, "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'",
                         plugin);
@@ -402,7 +407,7 @@ answer_reload (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapsh
 {
   if (!check_token (api, request, out))
     return TRUE;
-  *plugin = known_plugin (request, snapshot, out);
+  *plugin = named_plugin (request, snapshot, TRUE, out);
   return *plugin == NULL;
 }
 
@@ -414,7 +419,7 @@ answer_config (HttpApi *api, const HttpApiRequest *request, HttpSnapshot *snapsh
 
   if (put && !check_token (api, request, out))
     return TRUE;
-  if ((name = known_plugin (request, snapshot, out)) == NULL)
+  if ((name = named_plugin (request, snapshot, put, out)) == NULL)
     return TRUE;
   if (!put)
     answer (out, 200, g_hash_table_lookup (snapshot->configs, name), CONTENT_JSON);

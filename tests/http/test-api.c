@@ -138,7 +138,7 @@ test_refusals (Fixture *f, gconstpointer data)
   r = request ("GET", "/plugins/config", "plugin=alpha&plugin=off");
   assert_refused (f, &r, 400, "more than once");
   r = request ("GET", "/plugins/config", "plugin=ghost");
-  assert_refused (f, &r, 404, "no such plugin: ghost");
+  assert_refused (f, &r, 404, "no plugin named \\\"ghost\\\"");
   /* A name no plugin can have is a bad request, not a missing plugin. */
   r = request ("GET", "/plugins/config", "plugin=Bad%20Name");
   assert_refused (f, &r, 400, "is not a plugin name");
@@ -246,6 +246,54 @@ test_change_refused_by_engine (Fixture *f, gconstpointer data)
   g_assert_true (hkp_test_log_contains ("reload of plugin off by HTTP from 192.0.2.1 with the token failed: "));
 }
 
+/*
+ * A worker's snapshot can lag behind the engine (a plugin added a moment
+ * ago): a change is still the engine's to accept, or to refuse with 404.
+ */
+static void
+test_change_with_a_lagging_snapshot (Fixture *f, gconstpointer data)
+{
+  g_autoptr (HttpSnapshot) before = http_snapshot_feed_get (f->feed);
+  g_autoptr (GAsyncResult) rescanned = NULL;
+  g_auto (HkpRescanSummary) summary = { 0 };
+  HttpSnapshotFeed *lagging;
+  HttpApi *api;
+  const char *names[] = { "fresh", "ghost" };
+  const guint statuses[] = { 200, 404 };
+
+  engine_fixture_write_plugin (&f->engine, "fresh", "{\"module\": \"answer.so\", \"config\": {}}");
+  hkp_engine_rescan_async (f->engine.engine, hkp_test_store_result, &rescanned);
+  hkp_test_wait_result (&rescanned);
+  g_assert_true (hkp_engine_rescan_finish (f->engine.engine, rescanned, &summary, NULL));
+  g_assert_nonnull (engine_fixture_lookup (&f->engine, "fresh"));
+  /* The worker's view: the snapshot from before the plugin came. */
+  lagging = http_snapshot_feed_new_published (before);
+  api = http_api_new (lagging, TOKEN, (const char *const[]){ HOST, NULL });
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *query = g_strdup_printf ("plugin=%s", names[i]);
+      /* As JSON writes it. */
+      g_autofree char *missing = g_strdup_printf ("no plugin named \\\"%s\\\"", names[i]);
+      HttpApiRequest r = request ("POST", "/plugins/reload", query);
+      g_autoptr (GAsyncResult) result = NULL;
+      g_auto (HttpApiResponse) out = { 0 };
+      HttpMutation *mutation = NULL;
+      g_autofree char *body = NULL;
+
+      r.authorization = "Bearer " TOKEN;
+      g_assert_false (http_api_handle (api, &r, &out, &mutation));
+      /* Run as the daemon runs what a worker forwards to it. */
+      http_api_run_mutation_async (f->api, f->engine.engine, mutation, hkp_test_store_result, &result);
+      hkp_test_wait_result (&result);
+      http_api_run_mutation_finish (result, &out);
+      body = g_strndup (g_bytes_get_data (out.body, NULL), g_bytes_get_size (out.body));
+      g_assert_cmpuint (out.status, ==, statuses[i]);
+      g_assert_true ((strstr (body, missing) != NULL) == (statuses[i] == 404));
+    }
+  http_api_free (api);
+  http_snapshot_feed_free (lagging);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -259,6 +307,7 @@ main (int argc, char **argv)
   ADD ("/api/put-checks", test_put_checks);
   ADD ("/api/changes", test_changes);
   ADD ("/api/change-refused-by-engine", test_change_refused_by_engine);
+  ADD ("/api/change-with-a-lagging-snapshot", test_change_with_a_lagging_snapshot);
 #undef ADD
   return g_test_run ();
 }
