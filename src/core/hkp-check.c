@@ -589,7 +589,10 @@ run_call (Call *call)
   instance = call->gate->instance;
   d = hkp_module_get_descriptor (hkp_instance_get_module (instance));
   started = g_get_monotonic_time ();
-  verdict = (int) d->handle (hkp_instance_get_handle (instance), &host.view, &response.view);
+  /* Nobody wants the verdict of a check its caller gave up on while it waited: take_answer() ends it. */
+  verdict = g_atomic_int_get (&call->request->cancelled)
+    ? HKP_VERDICT_CONTINUE
+    : (int) d->handle (hkp_instance_get_handle (instance), &host.view, &response.view);
   if (hkp_timed_queue_remove (call->deadlines, &call->deadline))
     call_unref (call);
   if (g_atomic_int_compare_and_exchange (&call->state, CALL_PENDING, CALL_SETTLED))

@@ -39,6 +39,7 @@ hkp_check_answer_to_string (HkpCheckAnswer answer)
     [HKP_CHECK_ANSWER_UNAVAILABLE] = "unavailable",
     [HKP_CHECK_ANSWER_MALFORMED] = "malformed",
     [HKP_CHECK_ANSWER_SHUTTING_DOWN] = "shutting_down",
+    [HKP_CHECK_ANSWER_CLIENT_GONE] = "client_gone",
   };
 
   g_return_val_if_fail (answer < HKP_CHECK_N_ANSWERS, "malformed");

@@ -39,10 +39,11 @@ typedef enum {
   HKP_CHECK_ANSWER_UNAVAILABLE, /* denied with 503: a plugin failed or did not answer in time (failure_mode closed) */
   HKP_CHECK_ANSWER_MALFORMED, /* 400 or 404: headers missing or malformed, or not /check; nginx answers 500 */
   HKP_CHECK_ANSWER_SHUTTING_DOWN, /* 503: the daemon is stopping */
+  HKP_CHECK_ANSWER_CLIENT_GONE, /* the client closed its connection before the answer: its plugins were told */
   HKP_CHECK_N_ANSWERS,
 } HkpCheckAnswer;
 
-/* Returns "allow", "deny", "unavailable", "malformed" or "shutting_down" (static). */
+/* Returns "allow", "deny", "unavailable", "malformed", "shutting_down" or "client_gone" (static). */
 const char *hkp_check_answer_to_string (HkpCheckAnswer answer);
 
 /* The check endpoint's figures: its answers by kind, and how long the checks that asked plugins took. */

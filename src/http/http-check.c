@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* POLLRDHUP */
 #define G_LOG_DOMAIN "hkp-http"
 
 /* The check endpoint: libmicrohttpd threads answering nginx auth_request from the engine's chain. */
 
 #include "http-check.h"
 
+#include <poll.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -24,6 +26,8 @@
 #define REASON_HEADER_MAX 200
 /* How long the answers to checks abandoned by a stop may take to be queued. */
 #define ABANDON_GRACE_MS 2000
+/* How long a check waits before its client is looked at, and how often, for having left (the watch on clients). */
+#define GONE_WATCH_USEC (100 * 1000)
 /* libmicrohttpd's messages, one per client that left mid-answer among them: this many at once, then a second. */
 #define MHD_LOG_BURST 50
 #define MHD_LOG_RATE 10
@@ -51,6 +55,8 @@ struct _HttpCheck {
   GMutex log_lock;
   HkpRateLimit log_limit; /* libmicrohttpd's messages (under log_lock) */
   GSource *log_report; /* says how many were dropped, a second after the first (woken from any thread) */
+  GSource *gone_watch; /* looks for clients that left while their checks wait (woken from any thread) */
+  gint gone_watch_armed; /* atomic: gone_watch will run, so a check need not wake it */
 };
 
 /* One pass over the request headers: the ones we need, and whether a single-valued one repeats. */
@@ -193,6 +199,8 @@ typedef struct {
   gboolean checking; /* suspended while the plugins decide */
   gint state; /* JobState */
   GList link; /* in self->checking while suspended */
+  int fd; /* the connection's socket, open while suspended */
+  gboolean gone; /* its client left and the check was cancelled (main thread) */
 } CheckJob;
 
 static void
@@ -257,6 +265,7 @@ start_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
 {
   HeaderCollect collect = { { { 0 } }, g_ptr_array_new () };
   g_autoptr (GPtrArray) all = collect.all;
+  const union MHD_ConnectionInfo *socket_info = MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CONNECTION_FD);
   g_autoptr (GString) forwarded_for = NULL;
   g_auto (HttpOriginalRequest) original = { 0 };
   g_autofree char *reason = NULL;
@@ -274,6 +283,7 @@ start_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
                                         (const char *const *) all->pdata);
   job->checking = TRUE;
   job->started = g_get_monotonic_time ();
+  job->fd = socket_info != NULL ? socket_info->connect_fd : -1;
   g_atomic_int_inc (&self->in_flight);
   /* Suspended first, so a decision on another thread, or the stop, always finds it suspended. */
   MHD_suspend_connection (connection);
@@ -281,6 +291,10 @@ start_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
   g_mutex_lock (&self->jobs_lock);
   g_queue_push_tail_link (&self->checking, &job->link);
   g_mutex_unlock (&self->jobs_lock);
+  /* The watch on clients runs while checks wait, and only then; armed once, not woken by every check. */
+  if (!g_atomic_int_get (&self->gone_watch_armed) &&
+      g_atomic_int_compare_and_exchange (&self->gone_watch_armed, FALSE, TRUE))
+    g_source_set_ready_time (self->gone_watch, job->started + GONE_WATCH_USEC);
   g_atomic_int_inc (&job->refs); /* the check's, until on_decided() */
   if (hkp_engine_check_start (self->engine, job->request, &job->result, on_decided, job))
     on_decided (job);
@@ -312,6 +326,13 @@ answer_check (HttpCheck *self, struct MHD_Connection *connection, CheckJob *job)
 
   if (g_atomic_int_get (&job->state) == JOB_ABANDONED)
     ret = answer_shutting_down (self, connection);
+  else if (job->result.cancelled)
+    {
+      /* Its client left (watch_gone_clients()): what it may still read is why, then the connection closes. */
+      hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_CLIENT_GONE, -1);
+      ret = queue_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE, "the client closed its connection before the answer",
+                        TRUE);
+    }
   else
     {
       ret = queue_result (self, connection, &job->result);
@@ -362,7 +383,11 @@ on_completed (void *cls, struct MHD_Connection *connection, void **con_cls, enum
   /* The client left while its check ran: resumed, the connection ended with no call of the handler, so the
    * answer was never queued and the check is over here, or a stop would wait its whole timeout for it. */
   if (job != NULL && job->checking)
-    forget_check (self, job);
+    {
+      if (g_atomic_int_get (&job->state) == JOB_DECIDED)
+        hkp_check_stats_record (hkp_engine_get_check_stats (self->engine), HKP_CHECK_ANSWER_CLIENT_GONE, -1);
+      forget_check (self, job);
+    }
   g_clear_pointer ((CheckJob **) con_cls, check_job_unref);
   http_check_acceptor_request_ended (self->acceptor, connection);
 }
@@ -563,12 +588,68 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
   return g_steal_pointer (&self);
 }
 
+/*
+ * Main thread, every GONE_WATCH_USEC while checks wait: cancels those whose
+ * client closed its connection (as nginx gives up on a request whose client
+ * left), so that no plugin works on for nobody.  Only checks that waited
+ * that long are looked at; most are answered in a millisecond.
+ */
+static gboolean
+watch_gone_clients (gpointer data)
+{
+  HttpCheck *self = data;
+  g_autoptr (GArray) fds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
+  g_autoptr (GPtrArray) polled = g_ptr_array_new ();
+  g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  gint64 now = g_get_monotonic_time ();
+  gboolean waiting;
+
+  /* Disarmed before the look at the list: a check that comes after it arms the watch again. */
+  g_atomic_int_set (&self->gone_watch_armed, FALSE);
+  g_mutex_lock (&self->jobs_lock);
+  for (GList *l = self->checking.head; l != NULL; l = l->next)
+    {
+      CheckJob *job = l->data;
+      struct pollfd pfd = { .fd = job->fd, .events = POLLRDHUP };
+
+      if (job->gone || job->fd < 0 || now - job->started < GONE_WATCH_USEC ||
+          g_atomic_int_get (&job->state) != JOB_CHECKING)
+        continue;
+      g_array_append_val (fds, pfd);
+      g_ptr_array_add (polled, job);
+    }
+  /* Under the lock: a check in the list is suspended, so its socket is still open. */
+  if (fds->len > 0 && poll ((struct pollfd *) (gpointer) fds->data, fds->len, 0) > 0)
+    for (guint i = 0; i < fds->len; i++)
+      if (g_array_index (fds, struct pollfd, i).revents & (POLLRDHUP | POLLHUP | POLLERR))
+        {
+          CheckJob *job = polled->pdata[i];
+
+          job->gone = TRUE;
+          g_atomic_int_inc (&job->refs);
+          g_ptr_array_add (gone, job);
+        }
+  waiting = !g_queue_is_empty (&self->checking);
+  g_mutex_unlock (&self->jobs_lock);
+  for (guint i = 0; i < gone->len; i++)
+    {
+      CheckJob *job = gone->pdata[i];
+
+      hkp_check_request_cancel (job->request);
+      check_job_unref (job);
+    }
+  if (waiting && g_atomic_int_compare_and_exchange (&self->gone_watch_armed, FALSE, TRUE))
+    g_source_set_ready_time (self->gone_watch, g_get_monotonic_time () + GONE_WATCH_USEC);
+  return G_SOURCE_CONTINUE;
+}
+
 gboolean
 http_check_start (HttpCheck *self, GError **error)
 {
   g_return_val_if_fail (self->mhd == NULL, FALSE);
   self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
   self->log_report = ready_source_new (report_dropped_mhd_log, self, "hkp-check-log-report");
+  self->gone_watch = ready_source_new (watch_gone_clients, self, "hkp-check-gone-watch");
 
   /*
    * Checks are suspended while plugins decide, so no thread here ever waits
@@ -765,6 +846,11 @@ http_check_free (HttpCheck *self)
       report_dropped_mhd_log (self);
       g_source_destroy (self->log_report);
       g_source_unref (self->log_report);
+    }
+  if (self->gone_watch != NULL)
+    {
+      g_source_destroy (self->gone_watch);
+      g_source_unref (self->gone_watch);
     }
   g_clear_pointer (&self->acceptor, http_check_acceptor_free);
   finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);

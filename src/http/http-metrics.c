@@ -126,7 +126,7 @@ check_metrics (Writer *w, HkpEngine *engine)
 
   family (w, "hkp_plugind_check_requests_total", "counter",
           "Requests the check endpoint answered, by result (allow, deny, unavailable: 503 for a failed or late plugin, "
-          "malformed: 400/404, shutting_down: 503).");
+          "malformed: 400/404, shutting_down: 503, client_gone: the client left before its answer).");
   for (HkpCheckAnswer a = 0; a < HKP_CHECK_N_ANSWERS; a++)
     g_string_append_printf (w->out, "hkp_plugind_check_requests_total{result=\"%s\"} %" G_GUINT64_FORMAT "\n",
                             hkp_check_answer_to_string (a), hkp_counters_get (stats->answers, a));

@@ -20,6 +20,7 @@
 #include <glib/gstdio.h>
 
 #include "hkp-test-bus.h"
+#include "hkp-test-client.h"
 #include "hkp-test-daemon.h"
 #include "hkp-test-http.h"
 #include "hkp-test-util.h"
@@ -456,6 +457,84 @@ test_complaints_bounded_in_the_journal (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_get_monotonic_time () - asked, <, 2 * G_USEC_PER_SEC);
 }
 
+/* Returns hkp_plugind_check_requests_total{result="client_gone"} as the bridge at address serves it now. */
+static guint64
+client_gone_count (const char *address)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HkpTestHttp) http = hkp_test_http_connect (address, NULL, &error);
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  const char *sample = "hkp_plugind_check_requests_total{result=\"client_gone\"} ";
+  const char *at;
+
+  g_assert_no_error (error);
+  hkp_test_http_request (http, "GET", "/metrics", NULL, NULL, &r, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r.status, ==, 200);
+  at = strstr (r.body, sample);
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (sample), NULL, 10);
+}
+
+/*
+ * Clients that leave while their checks wait in a plugin: the checks are
+ * cancelled within a moment (the plugin's cancelled() turns true, and a
+ * check still waiting for a thread is never handed to it), so a real
+ * check behind them is answered by the plugin, promptly; each counts as
+ * client_gone.
+ */
+static void
+test_left_checks_cancelled (Fixture *f, gconstpointer data)
+{
+  enum { LEFT = 64 };
+  static const char request[] = "GET /check HTTP/1.1\r\nHost: x\r\nX-Original-Method: GET\r\n"
+                                "X-Original-URI: /boom\r\nX-Real-IP: 192.0.2.1\r\n\r\n";
+  const char *const headers[] = { "X-Original-Method: GET", "X-Original-URI: /fine", "X-Real-IP: 192.0.2.1", NULL };
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"misbehave.so\", \"isolation\": \"%s\", "
+                                           "\"config\": {\"mode\": \"hang\"}}",
+                                           (const char *) data);
+  g_autofree char *bridge = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  sd_bus *client;
+  int fds[LEFT];
+  gint64 asked, limit;
+
+  hkp_test_tree_write_plugin (&f->tree, "slow", json);
+  start (f, (const char *const[]){ "--http-listen=127.0.0.1:0", NULL });
+  bridge = hkp_test_daemon_wait_listening (f->daemon, "HTTP bridge");
+  client = hkp_test_client_new (f->bus->address);
+  for (guint i = 0; i < LEFT; i++)
+    {
+      fds[i] = idle_connect (f->check);
+      g_assert_cmpint (send (fds[i], request, sizeof request - 1, MSG_NOSIGNAL), ==, sizeof request - 1);
+    }
+  /* Every one is in the plugin, or waits for a thread of it; then their clients leave. */
+  limit = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (hkp_test_get_uint (client, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ActiveRequests", 't') < LEFT)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, limit);
+      g_usleep (10000);
+    }
+  for (guint i = 0; i < LEFT; i++)
+    close (fds[i]);
+  asked = g_get_monotonic_time ();
+  check_once (f, headers, &r);
+  g_test_message ("a check after them was answered %u in %.2f s", r.status,
+                  (gdouble) (g_get_monotonic_time () - asked) / G_USEC_PER_SEC);
+  /* Not by the failure mode at its deadline (5 s): by the plugin, once the threads were free again. */
+  g_assert_cmpuint (r.status, ==, 200);
+  g_assert_cmpint (g_get_monotonic_time () - asked, <, 2 * G_USEC_PER_SEC);
+  /* Each counts once it is over; the bridge's documents follow within a second. */
+  limit = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (client_gone_count (bridge) < LEFT)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, limit);
+      g_usleep (50000);
+    }
+  g_assert_cmpuint (client_gone_count (bridge), ==, LEFT);
+  sd_bus_flush_close_unref (client);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
 
 int
@@ -470,5 +549,9 @@ main (int argc, char **argv)
   ADD ("/check/hostile/second-daemon-refused", test_second_daemon_refused);
   ADD ("/check/hostile/documented-examples", test_documented_examples);
   ADD ("/check/hostile/complaints-bounded-in-the-journal", test_complaints_bounded_in_the_journal);
+  g_test_add ("/check/hostile/left-checks-cancelled/in-process", Fixture, "none", setup, test_left_checks_cancelled,
+              teardown);
+  g_test_add ("/check/hostile/left-checks-cancelled/isolated", Fixture, "process", setup, test_left_checks_cancelled,
+              teardown);
   return g_test_run ();
 }
