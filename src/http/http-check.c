@@ -200,7 +200,6 @@ typedef struct {
   gint state; /* JobState */
   GList link; /* in self->checking while suspended */
   int fd; /* the connection's socket, open while suspended */
-  gboolean gone; /* its client left and the check was cancelled (main thread) */
 } CheckJob;
 
 static void
@@ -498,7 +497,7 @@ dispatch_ready (GSource *source, GSourceFunc callback, gpointer user_data)
 /* A source that runs its callback once each time it is woken with g_source_set_ready_time(), from any thread. */
 static GSourceFuncs ready_funcs = { .dispatch = dispatch_ready };
 
-/* Returns a source of ready_funcs running callback, attached to the thread's context (caller owns a reference). */
+/* Returns a source of ready_funcs running callback, attached to the thread's context (free with ready_source_free()). */
 static GSource *
 ready_source_new (GSourceFunc callback, gpointer data, const char *name)
 {
@@ -508,6 +507,16 @@ ready_source_new (GSourceFunc callback, gpointer data, const char *name)
   g_source_set_static_name (source, name);
   g_source_attach (source, g_main_context_get_thread_default ());
   return source;
+}
+
+/* Detaches source (from ready_source_new(), or NULL) and drops its reference. */
+static void
+ready_source_free (GSource *source)
+{
+  if (source == NULL)
+    return;
+  g_source_destroy (source);
+  g_source_unref (source);
 }
 
 /* Says how many of libmicrohttpd's messages were dropped since this was last said, if any. */
@@ -612,7 +621,8 @@ watch_gone_clients (gpointer data)
       CheckJob *job = l->data;
       struct pollfd pfd = { .fd = job->fd, .events = POLLRDHUP };
 
-      if (job->gone || job->fd < 0 || now - job->started < GONE_WATCH_USEC ||
+      /* Cancelled already (only this watch cancels a check), too young, or decided. */
+      if (g_atomic_int_get (&job->request->cancelled) || job->fd < 0 || now - job->started < GONE_WATCH_USEC ||
           g_atomic_int_get (&job->state) != JOB_CHECKING)
         continue;
       g_array_append_val (fds, pfd);
@@ -625,7 +635,6 @@ watch_gone_clients (gpointer data)
         {
           CheckJob *job = polled->pdata[i];
 
-          job->gone = TRUE;
           g_atomic_int_inc (&job->refs);
           g_ptr_array_add (gone, job);
         }
@@ -842,23 +851,12 @@ http_check_free (HttpCheck *self)
       MHD_stop_daemon (self->mhd);
     }
   if (self->log_report != NULL)
-    {
-      report_dropped_mhd_log (self);
-      g_source_destroy (self->log_report);
-      g_source_unref (self->log_report);
-    }
-  if (self->gone_watch != NULL)
-    {
-      g_source_destroy (self->gone_watch);
-      g_source_unref (self->gone_watch);
-    }
+    report_dropped_mhd_log (self);
+  ready_source_free (self->log_report);
+  ready_source_free (self->gone_watch);
   g_clear_pointer (&self->acceptor, http_check_acceptor_free);
   finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);
-  if (self->drained_source != NULL)
-    {
-      g_source_destroy (self->drained_source);
-      g_source_unref (self->drained_source);
-    }
+  ready_source_free (self->drained_source);
   g_clear_pointer (&self->timeout_source, g_source_destroy);
   g_clear_pointer (&self->abandon_grace, g_source_destroy);
   g_mutex_clear (&self->jobs_lock);
