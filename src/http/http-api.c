@@ -387,19 +387,19 @@ static char *
 named_plugin (const HttpApiRequest *request, HttpSnapshot *snapshot, gboolean change, HttpApiResponse *out)
 {
   g_autofree char *plugin = plugin_parameter (request->query, out);
+  gboolean valid;
 
   if (plugin == NULL)
     return NULL;
-  if (!g_hash_table_contains (snapshot->configs, plugin) && !(change && hkp_plugin_name_is_valid (plugin)))
-    {
-      if (hkp_plugin_name_is_valid (plugin))
-        http_api_error (out, 404, plugin, "no plugin named \"%s\"", plugin);
-      else
-        http_api_error (out, 400, plugin, "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'",
-                        plugin);
-      return NULL;
-    }
-  return g_steal_pointer (&plugin);
+  valid = hkp_plugin_name_is_valid (plugin);
+  if (g_hash_table_contains (snapshot->configs, plugin) || (change && valid))
+    return g_steal_pointer (&plugin);
+  if (valid)
+    http_api_error (out, 404, plugin, "no plugin named \"%s\"", plugin);
+  else
+    http_api_error (out, 400, plugin, "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'",
+                    plugin);
+  return NULL;
 }
 
 static gboolean
