@@ -32,6 +32,8 @@ extern "C" {
 #define HKP_HOST_RECORD_HEADER 5u
 /* The most bytes a record's length may announce (type and payload): a config can be large. */
 #define HKP_HOST_RECORD_MAX (16u * 1024u * 1024u)
+/* The longest message a host sends (a failure, a refused config) that the daemon keeps, in bytes. */
+#define HKP_HOST_MESSAGE_MAX 2048u
 /* The most numbers, strings and list elements one record carries. */
 #define HKP_HOST_NUMS_MAX 4u
 #define HKP_HOST_STRS_MAX 4u

@@ -19,6 +19,8 @@
 #define LOG_MESSAGE_MAX 16384
 #define HEALTH_TEXT_MAX 1024
 #define HEALTH_KEY_MAX 128
+#define LOG_DOMAIN_MAX 256
+#define MODULE_TEXT_MAX 1024 /* a module's name, version and description */
 
 /* Returns text as valid UTF-8 of at most max bytes: text itself if it is, else a copy in *copy. */
 static const char *
@@ -145,9 +147,14 @@ on_validated (HkpHost *host, const HkpHostRecord *record)
       HkpHostValidation *validation = l->data;
       if (validation->id == record->id)
         {
+          g_autofree char *copy = NULL;
+
+          /* A second answer to the same validation is no answer. */
+          if (validation->done)
+            break;
           validation->done = TRUE;
           validation->ok = record->nums[0] != 0;
-          validation->message = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+          validation->message = g_strdup (clean_text (&record->strs[0], HKP_HOST_MESSAGE_MAX, &copy));
           g_cond_broadcast (&host->cond);
         }
     }
@@ -221,14 +228,14 @@ on_log (HkpHost *host, const HkpHostRecord *record)
 {
   GLogLevelFlags level = log_level_of_priority (record->nums[0]);
   gboolean urgent = (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0;
-  g_autofree char *domain = NULL;
+  g_autofree char *domain_copy = NULL;
   g_autofree char *message_copy = NULL;
-  const char *message;
+  const char *domain, *message;
 
   /* A flood costs the daemon no more than counting it, and the journal nothing. */
   if (!log_line_allowed (host, urgent ? &host->log_urgent : &host->log_chatty))
     return;
-  domain = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+  domain = clean_text (&record->strs[0], LOG_DOMAIN_MAX, &domain_copy);
   message = clean_text (&record->strs[1], LOG_MESSAGE_MAX, &message_copy);
   g_log_structured (G_LOG_DOMAIN, level, HKP_LOG_FIELD_PLUGIN, host->plugin_name, "PLUGIN_LOG_DOMAIN", domain,
                     "MESSAGE", "%s", message);
@@ -258,7 +265,8 @@ on_failed (HkpHost *host, const HkpHostRecord *record)
   };
   guint32 failure = record->nums[0];
   HkpErrorCode code = failure < G_N_ELEMENTS (codes) ? codes[failure] : HKP_ERROR_FAILED;
-  g_autofree char *message = g_utf8_make_valid (record->strs[0].str, record->strs[0].len);
+  g_autofree char *copy = NULL;
+  const char *message = clean_text (&record->strs[0], HKP_HOST_MESSAGE_MAX, &copy);
 
   if (failure == HKP_HOST_FAILURE_SETUP || failure == HKP_HOST_FAILURE_PROTOCOL)
     hkp_host_set_start_error (host, g_error_new (HKP_ERROR, code, "plugin host: %s", message));
@@ -269,12 +277,12 @@ on_failed (HkpHost *host, const HkpHostRecord *record)
 static void
 on_ready (HkpHost *host, const HkpHostRecord *record)
 {
+  g_autofree char *name = NULL, *version = NULL, *description = NULL;
+
   g_mutex_lock (&host->lock);
-  host->name = g_utf8_make_valid (record->strs[HKP_HOST_READY_NAME].str, record->strs[HKP_HOST_READY_NAME].len);
-  host->version = g_utf8_make_valid (record->strs[HKP_HOST_READY_VERSION].str,
-                                     record->strs[HKP_HOST_READY_VERSION].len);
-  host->description = g_utf8_make_valid (record->strs[HKP_HOST_READY_DESCRIPTION].str,
-                                         record->strs[HKP_HOST_READY_DESCRIPTION].len);
+  host->name = g_strdup (clean_text (&record->strs[HKP_HOST_READY_NAME], MODULE_TEXT_MAX, &name));
+  host->version = g_strdup (clean_text (&record->strs[HKP_HOST_READY_VERSION], MODULE_TEXT_MAX, &version));
+  host->description = g_strdup (clean_text (&record->strs[HKP_HOST_READY_DESCRIPTION], MODULE_TEXT_MAX, &description));
   host->state = HKP_HOST_STATE_READY;
   g_cond_broadcast (&host->cond);
   g_mutex_unlock (&host->lock);

@@ -44,7 +44,7 @@
 #define STACK_SIZE ((size_t) (HOST_SANITIZED ? 2048 : 512) * 1024)
 /* Each malloc arena reserves 64 MiB of address space: two are plenty for a host, and fit RLIMIT_AS. */
 #define ARENA_MAX 2
-#define MESSAGE_MAX 2048
+#define MESSAGE_MAX HKP_HOST_MESSAGE_MAX
 /* LSan's own exit status when it finds leaks. */
 #define LEAKS_EXIT_STATUS 23
 
@@ -348,7 +348,15 @@ main (int argc, char **argv)
 
   mallopt (M_ARENA_MAX, ARENA_MAX);
   if (host_confine_memory (memory_max_mb, message, sizeof message) < 0 ||
-      host_confine_capabilities (message, sizeof message) < 0)
+      host_confine_files (message, sizeof message) < 0 || host_confine_capabilities (message, sizeof message) < 0)
+    fail (&host, HKP_HOST_FAILURE_SETUP, "%s", message);
+  /*
+   * The filter before any plugin code (the module's constructors and entry
+   * point run in dlopen()), and before the first thread, so that every
+   * thread has it: a filter binds the thread that loads it and those it
+   * starts later, never one running already.
+   */
+  if (!(flags & HKP_HOST_FLAG_NO_SECCOMP) && host_confine_seccomp (&host.channel, message, sizeof message) < 0)
     fail (&host, HKP_HOST_FAILURE_SETUP, "%s", message);
   host.log = host_log_start (&host.channel, STACK_SIZE);
   if (host.log == NULL)
@@ -359,8 +367,6 @@ main (int argc, char **argv)
   free (display_path);
   host_log_hook_glib (host.log, module);
   host.plugin.channel = &host.channel;
-  if (!(flags & HKP_HOST_FLAG_NO_SECCOMP) && host_confine_seccomp (&host.channel, message, sizeof message) < 0)
-    fail (&host, HKP_HOST_FAILURE_SETUP, "%s", message);
 
   create_instance (&host, config);
   free (config);

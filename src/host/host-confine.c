@@ -81,6 +81,31 @@ host_confine_memory (unsigned memory_max_mb, char *error, size_t error_size)
   return 0;
 }
 
+/* ---- descriptors ---------------------------------------------------------------------------------------------------- */
+
+int
+host_confine_files (char *error, size_t error_size)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) < 0)
+    {
+      snprintf (error, error_size, "cannot read RLIMIT_NOFILE: %s", strerror (errno));
+      return -1;
+    }
+  /* Soft and hard alike, as the memory limits. */
+  if (limit.rlim_max > HOST_FILES_MAX)
+    limit.rlim_max = HOST_FILES_MAX;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) < 0)
+    {
+      snprintf (error, error_size, "cannot set RLIMIT_NOFILE to %llu: %s", (unsigned long long) limit.rlim_max,
+                strerror (errno));
+      return -1;
+    }
+  return 0;
+}
+
 /* ---- the allow-list, in named groups as systemd's seccomp-util.c has them ---------------------------------------- */
 
 typedef struct {

@@ -28,6 +28,17 @@
  */
 int host_confine_memory (unsigned memory_max_mb, char *error, size_t error_size);
 
+/* The descriptors a host may have open: the usual soft limit of a Linux process. */
+#define HOST_FILES_MAX 1024
+
+/*
+ * Limits the descriptors the process may have open to HOST_FILES_MAX (or
+ * fewer if it has less), soft and hard: a plugin holds no more of the
+ * kernel's per-user resources (epoll watches, pipe buffers) than that many
+ * descriptors can.  0, or -1 with a message in error.
+ */
+int host_confine_files (char *error, size_t error_size);
+
 /*
  * Gives up every capability the host holds, so a host of a root daemon
  * cannot read the memory of the daemon or of another host (all of them

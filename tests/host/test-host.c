@@ -26,6 +26,8 @@
 #define WAIT_LIMIT_USEC (60 * G_USEC_PER_SEC)
 /* "At once" for a test on a loaded 2-core machine: far below any timeout involved, far above a scheduling hiccup. */
 #define PROMPT_USEC (2 * G_USEC_PER_SEC)
+/* The longest error a host's message may make: the message kept, and what the daemon says around it. */
+#define HOST_MESSAGE_BOUND (HKP_HOST_MESSAGE_MAX + 64)
 
 /* ---- helpers --------------------------------------------------------------------------------------------------- */
 
@@ -784,17 +786,39 @@ proc_file (GPid pid, const char *name, gsize *len)
   return contents;
 }
 
-/* Asserts that host runs confined: no new privileges, its seccomp filter, and no capability, even as root. */
+/*
+ * Asserts that host runs confined: no new privileges, its seccomp filter in
+ * every thread (a filter binds only the threads started after it), no
+ * capability even as root, and few descriptors.
+ */
 static void
 assert_confined (HkpHost *host)
 {
+  g_autofree char *task_dir = g_strdup_printf ("/proc/%d/task", hkp_host_get_pid (host));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) tasks = g_dir_open (task_dir, 0, &error);
+  g_autofree char *limits = NULL;
+  const char *task;
+  guint n_tasks = 0;
   gsize len;
-  g_autofree char *status = proc_file (hkp_host_get_pid (host), "status", &len);
 
-  g_assert_nonnull (strstr (status, "\nNoNewPrivs:\t1\n"));
-  g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
-  g_assert_nonnull (strstr (status, "\nCapPrm:\t0000000000000000\n"));
-  g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000000\n"));
+  g_assert_no_error (error);
+  while ((task = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *name = g_strdup_printf ("task/%s/status", task);
+      g_autofree char *status = proc_file (hkp_host_get_pid (host), name, &len);
+
+      g_assert_nonnull (strstr (status, "\nNoNewPrivs:\t1\n"));
+      g_assert_nonnull (strstr (status, "\nSeccomp:\t2\n"));
+      g_assert_nonnull (strstr (status, "\nCapPrm:\t0000000000000000\n"));
+      g_assert_nonnull (strstr (status, "\nCapEff:\t0000000000000000\n"));
+      n_tasks++;
+    }
+  /* The main thread, the log thread and the request, health and validation threads at least. */
+  g_assert_cmpuint (n_tasks, >=, 4);
+  /* Soft and hard limits alike, whatever the daemon had. */
+  limits = proc_file (hkp_host_get_pid (host), "limits", &len);
+  g_assert_true (g_regex_match_simple ("^Max open files +1024 +1024 +files *$", limits, G_REGEX_MULTILINE, 0));
 }
 
 static void
@@ -884,6 +908,33 @@ test_as_packaged_unit (void)
     calls_wait_exit (boom);
     g_assert_cmpstr (boom->why, ==, "system call socket is not allowed in the plugin host (seccomp)");
   }
+}
+
+/*
+ * A compromised plugin writes records of its own to the daemon: what the
+ * daemon keeps of their texts is bounded, and a validation is answered once.
+ */
+static void
+test_rogue_texts (void)
+{
+  g_autoptr (HkpHost) host = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *domain = g_strnfill (256, 'D');
+  g_autofree char *domain_field = g_strconcat ("PLUGIN_LOG_DOMAIN=", domain, NULL);
+
+  hkp_test_log_clear ();
+  host = start_host ("rogue", "rogue.so", "{\"mode\": \"log-long-domain\"}");
+  /* Its descriptor's description is 1 MiB long. */
+  g_assert_cmpuint (strlen (hkp_host_get_module_description (host)), ==, 1024);
+  hkp_test_wait_log ("rogue: long domain");
+  g_assert_true (hkp_test_log_has_fields ((const char *const[]){ "PLUGIN=rogue", domain_field, NULL }));
+
+  /* Refusals of 1 MiB, each sent twice for the first ids: one is taken, and kept short. */
+  g_assert_false (hkp_host_validate_config (host, "{\"mode\": \"validated-long\"}", 10000, &error));
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, "config rejected: VVVV"));
+  g_assert_cmpuint (strlen (error->message), <=, HOST_MESSAGE_BOUND);
+  g_assert_true (hkp_host_stop (host, 5000));
 }
 
 /* The helper process of test_parent_death: starts a host whose init never returns, and waits to be killed. */
@@ -1085,6 +1136,10 @@ static const StartError start_errors[] = {
   { "noentry.so", "{}", 0, HKP_ERROR_MODULE, "has no entry symbol hkp_plugin_entry()" },
   { "missing.so", "{}", 0, HKP_ERROR_MODULE, "is not a loadable shared object" },
   { "sleeper.so", "{\"init_delay_ms\": 60000}", 300, HKP_ERROR_TIMED_OUT, "did not finish within 300 ms" },
+  /* Plugin code is confined from its first instruction: its constructor runs under the filter. */
+  { "rogue-ctor.so", "{}", 0, HKP_ERROR_FAILED, "system call socket is not allowed in the plugin host (seccomp)" },
+  /* A message the plugin wrote itself, 1 MiB long: what the daemon keeps of it is short. */
+  { "rogue.so", "{\"mode\": \"fail-long\"}", 0, HKP_ERROR_INIT_FAILED, "FFFFFFFF" },
 };
 
 static void
@@ -1097,8 +1152,9 @@ test_start_error (gconstpointer data)
 
   g_assert_null (host);
   g_assert_error (error, HKP_ERROR, (gint) expected->code);
-  g_test_message ("%s", error->message);
+  g_test_message ("%.200s", error->message);
   g_assert_nonnull (strstr (error->message, expected->message));
+  g_assert_cmpuint (strlen (error->message), <=, HOST_MESSAGE_BOUND);
 }
 
 static void
@@ -1251,6 +1307,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/memory-limit", test_memory_limit);
   g_test_add_func ("/host/confinement", test_confinement);
   g_test_add_func ("/host/as-packaged-unit", test_as_packaged_unit);
+  g_test_add_func ("/host/rogue-texts", test_rogue_texts);
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);

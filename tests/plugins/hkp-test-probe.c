@@ -46,8 +46,9 @@ map_file (const char *path)
 }
 
 /*
- * In a plugin host the file is mapped as the module loads, before the
- * host's system-call filter would refuse to open it for writing.
+ * In a plugin host the file is mapped as the host starts, before its
+ * system-call filter would refuse to open it for writing: the tests preload
+ * this library into their hosts (see hkp-test-engine.c).
  */
 static void __attribute__ ((constructor)) probe_map_at_load (void)
 {

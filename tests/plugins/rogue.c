@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A compromised plugin: run in a plugin host, it writes records of its own
+ * on the host's socket to the daemon (fd 3), as any code in the host can.
+ * Its description is ROGUE_TEXT_BYTES long.  Config "mode":
+ *   fail-long: init sends FAILED with a message of ROGUE_TEXT_BYTES, then fails.
+ *   validated-long: each validate_config after init sends VALIDATED (refused,
+ *     a message of ROGUE_TEXT_BYTES) twice for each of the ids 1 to 16, then accepts.
+ *   log-long-domain: init sends a LOG record "rogue: long domain" whose GLib
+ *     domain is ROGUE_TEXT_BYTES of "D".
+ * Built as rogue-ctor.so with ROGUE_CONSTRUCTOR, its constructor calls
+ * socket(), which the host's system-call filter must refuse: plugin code
+ * runs confined from its first instruction.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hkp-host-protocol.h"
+#include "test-plugin-util.h"
+
+#define ROGUE_TEXT_BYTES (1024 * 1024)
+#define HOST_SOCKET_FD 3
+
+#ifdef ROGUE_CONSTRUCTOR
+__attribute__ ((constructor)) static void
+rogue_constructor (void)
+{
+  int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+
+  if (fd >= 0)
+    close (fd);
+}
+#endif
+
+static char *
+long_text (char c)
+{
+  char *text = g_malloc (ROGUE_TEXT_BYTES + 1);
+
+  memset (text, c, ROGUE_TEXT_BYTES);
+  text[ROGUE_TEXT_BYTES] = '\0';
+  return text;
+}
+
+/* Writes record whole on the host's socket, past the host's own channel. */
+static void
+send_raw (const HkpHostRecord *record)
+{
+  HkpHostBuf buf = { 0 };
+  gsize done = 0;
+
+  g_assert (hkp_host_record_encode (&buf, record) == 0);
+  while (done < buf.len)
+    {
+      ssize_t n = send (HOST_SOCKET_FD, buf.data + done, buf.len - done, MSG_NOSIGNAL);
+      if (n <= 0)
+        break;
+      done += (gsize) n;
+    }
+  hkp_host_buf_clear (&buf);
+}
+
+typedef struct {
+  char *mode;
+} Rogue;
+
+static gboolean initialised; /* validate_config is called before init too */
+
+static int
+rogue_validate (const char *config_json, char *error, size_t error_size)
+{
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+
+  if (config == NULL)
+    return -1;
+  if (initialised && g_str_equal (test_plugin_string (config, "mode", ""), "validated-long"))
+    {
+      g_autofree char *message = long_text ('V');
+      HkpHostRecord record;
+
+      hkp_host_record_init (&record, HKP_HOST_MSG_VALIDATED);
+      record.nums[0] = 0;
+      record.strs[0] = hkp_host_string (message);
+      for (record.id = 1; record.id <= 16; record.id++)
+        for (int i = 0; i < 2; i++)
+          send_raw (&record);
+    }
+  return 0;
+}
+
+static int
+rogue_init (const char *config_json, void **instance, char *error, size_t error_size)
+{
+  g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
+  const char *mode;
+  HkpHostRecord record;
+
+  if (config == NULL)
+    return -1;
+  mode = test_plugin_string (config, "mode", "");
+  if (g_str_equal (mode, "fail-long"))
+    {
+      g_autofree char *message = long_text ('F');
+
+      hkp_host_record_init (&record, HKP_HOST_MSG_FAILED);
+      record.nums[0] = HKP_HOST_FAILURE_INIT;
+      record.strs[0] = hkp_host_string (message);
+      send_raw (&record);
+      snprintf (error, error_size, "rogue: failed");
+      return -1;
+    }
+  if (g_str_equal (mode, "log-long-domain"))
+    {
+      g_autofree char *domain = long_text ('D');
+
+      hkp_host_record_init (&record, HKP_HOST_MSG_LOG);
+      record.nums[0] = 4;
+      record.strs[0] = hkp_host_string (domain);
+      record.strs[1] = hkp_host_string ("rogue: long domain");
+      send_raw (&record);
+    }
+  initialised = TRUE;
+  *instance = g_new0 (Rogue, 1);
+  return 0;
+}
+
+static hkp_verdict
+rogue_handle (void *instance, const hkp_request *request, hkp_response *response)
+{
+  return HKP_VERDICT_CONTINUE;
+}
+
+static void
+rogue_shutdown (void *instance)
+{
+  g_free (instance);
+}
+
+static hkp_plugin_descriptor descriptor = {
+  .abi_version = HKP_PLUGIN_ABI_VERSION,
+  .struct_size = sizeof (hkp_plugin_descriptor),
+  .name = "rogue",
+  .version = "1.0",
+  .init = rogue_init,
+  .validate_config = rogue_validate,
+  .handle = rogue_handle,
+  .shutdown = rogue_shutdown,
+};
+
+HKP_PLUGIN_EXPORT const hkp_plugin_descriptor *
+hkp_plugin_entry (void)
+{
+  if (descriptor.description == NULL)
+    descriptor.description = long_text ('d');
+  return &descriptor;
+}
