@@ -37,6 +37,28 @@ field_value (const GLogField *fields, gsize n_fields, const char *key)
   return NULL;
 }
 
+/*
+ * Appends message to line as one line: control characters (C0 but tab, DEL,
+ * C1) are written as escapes, so that no text (a plugin's log line, a
+ * client's input in an error) can start a line of its own and pass for
+ * another plugin's or the daemon's.
+ */
+static void
+append_one_line (GString *line, const char *message)
+{
+  for (const guchar *p = (const guchar *) message; *p != '\0'; p++)
+    if (*p == '\n')
+      g_string_append (line, "\\n");
+    else if (*p == '\r')
+      g_string_append (line, "\\r");
+    else if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+      g_string_append_printf (line, "\\x%02x", *p);
+    else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+      g_string_append_printf (line, "\\u%04x", *++p);
+    else
+      g_string_append_c (line, (char) *p);
+}
+
 char *
 daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields)
 {
@@ -49,7 +71,7 @@ daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_f
                           g_date_time_get_second (now), g_date_time_get_microsecond (now) / 1000, level_name (level));
   if (plugin != NULL)
     g_string_append_printf (line, "[%s] ", plugin);
-  g_string_append (line, message != NULL ? message : "(no message)");
+  append_one_line (line, message != NULL ? message : "(no message)");
   g_string_append_c (line, '\n');
   return g_string_free (line, FALSE);
 }

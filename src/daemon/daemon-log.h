@@ -13,7 +13,7 @@ G_BEGIN_DECLS
  */
 void daemon_log_setup (void);
 
-/* Formats one structured log entry as a readable line ending in '\n'; caller frees. */
+/* Formats one structured log entry as one readable line ending in '\n', control characters escaped; caller frees. */
 char *daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields);
 
 G_END_DECLS

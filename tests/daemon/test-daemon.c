@@ -432,6 +432,36 @@ test_log_line (Fixture *f, gconstpointer data)
   assert_contains (line, "warning  [ratelimit] plugin ratelimit failed: boom\n");
   assert_contains (plain_line, "notice   ready\n");
   g_assert_null (strchr (plain_line, '['));
+
+  /* One entry, one line: no control character of a message reaches the output as itself. */
+  {
+    const GLogField forging[] = {
+      { "MESSAGE",
+        "a\n12:00:00.000 critical [other] b\r\x1b[2Jc\td\x7f\xc2\x85"
+        "e",
+        -1 },
+      { "PLUGIN", "forger", -1 },
+    };
+    g_autofree char *one = daemon_log_format_line (G_LOG_LEVEL_WARNING, forging, G_N_ELEMENTS (forging));
+
+    assert_contains (one, "warning  [forger] a\\n12:00:00.000 critical [other] b\\r\\x1b[2Jc\td\\x7f\\u0085e\n");
+    g_assert_true (strchr (one, '\n') == one + strlen (one) - 1);
+  }
+}
+
+/* A plugin's log line that holds a line break cannot pass for a line of another plugin. */
+static void
+test_log_line_of_a_plugin (Fixture *f, gconstpointer data)
+{
+  hkp_test_tree_write_plugin (
+    &f->tree, "forger",
+    "{\"module\": \"misbehave.so\", \"priority\": 1, \"config\": {\"enabled\": true, \"log\": "
+    "\"innocent\\n12:00:00.000 critical [victim] plugin victim: forged\"}}");
+  start_daemon (f, NULL);
+  wait_line (f, "[forger] innocent\\n12:00:00.000 critical [victim] plugin victim: forged");
+  g_assert_cmpint (hkp_test_daemon_count (f->daemon, "plugin victim: forged"), ==, 1);
+  hkp_test_daemon_signal (f->daemon, SIGTERM);
+  g_assert_cmpint (wait_exit (f), ==, 0);
 }
 
 int
@@ -451,6 +481,7 @@ main (int argc, char **argv)
   ADD ("/daemon/sighup-rescans", test_sighup_rescans);
   ADD ("/daemon/sd-notify", test_sd_notify);
   ADD ("/daemon/log-line", test_log_line);
+  ADD ("/daemon/log-line-of-a-plugin", test_log_line_of_a_plugin);
 #undef ADD
   return g_test_run ();
 }
