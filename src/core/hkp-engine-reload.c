@@ -114,14 +114,23 @@ on_fresh_started (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (HkpInstance) instance = hkp_engine_start_instance_finish (apply->engine, apply->manifest, result, &error);
 
-  if (instance == NULL && g_error_matches (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG) && apply->previous != NULL &&
-      !apply->previous->enabled)
+  if (instance == NULL && apply->previous != NULL && !apply->previous->enabled)
     {
-      /* An isolated plugin's validate_config runs in its new host: a refusal there leaves it disabled as it was. */
+      /* A change that would start a disabled plugin and cannot leaves it disabled, as it was: its rollback. */
       hkp_engine_set_gate_mode (apply->plugin, HKP_GATE_SKIP);
-      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_DISABLED, "");
-      apply->refused = TRUE;
-      finish (task, g_error_new_literal (HKP_ERROR, HKP_ERROR_INVALID_CONFIG, error->message));
+      if (g_error_matches (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG))
+        {
+          /* An isolated plugin's validate_config runs in its new host: an honest refusal, not a failure. */
+          hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_DISABLED, "");
+          apply->refused = TRUE;
+          finish (task, g_error_new_literal (HKP_ERROR, HKP_ERROR_INVALID_CONFIG, error->message));
+          return;
+        }
+      hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_DISABLED, error->message);
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, apply->plugin->name, "plugin %s: reload failed, it stays disabled: %s",
+                      apply->plugin->name, error->message);
+      finish (task,
+              outcome_error (apply, error, HKP_ERROR_RELOAD_FAILED, "failed and was rolled back; it stays disabled"));
       return;
     }
   if (instance == NULL)

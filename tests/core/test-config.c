@@ -282,6 +282,53 @@ test_init_fails (Fixture *f, gconstpointer data)
     strstr (hkp_plugin_get_last_error (engine_fixture_lookup (f, "p")), "cannot open /var/lib/geoip.mmdb"));
 }
 
+/* A change that would start a disabled plugin, and cannot, leaves it disabled: its requests still pass it by. */
+static void
+test_init_fails_when_disabled (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL, *reason = NULL;
+  HkpPlugin *plugin;
+
+  engine_fixture_start (f, NULL);
+  plugin = engine_fixture_lookup (f, "p");
+  /* Disabled, its config is not asked: init fails only once the plugin is enabled. */
+  g_assert_true (set_config (f, "{\"enabled\": false, \"verdict\": \"deny\", \"fail_init\": \"no key\"}", &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 2; i++)
+    {
+      /* By enabling it, then by a config that enables it. */
+      if (i == 0)
+        g_assert_false (set_enabled (f, TRUE, &error));
+      else
+        g_assert_false (
+          set_config (f, "{\"enabled\": true, \"verdict\": \"deny\", \"fail_init\": \"no key\"}", &error));
+      g_assert_error (error, HKP_ERROR, HKP_ERROR_RELOAD_FAILED);
+      g_test_message ("%s", error->message);
+      g_assert_true (
+        g_str_has_prefix (error->message, "reload of plugin p failed and was rolled back; it stays disabled: "));
+      g_assert_true (g_str_has_suffix (error->message, "init failed: no key"));
+      g_clear_error (&error);
+      g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_DISABLED);
+      g_assert_nonnull (strstr (hkp_plugin_get_last_error (plugin), "init failed: no key"));
+      g_assert_cmpuint (hkp_plugin_get_config_version (plugin), ==, 2);
+      g_clear_pointer (&text, g_free);
+      text = file_text (f);
+      g_assert_nonnull (strstr (text, "\"enabled\" : false"));
+      g_clear_pointer (&reason, g_free);
+      reason = answer_reason (f);
+      g_assert_cmpstr (reason, ==, "(no plugin decided)");
+    }
+  /* A good config starts it, and clears the error. */
+  g_assert_true (set_config (f, "{\"enabled\": true, \"verdict\": \"deny\", \"reason\": \"v3\"}", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+  g_assert_cmpstr (hkp_plugin_get_last_error (plugin), ==, "");
+  g_free (reason);
+  reason = answer_reason (f);
+  g_assert_cmpstr (reason, ==, "v3");
+}
+
 static gboolean
 fail_before_rename (const char *path, gpointer user_data, GError **error)
 {
@@ -411,6 +458,7 @@ main (int argc, char **argv)
   ADD ("/config/bad-input", test_bad_input);
   ADD ("/config/refused-by-plugin", test_refused_by_plugin);
   ADD ("/config/init-fails", test_init_fails);
+  ADD ("/config/init-fails-when-disabled", test_init_fails_when_disabled);
   ADD ("/config/fault-before-rename", test_fault_before_rename);
   ADD ("/config/redacted-kept", test_redacted_kept);
   ADD ("/config/numbers-saved", test_numbers_saved);
