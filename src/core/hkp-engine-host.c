@@ -39,33 +39,7 @@ plugin_of_host (HkpEngine *engine, HkpHost *host)
   return NULL;
 }
 
-static void
-on_restarted (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr (HkpPlugin) plugin = user_data;
-  g_autoptr (GError) error = NULL;
-
-  hkp_engine_release (HKP_ENGINE (source), plugin);
-  if (!hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
-    hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: its new host did not start: %s", plugin->name,
-                    error->message);
-}
-
-static gboolean
-on_restart_due (gpointer user_data)
-{
-  HkpPlugin *plugin = user_data;
-  g_autoptr (GError) error = NULL;
-
-  g_clear_pointer (&plugin->crash_restart, g_source_unref);
-  if (!plugin->registered || plugin->manifest == NULL || plugin->state != HKP_PLUGIN_STATE_FAILED ||
-      !hkp_engine_claim (plugin->engine, plugin, &error))
-    return G_SOURCE_REMOVE; /* gone, changed, or another change runs: that decides */
-  plugin->last_restart_usec = g_get_monotonic_time ();
-  hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s: starting a new host", plugin->name);
-  hkp_engine_apply_async (plugin->engine, plugin, plugin->manifest, on_restarted, g_object_ref (plugin));
-  return G_SOURCE_REMOVE;
-}
+static gboolean on_restart_due (gpointer user_data);
 
 /* Counts the host's end; returns the delay before the next host (negative: give up). */
 static gdouble
@@ -84,13 +58,10 @@ next_restart_delay (HkpPlugin *plugin)
               CRASH_BACKOFF_MAX_SEC);
 }
 
-/* The dead host's instance is retired: the plugin is free for its new host. */
+/* Starts the plugin's next host after plugin->crash_delay, unless the policy gave up (main thread). */
 static void
-on_dead_retired (GObject *source, GAsyncResult *result, gpointer user_data)
+arm_restart (HkpPlugin *plugin)
 {
-  g_autoptr (HkpPlugin) plugin = user_data;
-
-  hkp_engine_release (HKP_ENGINE (source), plugin);
   if (plugin->crash_delay < 0 || !plugin->registered)
     return;
   if (plugin->crash_delay > 0)
@@ -102,40 +73,155 @@ on_dead_retired (GObject *source, GAsyncResult *result, gpointer user_data)
   g_source_attach (plugin->crash_restart, plugin->engine->context);
 }
 
+/* The text LastError says when the policy gives up after cause. */
+static char *
+given_up_message (const char *cause)
+{
+  return g_strdup_printf ("%s; its host ended or failed to start %u times in a row soon after it started: not "
+                          "started again until the plugin is reloaded or enabled",
+                          cause, CRASH_QUICK_MAX + 1);
+}
+
+static void
+on_restarted (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (HkpPlugin) plugin = user_data;
+  g_autoptr (GError) error = NULL;
+
+  hkp_engine_release (HKP_ENGINE (source), plugin);
+  if (hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
+    return;
+  hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: its new host did not start: %s", plugin->name,
+                  error->message);
+  /* A start that fails counts as another quick end: tried again, later and later, until the policy gives up. */
+  if (!plugin->registered || plugin->state != HKP_PLUGIN_STATE_FAILED || plugin->crash_restart != NULL)
+    return;
+  plugin->crash_delay = next_restart_delay (plugin);
+  if (plugin->crash_delay < 0)
+    {
+      g_autofree char *message = given_up_message (hkp_plugin_get_last_error (plugin));
+      hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);
+      return;
+    }
+  arm_restart (plugin);
+}
+
+static gboolean
+on_restart_due (gpointer user_data)
+{
+  HkpPlugin *plugin = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_clear_pointer (&plugin->crash_restart, g_source_unref);
+  if (!plugin->registered || plugin->manifest == NULL || plugin->state != HKP_PLUGIN_STATE_FAILED ||
+      !hkp_engine_claim (plugin->engine, plugin, &error))
+    return G_SOURCE_REMOVE; /* gone, changed, or another change runs: that decides */
+  plugin->last_restart_usec = g_get_monotonic_time ();
+  hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s: starting a new host", plugin->name);
+  hkp_engine_apply_async (plugin->engine, plugin, plugin->manifest, on_restarted, g_object_ref (plugin));
+  return G_SOURCE_REMOVE;
+}
+
+/* The dead host's instance is retired: the plugin is free for its new host. */
+static void
+on_dead_retired (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (HkpPlugin) plugin = user_data;
+
+  hkp_engine_release (HKP_ENGINE (source), plugin);
+  arm_restart (plugin);
+}
+
+/* The plugin's serving host ended (why): the plugin fails, and a new host is due; a change running decides instead. */
+static void
+fail_dead_host (HkpEngine *engine, HkpPlugin *plugin, const char *why)
+{
+  g_autofree char *message = g_strdup_printf ("plugin host %s", why);
+  g_autoptr (GError) error = NULL;
+
+  if (!hkp_engine_claim (engine, plugin, &error))
+    {
+      /* Its outcome stands; if it keeps this instance, hkp_engine_check_serving_host() comes back here. */
+      hkp_plugin_set_state (plugin, plugin->state, message);
+      return;
+    }
+  plugin->crash_delay = next_restart_delay (plugin);
+  if (plugin->crash_delay < 0)
+    {
+      g_free (message);
+      message = given_up_message (why);
+    }
+  hkp_engine_set_instance (plugin, NULL);
+  hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);
+  hkp_engine_retire_serving_gate (engine, plugin, hkp_gate_new (HKP_GATE_FAILED, NULL), on_dead_retired,
+                                  g_object_ref (plugin));
+}
+
 void
 hkp_engine_host_ended (HkpEngine *engine, HkpHost *host, const char *why, guint in_flight)
 {
   HkpPlugin *plugin = plugin_of_host (engine, host);
-  g_autofree char *message = NULL;
-  g_autoptr (GError) error = NULL;
-  gdouble delay;
 
   if (plugin == NULL)
     return; /* a host of an instance already retired: nothing serves from it */
-  message = g_strdup_printf ("plugin host %s", why);
   plugin->host_restarts++;
   hkp_log_plugin (
     G_LOG_LEVEL_WARNING, plugin->name,
     "plugin %s: its host (pid %d) %s; %u requests in flight were answered by its failure mode (%s)", plugin->name,
     (int) hkp_host_get_pid (host), why, in_flight,
     hkp_failure_mode_to_string (plugin->manifest != NULL ? plugin->manifest->failure_mode : HKP_FAILURE_CLOSED));
-  if (!hkp_engine_claim (engine, plugin, &error))
-    {
-      /* A change is running: its outcome stands, and its new host (or failure) says the rest. */
-      hkp_plugin_set_state (plugin, plugin->state, message);
-      return;
-    }
-  delay = next_restart_delay (plugin);
-  plugin->crash_delay = delay;
-  if (delay < 0)
-    {
-      g_free (message);
-      message = g_strdup_printf ("plugin host %s; it ended %u times in a row soon after it started: not started again "
-                                 "until the plugin is reloaded or enabled",
-                                 why, CRASH_QUICK_MAX + 1);
-    }
-  hkp_engine_set_instance (plugin, NULL);
-  hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);
-  hkp_engine_retire_serving_gate (engine, plugin, hkp_gate_new (HKP_GATE_FAILED, NULL), on_dead_retired,
-                                  g_object_ref (plugin));
+  fail_dead_host (engine, plugin, why);
+}
+
+typedef struct {
+  HkpEngine *engine;
+  HkpPlugin *plugin;
+  HkpHost *host;
+} DeadServing;
+
+static void
+dead_serving_free (DeadServing *dead)
+{
+  g_object_unref (dead->engine);
+  g_object_unref (dead->plugin);
+  hkp_host_unref (dead->host);
+  g_free (dead);
+}
+
+/* Main thread, once the change that kept a dead host's instance is over. */
+static gboolean
+fail_dead_serving (gpointer data)
+{
+  DeadServing *dead = data;
+  g_autofree char *end = hkp_host_dup_end (dead->host);
+
+  if (end == NULL || dead->engine->stopping || !dead->plugin->registered ||
+      plugin_of_host (dead->engine, dead->host) != dead->plugin)
+    return G_SOURCE_REMOVE; /* another change replaced it by now */
+  hkp_log_plugin (G_LOG_LEVEL_WARNING, dead->plugin->name,
+                  "plugin %s: its host (pid %d) ended while a change ran, which left it serving: failing it",
+                  dead->plugin->name, (int) hkp_host_get_pid (dead->host));
+  fail_dead_host (dead->engine, dead->plugin, end);
+  return G_SOURCE_REMOVE;
+}
+
+void
+hkp_engine_check_serving_host (HkpEngine *engine, HkpPlugin *plugin)
+{
+  HkpHost *host = plugin->instance != NULL ? hkp_instance_get_host (plugin->instance) : NULL;
+  g_autofree char *end = NULL;
+  DeadServing *dead;
+  GSource *source;
+
+  if (host == NULL || engine->stopping || (end = hkp_host_dup_end (host)) == NULL)
+    return;
+  /* Not here: whoever let the plugin go may go on with it before returning. */
+  dead = g_new0 (DeadServing, 1);
+  dead->engine = g_object_ref (engine);
+  dead->plugin = g_object_ref (plugin);
+  dead->host = hkp_host_ref (host);
+  source = g_idle_source_new ();
+  g_source_set_callback (source, fail_dead_serving, dead, (GDestroyNotify) dead_serving_free);
+  g_source_attach (source, engine->context);
+  g_source_unref (source);
 }

@@ -82,6 +82,13 @@ void hkp_engine_host_events_clear (HkpEngine *engine);
 /* A plugin host ended on its own (main thread): its plugin fails, saying why, and a new host is due. */
 void hkp_engine_host_ended (HkpEngine *engine, HkpHost *host, const char *why, guint in_flight);
 
+/*
+ * After a change of plugin (main thread): if the instance it left serving
+ * runs in a host that ended meanwhile (a rollback to it), the plugin fails
+ * and gets a new host, soon after, as if the host had ended just now.
+ */
+void hkp_engine_check_serving_host (HkpEngine *engine, HkpPlugin *plugin);
+
 /* Finishes hkp_engine_start_instance_async(): a new instance, or NULL with an error that names the file. */
 HkpInstance *hkp_engine_start_instance_finish (HkpEngine *engine, HkpManifest *manifest, GAsyncResult *result,
                                                GError **error);

@@ -425,6 +425,7 @@ hkp_engine_release (HkpEngine *engine, HkpPlugin *plugin)
 {
   plugin->busy = FALSE;
   hkp_engine_op_end (engine);
+  hkp_engine_check_serving_host (engine, plugin);
 }
 
 void

@@ -11,7 +11,10 @@
  * fails and the stop ends the process anyway.  And a plugin host can neither
  * read the daemon's memory nor aim a signal at it.
  */
+#include <signal.h>
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include <systemd/sd-bus.h>
 
@@ -424,6 +427,86 @@ test_stop_overdue_names_unfinished (Fixture *f, gconstpointer data)
                    >=, 0);
 }
 
+/* Waits (bounded) until plugin name is active with a live host other than not_pid; returns that host's pid. */
+static GPid
+wait_new_host (Fixture *f, const char *name, GPid not_pid)
+{
+  g_autofree char *path = hkp_test_plugin_path (name);
+  gint64 limit = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autofree char *state = hkp_test_get_string (f->client, path, HKP_TEST_PLUGIN, "State");
+      GPid pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+
+      if (g_str_equal (state, "active") && pid != 0 && pid != not_pid && kill (pid, 0) == 0)
+        return pid;
+      /* Nothing says "a new host serves" but the properties: looked at every 20 ms. */
+      g_assert_cmpint (g_get_monotonic_time (), <, limit);
+      g_usleep (20000);
+    }
+}
+
+/*
+ * The serving host is killed while a change's new instance starts, and the
+ * change then fails: the rollback keeps an instance whose host is dead.  The
+ * plugin must not stay "active" on it (every request answered by its
+ * failure mode): it fails and gets a new host, as if the host died now.
+ */
+static void
+test_host_dies_during_failed_change (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = hkp_test_plugin_path ("p");
+  GPid old_pid;
+
+  hkp_test_tree_write_plugin (&f->tree, "p",
+                              "{\"module\": \"misbehave.so\", \"isolation\": \"process\", \"init_timeout_sec\": 1, "
+                              "\"config\": {}}");
+  start (f, NULL);
+  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  g_assert_cmpint (old_pid, >, 0);
+  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, path, HKP_TEST_PLUGIN, "SetConfig",
+                                             NULL, NULL, "s", "{\"init_hang\": true}"),
+                   >=, 0);
+  g_assert_cmpint (sd_bus_flush (f->client), >=, 0);
+  hkp_test_daemon_wait_line (f->daemon, "misbehave: init hangs in process");
+  g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
+  hkp_test_daemon_wait_line (f->daemon, "reload failed, the previous instance keeps serving");
+  wait_new_host (f, "p", old_pid);
+  assert_check (f, "/fine", 200, NULL);
+  hkp_test_daemon_stop (f->daemon);
+}
+
+/* A new host that fails to start after a crash is not the end: the policy tries again, and the plugin comes back. */
+static void
+test_restart_after_failed_start (Fixture *f, gconstpointer data)
+{
+  g_autofree char *blocker = g_build_filename (f->tree.root, "no-start", NULL);
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"misbehave.so\", \"isolation\": \"process\", "
+                                           "\"config\": {\"mode\": \"segfault\", \"init_fails_while\": \"%s\"}}",
+                                           blocker);
+  g_autofree char *path = hkp_test_plugin_path ("p");
+  GPid old_pid;
+
+  hkp_test_tree_write_plugin (&f->tree, "p", json);
+  start (f, NULL);
+  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  g_assert_true (g_file_set_contents (blocker, "", 0, NULL));
+  {
+    Check boom = { .address = f->address, .path = "/boom" };
+
+    run_check (&boom);
+    assert_answered (&boom, TRUE);
+    g_assert_cmpuint (boom.status, ==, 403);
+    check_clear (&boom);
+  }
+  hkp_test_daemon_wait_line (f->daemon, "its new host did not start");
+  g_assert_cmpint (g_unlink (blocker), ==, 0);
+  wait_new_host (f, "p", old_pid);
+  assert_check (f, "/fine", 200, NULL);
+  hkp_test_daemon_stop (f->daemon);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -440,6 +523,8 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
   ADD ("/faults/host/failure-mode-open", test_host_fault_open);
   ADD ("/faults/host/cannot-read-daemon", test_host_cannot_read_daemon);
+  ADD ("/faults/host/dies-during-failed-change", test_host_dies_during_failed_change);
+  ADD ("/faults/host/restart-after-failed-start", test_restart_after_failed_start);
   ADD ("/faults/health-hang", test_health_hang);
   ADD ("/faults/in-process-stuck", test_in_process_stuck);
   ADD ("/faults/stop-answers-hung-checks", test_stop_answers_hung_checks);

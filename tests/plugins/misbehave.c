@@ -15,6 +15,7 @@
  *       opened: "mem: opened" or "mem: Permission denied; environ: …"), or none.
  * init_alloc_mb: init allocates and touches that much, and fails if it cannot.
  * init_hang: init logs "misbehave: init hangs in process PID" and never returns.
+ * init_fails_while: init fails ("PATH exists") while the file at that path exists.
  * leak: init leaks a little memory (for the leak checker to find).
  * chatter_lines: init first logs "misbehave: chatter" with g_message() that many times.
  * log, stderr: init logs that text with g_warning() (log_lines times, default 1), or writes it to stderr.
@@ -44,6 +45,12 @@ misbehave_init (const char *config_json, void **instance, char *error, size_t er
 
   if (config == NULL)
     return -1;
+  if (test_plugin_string (config, "init_fails_while", NULL) != NULL &&
+      access (test_plugin_string (config, "init_fails_while", NULL), F_OK) == 0)
+    {
+      snprintf (error, error_size, "%s exists", test_plugin_string (config, "init_fails_while", NULL));
+      return -1;
+    }
   alloc_mb = test_plugin_int (config, "init_alloc_mb", 0);
   if (alloc_mb > 0)
     {
