@@ -212,6 +212,7 @@ health_job_run (gpointer data, GError **error)
   if (host != NULL)
     {
       ask_host (job, host);
+      hkp_instance_end_health (job->gate->instance);
       hkp_guard_leave (&job->slot->gate, &job->gate->guard);
       g_atomic_int_dec_and_test (&job->slot->health_checks);
       return job;
@@ -220,6 +221,8 @@ health_job_run (gpointer data, GError **error)
   status = d->health != NULL ? (int) d->health (hkp_instance_get_handle (job->gate->instance), &report)
                              : HKP_HEALTH_HEALTHY;
 
+  /* Before the gate is left: the instance may go with it. */
+  hkp_instance_end_health (job->gate->instance);
   hkp_guard_leave (&job->slot->gate, &job->gate->guard);
   g_atomic_int_dec_and_test (&job->slot->health_checks);
   switch (status)
@@ -440,18 +443,19 @@ run_check (Watch *watch)
 
   if (watch->checking || plugin->state != HKP_PLUGIN_STATE_ACTIVE)
     return;
-  /* At most one health() per instance at a time (the ABI promises it): one that overran is waited for. */
-  if (g_atomic_int_get (&plugin->slot->health_checks) > 0)
-    {
-      report_still_running (watch);
-      return;
-    }
+  /* Counted before the gate is entered, so that ActiveRequests never counts the check as a request. */
   g_atomic_int_inc (&plugin->slot->health_checks);
   gate = (HkpGate *) hkp_guard_enter (&plugin->slot->gate);
-  if (gate->mode != HKP_GATE_SERVE)
+  if (gate->mode != HKP_GATE_SERVE || !hkp_instance_begin_health (gate->instance))
     {
+      gboolean running = gate->mode == HKP_GATE_SERVE;
+
       hkp_guard_leave (&plugin->slot->gate, &gate->guard);
       g_atomic_int_dec_and_test (&plugin->slot->health_checks);
+      /* At most one health() per instance at a time (the ABI promises it): one that overran is waited for.  An
+       * earlier instance's stuck call holds up none of a later one's. */
+      if (running)
+        report_still_running (watch);
       return;
     }
   job = g_new0 (HealthJob, 1);

@@ -17,6 +17,7 @@ struct _HkpInstance {
   gint shut_down;
   HkpTimedQueue *call_deadlines; /* made on first call, atomically */
   gint stuck;
+  gint health_running; /* a health() call is in flight, atomic */
 };
 
 /* Returns the plugin's message from buffer as valid UTF-8, or fallback if it wrote none; caller frees. */
@@ -198,4 +199,16 @@ guint
 hkp_instance_get_stuck (HkpInstance *instance)
 {
   return (guint) g_atomic_int_get (&instance->stuck);
+}
+
+gboolean
+hkp_instance_begin_health (HkpInstance *instance)
+{
+  return g_atomic_int_compare_and_exchange (&instance->health_running, FALSE, TRUE);
+}
+
+void
+hkp_instance_end_health (HkpInstance *instance)
+{
+  g_atomic_int_set (&instance->health_running, FALSE);
 }

@@ -80,6 +80,12 @@ guint hkp_instance_add_stuck (HkpInstance *instance, gint delta);
 /* Returns how many calls are stuck in instance now. */
 guint hkp_instance_get_stuck (HkpInstance *instance);
 
+/* Marks a health() call of instance as begun: FALSE if one is in flight already (the ABI allows one at a time). */
+gboolean hkp_instance_begin_health (HkpInstance *instance);
+
+/* Marks instance's health() call as over (any thread). */
+void hkp_instance_end_health (HkpInstance *instance);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpInstance, hkp_instance_unref)
 
 G_END_DECLS

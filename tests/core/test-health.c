@@ -134,6 +134,49 @@ test_hang_one_at_a_time (Fixture *f, gconstpointer data)
   g_assert_cmpuint (threads_after, <=, threads_before);
 }
 
+static gboolean
+on_time_up (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/*
+ * A health() stuck in an instance holds up no other instance: after a
+ * change, the new one is checked at once, not held until the old call
+ * returns (and restarted, and failed, meanwhile).
+ */
+static void
+test_hang_stays_with_its_instance (Fixture *f, gconstpointer data)
+{
+  HkpEngineSettings settings = { .health_interval_sec = 0.05, .health_timeout_sec = 0.05 };
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean time_up = FALSE;
+  HkpPlugin *plugin;
+  guint timer;
+
+  settings.restart.after_failures = 1000;
+  /* In the daemon, where a stuck call stays in the instance; 3 s, so the old call is surely still stuck below. */
+  engine_fixture_write_plugin (f, "stuck",
+                               "{\"module\": \"health.so\", \"isolation\": \"none\", \"drain_timeout_sec\": 0.2, "
+                               "\"config\": {\"health\": \"hang\", \"hang_ms\": 3000}}");
+  engine_fixture_start (f, &settings);
+  plugin = engine_fixture_lookup (f, "stuck");
+  wait_health (plugin, HKP_HEALTH_STATUS_UNHEALTHY);
+  hkp_engine_set_config_async (f->engine, "stuck", "{}", "test", hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_change_finish (f->engine, result, &error));
+  g_assert_no_error (error);
+  /* Healthy well before the old call returns. */
+  timer = g_timeout_add (1500, on_time_up, &time_up);
+  while (hkp_plugin_get_health (plugin)->status != HKP_HEALTH_STATUS_HEALTHY && !time_up)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (time_up);
+  g_source_remove (timer);
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+}
+
 /* An isolated instance whose health() stays stuck for 3 checks has its host killed, and a new one started. */
 static void
 test_hang_host_restarted (Fixture *f, gconstpointer data)
@@ -282,6 +325,7 @@ main (int argc, char **argv)
   ADD ("/health/hang-times-out", test_hang_times_out);
   ADD ("/health/hang-one-at-a-time", test_hang_one_at_a_time);
   ADD ("/health/hang-host-restarted", test_hang_host_restarted);
+  ADD ("/health/hang-stays-with-its-instance", test_hang_stays_with_its_instance);
   ADD ("/health/transitioning", test_transitioning);
   ADD ("/health/check-in-flight-during-reload", test_check_in_flight_during_reload);
   ADD ("/health/restart/backs-off-then-gives-up", test_restart_backs_off_then_gives_up);
