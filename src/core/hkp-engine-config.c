@@ -423,7 +423,8 @@ hkp_engine_rollback_config_async (HkpEngine *engine, const char *name, const cha
   guint base, target = 0;
 
   g_task_set_source_tag (task, hkp_engine_rollback_config_async);
-  if ((plugin = find_configurable (engine, name, &error)) == NULL)
+  /* Busy first: a change running has its version in the history already, but not in force. */
+  if ((plugin = find_configurable (engine, name, &error)) == NULL || !hkp_engine_can_claim (engine, plugin, &error))
     {
       task_fail (task, error);
       return;

@@ -126,6 +126,9 @@ void hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *
 /* Finishes hkp_engine_apply_async(). */
 gboolean hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 
+/* Whether a transition of plugin could start now: FALSE with HKP_ERROR_BUSY (or stopping) if not. */
+gboolean hkp_engine_can_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error);
+
 /* Claims plugin for a transition: FALSE with HKP_ERROR_BUSY (or stopping) if it cannot start now. */
 gboolean hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error);
 

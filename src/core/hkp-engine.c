@@ -403,7 +403,7 @@ hkp_engine_op_end (HkpEngine *engine)
 }
 
 gboolean
-hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
+hkp_engine_can_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
 {
   if (engine->stopping)
     {
@@ -415,6 +415,14 @@ hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
       g_set_error (error, HKP_ERROR, HKP_ERROR_BUSY, "another change of plugin %s is in progress", plugin->name);
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
+{
+  if (!hkp_engine_can_claim (engine, plugin, error))
+    return FALSE;
   plugin->busy = TRUE;
   hkp_engine_op_begin (engine);
   return TRUE;

@@ -446,6 +446,20 @@ test_busy (Fixture *f, gconstpointer data)
   g_assert_error (error, HKP_ERROR, HKP_ERROR_BUSY);
   hkp_test_wait_result (&reload);
   g_assert_true (hkp_engine_reload_finish (f->engine, reload, NULL));
+
+  /* A rollback while a config change runs is busy too: not "no version before" the one in force. */
+  {
+    g_autoptr (GAsyncResult) change = NULL, rollback = NULL;
+
+    g_clear_error (&error);
+    hkp_engine_set_config_async (f->engine, "p", "{\"init_delay_ms\": 200}", "test", hkp_test_store_result, &change);
+    hkp_engine_rollback_config_async (f->engine, "p", "test", hkp_test_store_result, &rollback);
+    hkp_test_wait_result (&rollback);
+    g_assert_false (hkp_engine_change_finish (f->engine, rollback, &error));
+    g_assert_error (error, HKP_ERROR, HKP_ERROR_BUSY);
+    hkp_test_wait_result (&change);
+    g_assert_true (hkp_engine_change_finish (f->engine, change, NULL));
+  }
 }
 
 int
