@@ -27,6 +27,7 @@ typedef struct {
   HkpPlugin *plugin; /* borrowed: the watch lives while the plugin is registered */
   GSource *timer;
   GSource *restart_timer;
+  guint restart_for; /* the plugin's reload count when the restart was due: a change since makes it moot */
   gboolean checking;
   guint backoff_step; /* restarts since the backoff last reset */
   GArray *restart_times; /* gint64 monotonic µs, within the window */
@@ -264,8 +265,9 @@ on_restart_due (gpointer user_data)
   gint64 now = g_get_monotonic_time ();
 
   g_clear_pointer (&watch->restart_timer, g_source_unref);
+  /* A change since has put another instance in: it was never found unhealthy. */
   if (plugin->manifest == NULL || plugin->state != HKP_PLUGIN_STATE_ACTIVE ||
-      !hkp_engine_claim (watch->engine, plugin, &error))
+      plugin->reload_count != watch->restart_for || !hkp_engine_claim (watch->engine, plugin, &error))
     return G_SOURCE_REMOVE;
   g_array_append_val (watch->restart_times, now);
   plugin->restart_count++;
@@ -346,6 +348,7 @@ apply_policy (Watch *watch)
   watch->backoff_step++;
   hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: unhealthy %u checks in a row; restart in %g s",
                   plugin->name, plugin->health.consecutive_failures, delay);
+  watch->restart_for = plugin->reload_count;
   watch->restart_timer = g_timeout_source_new ((guint) (delay * 1000));
   g_source_set_callback (watch->restart_timer, on_restart_due, watch, NULL);
   g_source_attach (watch->restart_timer, watch->engine->context);

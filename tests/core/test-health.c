@@ -296,6 +296,30 @@ set_health (Fixture *f, const char *json)
   g_assert_no_error (error);
 }
 
+/* A restart due for an unhealthy instance is dropped when a change replaces that instance first. */
+static void
+test_restart_dropped_after_change (Fixture *f, gconstpointer data)
+{
+  HkpEngineSettings settings = restart_settings;
+  gboolean time_up = FALSE;
+  HkpPlugin *plugin;
+
+  settings.restart.backoff_initial_sec = 0.3;
+  engine_fixture_write_plugin (
+    f, "sick", "{\"module\": \"health.so\", \"config\": {\"health\": \"unhealthy\", \"message\": \"db down\"}}");
+  engine_fixture_start (f, &settings);
+  plugin = engine_fixture_lookup (f, "sick");
+  hkp_test_wait_log ("unhealthy 2 checks in a row; restart in 0.3 s");
+  set_health (f, "{}");
+  /* Past the time the restart was due, with a margin: nothing says "no restart" but its absence. */
+  g_timeout_add (600, on_time_up, &time_up);
+  while (!time_up)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (hkp_plugin_get_restart_count (plugin), ==, 0);
+  g_assert_false (hkp_test_log_contains_for_plugin ("sick", "restarting (restart 1)"));
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+}
+
 static void
 test_restart_backoff_resets (Fixture *f, gconstpointer data)
 {
@@ -330,6 +354,7 @@ main (int argc, char **argv)
   ADD ("/health/check-in-flight-during-reload", test_check_in_flight_during_reload);
   ADD ("/health/restart/backs-off-then-gives-up", test_restart_backs_off_then_gives_up);
   ADD ("/health/restart/backoff-resets", test_restart_backoff_resets);
+  ADD ("/health/restart/dropped-after-change", test_restart_dropped_after_change);
 #undef ADD
   return g_test_run ();
 }
