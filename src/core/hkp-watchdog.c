@@ -16,6 +16,7 @@ struct _HkpWatchdog {
   GPtrArray *queues; /* HkpTimedQueue, borrowed */
   gint64 next_wake; /* monotonic µs the thread sleeps until; G_MAXINT64 when idle */
   gboolean stopping;
+  gboolean orphaned; /* freed while queues were still in use: the last of them frees it */
   GThread *thread;
 };
 
@@ -103,6 +104,15 @@ hkp_watchdog_new (void)
   return watchdog;
 }
 
+static void
+watchdog_destroy (HkpWatchdog *watchdog)
+{
+  g_ptr_array_unref (watchdog->queues);
+  g_mutex_clear (&watchdog->lock);
+  g_cond_clear (&watchdog->wake);
+  g_free (watchdog);
+}
+
 void
 hkp_watchdog_free (HkpWatchdog *watchdog)
 {
@@ -113,11 +123,12 @@ hkp_watchdog_free (HkpWatchdog *watchdog)
   g_cond_signal (&watchdog->wake);
   g_mutex_unlock (&watchdog->lock);
   g_thread_join (watchdog->thread);
-  g_warn_if_fail (watchdog->queues->len == 0);
-  g_ptr_array_unref (watchdog->queues);
-  g_mutex_clear (&watchdog->lock);
-  g_cond_clear (&watchdog->wake);
-  g_free (watchdog);
+  g_mutex_lock (&watchdog->lock);
+  /* A queue still in use (an instance whose plugin code never returned) frees the watchdog when it goes. */
+  watchdog->orphaned = watchdog->queues->len > 0;
+  g_mutex_unlock (&watchdog->lock);
+  if (!watchdog->orphaned)
+    watchdog_destroy (watchdog);
 }
 
 HkpTimedQueue *
@@ -136,6 +147,7 @@ void
 hkp_timed_queue_free (HkpTimedQueue *queue)
 {
   HkpWatchdog *watchdog;
+  gboolean last;
 
   if (queue == NULL)
     return;
@@ -144,8 +156,11 @@ hkp_timed_queue_free (HkpTimedQueue *queue)
   while (queue->head != NULL)
     unlink_entry (queue, queue->head);
   g_ptr_array_remove_fast (watchdog->queues, queue);
+  last = watchdog->orphaned && watchdog->queues->len == 0;
   g_mutex_unlock (&watchdog->lock);
   g_free (queue);
+  if (last)
+    watchdog_destroy (watchdog);
 }
 
 void

@@ -32,7 +32,7 @@ struct _HkpTimed {
 /* Starts the watchdog's thread; returns the watchdog (caller frees). */
 HkpWatchdog *hkp_watchdog_new (void);
 
-/* Stops the thread; queues must be gone already. */
+/* Stops the thread and frees watchdog, or leaves that to the last of its queues still in use. */
 void hkp_watchdog_free (HkpWatchdog *watchdog);
 
 /* Creates a queue watched by watchdog (caller frees; empty it first or its entries are dropped, uncalled). */

@@ -92,6 +92,32 @@ test_hang_times_out (Fixture *f, gconstpointer data)
   /* Stopping waits for the hung health() to return before the instance is shut down (teardown). */
 }
 
+/*
+ * An in-process health() that never returns while the engine stops: the
+ * instance is abandoned with the call, and the engine's watchdog, whose
+ * queue the instance keeps, outlives the engine without a complaint.
+ */
+static void
+test_hang_outlives_engine (Fixture *f, gconstpointer data)
+{
+  HkpEngineSettings settings = { .health_timeout_sec = 0.05, .shutdown_timeout_sec = 0.2 };
+  HkpPlugin *plugin;
+
+  engine_fixture_write_plugin (f, "stuck",
+                               "{\"module\": \"health.so\", \"isolation\": \"none\", \"drain_timeout_sec\": 0.1, "
+                               "\"config\": {\"health\": \"hang\", \"hang_ms\": 60000}}");
+  engine_fixture_start (f, &settings);
+  plugin = engine_fixture_lookup (f, "stuck");
+  /* A request first: the instance's queue of call deadlines is made on its first call. */
+  {
+    g_auto (HkpCheckResult) result = { 0 };
+    engine_fixture_check (f, &result);
+  }
+  wait_health (plugin, HKP_HEALTH_STATUS_UNHEALTHY);
+  /* The process outlives the engine (and the call): no warning, fatal here, about the watchdog's queues. */
+  engine_fixture_stop (f);
+}
+
 /* Threads of this process, from /proc. */
 static guint
 thread_count (void)
@@ -350,6 +376,7 @@ main (int argc, char **argv)
   ADD ("/health/hang-one-at-a-time", test_hang_one_at_a_time);
   ADD ("/health/hang-host-restarted", test_hang_host_restarted);
   ADD ("/health/hang-stays-with-its-instance", test_hang_stays_with_its_instance);
+  ADD ("/health/hang-outlives-engine", test_hang_outlives_engine);
   ADD ("/health/transitioning", test_transitioning);
   ADD ("/health/check-in-flight-during-reload", test_check_in_flight_during_reload);
   ADD ("/health/restart/backs-off-then-gives-up", test_restart_backs_off_then_gives_up);
