@@ -10,6 +10,7 @@ typedef struct {
   GMainContext *context;
   GTask *task;
   char *plugin;
+  HkpSlot *slot; /* a reference: a stuck gate is counted in it until it empties */
   HkpGate *gate;
   GSource *timer;
   gdouble grace_sec;
@@ -37,6 +38,7 @@ drain_unref (Drain *drain)
     }
   g_clear_object (&drain->task);
   g_main_context_unref (drain->context);
+  hkp_slot_unref (drain->slot);
   g_free (drain->plugin);
   g_free (drain);
 }
@@ -73,6 +75,7 @@ on_empty (gpointer user_data)
       hkp_log_plugin (G_LOG_LEVEL_MESSAGE, drain->plugin,
                       "plugin %s: the calls that ignored cancellation have returned; finishing the old instance",
                       drain->plugin);
+      hkp_slot_remove_stuck (drain->slot, drain->gate);
       drain->late (drain->gate, drain->plugin);
     }
   return G_SOURCE_REMOVE;
@@ -125,6 +128,8 @@ on_timer (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   drain->result.stuck = TRUE;
+  /* Still one of the plugin's old instances, until its calls return (on_empty()). */
+  hkp_slot_add_stuck (drain->slot, drain->gate);
   hkp_log_plugin (G_LOG_LEVEL_CRITICAL, drain->plugin,
                   "plugin %s: %" G_GINT64_FORMAT " cancelled calls have not returned after %g s; "
                   "the old instance stays loaded until they do",
@@ -145,6 +150,7 @@ hkp_drain_swap_async (HkpSlot *slot, HkpGate *new_gate, gdouble timeout_sec, gdo
   drain->task = g_task_new (NULL, NULL, callback, user_data);
   g_task_set_source_tag (drain->task, hkp_drain_swap_async);
   drain->plugin = g_strdup (slot->name);
+  drain->slot = hkp_slot_ref (slot);
   drain->gate = hkp_slot_peek_gate (slot);
   drain->grace_sec = grace_sec;
   drain->started = g_get_monotonic_time ();

@@ -237,7 +237,7 @@ hkp_engine_change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, co
       g_object_unref (task);
       return;
     }
-  if (!hkp_engine_claim (engine, plugin, &error))
+  if (!hkp_engine_claim_change (engine, plugin, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);

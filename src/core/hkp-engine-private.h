@@ -132,6 +132,13 @@ gboolean hkp_engine_can_claim (HkpEngine *engine, HkpPlugin *plugin, GError **er
 /* Claims plugin for a transition: FALSE with HKP_ERROR_BUSY (or stopping) if it cannot start now. */
 gboolean hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error);
 
+/*
+ * Claims plugin for an operator's change (reload, config, enable, disable,
+ * an edited file): as hkp_engine_claim(), and Busy too while two earlier
+ * instances of a serving plugin are still loaded, draining or stuck.
+ */
+gboolean hkp_engine_claim_change (HkpEngine *engine, HkpPlugin *plugin, GError **error);
+
 /* Releases a claim taken with hkp_engine_claim(). */
 void hkp_engine_release (HkpEngine *engine, HkpPlugin *plugin);
 

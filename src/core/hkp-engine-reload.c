@@ -365,10 +365,7 @@ hkp_engine_reload_async (HkpEngine *engine, const char *name, GAsyncReadyCallbac
   if (plugin->state == HKP_PLUGIN_STATE_DISABLED)
     return reload_return (
       task, g_error_new (HKP_ERROR, HKP_ERROR_DISABLED, "plugin %s is disabled; enable it instead", name));
-  if (plugin->draining->len >= 2)
-    return reload_return (
-      task, g_error_new (HKP_ERROR, HKP_ERROR_BUSY, "two earlier instances of plugin %s are still draining", name));
-  if (!hkp_engine_claim (engine, plugin, &error))
+  if (!hkp_engine_claim_change (engine, plugin, &error))
     return reload_return (task, error);
   g_task_set_task_data (task, g_object_ref (plugin), g_object_unref);
   hkp_engine_apply_async (engine, plugin, plugin->manifest, on_reload_applied, task);

@@ -428,6 +428,21 @@ hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error)
   return TRUE;
 }
 
+gboolean
+hkp_engine_claim_change (HkpEngine *engine, HkpPlugin *plugin, GError **error)
+{
+  if (!hkp_engine_can_claim (engine, plugin, error))
+    return FALSE;
+  /* Old instances never pile up: those still draining, or left loaded by calls that ignore cancellation. */
+  if (hkp_slot_peek_gate (plugin->slot)->mode == HKP_GATE_SERVE && hkp_plugin_get_draining (plugin) >= 2)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_BUSY, "two earlier instances of plugin %s are still draining",
+                   plugin->name);
+      return FALSE;
+    }
+  return hkp_engine_claim (engine, plugin, error);
+}
+
 void
 hkp_engine_release (HkpEngine *engine, HkpPlugin *plugin)
 {

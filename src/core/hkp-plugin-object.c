@@ -229,12 +229,9 @@ hkp_plugin_get_config_version (HkpPlugin *plugin)
 guint64
 hkp_plugin_get_active_requests (HkpPlugin *plugin)
 {
-  guint64 total = hkp_slot_current_requests (plugin->slot);
-
+  guint64 total = hkp_slot_current_requests (plugin->slot) + hkp_plugin_get_draining_requests (plugin);
   guint64 health_checks = (guint64) g_atomic_int_get (&plugin->slot->health_checks);
 
-  for (guint i = 0; i < plugin->draining->len; i++)
-    total += (guint64) MAX (hkp_gate_retired_requests (plugin->draining->pdata[i]), 0);
   /* A running health() holds a gate too, so the instance outlives it; it is not a request. */
   return total > health_checks ? total - health_checks : 0;
 }
@@ -254,16 +251,18 @@ hkp_plugin_is_busy (HkpPlugin *plugin)
 guint
 hkp_plugin_get_draining (HkpPlugin *plugin)
 {
-  return plugin->draining->len;
+  /* Those whose drain gave up too: loaded until their calls return. */
+  return plugin->draining->len + hkp_slot_count_stuck (plugin->slot, NULL);
 }
 
 guint
 hkp_plugin_get_draining_requests (HkpPlugin *plugin)
 {
-  gint64 total = 0;
+  guint64 total = 0;
 
+  hkp_slot_count_stuck (plugin->slot, &total);
   for (guint i = 0; i < plugin->draining->len; i++)
-    total += MAX (hkp_gate_retired_requests (plugin->draining->pdata[i]), 0);
+    total += (guint64) MAX (hkp_gate_retired_requests (plugin->draining->pdata[i]), 0);
   return (guint) MIN (total, G_MAXUINT);
 }
 
@@ -281,7 +280,7 @@ poll_draining (gpointer user_data)
       plugin->draining_announced = now;
       hkp_plugin_changed (plugin, HKP_PLUGIN_CHANGED_DRAINING);
     }
-  if (plugin->draining->len > 0)
+  if (hkp_plugin_get_draining (plugin) > 0)
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&plugin->draining_poll, g_source_unref);
   return G_SOURCE_REMOVE;

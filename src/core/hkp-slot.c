@@ -34,6 +34,7 @@ hkp_slot_new (const char *name, HkpGateMode mode, HkpFailureMode failure_mode)
   slot->pause_limit_usec = 90 * G_USEC_PER_SEC;
   slot->call_timeout_usec = HKP_CALL_TIMEOUT_DEFAULT_MS * 1000;
   slot->call_durations = hkp_latency_new ();
+  slot->stuck = g_ptr_array_new ();
   g_mutex_init (&slot->lock);
   hkp_guard_swap (&slot->gate, &hkp_gate_new (mode, NULL)->guard);
   return slot;
@@ -55,6 +56,7 @@ hkp_slot_unref (HkpSlot *slot)
   hkp_gate_free ((HkpGate *) hkp_guard_swap (&slot->gate, NULL));
   g_clear_pointer ((HkpTimedQueue **) &slot->parked_deadlines, hkp_timed_queue_free);
   g_mutex_clear (&slot->lock);
+  g_ptr_array_unref (slot->stuck);
   hkp_latency_free (slot->call_durations);
   g_free (slot->name);
   g_free (slot);
@@ -66,6 +68,39 @@ hkp_slot_record_call (HkpSlot *slot, gint64 duration_usec, gboolean timed_out)
   hkp_latency_observe (slot->call_durations, duration_usec);
   if (timed_out)
     __atomic_fetch_add (&slot->timed_out, 1, __ATOMIC_RELAXED);
+}
+
+void
+hkp_slot_add_stuck (HkpSlot *slot, HkpGate *gate)
+{
+  g_mutex_lock (&slot->lock);
+  g_ptr_array_add (slot->stuck, gate);
+  g_mutex_unlock (&slot->lock);
+}
+
+void
+hkp_slot_remove_stuck (HkpSlot *slot, HkpGate *gate)
+{
+  g_mutex_lock (&slot->lock);
+  g_ptr_array_remove_fast (slot->stuck, gate);
+  g_mutex_unlock (&slot->lock);
+}
+
+guint
+hkp_slot_count_stuck (HkpSlot *slot, guint64 *requests)
+{
+  guint n;
+
+  g_mutex_lock (&slot->lock);
+  n = slot->stuck->len;
+  if (requests != NULL)
+    {
+      *requests = 0;
+      for (guint i = 0; i < n; i++)
+        *requests += (guint64) MAX (hkp_gate_retired_requests (slot->stuck->pdata[i]), 0);
+    }
+  g_mutex_unlock (&slot->lock);
+  return n;
 }
 
 void

@@ -69,6 +69,7 @@ typedef struct {
   gint64 outcomes[HKP_N_OUTCOMES];
   gint64 timed_out; /* calls answered by the failure mode because the plugin did not answer in time */
   HkpLatency *call_durations; /* every call, answered or timed out (then counted at its deadline) */
+  GPtrArray *stuck; /* retired gates whose drain gave up with calls inside, until they empty (under lock) */
 } HkpSlot;
 
 /* Creates a gate of mode; for HKP_GATE_SERVE takes a reference to instance.  Caller owns it. */
@@ -112,6 +113,15 @@ guint64 hkp_slot_current_requests (HkpSlot *slot);
 
 /* Returns the number of requests still inside a retired gate. */
 gint64 hkp_gate_retired_requests (HkpGate *gate);
+
+/* Counts gate, retired from slot, as stuck: its drain gave up with calls inside (any thread). */
+void hkp_slot_add_stuck (HkpSlot *slot, HkpGate *gate);
+
+/* Stops counting gate as stuck: its last call returned (any thread). */
+void hkp_slot_remove_stuck (HkpSlot *slot, HkpGate *gate);
+
+/* Returns how many retired gates of slot are stuck, and (if requests is not NULL) the calls inside them. */
+guint hkp_slot_count_stuck (HkpSlot *slot, guint64 *requests);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpSlot, hkp_slot_unref)
 

@@ -332,6 +332,51 @@ test_two_draining_at_most (Fixture *f, gconstpointer data)
   /* Teardown's shutdown drains them: their calls are cancelled and answered, nothing is lost. */
 }
 
+/*
+ * Instances whose calls ignore cancellation outlive their drain: they stay
+ * loaded, count among the two, and hold off every change, not only reloads.
+ */
+static void
+test_two_draining_counts_stuck (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GAsyncResult) change = NULL;
+  g_autoptr (GError) third = NULL, fourth = NULL;
+  HkpPlugin *plugin;
+
+  /* Instances 1 and 2 hold their requests for 8 s, cancelled or not; the drain gives up after 0.1 + 1 s. */
+  engine_fixture_write_plugin (f, "slow",
+                               "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.1, \"call_timeout_ms\": 60000, "
+                               "\"config\": {\"sleep_ms\": 8000, \"sleep_instances\": 2, \"ignore_cancel\": true}}");
+  engine_fixture_start (f, NULL);
+  plugin = engine_fixture_lookup (f, "slow");
+  for (guint round = 1; round <= 2; round++)
+    {
+      g_autoptr (GError) error = NULL;
+      hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, NULL, NULL);
+      hkp_test_probe_wait_entered (round);
+      reload (f, "slow", &error);
+      g_assert_no_error (error);
+      while (hkp_test_log_count ("the old instance stays loaded until they do") < round)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (hkp_plugin_get_draining (plugin), ==, round);
+      g_assert_cmpuint (hkp_plugin_get_draining_requests (plugin), ==, round);
+    }
+  reload (f, "slow", &third);
+  g_assert_error (third, HKP_ERROR, HKP_ERROR_BUSY);
+  g_assert_cmpstr (third->message, ==, "two earlier instances of plugin slow are still draining");
+  hkp_engine_set_config_async (f->engine, "slow", "{\"sleep_ms\": 0}", "test", hkp_test_store_result, &change);
+  hkp_test_wait_result (&change);
+  g_assert_false (hkp_engine_change_finish (f->engine, change, &fourth));
+  g_assert_error (fourth, HKP_ERROR, HKP_ERROR_BUSY);
+  g_assert_cmpuint (hkp_plugin_get_reload_count (plugin), ==, 2);
+  /* Once their calls return they go, and changes go on. */
+  while (hkp_plugin_get_draining (plugin) > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_error (&third);
+  reload (f, "slow", &third);
+  g_assert_no_error (third);
+}
+
 static void
 on_cancelled_check (GObject *source, GAsyncResult *async, gpointer user_data)
 {
@@ -570,6 +615,7 @@ main (int argc, char **argv)
   ADD ("/lifecycle/reload/rollback/exclusive", test_rollback_exclusive);
   ADD ("/lifecycle/reload/busy", test_busy);
   ADD ("/lifecycle/reload/two-draining-at-most", test_two_draining_at_most);
+  ADD ("/lifecycle/reload/two-draining-counts-stuck", test_two_draining_counts_stuck);
   ADD ("/lifecycle/check/caller-cancels", test_caller_cancels);
   ADD ("/lifecycle/check/deadline/closed", test_deadline_closed);
   ADD ("/lifecycle/check/deadline/open", test_deadline_open);

@@ -5,6 +5,7 @@
  * steps, returning early once cancelled, then allows.  With
  * "sleep_instances": N, only the first N instances made since the probe was
  * reset sleep (so later instances, after reloads, answer at once).
+ * With "ignore_cancel": true, handle sleeps its whole time, cancelled or not.
  * With "signal_fifo": PATH, each call first opens that FIFO and writes a
  * byte, so a test in another process can wait until a call is in flight.
  * Its health reports how many calls it saw, how many were cancelled, and how
@@ -18,6 +19,7 @@
 
 typedef struct {
   gint64 sleep_ms;
+  gboolean ignore_cancel;
   char *signal_fifo;
   gint calls;
   gint cancelled;
@@ -39,6 +41,7 @@ sleeper_init (const char *config_json, void **instance, char *error, size_t erro
     g_usleep ((gulong) test_plugin_int (config, "init_delay_ms", 0) * 1000);
   sleeper = g_new0 (Sleeper, 1);
   sleeper->sleep_ms = test_plugin_int (config, "sleep_ms", 0);
+  sleeper->ignore_cancel = json_object_get_boolean_member_with_default (config, "ignore_cancel", FALSE);
   sleeper->signal_fifo = g_strdup (test_plugin_string (config, "signal_fifo", NULL));
   if (number > test_plugin_int (config, "sleep_instances", G_MAXINT64))
     sleeper->sleep_ms = 0;
@@ -71,7 +74,7 @@ sleeper_handle (void *instance, const hkp_request *request, hkp_response *respon
     }
   while (g_get_monotonic_time () < deadline)
     {
-      if (request->cancelled (request))
+      if (!sleeper->ignore_cancel && request->cancelled (request))
         {
           g_atomic_int_inc (&sleeper->cancelled);
           hkp_test_probe_cancelled ();
