@@ -118,6 +118,15 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
                               change->what, change->plugin->name, change->error->message));
 }
 
+/* Whether plugin's file no longer holds what the engine last read or wrote there (or is gone). */
+static gboolean
+file_edited_meanwhile (HkpPlugin *plugin)
+{
+  g_autofree char *text = hkp_file_read_regular (plugin->file, HKP_MANIFEST_MAX_SIZE, NULL, NULL);
+
+  return text == NULL || plugin->file_text == NULL || strcmp (text, plugin->file_text) != 0;
+}
+
 static void
 on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -132,6 +141,16 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
+  /* Someone edited the file while the change ran: the edit is kept for the next rescan, never written over. */
+  if (change->pending != NULL && file_edited_meanwhile (plugin))
+    {
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name,
+                      "plugin %s: %s applied, but %s was edited meanwhile: the edit is kept, not written over, and "
+                      "applies at the next rescan",
+                      plugin->name, change->what, plugin->file);
+      g_clear_pointer (&change->pending, hkp_pending_file_free);
+      g_clear_pointer (&change->new_text, g_free); /* file_text stays what the file held before */
+    }
   /* The new instance serves: now make the file durable. */
   if (change->pending != NULL &&
       !hkp_pending_file_commit (change->pending, change->engine->settings.write_hook,
@@ -144,9 +163,12 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   hkp_config_history_prune (change->engine->state_dir, plugin->name, history_limit (change->engine));
-  g_free (plugin->file_text);
-  plugin->file_text = g_steal_pointer (&change->new_text);
-  plugin->file_refused = FALSE;
+  if (change->new_text != NULL)
+    {
+      g_free (plugin->file_text);
+      plugin->file_text = g_steal_pointer (&change->new_text);
+      plugin->file_refused = FALSE;
+    }
   if (change->previous == NULL || change->previous->priority != change->manifest->priority)
     hkp_engine_reorder (change->engine, plugin);
   hkp_plugin_set_config_version (plugin, change->version);

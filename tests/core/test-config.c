@@ -282,6 +282,47 @@ test_init_fails (Fixture *f, gconstpointer data)
     strstr (hkp_plugin_get_last_error (engine_fixture_lookup (f, "p")), "cannot open /var/lib/geoip.mmdb"));
 }
 
+/*
+ * An operator edits the plugin's file while a config change over the API
+ * runs: the change is applied, the edit is not written over, and the next
+ * rescan applies it.
+ */
+static void
+test_file_edited_during_change (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GAsyncResult) change = NULL, rescanned = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL, *edited = NULL, *on_disk = NULL, *config = NULL;
+  HkpRescanSummary summary = { 0 };
+
+  /* Instances from the second on take 300 ms to start: the edit lands while the change's one does. */
+  engine_fixture_write_plugin (
+    f, "p", "{\"module\": \"sleeper.so\", \"config\": {\"init_delay_ms\": 300, \"init_delay_from\": 2}}");
+  engine_fixture_start (f, NULL);
+  hkp_engine_set_config_async (f->engine, "p", "{\"init_delay_ms\": 300, \"init_delay_from\": 2, \"sleep_ms\": 1}",
+                               "test", hkp_test_store_result, &change);
+  path = engine_fixture_write_plugin_path (f, "p", "{\"module\": \"sleeper.so\", \"config\": {\"sleep_ms\": 2}}");
+  g_assert_true (g_file_get_contents (path, &edited, NULL, NULL));
+  hkp_test_wait_result (&change);
+  g_assert_true (hkp_engine_change_finish (f->engine, change, &error));
+  g_assert_no_error (error);
+  g_assert_true (hkp_test_log_contains ("was edited meanwhile: the edit is kept"));
+  g_assert_true (g_file_get_contents (path, &on_disk, NULL, NULL));
+  g_assert_cmpstr (on_disk, ==, edited);
+  config = hkp_engine_get_config (f->engine, "p", NULL);
+  g_assert_cmpstr (config, ==, "{\"init_delay_ms\":300,\"init_delay_from\":2,\"sleep_ms\":1}");
+
+  hkp_engine_rescan_async (f->engine, hkp_test_store_result, &rescanned);
+  hkp_test_wait_result (&rescanned);
+  g_assert_true (hkp_engine_rescan_finish (f->engine, rescanned, &summary, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (summary.changed, ==, 1);
+  hkp_rescan_summary_clear (&summary);
+  g_free (config);
+  config = hkp_engine_get_config (f->engine, "p", NULL);
+  g_assert_cmpstr (config, ==, "{\"sleep_ms\":2}");
+}
+
 /* A change that would start a disabled plugin, and cannot, leaves it disabled: its requests still pass it by. */
 static void
 test_init_fails_when_disabled (Fixture *f, gconstpointer data)
@@ -473,6 +514,7 @@ main (int argc, char **argv)
   ADD ("/config/refused-by-plugin", test_refused_by_plugin);
   ADD ("/config/init-fails", test_init_fails);
   ADD ("/config/init-fails-when-disabled", test_init_fails_when_disabled);
+  ADD ("/config/file-edited-during-change", test_file_edited_during_change);
   ADD ("/config/fault-before-rename", test_fault_before_rename);
   ADD ("/config/redacted-kept", test_redacted_kept);
   ADD ("/config/numbers-saved", test_numbers_saved);
