@@ -240,16 +240,27 @@ typedef struct {
   HkpPlugin *plugin;
 } Removal;
 
+static void rescan_added (GTask *task, const char *path);
+
 static void
 on_removed_drained (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Removal *removal = user_data;
   Rescan *rescan = g_task_get_task_data (removal->task);
+  g_autofree char *path = g_strdup (removal->plugin->file);
 
   hkp_engine_release (rescan->engine, removal->plugin);
   hkp_engine_unregister (rescan->engine, removal->plugin);
   hkp_log_plugin (G_LOG_LEVEL_MESSAGE, removal->plugin->name, "plugin %s removed: its file is gone",
                   removal->plugin->name);
+  /* Put back while the plugin drained (another rescan found it "unchanged"): it is loaded again, from the file now. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      hkp_log_plugin (G_LOG_LEVEL_MESSAGE, removal->plugin->name,
+                      "rescan: %s came back while plugin %s was removed; loading it again", path,
+                      removal->plugin->name);
+      rescan_added (removal->task, path);
+    }
   rescan_step_done (removal->task);
   g_object_unref (removal->plugin);
   g_free (removal);

@@ -242,6 +242,36 @@ test_refused_listed (Fixture *f, gconstpointer data)
   g_assert_cmpuint (hkp_plugin_get_config_version (refused), ==, 2);
 }
 
+/* A file removed and put back while its plugin drains away: the plugin is loaded again, not left gone. */
+static void
+test_removed_and_back (Fixture *f, gconstpointer data)
+{
+  static const char text[] = "{\"module\": \"sleeper.so\", \"config\": {\"sleep_ms\": 800}}";
+  g_autoptr (GAsyncResult) removing = NULL;
+  g_autofree char *path = NULL;
+  HkpRescanSummary back;
+  HkpPlugin *plugin;
+
+  path = engine_fixture_write_plugin_path (f, "p", text);
+  engine_fixture_start (f, NULL);
+  /* A request holds the old instance while its drain runs. */
+  hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, NULL, NULL);
+  hkp_test_probe_wait_entered (1);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  hkp_engine_rescan_async (f->engine, hkp_test_store_result, &removing);
+  g_assert_cmpint (hkp_plugin_get_state (engine_fixture_lookup (f, "p")), ==, HKP_PLUGIN_STATE_UNLOADING);
+  g_free (engine_fixture_write_plugin_path (f, "p", text));
+  back = rescan (f);
+  g_assert_cmpuint (back.removed + back.added, ==, 0);
+  hkp_test_wait_result (&removing);
+  g_assert_true (hkp_engine_rescan_finish (f->engine, removing, NULL, NULL));
+  plugin = engine_fixture_lookup (f, "p");
+  while (hkp_plugin_get_state (plugin) == HKP_PLUGIN_STATE_LOADING)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (hkp_plugin_get_state (plugin), ==, HKP_PLUGIN_STATE_ACTIVE);
+  g_assert_true (hkp_test_log_contains ("came back while plugin p was removed; loading it again"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -253,6 +283,7 @@ main (int argc, char **argv)
   ADD ("/rescan/edit-enables-and-disables", test_edit_enables_and_disables);
   ADD ("/rescan/fixed-file", test_fixed_file);
   ADD ("/rescan/refused-listed", test_refused_listed);
+  ADD ("/rescan/removed-and-back", test_removed_and_back);
 #undef ADD
   return g_test_run ();
 }
