@@ -116,6 +116,8 @@ watchdog_destroy (HkpWatchdog *watchdog)
 void
 hkp_watchdog_free (HkpWatchdog *watchdog)
 {
+  gboolean orphaned;
+
   if (watchdog == NULL)
     return;
   g_mutex_lock (&watchdog->lock);
@@ -124,10 +126,11 @@ hkp_watchdog_free (HkpWatchdog *watchdog)
   g_mutex_unlock (&watchdog->lock);
   g_thread_join (watchdog->thread);
   g_mutex_lock (&watchdog->lock);
-  /* A queue still in use (an instance whose plugin code never returned) frees the watchdog when it goes. */
-  watchdog->orphaned = watchdog->queues->len > 0;
+  /* A queue still in use (an instance whose plugin code never returned) frees the watchdog when it goes: from
+   * the unlock on, that may be at any moment, so the watchdog is not read again here. */
+  orphaned = watchdog->orphaned = watchdog->queues->len > 0;
   g_mutex_unlock (&watchdog->lock);
-  if (!watchdog->orphaned)
+  if (!orphaned)
     watchdog_destroy (watchdog);
 }
 
