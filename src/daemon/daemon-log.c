@@ -39,7 +39,7 @@ field_value (const GLogField *fields, gsize n_fields, const char *key)
 
 /*
  * Appends message to line as one line: control characters (C0 but tab, DEL,
- * C1) are written as escapes, so that no text (a plugin's log line, a
+ * C1) are written as escapes, and a backslash as two, so that no text (a plugin's log line, a
  * client's input in an error) can start a line of its own and pass for
  * another plugin's or the daemon's.
  */
@@ -47,7 +47,9 @@ static void
 append_one_line (GString *line, const char *message)
 {
   for (const guchar *p = (const guchar *) message; *p != '\0'; p++)
-    if (*p == '\n')
+    if (*p == '\\')
+      g_string_append (line, "\\\\");
+    else if (*p == '\n')
       g_string_append (line, "\\n");
     else if (*p == '\r')
       g_string_append (line, "\\r");

@@ -438,13 +438,14 @@ test_log_line (Fixture *f, gconstpointer data)
     const GLogField forging[] = {
       { "MESSAGE",
         "a\n12:00:00.000 critical [other] b\r\x1b[2Jc\td\x7f\xc2\x85"
-        "e",
+        "e\\n",
         -1 },
       { "PLUGIN", "forger", -1 },
     };
     g_autofree char *one = daemon_log_format_line (G_LOG_LEVEL_WARNING, forging, G_N_ELEMENTS (forging));
 
-    assert_contains (one, "warning  [forger] a\\n12:00:00.000 critical [other] b\\r\\x1b[2Jc\td\\x7f\\u0085e\n");
+    /* A backslash of the message is doubled: its "\\n" is not a line break escaped. */
+    assert_contains (one, "warning  [forger] a\\n12:00:00.000 critical [other] b\\r\\x1b[2Jc\td\\x7f\\u0085e\\\\n\n");
     g_assert_true (strchr (one, '\n') == one + strlen (one) - 1);
   }
 }
