@@ -33,6 +33,7 @@ typedef struct {
   HkpManifest *previous; /* what was in force */
   guint version; /* the history version saved for this change, 0 until then */
   HkpPendingFile *pending;
+  char *disk_text; /* the file as the change began (NULL: unreadable), to tell an edit made meanwhile */
   GError *error; /* why the file could not be committed */
 } Change;
 
@@ -47,6 +48,7 @@ change_free (Change *change)
   g_clear_pointer (&change->manifest, hkp_manifest_unref);
   g_clear_pointer (&change->previous, hkp_manifest_unref);
   g_clear_pointer (&change->pending, hkp_pending_file_free);
+  g_free (change->disk_text);
   g_clear_error (&change->error);
   g_free (change);
 }
@@ -118,13 +120,28 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
                               change->what, change->plugin->name, change->error->message));
 }
 
-/* Whether plugin's file no longer holds what the engine last read or wrote there (or is gone). */
-static gboolean
-file_edited_meanwhile (HkpPlugin *plugin)
+/* Reads plugin's file now: its text, or NULL (with *gone TRUE if there is no file). */
+static char *
+read_plugin_file (HkpPlugin *plugin, gboolean *gone)
 {
-  g_autofree char *text = hkp_file_read_regular (plugin->file, HKP_MANIFEST_MAX_SIZE, NULL, NULL);
+  g_autoptr (GError) error = NULL;
+  char *text = hkp_file_read_regular (plugin->file, HKP_MANIFEST_MAX_SIZE, NULL, &error);
 
-  return text == NULL || plugin->file_text == NULL || strcmp (text, plugin->file_text) != 0;
+  *gone = text == NULL && g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  return text;
+}
+
+/* Whether change's file was edited or removed since the change began; a file that cannot be read tells nothing. */
+static gboolean
+file_edited_meanwhile (Change *change)
+{
+  g_autofree char *now = NULL;
+  gboolean gone;
+
+  if (change->disk_text == NULL)
+    return FALSE;
+  now = read_plugin_file (change->plugin, &gone);
+  return now != NULL ? strcmp (now, change->disk_text) != 0 : gone;
 }
 
 static void
@@ -134,6 +151,7 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   Change *change = g_task_get_task_data (task);
   HkpPlugin *plugin = change->plugin;
   GError *error = NULL;
+  gboolean saved = TRUE;
 
   if (!hkp_engine_apply_finish (change->engine, result, &error))
     {
@@ -141,15 +159,15 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  /* Someone edited the file while the change ran: the edit is kept for the next rescan, never written over. */
-  if (change->pending != NULL && file_edited_meanwhile (plugin))
+  /*
+   * Someone edited the file while the change ran: the edit is kept, never
+   * written over.  The engine holds the change's text as the file's, so the
+   * next rescan finds the edit and applies it.
+   */
+  if (change->pending != NULL && file_edited_meanwhile (change))
     {
-      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name,
-                      "plugin %s: %s applied, but %s was edited meanwhile: the edit is kept, not written over, and "
-                      "applies at the next rescan",
-                      plugin->name, change->what, plugin->file);
+      saved = FALSE;
       g_clear_pointer (&change->pending, hkp_pending_file_free);
-      g_clear_pointer (&change->new_text, g_free); /* file_text stays what the file held before */
     }
   /* The new instance serves: now make the file durable. */
   if (change->pending != NULL &&
@@ -163,19 +181,24 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   hkp_config_history_prune (change->engine->state_dir, plugin->name, history_limit (change->engine));
-  if (change->new_text != NULL)
-    {
-      g_free (plugin->file_text);
-      plugin->file_text = g_steal_pointer (&change->new_text);
-      plugin->file_refused = FALSE;
-    }
+  g_free (plugin->file_text);
+  plugin->file_text = g_steal_pointer (&change->new_text);
+  plugin->file_refused = FALSE;
   if (change->previous == NULL || change->previous->priority != change->manifest->priority)
     hkp_engine_reorder (change->engine, plugin);
   hkp_plugin_set_config_version (plugin, change->version);
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
-                    HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", HKP_LOG_FIELD_WHO, change->who,
-                    "MESSAGE", "plugin %s: %s applied and saved as config version %u (%s)", plugin->name, change->what,
-                    plugin->config_version, change->who);
+  if (saved)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
+                      HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", HKP_LOG_FIELD_WHO, change->who,
+                      "MESSAGE", "plugin %s: %s applied and saved as config version %u (%s)", plugin->name,
+                      change->what, plugin->config_version, change->who);
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
+                      HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", HKP_LOG_FIELD_WHO, change->who,
+                      "MESSAGE",
+                      "plugin %s: %s applied as config version %u (%s), not saved: %s was edited meanwhile; the edit "
+                      "is kept and applies at the next rescan",
+                      plugin->name, change->what, plugin->config_version, change->who, plugin->file);
   change_return (task, NULL);
 }
 
@@ -259,11 +282,18 @@ hkp_engine_change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, co
       g_object_unref (task);
       return;
     }
-  if (!hkp_engine_claim_change (engine, plugin, &error))
+  /* Disabling loads nothing new: it is never held off by old instances still loaded. */
+  if (change->manifest->enabled ? !hkp_engine_claim_change (engine, plugin, &error)
+                                : !hkp_engine_claim (engine, plugin, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
       return;
+    }
+  if (change->write_file)
+    {
+      gboolean gone;
+      change->disk_text = read_plugin_file (plugin, &gone);
     }
   /* A config the plugin refuses is refused here, before anything starts: no reload, nothing counted. */
   if (change->manifest->enabled)

@@ -133,9 +133,10 @@ gboolean hkp_engine_can_claim (HkpEngine *engine, HkpPlugin *plugin, GError **er
 gboolean hkp_engine_claim (HkpEngine *engine, HkpPlugin *plugin, GError **error);
 
 /*
- * Claims plugin for an operator's change (reload, config, enable, disable,
- * an edited file): as hkp_engine_claim(), and Busy too while two earlier
- * instances of a serving plugin are still loaded, draining or stuck.
+ * Claims plugin for a change that loads a new instance in place of a
+ * serving one (reload, config, enable, rollback, restore, an edited file, a
+ * restart of an unhealthy plugin): as hkp_engine_claim(), and Busy too while
+ * two earlier instances of it are still loaded, draining or stuck.
  */
 gboolean hkp_engine_claim_change (HkpEngine *engine, HkpPlugin *plugin, GError **error);
 

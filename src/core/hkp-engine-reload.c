@@ -231,8 +231,9 @@ on_exclusive_drained (GObject *source, GAsyncResult *result, gpointer user_data)
   apply->plugin->cancelled_by_drain += outcome.cancelled;
   if (gate == NULL)
     {
-      /* Calls into the old instance ignored cancellation: it cannot be shut down, so it serves on. */
+      /* Calls into the old instance ignored cancellation: it cannot be shut down, so it serves on (not draining). */
       apply->paused_from->keep_instance = TRUE;
+      hkp_slot_remove_stuck (apply->plugin->slot, apply->paused_from);
       hkp_slot_swap_gate (apply->plugin->slot, hkp_gate_new (HKP_GATE_SERVE, apply->plugin->instance),
                           hkp_gate_free_drained, NULL);
       hkp_plugin_set_state (apply->plugin, HKP_PLUGIN_STATE_ACTIVE, NULL);

@@ -267,7 +267,7 @@ on_restart_due (gpointer user_data)
   g_clear_pointer (&watch->restart_timer, g_source_unref);
   /* A change since has put another instance in: it was never found unhealthy. */
   if (plugin->manifest == NULL || plugin->state != HKP_PLUGIN_STATE_ACTIVE ||
-      plugin->reload_count != watch->restart_for || !hkp_engine_claim (watch->engine, plugin, &error))
+      plugin->reload_count != watch->restart_for || !hkp_engine_claim_change (watch->engine, plugin, &error))
     return G_SOURCE_REMOVE;
   g_array_append_val (watch->restart_times, now);
   plugin->restart_count++;

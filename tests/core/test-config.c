@@ -282,6 +282,8 @@ test_init_fails (Fixture *f, gconstpointer data)
     strstr (hkp_plugin_get_last_error (engine_fixture_lookup (f, "p")), "cannot open /var/lib/geoip.mmdb"));
 }
 
+static guint rescan_changed (Fixture *f);
+
 /*
  * An operator edits the plugin's file while a config change over the API
  * runs: the change is applied, the edit is not written over, and the next
@@ -290,10 +292,9 @@ test_init_fails (Fixture *f, gconstpointer data)
 static void
 test_file_edited_during_change (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GAsyncResult) change = NULL, rescanned = NULL;
+  g_autoptr (GAsyncResult) change = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *path = NULL, *edited = NULL, *on_disk = NULL, *config = NULL;
-  HkpRescanSummary summary = { 0 };
 
   /* Instances from the second on take 300 ms to start: the edit lands while the change's one does. */
   engine_fixture_write_plugin (
@@ -306,21 +307,53 @@ test_file_edited_during_change (Fixture *f, gconstpointer data)
   hkp_test_wait_result (&change);
   g_assert_true (hkp_engine_change_finish (f->engine, change, &error));
   g_assert_no_error (error);
-  g_assert_true (hkp_test_log_contains ("was edited meanwhile: the edit is kept"));
+  g_assert_true (hkp_test_log_contains ("not saved: "));
+  g_assert_true (hkp_test_log_contains ("was edited meanwhile; the edit is kept and applies at the next rescan"));
   g_assert_true (g_file_get_contents (path, &on_disk, NULL, NULL));
   g_assert_cmpstr (on_disk, ==, edited);
   config = hkp_engine_get_config (f->engine, "p", NULL);
   g_assert_cmpstr (config, ==, "{\"init_delay_ms\":300,\"init_delay_from\":2,\"sleep_ms\":1}");
 
-  hkp_engine_rescan_async (f->engine, hkp_test_store_result, &rescanned);
-  hkp_test_wait_result (&rescanned);
-  g_assert_true (hkp_engine_rescan_finish (f->engine, rescanned, &summary, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (summary.changed, ==, 1);
-  hkp_rescan_summary_clear (&summary);
+  g_assert_cmpuint (rescan_changed (f), ==, 1);
   g_free (config);
   config = hkp_engine_get_config (f->engine, "p", NULL);
   g_assert_cmpstr (config, ==, "{\"sleep_ms\":2}");
+}
+
+/* Rescans the config directory; returns how many files changed. */
+static guint
+rescan_changed (Fixture *f)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_auto (HkpRescanSummary) summary = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  hkp_engine_rescan_async (f->engine, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_true (hkp_engine_rescan_finish (f->engine, result, &summary, &error));
+  g_assert_no_error (error);
+  return summary.changed;
+}
+
+/* A file a rescan refused is written over by the next change through the API, which builds on the good one. */
+static void
+test_refused_file_replaced_by_change (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  engine_fixture_start (f, NULL);
+  engine_fixture_write_plugin (f, "p", "{\"module\": \"answer.so\", \"priority\": \"high\", \"config\": {}}");
+  g_assert_cmpuint (rescan_changed (f), ==, 0);
+  g_assert_nonnull (strstr (hkp_plugin_get_last_error (engine_fixture_lookup (f, "p")), "\"priority\""));
+  hkp_test_log_clear ();
+  g_assert_true (set_config (f, "{\"verdict\": \"deny\", \"reason\": \"v2\"}", &error));
+  g_assert_no_error (error);
+  g_assert_false (hkp_test_log_contains ("edited meanwhile"));
+  text = file_text (f);
+  g_assert_nonnull (strstr (text, "\"priority\" : 7"));
+  g_assert_nonnull (strstr (text, "\"reason\" : \"v2\""));
+  g_assert_cmpstr (hkp_plugin_get_last_error (engine_fixture_lookup (f, "p")), ==, "");
 }
 
 /* A change that would start a disabled plugin, and cannot, leaves it disabled: its requests still pass it by. */
@@ -515,6 +548,7 @@ main (int argc, char **argv)
   ADD ("/config/init-fails", test_init_fails);
   ADD ("/config/init-fails-when-disabled", test_init_fails_when_disabled);
   ADD ("/config/file-edited-during-change", test_file_edited_during_change);
+  ADD ("/config/refused-file-replaced-by-change", test_refused_file_replaced_by_change);
   ADD ("/config/fault-before-rename", test_fault_before_rename);
   ADD ("/config/redacted-kept", test_redacted_kept);
   ADD ("/config/numbers-saved", test_numbers_saved);

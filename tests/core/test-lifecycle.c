@@ -332,6 +332,16 @@ test_two_draining_at_most (Fixture *f, gconstpointer data)
   /* Teardown's shutdown drains them: their calls are cancelled and answered, nothing is lost. */
 }
 
+static gboolean
+set_enabled (Fixture *f, const char *name, gboolean enabled, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  hkp_engine_set_enabled_async (f->engine, name, enabled, "test", hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  return hkp_engine_change_finish (f->engine, result, error);
+}
+
 /*
  * Instances whose calls ignore cancellation outlive their drain: they stay
  * loaded, count among the two, and hold off every change, not only reloads.
@@ -343,10 +353,10 @@ test_two_draining_counts_stuck (Fixture *f, gconstpointer data)
   g_autoptr (GError) third = NULL, fourth = NULL;
   HkpPlugin *plugin;
 
-  /* Instances 1 and 2 hold their requests for 8 s, cancelled or not; the drain gives up after 0.1 + 1 s. */
+  /* Instances 1 and 2 hold their requests for 12 s, cancelled or not; the drain gives up after 0.1 + 1 s. */
   engine_fixture_write_plugin (f, "slow",
                                "{\"module\": \"sleeper.so\", \"drain_timeout_sec\": 0.1, \"call_timeout_ms\": 60000, "
-                               "\"config\": {\"sleep_ms\": 8000, \"sleep_instances\": 2, \"ignore_cancel\": true}}");
+                               "\"config\": {\"sleep_ms\": 12000, \"sleep_instances\": 2, \"ignore_cancel\": true}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
   for (guint round = 1; round <= 2; round++)
@@ -369,9 +379,12 @@ test_two_draining_counts_stuck (Fixture *f, gconstpointer data)
   g_assert_false (hkp_engine_change_finish (f->engine, change, &fourth));
   g_assert_error (fourth, HKP_ERROR, HKP_ERROR_BUSY);
   g_assert_cmpuint (hkp_plugin_get_reload_count (plugin), ==, 2);
+  /* Disabling loads nothing: it is never held off. */
+  g_assert_true (set_enabled (f, "slow", FALSE, NULL));
   /* Once their calls return they go, and changes go on. */
   while (hkp_plugin_get_draining (plugin) > 0)
     g_main_context_iteration (NULL, TRUE);
+  g_assert_true (set_enabled (f, "slow", TRUE, NULL));
   g_clear_error (&third);
   reload (f, "slow", &third);
   g_assert_no_error (third);
