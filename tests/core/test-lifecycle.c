@@ -304,6 +304,27 @@ test_drain_timeout (Fixture *f, gconstpointer data)
   g_ptr_array_unref (recorder.events);
 }
 
+/*
+ * Twice: a check that the plugin "slow" holds, then a reload, so that two
+ * earlier instances each hold one; after each, waits for the log line
+ * wait_line (if any) to have come that often.
+ */
+static void
+leave_two_draining (Fixture *f, HkpPlugin *plugin, const char *wait_line)
+{
+  for (guint round = 1; round <= 2; round++)
+    {
+      g_autoptr (GError) error = NULL;
+      hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, NULL, NULL);
+      hkp_test_probe_wait_entered (round);
+      reload (f, "slow", &error);
+      g_assert_no_error (error);
+      while (wait_line != NULL && hkp_test_log_count (wait_line) < round)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (hkp_plugin_get_draining (plugin), ==, round);
+    }
+}
+
 static void
 test_two_draining_at_most (Fixture *f, gconstpointer data)
 {
@@ -316,15 +337,7 @@ test_two_draining_at_most (Fixture *f, gconstpointer data)
                                "\"config\": {\"sleep_ms\": 10000, \"sleep_instances\": 2}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
-  for (guint round = 1; round <= 2; round++)
-    {
-      g_autoptr (GError) error = NULL;
-      hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, NULL, NULL);
-      hkp_test_probe_wait_entered (round);
-      reload (f, "slow", &error);
-      g_assert_no_error (error);
-      g_assert_cmpuint (hkp_plugin_get_draining (plugin), ==, round);
-    }
+  leave_two_draining (f, plugin, NULL);
   reload (f, "slow", &third);
   g_assert_error (third, HKP_ERROR, HKP_ERROR_BUSY);
   g_assert_cmpstr (third->message, ==, "two earlier instances of plugin slow are still draining");
@@ -359,18 +372,8 @@ test_two_draining_counts_stuck (Fixture *f, gconstpointer data)
                                "\"config\": {\"sleep_ms\": 12000, \"sleep_instances\": 2, \"ignore_cancel\": true}}");
   engine_fixture_start (f, NULL);
   plugin = engine_fixture_lookup (f, "slow");
-  for (guint round = 1; round <= 2; round++)
-    {
-      g_autoptr (GError) error = NULL;
-      hkp_engine_check_async (f->engine, "GET", "/", "", "192.0.2.1", NULL, NULL, NULL, NULL);
-      hkp_test_probe_wait_entered (round);
-      reload (f, "slow", &error);
-      g_assert_no_error (error);
-      while (hkp_test_log_count ("the old instance stays loaded until they do") < round)
-        g_main_context_iteration (NULL, TRUE);
-      g_assert_cmpuint (hkp_plugin_get_draining (plugin), ==, round);
-      g_assert_cmpuint (hkp_plugin_get_draining_requests (plugin), ==, round);
-    }
+  leave_two_draining (f, plugin, "the old instance stays loaded until they do");
+  g_assert_cmpuint (hkp_plugin_get_draining_requests (plugin), ==, 2);
   reload (f, "slow", &third);
   g_assert_error (third, HKP_ERROR, HKP_ERROR_BUSY);
   g_assert_cmpstr (third->message, ==, "two earlier instances of plugin slow are still draining");
