@@ -97,12 +97,16 @@ host_environment (void)
 {
   static const char *const passed[] = { "HKP_TEST_PROBE_FILE", "LSAN_OPTIONS", "UBSAN_OPTIONS" };
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
-  g_autofree char *preload = g_strdup_printf ("LD_PRELOAD=%s/libhkp-test-probe.so", hkp_test_plugin_build_dir ());
+  g_autofree char *probe = g_build_filename (hkp_test_plugin_build_dir (), "libhkp-test-probe.so", NULL);
+  g_autofree char *preload = g_strconcat ("LD_PRELOAD=", probe, NULL);
   /* Under ASan, a library preloaded ahead of its runtime is fine here: the probe has no interceptor. */
   g_autofree char *asan = g_strdup_printf ("ASAN_OPTIONS=%s%sverify_asan_link_order=0",
                                            g_getenv ("ASAN_OPTIONS") != NULL ? g_getenv ("ASAN_OPTIONS") : "",
                                            g_getenv ("ASAN_OPTIONS") != NULL ? ":" : "");
 
+  /* ld.so splits LD_PRELOAD at both: the hosts would load the probe late, and die of their filter. */
+  if (strpbrk (probe, " :") != NULL)
+    g_error ("%s: a space or colon in its path, which LD_PRELOAD cannot name; build elsewhere", probe);
   for (guint i = 0; i < G_N_ELEMENTS (passed); i++)
     if (g_getenv (passed[i]) != NULL)
       {
