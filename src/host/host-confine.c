@@ -114,47 +114,26 @@ typedef struct {
 } SyscallGroup;
 
 /* What every threaded glibc process does: exit, signals, futexes, identity, scheduling. */
-static const char *const group_default[] = { "arch_prctl",
-                                             "exit",
-                                             "exit_group",
-                                             "futex",
-                                             "get_robust_list",
-                                             "set_robust_list",
-                                             "getrandom",
-                                             "membarrier",
-                                             "restart_syscall",
-                                             "rseq",
-                                             "rt_sigreturn",
-                                             "sched_yield",
-                                             "set_tid_address",
-                                             "sched_getaffinity",
-                                             "sched_getparam",
-                                             "sched_getscheduler",
-                                             "getcpu",
-                                             "getpid",
-                                             "gettid",
-                                             "getppid",
-                                             "getuid",
-                                             "geteuid",
-                                             "getgid",
-                                             "getegid",
-                                             "getresuid",
-                                             "getresgid",
-                                             "getgroups",
-                                             "getpriority",
-                                             "getrlimit",
-                                             "getrusage",
-                                             "times",
-                                             "sysinfo",
-                                             "uname",
-                                             "rt_sigaction",
-                                             "rt_sigprocmask",
-                                             "rt_sigpending",
-                                             "rt_sigtimedwait",
-                                             "rt_sigsuspend",
-                                             "sigaltstack",
-                                             "pause",
-                                             NULL };
+static const char *const group_default[] = { "arch_prctl",      "exit",
+                                             "exit_group",      "futex",
+                                             "get_robust_list", "set_robust_list",
+                                             "getrandom",       "membarrier",
+                                             "restart_syscall", "rseq",
+                                             "rt_sigreturn",    "sched_yield",
+                                             "set_tid_address", "sched_getaffinity",
+                                             "sched_getparam",  "sched_getscheduler",
+                                             "getcpu",          "getpid",
+                                             "gettid",          "getppid",
+                                             "getuid",          "geteuid",
+                                             "getgid",          "getegid",
+                                             "getresuid",       "getresgid",
+                                             "getgroups",       "getpriority",
+                                             "getrlimit",       "getrusage",
+                                             "times",           "sysinfo",
+                                             "uname",           "rt_sigprocmask",
+                                             "rt_sigpending",   "rt_sigtimedwait",
+                                             "rt_sigsuspend",   "sigaltstack",
+                                             "pause",           NULL };
 /* malloc and friends. */
 static const char *const group_memory[] = { "brk",     "mmap",    "munmap", "mprotect", "mremap",
                                             "madvise", "mincore", "msync",  NULL };
@@ -319,9 +298,13 @@ on_sigsys (int sig, siginfo_t *info, void *context)
       record[HKP_HOST_RECORD_HEADER + 4 + i] = (uint8_t) (arch >> (8 * i));
     }
   host_channel_send_raw (violation_channel, record, sizeof record);
-  /* Die of SIGSYS itself, so the exit status says so too. */
-  sigaction (SIGSYS, &dfl, NULL);
-  syscall (SYS_tgkill, getpid (), syscall (SYS_gettid), SIGSYS);
+  /*
+   * Die of SIGSYS itself, so the exit status says so too: setting its action
+   * is what the filter kills the process for.  Where it can only refuse that
+   * (guard_sigsys()), exit.
+   */
+  if (sigaction (SIGSYS, &dfl, NULL) == 0)
+    syscall (SYS_tgkill, getpid (), syscall (SYS_gettid), SIGSYS);
   _exit (128 + SIGSYS);
 }
 
@@ -351,6 +334,35 @@ install_handler (HostChannel *channel, char *error, size_t error_size)
   return 0;
 }
 
+/*
+ * Signal handlers, but none for SIGSYS but ours (installed before the
+ * filter): a plugin that caught SIGSYS would make refused calls merely
+ * fail, unreported, and could probe the filter at leisure.  Setting a SIGSYS
+ * action ends the process, by SIGSYS: that is how our own handler, once it
+ * has reported the call, dies of it.  Where the filter cannot kill a whole
+ * process, setting it is refused.  Reading the action is allowed.
+ */
+static int
+guard_sigsys (scmp_filter_ctx ctx)
+{
+  const struct scmp_arg_cmp other[] = { SCMP_A0 (SCMP_CMP_NE, SIGSYS) };
+  const struct scmp_arg_cmp query[] = { SCMP_A0 (SCMP_CMP_EQ, SIGSYS), SCMP_A1 (SCMP_CMP_EQ, 0) };
+  const struct scmp_arg_cmp set[] = { SCMP_A0 (SCMP_CMP_EQ, SIGSYS), SCMP_A1 (SCMP_CMP_NE, 0) };
+  int nr = SCMP_SYS (rt_sigaction);
+  int r = seccomp_rule_add_array (ctx, SCMP_ACT_ALLOW, nr, 1, other);
+
+  if (r == 0)
+    r = seccomp_rule_add_array (ctx, SCMP_ACT_ALLOW, nr, 2, query);
+  if (r == 0)
+    {
+      r = seccomp_rule_add_array (ctx, SCMP_ACT_KILL_PROCESS, nr, 2, set);
+      /* Loaded through prctl (see below), a filter kills no whole process: the call is refused instead. */
+      if (r == -EINVAL)
+        r = seccomp_rule_add_array (ctx, SCMP_ACT_ERRNO (EPERM), nr, 2, set);
+    }
+  return r;
+}
+
 int
 host_confine_seccomp (HostChannel *channel, char *error, size_t error_size)
 {
@@ -374,6 +386,8 @@ host_confine_seccomp (HostChannel *channel, char *error, size_t error_size)
   r = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   if (r == -EINVAL)
     r = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_THREAD);
+  if (r == 0)
+    r = guard_sigsys (ctx);
   for (size_t i = 0; r == 0 && i < sizeof groups / sizeof groups[0]; i++)
     r = allow_group (ctx, groups[i].syscalls);
   if (r == 0)

@@ -1132,6 +1132,7 @@ typedef struct {
   guint init_timeout_ms;
   HkpErrorCode code;
   const char *message; /* a part of it */
+  const char *name; /* of the test, if not its module's */
 } StartError;
 
 static const StartError start_errors[] = {
@@ -1143,8 +1144,11 @@ static const StartError start_errors[] = {
   { "sleeper.so", "{\"init_delay_ms\": 60000}", 300, HKP_ERROR_TIMED_OUT, "did not finish within 300 ms" },
   /* Plugin code is confined from its first instruction: its constructor runs under the filter. */
   { "rogue-ctor.so", "{}", 0, HKP_ERROR_FAILED, "system call socket is not allowed in the plugin host (seccomp)" },
+  /* A plugin may not catch SIGSYS (refused calls would merely fail, unreported): trying ends its host. */
+  { "rogue.so", "{\"mode\": \"catch-sigsys\"}", 0, HKP_ERROR_FAILED, "killed by signal 31 (SIGSYS)",
+    "rogue-catches-sigsys" },
   /* A message the plugin wrote itself, 1 MiB long: what the daemon keeps of it is short. */
-  { "rogue.so", "{\"mode\": \"fail-long\"}", 0, HKP_ERROR_INIT_FAILED, "FFFFFFFF" },
+  { "rogue.so", "{\"mode\": \"fail-long\"}", 0, HKP_ERROR_INIT_FAILED, "FFFFFFFF", "rogue-fails-long" },
 };
 
 static void
@@ -1323,7 +1327,8 @@ main (int argc, char **argv)
   g_test_add_func ("/host/leak-check", test_leak_check);
   for (guint i = 0; i < G_N_ELEMENTS (start_errors); i++)
     {
-      g_autofree char *path = g_strdup_printf ("/host/start-error/%s", start_errors[i].module);
+      g_autofree char *path = g_strdup_printf (
+        "/host/start-error/%s", start_errors[i].name != NULL ? start_errors[i].name : start_errors[i].module);
       g_test_add_data_func (path, &start_errors[i], test_start_error);
     }
   g_test_add_func ("/host/start-error/no-program", test_no_program);

@@ -8,11 +8,14 @@
  *     a message of ROGUE_TEXT_BYTES) twice for each of the ids 1 to 16, then accepts.
  *   log-long-domain: init sends a LOG record "rogue: long domain" whose GLib
  *     domain is ROGUE_TEXT_BYTES of "D".
+ *   catch-sigsys: init installs a SIGSYS handler of its own (so that refused
+ *     calls would merely fail), then makes one.
  * Built as rogue-ctor.so with ROGUE_CONSTRUCTOR, its constructor calls
  * socket(), which the host's system-call filter must refuse: plugin code
  * runs confined from its first instruction.
  */
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -66,6 +69,11 @@ send_raw (const HkpHostRecord *record)
 typedef struct {
   char *mode;
 } Rogue;
+
+static void
+ignore_signal (int sig)
+{
+}
 
 static gboolean initialised; /* validate_config is called before init too */
 
@@ -121,6 +129,16 @@ rogue_init (const char *config_json, void **instance, char *error, size_t error_
       record.strs[0] = hkp_host_string (domain);
       record.strs[1] = hkp_host_string ("rogue: long domain");
       send_raw (&record);
+    }
+  if (g_str_equal (mode, "catch-sigsys"))
+    {
+      struct sigaction quiet = { .sa_handler = ignore_signal };
+      int fd;
+
+      sigaction (SIGSYS, &quiet, NULL);
+      fd = socket (AF_UNIX, SOCK_STREAM, 0);
+      snprintf (error, error_size, "rogue: caught SIGSYS, socket() gave %d", fd);
+      return -1;
     }
   initialised = TRUE;
   *instance = g_new0 (Rogue, 1);
