@@ -16,6 +16,7 @@
 #include "hkp-audit.h"
 #include "hkp-error.h"
 #include "hkp-log.h"
+#include "hkp-util.h"
 
 /* ---- the table ---------------------------------------------------------- */
 
@@ -106,12 +107,17 @@ const BusChange bus_changes[BUS_N_CHANGES] = {
 
 /* ---- errors ------------------------------------------------------------- */
 
+/* The longest error message sent on the bus, in bytes. */
+#define BUS_ERROR_MESSAGE_MAX 65536
+
 int
 bus_error_from_gerror (sd_bus_error *ret_error, const GError *error)
 {
   HkpErrorCode code = error->domain == HKP_ERROR ? (HkpErrorCode) error->code : HKP_ERROR_FAILED;
   /* sd-bus sends no reply at all with a message that is not UTF-8: the caller would wait for its timeout. */
-  g_autofree char *message = g_utf8_make_valid (error->message, -1);
+  g_autofree char *valid = g_utf8_make_valid (error->message, -1);
+  /* Nor one over the bus's size limit: dbus-daemon would drop the daemon instead.  No error needs more. */
+  g_autofree char *message = hkp_utf8_truncate (valid, BUS_ERROR_MESSAGE_MAX);
 
   return sd_bus_error_set (ret_error, hkp_error_code_to_dbus_name (code), message);
 }

@@ -250,18 +250,14 @@ HkpPlugin *
 hkp_engine_find (HkpEngine *engine, const char *name, GError **error)
 {
   HkpPlugin *plugin = name != NULL ? hkp_engine_lookup (engine, name) : NULL;
+  g_autofree char *why = NULL;
 
   /* A file with a bad name still makes a (failed) plugin, so look it up before judging the name. */
   if (plugin != NULL)
     return plugin;
-  if (!hkp_plugin_name_is_valid (name))
-    {
-      g_autofree char *shown = name != NULL ? g_utf8_make_valid (name, -1) : g_strdup ("");
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_NAME,
-                   "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'", shown);
-    }
-  else
-    g_set_error (error, HKP_ERROR, HKP_ERROR_NO_SUCH_PLUGIN, "no plugin named \"%s\"", name);
+  why = hkp_plugin_name_describe_unknown (name);
+  g_set_error_literal (error, HKP_ERROR,
+                       hkp_plugin_name_is_valid (name) ? HKP_ERROR_NO_SUCH_PLUGIN : HKP_ERROR_INVALID_NAME, why);
   return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include "hkp-error.h"
 #include "hkp-file.h"
 #include "hkp-json.h"
+#include "hkp-util.h"
 
 #define MANIFEST_SUFFIX ".json"
 
@@ -29,6 +30,23 @@ hkp_plugin_name_is_valid (const char *name)
     if (!g_ascii_islower (name[i]) && !g_ascii_isdigit (name[i]) && name[i] != '_' && name[i] != '-')
       return FALSE;
   return TRUE;
+}
+
+/* How much of a name that is not a plugin name an error quotes, in bytes. */
+#define NAME_SHOWN_MAX 80
+
+char *
+hkp_plugin_name_describe_unknown (const char *name)
+{
+  g_autofree char *valid = NULL, *shown = NULL;
+
+  if (hkp_plugin_name_is_valid (name))
+    return g_strdup_printf ("no plugin named \"%s\"", name);
+  /* A client's input: never more than a little of it (a D-Bus reply over the bus's limit costs the daemon its bus). */
+  valid = name != NULL ? g_utf8_make_valid (name, -1) : g_strdup ("");
+  shown = hkp_utf8_truncate (valid, NAME_SHOWN_MAX);
+  return g_strdup_printf ("\"%s%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'", shown,
+                          strlen (shown) < strlen (valid) ? "…" : "");
 }
 
 char *

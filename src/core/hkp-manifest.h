@@ -63,6 +63,13 @@ typedef struct {
 /* Returns TRUE if name matches [a-z0-9][a-z0-9_-]{0,63}. */
 gboolean hkp_plugin_name_is_valid (const char *name);
 
+/*
+ * Returns why name (NULL: none given) names no plugin, for an error:
+ * "no plugin named …" if it is a plugin name, else that it is not one,
+ * quoting at most 80 bytes of it.  Caller frees.
+ */
+char *hkp_plugin_name_describe_unknown (const char *name);
+
 /* Returns the plugin name a file name declares ("a.json" → "a"), or NULL if it is no plugin file; caller frees. */
 char *hkp_manifest_name_from_filename (const char *filename);
 

@@ -394,11 +394,10 @@ named_plugin (const HttpApiRequest *request, HttpSnapshot *snapshot, gboolean ch
   valid = hkp_plugin_name_is_valid (plugin);
   if (g_hash_table_contains (snapshot->configs, plugin) || (change && valid))
     return g_steal_pointer (&plugin);
-  if (valid)
-    http_api_error (out, 404, plugin, "no plugin named \"%s\"", plugin);
-  else
-    http_api_error (out, 400, plugin, "\"%s\" is not a plugin name: names are 1 to 64 of a-z, 0-9, '_' and '-'",
-                    plugin);
+  {
+    g_autofree char *why = hkp_plugin_name_describe_unknown (plugin);
+    http_api_error (out, valid ? 404 : 400, plugin, "%s", why);
+  }
   return NULL;
 }
 

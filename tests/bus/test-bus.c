@@ -333,6 +333,17 @@ test_methods (Fixture *f, gconstpointer data)
                          "org.hkp.PluginManager1.Error.NoSuchPlugin", "no plugin named \"nope\"");
   hkp_test_assert_error (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPlugin", "Not A Name", NULL, NULL),
                          "org.freedesktop.DBus.Error.InvalidArgs", "is not a plugin name");
+  /* Quoted, a name near the bus's message limit would make a reply over it, and cost the daemon its bus: an error
+   * quotes a little of the name, whatever its length. */
+  {
+    g_autofree char *huge = g_strnfill (4 * 1024 * 1024, 'x');
+    g_autofree char *error = hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetPlugin", huge, NULL, NULL);
+
+    g_assert_nonnull (error);
+    g_assert_cmpuint (strlen (error), <, 300);
+    hkp_test_assert_error (g_steal_pointer (&error), "org.freedesktop.DBus.Error.InvalidArgs",
+                           "…\" is not a plugin name");
+  }
 
   g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, &status));
   status_json = hkp_test_reply_string (status);
