@@ -29,6 +29,9 @@
 #define EXIT_AFTER_EOF_USEC G_USEC_PER_SEC
 #define GRACE_MIN_MS 1000
 
+/* How long a host whose socket refused a send for good has to be seen ending, before it is killed for it. */
+#define WRITE_BROKEN_GRACE_USEC (G_USEC_PER_SEC / 2)
+
 /* ---- sending ---------------------------------------------------------------------------------------------------- */
 
 static void
@@ -80,6 +83,8 @@ hkp_host_flush (HkpHost *host)
   gboolean full = FALSE;
 
   g_mutex_lock (&host->lock);
+  if (host->write_broken_at != 0)
+    host->out.len = 0; /* nothing reaches it any more: its calls end with it */
   if (host->writing || host->out.len == 0 || host->state == HKP_HOST_STATE_ENDED)
     {
       g_mutex_unlock (&host->lock);
@@ -90,6 +95,7 @@ hkp_host_flush (HkpHost *host)
     {
       HkpHostBuf taken = host->out;
       gsize done = 0;
+      gboolean broken = FALSE;
 
       host->out = spare;
       host->out_writing = taken.len;
@@ -99,12 +105,29 @@ hkp_host_flush (HkpHost *host)
           ssize_t n = send (host->fd, taken.data + done, taken.len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
           if (n < 0 && errno == EINTR)
             continue;
+          /* EPIPE, ECONNRESET: the host shut its reading side, or is going; the socket stays writable for poll(). */
+          broken = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK;
           if (n <= 0)
-            break; /* full, or the host is gone: the I/O thread finds out which */
+            break; /* full, or broken */
           done += (gsize) n;
         }
       g_mutex_lock (&host->lock);
       host->out_writing = 0;
+      if (broken)
+        {
+          /*
+           * A host that is ending (killed, crashed) closes its socket first:
+           * it gets a moment to be seen gone, with its own end.  One still
+           * there then has shut its reading side: run_deadlines() kills it.
+           */
+          if (host->write_broken_at == 0)
+            {
+              host->write_broken_at = g_get_monotonic_time ();
+              hkp_host_arm_timer_locked (host, host->write_broken_at + WRITE_BROKEN_GRACE_USEC);
+            }
+          taken.len = done = 0;
+          host->out.len = 0;
+        }
       hkp_host_buf_consume (&taken, done);
       if (taken.len > 0)
         {
@@ -361,6 +384,13 @@ run_deadlines (HkpHost *host)
     }
   else if (call != NULL && host->kill_reason == NULL)
     next = MIN (next, call->kill_at);
+  if (host->write_broken_at != 0 && host->kill_reason == NULL)
+    {
+      if (now >= host->write_broken_at + WRITE_BROKEN_GRACE_USEC)
+        hkp_host_kill_locked (host, "killed: it stopped reading what the daemon sends it");
+      else
+        next = MIN (next, host->write_broken_at + WRITE_BROKEN_GRACE_USEC);
+    }
   if (host->health_callback != NULL)
     {
       if (host->health_deadline <= now)

@@ -95,6 +95,7 @@ struct _HkpHost {
   gboolean kill_requested; /* before the process existed */
   gboolean abandoned; /* the last reference went while the I/O thread ran */
   char *kill_reason; /* why we killed it, if we did */
+  gint64 write_broken_at; /* monotonic µs a send failed for good (0: never): nothing more is sent */
   char *seccomp_why;
   char *end; /* how it ended, once reaped */
   int wait_status;

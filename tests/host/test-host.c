@@ -942,6 +942,29 @@ test_rogue_texts (void)
   g_assert_true (hkp_host_stop (host, 5000));
 }
 
+/*
+ * A host that shuts its socket's reading side, its threads kept from
+ * noticing: the daemon's next send fails for good, and the host is killed
+ * at once, saying why (the daemon once retried that send in a busy loop).
+ */
+static void
+test_rogue_stops_reading (void)
+{
+  g_autoptr (Calls) calls = calls_new (2);
+  g_autoptr (HkpHost) host = NULL;
+
+  hkp_test_log_clear ();
+  host = start_host ("rogue", "rogue.so", "{\"mode\": \"stop-reading\"}");
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  send_request (host, calls, 0, "/first", "", 0);
+  hkp_test_wait_log ("rogue: stopped reading");
+  send_request (host, calls, 1, "/second", "", 0);
+  calls_wait_exit (calls);
+  g_assert_cmpstr (calls->why, ==, "killed: it stopped reading what the daemon sends it");
+  calls_wait (calls, 2);
+  g_assert_cmpint (calls->results[1].outcome, ==, HKP_HOST_GONE);
+}
+
 /* The helper process of test_parent_death: starts a host whose init never returns, and waits to be killed. */
 static int
 spawn_host_and_wait (void)
@@ -1317,6 +1340,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/confinement", test_confinement);
   g_test_add_func ("/host/as-packaged-unit", test_as_packaged_unit);
   g_test_add_func ("/host/rogue-texts", test_rogue_texts);
+  g_test_add_func ("/host/rogue-stops-reading", test_rogue_stops_reading);
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);

@@ -10,6 +10,10 @@
  *     domain is ROGUE_TEXT_BYTES of "D".
  *   catch-sigsys: init installs a SIGSYS handler of its own (so that refused
  *     calls would merely fail), then makes one.
+ *   stop-reading: the first handle() parks every other thread of the host
+ *     (SIGUSR1), shuts the socket's reading side, logs "rogue: stopped
+ *     reading" and parks itself: the host reads nothing more, and no thread
+ *     of it notices.
  * Built as rogue-ctor.so with ROGUE_CONSTRUCTOR, its constructor calls
  * socket(), which the host's system-call filter must refuse: plugin code
  * runs confined from its first instruction.
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hkp-host-protocol.h"
@@ -75,6 +80,31 @@ ignore_signal (int sig)
 {
 }
 
+static void
+park_thread (int sig)
+{
+  for (;;)
+    pause ();
+}
+
+/* Parks every other thread of the process, then shuts the socket's reading side and parks this one. */
+static void
+stop_reading (void)
+{
+  struct sigaction park = { .sa_handler = park_thread };
+  g_autoptr (GDir) tasks = g_dir_open ("/proc/self/task", 0, NULL);
+  long self = syscall (SYS_gettid);
+  const char *task;
+
+  sigaction (SIGUSR1, &park, NULL);
+  while (tasks != NULL && (task = g_dir_read_name (tasks)) != NULL)
+    if (atol (task) != self)
+      syscall (SYS_tgkill, getpid (), atol (task), SIGUSR1);
+  shutdown (HOST_SOCKET_FD, SHUT_RD);
+  g_warning ("rogue: stopped reading");
+  park_thread (0);
+}
+
 static gboolean initialised; /* validate_config is called before init too */
 
 static int
@@ -105,6 +135,7 @@ rogue_init (const char *config_json, void **instance, char *error, size_t error_
   g_autoptr (JsonObject) config = test_plugin_parse_config (config_json, error, error_size);
   const char *mode;
   HkpHostRecord record;
+  Rogue *rogue;
 
   if (config == NULL)
     return -1;
@@ -141,20 +172,29 @@ rogue_init (const char *config_json, void **instance, char *error, size_t error_
       return -1;
     }
   initialised = TRUE;
-  *instance = g_new0 (Rogue, 1);
+  rogue = g_new0 (Rogue, 1);
+  rogue->mode = g_strdup (mode);
+  *instance = rogue;
   return 0;
 }
 
 static hkp_verdict
 rogue_handle (void *instance, const hkp_request *request, hkp_response *response)
 {
+  Rogue *rogue = instance;
+
+  if (g_str_equal (rogue->mode, "stop-reading"))
+    stop_reading ();
   return HKP_VERDICT_CONTINUE;
 }
 
 static void
 rogue_shutdown (void *instance)
 {
-  g_free (instance);
+  Rogue *rogue = instance;
+
+  g_free (rogue->mode);
+  g_free (rogue);
 }
 
 static hkp_plugin_descriptor descriptor = {
