@@ -11,11 +11,13 @@
 #include "bus-private.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "bus-polkit.h"
 #include "hkp-audit.h"
 #include "hkp-error.h"
 #include "hkp-log.h"
+#include "hkp-manifest.h"
 #include "hkp-util.h"
 
 /* ---- the table ---------------------------------------------------------- */
@@ -106,6 +108,10 @@ const BusChange bus_changes[BUS_N_CHANGES] = {
 };
 
 /* ---- errors ------------------------------------------------------------- */
+
+/* Changes of one unprivileged uid, and of all of them, that may wait for polkit and their outcome at once. */
+#define PENDING_PER_UID_MAX 4
+#define PENDING_UNPRIVILEGED_MAX 32
 
 /* The longest error message sent on the bus, in bytes. */
 #define BUS_ERROR_MESSAGE_MAX 65536
@@ -217,6 +223,33 @@ bus_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* The bus said who the caller is: authorize, then run. */
+/*
+ * Whether call, of an unprivileged uid, may wait for polkit and its outcome:
+ * a few per uid, and a bounded number in all, so that no local user can fill
+ * the daemon's outstanding polkit calls (dbus-daemon allows 128) and lock the
+ * admins out, nor hold memory without bound.  root and the daemon's own uid
+ * are never held back.
+ */
+static gboolean
+caller_may_wait (BusService *service, BusCall *call)
+{
+  GHashTableIter iter;
+  gpointer key;
+  guint same = 0, unprivileged = 0;
+
+  g_hash_table_iter_init (&iter, service->pending_calls);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      BusCall *other = key;
+
+      if (other == call || other->uid == (uid_t) -1 || other->uid == 0 || other->uid == service->own_uid)
+        continue;
+      unprivileged++;
+      same += other->uid == call->uid;
+    }
+  return same < PENDING_PER_UID_MAX && unprivileged < PENDING_UNPRIVILEGED_MAX;
+}
+
 static int
 on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 {
@@ -231,6 +264,12 @@ on_caller_uid (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
     }
   call->uid = uid;
   call->who = g_strdup_printf ("uid %u via D-Bus", (unsigned) uid);
+  if (uid != 0 && uid != service->own_uid && !caller_may_wait (service, call))
+    {
+      bus_call_refuse (call, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                       "too many changes are waiting for their authorization or outcome: try again later");
+      return 0;
+    }
   if (service->use_polkit)
     bus_polkit_check (call);
   else if (uid != service->own_uid)
@@ -261,6 +300,11 @@ bus_change_start_version (BusService *service, sd_bus_message *message, BusChang
 
   if (name != NULL && hkp_engine_find (service->engine, name, &error) == NULL)
     return bus_error_from_gerror (ret_error, error);
+  /* Before anything is kept or asked: a config the engine would refuse for its size waits for no authorization. */
+  if (json != NULL && strlen (json) > HKP_MANIFEST_MAX_SIZE)
+    return sd_bus_error_setf (ret_error, hkp_error_code_to_dbus_name (HKP_ERROR_INVALID_CONFIG),
+                              "the config is %zu bytes, more than the %d allowed", strlen (json),
+                              HKP_MANIFEST_MAX_SIZE);
   call = g_new0 (BusCall, 1);
   call->service = service;
   call->message = sd_bus_message_ref (message);

@@ -8,6 +8,7 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -348,6 +349,103 @@ on_mock_called (sd_bus_message *message, void *userdata, sd_bus_error *ret_error
   return 0;
 }
 
+/* Runs busctl as uid (65534 nobody, 33 www-data) on the test bus. */
+#define BUSCTL_AS(uid, ...) \
+  hkp_test_busctl_as (f->bus->address, (uid), (const char *const[]){ __VA_ARGS__, NULL }, &out, &err)
+
+static int
+on_mock_counted (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  const char *method = NULL;
+
+  if (sd_bus_message_read (message, "s", &method) > 0 && g_str_equal (method, "CheckAuthorization"))
+    (*(guint *) userdata)++;
+  return 0;
+}
+
+/* Processes f->client's messages until *count reaches n (bounded). */
+static void
+wait_count (Fixture *f, const guint *count, guint n)
+{
+  while (*count < n)
+    {
+      int r = sd_bus_process (f->client, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (f->client, 30 * G_USEC_PER_SEC), >, 0);
+    }
+}
+
+/*
+ * An unprivileged user's changes waiting for polkit are few: more are
+ * refused at once, so that no local user fills the daemon's outstanding
+ * polkit calls (dbus-daemon allows it 128) and locks the admins out; root's
+ * still reach polkit.
+ */
+static void
+test_unprivileged_waits_bounded (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  GPid waiting[4];
+  guint asked = 0;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root: runs clients as nobody");
+      return;
+    }
+  f->bus = hkp_test_bus_start (TRUE, NULL);
+  start_mock (f);
+  start_daemon (f);
+  mock_call (f, "SimulateHang", "b", TRUE);
+  g_assert_cmpint (sd_bus_match_signal (f->client, NULL, POLKIT_NAME, AUTHORITY_PATH, "org.freedesktop.DBus.Mock",
+                                        "MethodCalled", on_mock_counted, &asked),
+                   >=, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (waiting); i++)
+    {
+      g_autofree char *address = g_strdup_printf ("--address=%s", f->bus->address);
+      const char *argv[] = {
+        "setpriv", "--reuid=65534",  "--regid=65534",       "--clear-groups", "busctl",       address, "--timeout=120",
+        "call",    HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s",     "alpha",
+        NULL
+      };
+      g_autoptr (GError) error = NULL;
+
+      g_assert_true (g_spawn_async (NULL, (char **) argv, NULL,
+                                    G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                      G_SPAWN_STDERR_TO_DEV_NULL,
+                                    NULL, NULL, &waiting[i], &error));
+      g_assert_no_error (error);
+    }
+  wait_count (f, &asked, G_N_ELEMENTS (waiting));
+  /* A fifth is refused at once, never asked of polkit. */
+  g_assert_false (
+    BUSCTL_AS (65534, "call", HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER, "ReloadPlugin", "s", "alpha"));
+  g_assert_nonnull (strstr (err, "too many changes are waiting for their authorization or outcome"));
+  /* root's goes on to polkit. */
+  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, HKP_TEST_MANAGER_PATH, HKP_TEST_MANAGER,
+                                             "ReloadPlugin", NULL, NULL, "s", "alpha"),
+                   >=, 0);
+  wait_count (f, &asked, G_N_ELEMENTS (waiting) + 1);
+  g_assert_cmpuint (asked, ==, G_N_ELEMENTS (waiting) + 1);
+  /* And a config too large is refused at once too: nothing of it is kept while polkit is asked. */
+  {
+    g_autofree char *big = g_strdup_printf ("{\"x\": \"%0*d\"}", 2 * 1024 * 1024, 0);
+    g_autofree char *alpha = hkp_test_plugin_path ("alpha");
+
+    hkp_test_assert_error (hkp_test_call (f->client, alpha, HKP_TEST_PLUGIN, "SetConfig", big, NULL, NULL),
+                           "org.hkp.PluginManager1.Error.InvalidConfig", "more than the 1048576 allowed");
+  }
+  mock_call (f, "SimulateHang", "b", FALSE);
+  mock_call (f, "ReleaseHangingCalls", "");
+  for (guint i = 0; i < G_N_ELEMENTS (waiting); i++)
+    {
+      int status;
+      g_assert_cmpint (waitpid (waiting[i], &status, 0), ==, waiting[i]);
+      g_spawn_close_pid (waiting[i]);
+    }
+}
+
 static void
 test_stop_while_pending (Fixture *f, gconstpointer data)
 {
@@ -392,10 +490,6 @@ remove_stale (const char *dir, const char *prefix, const char *suffix)
           g_unlink (path);
       }
 }
-
-/* Runs busctl as uid (65534 nobody, 33 www-data) on the test bus. */
-#define BUSCTL_AS(uid, ...) \
-  hkp_test_busctl_as (f->bus->address, (uid), (const char *const[]){ __VA_ARGS__, NULL }, &out, &err)
 
 static void
 test_real_polkitd (Fixture *f, gconstpointer data)
@@ -478,6 +572,7 @@ main (int argc, char **argv)
   ADD ("/polkit/mock/hang", test_hang);
   ADD ("/polkit/mock/many-pending-and-caller-gone", test_many_pending_and_caller_gone);
   ADD ("/polkit/mock/stop-while-pending", test_stop_while_pending);
+  ADD ("/polkit/mock/unprivileged-waits-bounded", test_unprivileged_waits_bounded);
   ADD ("/polkit/real-polkitd", test_real_polkitd);
 #undef ADD
   return g_test_run ();
