@@ -87,7 +87,11 @@ on_stream_gone (gpointer data, GObject *where_the_stream_was)
   g_hash_table_remove (t->owner->held, t);
 }
 
-/* The connection that has held on to nothing the longest (idle, or sending a head), or NULL. */
+/*
+ * The connection that has held on to nothing the longest, or NULL: idle, or
+ * sending a request, head or body (nothing runs for it until it is whole,
+ * so a flood of bodies trickling in locks out no one).
+ */
 static Tracked *
 longest_idle (HttpConnections *self)
 {
@@ -101,7 +105,7 @@ longest_idle (HttpConnections *self)
       gint64 since = 0;
       HttpGuardActivity activity = http_guard_stream_get_activity (t->stream, &since);
 
-      if (!t->closing && (activity == HTTP_GUARD_IDLE || activity == HTTP_GUARD_RECEIVING_HEAD) && since < oldest)
+      if (!t->closing && activity != HTTP_GUARD_ANSWERING && since < oldest)
         {
           oldest = since;
           found = t;
@@ -143,7 +147,7 @@ admit (HttpConnections *self)
       return TRUE;
     }
   g_atomic_int_add (&count->held, -1);
-  warn_now_and_then (self, "every connection held is busy with a request: refusing new ones");
+  warn_now_and_then (self, "every connection held is being answered: refusing new ones");
   return FALSE;
 }
 

@@ -8,8 +8,9 @@ G_BEGIN_DECLS
 /*
  * The connections one process of the bridge holds, counted by all its
  * server threads.  At max, the longest-idle connection (idle between
- * requests, or still sending a request head) is closed to admit a new one;
- * only when every connection is busy with a request is a new one refused.
+ * requests, or still sending a request, head or body) is closed to admit a
+ * new one; only when every connection is being answered is a new one
+ * refused.
  * Each thread chooses among its own connections, which it alone may look
  * at; the threads share the listening socket, so each holds about as many.
  */

@@ -160,21 +160,25 @@ test_half_requests_freed_by_workers (BridgeFixture *f, gconstpointer data)
   run_half_requests (f, pids, 2);
 }
 
-/* Connections that each sent part of a request head and wait. */
+/* Connections that each sent part of a request and wait. */
 typedef struct {
   int *fds;
   guint n;
 } Flood;
 
+/* Part of a request head; a whole head and the first byte of a body it announces. */
+#define FLOOD_HEAD "GET /plugins/status HTTP/1.1\r\nHost: slow\r\nX-Slow: "
+#define FLOOD_BODY "GET /livez HTTP/1.1\r\nHost: slow\r\nContent-Length: 60000\r\n\r\nx"
+
 static void
-flood_open (Flood *flood, const char *address, guint n)
+flood_open (Flood *flood, const char *address, guint n, const char *sent)
 {
   flood->fds = g_new (int, n);
   flood->n = n;
   for (guint i = 0; i < n; i++)
     {
       flood->fds[i] = raw_connect (address);
-      send_all (flood->fds[i], "GET /plugins/status HTTP/1.1\r\nHost: slow\r\nX-Slow: ");
+      send_all (flood->fds[i], sent);
     }
 }
 
@@ -209,20 +213,21 @@ flood_close (Flood *flood)
 }
 
 /*
- * 1,500 slow-header connections against the 1,024 the bridge holds: each
- * new one past the limit closes the longest-idle, so /livez and real reads
- * on new connections are answered, promptly, while the flood holds every
- * other slot.
+ * 1,500 slow connections against the 1,024 the bridge holds, each a head
+ * or a body still arriving: each new one past the limit closes the
+ * longest-idle, so /livez and real reads on new connections are answered,
+ * promptly, while the flood holds every other slot.
  */
 static void
 test_slowloris_flood (BridgeFixture *f, gconstpointer data)
 {
+  const char *sent = data;
   Flood flood;
   guint held;
 
   g_assert_cmpuint (hkp_test_raise_fd_limit (), >, FLOOD + 100);
   bridge_start_with (f, (const char *const[]){ "--http-max-connections=1024", NULL });
-  flood_open (&flood, f->address, FLOOD);
+  flood_open (&flood, f->address, FLOOD, sent);
   hkp_test_daemon_wait_line (f->daemon, "HTTP bridge: 1024 connections held, the most it takes");
   /*
    * The bridge is full of the flood (the head timeout, 10 s, is far off).  Its fds, counted from /proc
@@ -361,7 +366,11 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   ADD ("/bridge/hostile/half-requests-freed", test_half_requests_freed);
   ADD ("/bridge/hostile/half-requests-freed-by-workers", test_half_requests_freed_by_workers);
-  ADD ("/bridge/hostile/slowloris-flood", test_slowloris_flood);
+  g_test_add ("/bridge/hostile/slowloris-flood", BridgeFixture, FLOOD_HEAD, bridge_fixture_setup, test_slowloris_flood,
+              bridge_fixture_teardown);
+  /* Bodies: the bridge once held those as busy, and refused every new connection for the idle timeout. */
+  g_test_add ("/bridge/hostile/slow-body-flood", BridgeFixture, FLOOD_BODY, bridge_fixture_setup, test_slowloris_flood,
+              bridge_fixture_teardown);
   ADD ("/bridge/hostile/slow-head-closed", test_slow_head_closed);
   ADD ("/bridge/hostile/ambiguous-framing-answered-400", test_ambiguous_framing_answered_400);
   ADD ("/bridge/hostile/second-daemon-refused", test_second_daemon_refused);

@@ -431,7 +431,7 @@ slow_reload_thread (gpointer data)
 
 /*
  * At the most connections it holds, the bridge closes the longest-idle one
- * to admit a new one; only while every connection is busy with a request
+ * to admit a new one; only while every connection is being answered
  * does it refuse new ones.
  */
 static void
@@ -472,7 +472,7 @@ test_connection_limit (BridgeFixture *f, gconstpointer data)
   hkp_test_daemon_wait_line (f->daemon, "plugin slow2 active -> reloading");
   refused = bridge_connect_raw (f);
   g_assert_true (hkp_test_http_peer_closed (refused));
-  hkp_test_daemon_wait_line (f->daemon, "every connection held is busy with a request: refusing new ones");
+  hkp_test_daemon_wait_line (f->daemon, "every connection held is being answered: refusing new ones");
   for (guint i = 0; i < 2; i++)
     {
       g_thread_join (threads[i]);
