@@ -301,10 +301,8 @@ bus_change_start_version (BusService *service, sd_bus_message *message, BusChang
   if (name != NULL && hkp_engine_find (service->engine, name, &error) == NULL)
     return bus_error_from_gerror (ret_error, error);
   /* Before anything is kept or asked: a config the engine would refuse for its size waits for no authorization. */
-  if (json != NULL && strlen (json) > HKP_MANIFEST_MAX_SIZE)
-    return sd_bus_error_setf (ret_error, hkp_error_code_to_dbus_name (HKP_ERROR_INVALID_CONFIG),
-                              "the config is %zu bytes, more than the %d allowed", strlen (json),
-                              HKP_MANIFEST_MAX_SIZE);
+  if (json != NULL && !hkp_manifest_check_config_size (strlen (json), &error))
+    return bus_error_from_gerror (ret_error, error);
   call = g_new0 (BusCall, 1);
   call->service = service;
   call->message = sd_bus_message_ref (message);

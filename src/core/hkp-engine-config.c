@@ -120,14 +120,15 @@ on_restored (GObject *source, GAsyncResult *result, gpointer user_data)
                               change->what, change->plugin->name, change->error->message));
 }
 
-/* Reads plugin's file now: its text, or NULL (with *gone TRUE if there is no file). */
+/* Reads plugin's file now: its text, or NULL (with *gone, if given, TRUE if there is no file). */
 static char *
 read_plugin_file (HkpPlugin *plugin, gboolean *gone)
 {
   g_autoptr (GError) error = NULL;
   char *text = hkp_file_read_regular (plugin->file, HKP_MANIFEST_MAX_SIZE, NULL, &error);
 
-  *gone = text == NULL && g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  if (gone != NULL)
+    *gone = text == NULL && g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
   return text;
 }
 
@@ -187,18 +188,14 @@ on_applied (GObject *source, GAsyncResult *result, gpointer user_data)
   if (change->previous == NULL || change->previous->priority != change->manifest->priority)
     hkp_engine_reorder (change->engine, plugin);
   hkp_plugin_set_config_version (plugin, change->version);
-  if (saved)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
-                      HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", HKP_LOG_FIELD_WHO, change->who,
-                      "MESSAGE", "plugin %s: %s applied and saved as config version %u (%s)", plugin->name,
-                      change->what, plugin->config_version, change->who);
-  else
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, plugin->name, "MESSAGE_ID",
-                      HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", HKP_LOG_FIELD_WHO, change->who,
-                      "MESSAGE",
-                      "plugin %s: %s applied as config version %u (%s), not saved: %s was edited meanwhile; the edit "
-                      "is kept and applies at the next rescan",
-                      plugin->name, change->what, plugin->config_version, change->who, plugin->file);
+  g_autofree char *unsaved = saved ? g_strdup ("")
+                                   : g_strdup_printf (", not saved: %s was edited meanwhile; the edit "
+                                                      "is kept and applies at the next rescan",
+                                                      plugin->file);
+  g_log_structured (G_LOG_DOMAIN, saved ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING, HKP_LOG_FIELD_PLUGIN, plugin->name,
+                    "MESSAGE_ID", HKP_MESSAGE_ID_CONFIG_CHANGED, HKP_LOG_FIELD_RESULT, "applied", HKP_LOG_FIELD_WHO,
+                    change->who, "MESSAGE", "plugin %s: %s applied %sas config version %u (%s)%s", plugin->name,
+                    change->what, saved ? "and saved " : "", plugin->config_version, change->who, unsaved);
   change_return (task, NULL);
 }
 
@@ -291,10 +288,7 @@ hkp_engine_change_file (HkpEngine *engine, HkpPlugin *plugin, char *new_text, co
       return;
     }
   if (change->write_file)
-    {
-      gboolean gone;
-      change->disk_text = read_plugin_file (plugin, &gone);
-    }
+    change->disk_text = read_plugin_file (plugin, NULL);
   /* A config the plugin refuses is refused here, before anything starts: no reload, nothing counted. */
   if (change->manifest->enabled)
     hkp_engine_validate_async (engine, plugin, change->manifest, on_validated, task);
@@ -319,12 +313,8 @@ parse_config (const char *json, GError **error)
       return NULL;
     }
   len = strlen (json);
-  if (len > HKP_MANIFEST_MAX_SIZE)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG,
-                   "the config is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", len, HKP_MANIFEST_MAX_SIZE);
-      return NULL;
-    }
+  if (!hkp_manifest_check_config_size (len, error))
+    return NULL;
   /* One level less than a plugin file, which holds the config one level down. */
   root = hkp_json_parse_strict (json, len, HKP_MANIFEST_MAX_DEPTH - 1, &parse_error);
   if (root == NULL)

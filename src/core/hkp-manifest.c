@@ -32,6 +32,16 @@ hkp_plugin_name_is_valid (const char *name)
   return TRUE;
 }
 
+gboolean
+hkp_manifest_check_config_size (gsize len, GError **error)
+{
+  if (len <= HKP_MANIFEST_MAX_SIZE)
+    return TRUE;
+  g_set_error (error, HKP_ERROR, HKP_ERROR_INVALID_CONFIG,
+               "the config is %" G_GSIZE_FORMAT " bytes, more than the %d allowed", len, HKP_MANIFEST_MAX_SIZE);
+  return FALSE;
+}
+
 /* How much of a name that is not a plugin name an error quotes, in bytes. */
 #define NAME_SHOWN_MAX 80
 

@@ -60,6 +60,9 @@ typedef struct {
   char *config_json; /* the same, serialised for the plugin */
 } HkpManifest;
 
+/* TRUE if a config of len bytes is within HKP_MANIFEST_MAX_SIZE; FALSE with HKP_ERROR_INVALID_CONFIG otherwise. */
+gboolean hkp_manifest_check_config_size (gsize len, GError **error);
+
 /* Returns TRUE if name matches [a-z0-9][a-z0-9_-]{0,63}. */
 gboolean hkp_plugin_name_is_valid (const char *name);
 
