@@ -400,6 +400,21 @@ test_busy_plugin_answered_at_deadline (Fixture *f, gconstpointer data)
   g_assert_cmpuint (allowed, <, busy_n);
 }
 
+/*
+ * Asks the misbehave plugin at path for a config whose init() never
+ * returns, and waits until the new instance's init() runs.  The reply comes
+ * when that init() returns (never) or is given up on; nobody reads it.
+ */
+static void
+set_config_hanging_init (Fixture *f, const char *path)
+{
+  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, path, HKP_TEST_PLUGIN, "SetConfig",
+                                             NULL, NULL, "s", "{\"init_hang\": true}"),
+                   >=, 0);
+  g_assert_cmpint (sd_bus_flush (f->client), >=, 0);
+  hkp_test_daemon_wait_line (f->daemon, "misbehave: init hangs in process");
+}
+
 /* A change whose init() never returns outlasts the stop: the process ends anyway, naming the plugin and its state. */
 static void
 test_stop_overdue_names_unfinished (Fixture *f, gconstpointer data)
@@ -411,12 +426,7 @@ test_stop_overdue_names_unfinished (Fixture *f, gconstpointer data)
                               "{\"module\": \"misbehave.so\", \"isolation\": \"none\", \"init_timeout_sec\": 60, "
                               "\"config\": {}}");
   start (f, (const char *const[]){ "--drain-timeout=1", NULL });
-  /* The reply would come when the new instance's init() returns: never. */
-  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, path, HKP_TEST_PLUGIN, "SetConfig",
-                                             NULL, NULL, "s", "{\"init_hang\": true}"),
-                   >=, 0);
-  g_assert_cmpint (sd_bus_flush (f->client), >=, 0);
-  hkp_test_daemon_wait_line (f->daemon, "misbehave: init hangs in process");
+  set_config_hanging_init (f, path);
   stop_started = g_get_monotonic_time ();
   hkp_test_daemon_signal (f->daemon, SIGTERM);
   assert_stop_fails_in_time (f, stop_started);
@@ -465,11 +475,7 @@ test_host_dies_during_failed_change (Fixture *f, gconstpointer data)
   start (f, NULL);
   old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
   g_assert_cmpint (old_pid, >, 0);
-  g_assert_cmpint (sd_bus_call_method_async (f->client, NULL, HKP_TEST_SERVICE, path, HKP_TEST_PLUGIN, "SetConfig",
-                                             NULL, NULL, "s", "{\"init_hang\": true}"),
-                   >=, 0);
-  g_assert_cmpint (sd_bus_flush (f->client), >=, 0);
-  hkp_test_daemon_wait_line (f->daemon, "misbehave: init hangs in process");
+  set_config_hanging_init (f, path);
   g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
   hkp_test_daemon_wait_line (f->daemon, "reload failed, the previous instance keeps serving");
   wait_new_host (f, "p", old_pid);
