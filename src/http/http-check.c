@@ -585,9 +585,10 @@ http_check_new (HkpEngine *engine, const HttpCheckSettings *settings, GError **e
   self->listen_kind = settings->listen->kind;
   self->acceptor = http_check_acceptor_new (fd, limit);
   if (settings->listen->kind == LISTEN_TCP && settings->proxy_secret_file == NULL &&
-      http_trusted_proxies_have_loopback (self->proxies))
-    g_message ("check endpoint on %s: with no --check-proxy-secret-file, a loopback peer's X-Real-IP and "
-               "X-Forwarded-For are not believed (any local user can be one): it is the client itself",
+      http_trusted_proxies_have_own_address (self->proxies))
+    g_message ("check endpoint on %s: with no --check-proxy-secret-file, the X-Real-IP and X-Forwarded-For of a "
+               "peer on this machine (loopback or one of its own addresses) are not believed (any local user can "
+               "be one): it is the client itself",
                self->address);
   if (threads == 0)
     threads = MAX (2, g_get_num_processors ());

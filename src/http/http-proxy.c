@@ -5,6 +5,7 @@
 
 #include "http-proxy.h"
 
+#include <ifaddrs.h>
 #include <string.h>
 
 #include "http-secret.h"
@@ -12,6 +13,8 @@
 #define METHOD_MAX 32
 #define URI_MAX 8192
 #define WARN_INTERVAL_USEC (60 * G_USEC_PER_SEC)
+/* How long this machine's list of its own addresses is used before it is read again. */
+#define OWN_ADDRESSES_USEC G_USEC_PER_SEC
 
 typedef struct {
   HttpIp ip;
@@ -23,6 +26,9 @@ struct _HttpTrustedProxies {
   char *secret; /* NULL: none */
   GMutex warn_lock;
   gint64 warned_usec; /* the last warning about a peer not believed */
+  GMutex own_lock;
+  GArray *own; /* HttpIp: the addresses of this machine's interfaces, NULL until read */
+  gint64 own_read_usec; /* monotonic µs they were read */
 };
 
 static gboolean
@@ -63,6 +69,7 @@ http_trusted_proxies_new (const char *const *cidrs, GError **error)
   proxies = g_new0 (HttpTrustedProxies, 1);
   proxies->masks = g_steal_pointer (&masks);
   g_mutex_init (&proxies->warn_lock);
+  g_mutex_init (&proxies->own_lock);
   return proxies;
 }
 
@@ -81,6 +88,8 @@ http_trusted_proxies_free (HttpTrustedProxies *proxies)
   g_array_unref (proxies->masks);
   http_secret_free (proxies->secret);
   g_mutex_clear (&proxies->warn_lock);
+  g_clear_pointer (&proxies->own, g_array_unref);
+  g_mutex_clear (&proxies->own_lock);
   g_free (proxies);
 }
 
@@ -94,26 +103,90 @@ ip_is_loopback (const HttpIp *ip)
   return memcmp (ip->bytes, v6_loopback, 16) == 0;
 }
 
+/* The addresses of this machine's interfaces now (NULL with errno set if they cannot be read); caller frees. */
+static GArray *
+read_own_addresses (void)
+{
+  struct ifaddrs *list = NULL;
+  GArray *own;
+
+  if (getifaddrs (&list) < 0)
+    return NULL;
+  own = g_array_new (FALSE, TRUE, sizeof (HttpIp));
+  for (struct ifaddrs *i = list; i != NULL; i = i->ifa_next)
+    {
+      HttpIp ip;
+      if (http_ip_from_sockaddr (i->ifa_addr, &ip))
+        g_array_append_val (own, ip);
+    }
+  freeifaddrs (list);
+  return own;
+}
+
+/*
+ * Whether ip is this machine's own: loopback, or an address of one of its
+ * interfaces (read again once a second at most).  Any local user can
+ * connect from any of them, so none tells the proxy from that user.  If
+ * the addresses cannot be read, every address counts as own.
+ */
+static gboolean
+ip_is_own (HttpTrustedProxies *proxies, const HttpIp *ip)
+{
+  g_autoptr (GMutexLocker) locker = NULL;
+  gint64 now;
+
+  if (ip_is_loopback (ip))
+    return TRUE;
+  locker = g_mutex_locker_new (&proxies->own_lock);
+  now = g_get_monotonic_time ();
+  if (proxies->own == NULL || now - proxies->own_read_usec >= OWN_ADDRESSES_USEC)
+    {
+      g_clear_pointer (&proxies->own, g_array_unref);
+      proxies->own = read_own_addresses ();
+      proxies->own_read_usec = now;
+      if (proxies->own == NULL)
+        return TRUE;
+    }
+  for (guint i = 0; i < proxies->own->len; i++)
+    {
+      const HttpIp *own = &g_array_index (proxies->own, HttpIp, i);
+      if (own->family == ip->family && memcmp (own->bytes, ip->bytes, sizeof own->bytes) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 gboolean
-http_trusted_proxies_have_loopback (const HttpTrustedProxies *proxies)
+http_trusted_proxies_have_own_address (HttpTrustedProxies *proxies)
 {
   HttpIp v4, v6;
+  gboolean found;
 
   http_ip_parse ("127.0.0.1", &v4);
   http_ip_parse ("::1", &v6);
-  return http_trusted_proxies_contain (proxies, &v4) || http_trusted_proxies_contain (proxies, &v6);
+  if (http_trusted_proxies_contain (proxies, &v4) || http_trusted_proxies_contain (proxies, &v6))
+    return TRUE;
+  g_mutex_lock (&proxies->own_lock);
+  g_clear_pointer (&proxies->own, g_array_unref);
+  proxies->own = read_own_addresses ();
+  proxies->own_read_usec = g_get_monotonic_time ();
+  found = proxies->own == NULL;
+  for (guint i = 0; !found && i < proxies->own->len; i++)
+    found = http_trusted_proxies_contain (proxies, &g_array_index (proxies->own, HttpIp, i));
+  g_mutex_unlock (&proxies->own_lock);
+  return found;
 }
 
 /* Whether a TCP peer's word on the client counts. */
 static gboolean
-believe (const HttpTrustedProxies *proxies, const HttpIp *peer, const char *secret)
+believe (HttpTrustedProxies *proxies, const HttpIp *peer, const char *secret)
 {
   if (!http_trusted_proxies_contain (proxies, peer))
     return FALSE;
   if (proxies->secret != NULL)
     return secret != NULL && http_secret_equal (secret, proxies->secret);
-  /* No proof possible: on loopback, any local user is as much "the proxy" as nginx. */
-  return !ip_is_loopback (peer);
+  /* No proof possible: on this machine, any local user is as much "the proxy" as nginx. */
+  return !ip_is_own (proxies, peer);
 }
 
 /* A peer named a client and was not believed: worth a word now and then (from any thread). */
@@ -140,9 +213,9 @@ warn_not_believed (HttpTrustedProxies *proxies, const HttpIp *peer, gboolean one
       ": it is taken as the client itself",
       address);
   else
-    g_warning ("check endpoint: %s named a client in X-Real-IP/X-Forwarded-For, but a loopback peer on TCP is "
-               "believed only with --check-proxy-secret-file (or over a unix socket): it is taken as the client "
-               "itself",
+    g_warning ("check endpoint: %s named a client in X-Real-IP/X-Forwarded-For, but a peer on this machine "
+               "(loopback or one of its own addresses) on TCP is believed only with --check-proxy-secret-file (or "
+               "over a unix socket): it is taken as the client itself",
                address);
 }
 

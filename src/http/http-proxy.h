@@ -22,13 +22,13 @@ HttpTrustedProxies *http_trusted_proxies_new (const char *const *cidrs, GError *
 /*
  * Sets the secret (copied) a TCP peer must send in HTTP_PROXY_SECRET_HEADER,
  * besides being one of the proxies, for its word on the client to count.
- * Without one, a loopback peer's word never counts: any local user can be
- * one.
+ * Without one, the word of a peer on this machine (loopback or one of its
+ * interfaces' addresses) never counts: any local user can be one.
  */
 void http_trusted_proxies_set_secret (HttpTrustedProxies *proxies, const char *secret);
 
-/* TRUE if some loopback address is one of the proxies. */
-gboolean http_trusted_proxies_have_loopback (const HttpTrustedProxies *proxies);
+/* TRUE if some address of this machine (loopback, or one its interfaces have now) is one of the proxies. */
+gboolean http_trusted_proxies_have_own_address (HttpTrustedProxies *proxies);
 
 /* Frees proxies. */
 void http_trusted_proxies_free (HttpTrustedProxies *proxies);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "hkp-test-util.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -300,4 +303,24 @@ hkp_test_count_fds (GPid pid)
   while (g_dir_read_name (listing) != NULL)
     n++;
   return n;
+}
+
+char *
+hkp_test_own_address (void)
+{
+  struct ifaddrs *list = NULL;
+  char *found = NULL;
+
+  g_assert_cmpint (getifaddrs (&list), ==, 0);
+  for (struct ifaddrs *i = list; i != NULL && found == NULL; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET && (i->ifa_flags & IFF_UP) != 0)
+      {
+        const struct in_addr *a = &((const struct sockaddr_in *) i->ifa_addr)->sin_addr;
+        char text[INET_ADDRSTRLEN];
+
+        if ((ntohl (a->s_addr) >> 24) != 127 && inet_ntop (AF_INET, a, text, sizeof text) != NULL)
+          found = g_strdup (text);
+      }
+  freeifaddrs (list);
+  return found;
 }

@@ -380,10 +380,43 @@ test_loopback_without_a_secret_speaks_for_itself (Fixture *f, gconstpointer data
   g_clear_pointer ((char **) &f->settings.proxy_secret_file, g_free);
   write_echo_plugin (f);
   serve (f, NULL);
-  g_assert_true (hkp_test_log_contains ("a loopback peer's X-Real-IP and X-Forwarded-For are not believed"));
+  g_assert_true (hkp_test_log_contains ("of a peer on this machine (loopback or one of its own addresses) are not "
+                                        "believed"));
   seen = client_seen (f, NULL);
   g_assert_cmpstr (seen, ==, "127.0.0.1");
-  g_assert_true (hkp_test_log_contains ("a loopback peer on TCP is believed only with --check-proxy-secret-file"));
+  g_assert_true (hkp_test_log_contains ("a peer on this machine (loopback or one of its own addresses) on TCP is "
+                                        "believed only with --check-proxy-secret-file"));
+}
+
+/*
+ * A local user connecting to the machine's own LAN address is no more the
+ * proxy than one on loopback, even with that address among the trusted
+ * proxies: without the secret, it is the client itself.
+ */
+static void
+test_own_address_without_a_secret_speaks_for_itself (Fixture *f, gconstpointer data)
+{
+  g_autofree char *own = hkp_test_own_address ();
+  g_autofree char *trusted = NULL;
+  g_autofree char *seen = NULL;
+
+  if (own == NULL)
+    {
+      g_test_skip ("this machine has no address but loopback");
+      return;
+    }
+  trusted = g_strdup_printf ("%s/32", own);
+  g_clear_pointer ((char **) &f->settings.proxy_secret_file, g_free);
+  g_free (f->listen.host);
+  f->listen.host = g_strdup (own);
+  write_echo_plugin (f);
+  serve (f, (const char *const[]){ trusted, NULL });
+  g_assert_true (hkp_test_log_contains ("of a peer on this machine (loopback or one of its own addresses) are not "
+                                        "believed"));
+  seen = client_seen (f, NULL);
+  g_assert_cmpstr (seen, ==, own);
+  g_assert_true (hkp_test_log_contains ("(loopback or one of its own addresses) on TCP is believed only with "
+                                        "--check-proxy-secret-file"));
 }
 
 /* The unix socket is never world-writable: 0660, with the group given (here, the web server's). */
@@ -707,6 +740,7 @@ main (int argc, char **argv)
   ADD ("/check/client-gone-while-deciding", test_client_gone_while_deciding);
   ADD ("/check/loopback-believed-only-with-the-secret", test_loopback_believed_only_with_the_secret);
   ADD ("/check/loopback-without-a-secret-speaks-for-itself", test_loopback_without_a_secret_speaks_for_itself);
+  ADD ("/check/own-address-without-a-secret-speaks-for-itself", test_own_address_without_a_secret_speaks_for_itself);
   ADD ("/check/unix-socket-mode-and-group", test_unix_socket_mode_and_group);
   ADD ("/check/unknown-socket-group-refused", test_unknown_socket_group_refused);
   ADD ("/check/limit-closes-the-longest-idle", test_limit_closes_the_longest_idle);

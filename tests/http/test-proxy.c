@@ -114,7 +114,8 @@ test_whose_word_counts (void)
   check_with (&h, "127.0.0.1", FALSE, "GET / ?(none) 127.0.0.1");
   check_with (&h, "127.0.0.2", FALSE, "GET / ?(none) 127.0.0.2");
   check_with (&h, "::1", FALSE, "GET / ?(none) ::1");
-  g_assert_true (hkp_test_log_contains ("a loopback peer on TCP is believed only with --check-proxy-secret-file"));
+  g_assert_true (hkp_test_log_contains ("a peer on this machine (loopback or one of its own addresses) on TCP is "
+                                        "believed only with --check-proxy-secret-file"));
   check_with (&h, "10.1.2.3", FALSE, "GET / ?(none) 192.0.2.1");
   check_with (&h, NULL, FALSE, "GET / ?(none) 192.0.2.1");
   /* A secret set: every TCP peer must send it, right; a unix socket peer need not. */
@@ -135,6 +136,60 @@ test_whose_word_counts (void)
   h.proxy_secret = NULL;
   h.real_ip = "nonsense";
   check_with (&h, "127.0.0.1", TRUE, "GET / ?(none) 127.0.0.1");
+}
+
+/* Parses h from peer against proxies trusting every IPv4 address, with SECRET or none: the client seen. */
+static char *
+client_for_any (const HttpProxyHeaders *h, const char *peer, gboolean with_secret)
+{
+  const char *const cidrs[] = { "0.0.0.0/0", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (HttpTrustedProxies) proxies = http_trusted_proxies_new (cidrs, &error);
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (peer);
+  g_autoptr (GSocketAddress) socket_address = g_inet_socket_address_new (address, 0);
+  struct sockaddr_storage native;
+  g_auto (HttpOriginalRequest) out = { 0 };
+  g_autofree char *reason = NULL;
+
+  g_assert_no_error (error);
+  if (with_secret)
+    http_trusted_proxies_set_secret (proxies, SECRET);
+  g_assert_true (g_socket_address_to_native (socket_address, &native, sizeof native, NULL));
+  g_assert_true (http_proxy_parse (h, (const struct sockaddr *) &native, proxies, &out, &reason));
+  return g_strdup (out.client_address);
+}
+
+/*
+ * Any local user can connect from any of this machine's addresses, not only
+ * loopback: without the secret, a peer at one of them is the client itself,
+ * however trusted its address.
+ */
+static void
+test_own_address_is_local (void)
+{
+  g_autofree char *own = hkp_test_own_address ();
+  HttpProxyHeaders h = { "GET", "/", "192.0.2.1" };
+
+  if (own == NULL)
+    {
+      g_test_skip ("this machine has no address but loopback");
+      return;
+    }
+  {
+    g_autofree char *without = client_for_any (&h, own, FALSE);
+    g_autofree char *elsewhere = client_for_any (&h, "203.0.113.9", FALSE);
+
+    g_assert_cmpstr (without, ==, own);
+    g_assert_true (hkp_test_log_contains ("(loopback or one of its own addresses) on TCP is believed only with "
+                                          "--check-proxy-secret-file"));
+    /* A trusted address of another machine is believed, as before. */
+    g_assert_cmpstr (elsewhere, ==, "192.0.2.1");
+  }
+  h.proxy_secret = SECRET;
+  {
+    g_autofree char *proven = client_for_any (&h, own, TRUE);
+    g_assert_cmpstr (proven, ==, "192.0.2.1");
+  }
 }
 
 static void
@@ -219,6 +274,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/original-request", test_original_request);
   g_test_add_func ("/proxy/client-addresses", test_client_addresses);
   g_test_add_func ("/proxy/whose-word-counts", test_whose_word_counts);
+  g_test_add_func ("/proxy/own-address-is-local", test_own_address_is_local);
   g_test_add_func ("/proxy/malformed", test_malformed);
   g_test_add_func ("/proxy/prefix-matching", test_prefix_matching);
   g_test_add_func ("/proxy/trusted-proxy-errors", test_trusted_proxy_errors);
