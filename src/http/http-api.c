@@ -89,14 +89,15 @@ http_mutation_free (HttpMutation *mutation)
 }
 
 HttpApi *
-http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *hosts)
+http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *hosts, guint processes)
 {
   HttpApi *api = g_new0 (HttpApi, 1);
 
   api->feed = feed;
   api->token = g_strdup (token);
   api->hosts = hosts != NULL ? g_strdupv ((char **) hosts) : NULL;
-  api->throttle = http_throttle_new (WRONG_TOKEN_DELAY_USEC, WRONG_TOKENS_WAITING_MAX);
+  /* Each process throttles on its own: together, they still answer one wrong token a delay. */
+  api->throttle = http_throttle_new (WRONG_TOKEN_DELAY_USEC * MAX (processes, 1), WRONG_TOKENS_WAITING_MAX);
   return api;
 }
 
@@ -271,9 +272,20 @@ check_caller (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
   return TRUE;
 }
 
+/* Who sent request, for the log: its address, and the local user when known (caller frees). */
+static char *
+describe_peer (const HttpApiRequest *request)
+{
+  if (request->peer_uid >= 0)
+    return g_strdup_printf ("%s (uid %" G_GINT64_FORMAT ")", request->peer, request->peer_uid);
+  return g_strdup (request->peer);
+}
+
 static gboolean
 check_token (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
 {
+  g_autofree char *key = NULL;
+
   const char *given = request->authorization;
 
   if (api->token == NULL)
@@ -289,8 +301,9 @@ check_token (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
       out->authenticate = TRUE;
       return FALSE;
     }
+  key = http_throttle_key (request->peer, request->peer_uid);
   /* Refused without a look at the token: an answer at once would tell whether it was right. */
-  if (!http_throttle_admits (api->throttle, request->peer))
+  if (!http_throttle_admits (api->throttle, key))
     {
       http_api_error (out, 429, NULL,
                       "too many wrong bearer tokens from this address are waiting for their answer: try again later");
@@ -300,10 +313,12 @@ check_token (HttpApi *api, const HttpApiRequest *request, HttpApiResponse *out)
     {
       http_api_error (out, 401, NULL, "wrong bearer token");
       out->authenticate = TRUE;
-      out->not_before_usec = http_throttle_wrong (api->throttle, request->peer);
-      out->throttled_peer = g_strdup (request->peer);
-      g_message ("HTTP %s %s from %s: wrong bearer token, answered in %.1f s", request->method, request->path,
-                 request->peer, (double) (out->not_before_usec - g_get_monotonic_time ()) / G_USEC_PER_SEC);
+      out->not_before_usec = http_throttle_wrong (api->throttle, key);
+      g_autofree char *who = describe_peer (request);
+
+      out->throttled_peer = g_steal_pointer (&key);
+      g_message ("HTTP %s %s from %s: wrong bearer token, answered in %.1f s", request->method, request->path, who,
+                 (double) (out->not_before_usec - g_get_monotonic_time ()) / G_USEC_PER_SEC);
       return FALSE;
     }
   return TRUE;
@@ -544,7 +559,10 @@ http_api_handle_body (HttpApi *api, HttpApiTicket *ticket, const HttpApiRequest 
   m = g_new0 (HttpMutation, 1);
   m->kind = ticket->kind;
   m->plugin = g_steal_pointer (&ticket->plugin);
-  m->who = g_strdup_printf ("HTTP from %s with the token", request->peer);
+  {
+    g_autofree char *who = describe_peer (request);
+    m->who = g_strdup_printf ("HTTP from %s with the token", who);
+  }
   if (m->kind == MUTATION_SET_CONFIG)
     m->config = g_strndup (request->body, request->body_length);
   *mutation = m;

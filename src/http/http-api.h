@@ -22,6 +22,7 @@ typedef struct {
   const char *body; /* NULL until read */
   gsize body_length;
   const char *peer; /* for the log: "192.0.2.1" or "unix" */
+  gint64 peer_uid; /* the local user at the other end (see http_peer_uid()), -1 if none or unknown */
 } HttpApiRequest;
 
 /* The answer: status, body (a reference), and the headers that go with it. */
@@ -32,7 +33,7 @@ typedef struct {
   const char *allow; /* 405: the methods the route takes; static */
   gboolean authenticate; /* 401: send WWW-Authenticate: Bearer */
   gint64 not_before_usec; /* monotonic: a wrong token's answer waits until then (0: at once) */
-  char *throttled_peer; /* whose wrong answer waits; tell http_api_response_sent() when it went */
+  char *throttled_peer; /* whose wrong answer waits (its throttle key); tell http_api_response_sent() when it went */
 } HttpApiResponse;
 
 /* Frees what response holds. */
@@ -70,13 +71,14 @@ typedef struct _HttpApi HttpApi;
 
 /*
  * Creates the endpoints over feed's snapshots.  token is the bearer token
- * for mutations (NULL: mutations answer 403); a wrong one is answered a
- * second after the last wrong one from the same address (see
- * http-throttle.h), the wait in the answer's not_before_usec, which the
- * caller honours without blocking; hosts are the Host values
- * accepted ("127.0.0.1:11380", "keys.example.org"), NULL to accept any (unix socket).
+ * for mutations (NULL: mutations answer 403); a wrong one is answered
+ * processes seconds after the last wrong one from the same peer (see
+ * http-throttle.h), so the processes serving one address together answer
+ * about one a second; the wait is in the answer's not_before_usec, which
+ * the caller honours without blocking.  hosts are the Host values accepted
+ * ("127.0.0.1:11380", "keys.example.org"), NULL to accept any (unix socket).
  */
-HttpApi *http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *hosts);
+HttpApi *http_api_new (HttpSnapshotFeed *feed, const char *token, const char *const *hosts, guint processes);
 
 /* Frees api. */
 void http_api_free (HttpApi *api);

@@ -25,6 +25,7 @@
 #include "http-api.h"
 #include "http-connections.h"
 #include "http-guard-stream.h"
+#include "http-peer-uid.h"
 #include "http-secret.h"
 #include "http-snapshot.h"
 #include "http-workers.h"
@@ -51,6 +52,7 @@ struct _HttpBridge {
   int listen_fd; /* shared by the server threads and the worker processes */
   HttpWorkers *workers; /* worker processes; NULL if none */
   char *address;
+  guint processes; /* serving the address: this one and its workers */
   GPtrArray *threads; /* ServerThread */
   HttpConnectionCount connections; /* this process's, all threads */
 };
@@ -78,7 +80,14 @@ typedef struct {
 
 /* ---- the request path (server threads) ----------------------------------- */
 
-/* Fills request from message; with peer, also the peer's address (caller frees *peer). */
+/* Where serve_connection() leaves a connection, on the remote address libsoup gives its messages. */
+static GQuark
+connection_quark (void)
+{
+  return g_quark_from_static_string ("hkp-bridge-connection");
+}
+
+/* Fills request from message; with peer, also the peer's address and uid (caller frees *peer). */
 static void
 fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
 {
@@ -87,6 +96,7 @@ fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
   GSocketAddress *remote = soup_server_message_get_remote_address (message);
 
   memset (request, 0, sizeof *request);
+  request->peer_uid = -1;
   request->method = soup_server_message_get_method (message);
   request->path = g_uri_get_path (uri);
   request->query = g_uri_get_query (uri);
@@ -100,11 +110,19 @@ fill_request (SoupServerMessage *message, HttpApiRequest *request, char **peer)
   /* Reads do not pay for formatting the peer. */
   if (peer == NULL)
     request->peer = "";
-  else if (G_IS_INET_SOCKET_ADDRESS (remote))
-    request->peer = *peer = g_inet_address_to_string (
-      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
   else
-    request->peer = *peer = g_strdup ("unix");
+    {
+      GSocketConnection *connection = g_object_get_qdata (G_OBJECT (remote), connection_quark ());
+
+      if (G_IS_INET_SOCKET_ADDRESS (remote))
+        request->peer = *peer = g_inet_address_to_string (
+          g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+      else
+        request->peer = *peer = g_strdup ("unix");
+      request->peer_uid = connection != NULL
+        ? http_peer_uid (g_socket_get_fd (g_socket_connection_get_socket (connection)))
+        : -1;
+    }
 }
 
 static void
@@ -449,6 +467,8 @@ serve_connection (GIOStream *stream, GSocketConnection *connection, gpointer dat
     remote = g_unix_socket_address_new ("");
   if (local == NULL)
     local = g_unix_socket_address_new ("");
+  /* Who is at the other end is looked up only for the requests it matters to (see fill_request()). */
+  g_object_set_qdata_full (G_OBJECT (remote), connection_quark (), g_object_ref (connection), g_object_unref);
   if (!soup_server_accept_iostream (self->server, stream, local, remote, &error))
     g_warning ("HTTP bridge: cannot serve a connection: %s", error->message);
 }
@@ -690,7 +710,8 @@ http_bridge_new (HkpEngine *engine, const HttpBridgeSettings *settings, GError *
   if (settings->listen->kind == LISTEN_TCP)
     self->hosts = accepted_hosts (settings->listen, http_listen_get_port (self->listen_fd), settings->allowed_hosts);
   self->feed = http_snapshot_feed_new (engine, settings->required_plugins, settings->version);
-  self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts);
+  self->processes = processes;
+  self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts, processes);
 
   if (!serve (self, threads, error))
     return NULL;
@@ -744,6 +765,7 @@ http_bridge_worker_settings (HttpBridge *bridge)
     }
   g_variant_dict_insert (dict, "idle-timeout-usec", "x", bridge->connections.idle_usec);
   g_variant_dict_insert (dict, "max-connections", "i", bridge->connections.max);
+  g_variant_dict_insert (dict, "processes", "u", bridge->processes);
   return g_variant_ref_sink (g_variant_dict_end (dict));
 }
 
@@ -757,9 +779,11 @@ http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBri
   const char *tls = NULL;
   gint64 idle_usec = 0;
   gint max = 0;
+  guint processes = 1;
 
   g_variant_dict_lookup (dict, "idle-timeout-usec", "x", &idle_usec);
   g_variant_dict_lookup (dict, "max-connections", "i", &max);
+  g_variant_dict_lookup (dict, "processes", "u", &processes);
   limits.idle_timeout_sec = (gdouble) idle_usec / G_USEC_PER_SEC;
   limits.max_connections = (guint) MAX (max, 0);
   self = bridge_alloc (&limits);
@@ -777,7 +801,8 @@ http_bridge_new_worker (int fd, HttpSnapshot *first, GVariant *settings, HttpBri
     }
   self->address = http_listen_describe (fd);
   self->feed = http_snapshot_feed_new_published (first);
-  self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts);
+  self->processes = MAX (processes, 1);
+  self->api = http_api_new (self->feed, self->token, (const char *const *) self->hosts, self->processes);
   if (!serve (self, 1, error))
     return NULL;
   return g_steal_pointer (&self);

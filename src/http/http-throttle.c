@@ -45,12 +45,13 @@ http_throttle_free (HttpThrottle *self)
   g_free (self);
 }
 
-/* What peer counts as: one address, its /64, or one for every loopback address. */
-static char *
-peer_key (const char *peer)
+char *
+http_throttle_key (const char *peer, gint64 uid)
 {
   HttpIp ip;
 
+  if (uid >= 0)
+    return g_strdup_printf ("uid %" G_GINT64_FORMAT, uid);
   if (!http_ip_parse (peer, &ip))
     return g_strdup (peer);
   if (ip.family == AF_INET)
@@ -78,9 +79,8 @@ prune (HttpThrottle *self, gint64 now)
 }
 
 gboolean
-http_throttle_admits (HttpThrottle *self, const char *peer)
+http_throttle_admits (HttpThrottle *self, const char *key)
 {
-  g_autofree char *key = peer_key (peer);
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   Slot *slot = g_hash_table_lookup (self->peers, key);
 
@@ -93,9 +93,8 @@ http_throttle_admits (HttpThrottle *self, const char *peer)
 }
 
 gint64
-http_throttle_wrong (HttpThrottle *self, const char *peer)
+http_throttle_wrong (HttpThrottle *self, const char *key)
 {
-  char *key = peer_key (peer);
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   gint64 now = g_get_monotonic_time ();
   Slot *slot = g_hash_table_lookup (self->peers, key);
@@ -103,19 +102,16 @@ http_throttle_wrong (HttpThrottle *self, const char *peer)
   if (slot == NULL)
     {
       slot = g_new0 (Slot, 1);
-      g_hash_table_insert (self->peers, key, slot);
+      g_hash_table_insert (self->peers, g_strdup (key), slot);
     }
-  else
-    g_free (key);
   slot->next_usec = MAX (slot->next_usec, now) + self->delay_usec;
   slot->waiting++;
   return slot->next_usec;
 }
 
 void
-http_throttle_answered (HttpThrottle *self, const char *peer)
+http_throttle_answered (HttpThrottle *self, const char *key)
 {
-  g_autofree char *key = peer_key (peer);
   g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&self->lock);
   Slot *slot = g_hash_table_lookup (self->peers, key);
 

@@ -180,7 +180,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr (HttpSnapshotFeed) feed = NULL;
   g_autoptr (HttpApi) guarded = NULL, open = NULL;
   char *field[FIELDS] = { NULL };
-  HttpApiRequest request = { .peer = "192.0.2.1", .content_length = -1 };
+  HttpApiRequest request = { .peer = "192.0.2.1", .peer_uid = -1, .content_length = -1 };
   FuzzFields fields;
   gsize body_length = 0;
   const char *body;
@@ -209,8 +209,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   snapshot = snapshot_new ();
   feed = http_snapshot_feed_new_published (snapshot);
-  guarded = http_api_new (feed, TOKEN, hosts);
-  open = http_api_new (feed, NULL, NULL);
+  guarded = http_api_new (feed, TOKEN, hosts, 1);
+  open = http_api_new (feed, NULL, NULL, 1);
   handle (guarded, &request, TRUE);
   handle (open, &request, FALSE);
 

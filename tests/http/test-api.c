@@ -27,7 +27,7 @@ setup (Fixture *f, gconstpointer data)
   engine_fixture_write_plugin (&f->engine, "off", "{\"module\": \"answer.so\", \"config\": {\"enabled\": false}}");
   engine_fixture_start (&f->engine, NULL);
   f->feed = http_snapshot_feed_new (f->engine.engine, NULL, "test");
-  f->api = http_api_new (f->feed, TOKEN, (const char *const[]){ HOST, NULL });
+  f->api = http_api_new (f->feed, TOKEN, (const char *const[]){ HOST, NULL }, 1);
 }
 
 static void
@@ -49,6 +49,7 @@ request (const char *method, const char *path, const char *query)
     .host = HOST,
     .content_length = -1,
     .peer = "192.0.2.1",
+    .peer_uid = -1,
   };
 }
 
@@ -147,7 +148,7 @@ test_refusals (Fixture *f, gconstpointer data)
 static void
 test_token (Fixture *f, gconstpointer data)
 {
-  g_autoptr (HttpApi) tokenless = http_api_new (f->feed, NULL, NULL);
+  g_autoptr (HttpApi) tokenless = http_api_new (f->feed, NULL, NULL, 1);
   g_autoptr (HttpMutation) mutation = NULL;
   g_auto (HttpApiResponse) out = { 0 };
   HttpApiRequest r = request ("POST", "/plugins/reload", "plugin=alpha");
@@ -268,7 +269,7 @@ test_change_with_a_lagging_snapshot (Fixture *f, gconstpointer data)
   g_assert_nonnull (engine_fixture_lookup (&f->engine, "fresh"));
   /* The worker's view: the snapshot from before the plugin came. */
   lagging = http_snapshot_feed_new_published (before);
-  api = http_api_new (lagging, TOKEN, (const char *const[]){ HOST, NULL });
+  api = http_api_new (lagging, TOKEN, (const char *const[]){ HOST, NULL }, 1);
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     {
       g_autofree char *query = g_strdup_printf ("plugin=%s", names[i]);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* setresuid() */
 /*
  * Who may ask the management bridge what, and how: the bearer token (missing,
  * wrong, right, no token file, a token file others can read or another user
@@ -7,9 +8,13 @@
  * when a redacted config comes back), HTTPS with a certificate made at test
  * time, connections the client closes, idle ones we close, and the limit.
  */
+#include <netinet/in.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bridge-fixture.h"
@@ -137,9 +142,10 @@ test_wrong_tokens_waiting_are_bounded (BridgeFixture *f, gconstpointer data)
     g_ptr_array_add (waiting, ask_reload (f, "guess"));
   /* The bridge has read all 16. */
   {
+    g_autofree char *logged = g_strdup_printf ("from 127.0.0.1 (uid %u): wrong bearer token, answered in", getuid ());
     gint line = -1;
     for (guint i = 0; i < 16; i++)
-      line = hkp_test_daemon_wait_line_after (f->daemon, "from 127.0.0.1: wrong bearer token, answered in", line);
+      line = hkp_test_daemon_wait_line_after (f->daemon, logged, line);
   }
   {
     g_autoptr (HkpTestHttp) more = ask_reload (f, "guess");
@@ -149,6 +155,80 @@ test_wrong_tokens_waiting_are_bounded (BridgeFixture *f, gconstpointer data)
     g_assert_cmpint (took, <, G_USEC_PER_SEC);
   }
   /* The daemon stops with answers still held: they go nowhere, and nothing leaks. */
+}
+
+/*
+ * Every local user connects from loopback: one user's wrong tokens, as many
+ * as may wait, hold back that user only.  Another's right token is answered
+ * at once, and its wrong one is throttled on its own.
+ */
+static void
+test_wrong_tokens_of_another_user (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autofree char *request = NULL;
+  struct sockaddr_storage native;
+  int go[2];
+  pid_t guesser;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("sending as another user needs root");
+      return;
+    }
+  bridge_start (f);
+  g_assert_true (g_str_has_prefix (f->address, "127.0.0.1:"));
+  address = g_inet_socket_address_new_from_string ("127.0.0.1", (guint) atoi (strrchr (f->address, ':') + 1));
+  g_assert_true (g_socket_address_to_native (address, &native, sizeof native, NULL));
+  request = g_strdup_printf ("POST /plugins/reload?plugin=beta HTTP/1.1\r\nHost: %s\r\n"
+                             "Authorization: Bearer guess\r\nContent-Length: 0\r\n\r\n",
+                             f->address);
+  g_assert_cmpint (pipe (go), ==, 0);
+  /* As nobody: 16 wrong tokens on 16 connections, held open until the test is done (async-signal-safe calls only). */
+  guesser = fork ();
+  g_assert_cmpint (guesser, >=, 0);
+  if (guesser == 0)
+    {
+      char done;
+
+      close (go[1]);
+      if (setresgid (65534, 65534, 65534) < 0 || setresuid (65534, 65534, 65534) < 0)
+        _exit (1);
+      for (guint i = 0; i < 16; i++)
+        {
+          int fd = socket (AF_INET, SOCK_STREAM, 0);
+          if (fd < 0 || connect (fd, (struct sockaddr *) &native, sizeof (struct sockaddr_in)) < 0 ||
+              write (fd, request, strlen (request)) != (ssize_t) strlen (request))
+            _exit (1);
+        }
+      while (read (go[0], &done, 1) < 0)
+        ;
+      _exit (0);
+    }
+  close (go[0]);
+  {
+    gint line = -1;
+    for (guint i = 0; i < 16; i++)
+      line = hkp_test_daemon_wait_line_after (f->daemon, "from 127.0.0.1 (uid 65534): wrong bearer token, answered in",
+                                              line);
+  }
+  {
+    g_autoptr (HkpTestHttp) right = ask_reload (f, TOKEN);
+    gint64 took = 0;
+
+    g_assert_cmpuint (answer_status (right, g_get_monotonic_time (), &took), ==, 200);
+    g_assert_cmpint (took, <, G_USEC_PER_SEC);
+  }
+  {
+    g_autoptr (HkpTestHttp) wrong = ask_reload (f, "guess");
+    g_assert_cmpuint (answer_status (wrong, g_get_monotonic_time (), NULL), ==, 401);
+  }
+  close (go[1]);
+  {
+    int status = 0;
+    g_assert_cmpint (waitpid (guesser, &status, 0), ==, guesser);
+    g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  }
 }
 
 static void
@@ -557,6 +637,7 @@ main (int argc, char **argv)
   ADD ("/bridge/token", test_token);
   ADD ("/bridge/wrong-tokens-throttled", test_wrong_tokens_throttled);
   ADD ("/bridge/wrong-tokens-waiting-are-bounded", test_wrong_tokens_waiting_are_bounded);
+  ADD ("/bridge/wrong-tokens-of-another-user", test_wrong_tokens_of_another_user);
   ADD ("/bridge/no-token-file-means-no-changes", test_no_token_file_means_no_changes);
   ADD ("/bridge/loose-token-file-refused", test_loose_token_file_refused);
   ADD ("/bridge/foreign-token-file-refused", test_foreign_token_file_refused);

@@ -2,7 +2,8 @@
 /*
  * The bridge served by worker processes too (--http-processes): reads and
  * changes through whichever process the kernel hands a connection to, every
- * process serving a change before it is answered, a killed worker started
+ * process serving a change before it is answered, wrong tokens no faster
+ * for the processes there are, a killed worker started
  * again with its connections waiting meanwhile, and no worker left behind.
  */
 #include <signal.h>
@@ -96,8 +97,24 @@ test_workers (BridgeFixture *f, gconstpointer data)
         }
     }
   /* Some went through a worker (all 12 missing them: (1/3)^12), and are logged so. */
-  hkp_test_daemon_wait_line (f->daemon,
-                             "config change of plugin beta by HTTP from 127.0.0.1 with the token via HTTP worker ");
+  {
+    g_autofree char *logged = g_strdup_printf (
+      "config change of plugin beta by HTTP from 127.0.0.1 (uid %u) with the token via HTTP worker ", getuid ());
+    hkp_test_daemon_wait_line (f->daemon, logged);
+  }
+
+  /*
+   * A wrong token waits as many seconds as there are processes, in whichever
+   * it comes to: each throttles on its own, so together they still answer
+   * about one wrong token a second, not one a second each.
+   */
+  {
+    const char *const wrong[] = { "Authorization: Bearer guess", NULL };
+    gint64 asked = g_get_monotonic_time ();
+
+    g_assert_cmpuint (request_once (f, "POST", "/plugins/reload?plugin=beta", wrong, NULL, NULL), ==, 401);
+    g_assert_cmpint (g_get_monotonic_time () - asked, >=, (WORKERS + 1) * G_USEC_PER_SEC - 50 * 1000);
+  }
 
   /* A worker killed is started again; meanwhile its connections wait, and none fails. */
   g_assert_cmpint (kill (pids[0], SIGKILL), ==, 0);
@@ -145,7 +162,11 @@ test_workers_tls (BridgeFixture *f, gconstpointer data)
       g_assert_cmpuint (r.status, ==, 200);
     }
   g_assert_cmpuint (bridge_reload_count (f, "beta"), ==, ROUNDS);
-  hkp_test_daemon_wait_line (f->daemon, "reload of plugin beta by HTTP from 127.0.0.1 with the token via HTTP worker ");
+  {
+    g_autofree char *logged = g_strdup_printf (
+      "reload of plugin beta by HTTP from 127.0.0.1 (uid %u) with the token via HTTP worker ", getuid ());
+    hkp_test_daemon_wait_line (f->daemon, logged);
+  }
 }
 
 int

@@ -6,6 +6,8 @@
  * reloads, /metrics through promtool, /livez and /readyz, the unix socket.
  * (Who may ask, and how: test-bridge-security.)
  */
+#include <unistd.h>
+
 #include "config.h"
 
 #include <string.h>
@@ -200,7 +202,11 @@ test_reload_and_config_change (BridgeFixture *f, gconstpointer data)
     g_assert_cmpstr (hkp_test_http_header (&answer, "x-hkp-reason"), ==, "second");
   }
   /* Changes are logged with who asked and how it went. */
-  hkp_test_daemon_wait_line (f->daemon, "config change of plugin beta by HTTP from 127.0.0.1 with the token: done");
+  {
+    g_autofree char *logged = g_strdup_printf (
+      "config change of plugin beta by HTTP from 127.0.0.1 (uid %u) with the token: done", getuid ());
+    hkp_test_daemon_wait_line (f->daemon, logged);
+  }
 }
 
 static void
