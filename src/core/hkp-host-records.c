@@ -35,7 +35,8 @@ clean_text (const HkpHostString *s, gsize max, char **copy)
   return *copy;
 }
 
-static void
+/* Hands an answer to its call; FALSE (the host killed) for one to a request it was not asked, or answered already. */
+static gboolean
 on_answer (HkpHost *host, const HkpHostRecord *record)
 {
   const char *headers[2 * HKP_HOST_ITEMS_MAX + 1];
@@ -43,9 +44,11 @@ on_answer (HkpHost *host, const HkpHostRecord *record)
   HkpHostAnswer answer = { .outcome = HKP_HOST_ANSWERED };
   guint n = 0;
   HkpHostCall *call;
+  gboolean known;
 
   g_mutex_lock (&host->lock);
   call = g_hash_table_lookup (host->calls, &record->id);
+  known = call != NULL;
   if (call != NULL)
     {
       g_hash_table_remove (host->calls, &record->id);
@@ -61,7 +64,17 @@ on_answer (HkpHost *host, const HkpHostRecord *record)
     }
   g_mutex_unlock (&host->lock);
   if (call == NULL)
-    return;
+    {
+      /* Every call stays known until its answer, even past its deadline: anything else is forged, and a flood of
+       * them would cost the daemon a thread's CPU for nothing. */
+      if (!known)
+        {
+          g_autofree char *problem = g_strdup_printf (
+            "an answer to request %" G_GUINT64_FORMAT ", which it was not asked or has answered already", record->id);
+          return hkp_host_protocol_error (host, problem);
+        }
+      return TRUE;
+    }
 
   /* The host is confined, not trusted: what reaches the daemon's HTTP answers is checked again here. */
   for (guint i = 0; i < record->n_items; i++)
@@ -80,6 +93,7 @@ on_answer (HkpHost *host, const HkpHostRecord *record)
   answer.headers = headers;
   call->callback (&answer, call->user_data);
   g_free (call);
+  return TRUE;
 }
 
 static void
@@ -328,8 +342,7 @@ hkp_host_dispatch (HkpHost *host, const HkpHostRecord *record, gboolean *seen_he
       on_failed (host, record);
       return TRUE;
     case HKP_HOST_MSG_ANSWER:
-      on_answer (host, record);
-      return TRUE;
+      return on_answer (host, record);
     case HKP_HOST_MSG_HEALTH_REPORT:
       on_health_report (host, record);
       return TRUE;

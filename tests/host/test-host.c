@@ -965,6 +965,28 @@ test_rogue_stops_reading (void)
   g_assert_cmpint (calls->results[1].outcome, ==, HKP_HOST_GONE);
 }
 
+/*
+ * A host that answers a request it was not asked (a forged id, or one
+ * answered already) breaks the protocol: it is killed, saying so, instead of
+ * the daemon reading such answers for ever.
+ */
+static void
+test_rogue_answers_unasked (void)
+{
+  g_autoptr (Calls) calls = calls_new (1);
+  g_autoptr (HkpHost) host = NULL;
+
+  host = start_host ("rogue", "rogue.so", "{\"mode\": \"answer-unasked\"}");
+  hkp_host_set_exit_handler (host, on_host_exit, calls);
+  send_request (host, calls, 0, "/", "", 0);
+  calls_wait_exit (calls);
+  g_assert_cmpstr (calls->why, ==,
+                   "killed: it broke the protocol (an answer to request 1000000, which it was not asked or has "
+                   "answered already)");
+  calls_wait (calls, 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_GONE);
+}
+
 /* The helper process of test_parent_death: starts a host whose init never returns, and waits to be killed. */
 static int
 spawn_host_and_wait (void)
@@ -1341,6 +1363,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/as-packaged-unit", test_as_packaged_unit);
   g_test_add_func ("/host/rogue-texts", test_rogue_texts);
   g_test_add_func ("/host/rogue-stops-reading", test_rogue_stops_reading);
+  g_test_add_func ("/host/rogue-answers-unasked", test_rogue_answers_unasked);
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);

@@ -14,6 +14,8 @@
  *     (SIGUSR1), shuts the socket's reading side, logs "rogue: stopped
  *     reading" and parks itself: the host reads nothing more, and no thread
  *     of it notices.
+ *   answer-unasked: each handle() first sends an ANSWER for request
+ *     ROGUE_UNASKED_ID, which the daemon never asked.
  * Built as rogue-ctor.so with ROGUE_CONSTRUCTOR, its constructor calls
  * socket(), which the host's system-call filter must refuse: plugin code
  * runs confined from its first instruction.
@@ -31,6 +33,7 @@
 
 #define ROGUE_TEXT_BYTES (1024 * 1024)
 #define HOST_SOCKET_FD 3
+#define ROGUE_UNASKED_ID 1000000
 
 #ifdef ROGUE_CONSTRUCTOR
 __attribute__ ((constructor)) static void
@@ -185,6 +188,15 @@ rogue_handle (void *instance, const hkp_request *request, hkp_response *response
 
   if (g_str_equal (rogue->mode, "stop-reading"))
     stop_reading ();
+  if (g_str_equal (rogue->mode, "answer-unasked"))
+    {
+      HkpHostRecord record;
+
+      hkp_host_record_init (&record, HKP_HOST_MSG_ANSWER);
+      record.id = ROGUE_UNASKED_ID;
+      record.nums[HKP_HOST_ANSWER_VERDICT] = HKP_VERDICT_ALLOW;
+      send_raw (&record);
+    }
   return HKP_VERDICT_CONTINUE;
 }
 
