@@ -7,10 +7,11 @@
 #include "http-peer-uid.h"
 
 #include <errno.h>
-#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -45,6 +46,38 @@ put_address (const struct sockaddr_storage *ss, guint8 *family, guint16 *port, _
       return TRUE;
     }
   return FALSE;
+}
+
+/*
+ * uid if it has a passwd entry, else -1: users without one (a range of
+ * subordinate uids, say) are not told apart, so that one user owning many
+ * uids does not count as many.
+ */
+static gint64
+named (uid_t uid)
+{
+  long size = sysconf (_SC_GETPW_R_SIZE_MAX);
+  gsize length = size > 0 ? (gsize) size : 16384;
+  g_autofree char *buffer = g_malloc (length);
+  struct passwd entry, *found = NULL;
+
+  if (getpwuid_r (uid, &entry, buffer, length, &found) != 0 || found == NULL)
+    return -1;
+  return uid;
+}
+
+gint64
+http_peer_uid_of_diag (const struct inet_diag_req_v2 *asked, const struct inet_diag_msg *found)
+{
+  if (found->idiag_family != asked->sdiag_family || found->id.idiag_sport != asked->id.idiag_sport ||
+      found->id.idiag_dport != asked->id.idiag_dport ||
+      memcmp (found->id.idiag_src, asked->id.idiag_src, sizeof asked->id.idiag_src) != 0 ||
+      memcmp (found->id.idiag_dst, asked->id.idiag_dst, sizeof asked->id.idiag_dst) != 0)
+    return -1;
+  /* A request socket (SYN received) has no inode either. */
+  if (found->idiag_state == TCP_LISTEN || found->idiag_state == TCP_TIME_WAIT || found->idiag_inode == 0)
+    return -1;
+  return named (found->idiag_uid);
 }
 
 /* The uid of the local TCP socket connected from remote to local, or -1. */
@@ -88,7 +121,7 @@ tcp_peer_uid (const struct sockaddr_storage *local, const struct sockaddr_storag
       /* One message: the socket (its inet_diag_msg), or an error (none such: the peer is elsewhere). */
       if (n >= (ssize_t) NLMSG_LENGTH (sizeof (struct inet_diag_msg)) && NLMSG_OK (&answer.header, (guint) n) &&
           answer.header.nlmsg_type == SOCK_DIAG_BY_FAMILY)
-        uid = ((const struct inet_diag_msg *) NLMSG_DATA (&answer.header))->idiag_uid;
+        uid = http_peer_uid_of_diag (&ask.request, NLMSG_DATA (&answer.header));
     }
   close (fd);
   return uid;
@@ -109,7 +142,7 @@ http_peer_uid (int fd)
 
       if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) < 0 || length != sizeof credentials)
         return -1;
-      return credentials.uid;
+      return named (credentials.uid);
     }
   if (getpeername (fd, (struct sockaddr *) &remote, &remote_length) < 0)
     return -1;

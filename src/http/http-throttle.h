@@ -10,10 +10,11 @@ G_BEGIN_DECLS
  * before it from the same peer, so that a peer guesses at most one token a
  * delay however many connections it opens (a connection asks again only
  * once answered).  A right token is never delayed.  A peer on this machine
- * is counted by its uid, so one local user's wrong tokens never hold back
- * another's right one; others by address: IPv4 as it is, IPv6 by its /64,
- * every loopback address as one (any local user may use any of
- * 127.0.0.0/8), a unix socket as one.  Thread-safe.
+ * is counted by its uid when that is known (see http_peer_uid()), so one
+ * local user's wrong tokens never hold back another's right one; others by
+ * address: IPv4 as it is, IPv6 by its /64, every loopback address as one
+ * (any local user may use any of 127.0.0.0/8), a unix socket as one.
+ * Thread-safe.
  */
 typedef struct _HttpThrottle HttpThrottle;
 
