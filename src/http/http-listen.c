@@ -309,20 +309,24 @@ http_ip_from_sockaddr (const struct sockaddr *sa, HttpIp *ip)
     }
   if (sa->sa_family == AF_INET6)
     {
-      const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-      if (IN6_IS_ADDR_V4MAPPED (a))
-        {
-          ip->family = AF_INET;
-          memcpy (ip->bytes, &a->s6_addr[12], 4);
-        }
-      else
-        {
-          ip->family = AF_INET6;
-          memcpy (ip->bytes, a, 16);
-        }
+      ip->family = AF_INET6;
+      memcpy (ip->bytes, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+      http_ip_unmap (ip);
       return TRUE;
     }
   return FALSE;
+}
+
+void
+http_ip_unmap (HttpIp *ip)
+{
+  static const guint8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+  if (ip->family != AF_INET6 || memcmp (ip->bytes, mapped, sizeof mapped) != 0)
+    return;
+  ip->family = AF_INET;
+  memmove (ip->bytes, ip->bytes + 12, 4);
+  memset (ip->bytes + 4, 0, sizeof ip->bytes - 4);
 }
 
 char *

@@ -67,6 +67,9 @@ gboolean http_ip_parse (const char *text, HttpIp *ip);
 /* Takes the address of a socket address (an IPv4-mapped IPv6 one as IPv4); FALSE for a unix socket or NULL. */
 gboolean http_ip_from_sockaddr (const struct sockaddr *address, HttpIp *ip);
 
+/* Turns an IPv4-mapped IPv6 address (::ffff:192.0.2.1) in ip into the IPv4 address it stands for. */
+void http_ip_unmap (HttpIp *ip);
+
 /* Returns ip in its canonical text form ("192.0.2.1", "2001:db8::1"); caller frees. */
 char *http_ip_to_string (const HttpIp *ip);
 

@@ -280,6 +280,8 @@ client_from_forwarded_for (const char *list, const HttpTrustedProxies *proxies, 
           *reason = g_strdup_printf ("X-Forwarded-For entry \"%s\" is not an IP address", g_strstrip (entries[i]));
           return FALSE;
         }
+      /* nginx on a dual-stack socket names IPv4 clients so: one client, whichever way it is written. */
+      http_ip_unmap (&ip);
       *client = ip;
       found = TRUE;
       if (!http_trusted_proxies_contain (proxies, &ip))
@@ -340,6 +342,7 @@ http_proxy_parse (const HttpProxyHeaders *headers, const struct sockaddr *peer, 
           *reason = g_strdup ("X-Real-IP is not an IP address");
           return FALSE;
         }
+      http_ip_unmap (&client);
     }
   else if (headers->forwarded_for != NULL)
     {

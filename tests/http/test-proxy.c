@@ -97,6 +97,17 @@ test_client_addresses (void)
   /* A unix-socket peer is a local proxy and trusted. */
   h.forwarded_for = "198.51.100.10";
   check (&h, NULL, "GET / ?(none) 198.51.100.10");
+  /* nginx on a dual-stack socket writes IPv4 clients IPv4-mapped: plugins see the IPv4 client, and a mapped
+   * trusted proxy is still one of them. */
+  h.forwarded_for = "::ffff:203.0.113.1, ::FFFF:10.1.1.1";
+  check (&h, "10.1.2.3", "GET / ?(none) 203.0.113.1");
+  h.forwarded_for = NULL;
+  h.real_ip = "::ffff:192.0.2.77";
+  check (&h, NULL, "GET / ?(none) 192.0.2.77");
+  h.real_ip = "::ffff:0:1.2.3.4"; /* IPv4-translated, not mapped: IPv6 as it is */
+  check (&h, NULL, "GET / ?(none) ::ffff:0:102:304");
+  h.real_ip = NULL;
+  h.forwarded_for = "198.51.100.10";
   /* An untrusted peer's headers are ignored: it is the client; and that is worth a word in the log. */
   h.real_ip = "192.0.2.1";
   check (&h, "203.0.113.50", "GET / ?(none) 203.0.113.50");

@@ -101,6 +101,14 @@ test_classes_and_clients (Fixture *f, gconstpointer data)
   g_assert_cmpuint (burst_of (f, 1, "GET", "/pks/lookup", "2001:db8:1:2::1"), ==, 1);
   g_assert_cmpuint (burst_of (f, 5, "GET", "/pks/lookup", "2001:db8:1:2:ffff::9"), ==, 1);
   g_assert_cmpuint (burst_of (f, 5, "GET", "/pks/lookup", "2001:db8:1:3::1"), ==, 2);
+  /*
+   * An IPv4 client written IPv4-mapped (nginx on a dual-stack socket) is that
+   * client: it shares its bucket, and two of them are not one /64.
+   */
+  g_assert_cmpuint (burst_of (f, 5, "GET", "/pks/lookup", "::ffff:192.0.2.2"), ==, 0);
+  g_assert_cmpuint (burst_of (f, 5, "GET", "/pks/lookup", "::ffff:203.0.113.1"), ==, 2);
+  g_assert_cmpuint (burst_of (f, 5, "GET", "/pks/lookup", "::ffff:198.51.100.7"), ==, 2);
+  g_assert_cmpuint (burst_of (f, 5, "GET", "/pks/lookup", "198.51.100.7"), ==, 0);
 }
 
 static void

@@ -193,7 +193,8 @@ client_key (const RateLimit *limit, RateClass class, const char *address, guint8
   else if (inet_pton (AF_INET6, address, &a6) == 1)
     {
       memcpy (key + 1, a6.s6_addr, 16);
-      prefix = limit->ipv6_prefix;
+      /* An IPv4 client written as ::ffff:192.0.2.1 is that IPv4 client, counted by its IPv4 prefix. */
+      prefix = IN6_IS_ADDR_V4MAPPED (&a6) ? 96 + limit->ipv4_prefix : limit->ipv6_prefix;
     }
   else
     return FALSE;
