@@ -562,6 +562,7 @@ hkp_engine_get_config_history (HkpEngine *engine, const char *name, GError **err
   HkpPlugin *plugin = hkp_engine_find (engine, name, error);
   g_autoptr (GArray) versions = NULL;
   GPtrArray *list;
+  gsize listed = 0;
 
   if (plugin == NULL)
     return NULL;
@@ -586,6 +587,17 @@ hkp_engine_get_config_history (HkpEngine *engine, const char *name, GError **err
       version->what = g_utf8_make_valid (entry->what, -1);
       version->restored = entry->restored;
       version->config = redacted_config_of (entry->text);
+      /*
+       * Any local user may ask, and a hundred versions of a megabyte would
+       * be a reply past what the bus carries (it would drop the daemon) and
+       * a second's work each time: older versions stay out of the list.
+       */
+      listed += strlen (version->config);
+      if (list->len > 0 && listed > HKP_CONFIG_HISTORY_LISTED_MAX)
+        {
+          hkp_config_version_free (version);
+          break;
+        }
       g_ptr_array_add (list, version);
     }
   return list;

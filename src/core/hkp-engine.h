@@ -226,10 +226,14 @@ void hkp_config_version_free (HkpConfigVersion *version);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HkpConfigVersion, hkp_config_version_free)
 
+/* What the configs of one history listing may come to together, at most (the newest one always comes). */
+#define HKP_CONFIG_HISTORY_LISTED_MAX (8 * 1024 * 1024)
+
 /*
  * Returns the versions of plugin name's config the history keeps, newest
- * (the one in force) first: a GPtrArray of HkpConfigVersion (caller frees),
- * or NULL with HKP_ERROR_NO_SUCH_PLUGIN / INVALID_NAME.
+ * (the one in force) first, as many as fit HKP_CONFIG_HISTORY_LISTED_MAX:
+ * a GPtrArray of HkpConfigVersion (caller frees), or NULL with
+ * HKP_ERROR_NO_SUCH_PLUGIN / INVALID_NAME.
  */
 GPtrArray *hkp_engine_get_config_history (HkpEngine *engine, const char *name, GError **error);
 

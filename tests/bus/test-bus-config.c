@@ -154,6 +154,41 @@ test_history_and_restore (Fixture *f, gconstpointer data)
 }
 
 /* Reads, as uid nobody, everything any local user may read about the vault: none of it holds the secret. */
+/*
+ * Any local user may read the history: with 40 versions of a config near
+ * the size limit, all of them would make a reply past the bus's 32 MiB, and
+ * dbus-daemon would drop the daemon, check endpoint and all.  The list
+ * keeps to the newest versions that fit 8 MiB, and the daemon stays.
+ */
+static void
+test_history_of_large_configs (Fixture *f, gconstpointer data)
+{
+  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
+  g_autoptr (GArray) entries = NULL;
+  gsize listed = 0;
+
+  start (f, FALSE);
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *config = g_strdup_printf ("{\"verdict\": \"continue\", \"n\": %u, \"padding\": \"%s\"}", i,
+                                                 padding);
+      g_assert_null (hkp_test_call (f->client, f->vault, PLUGIN, "SetConfig", config, NULL, NULL));
+    }
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->vault, PLUGIN, "ConfigVersion", 'u'), ==, 41);
+  entries = history (f, f->vault);
+  g_assert_cmpuint (entries->len, >=, 8);
+  g_assert_cmpuint (entries->len, <, 41);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      g_assert_cmpuint (g_array_index (entries, Entry, i).version, ==, 41 - i);
+      listed += strlen (g_array_index (entries, Entry, i).config);
+    }
+  g_assert_cmpuint (listed, <=, 8 * 1024 * 1024);
+  /* Still on the bus, and every version still restores. */
+  g_assert_null (call_u (f, f->vault, "RestoreConfig", 1));
+  g_assert_cmpuint (hkp_test_get_uint (f->client, f->vault, PLUGIN, "ConfigVersion", 'u'), ==, 42);
+}
+
 static void
 assert_reads_redacted (Fixture *f)
 {
@@ -269,6 +304,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
   ADD ("/bus-config/history-and-restore", test_history_and_restore);
+  ADD ("/bus-config/history-of-large-configs", test_history_of_large_configs);
   ADD ("/bus-config/secrets-kept-from-local-users", test_secrets_kept_from_local_users);
   ADD ("/bus-config/rescan-names-refused-files", test_rescan_names_refused_files);
 #undef ADD
