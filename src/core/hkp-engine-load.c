@@ -165,21 +165,22 @@ hkp_engine_add_file (HkpEngine *engine, const char *path, GError **error)
 }
 
 GPtrArray *
-hkp_engine_list_plugin_files (HkpEngine *engine)
+hkp_engine_list_plugin_files (HkpEngine *engine, GError **error)
 {
   const char *dir = engine->config_dir;
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GDir) handle = g_dir_open (dir, 0, &error);
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, &local_error);
   const char *entry;
 
   if (handle == NULL)
     {
-      if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning ("config directory %s does not exist: no plugins loaded", dir);
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "config directory %s does not exist", dir);
       else
-        g_warning ("config directory %s cannot be read: %s: no plugins loaded", dir, error->message);
-      return g_steal_pointer (&files);
+        g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "config directory %s cannot be read (%s)", dir,
+                     local_error->message);
+      return NULL;
     }
   while ((entry = g_dir_read_name (handle)) != NULL)
     {
@@ -211,6 +212,7 @@ hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer
 {
   g_autoptr (GTask) task = g_task_new (engine, NULL, callback, user_data);
   g_autoptr (GPtrArray) files = NULL;
+  g_autoptr (GError) list_error = NULL;
 
   g_task_set_source_tag (task, hkp_engine_load_async);
   if (engine->stopping)
@@ -218,7 +220,12 @@ hkp_engine_load_async (HkpEngine *engine, GAsyncReadyCallback callback, gpointer
       g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED, "the engine is stopping");
       return;
     }
-  files = hkp_engine_list_plugin_files (engine);
+  files = hkp_engine_list_plugin_files (engine, &list_error);
+  if (files == NULL)
+    {
+      g_warning ("%s: no plugins loaded", list_error->message);
+      files = g_ptr_array_new ();
+    }
   for (guint i = 0; i < files->len; i++)
     {
       /* A duplicate is logged by add_file and leaves the first declaration in place. */

@@ -155,8 +155,12 @@ void hkp_engine_unregister (HkpEngine *engine, HkpPlugin *plugin);
 /* Moves plugin to its place in priority order (after its priority changed) and publishes the chain. */
 void hkp_engine_reorder (HkpEngine *engine, HkpPlugin *plugin);
 
-/* Returns the sorted paths of the plugin files in the config directory (warns when there are none). */
-GPtrArray *hkp_engine_list_plugin_files (HkpEngine *engine);
+/*
+ * Returns the sorted paths of the plugin files in the config directory
+ * (warns when there are none), or NULL with HKP_ERROR_FAILED if the
+ * directory cannot be read: that is not "every file removed".
+ */
+GPtrArray *hkp_engine_list_plugin_files (HkpEngine *engine, GError **error);
 
 /* Queues plugin (in state loading, with a manifest) for loading. */
 void hkp_engine_queue_load (HkpEngine *engine, HkpPlugin *plugin);

@@ -329,6 +329,7 @@ hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoint
   g_autoptr (GPtrArray) files = NULL;
   g_autoptr (GHashTable) present = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GPtrArray) known = NULL;
+  g_autoptr (GError) list_error = NULL;
 
   g_task_set_source_tag (task, hkp_engine_rescan_async);
   rescan->engine = engine;
@@ -342,7 +343,14 @@ hkp_engine_rescan_async (HkpEngine *engine, GAsyncReadyCallback callback, gpoint
       return;
     }
 
-  files = hkp_engine_list_plugin_files (engine);
+  files = hkp_engine_list_plugin_files (engine, &list_error);
+  if (files == NULL)
+    {
+      /* A directory moved away or unreadable says nothing of the files in it: every plugin stays as it is. */
+      g_task_return_new_error (task, HKP_ERROR, HKP_ERROR_FAILED, "%s: nothing changed", list_error->message);
+      g_object_unref (task);
+      return;
+    }
   known = hkp_engine_list_plugins (engine);
   for (guint i = 0; i < files->len; i++)
     {

@@ -272,6 +272,40 @@ test_removed_and_back (Fixture *f, gconstpointer data)
   g_assert_true (hkp_test_log_contains ("came back while plugin p was removed; loading it again"));
 }
 
+/*
+ * The config directory moved away (or unreadable) is not "every file
+ * removed": the rescan fails saying so, and every plugin keeps serving.
+ * Put back, the next rescan finds nothing changed.
+ */
+static void
+test_directory_gone (Fixture *f, gconstpointer data)
+{
+  g_autofree char *moved = g_strconcat (f->config_dir, ".moved", NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *decider = NULL;
+  HkpRescanSummary summary = { 0 };
+
+  engine_fixture_write_plugin (
+    f, "gate", "{\"module\": \"answer.so\", \"priority\": 1, \"config\": {\"verdict\": \"deny\", \"reason\": \"no\"}}");
+  engine_fixture_start (f, NULL);
+  g_assert_cmpint (g_rename (f->config_dir, moved), ==, 0);
+  hkp_engine_rescan_async (f->engine, hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_false (hkp_engine_rescan_finish (f->engine, result, &summary, &error));
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "does not exist: nothing changed"));
+  hkp_rescan_summary_clear (&summary);
+  decider = engine_fixture_decider (f);
+  g_assert_cmpstr (decider, ==, "gate:no");
+  g_assert_nonnull (hkp_engine_lookup (f->engine, "gate"));
+
+  g_assert_cmpint (g_rename (moved, f->config_dir), ==, 0);
+  summary = rescan (f);
+  g_assert_cmpuint (summary.removed, ==, 0);
+  g_assert_cmpuint (summary.unchanged, ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -284,6 +318,7 @@ main (int argc, char **argv)
   ADD ("/rescan/fixed-file", test_fixed_file);
   ADD ("/rescan/refused-listed", test_refused_listed);
   ADD ("/rescan/removed-and-back", test_removed_and_back);
+  ADD ("/rescan/directory-gone", test_directory_gone);
 #undef ADD
   return g_test_run ();
 }
