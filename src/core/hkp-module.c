@@ -14,6 +14,7 @@
 #include <gmodule.h>
 
 #include "hkp-descriptor.h"
+#include "hkp-elf.h"
 #include "hkp-error.h"
 #include "hkp-file.h"
 
@@ -120,6 +121,18 @@ hkp_module_resolve (const char *plugin_dir, const char *module, GError **error)
   return g_steal_pointer (&real);
 }
 
+/* Whether data, the len bytes of module path, is a whole ELF file (see hkp_elf_is_whole()); else sets error. */
+static gboolean
+module_is_whole (const char *path, const char *data, gsize len, GError **error)
+{
+  g_autofree char *why = NULL;
+
+  if (hkp_elf_is_whole ((const guint8 *) data, len, &why))
+    return TRUE;
+  g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s is not a loadable shared object: %s", path, why);
+  return FALSE;
+}
+
 char *
 hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GError **error)
 {
@@ -137,6 +150,8 @@ hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GE
       g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, local_error->message);
       return NULL;
     }
+  if (!module_is_whole (path, data, len, error))
+    return NULL;
   /* The dynamic loader caches by path: a name never used before guarantees a fresh load. */
   copy_path = g_strdup_printf ("%s/%" G_GUINT64_FORMAT "-XXXXXX-%s", copy_dir, serial, base);
   fd = g_mkstemp_full (copy_path, O_RDWR | O_CLOEXEC, 0500);
@@ -218,6 +233,21 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
     {
       module->copy_path = hkp_module_copy_file (path, copy_dir, serial, error);
       if (module->copy_path == NULL)
+        return NULL;
+    }
+  else
+    {
+      /* Loaded where it lies (hkp-plugind --check-config): at least not while it is cut short. */
+      g_autoptr (GError) read_error = NULL;
+      gsize len = 0;
+      g_autofree char *data = hkp_file_read_regular (path, MODULE_MAX_SIZE, &len, &read_error);
+
+      if (data == NULL)
+        {
+          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, read_error->message);
+          return NULL;
+        }
+      if (!module_is_whole (path, data, len, error))
         return NULL;
     }
 

@@ -87,6 +87,26 @@ test_problems (Fixture *f, gconstpointer data)
     });
 }
 
+/* A module cut short is a problem of its file, not a crash of the check (it would be mapped past its end). */
+static void
+test_module_cut_short (Fixture *f, gconstpointer data)
+{
+  g_autofree char *whole = g_build_filename (f->plugin_dir, "answer.so", NULL);
+  g_autofree char *cut = g_build_filename (f->plugin_dir, "cut.so", NULL);
+  g_autofree char *module = NULL;
+  g_autoptr (GPtrArray) problems = NULL;
+  gsize size = 0;
+  guint n_files = 0;
+
+  g_assert_true (g_file_get_contents (whole, &module, &size, NULL));
+  g_assert_true (g_file_set_contents (cut, module, 1000, NULL));
+  engine_fixture_write_plugin (f, "cut", "{\"module\": \"cut.so\"}");
+  problems = hkp_config_check_dir (f->plugin_dir, f->config_dir, &n_files);
+  g_assert_cmpuint (problems->len, ==, 1);
+  g_assert_nonnull (strstr (problems->pdata[0], "/cut.json: key \"module\": module "));
+  g_assert_nonnull (strstr (problems->pdata[0], "cut short (still being copied?)"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -95,6 +115,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, engine_fixture_setup, (func), engine_fixture_teardown)
   ADD ("/check-config/good", test_good);
   ADD ("/check-config/problems", test_problems);
+  ADD ("/check-config/module-cut-short", test_module_cut_short);
 #undef ADD
   return g_test_run ();
 }

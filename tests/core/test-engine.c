@@ -210,6 +210,37 @@ test_not_shared_object (Fixture *f, gconstpointer data)
   assert_active (f, "neighbour");
 }
 
+/* Writes the first length bytes of the test plugin answer.so to the plugin directory as name: a copy cut short. */
+static void
+write_cut_module (const char *plugin_dir, const char *name, gsize length)
+{
+  g_autofree char *whole = g_build_filename (plugin_dir, "answer.so", NULL);
+  g_autofree char *cut = g_build_filename (plugin_dir, name, NULL);
+  g_autofree char *data = NULL;
+  gsize size = 0;
+
+  g_assert_true (g_file_get_contents (whole, &data, &size, NULL));
+  g_assert_cmpuint (size, >, length);
+  g_assert_true (g_file_set_contents (cut, data, (gssize) length, NULL));
+}
+
+/*
+ * A module cut short (an admin's cp still copying it) fails its plugin
+ * alone: loaded as it is, it would be mapped past its end, and the first
+ * touch of such a page kills the process (in the daemon: the daemon).
+ */
+static void
+test_module_cut_short (Fixture *f, gconstpointer data)
+{
+  write_cut_module (f->plugin_dir, "cut.so", 1000);
+  with_good_neighbour (f);
+  write_plugin (f, "cut", "{\"module\": \"cut.so\"}");
+  start (f);
+  assert_failed (f, "cut", "is not a loadable shared object");
+  assert_failed (f, "cut", "cut short (still being copied?)");
+  assert_active (f, "neighbour");
+}
+
 static void
 test_init_timeout (Fixture *f, gconstpointer data)
 {
@@ -401,6 +432,7 @@ main (int argc, char **argv)
   ADD ("/engine/bad/not-shared-object", test_not_shared_object);
   ADD ("/engine/bad/init-timeout", test_init_timeout);
   ADD ("/engine/module-absolute-inside", test_module_absolute_inside);
+  ADD ("/engine/module-cut-short", test_module_cut_short);
   ADD ("/engine/disabled", test_disabled);
   ADD ("/engine/config-dir/empty", test_empty_config_dir);
   ADD ("/engine/config-dir/missing", test_missing_config_dir);
