@@ -206,8 +206,9 @@ save_to_history (Change *change, GError **error)
   HkpEngine *engine = change->engine;
   HkpPlugin *plugin = change->plugin;
   g_autoptr (GError) local_error = NULL;
+  guint newest = MAX (plugin->config_version, hkp_config_history_newest (engine->state_dir, plugin->name));
   HkpConfigEntry entry = {
-    .version = MAX (plugin->config_version, hkp_config_history_newest (engine->state_dir, plugin->name)) + 1,
+    .version = newest + 1,
     .time_usec = g_get_real_time (),
     .who = change->who,
     .what = change->what,
@@ -215,6 +216,15 @@ save_to_history (Change *change, GError **error)
     .text = change->new_text,
   };
 
+  /* Only a history file put there by hand gets this far: version 0 would come next, and every change after fail. */
+  if (newest == G_MAXUINT)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED,
+                   "the history of plugin %s holds version %u, the last there can be: nothing changed (remove that "
+                   "file from %s)",
+                   plugin->name, newest, engine->state_dir);
+      return FALSE;
+    }
   if (!hkp_config_history_add (engine->state_dir, plugin->name, &entry, TRUE, &local_error))
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED,

@@ -465,6 +465,31 @@ test_full_disk (Fixture *f, gconstpointer data)
   g_assert_cmpuint (config_version (f), ==, 10);
 }
 
+/*
+ * A history file put there by hand as the last version there can be: the
+ * next change is refused saying so (it would have been version 0, listed
+ * nowhere, and every change after it refused), and nothing changes.
+ */
+static void
+test_last_version (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_build_filename (f->e.state_dir, "history", "p", NULL);
+  g_autofree char *first = g_build_filename (dir, "0000000001.json", NULL);
+  g_autofree char *last = g_build_filename (dir, "4294967295.json", NULL);
+  g_autofree char *zero = g_build_filename (dir, "0000000000.json", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+
+  engine_fixture_start (&f->e, NULL);
+  g_assert_true (g_file_get_contents (first, &text, NULL, NULL));
+  g_assert_true (g_file_set_contents (last, text, -1, NULL));
+  g_assert_false (set_reason (f, 2, "uid 0 via D-Bus", &error));
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "holds version 4294967295, the last there can be: nothing changed"));
+  g_assert_cmpuint (config_version (f), ==, 1);
+  g_assert_false (g_file_test (zero, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -478,6 +503,7 @@ main (int argc, char **argv)
   ADD ("/history/rescan-versions", test_rescan_versions);
   ADD ("/history/earlier-release", test_earlier_release);
   ADD ("/history/full-disk", test_full_disk);
+  ADD ("/history/last-version", test_last_version);
 #undef ADD
   return g_test_run ();
 }
