@@ -149,8 +149,9 @@ start_isolated (StartJob *job, GError **error)
     path = g_strdup (hkp_instance_get_module_path (job->previous));
   else if ((path = hkp_module_resolve (job->plugin_dir, job->manifest->module, error)) == NULL)
     return NULL;
-  if ((copy = hkp_module_copy_file (previous_copy != NULL ? previous_copy : path, job->copy_dir, job->serial, error)) ==
-      NULL)
+  copy = previous_copy != NULL ? hkp_module_link_copy (previous_copy, job->copy_dir, job->serial, error)
+                               : hkp_module_copy_file (path, job->copy_dir, job->serial, error);
+  if (copy == NULL)
     return NULL;
   settings.program = job->host_program;
   settings.plugin_name = job->manifest->name;

@@ -133,6 +133,59 @@ module_is_whole (const char *path, const char *data, gsize len, GError **error)
   return FALSE;
 }
 
+/*
+ * Makes an empty file in copy_dir under a name never used before (the
+ * dynamic loader caches by path: a new name guarantees a fresh load), open
+ * in *fd; returns its path (caller frees), or NULL with errno set.  A
+ * copy_dir removed meanwhile (the state directory emptied by hand) is made
+ * again.
+ */
+static char *
+new_copy_name (const char *copy_dir, guint64 serial, const char *base, int *fd)
+{
+  for (guint attempt = 0;; attempt++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/%" G_GUINT64_FORMAT "-XXXXXX-%s", copy_dir, serial, base);
+
+      *fd = g_mkstemp_full (name, O_RDWR | O_CLOEXEC, 0500);
+      if (*fd >= 0)
+        return g_steal_pointer (&name);
+      if (errno != ENOENT || attempt > 0 || g_mkdir_with_parents (copy_dir, 0700) < 0)
+        return NULL;
+      g_warning ("module directory %s was gone: made it again", copy_dir);
+    }
+}
+
+char *
+hkp_module_link_copy (const char *copy, const char *copy_dir, guint64 serial, GError **error)
+{
+  g_autofree char *base = g_path_get_basename (copy);
+  g_autofree char *name = NULL;
+  g_autofree char *linked = NULL;
+  int fd;
+
+  /* The copy's name is "SERIAL-XXXXXX-BASE": keep its BASE. */
+  {
+    const char *dash = strchr (base, '-');
+    const char *second = dash != NULL ? strchr (dash + 1, '-') : NULL;
+    if (second != NULL)
+      memmove (base, second + 1, strlen (second + 1) + 1);
+  }
+  name = new_copy_name (copy_dir, serial, base, &fd);
+  if (name != NULL)
+    {
+      close (fd);
+      /* A second name for the same file, put over the empty one: no disk space needed (a full disk is no reason
+       * for a rollback to fail). */
+      linked = g_strconcat (name, ".link", NULL);
+      if (link (copy, linked) == 0 && rename (linked, name) == 0)
+        return g_steal_pointer (&name);
+      g_unlink (linked);
+      g_unlink (name);
+    }
+  return hkp_module_copy_file (copy, copy_dir, serial, error);
+}
+
 char *
 hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GError **error)
 {
@@ -152,10 +205,8 @@ hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GE
     }
   if (!module_is_whole (path, data, len, error))
     return NULL;
-  /* The dynamic loader caches by path: a name never used before guarantees a fresh load. */
-  copy_path = g_strdup_printf ("%s/%" G_GUINT64_FORMAT "-XXXXXX-%s", copy_dir, serial, base);
-  fd = g_mkstemp_full (copy_path, O_RDWR | O_CLOEXEC, 0500);
-  if (fd < 0)
+  copy_path = new_copy_name (copy_dir, serial, base, &fd);
+  if (copy_path == NULL)
     {
       int saved = errno;
       g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot copy module %s into %s: %s", path, copy_dir,

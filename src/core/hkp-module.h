@@ -49,6 +49,14 @@ gboolean hkp_module_validate_config (HkpModule *module, const char *config_json,
  */
 char *hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GError **error);
 
+/*
+ * Gives copy, a module copy made by hkp_module_copy_file() in copy_dir,
+ * another name there never used before: a hard link, which needs no disk
+ * space, or a copy where linking fails.  Returns the new path (caller
+ * frees and deletes the file), or NULL with HKP_ERROR_MODULE.
+ */
+char *hkp_module_link_copy (const char *copy, const char *copy_dir, guint64 serial, GError **error);
+
 /* Returns a new reference to module. */
 HkpModule *hkp_module_ref (HkpModule *module);
 

@@ -398,13 +398,12 @@ assert_no_temporaries (const char *dir)
     g_assert_false (entry[0] == '.');
 }
 
-static void
-test_full_disk (Fixture *f, gconstpointer data)
+/* Mounts a small tmpfs on the state directory; FALSE (the test skipped) where that is not allowed. */
+static gboolean
+mount_small_state (Fixture *f)
 {
   g_autofree char *module = g_build_filename (f->e.plugin_dir, "answer.so", NULL);
-  g_autofree char *history_dir = g_build_filename (f->e.state_dir, "history", "p", NULL);
   g_autofree char *options = NULL;
-  g_autofree char *before = NULL, *after = NULL;
   GStatBuf st;
   guint64 size;
 
@@ -418,10 +417,20 @@ test_full_disk (Fixture *f, gconstpointer data)
       mount ("tmpfs", f->e.state_dir, "tmpfs", 0, options) != 0)
     {
       g_test_skip_printf ("cannot mount a tmpfs (root only): %s", g_strerror (errno));
-      return;
+      return FALSE;
     }
   f->mounted = TRUE;
+  return TRUE;
+}
 
+static void
+test_full_disk (Fixture *f, gconstpointer data)
+{
+  g_autofree char *history_dir = g_build_filename (f->e.state_dir, "history", "p", NULL);
+  g_autofree char *before = NULL, *after = NULL;
+
+  if (!mount_small_state (f))
+    return;
   engine_fixture_start (&f->e, NULL);
   /* Retired instances go in the background, and their module copies with them: the tmpfs has room for a few
    * copies only, so each change lets them go before the next (under load they could pile up), then fills it. */
@@ -466,6 +475,67 @@ test_full_disk (Fixture *f, gconstpointer data)
 }
 
 /*
+ * An exclusive reload whose new module cannot be copied (the state disk is
+ * full) rolls back to the module that was serving: its second host takes a
+ * second name for the copy it already has, which needs no disk space.
+ */
+static void
+test_full_disk_exclusive_reload (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *reason = NULL;
+
+  engine_fixture_write_plugin (&f->e, "p",
+                               "{\"module\": \"answer.so\", \"isolation\": \"process\", \"reload_strategy\": "
+                               "\"exclusive\", \"config\": {\"verdict\": \"deny\", \"reason\": \"v1\"}}");
+  if (!mount_small_state (f))
+    return;
+  engine_fixture_start (&f->e, NULL);
+  fill_disk (f->e.state_dir);
+  hkp_engine_reload_async (f->e.engine, "p", hkp_test_store_result, &result);
+  hkp_test_wait_result (&result);
+  g_assert_false (hkp_engine_reload_finish (f->e.engine, result, &error));
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_RELOAD_FAILED);
+  g_assert_nonnull (strstr (error->message, "the previous module and config were started again"));
+  g_assert_cmpstr (hkp_plugin_state_to_string (hkp_plugin_get_state (engine_fixture_lookup (&f->e, "p"))), ==,
+                   "active");
+  reason = answer_reason (f);
+  g_assert_cmpstr (reason, ==, "v1");
+  empty_disk (f->e.state_dir);
+}
+
+/*
+ * The state directory emptied by hand while running: the module copies'
+ * directory is made again for the next change, which works.
+ */
+static void
+test_module_directory_removed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GDir) dir = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *reason = NULL;
+  const char *name;
+
+  engine_fixture_write_plugin (&f->e, "p",
+                               "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": "
+                               "{\"verdict\": \"deny\", \"reason\": \"v1\", \"password\": \"hunter2\"}}");
+  engine_fixture_start (&f->e, NULL);
+  dir = g_dir_open (f->e.state_dir, 0, NULL);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->e.state_dir, name, NULL);
+      hkp_test_rm_rf (path);
+    }
+  set_reason (f, 2, "test", &error);
+  g_assert_no_error (error); /* checked so, it says why */
+  reason = answer_reason (f);
+  g_assert_cmpstr (reason, ==, "v2");
+  g_assert_true (hkp_test_log_contains ("was gone: made it again"));
+}
+
+/*
  * A history file put there by hand as the last version there can be: the
  * next change is refused saying so (it would have been version 0, listed
  * nowhere, and every change after it refused), and nothing changes.
@@ -504,6 +574,8 @@ main (int argc, char **argv)
   ADD ("/history/earlier-release", test_earlier_release);
   ADD ("/history/full-disk", test_full_disk);
   ADD ("/history/last-version", test_last_version);
+  ADD ("/history/full-disk-exclusive-reload", test_full_disk_exclusive_reload);
+  ADD ("/history/module-directory-removed", test_module_directory_removed);
 #undef ADD
   return g_test_run ();
 }
