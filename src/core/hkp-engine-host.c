@@ -90,7 +90,10 @@ on_restarted (GObject *source, GAsyncResult *result, gpointer user_data)
 
   hkp_engine_release (HKP_ENGINE (source), plugin);
   if (hkp_engine_apply_finish (HKP_ENGINE (source), result, &error))
-    return;
+    {
+      g_clear_pointer (&plugin->restart_from, hkp_instance_unref);
+      return;
+    }
   hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name, "plugin %s: its new host did not start: %s", plugin->name,
                   error->message);
   /* A start that fails counts as another quick end: tried again, later and later, until the policy gives up. */
@@ -118,7 +121,7 @@ on_restart_due (gpointer user_data)
     return G_SOURCE_REMOVE; /* gone, changed, or another change runs: that decides */
   plugin->last_restart_usec = g_get_monotonic_time ();
   hkp_log_plugin (G_LOG_LEVEL_MESSAGE, plugin->name, "plugin %s: starting a new host", plugin->name);
-  hkp_engine_apply_async (plugin->engine, plugin, plugin->manifest, on_restarted, g_object_ref (plugin));
+  hkp_engine_restart_async (plugin->engine, plugin, on_restarted, g_object_ref (plugin));
   return G_SOURCE_REMOVE;
 }
 
@@ -150,6 +153,12 @@ fail_dead_host (HkpEngine *engine, HkpPlugin *plugin, const char *why)
     {
       g_free (message);
       message = given_up_message (why);
+    }
+  /* Its module copy is what the new host loads (the file may be mid-upgrade): kept until a host serves. */
+  if (plugin->instance != NULL && hkp_instance_get_copy_path (plugin->instance) != NULL)
+    {
+      g_clear_pointer (&plugin->restart_from, hkp_instance_unref);
+      plugin->restart_from = hkp_instance_ref (plugin->instance);
     }
   hkp_engine_set_instance (plugin, NULL);
   hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);

@@ -123,6 +123,15 @@ void hkp_engine_shutdown_late (HkpGate *gate, const char *plugin_name);
 void hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest, GAsyncReadyCallback callback,
                              gpointer user_data);
 
+/*
+ * Starts a failed plugin's new host after its host ended, as
+ * hkp_engine_apply_async() with its own manifest would, but loading the
+ * module copy the dead host had (plugin->restart_from, if set): a crash
+ * brings back what ran, not whatever the module file holds now.  Finish
+ * with hkp_engine_apply_finish().
+ */
+void hkp_engine_restart_async (HkpEngine *engine, HkpPlugin *plugin, GAsyncReadyCallback callback, gpointer user_data);
+
 /* Finishes hkp_engine_apply_async(). */
 gboolean hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 

@@ -20,6 +20,7 @@ typedef struct {
   HkpManifest *manifest; /* what to apply */
   HkpManifest *previous; /* what was in force (NULL if the file never parsed) */
   HkpInstance *previous_instance; /* exclusive: its module (or module copy) is kept for the rollback */
+  HkpInstance *reuse; /* a crash restart: the dead instance whose module copy the new one loads */
   HkpGate *paused_from; /* exclusive: the serving gate being drained */
   GError *error; /* exclusive: why the new instance failed */
   gint64 started; /* monotonic µs */
@@ -34,6 +35,7 @@ apply_free (Apply *apply)
   hkp_manifest_unref (apply->manifest);
   g_clear_pointer (&apply->previous, hkp_manifest_unref);
   g_clear_pointer (&apply->previous_instance, hkp_instance_unref);
+  g_clear_pointer (&apply->reuse, hkp_instance_unref);
   g_clear_error (&apply->error);
   g_free (apply);
 }
@@ -263,9 +265,10 @@ on_disabled (GObject *source, GAsyncResult *result, gpointer user_data)
 
 /* ---- entry points ----------------------------------------------------- */
 
-void
-hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest, GAsyncReadyCallback callback,
-                        gpointer user_data)
+/* hkp_engine_apply_async(), a fresh start loading reuse's module copy when reuse is not NULL. */
+static void
+apply_start (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest, HkpInstance *reuse,
+             GAsyncReadyCallback callback, gpointer user_data)
 {
   GTask *task = g_task_new (engine, NULL, callback, user_data);
   Apply *apply = g_new0 (Apply, 1);
@@ -274,6 +277,10 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
 
   g_assert (plugin->busy);
   g_task_set_source_tag (task, hkp_engine_apply_async);
+  apply->reuse = reuse != NULL ? hkp_instance_ref (reuse) : NULL;
+  /* Any other change loads the module file as it is now: the operator's word. */
+  if (reuse == NULL)
+    g_clear_pointer (&plugin->restart_from, hkp_instance_unref);
   apply->engine = g_object_ref (engine);
   apply->plugin = g_object_ref (plugin);
   apply->manifest = hkp_manifest_ref (manifest);
@@ -298,7 +305,7 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
   if (!serving)
     {
       hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_LOADING, NULL);
-      hkp_engine_start_instance_async (engine, manifest, NULL, on_fresh_started, task);
+      hkp_engine_start_instance_async (engine, manifest, apply->reuse, on_fresh_started, task);
       return;
     }
   hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_RELOADING, NULL);
@@ -316,6 +323,19 @@ hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manif
   hkp_drain_swap_async (plugin->slot, hkp_gate_new (HKP_GATE_PAUSED, NULL), drain_timeout, MAX (drain_timeout, 1.0),
                         hkp_engine_shutdown_late, on_exclusive_drained, task);
   hkp_plugin_add_draining (plugin, apply->paused_from);
+}
+
+void
+hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *manifest, GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  apply_start (engine, plugin, manifest, NULL, callback, user_data);
+}
+
+void
+hkp_engine_restart_async (HkpEngine *engine, HkpPlugin *plugin, GAsyncReadyCallback callback, gpointer user_data)
+{
+  apply_start (engine, plugin, plugin->manifest, plugin->restart_from, callback, user_data);
 }
 
 gboolean

@@ -35,6 +35,7 @@ struct _HkpPlugin {
   gint64 last_restart_usec; /* when the last new host was started after one ended */
   gdouble crash_delay; /* before the next new host; negative: given up */
   GSource *crash_restart; /* starts the new host */
+  HkpInstance *restart_from; /* the dead host's instance: the new host loads its module copy, not the file anew */
   guint reload_count;
   guint config_version;
   guint64 cancelled_by_drain;

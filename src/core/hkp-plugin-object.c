@@ -32,6 +32,7 @@ hkp_plugin_finalize (GObject *object)
   hkp_plugin_stop_crash_restart (plugin);
   /* The engine shuts instances down before it lets go of a plugin. */
   g_clear_pointer (&plugin->instance, hkp_instance_unref);
+  g_clear_pointer (&plugin->restart_from, hkp_instance_unref);
   g_clear_pointer (&plugin->manifest, hkp_manifest_unref);
   g_clear_pointer (&plugin->slot, hkp_slot_unref);
   g_clear_pointer (&plugin->draining, g_ptr_array_unref);

@@ -513,6 +513,40 @@ test_restart_after_failed_start (Fixture *f, gconstpointer data)
   hkp_test_daemon_stop (f->daemon);
 }
 
+/*
+ * A host that crashes while its module file is being replaced (a package
+ * upgrade's cp, here caught cut short) comes back with the module it ran:
+ * a crash restart loads the dead host's module copy, not the file anew.
+ * Only a change asked for (Reload) takes the file.
+ */
+static void
+test_restart_loads_what_ran (Fixture *f, gconstpointer data)
+{
+  g_autofree char *module = g_build_filename (f->tree.plugin_dir, "answer.so", NULL);
+  g_autofree char *whole = NULL;
+  g_autofree char *path = hkp_test_plugin_path ("p");
+  gsize size = 0;
+  GPid old_pid;
+
+  hkp_test_tree_write_plugin (&f->tree, "p",
+                              "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": {\"verdict\": "
+                              "\"deny\", \"reason\": \"ran\"}}");
+  start (f, NULL);
+  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  g_assert_true (g_file_get_contents (module, &whole, &size, NULL));
+  g_assert_true (g_file_set_contents (module, whole, 1000, NULL));
+  g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
+  wait_new_host (f, "p", old_pid);
+  assert_check (f, "/x", 403, "ran");
+  {
+    g_autofree char *error = hkp_test_call (f->client, path, HKP_TEST_PLUGIN, "Reload", NULL, NULL, NULL);
+    g_assert_nonnull (error);
+    g_assert_nonnull (strstr (error, "cut short"));
+  }
+  assert_check (f, "/x", 403, "ran");
+  hkp_test_daemon_stop (f->daemon);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -531,6 +565,7 @@ main (int argc, char **argv)
   ADD ("/faults/host/cannot-read-daemon", test_host_cannot_read_daemon);
   ADD ("/faults/host/dies-during-failed-change", test_host_dies_during_failed_change);
   ADD ("/faults/host/restart-after-failed-start", test_restart_after_failed_start);
+  ADD ("/faults/host/restart-loads-what-ran", test_restart_loads_what_ran);
   ADD ("/faults/health-hang", test_health_hang);
   ADD ("/faults/in-process-stuck", test_in_process_stuck);
   ADD ("/faults/stop-answers-hung-checks", test_stop_answers_hung_checks);
