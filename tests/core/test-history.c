@@ -67,11 +67,20 @@ answer_reason (Fixture *f)
   return g_strdup (result.plugin != NULL ? result.reason : "(no plugin decided)");
 }
 
+/*
+ * Waits for the change's outcome, then for its old instance to be gone: a
+ * change while two old instances are still loaded is refused Busy, which a
+ * loaded machine would otherwise turn into a failure of the next change.
+ */
 static gboolean
 finish (Fixture *f, GAsyncResult **result, GError **error)
 {
+  gboolean done;
+
   hkp_test_wait_result (result);
-  return hkp_engine_change_finish (f->e.engine, *result, error);
+  done = hkp_engine_change_finish (f->e.engine, *result, error);
+  engine_fixture_wait_idle (&f->e);
+  return done;
 }
 
 static gboolean
