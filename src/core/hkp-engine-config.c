@@ -460,6 +460,21 @@ bring_back (HkpEngine *engine, HkpPlugin *plugin, guint version, const char *who
       task_fail (task, error);
       return;
     }
+  /* A damaged entry is the history's fault: said so, not as if the plugin's file were broken. */
+  {
+    g_autoptr (GError) parse_error = NULL;
+    g_autoptr (JsonNode) parsed = hkp_json_parse_strict (entry->text, strlen (entry->text), HKP_MANIFEST_MAX_DEPTH,
+                                                         &parse_error);
+
+    if (parsed == NULL)
+      {
+        task_fail (task,
+                   g_error_new (HKP_ERROR, HKP_ERROR_FAILED,
+                                "version %u of plugin %s in the history (%s) is damaged: %s", version, plugin->name,
+                                engine->state_dir, parse_error->message));
+        return;
+      }
+  }
   hkp_engine_change_file (engine, plugin, g_steal_pointer (&entry->text), &info, task);
 }
 

@@ -544,6 +544,25 @@ test_module_directory_removed (Fixture *f, gconstpointer data)
   g_assert_true (hkp_test_log_contains ("was gone: made it again"));
 }
 
+/* A damaged history entry is named as such when a rollback would bring it back, and nothing changes. */
+static void
+test_damaged_entry (Fixture *f, gconstpointer data)
+{
+  g_autofree char *first = g_build_filename (f->e.state_dir, "history", "p", "0000000001.json", NULL);
+  g_autoptr (GError) error = NULL;
+
+  engine_fixture_start (&f->e, NULL);
+  g_assert_true (set_reason (f, 2, "test", NULL));
+  g_assert_true (g_file_set_contents (first, "\xff\xfe{\"garbage", -1, NULL));
+  g_assert_false (rollback (f, &error));
+  g_assert_error (error, HKP_ERROR, HKP_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "version 1 of plugin p in the history"));
+  g_assert_nonnull (strstr (error->message, "is damaged: "));
+  g_assert_null (strstr (error->message, "p.json"));
+  g_assert_cmpuint (config_version (f), ==, 2);
+  assert_reason (f, 2);
+}
+
 /*
  * A history file put there by hand as the last version there can be: the
  * next change is refused saying so (it would have been version 0, listed
@@ -583,6 +602,7 @@ main (int argc, char **argv)
   ADD ("/history/earlier-release", test_earlier_release);
   ADD ("/history/full-disk", test_full_disk);
   ADD ("/history/last-version", test_last_version);
+  ADD ("/history/damaged-entry", test_damaged_entry);
   ADD ("/history/full-disk-exclusive-reload", test_full_disk_exclusive_reload);
   ADD ("/history/module-directory-removed", test_module_directory_removed);
 #undef ADD
