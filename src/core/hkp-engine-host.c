@@ -104,6 +104,7 @@ on_restarted (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       g_autofree char *message = given_up_message (hkp_plugin_get_last_error (plugin));
       hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);
+      g_clear_pointer (&plugin->restart_from, hkp_instance_unref);
       return;
     }
   arm_restart (plugin);
@@ -155,11 +156,9 @@ fail_dead_host (HkpEngine *engine, HkpPlugin *plugin, const char *why)
       message = given_up_message (why);
     }
   /* Its module copy is what the new host loads (the file may be mid-upgrade): kept until a host serves. */
-  if (plugin->instance != NULL && hkp_instance_get_copy_path (plugin->instance) != NULL)
-    {
-      g_clear_pointer (&plugin->restart_from, hkp_instance_unref);
-      plugin->restart_from = hkp_instance_ref (plugin->instance);
-    }
+  g_clear_pointer (&plugin->restart_from, hkp_instance_unref);
+  if (plugin->crash_delay >= 0 && plugin->instance != NULL && hkp_instance_get_copy_path (plugin->instance) != NULL)
+    plugin->restart_from = hkp_instance_ref (plugin->instance);
   hkp_engine_set_instance (plugin, NULL);
   hkp_plugin_set_state (plugin, HKP_PLUGIN_STATE_FAILED, message);
   hkp_engine_retire_serving_gate (engine, plugin, hkp_gate_new (HKP_GATE_FAILED, NULL), on_dead_retired,

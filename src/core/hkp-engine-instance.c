@@ -149,8 +149,21 @@ start_isolated (StartJob *job, GError **error)
     path = g_strdup (hkp_instance_get_module_path (job->previous));
   else if ((path = hkp_module_resolve (job->plugin_dir, job->manifest->module, error)) == NULL)
     return NULL;
-  copy = previous_copy != NULL ? hkp_module_link_copy (previous_copy, job->copy_dir, job->serial, error)
-                               : hkp_module_copy_file (path, job->copy_dir, job->serial, error);
+  if (previous_copy != NULL)
+    {
+      g_autoptr (GError) reuse_error = NULL;
+
+      copy = hkp_module_link_copy (previous_copy, job->copy_dir, job->serial, &reuse_error);
+      if (copy == NULL)
+        {
+          /* Its copy is gone (the state directory emptied by hand): the module file it came from is the next best. */
+          hkp_log_plugin (G_LOG_LEVEL_WARNING, job->manifest->name, "plugin %s: %s; loading %s again",
+                          job->manifest->name, reuse_error->message, path);
+          copy = hkp_module_copy_file (path, job->copy_dir, job->serial, error);
+        }
+    }
+  else
+    copy = hkp_module_copy_file (path, job->copy_dir, job->serial, error);
   if (copy == NULL)
     return NULL;
   settings.program = job->host_program;
@@ -218,7 +231,7 @@ hkp_engine_start_instance_async (HkpEngine *engine, HkpManifest *manifest, HkpIn
   g_autofree char *thread_name = g_strdup_printf ("init:%.10s", manifest->name);
 
   job->plugin_dir = g_strdup (engine->plugin_dir);
-  job->copy_dir = g_strdup (engine->copy_dir);
+  job->copy_dir = g_strdup (hkp_engine_get_copy_dir (engine));
   job->serial = ++engine->module_serial;
   job->manifest = hkp_manifest_ref (manifest);
   /* The previous instance's module serves only if it is where this one runs: in the daemon, or in a host. */

@@ -96,6 +96,14 @@ record_loaded_version (HkpEngine *engine, HkpPlugin *plugin, const char *who, co
   plugin->config_version = newest;
   if (kept != NULL && g_strcmp0 (kept->text, plugin->file_text) == 0)
     return;
+  if (newest == G_MAXUINT)
+    {
+      /* A history file put there by hand: version 0 would come next, listed nowhere. */
+      hkp_log_plugin (G_LOG_LEVEL_WARNING, plugin->name,
+                      "plugin %s: the history cannot keep its file: it holds version %u, the last there can be",
+                      plugin->name, newest);
+      return;
+    }
   /* Not synced: a thousand plugins at first start would wait for a thousand fsyncs, and a lost entry is made again. */
   if (!hkp_config_history_add (engine->state_dir, plugin->name, &entry, FALSE, &error))
     {

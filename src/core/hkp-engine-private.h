@@ -132,6 +132,12 @@ void hkp_engine_apply_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *
  */
 void hkp_engine_restart_async (HkpEngine *engine, HkpPlugin *plugin, GAsyncReadyCallback callback, gpointer user_data);
 
+/*
+ * Returns the directory module copies go to (owned by the engine; main
+ * thread), made anew (and locked) first if it was removed while running.
+ */
+const char *hkp_engine_get_copy_dir (HkpEngine *engine);
+
 /* Finishes hkp_engine_apply_async(). */
 gboolean hkp_engine_apply_finish (HkpEngine *engine, GAsyncResult *result, GError **error);
 

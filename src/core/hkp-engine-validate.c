@@ -88,7 +88,7 @@ hkp_engine_validate_async (HkpEngine *engine, HkpPlugin *plugin, HkpManifest *ma
 
   g_task_set_source_tag (task, hkp_engine_validate_async);
   job->plugin_dir = g_strdup (engine->plugin_dir);
-  job->copy_dir = g_strdup (engine->copy_dir);
+  job->copy_dir = g_strdup (hkp_engine_get_copy_dir (engine));
   job->serial = ++engine->module_serial;
   job->manifest = hkp_manifest_ref (manifest);
   /* The module that runs is the one to ask, unless the change names another module. */

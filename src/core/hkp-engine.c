@@ -590,3 +590,29 @@ hkp_engine_describe_unfinished (HkpEngine *engine)
     }
   return text->len > 0 ? g_string_free (g_steal_pointer (&text), FALSE) : NULL;
 }
+
+const char *
+hkp_engine_get_copy_dir (HkpEngine *engine)
+{
+  g_autoptr (GError) error = NULL;
+  int lock = -1;
+  char *dir;
+
+  if (g_file_test (engine->copy_dir, G_FILE_TEST_IS_DIR))
+    return engine->copy_dir;
+  /* Removed while running (the state directory emptied by hand): a new one, locked as at start, so that another
+   * daemon's cleanup of stale ones leaves it alone. */
+  if (g_mkdir_with_parents (engine->state_dir, 0700) < 0 ||
+      (dir = hkp_file_make_module_copy_dir (engine->state_dir, &lock, &error)) == NULL)
+    {
+      g_warning ("module directory %s is gone, and no new one can be made: %s", engine->copy_dir,
+                 error != NULL ? error->message : g_strerror (errno));
+      return engine->copy_dir;
+    }
+  g_warning ("module directory %s was gone: module copies now go to %s", engine->copy_dir, dir);
+  hkp_file_remove_module_copy_dir (engine->copy_dir, engine->copy_dir_lock);
+  g_free (engine->copy_dir);
+  engine->copy_dir = dir;
+  engine->copy_dir_lock = lock;
+  return engine->copy_dir;
+}

@@ -136,24 +136,15 @@ module_is_whole (const char *path, const char *data, gsize len, GError **error)
 /*
  * Makes an empty file in copy_dir under a name never used before (the
  * dynamic loader caches by path: a new name guarantees a fresh load), open
- * in *fd; returns its path (caller frees), or NULL with errno set.  A
- * copy_dir removed meanwhile (the state directory emptied by hand) is made
- * again.
+ * in *fd; returns its path (caller frees), or NULL with errno set.
  */
 static char *
 new_copy_name (const char *copy_dir, guint64 serial, const char *base, int *fd)
 {
-  for (guint attempt = 0;; attempt++)
-    {
-      g_autofree char *name = g_strdup_printf ("%s/%" G_GUINT64_FORMAT "-XXXXXX-%s", copy_dir, serial, base);
+  g_autofree char *name = g_strdup_printf ("%s/%" G_GUINT64_FORMAT "-XXXXXX-%s", copy_dir, serial, base);
 
-      *fd = g_mkstemp_full (name, O_RDWR | O_CLOEXEC, 0500);
-      if (*fd >= 0)
-        return g_steal_pointer (&name);
-      if (errno != ENOENT || attempt > 0 || g_mkdir_with_parents (copy_dir, 0700) < 0)
-        return NULL;
-      g_warning ("module directory %s was gone: made it again", copy_dir);
-    }
+  *fd = g_mkstemp_full (name, O_RDWR | O_CLOEXEC, 0500);
+  return *fd >= 0 ? g_steal_pointer (&name) : NULL;
 }
 
 char *

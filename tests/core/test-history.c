@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 
 #include "hkp-error.h"
+#include "hkp-file.h"
 #include "hkp-test-engine.h"
 #include "hkp-test-probe.h"
 
@@ -541,7 +542,12 @@ test_module_directory_removed (Fixture *f, gconstpointer data)
   g_assert_no_error (error); /* checked so, it says why */
   reason = answer_reason (f);
   g_assert_cmpstr (reason, ==, "v2");
-  g_assert_true (hkp_test_log_contains ("was gone: made it again"));
+  g_assert_true (hkp_test_log_contains ("was gone: module copies now go to "));
+  /* The new directory is locked as the first was: another daemon's cleanup at its start leaves it alone. */
+  g_assert_cmpuint (hkp_file_remove_module_copies (f->e.state_dir), ==, 0);
+  g_assert_true (set_reason (f, 3, "test", NULL));
+  g_assert_true (hkp_test_log_contains ("was gone: module copies now go to "));
+  g_assert_cmpuint (hkp_test_log_count ("was gone: module copies now go to "), ==, 1);
 }
 
 /* A damaged history entry is named as such when a rollback would bring it back, and nothing changes. */
@@ -586,6 +592,14 @@ test_last_version (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "holds version 4294967295, the last there can be: nothing changed"));
   g_assert_cmpuint (config_version (f), ==, 1);
   g_assert_false (g_file_test (zero, G_FILE_TEST_EXISTS));
+
+  /* Edited while the daemon was down: it loads, but no version 0 is written for it either. */
+  engine_fixture_stop (&f->e);
+  engine_fixture_write_plugin (&f->e, "p", FILE_V (9));
+  engine_fixture_start (&f->e, NULL);
+  assert_reason (f, 9);
+  g_assert_false (g_file_test (zero, G_FILE_TEST_EXISTS));
+  g_assert_true (hkp_test_log_contains ("holds version 4294967295, the last there can be"));
 }
 
 int

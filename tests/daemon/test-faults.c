@@ -547,6 +547,40 @@ test_restart_loads_what_ran (Fixture *f, gconstpointer data)
   hkp_test_daemon_stop (f->daemon);
 }
 
+/*
+ * The state directory emptied by hand, then the host crashes: its module
+ * copy is gone with it, so the new host loads the module file again rather
+ * than never coming back.
+ */
+static void
+test_restart_after_state_emptied (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = hkp_test_plugin_path ("p");
+  GPid old_pid;
+
+  hkp_test_tree_write_plugin (&f->tree, "p",
+                              "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": {\"verdict\": "
+                              "\"deny\", \"reason\": \"back\"}}");
+  start (f, NULL);
+  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  {
+    g_autoptr (GDir) dir = g_dir_open (f->tree.state_dir, 0, NULL);
+    const char *name;
+
+    g_assert_nonnull (dir);
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *entry = g_build_filename (f->tree.state_dir, name, NULL);
+        hkp_test_rm_rf (entry);
+      }
+  }
+  g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
+  wait_new_host (f, "p", old_pid);
+  assert_check (f, "/x", 403, "back");
+  hkp_test_daemon_wait_line (f->daemon, "loading ");
+  hkp_test_daemon_stop (f->daemon);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -566,6 +600,7 @@ main (int argc, char **argv)
   ADD ("/faults/host/dies-during-failed-change", test_host_dies_during_failed_change);
   ADD ("/faults/host/restart-after-failed-start", test_restart_after_failed_start);
   ADD ("/faults/host/restart-loads-what-ran", test_restart_loads_what_ran);
+  ADD ("/faults/host/restart-after-state-emptied", test_restart_after_state_emptied);
   ADD ("/faults/health-hang", test_health_hang);
   ADD ("/faults/in-process-stuck", test_in_process_stuck);
   ADD ("/faults/stop-answers-hung-checks", test_stop_answers_hung_checks);
