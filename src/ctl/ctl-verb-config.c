@@ -11,6 +11,11 @@
 #include "ctl-output.h"
 #include "ctl-table.h"
 
+/* What org.hkp.PluginManager1(5) says of GetConfigHistory: it lists configs up to this much together. */
+#define HISTORY_LISTED_MAX (8 * 1024 * 1024)
+/* The largest config the daemon takes (hkp_manifest_check_config_size()). */
+#define CONFIG_MAX (1024 * 1024)
+
 /* ---- reading ------------------------------------------------------------ */
 
 /* Reads the config of name: redacted (the Config property) or with its secrets (GetSecretConfig); NULL after a message. */
@@ -356,6 +361,7 @@ ctl_verb_history (Ctl *ctl, int argc, char **argv)
   uint64_t time;
   uint32_t version;
   const char *who, *config;
+  gsize listed = 0;
   int status, r;
 
   if ((status = ctl_check_names (1, &argv[1])) != CTL_EXIT_SUCCESS)
@@ -381,6 +387,7 @@ ctl_verb_history (Ctl *ctl, int argc, char **argv)
       g_autofree char *label = g_strdup_printf (version == current ? "%u (current)" : "%u", version);
       g_autoptr (JsonParser) parser = json_parser_new ();
 
+      listed += strlen (config);
       ctl_table_add (table, g_variant_new_uint32 (version), label,
                      version == current ? CTL_COLOR_BOLD : CTL_COLOR_NONE);
       ctl_table_add (table, g_variant_new_uint64 (time), when, CTL_COLOR_NONE);
@@ -413,7 +420,14 @@ ctl_verb_history (Ctl *ctl, int argc, char **argv)
     }
   ctl_pager_open (ctl);
   ctl_table_print (ctl, table);
-  if (!ctl->options.no_legend)
+  if (ctl->options.no_legend)
+    return CTL_EXIT_SUCCESS;
+  /* The daemon lists configs up to HISTORY_LISTED_MAX together: one more of up to CONFIG_MAX may not have fit. */
+  if (listed + CONFIG_MAX > HISTORY_LISTED_MAX)
+    printf ("\n%u version%s listed; older ones may be left out, as at most 8 MiB of configs are listed "
+            "(\"hkp-pluginctl rollback %s --to VERSION\" still takes them).\n",
+            ctl_table_rows (table), ctl_table_rows (table) == 1 ? "" : "s", name);
+  else
     printf ("\n%u version%s kept.\n", ctl_table_rows (table), ctl_table_rows (table) == 1 ? "" : "s");
   return CTL_EXIT_SUCCESS;
 }

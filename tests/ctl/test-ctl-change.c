@@ -328,6 +328,28 @@ test_history (CtlFixture *f, gconstpointer data)
   ctl_assert_run (&run, 1, "Failed to restore version 999 of the config of plugin alpha: ");
 }
 
+/* With configs near the size limit, the daemon lists only the newest 8 MiB of them: the legend says older ones may be left out. */
+static void
+test_history_of_large_configs (CtlFixture *f, gconstpointer data)
+{
+  g_auto (CtlRun) run = { 0 };
+  g_autofree char *padding = g_strnfill (950 * 1024, 'x');
+
+  ctl_fixture_start (f, NULL);
+  for (guint i = 0; i < 9; i++)
+    {
+      g_autofree char *config = g_strdup_printf ("{\"verdict\": \"deny\", \"n\": %u, \"padding\": \"%s\"}", i, padding);
+      ctl_fixture_run (f, &run, -1, NULL, config, "config", "set", "alpha", "-", NULL);
+      ctl_assert_run (&run, 0, NULL);
+    }
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "history", "alpha", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_nonnull (strstr (run.out,
+                            " versions listed; older ones may be left out, as at most 8 MiB of configs are "
+                            "listed (\"hkp-pluginctl rollback alpha --to VERSION\" still takes them).\n"));
+  g_assert_null (strstr (run.out, "versions kept"));
+}
+
 /* ---- rescan and check-config ---------------------------------------------- */
 
 static void
@@ -391,6 +413,7 @@ main (int argc, char **argv)
   ADD ("config-edit", test_config_edit);
   ADD ("secrets", test_secrets);
   ADD ("history", test_history);
+  ADD ("history-of-large-configs", test_history_of_large_configs);
   ADD ("rescan", test_rescan);
   ADD ("check-config", test_check_config);
 #undef ADD
