@@ -12,8 +12,13 @@
 #   3. a crash: SIGKILL of ratelimit's host, the time until the next check is answered and until a
 #      new host serves (from the daemon's journal lines);
 #   4. the RSS of a plugin host with ratelimit.
+# BASELINE=OTHER_BUILDDIR adds a third daemon to each round, that build's with its plugins in its default
+# isolation (no "isolation" key: a build older than plugin hosts takes none), e.g. the tree before them:
+#   git worktree add /tmp/old 79ba9ea~1 && meson setup /tmp/old/build /tmp/old -Dbuildtype=debugoptimized &&
+#   ninja -C /tmp/old/build && BASELINE=/tmp/old/build tests/bench/bench-isolation.sh build-bench
 source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
+baseline=${BASELINE:+$(realpath "$BASELINE")}
 duration=${DURATION:-10}
 rounds=${ROUNDS:-2}
 export HKP_PLUGIN_HOST=$build/src/host/hkp-plugin-host
@@ -55,14 +60,20 @@ start_nginx "$work/ideal" 1 "  server { listen 127.0.0.1:$ideal_port; location /
 ideal_pid=${pids[-1]}
 
 start_bus_and_plugins "$build"
+if [ -n "$baseline" ]; then
+  mkdir -p "$work/plugins-baseline"
+  cp "$baseline/src/plugins/ipfilter.so" "$baseline/src/plugins/ratelimit.so" "$work/plugins-baseline/"
+fi
 
-start_daemon() {  # ISOLATION
+start_daemon() {  # ISOLATION (none, process, or baseline: BASELINE's daemon and plugins, no isolation key)
+  local key="\"isolation\": \"$1\", " daemon=$build plugins=$work/plugins
+  [ "$1" = baseline ] && key="" daemon=$baseline plugins=$work/plugins-baseline
   rm -f "$work/daemon.log"
-  echo "{\"module\": \"ipfilter.so\", \"priority\": 1, \"isolation\": \"$1\", \"config\": {\"enabled\": true, \"deny\": [\"198.51.100.0/24\"]}}" \
+  echo "{\"module\": \"ipfilter.so\", \"priority\": 1, $key\"config\": {\"enabled\": true, \"deny\": [\"198.51.100.0/24\"]}}" \
     > "$work/plugins.d/ipfilter.json"
-  echo "{\"module\": \"ratelimit.so\", \"priority\": 2, \"isolation\": \"$1\", \"failure_mode\": \"open\", \"config\": {\"enabled\": true, \"lookup\": {\"requests_per_second\": 1e6, \"burst\": 1e6}}}" \
+  echo "{\"module\": \"ratelimit.so\", \"priority\": 2, $key\"failure_mode\": \"open\", \"config\": {\"enabled\": true, \"lookup\": {\"requests_per_second\": 1e6, \"burst\": 1e6}}}" \
     > "$work/plugins.d/ratelimit.json"
-  "$build/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$work/plugins" \
+  "$daemon/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$plugins" \
     --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
     --http-listen=none --check-listen="127.0.0.1:$check_port" 2>"$work/daemon.log" &
   daemon_pid=$!
@@ -73,7 +84,7 @@ stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
 echo "# wrk -t1 -c32 -d${duration}s, keep-alive; $(nproc) CPUs; ipfilter + ratelimit; $rounds rounds alternated"
 for round in $(seq "$rounds"); do
-  for isolation in none process; do
+  for isolation in none process ${baseline:+baseline}; do
     start_daemon "$isolation"
     cpu=$(cpu_usec "$daemon_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$check_port/check" "${headers[@]}"
