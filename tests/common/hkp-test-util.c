@@ -324,3 +324,17 @@ hkp_test_own_address (void)
   freeifaddrs (list);
   return found;
 }
+
+void
+hkp_test_empty_dir (const char *dir)
+{
+  g_autoptr (GDir) handle = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (handle);
+  while ((name = g_dir_read_name (handle)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      hkp_test_rm_rf (path);
+    }
+}

@@ -13,6 +13,9 @@ char *hkp_test_make_tmpdir (void);
 /* Removes path and everything below it. */
 void hkp_test_rm_rf (const char *path);
 
+/* Removes everything in directory dir (as an admin emptying it by hand would), leaving dir itself. */
+void hkp_test_empty_dir (const char *dir);
+
 /* Writes contents to dir/name (creating dir), failing the test on error. */
 void hkp_test_write_file (const char *dir, const char *name, const char *contents);
 

@@ -522,22 +522,14 @@ test_full_disk_exclusive_reload (Fixture *f, gconstpointer data)
 static void
 test_module_directory_removed (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GDir) dir = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *reason = NULL;
-  const char *name;
 
   engine_fixture_write_plugin (&f->e, "p",
                                "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": "
                                "{\"verdict\": \"deny\", \"reason\": \"v1\", \"password\": \"hunter2\"}}");
   engine_fixture_start (&f->e, NULL);
-  dir = g_dir_open (f->e.state_dir, 0, NULL);
-  g_assert_nonnull (dir);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->e.state_dir, name, NULL);
-      hkp_test_rm_rf (path);
-    }
+  hkp_test_empty_dir (f->e.state_dir);
   set_reason (f, 2, "test", &error);
   g_assert_no_error (error); /* checked so, it says why */
   reason = answer_reason (f);

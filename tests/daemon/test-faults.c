@@ -457,6 +457,20 @@ wait_new_host (Fixture *f, const char *name, GPid not_pid)
     }
 }
 
+/* Writes plugin p's file (json), starts the daemon and returns the pid of p's host. */
+static GPid
+start_with_p (Fixture *f, const char *json)
+{
+  g_autofree char *path = hkp_test_plugin_path ("p");
+  GPid pid;
+
+  hkp_test_tree_write_plugin (&f->tree, "p", json);
+  start (f, NULL);
+  pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  g_assert_cmpint (pid, >, 0);
+  return pid;
+}
+
 /*
  * The serving host is killed while a change's new instance starts, and the
  * change then fails: the rollback keeps an instance whose host is dead.  The
@@ -469,12 +483,9 @@ test_host_dies_during_failed_change (Fixture *f, gconstpointer data)
   g_autofree char *path = hkp_test_plugin_path ("p");
   GPid old_pid;
 
-  hkp_test_tree_write_plugin (&f->tree, "p",
-                              "{\"module\": \"misbehave.so\", \"isolation\": \"process\", \"init_timeout_sec\": 1, "
-                              "\"config\": {}}");
-  start (f, NULL);
-  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
-  g_assert_cmpint (old_pid, >, 0);
+  old_pid = start_with_p (f,
+                          "{\"module\": \"misbehave.so\", \"isolation\": \"process\", \"init_timeout_sec\": 1, "
+                          "\"config\": {}}");
   set_config_hanging_init (f, path);
   g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
   hkp_test_daemon_wait_line (f->daemon, "reload failed, the previous instance keeps serving");
@@ -494,9 +505,7 @@ test_restart_after_failed_start (Fixture *f, gconstpointer data)
   g_autofree char *path = hkp_test_plugin_path ("p");
   GPid old_pid;
 
-  hkp_test_tree_write_plugin (&f->tree, "p", json);
-  start (f, NULL);
-  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  old_pid = start_with_p (f, json);
   g_assert_true (g_file_set_contents (blocker, "", 0, NULL));
   {
     Check boom = { .address = f->address, .path = "/boom" };
@@ -528,11 +537,9 @@ test_restart_loads_what_ran (Fixture *f, gconstpointer data)
   gsize size = 0;
   GPid old_pid;
 
-  hkp_test_tree_write_plugin (&f->tree, "p",
-                              "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": {\"verdict\": "
-                              "\"deny\", \"reason\": \"ran\"}}");
-  start (f, NULL);
-  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
+  old_pid = start_with_p (f,
+                          "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": {\"verdict\": "
+                          "\"deny\", \"reason\": \"ran\"}}");
   g_assert_true (g_file_get_contents (module, &whole, &size, NULL));
   g_assert_true (g_file_set_contents (module, whole, 1000, NULL));
   g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
@@ -558,22 +565,10 @@ test_restart_after_state_emptied (Fixture *f, gconstpointer data)
   g_autofree char *path = hkp_test_plugin_path ("p");
   GPid old_pid;
 
-  hkp_test_tree_write_plugin (&f->tree, "p",
-                              "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": {\"verdict\": "
-                              "\"deny\", \"reason\": \"back\"}}");
-  start (f, NULL);
-  old_pid = (GPid) hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "HostPID", 'u');
-  {
-    g_autoptr (GDir) dir = g_dir_open (f->tree.state_dir, 0, NULL);
-    const char *name;
-
-    g_assert_nonnull (dir);
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *entry = g_build_filename (f->tree.state_dir, name, NULL);
-        hkp_test_rm_rf (entry);
-      }
-  }
+  old_pid = start_with_p (f,
+                          "{\"module\": \"answer.so\", \"isolation\": \"process\", \"config\": {\"verdict\": "
+                          "\"deny\", \"reason\": \"back\"}}");
+  hkp_test_empty_dir (f->tree.state_dir);
   g_assert_cmpint (kill (old_pid, SIGKILL), ==, 0);
   wait_new_host (f, "p", old_pid);
   assert_check (f, "/x", 403, "back");
