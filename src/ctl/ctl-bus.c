@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "ctl-output.h"
 #include "ctl-bus.h"
 
 #include <errno.h>
@@ -238,7 +239,9 @@ static const struct {
 int
 ctl_report_error (Ctl *ctl, const char *what, const char *plugin, const sd_bus_error *error)
 {
-  const char *message = error->message != NULL && error->message[0] != '\0' ? error->message : NULL;
+  /* The daemon's message may quote a plugin or a file: shown, never obeyed, by the terminal. */
+  g_autofree char *message = error->message != NULL && error->message[0] != '\0' ? ctl_printable (error->message)
+                                                                                 : NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (known_errors); i++)
     {

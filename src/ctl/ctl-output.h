@@ -18,6 +18,15 @@ typedef enum {
   CTL_COLOR_BOLD,
 } CtlColor;
 
+/*
+ * Returns text as it may be shown on a terminal (caller frees): line breaks
+ * and tabs as spaces (one value, one line), every other control character
+ * (C0, DEL, C1) as \xHH.  Plugins and files choose much of what is shown,
+ * and an escape sequence could clear the screen, rewrite earlier lines,
+ * retitle the window or write the clipboard.  Invalid UTF-8 is made valid.
+ */
+char *ctl_printable (const char *text);
+
 /* Returns the escape sequence that starts color on stdout, or "" when colours are off (static string). */
 const char *ctl_color_on (Ctl *ctl, CtlColor color);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "ctl-output.h"
 #include "ctl-table.h"
 
 #include <stdio.h>
@@ -65,15 +66,17 @@ ctl_table_add (CtlTable *table, GVariant *value, const char *text, CtlColor colo
 {
   Cell cell = { .color = color };
 
+  g_autofree char *shown = NULL;
+
   cell.value = value != NULL ? g_variant_ref_sink (value) : NULL;
   if (text != NULL)
-    cell.text = g_strdup (text);
+    shown = g_strdup (text);
   else if (value != NULL)
-    cell.text = ctl_variant_to_text (value);
+    shown = ctl_variant_to_text (value);
   else
-    cell.text = g_strdup ("-");
-  /* One cell, one line: a multi-line error message must not break the columns. */
-  g_strdelimit (cell.text, "\n\r\t", ' ');
+    shown = g_strdup ("-");
+  /* One cell, one line: a multi-line error message must not break the columns, nor a plugin's text the terminal. */
+  cell.text = ctl_printable (shown);
   g_array_append_val (table->cells, cell);
 }
 

@@ -92,8 +92,9 @@ print_event (Monitor *monitor, const char *plugin, const char *event, GPtrArray 
     {
       g_autoptr (GDateTime) time = g_date_time_new_from_unix_local (now / G_USEC_PER_SEC);
       g_autofree char *clock = g_date_time_format (time, "%H:%M:%S");
-      printf ("%s.%03d %s%s%s:", clock, (int) (now / 1000 % 1000), ctl_color_on (ctl, CTL_COLOR_BOLD),
-              plugin != NULL ? plugin : "hkp-plugind", ctl_color_off (ctl, CTL_COLOR_BOLD));
+      g_autofree char *who = ctl_printable (plugin != NULL ? plugin : "hkp-plugind");
+      printf ("%s.%03d %s%s%s:", clock, (int) (now / 1000 % 1000), ctl_color_on (ctl, CTL_COLOR_BOLD), who,
+              ctl_color_off (ctl, CTL_COLOR_BOLD));
       if (!g_str_equal (event, "changed"))
         printf (" %s", event);
       for (guint i = 0; properties != NULL && i < properties->len; i++)
@@ -105,8 +106,8 @@ print_event (Monitor *monitor, const char *plugin, const char *event, GPtrArray 
             : g_str_equal (property->name, "OverallHealth")        ? ctl_health_color (text)
             : g_str_equal (property->name, "LastError") && text[0] ? CTL_COLOR_BAD
                                                                    : CTL_COLOR_NONE;
-          g_strdelimit (text, "\n\r", ' ');
-          printf (" %s=%s%s%s", property->name, ctl_color_on (ctl, color), text, ctl_color_off (ctl, color));
+          g_autofree char *shown = ctl_printable (text);
+          printf (" %s=%s%s%s", property->name, ctl_color_on (ctl, color), shown, ctl_color_off (ctl, color));
         }
       putchar ('\n');
     }

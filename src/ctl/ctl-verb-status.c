@@ -2,6 +2,7 @@
 /* status, list and show: views built from one call (GetManagedObjects, or GetAll for show). */
 #include <stdio.h>
 
+#include "ctl-output.h"
 #include "ctl-bus.h"
 #include "ctl-model.h"
 #include "ctl-table.h"
@@ -57,12 +58,14 @@ static void
 print_field (Ctl *ctl, const char *label, CtlColor color, const char *format, ...)
 {
   g_autofree char *value = NULL;
+  g_autofree char *shown = NULL;
   va_list ap;
 
   va_start (ap, format);
   value = g_strdup_vprintf (format, ap);
   va_end (ap);
-  printf ("%12s: %s%s%s\n", label, ctl_color_on (ctl, color), value, ctl_color_off (ctl, color));
+  shown = ctl_printable (value);
+  printf ("%12s: %s%s%s\n", label, ctl_color_on (ctl, color), shown, ctl_color_off (ctl, color));
 }
 
 int
@@ -174,8 +177,8 @@ ctl_verb_show (Ctl *ctl, int argc, char **argv)
       CtlProperty *property = object->properties->pdata[i];
       g_autofree char *text = ctl_variant_to_text (property->value);
       /* Key=Value lines, one each, as systemctl show prints them. */
-      g_strdelimit (text, "\n\r", ' ');
-      printf ("%s=%s\n", property->name, text);
+      g_autofree char *shown = ctl_printable (text);
+      printf ("%s=%s\n", property->name, shown);
     }
   return CTL_EXIT_SUCCESS;
 }

@@ -87,26 +87,33 @@ ctl_usage_error (const char *format, ...)
 int
 ctl_fail (int status, const char *format, ...)
 {
+  g_autofree char *message = NULL;
+  g_autofree char *shown = NULL;
   va_list ap;
 
   va_start (ap, format);
-  vfprintf (stderr, format, ap);
+  message = g_strdup_vprintf (format, ap);
   va_end (ap);
-  fputs ("\n", stderr);
+  /* Errors quote the daemon, and through it plugins and files: nothing in them may drive the terminal. */
+  shown = ctl_printable (message);
+  fprintf (stderr, "%s\n", shown);
   return status;
 }
 
 void
 ctl_note (Ctl *ctl, const char *format, ...)
 {
+  g_autofree char *message = NULL;
+  g_autofree char *shown = NULL;
   va_list ap;
 
   if (ctl->options.quiet)
     return;
   va_start (ap, format);
-  vfprintf (stderr, format, ap);
+  message = g_strdup_vprintf (format, ap);
   va_end (ap);
-  fputs ("\n", stderr);
+  shown = ctl_printable (message);
+  fprintf (stderr, "%s\n", shown);
 }
 
 gboolean

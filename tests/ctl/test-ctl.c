@@ -366,6 +366,42 @@ test_terminal (CtlFixture *f, gconstpointer data)
   g_assert_null (strchr (run.out, '\033'));
 }
 
+/* Asserts text holds no control character but newlines, and shows the plugin's escape sequence as text. */
+static void
+assert_shown_not_obeyed (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 && *p != '\n')
+      g_error ("control character 0x%02x in output: %s", (guchar) *p, text);
+  g_assert_nonnull (strstr (text, "\\x1b[2J"));
+}
+
+/*
+ * Much of what hkp-pluginctl shows comes from plugins and files: a plugin's
+ * LastError with escape sequences must not clear the admin's screen, retitle
+ * the window or forge lines, in tables, in show, or in an error message.
+ */
+static void
+test_plugin_text_shown_not_obeyed (CtlFixture *f, gconstpointer data)
+{
+  g_auto (CtlRun) run = { 0 };
+
+  hkp_test_tree_write_plugin (&f->tree, "broken",
+                              "{\"module\": \"failinit.so\", \"config\": {\"message\": "
+                              "\"no \\u001b[2J\\u001b]0;pwned\\u0007 database\\r\\nFAKE\\u009b1A\"}}");
+  ctl_fixture_start (f, NULL);
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "list", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  assert_shown_not_obeyed (run.out);
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "show", "broken", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  assert_shown_not_obeyed (run.out);
+  g_assert_nonnull (strstr (run.out, "database  FAKE\\x9b1A"));
+  ctl_fixture_run (f, &run, -1, NULL, NULL, "reload", "broken", NULL);
+  g_assert_cmpint (run.status, !=, 0);
+  assert_shown_not_obeyed (run.err);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -379,6 +415,7 @@ main (int argc, char **argv)
   ADD ("no-daemon", test_no_daemon);
   ADD ("address", test_address);
   ADD ("terminal", test_terminal);
+  ADD ("plugin-text-shown-not-obeyed", test_plugin_text_shown_not_obeyed);
 #undef ADD
   return g_test_run ();
 }
