@@ -62,6 +62,15 @@ append_one_line (GString *line, const char *message)
 }
 
 char *
+daemon_log_escape (const char *text)
+{
+  GString *line = g_string_new (NULL);
+
+  append_one_line (line, text);
+  return g_string_free (line, FALSE);
+}
+
+char *
 daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields)
 {
   g_autoptr (GDateTime) now = g_date_time_new_now_local ();
@@ -72,7 +81,12 @@ daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_f
   g_string_append_printf (line, "%02d:%02d:%02d.%03d %-8s ", g_date_time_get_hour (now), g_date_time_get_minute (now),
                           g_date_time_get_second (now), g_date_time_get_microsecond (now) / 1000, level_name (level));
   if (plugin != NULL)
-    g_string_append_printf (line, "[%s] ", plugin);
+    {
+      /* A refused file's name is a plugin's name here too, and anyone who can write the directory chooses it. */
+      g_string_append_c (line, '[');
+      append_one_line (line, plugin);
+      g_string_append (line, "] ");
+    }
   append_one_line (line, message != NULL ? message : "(no message)");
   g_string_append_c (line, '\n');
   return g_string_free (line, FALSE);

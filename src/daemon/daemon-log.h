@@ -13,6 +13,9 @@ G_BEGIN_DECLS
  */
 void daemon_log_setup (void);
 
+/* Returns text as one line of output (caller frees): control characters and backslashes escaped as in log lines. */
+char *daemon_log_escape (const char *text);
+
 /* Formats one structured log entry as one readable line ending in '\n', control characters escaped; caller frees. */
 char *daemon_log_format_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields);
 

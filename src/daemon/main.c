@@ -285,10 +285,17 @@ check_config (const DaemonOptions *options)
 
   problems = hkp_config_check_dir (options->plugin_dir, options->config_dir, &n_files);
   n_problems = options->config_warnings->len + problems->len;
+  /* A problem quotes the files (keys, names, values) and the plugins' refusals: one line each, shown as text. */
   for (guint i = 0; i < options->config_warnings->len; i++)
-    printf ("%s\n", (const char *) options->config_warnings->pdata[i]);
+    {
+      g_autofree char *line = daemon_log_escape (options->config_warnings->pdata[i]);
+      printf ("%s\n", line);
+    }
   for (guint i = 0; i < problems->len; i++)
-    printf ("%s\n", (const char *) problems->pdata[i]);
+    {
+      g_autofree char *line = daemon_log_escape (problems->pdata[i]);
+      printf ("%s\n", line);
+    }
   if (n_problems > 0)
     printf ("hkp-plugind: %u problem%s in %s and %u plugin file%s in %s\n", n_problems, n_problems == 1 ? "" : "s",
             options->config_file, n_files, n_files == 1 ? "" : "s", options->config_dir);

@@ -448,6 +448,17 @@ test_log_line (Fixture *f, gconstpointer data)
     assert_contains (one, "warning  [forger] a\\n12:00:00.000 critical [other] b\\r\\x1b[2Jc\td\\x7f\\u0085e\\\\n\n");
     g_assert_true (strchr (one, '\n') == one + strlen (one) - 1);
   }
+  /* Nor of the plugin's name: a refused file's name is one, and whoever can write the directory chooses it. */
+  {
+    const GLogField named[] = {
+      { "MESSAGE", "refused", -1 },
+      { "PLUGIN", "z\n12:00:00.000 notice   [deny] plugin deny disabled\x1b]0;t\x07", -1 },
+    };
+    g_autofree char *one = daemon_log_format_line (G_LOG_LEVEL_WARNING, named, G_N_ELEMENTS (named));
+
+    assert_contains (one, "warning  [z\\n12:00:00.000 notice   [deny] plugin deny disabled\\x1b]0;t\\x07] refused\n");
+    g_assert_true (strchr (one, '\n') == one + strlen (one) - 1);
+  }
 }
 
 /* A plugin's log line that holds a line break cannot pass for a line of another plugin. */

@@ -430,6 +430,28 @@ assert_line (const char *out, const char *line)
     g_error ("the output lacks the line \"%s\":\n%s", line, out);
 }
 
+/*
+ * A problem quotes the file (a key, a value) and the plugin's refusal: as
+ * text, one line each.  A control character in them must not drive the
+ * admin's terminal, nor a line break forge a problem line.
+ */
+static void
+test_check_config_shows_text (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+
+  hkp_test_tree_write_plugin (&f->tree, "keys",
+                              "{\"module\": \"answer.so\", \"\\u001b[2Jbogus\\r\\nFAKE: forged\": 1}");
+  hkp_test_tree_write_plugin (&f->tree, "refused",
+                              "{\"module\": \"answer.so\", \"config\": {\"verdict\": \"maybe\\u001b]0;t\\u0007\"}}");
+  g_assert_cmpint (check_config (f, NULL, &out), ==, 1);
+  for (const char *p = out; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 && *p != '\n')
+      g_error ("control character 0x%02x in output: %s", (guchar) *p, out);
+  g_assert_nonnull (strstr (out, "\\x1b[2Jbogus\\r\\nFAKE: forged"));
+  g_assert_null (strstr (out, "\nFAKE: forged"));
+}
+
 static void
 test_check_config (Fixture *f, gconstpointer data)
 {
@@ -521,6 +543,7 @@ main (int argc, char **argv)
   ADD ("/store/fifo", test_fifo);
   ADD ("/store/sigkill-cleanup", test_sigkill_cleanup);
   ADD ("/store/check-config", test_check_config);
+  ADD ("/store/check-config-shows-text", test_check_config_shows_text);
 #undef ADD
   g_test_add ("/store/http-who", BridgeFixture, NULL, bridge_fixture_setup, test_http_who, bridge_fixture_teardown);
   return g_test_run ();
