@@ -15,13 +15,12 @@
 
 #include <string.h>
 
+#include "hkp-host-protocol.h"
 #include "hkp-plugin.h"
 #include "hkp-util.h"
 
 #define REASON_MAX 1024
 #define HEADERS_MAX 32
-#define HEADER_NAME_MAX 256
-#define HEADER_VALUE_MAX 4096
 #define DRAIN_RETRIES 3
 
 /* A call that overran is "stuck" once it has not returned after this much more (at least 1 s). */
@@ -340,25 +339,13 @@ host_set_reason (hkp_response *view, const char *reason)
   return 0;
 }
 
-static gboolean
-is_token (const char *name)
-{
-  static const char extra[] = "!#$%&'*+-.^_`|~";
-  gsize len = 0;
-
-  for (const char *p = name; *p != '\0'; p++, len++)
-    if (!g_ascii_isalnum (*p) && strchr (extra, *p) == NULL)
-      return FALSE;
-  return len > 0 && len <= HEADER_NAME_MAX;
-}
-
 static int
 host_add_header (hkp_response *view, const char *name, const char *value)
 {
   HostResponse *host = (HostResponse *) view;
 
-  if (name == NULL || value == NULL || !is_token (name) || strlen (value) > HEADER_VALUE_MAX ||
-      strpbrk (value, "\r\n") != NULL || !g_utf8_validate (value, -1, NULL))
+  /* The same rules as for a plugin in a host: what one may not send, the other may not either. */
+  if (!hkp_host_header_name_valid (name) || !hkp_host_header_value_valid (value))
     return -1;
   if (host->headers == NULL)
     host->headers = g_ptr_array_new_with_free_func (g_free);

@@ -485,5 +485,11 @@ hkp_host_header_value_valid (const char *value)
   if (value == NULL)
     return 0;
   len = strlen (value);
-  return len <= HEADER_VALUE_MAX && strpbrk (value, "\r\n") == NULL && hkp_host_utf8_valid (value, len);
+  if (len > HEADER_VALUE_MAX || !hkp_host_utf8_valid (value, len))
+    return 0;
+  /* RFC 9110: no control character but HTAB (nginx passes Retry-After on to the client as it is). */
+  for (const unsigned char *p = (const unsigned char *) value; *p != '\0'; p++)
+    if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+      return 0;
+  return 1;
 }

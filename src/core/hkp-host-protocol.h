@@ -173,7 +173,7 @@ int hkp_host_utf8_valid (const char *text, size_t len);
 /* Returns 1 if name is an HTTP header name (a token of 1–256 characters), else 0. */
 int hkp_host_header_name_valid (const char *name);
 
-/* Returns 1 if value is a header value we pass on: at most 4096 bytes of UTF-8 without CR, LF or NUL. */
+/* Returns 1 if value is a header value we pass on: at most 4096 bytes of UTF-8, no control character but HTAB. */
 int hkp_host_header_value_valid (const char *value);
 
 #ifdef __cplusplus

@@ -214,6 +214,9 @@ test_text (void)
   g_assert_false (hkp_host_header_name_valid (""));
   g_assert_true (hkp_host_header_value_valid ("7"));
   g_assert_false (hkp_host_header_value_valid ("a\r\nInjected: yes"));
+  g_assert_false (hkp_host_header_value_valid ("5\x1b[31m"));
+  g_assert_false (hkp_host_header_value_valid ("a\x7f"));
+  g_assert_true (hkp_host_header_value_valid ("a\tb"));
 }
 
 int

@@ -186,6 +186,32 @@ test_denials_speak_auth_request (Fixture *f, gconstpointer data)
   }
 }
 
+/*
+ * A plugin's headers go to nginx, and Retry-After on to the client as it is:
+ * a value with a control character (an escape sequence, BEL) is dropped,
+ * as RFC 9110 wants; HTAB is allowed.  For plugins in hosts and in process.
+ */
+static void
+test_plugin_headers_without_controls (Fixture *f, gconstpointer data)
+{
+  g_autoptr (HkpTestHttp) http = NULL;
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  const char *const request[] = { "X-Original-Method: GET", "X-Original-URI: /", "X-Real-IP: 192.0.2.8", NULL };
+
+  engine_fixture_write_plugin (&f->e, "limit",
+                               "{\"module\": \"answer.so\", \"config\": {\"enabled\": true, \"verdict\": \"deny\", "
+                               "\"status\": 429, \"headers\": {\"Retry-After\": \"5\\u001b[31m\\u0007\", \"X-Tab\": "
+                               "\"a\\tb\", \"X-Del\": \"a\\u007fb\"}}}");
+  serve (f, NULL);
+  http = connect_to (f);
+  ask (http, request, &r);
+  g_assert_cmpuint (r.status, ==, 403);
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-hkp-status"), ==, "429");
+  g_assert_null (hkp_test_http_header (&r, "retry-after"));
+  g_assert_null (hkp_test_http_header (&r, "x-del"));
+  g_assert_cmpstr (hkp_test_http_header (&r, "x-tab"), ==, "a\tb");
+}
+
 static void
 test_malformed_requests_are_400 (Fixture *f, gconstpointer data)
 {
@@ -733,6 +759,7 @@ main (int argc, char **argv)
   ADD ("/check/no-plugin-allows", test_no_plugin_allows);
   ADD ("/check/denials-speak-auth-request", test_denials_speak_auth_request);
   ADD ("/check/malformed-requests-are-400", test_malformed_requests_are_400);
+  ADD ("/check/plugin-headers-without-controls", test_plugin_headers_without_controls);
   ADD ("/check/whom-it-believes", test_whom_it_believes);
   ADD ("/check/untrusted-peer-speaks-for-itself", test_untrusted_peer_speaks_for_itself);
   ADD ("/check/keep-alive", test_keep_alive);
