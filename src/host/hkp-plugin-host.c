@@ -293,9 +293,12 @@ request_threads (void)
 {
   long cpus = sysconf (_SC_NPROCESSORS_ONLN);
 
-  /* Enough that a few slow calls do not hold up the rest; bounded, since each is a stack and a tcache. */
+  /* Enough that a few slow calls do not hold up the rest at first; the pool grows while more do. */
   return cpus < 2 ? 4 : cpus > 8 ? 16 : (unsigned) (2 * cpus);
 }
+
+/* What the request threads may grow to while calls wait behind slow ones: bounded, each is a stack and a tcache. */
+#define REQUEST_THREADS_MAX 64
 
 int
 main (int argc, char **argv)
@@ -375,6 +378,8 @@ main (int argc, char **argv)
   /* Last: its threads start reading at once, and hand health and validation to the others. */
   if (host.health != NULL && host.validation != NULL)
     host.requests = host_pool_new ("handle", request_threads (), STACK_SIZE, &host.plugin, lead, &host);
+  if (host.requests != NULL)
+    host_pool_set_max_threads (host.requests, REQUEST_THREADS_MAX);
   if (host.requests == NULL || host.health == NULL || host.validation == NULL)
     {
       /* The instance exists: shut it down before saying so. */

@@ -27,9 +27,22 @@ struct HostPool {
   unsigned waiting; /* threads waiting for work */
   HostJob *inline_job; /* run by the leader itself, which still leads (NULL: none) */
   uint64_t inline_jobs; /* counted, so the watchdog tells one from the next */
-  pthread_cond_t watch; /* wakes the watchdog when an inline job starts while it sleeps */
-  int watch_sleeping; /* the watchdog waits for an inline job, untimed */
+  pthread_cond_t watch; /* wakes the watchdog when an inline job starts, or one is queued, while it sleeps */
+  int watch_sleeping; /* the watchdog waits for an inline or a queued job, untimed */
+  unsigned threads; /* running jobs (the watchdog not counted) */
+  unsigned max_threads; /* threads the watchdog may grow the pool to */
+  size_t stack_size;
 };
+
+/* Monotonic nanoseconds. */
+static uint64_t
+now_nsec (void)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec;
+}
 
 static void
 list_append (JobList *list, HostJob *job)
@@ -57,6 +70,41 @@ list_remove (JobList *list, HostJob *job)
   job->prev = job->next = NULL;
 }
 
+/* Puts job in the running list, the oldest first (lock held). */
+static void
+start_running (HostPool *pool, HostJob *job)
+{
+  job->started_nsec = now_nsec ();
+  list_append (&pool->running, job);
+}
+
+static void *worker (void *data);
+
+/*
+ * Starts one thread more (lock held) if jobs wait while every thread is busy
+ * and the oldest running job has run a tick already: slow calls, not a burst
+ * of quick ones.  Calls slow on some requests would otherwise hold every
+ * thread and make the quick ones wait, their deadline running, in the queue.
+ * Up to max_threads; the pool never shrinks.
+ */
+static void
+grow_locked (HostPool *pool)
+{
+  pthread_attr_t attr;
+  pthread_t thread;
+
+  if (pool->queued.head == NULL || pool->waiting > 0 || pool->threads >= pool->max_threads ||
+      pool->running.head == NULL || now_nsec () - pool->running.head->started_nsec < WATCH_TICK_NSEC)
+    return;
+  pthread_attr_init (&attr);
+  pthread_attr_setstacksize (&attr, pool->stack_size);
+  pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+  /* Where it cannot (memory_max_mb reached), the threads there are do: nothing more to do. */
+  if (pthread_create (&thread, &attr, worker, pool) == 0)
+    pool->threads++;
+  pthread_attr_destroy (&attr);
+}
+
 /* Runs job, which is in the running list (lock held; released while it runs). */
 static void
 run_locked (HostPool *pool, HostJob *job)
@@ -78,7 +126,7 @@ run_locked (HostPool *pool, HostJob *job)
 static int
 run_inline_locked (HostPool *pool, HostJob *job)
 {
-  list_append (&pool->running, job);
+  start_running (pool, job);
   pool->inline_job = job;
   pool->inline_jobs++;
   if (pool->watch_sleeping)
@@ -109,7 +157,12 @@ lead_locked (HostPool *pool)
       job = pool->lead (pool, pool->lead_context);
       pthread_mutex_lock (&pool->lock);
       if (pool->waiting == 0)
-        list_append (&pool->queued, job);
+        {
+          list_append (&pool->queued, job);
+          /* The watchdog sees whether it waits behind slow calls. */
+          if (pool->watch_sleeping)
+            pthread_cond_signal (&pool->watch);
+        }
       else if (!run_inline_locked (pool, job))
         return;
     }
@@ -156,10 +209,12 @@ watchdog (void *data)
           pool->leading = 0;
           pthread_cond_signal (&pool->work);
         }
+      if (pool->queued.head != NULL)
+        grow_locked (pool);
       else if (seen == NULL && pool->inline_job == NULL && pool->inline_jobs == seen_jobs)
         {
           pool->watch_sleeping = 1;
-          while (pool->inline_job == NULL)
+          while (pool->inline_job == NULL && pool->queued.head == NULL)
             pthread_cond_wait (&pool->watch, &pool->lock);
           pool->watch_sleeping = 0;
         }
@@ -183,7 +238,7 @@ static void __attribute__ ((noreturn)) serve (HostPool *pool)
       if ((job = pool->queued.head) != NULL)
         {
           list_remove (&pool->queued, job);
-          list_append (&pool->running, job);
+          start_running (pool, job);
           run_locked (pool, job);
           continue;
         }
@@ -231,6 +286,8 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
   pool->name = name;
   pool->lead = lead;
   pool->lead_context = lead_context;
+  pool->threads = pool->max_threads = n_threads;
+  pool->stack_size = stack_size;
   pthread_attr_init (&attr);
   pthread_attr_setstacksize (&attr, stack_size);
   pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
@@ -249,6 +306,14 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
     }
   pthread_attr_destroy (&attr);
   return pool;
+}
+
+void
+host_pool_set_max_threads (HostPool *pool, unsigned max_threads)
+{
+  pthread_mutex_lock (&pool->lock);
+  pool->max_threads = max_threads > pool->threads ? max_threads : pool->threads;
+  pthread_mutex_unlock (&pool->lock);
 }
 
 void

@@ -2,7 +2,7 @@
 #pragma once
 
 /*
- * A fixed set of threads running jobs in arrival order.  The host has one
+ * A set of threads running jobs in arrival order.  The host has one
  * pool for handle() (many threads: calls are answered out of order) and one
  * thread each for health() and validate_config(), so neither blocks requests.
  *
@@ -30,6 +30,7 @@ struct HostJob {
   uint64_t id;
   int cancelled; /* read and set with __atomic */
   HostJobFunc run;
+  uint64_t started_nsec; /* monotonic, once running; owned by the pool */
 };
 
 typedef struct HostPool HostPool;
@@ -44,6 +45,13 @@ typedef HostJob *(*HostLeadFunc) (HostPool *pool, void *lead_context);
  */
 HostPool *host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *context, HostLeadFunc lead,
                          void *lead_context);
+
+/*
+ * Lets a pool with a lead function grow to max_threads while jobs wait
+ * behind ones that have run a tick (slow calls); it starts with n_threads
+ * and never shrinks.
+ */
+void host_pool_set_max_threads (HostPool *pool, unsigned max_threads);
 
 /* Makes the calling thread one more of the pool's threads, for ever. */
 void host_pool_join (HostPool *pool) __attribute__ ((noreturn));

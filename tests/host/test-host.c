@@ -308,6 +308,33 @@ test_pipelined (void)
   g_assert_true (hkp_host_stop (host, 5000));
 }
 
+/*
+ * More slow calls in flight than the host has threads, then a quick one: the
+ * host grows threads for calls waiting behind slow ones, so the quick call
+ * is answered at once rather than after the slow ones ahead of it (its
+ * deadline running meanwhile).
+ */
+static void
+test_slow_calls_do_not_starve (void)
+{
+  const guint slow = 40;
+  g_autoptr (HkpHost) host = start_host ("slow", "misbehave.so", "{}");
+  g_autoptr (Calls) calls = calls_new (slow + 1);
+  gint64 asked;
+
+  for (guint i = 0; i < slow; i++)
+    send_request (host, calls, i, "/slow", "sleep_ms=3000", 0);
+  asked = g_get_monotonic_time ();
+  send_request (host, calls, slow, "/quick", "", 0);
+  calls_wait (calls, 1);
+  g_assert_true (calls->results[slow].done);
+  g_assert_cmpuint (calls->results[slow].order, ==, 1);
+  g_assert_cmpint (calls->results[slow].when - asked, <, 1500 * 1000);
+  hkp_host_cancel_all (host);
+  calls_wait (calls, slow + 1);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
 static void
 test_sleeper (void)
 {
@@ -1364,6 +1391,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/rogue-texts", test_rogue_texts);
   g_test_add_func ("/host/rogue-stops-reading", test_rogue_stops_reading);
   g_test_add_func ("/host/rogue-answers-unasked", test_rogue_answers_unasked);
+  g_test_add_func ("/host/slow-calls-do-not-starve", test_slow_calls_do_not_starve);
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);
