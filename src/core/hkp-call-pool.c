@@ -3,16 +3,33 @@
 
 #include "hkp-call-pool.h"
 
+/* Jobs waiting behind running ones this old wait for slow calls (not a busy CPU): the queue gets threads of its own. */
+#define GROW_AFTER_USEC 10000
+/* Threads the pool may add for jobs waiting behind slow ones; each leaves after this long idle. */
+#define GROWN_MAX 64
+#define GROWN_IDLE_USEC (10 * G_USEC_PER_SEC)
+
+/* A thread's job while it runs, oldest first (on the thread's stack: the job itself may be gone by its end). */
+typedef struct _Running Running;
+struct _Running {
+  Running *prev, *next;
+  gint64 started; /* monotonic µs */
+};
+
 struct _HkpCallPool {
   GMutex lock;
   GCond work; /* a job was queued, or the pool stops */
   GCond gone; /* a thread left */
   HkpPoolJob *head;
   HkpPoolJob *tail;
+  guint queued; /* jobs from head to tail */
+  Running *running; /* oldest first */
+  Running *running_tail;
   guint wanted; /* threads the pool keeps when nothing is late */
   guint threads; /* threads alive */
   guint idle; /* of those, waiting for work */
   guint late; /* jobs past their deadline that still hold a thread */
+  guint grown; /* threads added for jobs waiting behind slow ones */
   gboolean stopping;
 };
 
@@ -43,23 +60,49 @@ pool_thread (gpointer data)
   for (;;)
     {
       HkpPoolJob *job = pool->head;
+      Running running = { 0 };
 
       if (job == NULL)
         {
           /* More threads than wanted (a late call returned, or the pool stops): this one goes. */
-          if (pool->stopping || pool->threads > pool->wanted + pool->late)
+          if (pool->stopping || pool->threads > pool->wanted + pool->late + pool->grown)
             break;
           pool->idle++;
-          g_cond_wait (&pool->work, &pool->lock);
+          if (pool->grown == 0)
+            g_cond_wait (&pool->work, &pool->lock);
+          else if (!g_cond_wait_until (&pool->work, &pool->lock, g_get_monotonic_time () + GROWN_IDLE_USEC) &&
+                   pool->head == NULL && pool->grown > 0)
+            {
+              /* Idle a while: the slow calls it was added for are over. */
+              pool->idle--;
+              pool->grown--;
+              break;
+            }
           pool->idle--;
           continue;
         }
       pool->head = job->next;
       if (pool->head == NULL)
         pool->tail = NULL;
+      pool->queued--;
+      running.started = g_get_monotonic_time ();
+      running.prev = pool->running_tail;
+      if (pool->running_tail != NULL)
+        pool->running_tail->next = &running;
+      else
+        pool->running = &running;
+      pool->running_tail = &running;
       g_mutex_unlock (&pool->lock);
       job->run (job);
       g_mutex_lock (&pool->lock);
+      if (running.prev != NULL)
+        running.prev->next = running.next;
+      else
+        pool->running = running.next;
+      if (running.next != NULL)
+        running.next->prev = running.prev;
+      else
+        pool->running_tail = running.prev;
     }
   pool->threads--;
   g_cond_broadcast (&pool->gone);
@@ -94,8 +137,27 @@ hkp_call_pool_push (HkpCallPool *pool, HkpPoolJob *job, HkpPoolFunc func)
   else
     pool->head = job;
   pool->tail = job;
+  pool->queued++;
   if (pool->idle > 0)
     g_cond_signal (&pool->work);
+  else if (!pool->stopping && pool->running != NULL &&
+           g_get_monotonic_time () - pool->running->started >= GROW_AFTER_USEC)
+    {
+      /*
+       * Every thread is busy and the oldest has run long: slow calls.  Each
+       * job waiting gets a thread (up to GROWN_MAX more), so that a plugin
+       * slow on some requests does not make the quick ones wait out their
+       * deadline in the queue.
+       */
+      for (guint more = MIN (pool->queued, GROWN_MAX - pool->grown); more > 0; more--)
+        {
+          guint before = pool->threads;
+          spawn (pool);
+          if (pool->threads == before)
+            break;
+          pool->grown++;
+        }
+    }
   g_mutex_unlock (&pool->lock);
 }
 

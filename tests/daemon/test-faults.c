@@ -401,6 +401,56 @@ test_busy_plugin_answered_at_deadline (Fixture *f, gconstpointer data)
 }
 
 /*
+ * A plugin slow on some requests, more of them at once than it has threads:
+ * a quick request of the same plugin is answered at once, not after the slow
+ * ones queued ahead of it, nor by the failure mode at its deadline.  The
+ * threads (a host's, or the daemon's for plugins in process) grow for it.
+ */
+static void
+test_slow_calls_do_not_starve (Fixture *f, gconstpointer data)
+{
+  const guint slow_n = 20;
+  const char *isolation = data;
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"misbehave.so\", \"isolation\": \"%s\", \"config\": {}}",
+                                           isolation);
+  g_autofree char *path = hkp_test_plugin_path ("p");
+  g_autofree Check *slow = g_new0 (Check, slow_n);
+  g_autofree GThread **threads = g_new0 (GThread *, slow_n);
+  gint64 limit;
+
+  hkp_test_tree_write_plugin (&f->tree, "p", json);
+  start (f, NULL);
+  for (guint i = 0; i < slow_n; i++)
+    {
+      slow[i].address = f->address;
+      slow[i].path = "/slow?sleep_ms=2500";
+      threads[i] = g_thread_new ("slow", run_check, &slow[i]);
+    }
+  /* All of them in the plugin, running or waiting for a thread: ActiveRequests says so, looked at every 20 ms. */
+  limit = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "ActiveRequests", 'u') < slow_n)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, limit);
+      g_usleep (20000);
+    }
+  {
+    Check quick = { .address = f->address, .path = "/quick" };
+
+    run_check (&quick);
+    g_assert_no_error (quick.error);
+    g_assert_cmpuint (quick.status, ==, 200);
+    g_assert_cmpint (quick.usec, <, G_USEC_PER_SEC);
+    check_clear (&quick);
+  }
+  for (guint i = 0; i < slow_n; i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_cmpuint (slow[i].status, ==, 200);
+      check_clear (&slow[i]);
+    }
+}
+
+/*
  * Asks the misbehave plugin at path for a config whose init() never
  * returns, and waits until the new instance's init() runs.  The reply comes
  * when that init() returns (never) or is given up on; nobody reads it.
@@ -589,6 +639,10 @@ main (int argc, char **argv)
               test_busy_plugin_answered_at_deadline, teardown);
   g_test_add ("/faults/busy-plugin-answered-at-deadline/isolated", Fixture, "process", setup,
               test_busy_plugin_answered_at_deadline, teardown);
+  g_test_add ("/faults/slow-calls-do-not-starve/in-process", Fixture, "none", setup, test_slow_calls_do_not_starve,
+              teardown);
+  g_test_add ("/faults/slow-calls-do-not-starve/isolated", Fixture, "process", setup, test_slow_calls_do_not_starve,
+              teardown);
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
   ADD ("/faults/host/failure-mode-open", test_host_fault_open);
   ADD ("/faults/host/cannot-read-daemon", test_host_cannot_read_daemon);
