@@ -121,16 +121,30 @@ hkp_module_resolve (const char *plugin_dir, const char *module, GError **error)
   return g_steal_pointer (&real);
 }
 
-/* Whether data, the len bytes of module path, is a whole ELF file (see hkp_elf_is_whole()); else sets error. */
-static gboolean
-module_is_whole (const char *path, const char *data, gsize len, GError **error)
+/*
+ * Reads module path, a regular file, whole into memory (never blocking:
+ * resolve saw a regular file, but it may have been swapped since) and
+ * checks it is a whole ELF file (see hkp_elf_is_whole()); returns its
+ * bytes (caller frees) and their count in *len, or NULL with HKP_ERROR_MODULE.
+ */
+static char *
+read_whole_module (const char *path, gsize *len, GError **error)
 {
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *data = hkp_file_read_regular (path, MODULE_MAX_SIZE, len, &local_error);
   g_autofree char *why = NULL;
 
-  if (hkp_elf_is_whole ((const guint8 *) data, len, &why))
-    return TRUE;
-  g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s is not a loadable shared object: %s", path, why);
-  return FALSE;
+  if (data == NULL)
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, local_error->message);
+      return NULL;
+    }
+  if (!hkp_elf_is_whole ((const guint8 *) data, *len, &why))
+    {
+      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "module %s is not a loadable shared object: %s", path, why);
+      return NULL;
+    }
+  return g_steal_pointer (&data);
 }
 
 /*
@@ -183,18 +197,11 @@ hkp_module_copy_file (const char *path, const char *copy_dir, guint64 serial, GE
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *copy_path = NULL;
   g_autofree char *data = NULL;
-  g_autoptr (GError) local_error = NULL;
   gsize len = 0, written = 0;
   int fd;
 
-  /* Never block on the read: resolve saw a regular file, but it may have been swapped since. */
-  data = hkp_file_read_regular (path, MODULE_MAX_SIZE, &len, &local_error);
+  data = read_whole_module (path, &len, error);
   if (data == NULL)
-    {
-      g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, local_error->message);
-      return NULL;
-    }
-  if (!module_is_whole (path, data, len, error))
     return NULL;
   copy_path = new_copy_name (copy_dir, serial, base, &fd);
   if (copy_path == NULL)
@@ -280,16 +287,10 @@ hkp_module_open (const char *path, const char *copy_dir, guint64 serial, GError 
   else
     {
       /* Loaded where it lies (hkp-plugind --check-config): at least not while it is cut short. */
-      g_autoptr (GError) read_error = NULL;
       gsize len = 0;
-      g_autofree char *data = hkp_file_read_regular (path, MODULE_MAX_SIZE, &len, &read_error);
+      g_autofree char *data = read_whole_module (path, &len, error);
 
       if (data == NULL)
-        {
-          g_set_error (error, HKP_ERROR, HKP_ERROR_MODULE, "cannot read module %s: %s", path, read_error->message);
-          return NULL;
-        }
-      if (!module_is_whole (path, data, len, error))
         return NULL;
     }
 

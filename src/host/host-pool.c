@@ -80,6 +80,22 @@ start_running (HostPool *pool, HostJob *job)
 
 static void *worker (void *data);
 
+/* Starts a detached thread of the pool's stack size running start (pool); an error number on failure. */
+static int
+start_thread (HostPool *pool, void *(*start) (void *) )
+{
+  pthread_attr_t attr;
+  pthread_t thread;
+  int err;
+
+  pthread_attr_init (&attr);
+  pthread_attr_setstacksize (&attr, pool->stack_size);
+  pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
+  err = pthread_create (&thread, &attr, start, pool);
+  pthread_attr_destroy (&attr);
+  return err;
+}
+
 /*
  * Starts one thread more (lock held) if jobs wait while every thread is busy
  * and the oldest running job has run a tick already: slow calls, not a burst
@@ -90,19 +106,12 @@ static void *worker (void *data);
 static void
 grow_locked (HostPool *pool)
 {
-  pthread_attr_t attr;
-  pthread_t thread;
-
   if (pool->queued.head == NULL || pool->waiting > 0 || pool->threads >= pool->max_threads ||
       pool->running.head == NULL || now_nsec () - pool->running.head->started_nsec < WATCH_TICK_NSEC)
     return;
-  pthread_attr_init (&attr);
-  pthread_attr_setstacksize (&attr, pool->stack_size);
-  pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
   /* Where it cannot (memory_max_mb reached), the threads there are do: nothing more to do. */
-  if (pthread_create (&thread, &attr, worker, pool) == 0)
+  if (start_thread (pool, worker) == 0)
     pool->threads++;
-  pthread_attr_destroy (&attr);
 }
 
 /* Runs job, which is in the running list (lock held; released while it runs). */
@@ -271,7 +280,6 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
 {
   HostPool *pool = calloc (1, sizeof *pool);
   pthread_condattr_t monotonic;
-  pthread_attr_t attr;
 
   if (pool == NULL)
     return NULL;
@@ -288,23 +296,17 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
   pool->lead_context = lead_context;
   pool->threads = pool->max_threads = n_threads;
   pool->stack_size = stack_size;
-  pthread_attr_init (&attr);
-  pthread_attr_setstacksize (&attr, stack_size);
-  pthread_attr_setdetachstate (&attr, PTHREAD_CREATE_DETACHED);
   /* A pool that leads has a watchdog too. */
   for (unsigned i = 0; i < n_threads + (lead != NULL); i++)
     {
-      pthread_t thread;
-      int err = pthread_create (&thread, &attr, i < n_threads ? worker : watchdog, pool);
+      int err = start_thread (pool, i < n_threads ? worker : watchdog);
       if (err != 0)
         {
           /* Threads already started keep waiting on a pool nobody feeds; the host exits soon. */
-          pthread_attr_destroy (&attr);
           errno = err;
           return NULL;
         }
     }
-  pthread_attr_destroy (&attr);
   return pool;
 }
 

@@ -17,35 +17,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* An IPv4 address as the kernel's diag id holds it; an IPv4-mapped IPv6 one is unmapped (the peer's socket is IPv4). */
+#include "http-listen.h"
+
+/* An address and port as the kernel's diag id holds them; an IPv4-mapped IPv6 one as IPv4 (the peer's socket is). */
 static gboolean
 put_address (const struct sockaddr_storage *ss, guint8 *family, guint16 *port, __be32 out[4])
 {
-  if (ss->ss_family == AF_INET)
-    {
-      const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
-      *family = AF_INET;
-      *port = in->sin_port;
-      out[0] = in->sin_addr.s_addr;
-      return TRUE;
-    }
-  if (ss->ss_family == AF_INET6)
-    {
-      const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
-      *port = in6->sin6_port;
-      if (IN6_IS_ADDR_V4MAPPED (&in6->sin6_addr))
-        {
-          *family = AF_INET;
-          memcpy (&out[0], &in6->sin6_addr.s6_addr[12], 4);
-        }
-      else
-        {
-          *family = AF_INET6;
-          memcpy (out, &in6->sin6_addr, 16);
-        }
-      return TRUE;
-    }
-  return FALSE;
+  HttpIp ip;
+
+  if (!http_ip_from_sockaddr ((const struct sockaddr *) ss, &ip))
+    return FALSE;
+  *family = (guint8) ip.family;
+  *port = ss->ss_family == AF_INET ? ((const struct sockaddr_in *) ss)->sin_port
+                                   : ((const struct sockaddr_in6 *) ss)->sin6_port;
+  memcpy (out, ip.bytes, ip.family == AF_INET ? 4 : 16);
+  return TRUE;
 }
 
 /*

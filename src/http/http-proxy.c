@@ -129,24 +129,31 @@ read_own_addresses (void)
  * connect from any of them, so none tells the proxy from that user.  If
  * the addresses cannot be read, every address counts as own.
  */
-static gboolean
-ip_is_own (HttpTrustedProxies *proxies, const HttpIp *ip)
+/* This machine's addresses, read again if older than OWN_ADDRESSES_USEC (own_lock held); NULL if they cannot be read. */
+static GArray *
+own_addresses_locked (HttpTrustedProxies *proxies)
 {
-  g_autoptr (GMutexLocker) locker = NULL;
-  gint64 now;
+  gint64 now = g_get_monotonic_time ();
 
-  if (ip_is_loopback (ip))
-    return TRUE;
-  locker = g_mutex_locker_new (&proxies->own_lock);
-  now = g_get_monotonic_time ();
   if (proxies->own == NULL || now - proxies->own_read_usec >= OWN_ADDRESSES_USEC)
     {
       g_clear_pointer (&proxies->own, g_array_unref);
       proxies->own = read_own_addresses ();
       proxies->own_read_usec = now;
-      if (proxies->own == NULL)
-        return TRUE;
     }
+  return proxies->own;
+}
+
+static gboolean
+ip_is_own (HttpTrustedProxies *proxies, const HttpIp *ip)
+{
+  g_autoptr (GMutexLocker) locker = NULL;
+
+  if (ip_is_loopback (ip))
+    return TRUE;
+  locker = g_mutex_locker_new (&proxies->own_lock);
+  if (own_addresses_locked (proxies) == NULL)
+    return TRUE;
   for (guint i = 0; i < proxies->own->len; i++)
     {
       const HttpIp *own = &g_array_index (proxies->own, HttpIp, i);
@@ -167,10 +174,7 @@ http_trusted_proxies_have_own_address (HttpTrustedProxies *proxies)
   if (http_trusted_proxies_contain (proxies, &v4) || http_trusted_proxies_contain (proxies, &v6))
     return TRUE;
   g_mutex_lock (&proxies->own_lock);
-  g_clear_pointer (&proxies->own, g_array_unref);
-  proxies->own = read_own_addresses ();
-  proxies->own_read_usec = g_get_monotonic_time ();
-  found = proxies->own == NULL;
+  found = own_addresses_locked (proxies) == NULL;
   for (guint i = 0; !found && i < proxies->own->len; i++)
     found = http_trusted_proxies_contain (proxies, &g_array_index (proxies->own, HttpIp, i));
   g_mutex_unlock (&proxies->own_lock);
