@@ -12,6 +12,9 @@
 #   3. a crash: SIGKILL of ratelimit's host, the time until the next check is answered and until a
 #      new host serves (from the daemon's journal lines);
 #   4. the RSS of a plugin host with ratelimit.
+# CPU and context switches per check count the daemon's and its hosts' (threads that ended are left out): on a
+# virtual machine each wake-up of another thread or process costs several µs.  In process, a check wakes a pool
+# thread and then its connection's thread again; isolated, each host and the daemon's I/O thread for it.
 # BASELINE=OTHER_BUILDDIR adds a third daemon to each round, that build's with its plugins in its default
 # isolation (no "isolation" key: a build older than plugin hosts takes none), e.g. the tree before them:
 #   git worktree add /tmp/old 79ba9ea~1 && meson setup /tmp/old/build /tmp/old -Dbuildtype=debugoptimized &&
@@ -86,19 +89,20 @@ echo "# wrk -t1 -c32 -d${duration}s, keep-alive; $(nproc) CPUs; ipfilter + ratel
 for round in $(seq "$rounds"); do
   for isolation in none process ${baseline:+baseline}; do
     start_daemon "$isolation"
-    cpu=$(cpu_usec "$daemon_pid")
+    cpu=$(cpu_usec "$daemon_pid") switched=$(switches "$daemon_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$check_port/check" "${headers[@]}"
-    printf 'round %s  check endpoint, %-8s %10s req/s  p99 %6s ms  CPU %s µs/check (daemon and hosts)\n' \
-      "$round" "$isolation" "$rps" "$p99" "$(cpu_per_request "$cpu" "$daemon_pid")"
+    printf 'round %s  check endpoint, %-8s %10s req/s  p99 %6s ms  CPU %s µs/check, %s context switches/check (daemon and hosts)\n' \
+      "$round" "$isolation" "$rps" "$p99" "$(cpu_per_request "$cpu" "$daemon_pid")" "$(switches_per_request "$switched" "$daemon_pid")"
     eval "check_${isolation}_$round=$rps; p99_${isolation}_$round=$p99"
     cpu=$(cpu_usec "$ideal_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_ideal_port/pks/lookup?op=get&search=0x1234"
     ideal=$rps
     ideal_cpu=$(cpu_per_request "$cpu" "$ideal_pid")
-    cpu=$(cpu_usec "$daemon_pid")
+    cpu=$(cpu_usec "$daemon_pid") switched=$(switches "$daemon_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_hkp_port/pks/lookup?op=get&search=0x1234"
-    printf 'round %s  through nginx: ideal check %s req/s (%s µs/check), hkp-plugind %-8s %s req/s (%s µs/check) = %sx\n' \
-      "$round" "$ideal" "$ideal_cpu" "$isolation" "$rps" "$(cpu_per_request "$cpu" "$daemon_pid")" "$(ratio "$rps" "$ideal")"
+    printf 'round %s  through nginx: ideal check %s req/s (%s µs/check), hkp-plugind %-8s %s req/s (%s µs, %s switches/check) = %sx\n' \
+      "$round" "$ideal" "$ideal_cpu" "$isolation" "$rps" "$(cpu_per_request "$cpu" "$daemon_pid")" \
+      "$(switches_per_request "$switched" "$daemon_pid")" "$(ratio "$rps" "$ideal")"
     stop_daemon
   done
   printf 'round %s  isolated / in process: rate %sx, p99 %sx\n' "$round" \

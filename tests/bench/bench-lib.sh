@@ -73,6 +73,22 @@ cpu_usec() {  # PID…
   echo $((ticks * 1000000 / $(getconf CLK_TCK)))
 }
 
+# Context switches so far (voluntary and not) of every thread of the processes named and their children.
+switches() {  # PID…
+  local pid
+  for pid in "$@" $(for p in "$@"; do pgrep -P "$p" || true; done); do
+    cat /proc/"$pid"/task/*/status 2>/dev/null || true
+  done | awk '/ctxt_switches/ {n += $2} END {print n + 0}'
+}
+
+# Context switches per request: those since BEFORE of the processes named, over the requests of wrk's last run.
+switches_per_request() {  # BEFORE PID…
+  local before=$1
+  shift
+  awk -v used="$(( $(switches "$@") - before ))" -v n="$(awk '/requests in/ {print $1}' "$work/wrk.out")" \
+    'BEGIN { printf "%.2f", used / n }'
+}
+
 # CPU µs per request: the CPU µs used since BEFORE by the processes named, over the requests of wrk's last run.
 cpu_per_request() {  # BEFORE PID…
   local before=$1
