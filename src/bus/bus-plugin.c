@@ -9,6 +9,8 @@
 
 #include "bus-private.h"
 
+#include <string.h>
+
 #include "hkp-error.h"
 #include "hkp-redact.h"
 
@@ -80,9 +82,8 @@ property_get_config (sd_bus *bus, const char *path, const char *interface, const
                      void *userdata, sd_bus_error *ret_error)
 {
   HkpManifest *manifest = hkp_plugin_get_manifest (userdata);
-  g_autofree char *json = hkp_redact_config_json (manifest != NULL ? manifest->config_json : NULL);
 
-  return sd_bus_message_append (reply, "s", json);
+  return sd_bus_message_append (reply, "s", manifest != NULL ? hkp_manifest_get_shown_config (manifest) : "null");
 }
 
 PLUGIN_PROPERTY (property_get_name, "s", hkp_plugin_get_name (plugin))
@@ -162,6 +163,27 @@ bus_plugin_emit_changes (BusService *service, HkpPlugin *plugin, guint what)
   r = sd_bus_emit_properties_changed_strv (service->bus, path, BUS_PLUGIN_INTERFACE, (char **) names->pdata);
   if (r < 0)
     g_warning ("cannot announce changes of %s: %s", path, g_strerror (-r));
+}
+
+/* What a plugin's properties take in a message, beyond their strings: names, signatures, numbers, padding. */
+#define PROPERTIES_FIXED_SIZE 4096
+
+static gsize
+text_size (const char *text)
+{
+  return text != NULL ? strlen (text) + 1 : 0;
+}
+
+gsize
+bus_plugin_properties_size (HkpPlugin *plugin)
+{
+  HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
+
+  return PROPERTIES_FIXED_SIZE + text_size (hkp_plugin_get_name (plugin)) +
+    text_size (hkp_plugin_get_version (plugin)) + text_size (hkp_plugin_get_description (plugin)) +
+    text_size (hkp_plugin_get_module_path (plugin)) + text_size (hkp_plugin_get_health (plugin)->message) +
+    text_size (hkp_plugin_get_last_error (plugin)) +
+    text_size (manifest != NULL ? hkp_manifest_get_shown_config (manifest) : NULL);
 }
 
 /* ---- methods ----------------------------------------------------------- */

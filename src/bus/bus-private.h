@@ -20,7 +20,7 @@ struct _BusService {
   gboolean use_polkit;
   uid_t own_uid;
   GSource *source;
-  sd_bus_slot *slots[4];
+  sd_bus_slot *slots[5];
   GHashTable *pending_calls; /* BusCall not answered yet (freed with the service) */
   gulong engine_handlers[3];
   guint last_active; /* manager properties last announced */
@@ -113,6 +113,9 @@ extern const sd_bus_vtable bus_plugin_vtable[];
 int bus_plugin_find (sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                      sd_bus_error *ret_error);
 int bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *ret_error);
+
+/* Returns about how many bytes plugin's properties take in a message (at least as many as they do). */
+gsize bus_plugin_properties_size (HkpPlugin *plugin);
 
 /* Announces the plugin properties that what (HkpPluginChange flags) says changed. */
 void bus_plugin_emit_changes (BusService *service, HkpPlugin *plugin, guint what);

@@ -44,6 +44,44 @@ on_plugin_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, BusService 
     bus_manager_emit_changes (service);
 }
 
+/* ---- replies the bus would not carry --------------------------------------- */
+
+/*
+ * The most plugin properties one GetManagedObjects reply carries:
+ * dbus-daemon drops a connection that sends a message past its
+ * max_message_size (32 MiB unless configured otherwise), and the daemon goes
+ * with it.
+ */
+#define OBJECTS_REPLY_MAX (24u << 20)
+
+/*
+ * Every incoming message, before sd-bus dispatches it: refuses a
+ * GetManagedObjects whose reply would be too large for the bus, which any
+ * local user may call.  Returns 1 when it answered, 0 to let sd-bus go on.
+ */
+static int
+on_incoming (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
+{
+  BusService *service = userdata;
+  g_autoptr (GPtrArray) plugins = NULL;
+  gsize size = 0;
+  int r;
+
+  if (!sd_bus_message_is_method_call (message, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"))
+    return 0;
+  plugins = hkp_engine_list_plugins (service->engine);
+  for (guint i = 0; i < plugins->len; i++)
+    size += bus_plugin_properties_size (plugins->pdata[i]);
+  if (size <= OBJECTS_REPLY_MAX)
+    return 0;
+  r = sd_bus_reply_method_errorf (message, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                  "the reply would be too large for the bus: the properties of the %u plugins take "
+                                  "about %zu MiB, more than %u MiB; read each plugin's with Get or GetAll "
+                                  "(ListPlugins names their objects)",
+                                  plugins->len, (size + (1u << 20) - 1) >> 20, OBJECTS_REPLY_MAX >> 20);
+  return r < 0 ? r : 1;
+}
+
 /* ---- connection -------------------------------------------------------- */
 
 static void
@@ -120,7 +158,8 @@ bus_service_new (HkpEngine *engine, const char *bus, gboolean use_polkit, BusSer
                                        bus_plugin_vtable, bus_plugin_find, service)) < 0 ||
       (r = sd_bus_add_node_enumerator (service->bus, &service->slots[2], BUS_PLUGIN_PREFIX, bus_plugin_enumerate,
                                        service)) < 0 ||
-      (r = sd_bus_add_object_manager (service->bus, &service->slots[3], BUS_MANAGER_PATH)) < 0)
+      (r = sd_bus_add_object_manager (service->bus, &service->slots[3], BUS_MANAGER_PATH)) < 0 ||
+      (r = sd_bus_add_filter (service->bus, &service->slots[4], on_incoming, service)) < 0)
     {
       g_set_error (error, HKP_ERROR, HKP_ERROR_FAILED, "cannot publish objects on %s: %s", service->bus_label,
                    g_strerror (-r));

@@ -10,6 +10,7 @@
 #include "hkp-error.h"
 #include "hkp-file.h"
 #include "hkp-json.h"
+#include "hkp-redact.h"
 #include "hkp-util.h"
 
 #define MANIFEST_SUFFIX ".json"
@@ -77,6 +78,23 @@ manifest_clear (HkpManifest *manifest)
   g_free (manifest->module);
   g_clear_pointer (&manifest->config, json_node_unref);
   g_free (manifest->config_json);
+  g_free (manifest->shown_config_json);
+}
+
+const char *
+hkp_manifest_get_shown_config (HkpManifest *manifest)
+{
+  char *shown = g_atomic_pointer_get (&manifest->shown_config_json);
+
+  if (shown != NULL)
+    return shown;
+  shown = hkp_redact_config_json (manifest->config_json);
+  if (!g_atomic_pointer_compare_and_exchange (&manifest->shown_config_json, NULL, shown))
+    {
+      g_free (shown);
+      shown = g_atomic_pointer_get (&manifest->shown_config_json);
+    }
+  return shown;
 }
 
 HkpManifest *

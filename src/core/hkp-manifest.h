@@ -38,7 +38,8 @@ typedef enum {
 
 /*
  * One plugin's declaration, parsed from <config-dir>/<name>.json.  Immutable
- * once built and atomically reference-counted, so threads may share it.
+ * once built (but for a cache filled on first use) and atomically
+ * reference-counted, so threads may share it.
  * Timeouts are 0 where the file leaves them to the engine's defaults.
  */
 typedef struct {
@@ -58,6 +59,7 @@ typedef struct {
   gboolean enabled; /* config.enabled, TRUE when absent */
   JsonNode *config; /* the "config" object (sealed) */
   char *config_json; /* the same, serialised for the plugin */
+  char *shown_config_json; /* hkp_manifest_get_shown_config()'s, once asked for (atomic) */
 } HkpManifest;
 
 /* TRUE if a config of len bytes is within HKP_MANIFEST_MAX_SIZE; FALSE with HKP_ERROR_INVALID_CONFIG otherwise. */
@@ -92,6 +94,9 @@ HkpManifest *hkp_manifest_ref (HkpManifest *manifest);
 
 /* Drops a reference to manifest. */
 void hkp_manifest_unref (HkpManifest *manifest);
+
+/* Returns the config as every reader sees it, secrets redacted (see hkp_redact_config_json()); owned by manifest. */
+const char *hkp_manifest_get_shown_config (HkpManifest *manifest);
 
 /* Returns TRUE if a and b (either may be NULL) agree on every key the manager reads (all but "config"). */
 gboolean hkp_manifest_manager_keys_equal (const HkpManifest *a, const HkpManifest *b);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include <systemd/sd-bus.h>
 
 #include "hkp-test-bus.h"
@@ -189,6 +191,52 @@ test_history_of_large_configs (Fixture *f, gconstpointer data)
   g_assert_cmpuint (hkp_test_get_uint (f->client, f->vault, PLUGIN, "ConfigVersion", 'u'), ==, 42);
 }
 
+/*
+ * Many plugins with large configs: every plugin's properties in one
+ * GetManagedObjects reply would pass the bus's 32 MiB, and dbus-daemon would
+ * drop the daemon, check endpoint and all, for any local user's call.  The
+ * call is refused with a message that says why, and the daemon stays.
+ */
+static void
+test_objects_of_large_configs (Fixture *f, gconstpointer data)
+{
+  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
+  const char *get_objects[] = {
+    "call", SERVICE, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL
+  };
+  g_autofree char *out = NULL, *err = NULL;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("large%02u", i);
+      g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"isolation\": \"none\", "
+                                               "\"config\": {\"verdict\": \"continue\", \"padding\": \"%s\"}}",
+                                               padding);
+      hkp_test_tree_write_plugin (&f->tree, name, json);
+    }
+  start (f, FALSE);
+  g_assert_false (hkp_test_busctl_as (f->bus->address, 65534, get_objects, &out, &err));
+  g_assert_nonnull (strstr (err, "too large"));
+  /* Still on the bus, serving each plugin's properties. */
+  {
+    g_autofree char *path = hkp_test_plugin_path ("large39");
+    g_autofree char *config = hkp_test_get_string (f->client, path, PLUGIN, "Config");
+    g_assert_cmpuint (strlen (config), >, 900 * 1024);
+  }
+  /* With fewer of them the reply fits, and comes. */
+  for (guint i = 15; i < 40; i++)
+    {
+      g_autofree char *file = g_strdup_printf ("%s/large%02u.json", f->tree.config_dir, i);
+      g_assert_cmpint (g_unlink (file), ==, 0);
+    }
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "Rescan", NULL, NULL, NULL));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534, get_objects, &out, &err));
+  g_assert_nonnull (strstr (out, "large14"));
+  g_assert_null (strstr (out, "large15"));
+}
+
 static void
 assert_reads_redacted (Fixture *f)
 {
@@ -305,6 +353,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, setup, (func), teardown)
   ADD ("/bus-config/history-and-restore", test_history_and_restore);
   ADD ("/bus-config/history-of-large-configs", test_history_of_large_configs);
+  ADD ("/bus-config/objects-of-large-configs", test_objects_of_large_configs);
   ADD ("/bus-config/secrets-kept-from-local-users", test_secrets_kept_from_local_users);
   ADD ("/bus-config/rescan-names-refused-files", test_rescan_names_refused_files);
 #undef ADD
