@@ -233,6 +233,56 @@ on_manager_properties (sd_bus_message *reply, void *userdata, sd_bus_error *ret_
   return 0;
 }
 
+/*
+ * Reads each plugin with a GetAll of its own, the plugins named by
+ * ListPlugins: for a daemon that refuses GetManagedObjects because the reply
+ * would be too large for the bus.  FALSE after a message.
+ */
+static gboolean
+load_plugins_one_by_one (Ctl *ctl, CtlModel *model)
+{
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
+  g_autoptr (sd_bus_message) call = NULL;
+  g_autoptr (sd_bus_message) reply = NULL;
+  const char *name, *state, *path;
+  int r;
+
+  if ((r = sd_bus_message_new_method_call (ctl_bus_get (ctl), &call, CTL_SERVICE, CTL_MANAGER_PATH,
+                                           CTL_MANAGER_INTERFACE, "ListPlugins")) < 0)
+    {
+      fprintf (stderr, "Failed to make a ListPlugins call: %s\n", g_strerror (-r));
+      return FALSE;
+    }
+  if ((reply = ctl_call (ctl, call, FALSE, NULL, NULL, &error)) == NULL)
+    {
+      ctl_report_error (ctl, "read the plugins", NULL, &error);
+      return FALSE;
+    }
+  if ((r = sd_bus_message_enter_container (reply, 'a', "(sso)")) < 0)
+    goto malformed;
+  while ((r = sd_bus_message_read (reply, "(sso)", &name, &state, &path)) > 0)
+    {
+      CtlObject *object = ctl_object_load (ctl, path, CTL_PLUGIN_INTERFACE, name, &error);
+
+      if (object != NULL)
+        g_ptr_array_add (model->plugins, object);
+      else if (sd_bus_error_has_names (&error, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_INTERFACE))
+        sd_bus_error_free (&error); /* removed meanwhile */
+      else
+        {
+          ctl_report_error (ctl, "read the plugins", name, &error);
+          return FALSE;
+        }
+    }
+  if (r < 0)
+    goto malformed;
+  return TRUE;
+
+malformed:
+  fprintf (stderr, "Failed to read the plugins: malformed reply: %s\n", g_strerror (-r));
+  return FALSE;
+}
+
 CtlModel *
 ctl_model_load (Ctl *ctl, gboolean with_manager)
 {
@@ -266,15 +316,20 @@ ctl_model_load (Ctl *ctl, gboolean with_manager)
       return NULL;
     }
   reply = ctl_call (ctl, call, FALSE, NULL, NULL, &error);
-  if (reply == NULL)
+  if (reply == NULL && sd_bus_error_has_name (&error, SD_BUS_ERROR_LIMITS_EXCEEDED))
+    {
+      /* Too much for one message (many large configs): one call per plugin instead. */
+      if (!load_plugins_one_by_one (ctl, model))
+        return NULL;
+    }
+  else if (reply == NULL)
     {
       ctl_report_error (ctl, "read the plugins", NULL, &error);
       return NULL;
     }
-
-  if ((r = sd_bus_message_enter_container (reply, 'a', "{oa{sa{sv}}}")) < 0)
+  else if ((r = sd_bus_message_enter_container (reply, 'a', "{oa{sa{sv}}}")) < 0)
     goto malformed;
-  while ((r = sd_bus_message_enter_container (reply, 'e', "oa{sa{sv}}")) > 0)
+  while (reply != NULL && (r = sd_bus_message_enter_container (reply, 'e', "oa{sa{sv}}")) > 0)
     {
       g_autofree char *name = NULL;
       const char *path;

@@ -84,6 +84,35 @@ test_list (CtlFixture *f, gconstpointer data)
   g_assert_null (strstr (run.out, "listed"));
 }
 
+/*
+ * Plugins whose properties together are too large for one D-Bus message: the
+ * daemon refuses GetManagedObjects, and list and status read each plugin
+ * with a call of its own instead.
+ */
+static void
+test_list_of_large_configs (CtlFixture *f, gconstpointer data)
+{
+  g_auto (CtlRun) run = { 0 };
+  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
+
+  for (guint i = 0; i < 30; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("large%02u", i);
+      g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"isolation\": \"none\", "
+                                               "\"config\": {\"verdict\": \"continue\", \"padding\": \"%s\"}}",
+                                               padding);
+      hkp_test_tree_write_plugin (&f->tree, name, json);
+    }
+  ctl_fixture_start (f, NULL);
+  ctl_fixture_run (f, &run, 65534, NULL, NULL, "list", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_nonnull (strstr (run.out, "\nlarge29 "));
+  g_assert_nonnull (strstr (run.out, "\n34 plugins listed.\n"));
+  ctl_fixture_run (f, &run, 65534, NULL, NULL, "status", NULL);
+  ctl_assert_run (&run, 0, NULL);
+  g_assert_nonnull (strstr (run.out, "large29"));
+}
+
 static void
 test_show (CtlFixture *f, gconstpointer data)
 {
@@ -409,6 +438,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add ("/ctl/" path, CtlFixture, NULL, ctl_fixture_setup, fn, ctl_fixture_teardown)
   ADD ("status", test_status);
   ADD ("list", test_list);
+  ADD ("list-of-large-configs", test_list_of_large_configs);
   ADD ("show", test_show);
   ADD ("json", test_json);
   ADD ("errors", test_errors);
