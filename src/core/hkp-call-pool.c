@@ -20,6 +20,8 @@ struct _HkpCallPool {
   GMutex lock;
   GCond work; /* a job was queued, or the pool stops */
   GCond gone; /* a thread left */
+  GCond watch; /* wakes the watch: jobs wait while every thread is busy, or the pool stops */
+  GThread *watcher;
   HkpPoolJob *head;
   HkpPoolJob *tail;
   guint queued; /* jobs from head to tail */
@@ -27,13 +29,75 @@ struct _HkpCallPool {
   Running *running_tail;
   guint wanted; /* threads the pool keeps when nothing is late */
   guint threads; /* threads alive */
-  guint idle; /* of those, waiting for work */
+  guint idle; /* of those, waiting for work and not yet woken for a job */
+  guint woken; /* wake-ups owed to waiting threads for jobs pushed (taken by whichever wakes first) */
   guint late; /* jobs past their deadline that still hold a thread */
   guint grown; /* threads added for jobs waiting behind slow ones */
   gboolean stopping;
 };
 
 static gpointer pool_thread (gpointer data);
+static void spawn (HkpCallPool *pool);
+
+/*
+ * Every thread is busy and the oldest has run GROW_AFTER_USEC: slow calls
+ * (lock held).  Each job waiting gets a thread (up to GROWN_MAX more), so
+ * that a plugin slow on some requests does not make the quick ones wait out
+ * their deadline in the queue.
+ */
+static void
+grow (HkpCallPool *pool)
+{
+  for (guint more = MIN (pool->queued, GROWN_MAX - pool->grown); more > 0; more--)
+    {
+      guint before = pool->threads;
+      spawn (pool);
+      if (pool->threads == before)
+        break;
+      pool->grown++;
+    }
+}
+
+/* Returns TRUE if jobs wait while every thread is busy (lock held). */
+static gboolean
+jobs_wait (HkpCallPool *pool)
+{
+  return pool->head != NULL && pool->idle == 0 && pool->running != NULL && pool->grown < GROWN_MAX;
+}
+
+/*
+ * The watch: jobs queued behind calls younger than GROW_AFTER_USEC grow the
+ * pool once the oldest of those reaches it, even if no job comes after them
+ * (a push alone would look only when it is made).  Sleeps untimed otherwise.
+ */
+static gpointer
+watch_thread (gpointer data)
+{
+  HkpCallPool *pool = data;
+
+  g_mutex_lock (&pool->lock);
+  while (!pool->stopping)
+    {
+      gint64 due;
+
+      if (!jobs_wait (pool))
+        {
+          g_cond_wait (&pool->watch, &pool->lock);
+          continue;
+        }
+      due = pool->running->started + GROW_AFTER_USEC;
+      if (g_get_monotonic_time () < due)
+        {
+          g_cond_wait_until (&pool->watch, &pool->lock, due);
+          continue;
+        }
+      grow (pool);
+      /* Until a push says otherwise: what is queued now has threads coming (or the pool has all it may). */
+      g_cond_wait (&pool->watch, &pool->lock);
+    }
+  g_mutex_unlock (&pool->lock);
+  return NULL;
+}
 
 /* Starts one thread more (lock held); a pool that cannot is left as it is and says so. */
 static void
@@ -67,18 +131,24 @@ pool_thread (gpointer data)
           /* More threads than wanted (a late call returned, or the pool stops): this one goes. */
           if (pool->stopping || pool->threads > pool->wanted + pool->late + pool->grown)
             break;
+          gboolean timed_out = FALSE;
+
           pool->idle++;
           if (pool->grown == 0)
             g_cond_wait (&pool->work, &pool->lock);
-          else if (!g_cond_wait_until (&pool->work, &pool->lock, g_get_monotonic_time () + GROWN_IDLE_USEC) &&
-                   pool->head == NULL && pool->grown > 0)
+          else
+            timed_out = !g_cond_wait_until (&pool->work, &pool->lock, g_get_monotonic_time () + GROWN_IDLE_USEC);
+          /* Woken for a job (the pusher counted this thread busy already), or by a timeout or spuriously. */
+          if (pool->woken > 0)
+            pool->woken--;
+          else
+            pool->idle--;
+          if (timed_out && pool->head == NULL && pool->grown > 0)
             {
               /* Idle a while: the slow calls it was added for are over. */
-              pool->idle--;
               pool->grown--;
               break;
             }
-          pool->idle--;
           continue;
         }
       pool->head = job->next;
@@ -118,7 +188,9 @@ hkp_call_pool_new (guint threads)
   g_mutex_init (&pool->lock);
   g_cond_init (&pool->work);
   g_cond_init (&pool->gone);
+  g_cond_init (&pool->watch);
   pool->wanted = MAX (threads, 1);
+  pool->watcher = g_thread_new ("hkp-call-watch", watch_thread, pool);
   g_mutex_lock (&pool->lock);
   for (guint i = 0; i < pool->wanted; i++)
     spawn (pool);
@@ -139,25 +211,21 @@ hkp_call_pool_push (HkpCallPool *pool, HkpPoolJob *job, HkpPoolFunc func)
   pool->tail = job;
   pool->queued++;
   if (pool->idle > 0)
-    g_cond_signal (&pool->work);
-  else if (!pool->stopping && pool->running != NULL &&
-           g_get_monotonic_time () - pool->running->started >= GROW_AFTER_USEC)
     {
       /*
-       * Every thread is busy and the oldest has run long: slow calls.  Each
-       * job waiting gets a thread (up to GROWN_MAX more), so that a plugin
-       * slow on some requests does not make the quick ones wait out their
-       * deadline in the queue.
+       * That thread is this job's: until it wakes, the next push sees one
+       * idle thread fewer, so a burst of pushes never counts one sleeping
+       * thread for several jobs.
        */
-      for (guint more = MIN (pool->queued, GROWN_MAX - pool->grown); more > 0; more--)
-        {
-          guint before = pool->threads;
-          spawn (pool);
-          if (pool->threads == before)
-            break;
-          pool->grown++;
-        }
+      pool->idle--;
+      pool->woken++;
+      g_cond_signal (&pool->work);
     }
+  else if (!pool->stopping && pool->running != NULL &&
+           g_get_monotonic_time () - pool->running->started >= GROW_AFTER_USEC)
+    grow (pool);
+  else if (!pool->stopping)
+    g_cond_signal (&pool->watch); /* it grows the pool if they are still running then */
   g_mutex_unlock (&pool->lock);
 }
 
@@ -202,6 +270,10 @@ hkp_call_pool_free (HkpCallPool *pool, gint64 until)
   g_mutex_lock (&pool->lock);
   pool->stopping = TRUE;
   g_cond_broadcast (&pool->work);
+  g_cond_signal (&pool->watch);
+  g_mutex_unlock (&pool->lock);
+  g_thread_join (pool->watcher);
+  g_mutex_lock (&pool->lock);
   /* The queue empties first: queued jobs are calls someone waits for. */
   while (pool->threads > 0 && g_cond_wait_until (&pool->gone, &pool->lock, until))
     ;
@@ -212,6 +284,7 @@ hkp_call_pool_free (HkpCallPool *pool, gint64 until)
   g_mutex_clear (&pool->lock);
   g_cond_clear (&pool->work);
   g_cond_clear (&pool->gone);
+  g_cond_clear (&pool->watch);
   g_free (pool);
   return 0;
 }

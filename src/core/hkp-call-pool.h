@@ -10,9 +10,10 @@ G_BEGIN_DECLS
  * deadline keeps its thread, perhaps for ever: the pool is then told so
  * and starts one thread more, so the calls of every other plugin always
  * find a thread; the extra thread leaves once the late call has returned.
- * Calls queued while every thread is busy with one that has run 10 ms get
- * threads of their own too (up to 64 more, each leaving after 10 s idle),
- * so that slow calls do not make quick ones wait out their deadline.
+ * Calls queued while every thread is busy get threads of their own too
+ * once the oldest running call has run 10 ms (up to 64 more, each leaving
+ * after 10 s idle; a thread of the pool's own watches for it), so that
+ * slow calls do not make quick ones wait out their deadline.
  */
 typedef struct _HkpCallPool HkpCallPool;
 typedef struct _HkpPoolJob HkpPoolJob;
