@@ -9,6 +9,9 @@
 /* A job its leader has run this long (at most twice) is left to that thread, and another thread leads on. */
 #define WATCH_TICK_NSEC 1000000
 
+/* A thread beyond the pool's first ones leaves after this long without work. */
+#define GROWN_IDLE_SEC 10
+
 typedef struct {
   HostJob *head, *tail;
 } JobList;
@@ -30,6 +33,7 @@ struct HostPool {
   pthread_cond_t watch; /* wakes the watchdog when an inline job starts, or one is queued, while it sleeps */
   int watch_sleeping; /* the watchdog waits for an inline or a queued job, untimed */
   unsigned threads; /* running jobs (the watchdog not counted) */
+  unsigned base_threads; /* the pool never shrinks below its first ones */
   unsigned max_threads; /* threads the watchdog may grow the pool to */
   size_t stack_size;
 };
@@ -101,7 +105,8 @@ start_thread (HostPool *pool, void *(*start) (void *) )
  * and the oldest running job has run a tick already: slow calls, not a burst
  * of quick ones.  Calls slow on some requests would otherwise hold every
  * thread and make the quick ones wait, their deadline running, in the queue.
- * Up to max_threads; the pool never shrinks.
+ * Up to max_threads; threads beyond the first ones leave again after
+ * GROWN_IDLE_SEC without work.
  */
 static void
 grow_locked (HostPool *pool)
@@ -231,17 +236,27 @@ watchdog (void *data)
   return NULL;
 }
 
-static void __attribute__ ((noreturn)) serve (HostPool *pool)
+/*
+ * Runs the pool's work on the calling thread; returns (the lock released)
+ * only if may_leave and the thread is one more than the pool's first ones,
+ * and had no work for GROWN_IDLE_SEC.
+ */
+static void
+serve (HostPool *pool, int may_leave)
 {
+  int idle = 0;
+
   pthread_mutex_lock (&pool->lock);
   for (;;)
     {
+      struct timespec until;
       HostJob *job;
 
       /* Reading comes first, so that cancellations are seen even while every thread is busy. */
       if (pool->lead != NULL && !pool->leading)
         {
           lead_locked (pool);
+          idle = 0;
           continue;
         }
       if ((job = pool->queued.head) != NULL)
@@ -249,10 +264,24 @@ static void __attribute__ ((noreturn)) serve (HostPool *pool)
           list_remove (&pool->queued, job);
           start_running (pool, job);
           run_locked (pool, job);
+          idle = 0;
           continue;
         }
+      if (idle && may_leave && pool->threads > pool->base_threads)
+        {
+          pool->threads--;
+          pthread_mutex_unlock (&pool->lock);
+          return;
+        }
       pool->waiting++;
-      pthread_cond_wait (&pool->work, &pool->lock);
+      if (may_leave && pool->threads > pool->base_threads)
+        {
+          clock_gettime (CLOCK_MONOTONIC, &until);
+          until.tv_sec += GROWN_IDLE_SEC;
+          idle = pthread_cond_timedwait (&pool->work, &pool->lock, &until) == ETIMEDOUT;
+        }
+      else
+        pthread_cond_wait (&pool->work, &pool->lock);
       pool->waiting--;
     }
 }
@@ -264,14 +293,15 @@ worker (void *data)
 
   /* By itself: naming another thread writes to /proc, which the allow-list does not let through. */
   pthread_setname_np (pthread_self (), pool->name);
-  serve (pool);
+  serve (pool, 1);
   return NULL;
 }
 
 void
 host_pool_join (HostPool *pool)
 {
-  serve (pool);
+  serve (pool, 0);
+  abort (); /* a thread that may not leave never returns */
 }
 
 HostPool *
@@ -284,17 +314,17 @@ host_pool_new (const char *name, unsigned n_threads, size_t stack_size, void *co
   if (pool == NULL)
     return NULL;
   pthread_mutex_init (&pool->lock, NULL);
-  pthread_cond_init (&pool->work, NULL);
   pthread_cond_init (&pool->idle, NULL);
   pthread_condattr_init (&monotonic);
   pthread_condattr_setclock (&monotonic, CLOCK_MONOTONIC);
+  pthread_cond_init (&pool->work, &monotonic);
   pthread_cond_init (&pool->watch, &monotonic);
   pthread_condattr_destroy (&monotonic);
   pool->context = context;
   pool->name = name;
   pool->lead = lead;
   pool->lead_context = lead_context;
-  pool->threads = pool->max_threads = n_threads;
+  pool->threads = pool->base_threads = pool->max_threads = n_threads;
   pool->stack_size = stack_size;
   /* A pool that leads has a watchdog too. */
   for (unsigned i = 0; i < n_threads + (lead != NULL); i++)

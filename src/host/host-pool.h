@@ -48,8 +48,8 @@ HostPool *host_pool_new (const char *name, unsigned n_threads, size_t stack_size
 
 /*
  * Lets a pool with a lead function grow to max_threads while jobs wait
- * behind ones that have run a tick (slow calls); it starts with n_threads
- * and never shrinks.
+ * behind ones that have run a tick (slow calls); it starts with n_threads,
+ * and a thread beyond them leaves after 10 s without work.
  */
 void host_pool_set_max_threads (HostPool *pool, unsigned max_threads);
 

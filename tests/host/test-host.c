@@ -335,6 +335,53 @@ test_slow_calls_do_not_starve (void)
   g_assert_true (hkp_host_stop (host, 5000));
 }
 
+/* Returns how many threads process pid has. */
+static guint
+count_threads (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/*
+ * The threads a host grew for slow calls leave again once they have had no
+ * work for 10 s: a burst of slow calls long ago holds no threads (each with
+ * its stack within memory_max_mb) for the rest of the host's life.
+ */
+static void
+test_grown_threads_leave (void)
+{
+  const guint slow = 16;
+  g_autoptr (HkpHost) host = start_host ("slow", "misbehave.so", "{}");
+  g_autoptr (Calls) calls = calls_new (slow + 1);
+  GPid pid = hkp_host_get_pid (host);
+  gint64 idle_since, limit;
+  guint base, grown;
+
+  send_request (host, calls, slow, "/quick", "", 0);
+  calls_wait (calls, 1);
+  base = count_threads (pid);
+  for (guint i = 0; i < slow; i++)
+    send_request (host, calls, i, "/slow", "sleep_ms=500", 0);
+  calls_wait (calls, slow + 1);
+  idle_since = g_get_monotonic_time ();
+  grown = count_threads (pid);
+  g_assert_cmpuint (grown, >, base);
+  /* Nothing to await: the threads leave quietly.  Looked at every 100 ms, for at most 30 s. */
+  limit = idle_since + 30 * G_USEC_PER_SEC;
+  while (count_threads (pid) > base && g_get_monotonic_time () < limit)
+    g_usleep (G_USEC_PER_SEC / 10);
+  g_assert_cmpuint (count_threads (pid), ==, base);
+  g_assert_cmpint (g_get_monotonic_time () - idle_since, >=, 9 * G_USEC_PER_SEC);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
 static void
 test_sleeper (void)
 {
@@ -1392,6 +1439,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/rogue-stops-reading", test_rogue_stops_reading);
   g_test_add_func ("/host/rogue-answers-unasked", test_rogue_answers_unasked);
   g_test_add_func ("/host/slow-calls-do-not-starve", test_slow_calls_do_not_starve);
+  g_test_add_func ("/host/grown-threads-leave", test_grown_threads_leave);
   g_test_add_func ("/host/parent-death", test_parent_death);
   g_test_add_func ("/host/logs", test_logs);
   g_test_add_func ("/host/log-flood", test_log_flood);
