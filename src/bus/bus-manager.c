@@ -140,12 +140,30 @@ method_get_plugin (sd_bus_message *message, void *userdata, sd_bus_error *ret_er
   return sd_bus_reply_method_return (message, "o", path);
 }
 
+/*
+ * Replies with the JSON of a call any local user may make, or refuses it with
+ * LimitsExceeded when the bus would not carry it (a plugin's message and
+ * error can each be as long as its file, and there may be many plugins).
+ */
+static int
+reply_json (sd_bus_message *message, const char *json, sd_bus_error *ret_error)
+{
+  gsize size = strlen (json);
+
+  if (size > BUS_REPLY_MAX)
+    return sd_bus_error_setf (ret_error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                              "the reply would be too large for the bus: %s takes about %zu MiB, more than %u MiB; "
+                              "read each plugin's properties (ListPlugins names their objects)",
+                              sd_bus_message_get_member (message), (size + (1u << 20) - 1) >> 20, BUS_REPLY_MAX >> 20);
+  return sd_bus_reply_method_return (message, "s", json);
+}
+
 static int
 method_get_status (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
   g_autofree char *json = hkp_status_json (((BusService *) userdata)->engine, g_get_real_time ());
 
-  return sd_bus_reply_method_return (message, "s", json);
+  return reply_json (message, json, ret_error);
 }
 
 static int
@@ -153,7 +171,7 @@ method_get_health (sd_bus_message *message, void *userdata, sd_bus_error *ret_er
 {
   g_autofree char *json = hkp_status_health_json (((BusService *) userdata)->engine, g_get_real_time ());
 
-  return sd_bus_reply_method_return (message, "s", json);
+  return reply_json (message, json, ret_error);
 }
 
 static int

@@ -29,6 +29,14 @@ struct _BusService {
   gpointer lost_data;
 };
 
+/*
+ * The most one reply carries of what grows with the plugins (their
+ * properties in GetManagedObjects, the health JSON): dbus-daemon drops a
+ * connection that sends a message past its max_message_size (32 MiB unless
+ * configured otherwise), and the daemon goes with it.
+ */
+#define BUS_REPLY_MAX (24u << 20)
+
 typedef struct _BusCall BusCall;
 
 /*

@@ -47,14 +47,6 @@ on_plugin_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, BusService 
 /* ---- replies the bus would not carry --------------------------------------- */
 
 /*
- * The most plugin properties one GetManagedObjects reply carries:
- * dbus-daemon drops a connection that sends a message past its
- * max_message_size (32 MiB unless configured otherwise), and the daemon goes
- * with it.
- */
-#define OBJECTS_REPLY_MAX (24u << 20)
-
-/*
  * Every incoming message, before sd-bus dispatches it: refuses a
  * GetManagedObjects whose reply would be too large for the bus, which any
  * local user may call.  Returns 1 when it answered, 0 to let sd-bus go on.
@@ -72,13 +64,13 @@ on_incoming (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
   plugins = hkp_engine_list_plugins (service->engine);
   for (guint i = 0; i < plugins->len; i++)
     size += bus_plugin_properties_size (plugins->pdata[i]);
-  if (size <= OBJECTS_REPLY_MAX)
+  if (size <= BUS_REPLY_MAX)
     return 0;
   r = sd_bus_reply_method_errorf (message, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                   "the reply would be too large for the bus: the properties of the %u plugins take "
                                   "about %zu MiB, more than %u MiB; read each plugin's with Get or GetAll "
                                   "(ListPlugins names their objects)",
-                                  plugins->len, (size + (1u << 20) - 1) >> 20, OBJECTS_REPLY_MAX >> 20);
+                                  plugins->len, (size + (1u << 20) - 1) >> 20, BUS_REPLY_MAX >> 20);
   return r < 0 ? r : 1;
 }
 

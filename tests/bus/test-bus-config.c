@@ -237,6 +237,41 @@ test_objects_of_large_configs (Fixture *f, gconstpointer data)
   g_assert_null (strstr (out, "large15"));
 }
 
+/*
+ * Plugin files that do not load, each with a name near the size limit where
+ * a module's belongs: every plugin's error comes twice in GetHealth's JSON
+ * (its message and last_error), and twenty of them made a reply past the
+ * bus's 32 MiB, so dbus-daemon dropped the daemon, check endpoint and all,
+ * for any local user's call.  GetHealth and GetStatus are refused with a
+ * message that says why, and the daemon stays.
+ */
+static void
+test_health_of_long_errors (Fixture *f, gconstpointer data)
+{
+  g_autofree char *module = g_strnfill (1000 * 1024, 'm');
+  const char *get_health[] = { "call", SERVICE, MANAGER_PATH, MANAGER, "GetHealth", NULL };
+  const char *get_status[] = { "call", SERVICE, MANAGER_PATH, MANAGER, "GetStatus", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("broken%02u", i);
+      g_autofree char *json = g_strdup_printf ("{\"module\": \"%s.so\", \"config\": {}}", module);
+      hkp_test_tree_write_plugin (&f->tree, name, json);
+    }
+  start (f, FALSE);
+  g_assert_false (hkp_test_busctl_as (f->bus->address, 65534, get_health, &out, &err));
+  g_assert_nonnull (strstr (err, "too large"));
+  /* Still on the bus: the status, which leaves the errors out, still comes. */
+  g_assert_true (hkp_test_busctl_as (f->bus->address, 65534, get_status, &out, &err));
+  g_assert_nonnull (strstr (out, "total_plugins"));
+  {
+    g_autofree char *path = hkp_test_plugin_path ("broken19");
+    g_autofree char *last_error = hkp_test_get_string (f->client, path, PLUGIN, "LastError");
+    g_assert_cmpuint (strlen (last_error), >, 1000 * 1024);
+  }
+}
+
 static void
 assert_reads_redacted (Fixture *f)
 {
@@ -354,6 +389,7 @@ main (int argc, char **argv)
   ADD ("/bus-config/history-and-restore", test_history_and_restore);
   ADD ("/bus-config/history-of-large-configs", test_history_of_large_configs);
   ADD ("/bus-config/objects-of-large-configs", test_objects_of_large_configs);
+  ADD ("/bus-config/health-of-long-errors", test_health_of_long_errors);
   ADD ("/bus-config/secrets-kept-from-local-users", test_secrets_kept_from_local_users);
   ADD ("/bus-config/rescan-names-refused-files", test_rescan_names_refused_files);
 #undef ADD
