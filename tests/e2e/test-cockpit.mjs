@@ -5,6 +5,8 @@
 // and the real polkitd deciding; Debian's cockpit-ws serves the page with a
 // local bridge (as root: administrative access; as nobody: limited access),
 // and playwright-core drives Debian's chromium through what a user sees and does.
+// Last, 30 more plugins with configs near the 1 MiB limit make the daemon refuse
+// GetManagedObjects for its size, and the page must show and follow them all the same.
 // Everything runs in a PID and network namespace of its own, so nothing it
 // starts outlives it.  TAP on stdout; figures as "# figure:" lines.  The
 // processes, buses, TAP and page helpers are in cockpit-harness.mjs.
@@ -22,7 +24,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 
 import {
-    BUS, COCKPIT_WS, PLUGIN_IFACE, POLKITD, PERMISSIVE_POLICY, SYSTEM_POLICY, WAIT_MS, busctlAsync, cell, check,
+    BUS, COCKPIT_WS, PLUGIN_IFACE, POLKITD, PERMISSIVE_POLICY, SYSTEM_POLICY, WAIT_MS, busctl, busctlAsync, cell, check,
     children, diagnose, getProperty, pluginPath, row, signalSeen, start, startBus, startCockpit, startMonitor,
     startPolkit, step, stderrLine, stop, tap, useBus, waitForText,
 } from "./cockpit-harness.mjs";
@@ -31,6 +33,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const COCKPIT_BRIDGE = "/usr/bin/cockpit-bridge";
 const POLKIT_ACTIONS = "/usr/share/polkit-1/actions";
 const PLUGIN_COUNT = 100;
+const LARGE_COUNT = 30; // with 900 KiB configs: past what one GetManagedObjects reply may carry
 
 const env = process.env;
 
@@ -208,6 +211,7 @@ async function main() {
         console.log(`# set up in ${Date.now() - t0} ms`);
         await adminSteps(browser, admin.url, tree);
         await limitedSteps(browser, root, systemBus, sessionBus, daemonControl);
+        await largeConfigSteps(browser, admin.url, tree, daemonControl);
     } catch (error) {
         tap.failures++;
         tap.number++;
@@ -446,6 +450,83 @@ async function limitedSteps(browser, root, systemBus, sessionBus, daemonControl)
         await waitForText(cell(page, "ratelimit", "State"), "active");
         await waitForText(page.getByRole("definition").filter({ hasText: "active of" }),
                           `${PLUGIN_COUNT} active of ${PLUGIN_COUNT}`);
+    });
+    await page.close();
+}
+
+const MANAGER_PATH = "/org/hkp/PluginManager1";
+
+function rescan() {
+    busctl("call", BUS, MANAGER_PATH, "org.hkp.PluginManager1.Manager", "Rescan");
+}
+
+// Many plugins whose configs are near the 1 MiB limit: their properties together pass what one
+// message may carry, so the daemon refuses GetManagedObjects (LimitsExceeded), and what the page
+// shows comes from cockpit-bridge reading each plugin by itself (Introspect and GetAll; the page
+// itself does nothing different).  Last, since it leaves the daemon with LARGE_COUNT more plugins.
+async function largeConfigSteps(browser, url, tree, daemonControl) {
+    const padding = "x".repeat(900 * 1024);
+    const large = i => `large${String(i).padStart(2, "0")}`;
+    for (let i = 0; i < LARGE_COUNT; i++) {
+        const file = { module: "answer.so", isolation: "none", priority: 500 + i,
+                       config: { verdict: "continue", padding } };
+        fs.writeFileSync(path.join(tree.configDir, `${large(i)}.json`), JSON.stringify(file));
+    }
+    rescan();
+    const total = PLUGIN_COUNT + LARGE_COUNT;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("pageerror", error => diagnose(`page error: ${error.message}`));
+    tap.screenshotPage = page;
+
+    await step(`with GetManagedObjects refused for its size, all ${total} plugins appear`, async () => {
+        let refused = null;
+        try {
+            busctl("call", BUS, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects");
+        } catch (error) {
+            refused = error;
+        }
+        check(/too large/.test(refused?.message),
+              `GetManagedObjects was not refused for its size: ${refused?.message}`);
+        const start = Date.now();
+        await page.goto(url);
+        await page.waitForFunction(count => {
+            const labels = document.querySelectorAll('tbody td[data-label="State"]');
+            return labels.length === count && [...labels].every(label => label.textContent === "active");
+        }, total, { timeout: WAIT_MS, polling: "raf" });
+        console.log(`# figure: ${total} plugins (${LARGE_COUNT} of large configs) shown ${Date.now() - start} ms ` +
+                    "after the page was opened");
+        await waitForText(cell(page, large(LARGE_COUNT - 1), "Priority"), String(500 + LARGE_COUNT - 1));
+        await waitForText(page.getByRole("definition").filter({ hasText: "active of" }), `${total} active of ${total}`);
+    });
+
+    await step("with GetManagedObjects refused, the page follows changes, added and removed plugins", async () => {
+        await busctlAsync("call", BUS, pluginPath(large(5)), PLUGIN_IFACE, "Disable");
+        await waitForText(cell(page, large(5), "State"), "disabled");
+        await busctlAsync("call", BUS, pluginPath(large(5)), PLUGIN_IFACE, "Enable");
+        await waitForText(cell(page, large(5), "State"), "active");
+
+        fs.rmSync(path.join(tree.configDir, `${large(0)}.json`));
+        fs.writeFileSync(path.join(tree.configDir, "late.json"), JSON.stringify({
+            module: "answer.so", isolation: "none", priority: 499, config: { verdict: "continue" },
+        }));
+        rescan();
+        await row(page, large(0)).waitFor({ state: "detached", timeout: WAIT_MS });
+        await waitForText(cell(page, "late", "State"), "active");
+        await waitForText(page.getByRole("definition").filter({ hasText: "active of" }), `${total} active of ${total}`);
+        const rows = await page.locator('tbody td[data-label="State"]').count();
+        check(rows === total, `${rows} rows for ${total} plugins`);
+    });
+
+    // A new daemon: the bridge reads every plugin again, GetManagedObjects still refused.
+    await step("with GetManagedObjects refused, the page follows hkp-plugind back after a restart", async () => {
+        const exit = await daemonControl.stop();
+        check(exit === 0, `hkp-plugind stopped with ${exit}`);
+        await page.getByText("hkp-plugind is not running").waitFor({ timeout: WAIT_MS });
+        await daemonControl.start();
+        await waitForText(cell(page, large(LARGE_COUNT - 1), "State"), "active");
+        await waitForText(page.getByRole("definition").filter({ hasText: "active of" }), `${total} active of ${total}`);
+        const rows = await page.locator('tbody td[data-label="State"]').count();
+        check(rows === total, `${rows} rows for ${total} plugins`);
     });
     await page.close();
 }
