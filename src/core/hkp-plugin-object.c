@@ -7,6 +7,27 @@
 
 #include "hkp-engine-private.h"
 #include "hkp-log.h"
+#include "hkp-util.h"
+
+/*
+ * The longest LastError and health message kept (in bytes, "…" included):
+ * an error may quote a plugin's file (a module name near its 1 MiB limit),
+ * and every read, reply and log line about the plugin carries them.
+ */
+#define MESSAGE_MAX 4096
+
+/* Returns text as kept for LastError or a health message: valid UTF-8, at most MESSAGE_MAX bytes; caller frees. */
+static char *
+kept_message (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  g_autofree char *cut = NULL;
+
+  if (strlen (valid) <= MESSAGE_MAX)
+    return g_steal_pointer (&valid);
+  cut = hkp_utf8_truncate (valid, MESSAGE_MAX - strlen ("…"));
+  return g_strconcat (cut, "…", NULL);
+}
 
 G_DEFINE_FINAL_TYPE (HkpPlugin, hkp_plugin, G_TYPE_OBJECT)
 
@@ -387,7 +408,15 @@ void
 hkp_plugin_set_health (HkpPlugin *plugin, HkpHealth *health)
 {
   HkpHealthStatus old = plugin->health.status, old_counted = plugin->counted_health;
-  gboolean message_changed = g_strcmp0 (plugin->health.message, health->message) != 0;
+  gboolean message_changed;
+
+  if (health->message != NULL)
+    {
+      char *kept = kept_message (health->message);
+      g_free (health->message);
+      health->message = kept;
+    }
+  message_changed = g_strcmp0 (plugin->health.message, health->message) != 0;
 
   hkp_health_clear (&plugin->health);
   plugin->health = *health;
@@ -417,12 +446,13 @@ void
 hkp_plugin_set_state (HkpPlugin *plugin, HkpPluginState state, const char *error)
 {
   HkpPluginState old = plugin->state;
+  g_autofree char *kept = error != NULL ? kept_message (error) : NULL;
   gboolean error_changed = FALSE;
 
-  if (error != NULL && g_strcmp0 (error, plugin->last_error) != 0)
+  if (kept != NULL && g_strcmp0 (kept, plugin->last_error) != 0)
     {
       g_free (plugin->last_error);
-      plugin->last_error = g_utf8_make_valid (error, -1);
+      plugin->last_error = g_steal_pointer (&kept);
       error_changed = TRUE;
     }
   if (old == state)
