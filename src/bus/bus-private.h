@@ -27,6 +27,7 @@ struct _BusService {
   const char *last_overall;
   BusServiceLost lost;
   gpointer lost_data;
+  gint64 backlog_warned; /* when calls were last said to be refused for a backlog (monotonic µs), or 0 */
 };
 
 /*

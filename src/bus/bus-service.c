@@ -47,30 +47,76 @@ on_plugin_changed (HkpEngine *engine, HkpPlugin *plugin, guint what, BusService 
 /* ---- replies the bus would not carry --------------------------------------- */
 
 /*
- * Every incoming message, before sd-bus dispatches it: refuses a
- * GetManagedObjects whose reply would be too large for the bus, which any
- * local user may call.  Returns 1 when it answered, 0 to let sd-bus go on.
+ * Messages queued for the bus past which calls are refused.  dbus-daemon
+ * counts the replies a client has not read against the daemon, and stops
+ * reading from the daemon once they pass its max_incoming_bytes: a local
+ * user who asks and never reads freezes the daemon's side of the bus (not
+ * its checks), and each call answered meanwhile would wait in memory.
+ */
+#define WRITE_BACKLOG_MAX 64
+
+/* How often the daemon says that it refuses calls for that, at most. */
+#define BACKLOG_WARNING_USEC (10 * G_USEC_PER_SEC)
+
+/* Refuses a method call while the bus is not taking what the daemon sends; TRUE if it did (r set). */
+static gboolean
+refuse_while_backlogged (BusService *service, sd_bus_message *message, int *r)
+{
+  uint64_t queued = 0;
+  gint64 now;
+
+  if (!sd_bus_message_is_method_call (message, NULL, NULL) || sd_bus_get_n_queued_write (service->bus, &queued) < 0 ||
+      queued <= WRITE_BACKLOG_MAX)
+    return FALSE;
+  now = g_get_monotonic_time ();
+  if (service->backlog_warned == 0 || now - service->backlog_warned >= BACKLOG_WARNING_USEC)
+    {
+      service->backlog_warned = now;
+      g_warning ("%" G_GUINT64_FORMAT " messages wait for the bus to take them: calls are refused until it does "
+                 "(a client that does not read its replies can hold up the daemon's)",
+                 queued);
+    }
+  *r = sd_bus_reply_method_errorf (
+    message, SD_BUS_ERROR_LIMITS_EXCEEDED,
+    "the bus is not taking the daemon's replies (%" G_GUINT64_FORMAT " wait): try again later", queued);
+  return TRUE;
+}
+
+/* Refuses a GetManagedObjects whose reply would be too large for the bus; TRUE if it did (r set). */
+static gboolean
+refuse_objects_too_large (BusService *service, sd_bus_message *message, int *r)
+{
+  g_autoptr (GPtrArray) plugins = NULL;
+  gsize size = 0;
+
+  if (!sd_bus_message_is_method_call (message, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"))
+    return FALSE;
+  plugins = hkp_engine_list_plugins (service->engine);
+  for (guint i = 0; i < plugins->len; i++)
+    size += bus_plugin_properties_size (plugins->pdata[i]);
+  if (size <= BUS_REPLY_MAX)
+    return FALSE;
+  *r = sd_bus_reply_method_errorf (message, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                   "the reply would be too large for the bus: the properties of the %u plugins take "
+                                   "about %zu MiB, more than %u MiB; read each plugin's with Get or GetAll "
+                                   "(ListPlugins names their objects)",
+                                   plugins->len, (size + (1u << 20) - 1) >> 20, BUS_REPLY_MAX >> 20);
+  return TRUE;
+}
+
+/*
+ * Every incoming message, before sd-bus dispatches it, from any local user:
+ * refuses what the bus would not carry, or not take now.  Returns 1 when it
+ * answered, 0 to let sd-bus go on.
  */
 static int
 on_incoming (sd_bus_message *message, void *userdata, sd_bus_error *ret_error)
 {
   BusService *service = userdata;
-  g_autoptr (GPtrArray) plugins = NULL;
-  gsize size = 0;
-  int r;
+  int r = 0;
 
-  if (!sd_bus_message_is_method_call (message, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"))
+  if (!refuse_while_backlogged (service, message, &r) && !refuse_objects_too_large (service, message, &r))
     return 0;
-  plugins = hkp_engine_list_plugins (service->engine);
-  for (guint i = 0; i < plugins->len; i++)
-    size += bus_plugin_properties_size (plugins->pdata[i]);
-  if (size <= BUS_REPLY_MAX)
-    return 0;
-  r = sd_bus_reply_method_errorf (message, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                  "the reply would be too large for the bus: the properties of the %u plugins take "
-                                  "about %zu MiB, more than %u MiB; read each plugin's with Get or GetAll "
-                                  "(ListPlugins names their objects)",
-                                  plugins->len, (size + (1u << 20) - 1) >> 20, BUS_REPLY_MAX >> 20);
   return r < 0 ? r : 1;
 }
 

@@ -276,6 +276,119 @@ test_health_of_long_errors (Fixture *f, gconstpointer data)
   }
 }
 
+typedef struct {
+  guint answered;
+  guint refused; /* LimitsExceeded */
+  guint failed; /* any other error */
+} Replies;
+
+static int
+on_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  Replies *replies = userdata;
+  const sd_bus_error *error = sd_bus_message_get_error (reply);
+
+  if (error == NULL)
+    replies->answered++;
+  else if (sd_bus_error_has_name (error, SD_BUS_ERROR_LIMITS_EXCEEDED))
+    replies->refused++;
+  else
+    {
+      g_test_message ("%s: %s", error->name, error->message);
+      replies->failed++;
+    }
+  return 0;
+}
+
+/* Sends n GetAll calls of the plugins big0…big3 on client, each counted in replies when (if ever) read. */
+static void
+ask_without_reading (sd_bus *client, guint n, Replies *replies)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/org/hkp/PluginManager1/plugin/big%u", i % 4);
+      g_assert_cmpint (sd_bus_call_method_async (client, NULL, SERVICE, path, "org.freedesktop.DBus.Properties",
+                                                 "GetAll", on_reply, replies, "s", PLUGIN),
+                       >=, 0);
+    }
+  g_assert_cmpint (sd_bus_flush (client), >=, 0);
+}
+
+/* Reads client's replies until n have come. */
+static void
+read_replies (sd_bus *client, const Replies *replies, guint n)
+{
+  while (replies->answered + replies->refused + replies->failed < n)
+    {
+      int r = sd_bus_process (client, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        g_assert_cmpint (sd_bus_wait (client, UINT64_MAX), >=, 0);
+    }
+}
+
+/* Returns the most resident memory process pid has used so far, in KiB. */
+static guint64
+peak_rss_kib (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "\nVmHWM:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("\nVmHWM:"), NULL, 10);
+}
+
+/*
+ * Clients that ask for large replies and do not read them: dbus-daemon
+ * counts unread replies against the daemon and stops reading from it past
+ * its max_incoming_bytes (127 MiB), so the daemon's side of the bus waits
+ * until they read or go; that is dbus-daemon's.  But every call answered
+ * meanwhile waited in the daemon's memory, without bound (four such
+ * clients: 360 MB).  Calls are refused while the bus is not taking the
+ * daemon's replies, and all is well again once the clients read.
+ */
+static void
+test_unread_replies (Fixture *f, gconstpointer data)
+{
+  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
+  const guint per_client = 120; /* the system bus lets a client wait for 128 replies at most */
+  Replies replies[4] = { { 0 } };
+  sd_bus *clients[4];
+  guint64 before;
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("big%u", i);
+      g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"isolation\": \"none\", "
+                                               "\"config\": {\"verdict\": \"continue\", \"padding\": \"%s\"}}",
+                                               padding);
+      hkp_test_tree_write_plugin (&f->tree, name, json);
+    }
+  start (f, FALSE);
+  before = peak_rss_kib (hkp_test_daemon_get_pid (f->daemon));
+  for (guint i = 0; i < 4; i++)
+    {
+      clients[i] = hkp_test_client_new (f->bus->address);
+      ask_without_reading (clients[i], per_client, &replies[i]);
+    }
+  hkp_test_daemon_wait_line (f->daemon, "calls are refused until it does");
+  for (guint i = 0; i < 4; i++)
+    {
+      read_replies (clients[i], &replies[i], per_client);
+      g_test_message ("client %u: %u answered, %u refused", i, replies[i].answered, replies[i].refused);
+      g_assert_cmpuint (replies[i].failed, ==, 0);
+      sd_bus_flush_close_unref (clients[i]);
+    }
+  g_assert_cmpuint (replies[0].answered, ==, per_client);
+  g_assert_cmpuint (replies[3].refused, >, 0);
+  /* Each of the 64 replies waiting is about 1 MiB; without the limit, every one of the 480 would have. */
+  g_assert_cmpuint (peak_rss_kib (hkp_test_daemon_get_pid (f->daemon)) - before, <, 160 * 1024);
+  g_assert_null (hkp_test_call (f->client, MANAGER_PATH, MANAGER, "GetStatus", NULL, NULL, NULL));
+}
+
 static void
 assert_reads_redacted (Fixture *f)
 {
@@ -394,6 +507,7 @@ main (int argc, char **argv)
   ADD ("/bus-config/history-of-large-configs", test_history_of_large_configs);
   ADD ("/bus-config/objects-of-large-configs", test_objects_of_large_configs);
   ADD ("/bus-config/health-of-long-errors", test_health_of_long_errors);
+  ADD ("/bus-config/unread-replies", test_unread_replies);
   ADD ("/bus-config/secrets-kept-from-local-users", test_secrets_kept_from_local_users);
   ADD ("/bus-config/rescan-names-refused-files", test_rescan_names_refused_files);
 #undef ADD
