@@ -162,6 +162,9 @@ pool_thread (gpointer data)
       else
         pool->running = &running;
       pool->running_tail = &running;
+      /* Jobs were pushed while no call ran (each thread woken, none started): the watch saw nothing to time. */
+      if (running.prev == NULL && pool->head != NULL)
+        g_cond_signal (&pool->watch);
       g_mutex_unlock (&pool->lock);
       job->run (job);
       g_mutex_lock (&pool->lock);
