@@ -267,7 +267,12 @@ serve (HostPool *pool, int may_leave)
           idle = 0;
           continue;
         }
-      if (idle && may_leave && pool->threads > pool->base_threads)
+      /*
+       * Not while the leader runs a job inline: it may have counted this
+       * thread waiting (its wait ended, the lock not yet retaken) to take
+       * the lead if the job is slow.
+       */
+      if (idle && may_leave && pool->threads > pool->base_threads && pool->inline_job == NULL)
         {
           pool->threads--;
           pthread_mutex_unlock (&pool->lock);
