@@ -193,7 +193,14 @@ hkp_call_pool_new (guint threads)
   g_cond_init (&pool->gone);
   g_cond_init (&pool->watch);
   pool->wanted = MAX (threads, 1);
-  pool->watcher = g_thread_new ("hkp-call-watch", watch_thread, pool);
+  {
+    g_autoptr (GError) error = NULL;
+
+    /* Without it the pool still grows, when a call is pushed behind slow ones. */
+    pool->watcher = g_thread_try_new ("hkp-call-watch", watch_thread, pool, &error);
+    if (pool->watcher == NULL)
+      g_warning ("cannot start the thread that watches for slow plugin calls: %s", error->message);
+  }
   g_mutex_lock (&pool->lock);
   for (guint i = 0; i < pool->wanted; i++)
     spawn (pool);
@@ -275,7 +282,8 @@ hkp_call_pool_free (HkpCallPool *pool, gint64 until)
   g_cond_broadcast (&pool->work);
   g_cond_signal (&pool->watch);
   g_mutex_unlock (&pool->lock);
-  g_thread_join (pool->watcher);
+  if (pool->watcher != NULL)
+    g_thread_join (pool->watcher);
   g_mutex_lock (&pool->lock);
   /* The queue empties first: queued jobs are calls someone waits for. */
   while (pool->threads > 0 && g_cond_wait_until (&pool->gone, &pool->lock, until))
