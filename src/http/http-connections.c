@@ -5,8 +5,9 @@
 /*
  * A bridge server thread's connections: accepted from the listening socket
  * every thread and worker process shares, counted against the process's
- * limit, and closed when they hold on to nothing: idle, or slow to send a
- * request, for too long, or the longest-idle when the limit is reached.
+ * limit, and closed when they hold on to nothing: idle, slow to send a
+ * request, or slow to take an answer, for too long, or the longest-idle
+ * when the limit is reached.
  */
 
 #include "http-connections.h"
@@ -88,9 +89,11 @@ on_stream_gone (gpointer data, GObject *where_the_stream_was)
 }
 
 /*
- * The connection that has held on to nothing the longest, or NULL: idle, or
+ * The connection that has held on to nothing the longest, or NULL: idle,
  * sending a request, head or body (nothing runs for it until it is whole,
- * so a flood of bodies trickling in locks out no one).
+ * so a flood of bodies trickling in locks out no one), or not taking its
+ * answer (a flood that never reads would otherwise hold every slot, and its
+ * answers' memory, for good).
  */
 static Tracked *
 longest_idle (HttpConnections *self)
@@ -264,6 +267,7 @@ sweep (gpointer user_data)
       g_debug ("HTTP bridge: closing a connection %s for over %g s",
                activity == HTTP_GUARD_IDLE               ? "idle"
                  : activity == HTTP_GUARD_RECEIVING_HEAD ? "sending a request head"
+                 : activity == HTTP_GUARD_SENDING        ? "not taking its answer"
                                                          : "sending a request body",
                (double) limit / G_USEC_PER_SEC);
       shut (t);

@@ -8,9 +8,9 @@ G_BEGIN_DECLS
 /*
  * The connections one process of the bridge holds, counted by all its
  * server threads.  At max, the longest-idle connection (idle between
- * requests, or still sending a request, head or body) is closed to admit a
- * new one; only when every connection is being answered is a new one
- * refused.
+ * requests, still sending a request, head or body, or not taking its
+ * answer) is closed to admit a new one; only when the server is at work on
+ * every connection's answer is a new one refused.
  * Each thread chooses among its own connections, which it alone may look
  * at; the threads share the listening socket, so each holds about as many.
  */
@@ -18,7 +18,7 @@ typedef struct {
   gint max;
   gint held; /* atomic: connections accepted and not closed or being closed */
   gint at_limit; /* atomic: max was reached and held has not gone well below since (logged once) */
-  gint64 idle_usec; /* a connection idle, or sending one request body, this long is closed */
+  gint64 idle_usec; /* a connection idle, sending a request body, or not taking its answer this long is closed */
   gint64 head_usec; /* a request head that takes this long to arrive is closed */
 } HttpConnectionCount;
 

@@ -365,6 +365,7 @@ struct _HttpGuardInput {
   Guard guard;
   gsize out_offset;
   gint64 last_usec; /* monotonic: the last byte read or written (the output side writes it too) */
+  gint64 sent_usec; /* monotonic: the last byte of an answer written (by the output side) */
   gint64 request_usec; /* monotonic: the first byte of the request being received */
 };
 
@@ -726,7 +727,7 @@ timed_write (HttpGuardOutput *self, const void *buffer, gsize count, gboolean bl
   gssize written = guarded_write (self, buffer, count, blocking, cancellable, error);
 
   if (written > 0)
-    self->input->last_usec = g_get_monotonic_time ();
+    self->input->last_usec = self->input->sent_usec = g_get_monotonic_time ();
   return written;
 }
 
@@ -956,8 +957,13 @@ http_guard_stream_get_activity (GIOStream *stream, gint64 *since_usec)
     default:
       break;
     }
-  if (!output->passthrough &&
-      (output->responses < guard->requests || output->body_left > 0 || output->held->len > output->held_offset))
+  /* libsoup writes an answer whole once it has begun: what is left waits for the client alone. */
+  if (!output->passthrough && (output->body_left > 0 || output->held->len > output->held_offset))
+    {
+      *since_usec = input->sent_usec;
+      return HTTP_GUARD_SENDING;
+    }
+  if (!output->passthrough && output->responses < guard->requests)
     return HTTP_GUARD_ANSWERING;
   if (in_head (guard))
     return HTTP_GUARD_RECEIVING_HEAD;

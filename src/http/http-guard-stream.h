@@ -56,14 +56,16 @@ typedef enum {
   HTTP_GUARD_IDLE, /* between requests */
   HTTP_GUARD_RECEIVING_HEAD, /* a request head has begun to arrive and is not whole */
   HTTP_GUARD_RECEIVING_BODY, /* a request's body has begun to arrive and is not whole */
-  HTTP_GUARD_ANSWERING, /* a request has arrived and its answer is not all written */
+  HTTP_GUARD_ANSWERING, /* a request has arrived and its answer is not begun: the server is at work */
+  HTTP_GUARD_SENDING, /* an answer is being written: it waits for the client to take it */
 } HttpGuardActivity;
 
 /*
  * Returns what stream (from http_guard_stream_new()) is doing, and in
  * *since_usec the monotonic time that began: for IDLE the last byte read or
- * written, for RECEIVING_* the request's first byte.  (Once its responses are
- * not understood, a connection is never ANSWERING.)
+ * written, for RECEIVING_* the request's first byte, for SENDING the last
+ * byte the client took.  (Once its responses are not understood, a
+ * connection is never ANSWERING or SENDING.)
  */
 HttpGuardActivity http_guard_stream_get_activity (GIOStream *stream, gint64 *since_usec);
 

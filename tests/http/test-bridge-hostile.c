@@ -3,8 +3,9 @@
  * The bridge against hostile clients, over raw sockets: requests cut short
  * and closed are freed at once (by the daemon and by its worker processes);
  * a flood of slow-header connections locks nobody out; a head that takes
- * too long is closed; framing that could be read two ways is answered 400
- * with nothing run; and a second daemon cannot share the bridge's address.
+ * too long is closed; connections whose answers are never read lock nobody
+ * out; framing that could be read two ways is answered 400 with nothing
+ * run; and a second daemon cannot share the bridge's address.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -277,6 +278,63 @@ test_slow_head_closed (BridgeFixture *f, gconstpointer data)
   close (fd);
 }
 
+/* Requests pipelined on each connection: their answers (/metrics, some KiB each) fill any socket buffer. */
+#define UNREAD_REQUESTS 2000
+#define UNREAD_CONNECTIONS 64
+
+/*
+ * Connections that ask for more than the socket buffers hold and never read
+ * their answers: at the connection limit they make room for new ones, as an
+ * idle connection does, so they can neither lock out real clients nor pin
+ * their answers' memory for good.
+ */
+static void
+test_unread_answers_make_room (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GString) pipelined = g_string_new (NULL);
+  int small = 1024;
+  int fds[UNREAD_CONNECTIONS];
+  GPid pid;
+  guint before;
+
+  bridge_start_with (f, (const char *const[]){ "--http-max-connections=" G_STRINGIFY (UNREAD_CONNECTIONS), NULL });
+  for (guint i = 0; i < UNREAD_REQUESTS; i++)
+    g_string_append_printf (pipelined, "GET /metrics HTTP/1.1\r\nHost: %s\r\n\r\n", f->address);
+  pid = hkp_test_daemon_get_pid (f->daemon);
+  before = hkp_test_count_fds (pid);
+  for (guint i = 0; i < UNREAD_CONNECTIONS; i++)
+    {
+      const char *colon = strrchr (f->address, ':');
+      struct sockaddr_in sa = { .sin_family = AF_INET };
+
+      /* A receive window that stays nearly shut, as a client's that never reads. */
+      fds[i] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      g_assert_cmpint (setsockopt (fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small), ==, 0);
+      sa.sin_port = htons ((guint16) g_ascii_strtoull (colon + 1, NULL, 10));
+      sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      g_assert_cmpint (connect (fds[i], (struct sockaddr *) &sa, sizeof sa), ==, 0);
+      send_all (fds[i], pipelined->str);
+    }
+  /* Every connection held, its answers filling what the sockets take, and stalled. */
+  while (hkp_test_count_fds (pid) < before + UNREAD_CONNECTIONS)
+    g_usleep (20 * 1000);
+  g_usleep (G_USEC_PER_SEC / 2);
+  for (guint i = 0; i < 10; i++)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      assert_answered (f, i % 2 == 0 ? "/livez" : "/plugins/status");
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+    }
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "every connection held is being answered"), <, 0);
+  for (guint i = 0; i < UNREAD_CONNECTIONS; i++)
+    {
+      struct linger reset = { 1, 0 };
+      setsockopt (fds[i], SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      close (fds[i]);
+    }
+}
+
 /* Framing that could be read two ways: 400, the connection closed, and nothing run, not even what follows. */
 static void
 test_ambiguous_framing_answered_400 (BridgeFixture *f, gconstpointer data)
@@ -372,6 +430,7 @@ main (int argc, char **argv)
   g_test_add ("/bridge/hostile/slow-body-flood", BridgeFixture, FLOOD_BODY, bridge_fixture_setup, test_slowloris_flood,
               bridge_fixture_teardown);
   ADD ("/bridge/hostile/slow-head-closed", test_slow_head_closed);
+  ADD ("/bridge/hostile/unread-answers-make-room", test_unread_answers_make_room);
   ADD ("/bridge/hostile/ambiguous-framing-answered-400", test_ambiguous_framing_answered_400);
   ADD ("/bridge/hostile/second-daemon-refused", test_second_daemon_refused);
   return g_test_run ();
