@@ -108,6 +108,68 @@ test_config_read_redacted (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (body, "[redacted]"));
 }
 
+#define LARGE_PLUGINS 8
+#define LARGE_PADDING (900 * 1024)
+
+/* Like setup(), with plugins whose configs are near the 1 MiB limit. */
+static void
+setup_large (Fixture *f, gconstpointer data)
+{
+  g_autofree char *padding = g_strnfill (LARGE_PADDING, 'x');
+
+  engine_fixture_setup (&f->engine, data);
+  for (guint i = 0; i < LARGE_PLUGINS; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("large%u", i);
+      g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"config\": {\"verdict\": \"continue\", "
+                                               "\"api_token\": \"abc\", \"padding\": \"%s\"}}",
+                                               padding);
+      engine_fixture_write_plugin (&f->engine, name, json);
+    }
+  engine_fixture_start (&f->engine, NULL);
+  f->feed = http_snapshot_feed_new (f->engine.engine, NULL, "test");
+  f->api = http_api_new (f->feed, TOKEN, (const char *const[]){ HOST, NULL }, 1);
+}
+
+/*
+ * The snapshot is rebuilt on the main loop every second: configs that did
+ * not change are not parsed, redacted and written again each time (with
+ * 8 MiB of them that held the loop as long as building them first did).
+ */
+static void
+test_large_configs_cached (Fixture *f, gconstpointer data)
+{
+  HttpApiRequest r = request ("GET", "/plugins/config", "plugin=large3");
+  g_auto (HttpApiResponse) out = { 0 };
+  g_autofree char *body = NULL;
+  g_autoptr (JsonNode) parsed = NULL;
+  JsonObject *config;
+  gint64 start, first, again = G_MAXINT64;
+
+  start = g_get_monotonic_time ();
+  http_snapshot_feed_free (http_snapshot_feed_new (f->engine.engine, NULL, "test"));
+  first = g_get_monotonic_time () - start;
+  for (guint i = 0; i < 5; i++)
+    {
+      start = g_get_monotonic_time ();
+      http_snapshot_feed_refresh (f->feed);
+      again = MIN (again, g_get_monotonic_time () - start);
+    }
+  g_test_message ("a snapshot built in %" G_GINT64_FORMAT " us, rebuilt in %" G_GINT64_FORMAT " us", first, again);
+  g_assert_cmpint (again * 4, <, first);
+  /* What is served is what a fresh build serves: redacted, whole, stamped. */
+  body = answered (f, &r, &out);
+  g_assert_cmpuint (out.status, ==, 200);
+  parsed = json_from_string (body, NULL);
+  g_assert_nonnull (parsed);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (parsed), "plugin"), ==, "large3");
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (parsed), "timestamp"), >,
+                   g_get_real_time () / G_USEC_PER_SEC - 10);
+  config = json_object_get_object_member (json_node_get_object (parsed), "config");
+  g_assert_cmpstr (json_object_get_string_member (config, "api_token"), ==, "[redacted]");
+  g_assert_cmpuint (strlen (json_object_get_string_member (config, "padding")), ==, LARGE_PADDING);
+}
+
 static void
 test_refusals (Fixture *f, gconstpointer data)
 {
@@ -309,6 +371,7 @@ main (int argc, char **argv)
   ADD ("/api/changes", test_changes);
   ADD ("/api/change-refused-by-engine", test_change_refused_by_engine);
   ADD ("/api/change-with-a-lagging-snapshot", test_change_with_a_lagging_snapshot);
+  g_test_add ("/api/large-configs-cached", Fixture, NULL, setup_large, test_large_configs_cached, teardown);
 #undef ADD
   return g_test_run ();
 }
