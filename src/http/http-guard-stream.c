@@ -672,6 +672,8 @@ guarded_write (HttpGuardOutput *self, const void *buffer, gsize count, gboolean 
         {
           g_byte_array_append (self->held, buffer, count);
           self->body_left = body;
+          /* An answer begins: its wait for the client counts from now, not from the last one's end. */
+          self->input->sent_usec = g_get_monotonic_time ();
           return (gssize) count;
         }
       if (blocking)
