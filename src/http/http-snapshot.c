@@ -117,7 +117,10 @@ config_body (HttpSnapshotFeed *feed, GHashTable *old, HkpPlugin *plugin, gint64 
 
   if (cached != NULL && g_strcmp0 (cached->source, text) == 0)
     {
-      g_hash_table_steal (old, name);
+      g_autofree char *old_name = NULL;
+
+      /* Taken from old, which no longer frees it: its key is ours to free. */
+      g_hash_table_steal_extended (old, name, (gpointer *) &old_name, NULL);
       g_free (text);
     }
   else

@@ -144,11 +144,15 @@ test_large_configs_cached (Fixture *f, gconstpointer data)
   g_autofree char *body = NULL;
   g_autoptr (JsonNode) parsed = NULL;
   JsonObject *config;
-  gint64 start, first, again = G_MAXINT64;
+  gint64 start, first = G_MAXINT64, again = G_MAXINT64;
 
-  start = g_get_monotonic_time ();
-  http_snapshot_feed_free (http_snapshot_feed_new (f->engine.engine, NULL, "test"));
-  first = g_get_monotonic_time () - start;
+  /* The fastest of a few runs each, so that a busy machine does not decide. */
+  for (guint i = 0; i < 3; i++)
+    {
+      start = g_get_monotonic_time ();
+      http_snapshot_feed_free (http_snapshot_feed_new (f->engine.engine, NULL, "test"));
+      first = MIN (first, g_get_monotonic_time () - start);
+    }
   for (guint i = 0; i < 5; i++)
     {
       start = g_get_monotonic_time ();
@@ -156,7 +160,8 @@ test_large_configs_cached (Fixture *f, gconstpointer data)
       again = MIN (again, g_get_monotonic_time () - start);
     }
   g_test_message ("a snapshot built in %" G_GINT64_FORMAT " us, rebuilt in %" G_GINT64_FORMAT " us", first, again);
-  g_assert_cmpint (again * 4, <, first);
+  /* Without the cache a rebuild took about as long (29 ms against 37 ms); with it, a tenth (3.5 under ASan). */
+  g_assert_cmpint (again * 2, <, first);
   /* What is served is what a fresh build serves: redacted, whole, stamped. */
   body = answered (f, &r, &out);
   g_assert_cmpuint (out.status, ==, 200);
