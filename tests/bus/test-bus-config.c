@@ -200,20 +200,12 @@ test_history_of_large_configs (Fixture *f, gconstpointer data)
 static void
 test_objects_of_large_configs (Fixture *f, gconstpointer data)
 {
-  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
   const char *get_objects[] = {
     "call", SERVICE, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL
   };
   g_autofree char *out = NULL, *err = NULL;
 
-  for (guint i = 0; i < 40; i++)
-    {
-      g_autofree char *name = g_strdup_printf ("large%02u", i);
-      g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"isolation\": \"none\", "
-                                               "\"config\": {\"verdict\": \"continue\", \"padding\": \"%s\"}}",
-                                               padding);
-      hkp_test_tree_write_plugin (&f->tree, name, json);
-    }
+  hkp_test_tree_write_large_plugins (&f->tree, "large", 40, 900 * 1024);
   start (f, FALSE);
   g_assert_false (hkp_test_busctl_as (f->bus->address, 65534, get_objects, &out, &err));
   g_assert_nonnull (strstr (err, "too large"));
@@ -300,13 +292,13 @@ on_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
   return 0;
 }
 
-/* Sends n GetAll calls of the plugins big0…big3 on client, each counted in replies when (if ever) read. */
+/* Sends n GetAll calls of the plugins big00…big03 on client, each counted in replies when (if ever) read. */
 static void
 ask_without_reading (sd_bus *client, guint n, Replies *replies)
 {
   for (guint i = 0; i < n; i++)
     {
-      g_autofree char *path = g_strdup_printf ("/org/hkp/PluginManager1/plugin/big%u", i % 4);
+      g_autofree char *path = g_strdup_printf ("/org/hkp/PluginManager1/plugin/big%02u", i % 4);
       g_assert_cmpint (sd_bus_call_method_async (client, NULL, SERVICE, path, "org.freedesktop.DBus.Properties",
                                                  "GetAll", on_reply, replies, "s", PLUGIN),
                        >=, 0);
@@ -353,20 +345,12 @@ peak_rss_kib (GPid pid)
 static void
 test_unread_replies (Fixture *f, gconstpointer data)
 {
-  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
   const guint per_client = 120; /* the system bus lets a client wait for 128 replies at most */
   Replies replies[4] = { { 0 } };
   sd_bus *clients[4];
   guint64 before;
 
-  for (guint i = 0; i < 4; i++)
-    {
-      g_autofree char *name = g_strdup_printf ("big%u", i);
-      g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"isolation\": \"none\", "
-                                               "\"config\": {\"verdict\": \"continue\", \"padding\": \"%s\"}}",
-                                               padding);
-      hkp_test_tree_write_plugin (&f->tree, name, json);
-    }
+  hkp_test_tree_write_large_plugins (&f->tree, "big", 4, 900 * 1024);
   start (f, FALSE);
   before = peak_rss_kib (hkp_test_daemon_get_pid (f->daemon));
   for (guint i = 0; i < 4; i++)

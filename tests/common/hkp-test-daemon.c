@@ -42,6 +42,21 @@ hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char *jso
   hkp_test_write_file (tree->config_dir, file, placed);
 }
 
+void
+hkp_test_tree_write_large_plugins (HkpTestTree *tree, const char *prefix, guint n, gsize padding_bytes)
+{
+  g_autofree char *padding = g_strnfill (padding_bytes, 'x');
+  g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"isolation\": \"none\", "
+                                           "\"config\": {\"verdict\": \"continue\", \"padding\": \"%s\"}}",
+                                           padding);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s%02u", prefix, i);
+      hkp_test_tree_write_plugin (tree, name, json);
+    }
+}
+
 GPtrArray *
 hkp_test_tree_argv_v (HkpTestTree *tree, const char *bus_address, const char *const *extra)
 {

@@ -33,6 +33,13 @@ void hkp_test_tree_clear (HkpTestTree *tree);
 void hkp_test_tree_write_plugin (HkpTestTree *tree, const char *name, const char *json);
 
 /*
+ * Writes n plugin files, named prefix and a two-digit number from 00, of
+ * answer.so in process answering "continue", each config padded with
+ * padding_bytes bytes: a setup whose configs are large together.
+ */
+void hkp_test_tree_write_large_plugins (HkpTestTree *tree, const char *prefix, guint n, gsize padding_bytes);
+
+/*
  * Returns the daemon's arguments for the tree (--config, --plugin-dir,
  * --config-dir, --state-dir), --bus=bus_address if not NULL,
  * --check-listen=127.0.0.1:0 and --http-listen=none, then the

@@ -292,10 +292,11 @@ hkp_test_raise_fd_limit (void)
   return limit.rlim_cur == RLIM_INFINITY ? G_MAXUINT : (guint) MIN (limit.rlim_cur, G_MAXUINT);
 }
 
-guint
-hkp_test_count_fds (GPid pid)
+/* Returns how many entries /proc/PID/what has. */
+static guint
+count_proc_entries (GPid pid, const char *what)
 {
-  g_autofree char *dir = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  g_autofree char *dir = g_strdup_printf ("/proc/%d/%s", (int) pid, what);
   g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
   guint n = 0;
 
@@ -303,6 +304,18 @@ hkp_test_count_fds (GPid pid)
   while (g_dir_read_name (listing) != NULL)
     n++;
   return n;
+}
+
+guint
+hkp_test_count_fds (GPid pid)
+{
+  return count_proc_entries (pid, "fd");
+}
+
+guint
+hkp_test_count_threads (GPid pid)
+{
+  return count_proc_entries (pid, "task");
 }
 
 char *

@@ -77,6 +77,9 @@ guint hkp_test_raise_fd_limit (void);
 /* Returns how many file descriptors process pid holds (from /proc). */
 guint hkp_test_count_fds (GPid pid);
 
+/* Returns how many threads process pid has. */
+guint hkp_test_count_threads (GPid pid);
+
 /* Returns an IPv4 address of this machine's that is not loopback, as text (caller frees), or NULL if it has none. */
 char *hkp_test_own_address (void);
 

@@ -93,16 +93,8 @@ static void
 test_list_of_large_configs (CtlFixture *f, gconstpointer data)
 {
   g_auto (CtlRun) run = { 0 };
-  g_autofree char *padding = g_strnfill (900 * 1024, 'x');
 
-  for (guint i = 0; i < 30; i++)
-    {
-      g_autofree char *name = g_strdup_printf ("large%02u", i);
-      g_autofree char *json = g_strdup_printf ("{\"module\": \"answer.so\", \"isolation\": \"none\", "
-                                               "\"config\": {\"verdict\": \"continue\", \"padding\": \"%s\"}}",
-                                               padding);
-      hkp_test_tree_write_plugin (&f->tree, name, json);
-    }
+  hkp_test_tree_write_large_plugins (&f->tree, "large", 30, 900 * 1024);
   ctl_fixture_start (f, NULL);
   ctl_fixture_run (f, &run, 65534, NULL, NULL, "list", NULL);
   ctl_assert_run (&run, 0, NULL);

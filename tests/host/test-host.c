@@ -335,20 +335,6 @@ test_slow_calls_do_not_starve (void)
   g_assert_true (hkp_host_stop (host, 5000));
 }
 
-/* Returns how many threads process pid has. */
-static guint
-count_threads (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/task", pid);
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 /*
  * The threads a host grew for slow calls leave again once they have had no
  * work for 10 s: a burst of slow calls long ago holds no threads (each with
@@ -366,18 +352,18 @@ test_grown_threads_leave (void)
 
   send_request (host, calls, slow, "/quick", "", 0);
   calls_wait (calls, 1);
-  base = count_threads (pid);
+  base = hkp_test_count_threads (pid);
   for (guint i = 0; i < slow; i++)
     send_request (host, calls, i, "/slow", "sleep_ms=500", 0);
   calls_wait (calls, slow + 1);
   idle_since = g_get_monotonic_time ();
-  grown = count_threads (pid);
+  grown = hkp_test_count_threads (pid);
   g_assert_cmpuint (grown, >, base);
   /* Nothing to await: the threads leave quietly.  Looked at every 100 ms, for at most 30 s. */
   limit = idle_since + 30 * G_USEC_PER_SEC;
-  while (count_threads (pid) > base && g_get_monotonic_time () < limit)
+  while (hkp_test_count_threads (pid) > base && g_get_monotonic_time () < limit)
     g_usleep (G_USEC_PER_SEC / 10);
-  g_assert_cmpuint (count_threads (pid), ==, base);
+  g_assert_cmpuint (hkp_test_count_threads (pid), ==, base);
   g_assert_cmpint (g_get_monotonic_time () - idle_since, >=, 9 * G_USEC_PER_SEC);
   g_assert_true (hkp_host_stop (host, 5000));
 }
