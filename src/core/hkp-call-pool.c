@@ -22,6 +22,7 @@ struct _HkpCallPool {
   GCond gone; /* a thread left */
   GCond watch; /* wakes the watch: jobs wait while every thread is busy, or the pool stops */
   GThread *watcher;
+  gboolean watch_sleeping; /* the watch waits untimed: only then does a push need to wake it */
   HkpPoolJob *head;
   HkpPoolJob *tail;
   guint queued; /* jobs from head to tail */
@@ -65,6 +66,23 @@ jobs_wait (HkpCallPool *pool)
   return pool->head != NULL && pool->idle == 0 && pool->running != NULL && pool->grown < GROWN_MAX;
 }
 
+/* The watch waits until a push wakes it (lock held). */
+static void
+sleep_watch (HkpCallPool *pool)
+{
+  pool->watch_sleeping = TRUE;
+  g_cond_wait (&pool->watch, &pool->lock);
+  pool->watch_sleeping = FALSE;
+}
+
+/* Wakes the watch if it waits untimed; one timing a running call looks again when it is due anyway (lock held). */
+static void
+wake_watch (HkpCallPool *pool)
+{
+  if (pool->watch_sleeping)
+    g_cond_signal (&pool->watch);
+}
+
 /*
  * The watch: jobs queued behind calls younger than GROW_AFTER_USEC grow the
  * pool once the oldest of those reaches it, even if no job comes after them
@@ -82,7 +100,7 @@ watch_thread (gpointer data)
 
       if (!jobs_wait (pool))
         {
-          g_cond_wait (&pool->watch, &pool->lock);
+          sleep_watch (pool);
           continue;
         }
       due = pool->running->started + GROW_AFTER_USEC;
@@ -93,7 +111,7 @@ watch_thread (gpointer data)
         }
       grow (pool);
       /* Until a push says otherwise: what is queued now has threads coming (or the pool has all it may). */
-      g_cond_wait (&pool->watch, &pool->lock);
+      sleep_watch (pool);
     }
   g_mutex_unlock (&pool->lock);
   return NULL;
@@ -164,7 +182,7 @@ pool_thread (gpointer data)
       pool->running_tail = &running;
       /* Jobs were pushed while no call ran (each thread woken, none started): the watch saw nothing to time. */
       if (running.prev == NULL && pool->head != NULL)
-        g_cond_signal (&pool->watch);
+        wake_watch (pool);
       g_mutex_unlock (&pool->lock);
       job->run (job);
       g_mutex_lock (&pool->lock);
@@ -235,7 +253,7 @@ hkp_call_pool_push (HkpCallPool *pool, HkpPoolJob *job, HkpPoolFunc func)
            g_get_monotonic_time () - pool->running->started >= GROW_AFTER_USEC)
     grow (pool);
   else if (!pool->stopping)
-    g_cond_signal (&pool->watch); /* it grows the pool if they are still running then */
+    wake_watch (pool); /* it grows the pool if they are still running then */
   g_mutex_unlock (&pool->lock);
 }
 
