@@ -94,6 +94,18 @@ run_check (gpointer data)
   return NULL;
 }
 
+/* Starts n checks of path at address, each on a thread of its own named name: checks[i] on threads[i]. */
+static void
+start_checks (const char *address, const char *path, const char *name, Check *checks, GThread **threads, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      checks[i].address = address;
+      checks[i].path = path;
+      threads[i] = g_thread_new (name, run_check, &checks[i]);
+    }
+}
+
 static void
 check_clear (Check *c)
 {
@@ -121,12 +133,7 @@ hammer (Fixture *f)
   Check hung[HUNG] = { { 0 } };
   GThread *threads[HUNG];
 
-  for (guint i = 0; i < HUNG; i++)
-    {
-      hung[i].address = f->address;
-      hung[i].path = "/boom";
-      threads[i] = g_thread_new ("hung", run_check, &hung[i]);
-    }
+  start_checks (f->address, "/boom", "hung", hung, threads, HUNG);
   for (guint i = 0; i < OTHERS; i++)
     {
       Check other = { .address = f->address, .path = "/fine" };
@@ -380,12 +387,7 @@ test_busy_plugin_answered_at_deadline (Fixture *f, gconstpointer data)
 
   hkp_test_tree_write_plugin (&f->tree, "busy", json);
   start (f, NULL);
-  for (guint i = 0; i < busy_n; i++)
-    {
-      busy[i].address = f->address;
-      busy[i].path = "/slow?sleep_ms=900";
-      threads[i] = g_thread_new ("busy", run_check, &busy[i]);
-    }
+  start_checks (f->address, "/slow?sleep_ms=900", "busy", busy, threads, busy_n);
   for (guint i = 0; i < busy_n; i++)
     {
       g_thread_join (threads[i]);
@@ -420,12 +422,7 @@ test_slow_calls_do_not_starve (Fixture *f, gconstpointer data)
 
   hkp_test_tree_write_plugin (&f->tree, "p", json);
   start (f, NULL);
-  for (guint i = 0; i < slow_n; i++)
-    {
-      slow[i].address = f->address;
-      slow[i].path = "/slow?sleep_ms=2500";
-      threads[i] = g_thread_new ("slow", run_check, &slow[i]);
-    }
+  start_checks (f->address, "/slow?sleep_ms=2500", "slow", slow, threads, slow_n);
   /* All of them in the plugin, running or waiting for a thread: ActiveRequests says so, looked at every 20 ms. */
   limit = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while (hkp_test_get_uint (f->client, path, HKP_TEST_PLUGIN, "ActiveRequests", 'u') < slow_n)
