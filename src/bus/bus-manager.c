@@ -151,10 +151,10 @@ reply_json (sd_bus_message *message, const char *json, sd_bus_error *ret_error)
   gsize size = strlen (json);
 
   if (size > BUS_REPLY_MAX)
-    return sd_bus_error_setf (ret_error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                              "the reply would be too large for the bus: %s takes about %zu MiB, more than %u MiB; "
-                              "read each plugin's properties (ListPlugins names their objects)",
-                              sd_bus_message_get_member (message), (size + (1u << 20) - 1) >> 20, BUS_REPLY_MAX >> 20);
+    {
+      g_autofree char *what = g_strdup_printf ("the JSON of %s", sd_bus_message_get_member (message));
+      return bus_error_too_large (ret_error, what, size);
+    }
   return sd_bus_reply_method_return (message, "s", json);
 }
 

@@ -123,6 +123,12 @@ int bus_plugin_find (sd_bus *bus, const char *path, const char *interface, void 
                      sd_bus_error *ret_error);
 int bus_plugin_enumerate (sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *ret_error);
 
+/*
+ * Sets error to LimitsExceeded: the reply of what (its size in bytes) would
+ * pass BUS_REPLY_MAX.  Returns the negative errno sd-bus wants.
+ */
+int bus_error_too_large (sd_bus_error *error, const char *what, gsize size);
+
 /* Returns about how many bytes plugin's properties take in a message (at least as many as they do). */
 gsize bus_plugin_properties_size (HkpPlugin *plugin);
 

@@ -86,7 +86,9 @@ refuse_while_backlogged (BusService *service, sd_bus_message *message, int *r)
 static gboolean
 refuse_objects_too_large (BusService *service, sd_bus_message *message, int *r)
 {
+  __attribute__ ((cleanup (sd_bus_error_free))) sd_bus_error error = SD_BUS_ERROR_NULL;
   g_autoptr (GPtrArray) plugins = NULL;
+  g_autofree char *what = NULL;
   gsize size = 0;
 
   if (!sd_bus_message_is_method_call (message, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"))
@@ -96,12 +98,19 @@ refuse_objects_too_large (BusService *service, sd_bus_message *message, int *r)
     size += bus_plugin_properties_size (plugins->pdata[i]);
   if (size <= BUS_REPLY_MAX)
     return FALSE;
-  *r = sd_bus_reply_method_errorf (message, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                   "the reply would be too large for the bus: the properties of the %u plugins take "
-                                   "about %zu MiB, more than %u MiB; read each plugin's with Get or GetAll "
-                                   "(ListPlugins names their objects)",
-                                   plugins->len, (size + (1u << 20) - 1) >> 20, BUS_REPLY_MAX >> 20);
+  what = g_strdup_printf ("the properties of the %u plugins", plugins->len);
+  bus_error_too_large (&error, what, size);
+  *r = sd_bus_reply_method_error (message, &error);
   return TRUE;
+}
+
+int
+bus_error_too_large (sd_bus_error *error, const char *what, gsize size)
+{
+  return sd_bus_error_setf (error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                            "the reply would be too large for the bus: %s (about %zu MiB, more than %u MiB); "
+                            "read each plugin's properties with Get or GetAll (ListPlugins names their objects)",
+                            what, (size + (1u << 20) - 1) >> 20, BUS_REPLY_MAX >> 20);
 }
 
 /*
