@@ -18,6 +18,7 @@
 #include "hkp-rate-limit.h"
 #include "http-check-accept.h"
 #include "http-proxy.h"
+#include "http-ready-source.h"
 #include "http-secret.h"
 
 #define CHECK_PATH "/check"
@@ -487,38 +488,6 @@ on_mhd_log (void *cls, const char *format, va_list ap)
   g_warning ("check endpoint: %s", g_strchomp (message));
 }
 
-static gboolean
-dispatch_ready (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-/* A source that runs its callback once each time it is woken with g_source_set_ready_time(), from any thread. */
-static GSourceFuncs ready_funcs = { .dispatch = dispatch_ready };
-
-/* Returns a source of ready_funcs running callback, attached to the thread's context (free with ready_source_free()). */
-static GSource *
-ready_source_new (GSourceFunc callback, gpointer data, const char *name)
-{
-  GSource *source = g_source_new (&ready_funcs, sizeof (GSource));
-
-  g_source_set_callback (source, callback, data, NULL);
-  g_source_set_static_name (source, name);
-  g_source_attach (source, g_main_context_get_thread_default ());
-  return source;
-}
-
-/* Detaches source (from ready_source_new(), or NULL) and drops its reference. */
-static void
-ready_source_free (GSource *source)
-{
-  if (source == NULL)
-    return;
-  g_source_destroy (source);
-  g_source_unref (source);
-}
-
 /* Says how many of libmicrohttpd's messages were dropped since this was last said, if any. */
 static gboolean
 report_dropped_mhd_log (gpointer data)
@@ -658,8 +627,8 @@ http_check_start (HttpCheck *self, GError **error)
 {
   g_return_val_if_fail (self->mhd == NULL, FALSE);
   self->allowed = MHD_create_response_from_buffer (0, (void *) "", MHD_RESPMEM_PERSISTENT);
-  self->log_report = ready_source_new (report_dropped_mhd_log, self, "hkp-check-log-report");
-  self->gone_watch = ready_source_new (watch_gone_clients, self, "hkp-check-gone-watch");
+  self->log_report = http_ready_source_new (NULL, report_dropped_mhd_log, self, "hkp-check-log-report");
+  self->gone_watch = http_ready_source_new (NULL, watch_gone_clients, self, "hkp-check-gone-watch");
 
   /*
    * Checks are suspended while plugins decide, so no thread here ever waits
@@ -800,7 +769,7 @@ http_check_stop_async (HttpCheck *self, gdouble timeout_sec, GAsyncReadyCallback
       return;
     }
   self->stop_task = task;
-  source = ready_source_new (on_drained, self, "hkp-check-drained");
+  source = http_ready_source_new (NULL, on_drained, self, "hkp-check-drained");
   g_atomic_pointer_set (&self->drained_source, source);
   g_atomic_int_set (&self->stopping, 1);
 
@@ -853,11 +822,11 @@ http_check_free (HttpCheck *self)
     }
   if (self->log_report != NULL)
     report_dropped_mhd_log (self);
-  ready_source_free (self->log_report);
-  ready_source_free (self->gone_watch);
+  http_ready_source_free (self->log_report);
+  http_ready_source_free (self->gone_watch);
   g_clear_pointer (&self->acceptor, http_check_acceptor_free);
   finish_stop (self, g_atomic_int_get (&self->in_flight) == 0);
-  ready_source_free (self->drained_source);
+  http_ready_source_free (self->drained_source);
   g_clear_pointer (&self->timeout_source, g_source_destroy);
   g_clear_pointer (&self->abandon_grace, g_source_destroy);
   g_mutex_clear (&self->jobs_lock);
