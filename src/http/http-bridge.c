@@ -649,10 +649,10 @@ bridge_alloc (const HttpBridgeSettings *settings)
   self->listen_fd = -1;
   self->main_context = g_main_context_ref_thread_default ();
   self->threads = g_ptr_array_new_with_free_func ((GDestroyNotify) server_thread_free);
-  self->connections.idle_usec = (gint64) (idle_sec * G_USEC_PER_SEC);
-  self->connections.head_usec = (gint64) (MIN (idle_sec, HEAD_TIMEOUT_SEC) * G_USEC_PER_SEC);
-  self->connections.max = settings->max_connections > 0 ? (gint) MIN (settings->max_connections, G_MAXINT / 2)
-                                                        : MAX_CONNECTIONS_DEFAULT;
+  http_connection_count_init (
+    &self->connections,
+    settings->max_connections > 0 ? (gint) MIN (settings->max_connections, G_MAXINT / 4) : MAX_CONNECTIONS_DEFAULT,
+    (gint64) (idle_sec * G_USEC_PER_SEC), (gint64) (MIN (idle_sec, HEAD_TIMEOUT_SEC) * G_USEC_PER_SEC));
   return self;
 }
 
@@ -821,6 +821,7 @@ http_bridge_free (HttpBridge *self)
     return;
   g_clear_pointer (&self->workers, http_workers_free);
   g_clear_pointer (&self->threads, g_ptr_array_unref);
+  http_connection_count_clear (&self->connections);
   g_clear_pointer (&self->api, http_api_free);
   g_clear_pointer (&self->feed, http_snapshot_feed_free);
   g_clear_object (&self->certificate);

@@ -19,12 +19,15 @@
 #include <glib-unix.h>
 
 #include "http-guard-stream.h"
+#include "http-ready-source.h"
 
 #define ACCEPT_BATCH 32
 #define ACCEPT_PAUSE_MS 100 /* after running out of file descriptors */
 #define SWEEP_MIN_MS 100
 #define SWEEP_MAX_MS 15000
 #define WARN_INTERVAL_USEC (10 * G_USEC_PER_SEC)
+/* How far over the limit a thread with nothing to close may admit, while the other threads make room. */
+#define OVER_LIMIT(max) MAX ((max) / 16, 8)
 
 struct _HttpConnections {
   int listen_fd;
@@ -35,6 +38,7 @@ struct _HttpConnections {
   GSource *accept_source; /* NULL while paused */
   GSource *pause_source;
   GSource *sweep_source;
+  GSource *room_source; /* woken by another thread that admitted a connection over the limit */
   GHashTable *held; /* Tracked */
   gint64 warned_usec; /* the last warning about refusing or failing to accept */
 };
@@ -61,6 +65,8 @@ uncount (HttpConnections *self)
   HttpConnectionCount *count = self->count;
   gint held = g_atomic_int_add (&count->held, -1) - 1;
 
+  if (held <= count->max)
+    g_atomic_int_set (&count->owed, 0); /* no room is owed any longer */
   if (held < count->max - count->max / 10 && g_atomic_int_compare_and_exchange (&count->at_limit, TRUE, FALSE))
     g_message ("HTTP bridge: %d connection%s held, below the limit again", held, held == 1 ? "" : "s");
 }
@@ -129,14 +135,73 @@ warn_now_and_then (HttpConnections *self, const char *message)
   g_warning ("HTTP bridge: %s", message);
 }
 
-/* TRUE if one more connection may be held (counted); at the limit, the longest-idle one makes room. */
+/* Takes one of the rooms owed to other threads' connections: TRUE, or FALSE if none is owed. */
+static gboolean
+take_owed (HttpConnectionCount *count)
+{
+  gint owed;
+
+  do
+    {
+      owed = g_atomic_int_get (&count->owed);
+      if (owed <= 0)
+        return FALSE;
+    }
+  while (!g_atomic_int_compare_and_exchange (&count->owed, owed, owed - 1));
+  return TRUE;
+}
+
+/* Another thread admitted connections over the limit: close as many of ours as it owes, longest-idle first. */
+static gboolean
+make_room (gpointer user_data)
+{
+  HttpConnections *self = user_data;
+  HttpConnectionCount *count = self->count;
+  Tracked *victim;
+
+  while (g_atomic_int_get (&count->held) > count->max && (victim = longest_idle (self)) != NULL && take_owed (count))
+    {
+      g_debug ("HTTP bridge: closing the longest-idle connection to admit one on another thread");
+      shut (victim);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Asks every other thread to make room for one connection admitted over the limit: FALSE if there is none. */
+static gboolean
+ask_for_room (HttpConnections *self)
+{
+  HttpConnectionCount *count = self->count;
+  gboolean asked;
+
+  g_mutex_lock (&count->lock);
+  asked = count->threads->len > 1;
+  if (asked)
+    g_atomic_int_inc (&count->owed);
+  for (guint i = 0; i < count->threads->len; i++)
+    {
+      HttpConnections *other = g_ptr_array_index (count->threads, i);
+
+      if (other != self)
+        g_source_set_ready_time (other->room_source, 0);
+    }
+  g_mutex_unlock (&count->lock);
+  return asked;
+}
+
+/*
+ * TRUE if one more connection may be held (counted).  At the limit, the
+ * longest-idle one makes room; with none here, the other threads are asked
+ * to, and the new one is admitted meanwhile, up to a little over the limit.
+ */
 static gboolean
 admit (HttpConnections *self)
 {
   HttpConnectionCount *count = self->count;
   Tracked *victim;
+  gint held = g_atomic_int_add (&count->held, 1);
 
-  if (g_atomic_int_add (&count->held, 1) < count->max)
+  if (held < count->max)
     return TRUE;
   if (g_atomic_int_compare_and_exchange (&count->at_limit, FALSE, TRUE))
     g_warning ("HTTP bridge: %d connections held, the most it takes: the longest-idle one is closed for each new "
@@ -149,6 +214,8 @@ admit (HttpConnections *self)
       shut (victim);
       return TRUE;
     }
+  if (held < count->max + OVER_LIMIT (count->max) && ask_for_room (self))
+    return TRUE;
   g_atomic_int_add (&count->held, -1);
   warn_now_and_then (self, "every connection held is being answered: refusing new ones");
   return FALSE;
@@ -292,6 +359,10 @@ http_connections_new (int listen_fd, HttpConnectionCount *count, GMainContext *c
   g_source_set_callback (self->sweep_source, sweep, self, NULL);
   g_source_set_static_name (self->sweep_source, "hkp-http-sweep");
   g_source_attach (self->sweep_source, context);
+  self->room_source = http_ready_source_new (context, make_room, self, "hkp-http-make-room");
+  g_mutex_lock (&count->lock);
+  g_ptr_array_add (count->threads, self);
+  g_mutex_unlock (&count->lock);
   start_accepting (self);
   return self;
 }
@@ -304,6 +375,10 @@ http_connections_free (HttpConnections *self)
 
   if (self == NULL)
     return;
+  g_mutex_lock (&self->count->lock);
+  g_ptr_array_remove_fast (self->count->threads, self);
+  g_mutex_unlock (&self->count->lock);
+  http_ready_source_free (self->room_source);
   if (self->accept_source != NULL)
     {
       g_source_destroy (self->accept_source);
@@ -328,4 +403,19 @@ http_connections_free (HttpConnections *self)
   g_hash_table_unref (self->held);
   g_main_context_unref (self->context);
   g_free (self);
+}
+
+void
+http_connection_count_init (HttpConnectionCount *count, gint max, gint64 idle_usec, gint64 head_usec)
+{
+  *count = (HttpConnectionCount){ .max = max, .idle_usec = idle_usec, .head_usec = head_usec };
+  g_mutex_init (&count->lock);
+  count->threads = g_ptr_array_new ();
+}
+
+void
+http_connection_count_clear (HttpConnectionCount *count)
+{
+  g_clear_pointer (&count->threads, g_ptr_array_unref);
+  g_mutex_clear (&count->lock);
 }

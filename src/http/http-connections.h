@@ -12,15 +12,25 @@ G_BEGIN_DECLS
  * answer) is closed to admit a new one; only when the server is at work on
  * every connection's answer is a new one refused.
  * Each thread chooses among its own connections, which it alone may look
- * at; the threads share the listening socket, so each holds about as many.
+ * at.  A thread that holds none that could make room admits the new one a
+ * little over max, and asks the other threads to close one of theirs.
  */
 typedef struct {
   gint max;
   gint held; /* atomic: connections accepted and not closed or being closed */
   gint at_limit; /* atomic: max was reached and held has not gone well below since (logged once) */
+  gint owed; /* atomic: connections admitted over max that other threads are asked to make room for */
   gint64 idle_usec; /* a connection idle, sending a request body, or not taking its answer this long is closed */
   gint64 head_usec; /* a request head that takes this long to arrive is closed */
+  GMutex lock;
+  GPtrArray *threads; /* HttpConnections, each thread's (under lock) */
 } HttpConnectionCount;
+
+/* Readies count for max connections (and the timeouts given); clear it with http_connection_count_clear(). */
+void http_connection_count_init (HttpConnectionCount *count, gint max, gint64 idle_usec, gint64 head_usec);
+
+/* Frees what count holds (every thread's connections freed first). */
+void http_connection_count_clear (HttpConnectionCount *count);
 
 /* What a server thread does with a connection it accepted (on that thread). */
 typedef struct {

@@ -342,6 +342,73 @@ test_unread_answers_closed (BridgeFixture *f, gconstpointer data)
     }
 }
 
+/* The limit of the test below; as many threads, so that the idle connections are spread over them. */
+#define SPREAD_MAX_CONNECTIONS 8
+#define SPREAD_ROUNDS 24
+
+/* A new connection that asks for /livez, answered; the caller frees it. */
+static HkpTestHttp *
+connect_and_ask (BridgeFixture *f, guint round)
+{
+  HkpTestHttp *http = bridge_connect_raw (f);
+  g_auto (HkpTestHttpResponse) r = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  if (!hkp_test_http_request (http, "GET", "/livez", NULL, NULL, &r, &error))
+    g_error ("GET /livez on a new connection, round %u: %s", round, error != NULL ? error->message : "no answer");
+  g_assert_cmpuint (r.status, ==, 200);
+  return http;
+}
+
+/*
+ * At the limit, a new connection accepted by a thread that held none of the
+ * idle ones was refused: each thread looked only at its own.  Now another
+ * thread closes one of its idle connections to make room.  Each round, the
+ * limit is held by idle connections on whichever threads accepted them, and
+ * a new connection comes, is answered, and goes.
+ */
+static void
+test_limit_spread_over_threads (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) idle = g_ptr_array_new_with_free_func ((GDestroyNotify) hkp_test_http_free);
+  GPid pid;
+  guint before, closed = 0;
+
+  bridge_start_with (f,
+                     (const char *const[]){ "--http-max-connections=" G_STRINGIFY (SPREAD_MAX_CONNECTIONS),
+                                            "--http-threads=" G_STRINGIFY (SPREAD_MAX_CONNECTIONS),
+                                            "--http-idle-timeout=600", NULL });
+  pid = hkp_test_daemon_get_pid (f->daemon);
+  before = hkp_test_count_fds (pid);
+  for (guint round = 0; round < SPREAD_ROUNDS; round++)
+    {
+      gint64 start;
+
+      /* The limit held again: one idle connection more for each the server let go. */
+      while (hkp_test_count_fds (pid) < before + SPREAD_MAX_CONNECTIONS)
+        g_ptr_array_add (idle, connect_and_ask (f, round));
+      start = g_get_monotonic_time ();
+      hkp_test_http_free (connect_and_ask (f, round));
+      /* Long before the idle timeout; on an idle machine this takes about a millisecond. */
+      g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+      /*
+       * The server saw the new one go, and any idle one it closed for it (none
+       * if the new one went before another thread could make room for it).
+       */
+      wait_fds_at_most (pid, before + SPREAD_MAX_CONNECTIONS);
+    }
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "refusing new ones"), <, 0);
+  /* The room came from idle connections. */
+  for (guint i = 0; i < idle->len; i++)
+    {
+      g_auto (HkpTestHttpResponse) r = { 0 };
+
+      if (!hkp_test_http_request (g_ptr_array_index (idle, i), "GET", "/livez", NULL, NULL, &r, NULL))
+        closed++;
+    }
+  g_assert_cmpuint (closed, >, 0);
+}
+
 /* Framing that could be read two ways: 400, the connection closed, and nothing run, not even what follows. */
 static void
 test_ambiguous_framing_answered_400 (BridgeFixture *f, gconstpointer data)
@@ -438,6 +505,7 @@ main (int argc, char **argv)
               bridge_fixture_teardown);
   ADD ("/bridge/hostile/slow-head-closed", test_slow_head_closed);
   ADD ("/bridge/hostile/unread-answers-closed", test_unread_answers_closed);
+  ADD ("/bridge/hostile/limit-spread-over-threads", test_limit_spread_over_threads);
   ADD ("/bridge/hostile/ambiguous-framing-answered-400", test_ambiguous_framing_answered_400);
   ADD ("/bridge/hostile/second-daemon-refused", test_second_daemon_refused);
   return g_test_run ();
