@@ -236,28 +236,55 @@ hkp_test_store_result (GObject *source, GAsyncResult *result, gpointer user_data
   *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
+static gboolean
+on_wait_limit (gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the thread's default main context until done (data) is TRUE; fails the test, saying what, past the limit. */
+static void
+wait_until (gboolean (*done) (gconstpointer data), gconstpointer data, const char *what)
+{
+  gboolean expired = FALSE;
+  /* Wakes the iteration below at the limit even if nothing else happens. */
+  guint limit = g_timeout_add (WAIT_LIMIT_USEC / 1000, on_wait_limit, &expired);
+
+  while (!done (data))
+    {
+      if (expired)
+        g_error ("waited %d s for %s", (int) (WAIT_LIMIT_USEC / G_USEC_PER_SEC), what);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  if (!expired)
+    g_source_remove (limit);
+}
+
+static gboolean
+has_result (gconstpointer data)
+{
+  return *(GAsyncResult *const *) data != NULL;
+}
+
 void
 hkp_test_wait_result (GAsyncResult **result)
 {
-  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+  wait_until (has_result, result, "a result");
+}
 
-  while (*result == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, limit);
-      g_main_context_iteration (NULL, TRUE);
-    }
+static gboolean
+log_has (gconstpointer needle)
+{
+  return hkp_test_log_contains (needle);
 }
 
 void
 hkp_test_wait_log (const char *needle)
 {
-  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+  g_autofree char *what = g_strdup_printf ("the log line \"%s\"", needle);
 
-  while (!hkp_test_log_contains (needle))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, limit);
-      g_main_context_iteration (NULL, TRUE);
-    }
+  wait_until (log_has, needle, what);
 }
 
 const char *
