@@ -10,10 +10,10 @@
  *     domain is ROGUE_TEXT_BYTES of "D".
  *   catch-sigsys: init installs a SIGSYS handler of its own (so that refused
  *     calls would merely fail), then makes one.
- *   stop-reading: the first handle() parks every other thread of the host
- *     (SIGUSR1), shuts the socket's reading side, logs "rogue: stopped
- *     reading" and parks itself: the host reads nothing more, and no thread
- *     of it notices.
+ *   stop-reading: the first handle() logs "rogue: stopping reading", parks
+ *     every other thread of the host (SIGUSR1), shuts the socket's reading
+ *     side and parks itself: the host reads nothing more, and no thread of
+ *     it notices.
  *   answer-unasked: each handle() first sends an ANSWER for request
  *     ROGUE_UNASKED_ID, which the daemon never asked.
  * Built as rogue-ctor.so with ROGUE_CONSTRUCTOR, its constructor calls
@@ -99,12 +99,13 @@ stop_reading (void)
   long self = syscall (SYS_gettid);
   const char *task;
 
+  /* Said first: a thread parked while it writes to the daemon would hold up anything said after. */
+  g_warning ("rogue: stopping reading");
   sigaction (SIGUSR1, &park, NULL);
   while (tasks != NULL && (task = g_dir_read_name (tasks)) != NULL)
     if (atol (task) != self)
       syscall (SYS_tgkill, getpid (), atol (task), SIGUSR1);
   shutdown (HOST_SOCKET_FD, SHUT_RD);
-  g_warning ("rogue: stopped reading");
   park_thread (0);
 }
 
