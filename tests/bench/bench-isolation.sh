@@ -15,6 +15,9 @@
 # CPU and context switches per check count the daemon's and its hosts' (threads that ended are left out): on a
 # virtual machine each wake-up of another thread or process costs several µs.  In process, a check wakes a pool
 # thread and then its connection's thread again; isolated, each host and the daemon's I/O thread for it.
+# Each daemon runs under the scheduling policy the packaged unit gives it (CPUSchedulingPolicy=batch), which
+# its hosts inherit: a woken thread then does not preempt the running one, so requests and answers are
+# passed in batches rather than one wake-up each.  SCHED=other runs them under the default policy instead.
 # BASELINE=OTHER_BUILDDIR adds a third daemon to each round, that build's with its plugins in its default
 # isolation (no "isolation" key: a build older than plugin hosts takes none), e.g. the tree before them:
 #   git worktree add /tmp/old 79ba9ea~1 && meson setup /tmp/old/build /tmp/old -Dbuildtype=debugoptimized &&
@@ -23,6 +26,7 @@ source "$(dirname "$0")/bench-lib.sh"
 build=$(realpath "${1:-build}")
 baseline=${BASELINE:+$(realpath "$BASELINE")}
 duration=${DURATION:-10}
+sched=${SCHED:-batch}
 rounds=${ROUNDS:-2}
 export HKP_PLUGIN_HOST=$build/src/host/hkp-plugin-host
 
@@ -76,7 +80,7 @@ start_daemon() {  # ISOLATION (none, process, or baseline: BASELINE's daemon and
     > "$work/plugins.d/ipfilter.json"
   echo "{\"module\": \"ratelimit.so\", \"priority\": 2, $key\"failure_mode\": \"open\", \"config\": {\"enabled\": true, \"lookup\": {\"requests_per_second\": 1e6, \"burst\": 1e6}}}" \
     > "$work/plugins.d/ratelimit.json"
-  "$daemon/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$plugins" \
+  chrt "--$sched" 0 "$daemon/src/daemon/hkp-plugind" --config="$work/hkp-plugind.conf" --plugin-dir="$plugins" \
     --config-dir="$work/plugins.d" --state-dir="$work/state" --bus="unix:path=$work/bus.sock" --no-polkit \
     --http-listen=none --check-listen="127.0.0.1:$check_port" 2>"$work/daemon.log" &
   daemon_pid=$!
@@ -85,7 +89,8 @@ start_daemon() {  # ISOLATION (none, process, or baseline: BASELINE's daemon and
 }
 stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" || true; }
 
-echo "# wrk -t1 -c32 -d${duration}s, keep-alive; $(nproc) CPUs; ipfilter + ratelimit; $rounds rounds alternated"
+echo "# wrk -t1 -c32 -d${duration}s, keep-alive; $(nproc) CPUs; ipfilter + ratelimit; $rounds rounds alternated;" \
+  "daemons under SCHED_${sched^^}"
 for round in $(seq "$rounds"); do
   for isolation in none process ${baseline:+baseline}; do
     start_daemon "$isolation"

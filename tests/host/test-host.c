@@ -7,8 +7,10 @@
  * from /proc; death with the parent; log lines; clean stops; protocol
  * version mismatches on both sides.
  */
+#define _GNU_SOURCE /* SCHED_BATCH */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -976,6 +978,43 @@ test_as_packaged_unit (void)
 }
 
 /*
+ * The packaged unit runs the daemon under SCHED_BATCH (CPUSchedulingPolicy=batch)
+ * for its hosts as well: a host, and every thread it starts, runs under the
+ * policy of the thread that started it.
+ */
+static void
+test_inherits_scheduling (void)
+{
+  struct sched_param param = { 0 };
+  int before = sched_getscheduler (0);
+  g_autoptr (Calls) calls = calls_new (1);
+  g_autoptr (HkpHost) host = NULL;
+  g_autofree char *task_dir = NULL;
+  g_autoptr (GDir) tasks = NULL;
+  const char *task;
+  guint seen = 0;
+
+  g_assert_cmpint (before, ==, SCHED_OTHER);
+  g_assert_cmpint (sched_setscheduler (0, SCHED_BATCH, &param), ==, 0);
+  host = start_host ("batch", "misbehave.so", "{}");
+  g_assert_cmpint (sched_setscheduler (0, before, &param), ==, 0);
+  /* A request answered: the threads that serve requests have started. */
+  send_request (host, calls, 0, "/fine", "", 0);
+  calls_wait (calls, 1);
+  g_assert_cmpint (calls->results[0].outcome, ==, HKP_HOST_ANSWERED);
+  task_dir = g_strdup_printf ("/proc/%d/task", hkp_host_get_pid (host));
+  tasks = g_dir_open (task_dir, 0, NULL);
+  g_assert_nonnull (tasks);
+  while ((task = g_dir_read_name (tasks)) != NULL)
+    {
+      g_assert_cmpint (sched_getscheduler ((pid_t) g_ascii_strtoll (task, NULL, 10)), ==, SCHED_BATCH);
+      seen++;
+    }
+  g_assert_cmpuint (seen, >, 1);
+  g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/*
  * A compromised plugin writes records of its own to the daemon: what the
  * daemon keeps of their texts is bounded, and a validation is answered once.
  */
@@ -1436,6 +1475,7 @@ main (int argc, char **argv)
   g_test_add_func ("/host/memory-limit", test_memory_limit);
   g_test_add_func ("/host/confinement", test_confinement);
   g_test_add_func ("/host/as-packaged-unit", test_as_packaged_unit);
+  g_test_add_func ("/host/inherits-scheduling", test_inherits_scheduling);
   g_test_add_func ("/host/rogue-texts", test_rogue_texts);
   g_test_add_func ("/host/rogue-stops-reading", test_rogue_stops_reading);
   g_test_add_func ("/host/rogue-answers-unasked", test_rogue_answers_unasked);
