@@ -101,12 +101,12 @@ for round in $(seq "$rounds"); do
     eval "check_${isolation}_$round=$rps; p99_${isolation}_$round=$p99"
     cpu=$(cpu_usec "$ideal_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_ideal_port/pks/lookup?op=get&search=0x1234"
-    ideal=$rps
+    ideal=$rps ideal_p99=$p99
     ideal_cpu=$(cpu_per_request "$cpu" "$ideal_pid")
     cpu=$(cpu_usec "$daemon_pid") switched=$(switches "$daemon_pid")
     run_wrk_with 1 32 "$duration" "http://127.0.0.1:$front_hkp_port/pks/lookup?op=get&search=0x1234"
-    printf 'round %s  through nginx: ideal check %s req/s (%s µs/check), hkp-plugind %-8s %s req/s (%s µs, %s switches/check) = %sx\n' \
-      "$round" "$ideal" "$ideal_cpu" "$isolation" "$rps" "$(cpu_per_request "$cpu" "$daemon_pid")" \
+    printf 'round %s  through nginx: ideal check %s req/s (p99 %s ms, %s µs/check), hkp-plugind %-8s %s req/s (p99 %s ms, %s µs, %s switches/check) = %sx\n' \
+      "$round" "$ideal" "$ideal_p99" "$ideal_cpu" "$isolation" "$rps" "$p99" "$(cpu_per_request "$cpu" "$daemon_pid")" \
       "$(switches_per_request "$switched" "$daemon_pid")" "$(ratio "$rps" "$ideal")"
     stop_daemon
   done
