@@ -312,7 +312,7 @@ on_acceptable (gint fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Closes the connections that hold on to nothing: idle, or sending one request, for too long. */
+/* Closes the connections that hold on to nothing: idle, or sending one request, for too long; and makes room owed. */
 static gboolean
 sweep (gpointer user_data)
 {
@@ -339,6 +339,11 @@ sweep (gpointer user_data)
                (double) limit / G_USEC_PER_SEC);
       shut (t);
     }
+  /*
+   * Room still owed: when another thread asked, ours were all being
+   * answered; those answered since make room now, not at the idle timeout.
+   */
+  make_room (self);
   return G_SOURCE_CONTINUE;
 }
 

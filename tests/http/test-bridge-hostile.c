@@ -409,6 +409,79 @@ test_limit_spread_over_threads (BridgeFixture *f, gconstpointer data)
   g_assert_cmpuint (closed, >, 0);
 }
 
+/* A limit of 1, and 8 more admitted over it while the others make room (BUSY_OVER in all); more threads. */
+#define BUSY_THREADS 16
+#define BUSY_OVER 9
+
+/*
+ * Connections admitted over the limit while every connection was being
+ * answered: none could make room then.  Once answered they are idle, and
+ * were held, over the limit, until the idle timeout: nothing asked the
+ * threads that hold them again, and a new connection on a thread that
+ * holds none of them was refused, at the most over the limit.  Now the
+ * threads make room, and new connections are answered.
+ */
+static void
+test_limit_over_while_answering (BridgeFixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) held = g_ptr_array_new_with_free_func ((GDestroyNotify) hkp_test_http_free);
+  g_autofree char *logged = g_strdup_printf ("from 127.0.0.1 (uid %u): wrong bearer token, answered in", getuid ());
+  g_autofree char *request = NULL;
+  gint line = -1;
+  GPid pid;
+  guint before;
+
+  bridge_start_with (f,
+                     (const char *const[]){ "--http-max-connections=1", "--http-threads=" G_STRINGIFY (BUSY_THREADS),
+                                            "--http-idle-timeout=600", NULL });
+  pid = hkp_test_daemon_get_pid (f->daemon);
+  before = hkp_test_count_fds (pid);
+  request = g_strdup_printf ("POST /plugins/reload?plugin=beta HTTP/1.1\r\nHost: %s\r\n"
+                             "Authorization: Bearer guess\r\nContent-Length: 0\r\n\r\n",
+                             f->address);
+  /* One at a time, each being answered (held back) before the next comes: none can make room. */
+  for (guint i = 0; i < BUSY_OVER; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      HkpTestHttp *http = bridge_connect_raw (f);
+
+      g_assert_true (hkp_test_http_send (http, request, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (held, http);
+      line = hkp_test_daemon_wait_line_after (f->daemon, logged, line);
+    }
+  /* Answered: now they are idle, and each can make room. */
+  for (guint i = 0; i < held->len; i++)
+    {
+      g_auto (HkpTestHttpResponse) r = { 0 };
+      g_autoptr (GError) error = NULL;
+
+      g_assert_true (hkp_test_http_read_response (g_ptr_array_index (held, i), "POST", &r, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (r.status, ==, 401);
+    }
+  /* The threads that hold them close all but one, long before the idle timeout. */
+  wait_fds_at_most (pid, before + 1);
+  /* New connections, kept, on whichever threads accept them: each is answered. */
+  for (guint i = 0; i < 2 * BUSY_THREADS; i++)
+    {
+      HkpTestHttp *http = bridge_connect_raw (f);
+      g_auto (HkpTestHttpResponse) r = { 0 };
+      g_autoptr (GError) error = NULL;
+
+      g_ptr_array_add (held, http);
+      if (!hkp_test_http_request (http, "GET", "/livez", NULL, NULL, &r, &error))
+        {
+          gint refused = hkp_test_daemon_wait_line (f->daemon, "refusing new ones");
+
+          g_error ("new connection %u: %s (%s)", i, error != NULL ? error->message : "no answer",
+                   refused >= 0 ? "refused" : "not refused");
+        }
+      g_assert_cmpuint (r.status, ==, 200);
+    }
+  g_assert_cmpint (hkp_test_daemon_find (f->daemon, "refusing new ones"), <, 0);
+}
+
 /* Framing that could be read two ways: 400, the connection closed, and nothing run, not even what follows. */
 static void
 test_ambiguous_framing_answered_400 (BridgeFixture *f, gconstpointer data)
@@ -506,6 +579,7 @@ main (int argc, char **argv)
   ADD ("/bridge/hostile/slow-head-closed", test_slow_head_closed);
   ADD ("/bridge/hostile/unread-answers-closed", test_unread_answers_closed);
   ADD ("/bridge/hostile/limit-spread-over-threads", test_limit_spread_over_threads);
+  ADD ("/bridge/hostile/limit-over-while-answering", test_limit_over_while_answering);
   ADD ("/bridge/hostile/ambiguous-framing-answered-400", test_ambiguous_framing_answered_400);
   ADD ("/bridge/hostile/second-daemon-refused", test_second_daemon_refused);
   return g_test_run ();
