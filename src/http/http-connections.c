@@ -58,17 +58,21 @@ tracked_free (Tracked *t)
   g_free (t);
 }
 
-/* One count less: well under the limit again, that is worth a word. */
+/* held connections are counted now: well under the limit again, that is worth a word. */
+static void
+note_held (HttpConnections *self, gint held)
+{
+  HttpConnectionCount *count = self->count;
+
+  if (held < count->max - count->max / 10 && g_atomic_int_compare_and_exchange (&count->at_limit, TRUE, FALSE))
+    g_message ("HTTP bridge: %d connection%s held, below the limit again", held, held == 1 ? "" : "s");
+}
+
+/* One count less. */
 static void
 uncount (HttpConnections *self)
 {
-  HttpConnectionCount *count = self->count;
-  gint held = g_atomic_int_add (&count->held, -1) - 1;
-
-  if (held <= count->max)
-    g_atomic_int_set (&count->owed, 0); /* no room is owed any longer */
-  if (held < count->max - count->max / 10 && g_atomic_int_compare_and_exchange (&count->at_limit, TRUE, FALSE))
-    g_message ("HTTP bridge: %d connection%s held, below the limit again", held, held == 1 ? "" : "s");
+  note_held (self, g_atomic_int_add (&self->count->held, -1) - 1);
 }
 
 /* Closes t: libsoup then reads the end of its input and lets the connection go. */
@@ -135,23 +139,12 @@ warn_now_and_then (HttpConnections *self, const char *message)
   g_warning ("HTTP bridge: %s", message);
 }
 
-/* Takes one of the rooms owed to other threads' connections: TRUE, or FALSE if none is owed. */
-static gboolean
-take_owed (HttpConnectionCount *count)
-{
-  gint owed;
-
-  do
-    {
-      owed = g_atomic_int_get (&count->owed);
-      if (owed <= 0)
-        return FALSE;
-    }
-  while (!g_atomic_int_compare_and_exchange (&count->owed, owed, owed - 1));
-  return TRUE;
-}
-
-/* Another thread admitted connections over the limit: close as many of ours as it owes, longest-idle first. */
+/*
+ * Closes our longest-idle connections while more are held than max (other
+ * threads admitted some over it, having none to close themselves).  Each is
+ * counted off only while held is over max, so the threads never close more
+ * than that between them.
+ */
 static gboolean
 make_room (gpointer user_data)
 {
@@ -159,10 +152,18 @@ make_room (gpointer user_data)
   HttpConnectionCount *count = self->count;
   Tracked *victim;
 
-  while (g_atomic_int_get (&count->held) > count->max && (victim = longest_idle (self)) != NULL && take_owed (count))
+  while ((victim = longest_idle (self)) != NULL)
     {
+      gint held = g_atomic_int_get (&count->held);
+
+      if (held <= count->max)
+        break;
+      if (!g_atomic_int_compare_and_exchange (&count->held, held, held - 1))
+        continue;
       g_debug ("HTTP bridge: closing the longest-idle connection to admit one on another thread");
-      shut (victim);
+      victim->closing = TRUE; /* counted off just now */
+      g_socket_shutdown (victim->socket, TRUE, TRUE, NULL);
+      note_held (self, held - 1);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -176,8 +177,6 @@ ask_for_room (HttpConnections *self)
 
   g_mutex_lock (&count->lock);
   asked = count->threads->len > 1;
-  if (asked)
-    g_atomic_int_inc (&count->owed);
   for (guint i = 0; i < count->threads->len; i++)
     {
       HttpConnections *other = g_ptr_array_index (count->threads, i);
@@ -312,7 +311,7 @@ on_acceptable (gint fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Closes the connections that hold on to nothing: idle, or sending one request, for too long; and makes room owed. */
+/* Closes the connections that hold on to nothing: idle, or sending one request, for too long; and makes room still owed to other threads. */
 static gboolean
 sweep (gpointer user_data)
 {

@@ -13,13 +13,13 @@ G_BEGIN_DECLS
  * every connection's answer is a new one refused.
  * Each thread chooses among its own connections, which it alone may look
  * at.  A thread that holds none that could make room admits the new one a
- * little over max, and asks the other threads to close one of theirs.
+ * little over max, and asks the other threads to close theirs while more
+ * than max are held (and each sweep does, in case none could then).
  */
 typedef struct {
   gint max;
   gint held; /* atomic: connections accepted and not closed or being closed */
   gint at_limit; /* atomic: max was reached and held has not gone well below since (logged once) */
-  gint owed; /* atomic: connections admitted over max that other threads are asked to make room for */
   gint64 idle_usec; /* a connection idle, sending a request body, or not taking its answer this long is closed */
   gint64 head_usec; /* a request head that takes this long to arrive is closed */
   GMutex lock;
