@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "hkp-json.h"
-#include "hkp-redact.h"
 #include "hkp-status.h"
 #include "http-metrics.h"
 
@@ -24,26 +23,7 @@ struct _HttpSnapshotFeed {
   guint rebuild_id; /* idle rebuild pending after an event */
   guint tick_id; /* once a second */
   gulong engine_handlers[3];
-  GHashTable *configs; /* plugin name → CachedConfig: its config as served, until the config changes */
 };
-
-/*
- * A plugin's GET /plugins/config body up to its timestamp: parsing,
- * redacting and writing a config of up to 1 MiB again every second, for
- * every plugin, would hold the main loop for a tenth of a second and more.
- */
-typedef struct {
-  char *source; /* the config it was made from (NULL: none) */
-  GString *head; /* the body up to, without, its last '}' */
-} CachedConfig;
-
-static void
-cached_config_free (CachedConfig *cached)
-{
-  g_free (cached->source);
-  g_string_free (cached->head, TRUE);
-  g_free (cached);
-}
 
 static void
 snapshot_free (gpointer data)
@@ -76,58 +56,26 @@ take_string (char *text)
   return g_bytes_new_take (text, strlen (text));
 }
 
-/* Returns {"plugin": name, "config": text, redacted} without its last '}' (taken into a new CachedConfig). */
-static CachedConfig *
-cache_config (const char *name, char *text)
-{
-  g_autoptr (JsonNode) config = text != NULL ? json_from_string (text, NULL) : NULL;
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *json = NULL;
-  CachedConfig *cached = g_new0 (CachedConfig, 1);
-
-  if (config == NULL)
-    config = json_node_init_object (json_node_alloc (), json_object_new ());
-  hkp_redact_node (config);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "plugin");
-  json_builder_add_string_value (b, name);
-  json_builder_set_member_name (b, "config");
-  json_builder_add_value (b, g_steal_pointer (&config));
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json = hkp_json_to_string (root);
-  cached->source = text;
-  cached->head = g_string_new_len (json, (gssize) strlen (json) - 1);
-  return cached;
-}
-
 /*
  * The reference's GET /plugins/config body, with secret-looking values
- * redacted, from the feed's cache while the config is as it was; the cache
- * keeps what this refresh used (moved from old to feed->configs).
+ * redacted.  The redacted text is the manifest's, made once per config:
+ * parsing, redacting and writing a config of up to 1 MiB again every
+ * second, for every plugin, would hold the main loop for a tenth of a
+ * second and more.
  */
 static GBytes *
-config_body (HttpSnapshotFeed *feed, GHashTable *old, HkpPlugin *plugin, gint64 now_usec)
+config_body (HkpPlugin *plugin, gint64 now_usec)
 {
-  const char *name = hkp_plugin_get_name (plugin);
-  char *text = hkp_engine_get_config (feed->engine, name, NULL);
-  CachedConfig *cached = g_hash_table_lookup (old, name);
-  GString *body;
+  HkpManifest *manifest = hkp_plugin_get_manifest (plugin);
+  g_autoptr (JsonNode) name = json_node_init_string (json_node_alloc (), hkp_plugin_get_name (plugin));
+  g_autofree char *quoted = hkp_json_to_string (name);
+  /* A plugin without a valid file has no config to show: an empty one, as the reference's. */
+  const char *config = manifest != NULL ? hkp_manifest_get_shown_config (manifest) : "{}";
+  gsize config_len = strlen (config);
+  GString *body = g_string_sized_new (config_len + strlen (quoted) + 64);
 
-  if (cached != NULL && g_strcmp0 (cached->source, text) == 0)
-    {
-      g_autofree char *old_name = NULL;
-
-      /* Taken from old, which no longer frees it: its key is ours to free. */
-      g_hash_table_steal_extended (old, name, (gpointer *) &old_name, NULL);
-      g_free (text);
-    }
-  else
-    cached = cache_config (name, text);
-  g_hash_table_insert (feed->configs, g_strdup (name), cached);
-  body = g_string_sized_new (cached->head->len + 32);
-  g_string_append_len (body, cached->head->str, (gssize) cached->head->len);
+  g_string_append_printf (body, "{\"plugin\":%s,\"config\":", quoted);
+  g_string_append_len (body, config, (gssize) config_len);
   g_string_append_printf (body, ",\"timestamp\":%" G_GINT64_FORMAT "}", now_usec / G_USEC_PER_SEC);
   return g_string_free_to_bytes (body);
 }
@@ -189,7 +137,6 @@ http_snapshot_feed_refresh (HttpSnapshotFeed *feed)
 {
   HttpSnapshot *snapshot = g_atomic_rc_box_new0 (HttpSnapshot);
   g_autoptr (GPtrArray) plugins = hkp_engine_list_plugins (feed->engine);
-  g_autoptr (GHashTable) old_configs = g_steal_pointer (&feed->configs);
   gint64 now = g_get_real_time ();
 
   snapshot->generation = ++feed->generation;
@@ -199,10 +146,9 @@ http_snapshot_feed_refresh (HttpSnapshotFeed *feed)
   snapshot->health = take_string (hkp_status_health_json (feed->engine, now));
   snapshot->metrics = take_string (http_metrics_text (feed->engine, feed->version));
   snapshot->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
-  feed->configs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cached_config_free);
   for (guint i = 0; i < plugins->len; i++)
     g_hash_table_insert (snapshot->configs, g_strdup (hkp_plugin_get_name (plugins->pdata[i])),
-                         config_body (feed, old_configs, plugins->pdata[i], now));
+                         config_body (plugins->pdata[i], now));
   snapshot->ready = readiness (feed, plugins, &snapshot->not_ready);
   http_snapshot_feed_publish (feed, snapshot);
   if (feed->listener != NULL)
@@ -341,7 +287,6 @@ http_snapshot_feed_new (HkpEngine *engine, const char *const *required, const ch
   feed->engine_handlers[1] = g_signal_connect_swapped (engine, "plugin-removed", G_CALLBACK (on_changed), feed);
   feed->engine_handlers[2] = g_signal_connect_swapped (engine, "plugin-changed", G_CALLBACK (on_changed), feed);
   feed->tick_id = g_timeout_add_seconds (1, on_tick, feed);
-  feed->configs = g_hash_table_new (g_str_hash, g_str_equal);
   http_snapshot_feed_refresh (feed);
   return feed;
 }
@@ -361,7 +306,6 @@ http_snapshot_feed_free (HttpSnapshotFeed *feed)
       g_object_unref (feed->engine);
     }
   g_clear_pointer (&feed->current, http_snapshot_unref);
-  g_clear_pointer (&feed->configs, g_hash_table_unref);
   g_mutex_clear (&feed->lock);
   g_strfreev (feed->required);
   g_free (feed->version);

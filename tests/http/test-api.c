@@ -5,6 +5,7 @@
  */
 #include <json-glib/json-glib.h>
 
+#include "hkp-redact.h"
 #include "hkp-test-engine.h"
 #include "http-api.h"
 
@@ -135,6 +136,8 @@ setup_large (Fixture *f, gconstpointer data)
  * The snapshot is rebuilt on the main loop every second: configs that did
  * not change are not parsed, redacted and written again each time (with
  * 8 MiB of them that held the loop as long as building them first did).
+ * The redacted text is kept with each config (its manifest's), so what a
+ * rebuild is held to is the redaction of every config alone.
  */
 static void
 test_large_configs_cached (Fixture *f, gconstpointer data)
@@ -150,7 +153,13 @@ test_large_configs_cached (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 3; i++)
     {
       start = g_get_monotonic_time ();
-      http_snapshot_feed_free (http_snapshot_feed_new (f->engine.engine, NULL, "test"));
+      for (guint p = 0; p < LARGE_PLUGINS; p++)
+        {
+          g_autofree char *name = g_strdup_printf ("large%u", p);
+          g_autofree char *text = hkp_engine_get_config (f->engine.engine, name, NULL);
+
+          g_free (hkp_redact_config_json (text));
+        }
       first = MIN (first, g_get_monotonic_time () - start);
     }
   for (guint i = 0; i < 5; i++)
@@ -159,8 +168,9 @@ test_large_configs_cached (Fixture *f, gconstpointer data)
       http_snapshot_feed_refresh (f->feed);
       again = MIN (again, g_get_monotonic_time () - start);
     }
-  g_test_message ("a snapshot built in %" G_GINT64_FORMAT " us, rebuilt in %" G_GINT64_FORMAT " us", first, again);
-  /* Without the cache a rebuild took about as long (29 ms against 37 ms); with it, a tenth (3.5 under ASan). */
+  g_test_message ("the configs redacted in %" G_GINT64_FORMAT " us, a snapshot rebuilt in %" G_GINT64_FORMAT " us",
+                  first, again);
+  /* Redacting each config again took longer than that alone (37 ms against 35); kept, 1.7 ms (24 against 136, ASan). */
   g_assert_cmpint (again * 2, <, first);
   /* What is served is what a fresh build serves: redacted, whole, stamped. */
   body = answered (f, &r, &out);
