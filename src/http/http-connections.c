@@ -58,7 +58,7 @@ tracked_free (Tracked *t)
   g_free (t);
 }
 
-/* held connections are counted now: well under the limit again, that is worth a word. */
+/* Notes that held connections are counted now: well under the limit again, that is worth a word. */
 static void
 note_held (HttpConnections *self, gint held)
 {
@@ -311,7 +311,11 @@ on_acceptable (gint fd, GIOCondition condition, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Closes the connections that hold on to nothing: idle, or sending one request, for too long; and makes room still owed to other threads. */
+/*
+ * Closes the connections that hold on to nothing (idle, sending a request,
+ * or not taking an answer) for too long; and makes the room other threads
+ * asked for while ours were all being answered.
+ */
 static gboolean
 sweep (gpointer user_data)
 {
@@ -338,11 +342,7 @@ sweep (gpointer user_data)
                (double) limit / G_USEC_PER_SEC);
       shut (t);
     }
-  /*
-   * Room still owed: when another thread asked, ours were all being
-   * answered; those answered since make room now, not at the idle timeout.
-   */
-  make_room (self);
+  make_room (self); /* those answered since make it now, not at the idle timeout */
   return G_SOURCE_CONTINUE;
 }
 
