@@ -196,6 +196,8 @@ lead (HostPool *requests, void *data)
             _exit (1);
           /* After SHUTDOWN nothing reaches the plugin any more: it is answered without it. */
           job->cancelled = host->finishing;
+          /* Its answer goes out with those of the requests read with it, once this thread reads again. */
+          host_channel_hold (&host->channel);
           return job;
         case HKP_HOST_MSG_CANCEL:
           host_pool_cancel (requests, record.id);

@@ -11,6 +11,9 @@
 
 #define READ_CHUNK 65536
 
+/* How long the receiving thread may hold back what it sends, for the answers to the records read with it. */
+#define HOLD_MAX_NSEC 50000
+
 static long
 futex (int *word, int op, int value, const struct timespec *timeout)
 {
@@ -105,6 +108,7 @@ write_pending_locked (HostChannel *channel)
   int ok = 0;
 
   channel->writing = 1;
+  channel->held_since_nsec = 0;
   while (channel->pending.len > 0 && ok == 0)
     {
       HkpHostBuf taken = channel->pending;
@@ -120,6 +124,30 @@ write_pending_locked (HostChannel *channel)
   return ok;
 }
 
+/* Monotonic nanoseconds. */
+static uint64_t
+now_nsec (void)
+{
+  struct timespec now;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec;
+}
+
+/* Whether the calling thread holds back what it just appended (lock held): it is the holder, and not for long yet. */
+static int
+holds_back_locked (HostChannel *channel)
+{
+  uint64_t now;
+
+  if (!channel->holding || !pthread_equal (channel->holder, pthread_self ()))
+    return 0;
+  now = now_nsec ();
+  if (channel->held_since_nsec == 0)
+    channel->held_since_nsec = now;
+  return now - channel->held_since_nsec < HOLD_MAX_NSEC;
+}
+
 int
 host_channel_send (HostChannel *channel, const HkpHostRecord *record)
 {
@@ -129,10 +157,30 @@ host_channel_send (HostChannel *channel, const HkpHostRecord *record)
   if (hkp_host_record_encode (&channel->pending, record) < 0)
     ok = -1;
   /* If a writer is busy, it takes this along before it stops. */
-  else if (!channel->writing)
+  else if (!channel->writing && !holds_back_locked (channel))
     ok = write_pending_locked (channel);
   lock_release (&channel->lock);
   return ok;
+}
+
+void
+host_channel_hold (HostChannel *channel)
+{
+  lock_take (&channel->lock, -1);
+  channel->holding = 1;
+  channel->holder = pthread_self ();
+  lock_release (&channel->lock);
+}
+
+/* Stops holding back what the receiving thread sent, and writes it (before the thread reads). */
+static void
+let_go (HostChannel *channel)
+{
+  lock_take (&channel->lock, -1);
+  channel->holding = 0;
+  if (!channel->writing && channel->pending.len > 0)
+    write_pending_locked (channel);
+  lock_release (&channel->lock);
 }
 
 void
@@ -173,6 +221,7 @@ host_channel_receive (HostChannel *channel, HostReader *reader, HkpHostRecord *r
           reader->start += size;
           return (int) result;
         }
+      let_go (channel);
       /* Move the partial record to the front once, rather than after every record. */
       hkp_host_buf_consume (buf, reader->start);
       reader->start = 0;

@@ -8,8 +8,16 @@
  * appended meanwhile (so answers from many workers go out in few system
  * calls).  The lock is a bare futex so that the SIGSYS handler can take it
  * too (async-signal-safe).
+ *
+ * Requests that came in one read are answered in one write: once the thread
+ * that received one holds the channel (host_channel_hold()), what it sends
+ * itself waits in pending (50 µs at most) until it reads again, or another
+ * thread writes.  A call that takes long holds nothing up: the thread that
+ * takes the lead over from it (host-pool.h) writes what was held before it
+ * reads.
  */
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,9 +25,12 @@
 
 typedef struct {
   int fd;
-  int lock; /* 0 free, 1 held, 2 held with waiters: guards the two below */
+  int lock; /* 0 free, 1 held, 2 held with waiters: guards the rest */
   int writing; /* a thread is writing, outside the lock */
   HkpHostBuf pending; /* records not yet taken by a writer */
+  int holding; /* holder's own records wait in pending until it reads again */
+  pthread_t holder;
+  uint64_t held_since_nsec; /* monotonic, when pending first held a record back; 0 if it holds none */
 } HostChannel;
 
 /* Sets channel up over fd (the socket, fd 3). */
@@ -30,6 +41,9 @@ int host_channel_send (HostChannel *channel, const HkpHostRecord *record);
 
 /* Returns once everything sent so far is written (or the daemon is gone): before the process exits. */
 void host_channel_flush (HostChannel *channel);
+
+/* Holds back what the calling thread sends, until it next reads from the channel: it is to run a request it read. */
+void host_channel_hold (HostChannel *channel);
 
 /* Async-signal-safe: sends encoded bytes whole after what is pending, waiting at most about a second for the
  * writer; 0 or -1.  For a thread about to die: others may not send afterwards. */
@@ -44,6 +58,7 @@ typedef struct {
 /*
  * Reads until reader holds one whole record and decodes it into record, whose
  * strings stay valid until the next call.  Returns the decode result (never
- * SHORT), or -1 at end of file or on a read error.
+ * SHORT), or -1 at end of file or on a read error.  Before it reads, it
+ * writes what was held back.
  */
 int host_channel_receive (HostChannel *channel, HostReader *reader, HkpHostRecord *record, const char **problem);

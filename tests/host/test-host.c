@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* SCHED_BATCH */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -308,6 +309,143 @@ test_pipelined (void)
     }
   g_assert_cmpuint (calls->results[0].order, ==, n);
   g_assert_true (hkp_host_stop (host, 5000));
+}
+
+/* A host of misbehave.so spawned by hand on a socket pair, HELLO sent and READY read: the test speaks for the daemon. */
+typedef struct {
+  GSubprocess *child;
+  int fd;
+  GByteArray *in; /* read, not yet decoded */
+} RawHost;
+
+static void
+raw_host_send (RawHost *raw, const HkpHostRecord *const *records, guint n)
+{
+  HkpHostBuf buf = { 0 };
+
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (hkp_host_record_encode (&buf, records[i]), ==, 0);
+  /* One write: the host reads them together. */
+  g_assert_cmpint (write (raw->fd, buf.data, buf.len), ==, (gssize) buf.len);
+  hkp_host_buf_clear (&buf);
+}
+
+/* Returns the next record other than LOG, its first string copied into *reason if not NULL; fails past limit
+ * (monotonic µs).  Its strings are not to be read. */
+static HkpHostRecord
+raw_host_receive (RawHost *raw, gint64 limit, char **reason)
+{
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = raw->fd, .events = POLLIN };
+      HkpHostRecord record;
+      size_t size = 0;
+      guint8 buf[4096];
+      ssize_t n;
+
+      if (hkp_host_record_decode (raw->in->data, raw->in->len, &record, &size, NULL) == HKP_HOST_DECODE_OK)
+        {
+          if (record.type != HKP_HOST_MSG_LOG && reason != NULL)
+            *reason = g_strdup (record.strs[0].str);
+          g_byte_array_remove_range (raw->in, 0, (guint) size);
+          if (record.type != HKP_HOST_MSG_LOG)
+            return record;
+        }
+      g_assert_cmpint (poll (&pfd, 1, (int) MAX (0, (limit - g_get_monotonic_time ()) / 1000)), ==, 1);
+      n = read (raw->fd, buf, sizeof buf);
+      g_assert_cmpint (n, >, 0);
+      g_byte_array_append (raw->in, buf, (guint) n);
+    }
+}
+
+static void
+raw_host_start (RawHost *raw, const char *module, const char *config)
+{
+  g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = module_path (module);
+  g_auto (GStrv) environment = sanitizer_environment ();
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+  HkpHostRecord hello, record;
+  int pair[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  g_subprocess_launcher_take_fd (launcher, pair[1], 3);
+  g_subprocess_launcher_set_environ (launcher, environment);
+  raw->child = g_subprocess_launcher_spawn (launcher, &error, host_program (), "raw", NULL);
+  g_assert_no_error (error);
+  raw->fd = pair[0];
+  raw->in = g_byte_array_new ();
+  hkp_host_record_init (&hello, HKP_HOST_MSG_HELLO);
+  hello.nums[HKP_HOST_HELLO_VERSION] = HKP_HOST_PROTOCOL_VERSION;
+  hello.nums[HKP_HOST_HELLO_DAEMON_PID] = (guint32) getpid ();
+  hello.strs[HKP_HOST_HELLO_PLUGIN] = hkp_host_string ("raw");
+  hello.strs[HKP_HOST_HELLO_MODULE_PATH] = hkp_host_string (path);
+  hello.strs[HKP_HOST_HELLO_DISPLAY_PATH] = hkp_host_string (path);
+  hello.strs[HKP_HOST_HELLO_CONFIG] = hkp_host_string (config);
+  raw_host_send (raw, (const HkpHostRecord *[]){ &hello }, 1);
+  record = raw_host_receive (raw, limit, NULL);
+  g_assert_cmpint (record.type, ==, HKP_HOST_MSG_HOST_HELLO);
+  record = raw_host_receive (raw, limit, NULL);
+  g_assert_cmpint (record.type, ==, HKP_HOST_MSG_READY);
+}
+
+/* Closes the host's socket: it exits. */
+static void
+raw_host_stop (RawHost *raw)
+{
+  g_autoptr (GError) error = NULL;
+
+  close (raw->fd);
+  g_assert_true (g_subprocess_wait (raw->child, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&raw->child);
+  g_byte_array_unref (raw->in);
+}
+
+static HkpHostRecord
+raw_request (guint64 id, const char *path, const char *query)
+{
+  HkpHostRecord record;
+
+  hkp_host_record_init (&record, HKP_HOST_MSG_REQUEST);
+  record.id = id;
+  record.strs[HKP_HOST_REQUEST_METHOD] = hkp_host_string ("GET");
+  record.strs[HKP_HOST_REQUEST_PATH] = hkp_host_string (path);
+  record.strs[HKP_HOST_REQUEST_QUERY] = hkp_host_string (query);
+  record.strs[HKP_HOST_REQUEST_CLIENT] = hkp_host_string ("192.0.2.1");
+  return record;
+}
+
+/*
+ * Requests read together are answered together: the host holds back an
+ * answer until it reads again.  Not behind a slow call: a quick request, a
+ * slow one (10 minutes) and a record that asks no answer (a CANCEL of
+ * nothing), in one write; the quick one is answered at once, the slow one
+ * when cancelled.
+ */
+static void
+test_held_answers_not_behind_slow (void)
+{
+  HkpHostRecord quick = raw_request (1, "/quick", ""), slow = raw_request (2, "/slow", "sleep_ms=600000"), cancel;
+  HkpHostRecord nothing;
+  g_autofree char *reason = NULL;
+  RawHost raw = { 0 };
+  HkpHostRecord record;
+
+  raw_host_start (&raw, "misbehave.so", "{}");
+  hkp_host_record_init (&nothing, HKP_HOST_MSG_CANCEL);
+  nothing.id = 99;
+  raw_host_send (&raw, (const HkpHostRecord *[]){ &quick, &slow, &nothing }, 3);
+  record = raw_host_receive (&raw, g_get_monotonic_time () + PROMPT_USEC, &reason);
+  g_assert_cmpint (record.type, ==, HKP_HOST_MSG_ANSWER);
+  g_assert_cmpuint (record.id, ==, 1);
+  g_assert_cmpstr (reason, ==, "fine");
+  hkp_host_record_init (&cancel, HKP_HOST_MSG_CANCEL);
+  cancel.id = 2;
+  raw_host_send (&raw, (const HkpHostRecord *[]){ &cancel }, 1);
+  g_assert_cmpuint (raw_host_receive (&raw, g_get_monotonic_time () + WAIT_LIMIT_USEC, NULL).id, ==, 2);
+  raw_host_stop (&raw);
 }
 
 /*
@@ -1454,6 +1592,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/host/answer", test_answer);
   g_test_add_func ("/host/pipelined", test_pipelined);
+  g_test_add_func ("/host/held-answers-not-behind-slow", test_held_answers_not_behind_slow);
   g_test_add_func ("/host/sleeper", test_sleeper);
   g_test_add_func ("/host/health", test_health);
   g_test_add_func ("/host/validate", test_validate);
