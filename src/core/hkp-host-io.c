@@ -152,6 +152,45 @@ hkp_host_flush (HkpHost *host)
     wake (host);
 }
 
+/*
+ * The hosts an I/O thread's callbacks sent to (the next plugin's) while it
+ * handles the records it read together: written to once, after the last of
+ * them, rather than once per record.  NULL on any other thread.
+ */
+static __thread GPtrArray *flush_after_batch;
+
+void
+hkp_host_flush_soon (HkpHost *host)
+{
+  GPtrArray *later = flush_after_batch;
+
+  if (later == NULL)
+    {
+      hkp_host_flush (host);
+      hkp_host_unref (host);
+      return;
+    }
+  for (guint i = 0; i < later->len; i++)
+    if (later->pdata[i] == host)
+      {
+        hkp_host_unref (host);
+        return;
+      }
+  g_ptr_array_add (later, host);
+}
+
+/* Writes to the hosts sent to while the records read together were handled, and lets go of them. */
+static void
+flush_batch (GPtrArray *later)
+{
+  for (guint i = 0; i < later->len; i++)
+    {
+      hkp_host_flush (later->pdata[i]);
+      hkp_host_unref (later->pdata[i]);
+    }
+  g_ptr_array_set_size (later, 0);
+}
+
 /* ---- deadlines (lock held) ---------------------------------------------- */
 
 /* Makes the timer fire at when, if that is earlier than it would. */
@@ -292,21 +331,29 @@ typedef struct {
   gsize start;
   gboolean seen_hello;
   gboolean broken; /* stop reading: the host broke the protocol */
+  GPtrArray *flush_after; /* hosts to write to once the records read together are handled */
 } Input;
 
-/* Reads what is there and handles every whole record; FALSE at end of file. */
+/*
+ * Reads what is there and handles every whole record; FALSE at end of file.
+ * A read that does not fill the buffer took all there was: poll() says when
+ * there is more.
+ */
 static gboolean
 read_records (HkpHost *host, Input *input)
 {
+  gboolean drained = FALSE;
+
   if (hkp_host_buf_reserve (&input->buf, READ_CHUNK) < 0)
     g_error ("out of memory reading from plugin host %s", host->plugin_name);
   for (;;)
     {
       HkpHostRecord record;
       const char *problem = NULL;
-      gsize size;
+      gsize size, room;
       ssize_t n;
 
+      flush_after_batch = input->flush_after;
       while (!input->broken)
         {
           HkpHostDecodeResult result = hkp_host_record_decode (input->buf.data + input->start,
@@ -332,13 +379,18 @@ read_records (HkpHost *host, Input *input)
           if (!hkp_host_dispatch (host, &record, &input->seen_hello))
             input->broken = TRUE;
         }
+      flush_after_batch = NULL;
+      flush_batch (input->flush_after);
       if (input->broken)
         input->start = input->buf.len = 0;
       hkp_host_buf_consume (&input->buf, input->start);
       input->start = 0;
+      if (drained)
+        return TRUE;
       if (hkp_host_buf_reserve (&input->buf, READ_CHUNK) < 0)
         g_error ("out of memory reading from plugin host %s", host->plugin_name);
-      n = read (host->fd, input->buf.data + input->buf.len, input->buf.cap - input->buf.len);
+      room = input->buf.cap - input->buf.len;
+      n = read (host->fd, input->buf.data + input->buf.len, room);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)
@@ -346,6 +398,7 @@ read_records (HkpHost *host, Input *input)
       if (n <= 0)
         return FALSE;
       input->buf.len += (gsize) n;
+      drained = (gsize) n < room;
     }
 }
 
@@ -442,7 +495,8 @@ hkp_host_io_thread (gpointer data)
 {
   HkpHost *host = data;
   g_autoptr (GError) error = NULL;
-  Input input = { 0 };
+  g_autoptr (GPtrArray) flush_after = g_ptr_array_new ();
+  Input input = { .flush_after = flush_after };
   HkpHostRecord hello;
   gboolean free_now, spawned;
   GPid pid = 0;

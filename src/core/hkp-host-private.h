@@ -123,6 +123,10 @@ void hkp_host_queue_simple_locked (HkpHost *host, HkpHostRecordType type, guint6
  * Lock not held. */
 void hkp_host_flush (HkpHost *host);
 
+/* Writes what is queued for host as hkp_host_flush() does: now, or on an I/O thread handling records it read together,
+ * once it has handled them.  Takes a reference to host. */
+void hkp_host_flush_soon (HkpHost *host);
+
 /* Makes the I/O thread's timer fire at when (monotonic µs), if that is earlier than it would (lock held). */
 void hkp_host_arm_timer_locked (HkpHost *host, gint64 when);
 

@@ -234,8 +234,7 @@ hkp_host_handle (HkpHost *host, const HkpHostRequest *request, gint64 deadline, 
   hkp_host_ref (host);
   g_mutex_unlock (&host->lock);
   hkp_host_buf_clear (&buf);
-  hkp_host_flush (host);
-  hkp_host_unref (host);
+  hkp_host_flush_soon (host);
   return id;
 }
 
