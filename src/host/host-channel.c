@@ -134,7 +134,7 @@ now_nsec (void)
   return (uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec;
 }
 
-/* Whether the calling thread holds back what it just appended (lock held): it is the holder, and not for long yet. */
+/* Whether the calling thread holds back the answer it just appended (lock held): it is the holder, not for long yet. */
 static int
 holds_back_locked (HostChannel *channel)
 {
@@ -156,8 +156,8 @@ host_channel_send (HostChannel *channel, const HkpHostRecord *record)
   lock_take (&channel->lock, -1);
   if (hkp_host_record_encode (&channel->pending, record) < 0)
     ok = -1;
-  /* If a writer is busy, it takes this along before it stops. */
-  else if (!channel->writing && !holds_back_locked (channel))
+  /* If a writer is busy, it takes this along before it stops.  Only answers are held back. */
+  else if (!channel->writing && !(record->type == HKP_HOST_MSG_ANSWER && holds_back_locked (channel)))
     ok = write_pending_locked (channel);
   lock_release (&channel->lock);
   return ok;

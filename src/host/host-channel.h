@@ -10,11 +10,12 @@
  * too (async-signal-safe).
  *
  * Requests that came in one read are answered in one write: once the thread
- * that received one holds the channel (host_channel_hold()), what it sends
- * itself waits in pending (50 µs at most) until it reads again, or another
+ * that received one holds the channel (host_channel_hold()), the answers it
+ * sends wait in pending (50 µs at most) until it reads again, or another
  * thread writes.  A call that takes long holds nothing up: the thread that
  * takes the lead over from it (host-pool.h) writes what was held before it
- * reads.
+ * reads.  Anything else goes at once, taking held answers along: a plugin's
+ * last log line before it crashes is not lost.
  */
 
 #include <pthread.h>
@@ -28,7 +29,7 @@ typedef struct {
   int lock; /* 0 free, 1 held, 2 held with waiters: guards the rest */
   int writing; /* a thread is writing, outside the lock */
   HkpHostBuf pending; /* records not yet taken by a writer */
-  int holding; /* holder's own records wait in pending until it reads again */
+  int holding; /* holder's own answers wait in pending until it reads again */
   pthread_t holder;
   uint64_t held_since_nsec; /* monotonic, when pending first held a record back; 0 if it holds none */
 } HostChannel;
@@ -42,7 +43,7 @@ int host_channel_send (HostChannel *channel, const HkpHostRecord *record);
 /* Returns once everything sent so far is written (or the daemon is gone): before the process exits. */
 void host_channel_flush (HostChannel *channel);
 
-/* Holds back what the calling thread sends, until it next reads from the channel: it is to run a request it read. */
+/* Holds back the answers the calling thread sends, until it next reads from the channel: it is to run a request. */
 void host_channel_hold (HostChannel *channel);
 
 /* Async-signal-safe: sends encoded bytes whole after what is pending, waiting at most about a second for the

@@ -668,16 +668,24 @@ static const Crash crashes[] = {
   { "syscall", "system call socket is not allowed in the plugin host (seccomp)" },
 };
 
-/* The host dies on one request: every call in flight is answered GONE at once, and the end says why. */
+/*
+ * The host dies on one request: every call in flight is answered GONE at
+ * once, and the end says why.  What the plugin said last, just before, is
+ * in the log by then.
+ */
 static void
 test_crash (gconstpointer data)
 {
   const Crash *crash = data;
   g_autofree char *config = g_strdup_printf ("{\"mode\": \"%s\"}", crash->mode);
-  g_autoptr (HkpHost) host = start_host ("crash", "misbehave.so", config);
+  g_autofree char *last_words = g_strdup_printf ("misbehave: %s on /boom", crash->mode);
+  g_autoptr (HkpHost) host = NULL;
   g_autoptr (Calls) calls = calls_new (4);
   g_autoptr (Calls) after = calls_new (1);
   gint64 boom;
+
+  hkp_test_log_clear ();
+  host = start_host ("crash", "misbehave.so", config);
 
   hkp_host_set_exit_handler (host, on_host_exit, calls);
   /* Two calls that would take ten minutes, then the one that kills the host. */
@@ -695,6 +703,7 @@ test_crash (gconstpointer data)
   g_assert_cmpstr (calls->why, ==, crash->why);
   g_assert_cmpuint (calls->in_flight, ==, 3);
   g_assert_cmpint (calls->ended - boom, <, PROMPT_USEC);
+  g_assert_true (hkp_test_log_contains_for_plugin ("crash", last_words));
 
   /* A call on a dead host is answered in the call itself. */
   send_request (host, after, 0, "/late", "", 0);
