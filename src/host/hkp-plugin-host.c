@@ -332,6 +332,8 @@ main (int argc, char **argv)
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return 2;
   host_channel_init (&host.channel, SOCKET_FD);
+  if (host_channel_write_on_crash (&host.channel) < 0)
+    return 2;
 
   {
     HkpHostRecord record;

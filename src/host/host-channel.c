@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -11,7 +12,8 @@
 
 #define READ_CHUNK 65536
 
-/* How long the receiving thread may hold back what it sends, for the answers to the records read with it. */
+/* How long after the first held answer the receiving thread's next answer is held back too; not a bound on the wait of
+ * the first (host-channel.h). */
 #define HOLD_MAX_NSEC 50000
 
 static long
@@ -98,6 +100,32 @@ host_channel_send_raw (HostChannel *channel, const uint8_t *data, size_t len)
     }
   errno = saved;
   return ok;
+}
+
+/* The channel the crash handler writes out: a signal handler has no other context.  Set once. */
+static HostChannel *crash_channel;
+
+/* A crash: what is pending (answers held back included) goes out, then the process dies of the signal. */
+static void
+on_crash (int sig)
+{
+  /* SA_RESETHAND made the action the default again, and SA_NODEFER lets the signal through at once. */
+  host_channel_send_raw (crash_channel, NULL, 0);
+  syscall (SYS_tgkill, getpid (), syscall (SYS_gettid), sig);
+}
+
+int
+host_channel_write_on_crash (HostChannel *channel)
+{
+  static const int signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP };
+  struct sigaction action = { .sa_handler = on_crash, .sa_flags = SA_RESETHAND | SA_NODEFER };
+
+  crash_channel = channel;
+  sigemptyset (&action.sa_mask);
+  for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+    if (sigaction (signals[i], &action, NULL) < 0)
+      return -1;
+  return 0;
 }
 
 /* Writes everything pending as the writer (lock held; released while writing); 0 or -1. */

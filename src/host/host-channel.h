@@ -11,11 +11,14 @@
  *
  * Requests that came in one read are answered in one write: once the thread
  * that received one holds the channel (host_channel_hold()), the answers it
- * sends wait in pending (50 µs at most) until it reads again, or another
- * thread writes.  A call that takes long holds nothing up: the thread that
- * takes the lead over from it (host-pool.h) writes what was held before it
- * reads.  Anything else goes at once, taking held answers along: a plugin's
- * last log line before it crashes is not lost.
+ * sends wait in pending until it reads again, or another thread writes; its
+ * next answer 50 µs or more after the first held one takes them along.  No
+ * clock bounds the wait otherwise: the next request read with them holds
+ * them up while it runs, a slow one until the watchdog hands the lead on
+ * (1-2 ms, host-pool.h) and the thread that takes it over writes what was
+ * held before it reads.  Anything else goes at once, taking held answers
+ * along: a plugin's last log line before it crashes is not lost; a crash
+ * signal writes them too (host_channel_write_on_crash()).
  */
 
 #include <pthread.h>
@@ -45,6 +48,15 @@ void host_channel_flush (HostChannel *channel);
 
 /* Holds back the answers the calling thread sends, until it next reads from the channel: it is to run a request. */
 void host_channel_hold (HostChannel *channel);
+
+/*
+ * Makes a crash of the process (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+ * SIGTRAP) write what is pending first, answers held back included: a
+ * request answered before the crash is not lost with it.  The process still
+ * dies of the signal.  Before the plugin is loaded, so that its own handlers
+ * win.  0, or -1 with errno.
+ */
+int host_channel_write_on_crash (HostChannel *channel);
 
 /* Async-signal-safe: sends encoded bytes whole after what is pending, waiting at most about a second for the
  * writer; 0 or -1.  For a thread about to die: others may not send afterwards. */

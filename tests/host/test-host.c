@@ -449,6 +449,59 @@ test_held_answers_not_behind_slow (void)
 }
 
 /*
+ * A plugin that crashes without a word on a request read together with a
+ * quick one: the quick one was answered, and its answer reaches the daemon
+ * before the host's end, as if it had not been held back.  Else the daemon
+ * answers it GONE, like the calls that were in flight.
+ */
+static void
+test_held_answers_survive_crash (gconstpointer data)
+{
+  const char *mode = data;
+  g_autofree char *config = g_strdup_printf ("{\"mode\": \"%s\", \"quiet\": true}", mode);
+  HkpHostRecord warm = raw_request (3, "/warm", ""), quick = raw_request (1, "/quick", "");
+  HkpHostRecord boom = raw_request (2, "/boom", "");
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+  gboolean answered = FALSE;
+  RawHost raw = { 0 };
+
+  raw_host_start (&raw, "misbehave.so", config);
+  /* Every thread of the host idle, so that it runs both calls itself, one after the other. */
+  raw_host_send (&raw, (const HkpHostRecord *[]){ &warm }, 1);
+  g_assert_cmpuint (raw_host_receive (&raw, limit, NULL).id, ==, 3);
+  g_usleep (G_USEC_PER_SEC / 10);
+  raw_host_send (&raw, (const HkpHostRecord *[]){ &quick, &boom }, 2);
+  /* Everything up to the end of the socket. */
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = raw.fd, .events = POLLIN };
+      HkpHostRecord record;
+      size_t size = 0;
+      guint8 buf[4096];
+      ssize_t n;
+
+      while (hkp_host_record_decode (raw.in->data, raw.in->len, &record, &size, NULL) == HKP_HOST_DECODE_OK)
+        {
+          if (record.type == HKP_HOST_MSG_ANSWER && record.id == 1)
+            answered = TRUE;
+          g_assert_false (record.type == HKP_HOST_MSG_ANSWER && record.id == 2);
+          g_byte_array_remove_range (raw.in, 0, (guint) size);
+        }
+      g_assert_cmpint (poll (&pfd, 1, (int) MAX (0, (limit - g_get_monotonic_time ()) / 1000)), ==, 1);
+      n = read (raw.fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      g_byte_array_append (raw.in, buf, (guint) n);
+    }
+  g_assert_true (answered);
+  /* It still dies of the crash. */
+  g_assert_true (g_subprocess_wait (raw.child, NULL, NULL));
+  g_assert_true (g_subprocess_get_if_signaled (raw.child));
+  g_assert_cmpint (g_subprocess_get_term_sig (raw.child), ==, g_str_equal (mode, "abort") ? SIGABRT : SIGSEGV);
+  raw_host_stop (&raw);
+}
+
+/*
  * More slow calls in flight than the host has threads, then a quick one: the
  * host grows threads for calls waiting behind slow ones, so the quick call
  * is answered at once rather than after the slow ones ahead of it (its
@@ -1602,6 +1655,8 @@ main (int argc, char **argv)
   g_test_add_func ("/host/answer", test_answer);
   g_test_add_func ("/host/pipelined", test_pipelined);
   g_test_add_func ("/host/held-answers-not-behind-slow", test_held_answers_not_behind_slow);
+  g_test_add_data_func ("/host/held-answers-survive-crash/segfault", "segfault", test_held_answers_survive_crash);
+  g_test_add_data_func ("/host/held-answers-survive-crash/abort", "abort", test_held_answers_survive_crash);
   g_test_add_func ("/host/sleeper", test_sleeper);
   g_test_add_func ("/host/health", test_health);
   g_test_add_func ("/host/validate", test_validate);

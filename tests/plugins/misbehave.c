@@ -6,6 +6,8 @@
  * and X-Path.  Before misbehaving it logs "misbehave: MODE on PATH".  A query "sleep_ms=N" makes a request take N ms, or until it is
  * cancelled.
  *
+ * quiet: misbehaves without saying so first (as a plugin that crashes does).
+ *
  * mode: segfault (NULL write), abort, exit (_exit(3)), hang (until
  *       cancelled), hang-uncancellable, spin (a busy loop), health-hang
  *       (health() never returns), syscall (socket(), which the plugin host
@@ -33,6 +35,7 @@
 typedef struct {
   char *mode;
   char *path;
+  gboolean quiet;
   gint calls;
 } Misbehave;
 
@@ -90,6 +93,7 @@ misbehave_init (const char *config_json, void **instance, char *error, size_t er
   misbehave = g_new0 (Misbehave, 1);
   misbehave->mode = g_strdup (test_plugin_string (config, "mode", "none"));
   misbehave->path = g_strdup (test_plugin_string (config, "path", "/boom"));
+  misbehave->quiet = json_object_has_member (config, "quiet") && json_object_get_boolean_member (config, "quiet");
   *instance = misbehave;
   return 0;
 }
@@ -184,7 +188,8 @@ misbehave_handle (void *instance, const hkp_request *request, hkp_response *resp
   if (g_str_equal (request->path, misbehave->path))
     {
       /* Said first, so a test knows the call is here. */
-      g_message ("misbehave: %s on %s", misbehave->mode, request->path);
+      if (!misbehave->quiet)
+        g_message ("misbehave: %s on %s", misbehave->mode, request->path);
       if (g_str_equal (misbehave->mode, "read-daemon"))
         {
           g_autoptr (GString) reason = g_string_new (NULL);
