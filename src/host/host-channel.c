@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host-clock.h"
+
 #define READ_CHUNK 65536
 
 /* How long after the first held answer the receiving thread's next answer is held back too; not a bound on the wait of
@@ -152,16 +154,6 @@ write_pending_locked (HostChannel *channel)
   return ok;
 }
 
-/* Monotonic nanoseconds. */
-static uint64_t
-now_nsec (void)
-{
-  struct timespec now;
-
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  return (uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec;
-}
-
 /* Whether the calling thread holds back the answer it just appended (lock held): it is the holder, not for long yet. */
 static int
 holds_back_locked (HostChannel *channel)
@@ -170,7 +162,7 @@ holds_back_locked (HostChannel *channel)
 
   if (!channel->holding || !pthread_equal (channel->holder, pthread_self ()))
     return 0;
-  now = now_nsec ();
+  now = host_now_nsec ();
   if (channel->held_since_nsec == 0)
     channel->held_since_nsec = now;
   return now - channel->held_since_nsec < HOLD_MAX_NSEC;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "host-clock.h"
+
 /* A job its leader has run this long (at most twice) is left to that thread, and another thread leads on. */
 #define WATCH_TICK_NSEC 1000000
 
@@ -38,16 +40,6 @@ struct HostPool {
   size_t stack_size;
 };
 
-/* Monotonic nanoseconds. */
-static uint64_t
-now_nsec (void)
-{
-  struct timespec now;
-
-  clock_gettime (CLOCK_MONOTONIC, &now);
-  return (uint64_t) now.tv_sec * 1000000000u + (uint64_t) now.tv_nsec;
-}
-
 static void
 list_append (JobList *list, HostJob *job)
 {
@@ -78,7 +70,7 @@ list_remove (JobList *list, HostJob *job)
 static void
 start_running (HostPool *pool, HostJob *job)
 {
-  job->started_nsec = now_nsec ();
+  job->started_nsec = host_now_nsec ();
   list_append (&pool->running, job);
 }
 
@@ -112,7 +104,7 @@ static void
 grow_locked (HostPool *pool)
 {
   if (pool->queued.head == NULL || pool->waiting > 0 || pool->threads >= pool->max_threads ||
-      pool->running.head == NULL || now_nsec () - pool->running.head->started_nsec < WATCH_TICK_NSEC)
+      pool->running.head == NULL || host_now_nsec () - pool->running.head->started_nsec < WATCH_TICK_NSEC)
     return;
   /* Where it cannot (memory_max_mb reached), the threads there are do: nothing more to do. */
   if (start_thread (pool, worker) == 0)
