@@ -161,8 +161,8 @@ make_room (gpointer user_data)
       if (!g_atomic_int_compare_and_exchange (&count->held, held, held - 1))
         continue;
       g_debug ("HTTP bridge: closing the longest-idle connection to admit one on another thread");
-      victim->closing = TRUE; /* counted off just now */
-      g_socket_shutdown (victim->socket, TRUE, TRUE, NULL);
+      victim->closing = TRUE; /* counted off just now: shut() counts it off no more */
+      shut (victim);
       note_held (self, held - 1);
     }
   return G_SOURCE_CONTINUE;
