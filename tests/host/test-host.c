@@ -358,15 +358,12 @@ raw_host_receive (RawHost *raw, gint64 limit, char **reason)
     }
 }
 
+/* Spawns a host with environment on a socket pair, the test's end in raw->fd; only the host holds the other end. */
 static void
-raw_host_start (RawHost *raw, const char *module, const char *config)
+raw_host_spawn (RawHost *raw, char **environment)
 {
   g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = module_path (module);
-  g_auto (GStrv) environment = sanitizer_environment ();
-  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
-  HkpHostRecord hello, record;
   int pair[2];
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
@@ -376,6 +373,18 @@ raw_host_start (RawHost *raw, const char *module, const char *config)
   g_assert_no_error (error);
   raw->fd = pair[0];
   raw->in = g_byte_array_new ();
+  /* The launcher holds the host's end until it goes, here: no end of file before that. */
+}
+
+static void
+raw_host_start (RawHost *raw, const char *module, const char *config)
+{
+  g_autofree char *path = module_path (module);
+  g_auto (GStrv) environment = sanitizer_environment ();
+  gint64 limit = g_get_monotonic_time () + WAIT_LIMIT_USEC;
+  HkpHostRecord hello, record;
+
+  raw_host_spawn (raw, environment);
   hkp_host_record_init (&hello, HKP_HOST_MSG_HELLO);
   hello.nums[HKP_HOST_HELLO_VERSION] = HKP_HOST_PROTOCOL_VERSION;
   hello.nums[HKP_HOST_HELLO_DAEMON_PID] = (guint32) getpid ();
@@ -1557,50 +1566,40 @@ test_version_mismatch_daemon_side (void)
 static void
 test_version_mismatch_host_side (void)
 {
-  g_autoptr (GSubprocessLauncher) launcher = hkp_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_autoptr (GSubprocess) child = NULL;
   g_autoptr (GError) error = NULL;
   /* A HELLO of version 7 and nothing else: only the version is read, whatever another version's layout. */
   static const guint8 hello[] = { 5, 0, 0, 0, HKP_HOST_MSG_HELLO, 7, 0, 0, 0 };
   g_autofree char *expected = g_strdup_printf ("the daemon speaks protocol version 7; this hkp-plugin-host speaks %u",
                                                HKP_HOST_PROTOCOL_VERSION);
-  GByteArray *in = g_byte_array_new ();
+  RawHost raw = { 0 };
   HkpHostRecord record;
   size_t size = 0;
   guint8 buf[4096];
   ssize_t n;
-  int pair[2];
   int child_pid;
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-  g_subprocess_launcher_take_fd (launcher, pair[1], 3);
-  g_subprocess_launcher_set_environ (launcher, (char *[]){ NULL });
-  child = g_subprocess_launcher_spawn (launcher, &error, host_program (), "test", NULL);
-  g_assert_no_error (error);
+  raw_host_spawn (&raw, (char *[]){ NULL });
   /* Read now: GLib forgets it once it has reaped the child. */
-  child_pid = atoi (g_subprocess_get_identifier (child));
-  /* The launcher holds the host's end until it goes: no end of file before that. */
-  g_clear_object (&launcher);
-  g_assert_cmpint (write (pair[0], hello, sizeof hello), ==, sizeof hello);
+  child_pid = atoi (g_subprocess_get_identifier (raw.child));
+  g_assert_cmpint (write (raw.fd, hello, sizeof hello), ==, sizeof hello);
   /* Everything until the host exits: its HELLO, then FAILED. */
-  while ((n = read (pair[0], buf, sizeof buf)) > 0)
-    g_byte_array_append (in, buf, (guint) n);
-  close (pair[0]);
+  while ((n = read (raw.fd, buf, sizeof buf)) > 0)
+    g_byte_array_append (raw.in, buf, (guint) n);
 
-  g_assert_cmpint (hkp_host_record_decode (in->data, in->len, &record, &size, NULL), ==, HKP_HOST_DECODE_OK);
+  g_assert_cmpint (hkp_host_record_decode (raw.in->data, raw.in->len, &record, &size, NULL), ==, HKP_HOST_DECODE_OK);
   g_assert_cmpint (record.type, ==, HKP_HOST_MSG_HOST_HELLO);
   g_assert_cmpuint (record.nums[HKP_HOST_HELLO_VERSION], ==, HKP_HOST_PROTOCOL_VERSION);
   g_assert_cmpuint (record.nums[HKP_HOST_HOST_HELLO_PID], ==, child_pid);
-  g_byte_array_remove_range (in, 0, (guint) size);
-  g_assert_cmpint (hkp_host_record_decode (in->data, in->len, &record, &size, NULL), ==, HKP_HOST_DECODE_OK);
+  g_byte_array_remove_range (raw.in, 0, (guint) size);
+  g_assert_cmpint (hkp_host_record_decode (raw.in->data, raw.in->len, &record, &size, NULL), ==, HKP_HOST_DECODE_OK);
   g_assert_cmpint (record.type, ==, HKP_HOST_MSG_FAILED);
   g_assert_cmpuint (record.nums[0], ==, HKP_HOST_FAILURE_PROTOCOL);
   g_assert_cmpstr (record.strs[0].str, ==, expected);
-  g_assert_cmpuint (size, ==, in->len);
-  g_assert_true (g_subprocess_wait (child, NULL, &error));
-  g_assert_true (g_subprocess_get_if_exited (child));
-  g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 1);
-  g_byte_array_unref (in);
+  g_assert_cmpuint (size, ==, raw.in->len);
+  g_assert_true (g_subprocess_wait (raw.child, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (raw.child));
+  g_assert_cmpint (g_subprocess_get_exit_status (raw.child), ==, 1);
+  raw_host_stop (&raw);
 }
 
 /* ---- the shipped plugins ------------------------------------------------------------------------------------------- */
